@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# What `make test` runs, in order; stops at the first failure.
+#  1. build and run the unit tests
+#  2. build and run the unit tests again under ASan + UBSan
+#  3. a short run of every fuzz target over its seed corpus
+#  4. start throwaway PostgreSQL + Redis, run the integration suites, stop them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+werror=()
+[ "${CI:-}" = true ] && werror=(-DLOOM_WERROR=ON)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build"
+cmake -S . -B build "${werror[@]}" >/dev/null
+cmake --build build -j"$jobs"
+
+step "unit tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DLOOM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "${werror[@]}" >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+step "fuzz targets over their seed corpora"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLOOM_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j"$jobs"
+scripts/fuzz.sh build-fuzz 10
+
+step "integration tests (SQLite, PostgreSQL, Redis)"
+eval "$(scripts/services.sh start)"
+trap 'scripts/services.sh stop "$LOOM_SERVICES_DIR"' EXIT
+export LOOM_BIN=$PWD/build/loom
+if compgen -G "tests/integration/*.test.mjs" >/dev/null; then
+  node --test --test-concurrency=2 tests/integration/*.test.mjs
+fi

@@ -1,0 +1,203 @@
+/*
+ * config — one table (LOOM_CONFIG_MAP) drives defaults, environment
+ * names, file keys and help text, so a setting is added in one place.
+ */
+#include "core/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+struct setting {
+  const char *field;
+  const char *env;
+  const char *def;
+  const char *desc;
+  size_t offset;
+};
+
+static const struct setting settings[] = {
+#define ROW(field, env, def, desc)                                             \
+  {#field, #env, def, desc, offsetof(struct loom_config, field)},
+    LOOM_CONFIG_MAP(ROW)
+#undef ROW
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static char **slot(struct loom_config *c, const struct setting *s) {
+  return (char **)((char *)c + s->offset);
+}
+
+static const struct setting *find(const char *name) {
+  for (size_t i = 0; i < NSETTINGS; i++)
+    if (strcmp(settings[i].env, name) == 0 ||
+        strcmp(settings[i].field, name) == 0)
+      return &settings[i];
+  return NULL;
+}
+
+loom_err loom_config_set(struct loom_config *c, const char *name,
+                         const char *value) {
+  const struct setting *s = find(name);
+  if (!s)
+    return LOOM_ERR_NOT_FOUND;
+  char **p = slot(c, s);
+  loom_free(*p);
+  *p = loom_strdup(value);
+  return LOOM_OK;
+}
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t')
+    s++;
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+               s[n - 1] == '\r'))
+    s[--n] = 0;
+  return s;
+}
+
+loom_err loom_config_load_file(struct loom_config *c, const char *path,
+                               struct loom_error *e) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return loom_error_set(e, LOOM_ERR_INVALID, "cannot read config file %s: %s",
+                          path, strerror(errno));
+  loom_err result = LOOM_OK;
+  char line[4096];
+  for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
+    char *t = trim(line);
+    if (!*t || *t == '#')
+      continue;
+    char *eq = strchr(t, '=');
+    if (!eq) {
+      result = loom_error_set(e, LOOM_ERR_INVALID,
+                              "%s:%d: expected NAME=value", path, lineno);
+      goto out;
+    }
+    *eq = 0;
+    char *value = trim(eq + 1);
+    size_t vlen = strlen(value);
+    if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') &&
+        value[vlen - 1] == value[0]) { /* NAME="quoted value" */
+      value[vlen - 1] = 0;
+      value++;
+    }
+    if (loom_config_set(c, trim(t), value) != LOOM_OK) {
+      result = loom_error_set(e, LOOM_ERR_INVALID,
+                              "%s:%d: unknown setting '%s'", path, lineno,
+                              trim(t));
+      goto out;
+    }
+  }
+out:
+  fclose(f);
+  return result;
+}
+
+loom_err loom_config_load(struct loom_config *c, struct loom_error *e) {
+  memset(c, 0, sizeof *c);
+  for (size_t i = 0; i < NSETTINGS; i++)
+    *slot(c, &settings[i]) = loom_strdup(settings[i].def);
+
+  const char *file = getenv("LOOM_CONFIG");
+  if (file && *file) {
+    loom_err err = loom_config_load_file(c, file, e);
+    if (err)
+      return err;
+  }
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const char *v = getenv(settings[i].env);
+    if (v) {
+      char **p = slot(c, &settings[i]);
+      loom_free(*p);
+      *p = loom_strdup(v);
+    }
+  }
+  return loom_config_validate(c, e);
+}
+
+static bool parse_number(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || v < lo || v > hi)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool one_of(const char *v, const char *const *allowed) {
+  for (; *allowed; allowed++)
+    if (strcmp(v, *allowed) == 0)
+      return true;
+  return false;
+}
+
+loom_err loom_config_validate(const struct loom_config *c,
+                              struct loom_error *e) {
+  double d;
+  enum loom_log_level level;
+  static const char *const auths[] = {"none", "apikey", "clerk", NULL};
+  static const char *const roles[] = {"all", "api", "worker", NULL};
+  if (!parse_number(c->max_body, 1, 1e12, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_MAX_BODY must be a byte count, got '%s'",
+                          c->max_body);
+  if (!parse_number(c->grace_seconds, 0, 3600, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_GRACE_SECONDS must be 0..3600, got '%s'",
+                          c->grace_seconds);
+  if (!parse_number(c->threads, 0, 256, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_THREADS must be 0..256, got '%s'", c->threads);
+  if (!parse_number(c->sentry_traces_sample_rate, 0, 1, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "SENTRY_TRACES_SAMPLE_RATE must be 0..1, got '%s'",
+                          c->sentry_traces_sample_rate);
+  if (!loom_log_parse_level(c->log_level, &level))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_LOG_LEVEL must be debug, info, warn, error or "
+                          "off, got '%s'",
+                          c->log_level);
+  if (!one_of(c->auth, auths))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_AUTH must be none, apikey or clerk, got '%s'",
+                          c->auth);
+  if (!one_of(c->role, roles))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_ROLE must be all, api or worker, got '%s'",
+                          c->role);
+  if (!strchr(c->addr, ':'))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_ADDR must be host:port, got '%s'", c->addr);
+  return LOOM_OK;
+}
+
+size_t loom_config_max_body(const struct loom_config *c) {
+  return (size_t)strtod(c->max_body, NULL);
+}
+
+double loom_config_grace_seconds(const struct loom_config *c) {
+  return strtod(c->grace_seconds, NULL);
+}
+
+void loom_config_print_help(void) {
+  printf("Settings (environment, or NAME=value lines in $LOOM_CONFIG):\n");
+  for (size_t i = 0; i < NSETTINGS; i++)
+    printf("  %-27s %s%s%s%s\n", settings[i].env, settings[i].desc,
+           *settings[i].def ? " [default: " : "", settings[i].def,
+           *settings[i].def ? "]" : "");
+}
+
+void loom_config_cleanup(struct loom_config *c) {
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    char **p = slot(c, &settings[i]);
+    loom_free(*p);
+    *p = NULL;
+  }
+}
