@@ -1,0 +1,108 @@
+/*
+ * http_client — asynchronous HTTP requests on libcurl multi, driven by a
+ * loom loop.
+ *
+ * One client per loop. curl's socket callback maps each socket to a
+ * uv_poll (curl_multi_assign), its timer callback only starts or stops one
+ * uv_timer, and both feed curl_multi_socket_action; finished transfers are
+ * collected after each action. Requests cost memory, never a thread, so
+ * thousands may be in flight (budget file descriptors: see
+ * loom_http_server_new for RLIMIT_NOFILE). Every request has a connect and
+ * a total timeout, and a capped response body.
+ *
+ * Everything runs on the client's loop thread: create, send, cancel and
+ * free there, and the callbacks run there. From another thread, hand over
+ * with loom_loop_post.
+ */
+#ifndef LOOM_IO_HTTP_CLIENT_H
+#define LOOM_IO_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+struct loom_loop;
+struct loom_http_client;
+struct loom_http_call;
+
+struct loom_http_client_response {
+  loom_err err;        /* LOOM_OK when an HTTP response arrived (any status);
+                          TIMEOUT, CANCELLED, TOO_LARGE (body over cap),
+                          UPSTREAM (connect/TLS/protocol failure) */
+  const char *error;   /* what went wrong, "" when err is LOOM_OK */
+  long status;         /* HTTP status, 0 when none arrived */
+  const char *body;    /* NUL-terminated; "" when streamed or none */
+  size_t body_len;
+  double duration_s;   /* from send to completion */
+  const struct loom_http_call *call;  /* for loom_http_client_header() */
+};
+
+/*
+ * Streaming body callback, for 2xx responses when set (the body is then
+ * not accumulated; error responses are still collected into `body`).
+ * Return false to abort the transfer (completion with LOOM_ERR_CANCELLED).
+ */
+typedef bool (*loom_http_chunk_cb)(const char *data, size_t len,
+                                   void *userdata);
+
+/* Called exactly once per request, on the loop thread. Everything in
+ * `resp` is valid only during the call. */
+typedef void (*loom_http_response_cb)(
+    const struct loom_http_client_response *resp, void *userdata);
+
+struct loom_http_client_request {
+  const char *method;             /* NULL = "GET" ("POST" if a body) */
+  const char *url;                /* required */
+  const char *const *headers;     /* "Name: value" strings, NULL-ended */
+  const void *body;               /* copied; may be NULL */
+  size_t body_len;
+  double connect_timeout_s;       /* 0 = 10 */
+  double timeout_s;               /* total; 0 = 60 */
+  size_t max_body;                /* response cap; 0 = 16 MiB */
+  loom_http_chunk_cb on_chunk;    /* may be NULL */
+  loom_http_response_cb on_done; /* required */
+  void *userdata;
+};
+
+/* Once per process before threads start; loom_http_client_new also calls
+ * it (guarded by pthread_once). */
+void loom_http_client_global_init(void);
+
+/*
+ * A client on `loop` (call on that loop's thread). `max_per_host` limits
+ * connections per host (0 = 256); beyond it requests queue inside curl.
+ */
+loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
+                              struct loom_http_client **out) LOOM_MUST_USE;
+
+/* Cancels every request in flight (their on_done runs with
+ * LOOM_ERR_CANCELLED) and frees the client once its handles closed. On the
+ * loop thread. NULL is a no-op. */
+void loom_http_client_free(struct loom_http_client *client);
+
+/*
+ * Starts a request. `*out` (may be NULL) is a handle valid until on_done
+ * has run, for loom_http_client_cancel. LOOM_ERR_INVALID (no URL, no
+ * on_done) — then on_done will not run.
+ */
+loom_err loom_http_client_send(struct loom_http_client *client,
+                               const struct loom_http_client_request *r,
+                               struct loom_http_call **out) LOOM_MUST_USE;
+
+/*
+ * Cancels a request in flight: its on_done runs with LOOM_ERR_CANCELLED
+ * before this returns (from inside its own on_chunk: right after the
+ * callback returns). Do not call after on_done ran.
+ */
+void loom_http_client_cancel(struct loom_http_call *call);
+
+/* A response header of the final response, name case-insensitive; NULL
+ * when absent. Valid during on_done. */
+const char *loom_http_client_header(const struct loom_http_call *call,
+                                    const char *name);
+
+/* Requests in flight on this client. */
+unsigned loom_http_client_active(const struct loom_http_client *client);
+
+#endif
