@@ -1,2 +1,41 @@
+/*
+ * main — `loom <command>`: dispatches to the subcommands in src/cli/.
+ */
 #include <stdio.h>
-int main(void) { puts("loom"); return 0; }
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: loom <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve     serve the HTTP API (embedded SQLite by default)\n"
+    "  migrate   apply database schema migrations\n"
+    "  version   print the version\n"
+    "\n"
+    "`loom <command> --help` describes each.";
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+  } commands[] = {
+      {"serve", loom_cli_serve},
+      {"migrate", loom_cli_migrate},
+  };
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    puts(usage);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+    printf("loom %s\n", LOOM_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(argv[1], commands[i].name) == 0)
+      return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "loom: unknown command '%s'\n\n%s\n", argv[1], usage);
+  return 2;
+}

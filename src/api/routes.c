@@ -1,0 +1,10 @@
+/*
+ * routes — registers every api module's routes.
+ */
+#include "api/routes.h"
+
+loom_err loom_api_routes_add(struct loom_http_router *router,
+                             struct loom_app *app, struct loom_error *e) {
+  loom_err err = loom_api_health_routes(router, app, e);
+  return err;
+}

@@ -1,0 +1,31 @@
+/*
+ * routes — the one place that lists every HTTP surface loom serves. Each
+ * api module exposes `loom_api_<module>_routes(router, app, e)`; this
+ * module calls them all, so adding a surface is one line here.
+ */
+#ifndef LOOM_API_ROUTES_H
+#define LOOM_API_ROUTES_H
+
+#include "api/app.h"
+#include "core/err.h"
+#include "io/router.h"
+
+/* Registers every route. Fails only on a programming error (a clash). */
+loom_err loom_api_routes_add(struct loom_http_router *router,
+                             struct loom_app *app,
+                             struct loom_error *e) LOOM_MUST_USE;
+
+/* Health, readiness, info and metrics (src/api/health.c). */
+loom_err loom_api_health_routes(struct loom_http_router *router,
+                                struct loom_app *app,
+                                struct loom_error *e) LOOM_MUST_USE;
+
+/*
+ * Records http_request_duration_seconds{method,route,status}; installed as
+ * the HTTP server's done hook.
+ */
+void loom_api_record_request(const char *method, const char *route,
+                             unsigned status, double duration_s,
+                             void *userdata);
+
+#endif

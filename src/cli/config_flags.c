@@ -1,0 +1,80 @@
+/*
+ * config_flags — command-line flags as a last configuration layer, so
+ * every setting can be given as --flag without a table of flags to keep
+ * in step with the settings.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+static int fail(const char *what, const char *arg) {
+  fprintf(stderr, "loom: %s: %s (see --help)\n", what, arg);
+  return 2;
+}
+
+/* "--data-dir" → "data_dir" in `out`. */
+static void flag_to_field(const char *flag, char *out, size_t size) {
+  snprintf(out, size, "%s", flag + 2);
+  for (char *p = out; *p; p++)
+    if (*p == '-')
+      *p = '_';
+}
+
+static int apply_flags(int argc, char **argv, struct loom_config *c) {
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strncmp(arg, "--", 2) != 0)
+      return fail("unexpected argument", arg);
+    char name[64];
+    flag_to_field(arg, name, sizeof name);
+    const char *value;
+    char *eq = strchr(name, '=');
+    if (eq) {
+      *eq = 0;
+      value = strchr(arg, '=') + 1;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return fail("missing value for", arg);
+    }
+    if (strcmp(name, "config") == 0) {
+      struct loom_error e;
+      if (loom_config_load_file(c, value, &e) != LOOM_OK)
+        return fail(e.message, value);
+    } else if (loom_config_set(c, name, value) != LOOM_OK) {
+      return fail("unknown flag", arg);
+    }
+  }
+  return -1;
+}
+
+int loom_cli_load_config(int argc, char **argv, const char *usage,
+                         struct loom_config *c) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("%s\n", usage);
+      printf("Every setting below is also a flag: LOOM_DATA_DIR is "
+             "--data-dir, DATABASE_URL is --database-url.\n\n");
+      loom_config_print_help();
+      return 0;
+    }
+  struct loom_error e;
+  if (loom_config_load(c, &e) != LOOM_OK) {
+    fprintf(stderr, "loom: %s\n", e.message);
+    return 2;
+  }
+  int rc = apply_flags(argc, argv, c);
+  if (rc >= 0)
+    return rc;
+  if (loom_config_validate(c, &e) != LOOM_OK) {
+    fprintf(stderr, "loom: %s\n", e.message);
+    return 2;
+  }
+  enum loom_log_level level;
+  if (loom_log_parse_level(c->log_level, &level))
+    loom_log_set_level(level);
+  return -1;
+}
