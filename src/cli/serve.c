@@ -85,6 +85,7 @@ static loom_err start(struct serve *s, struct loom_error *e) {
       .port = port,
       .max_body = loom_config_max_body(c),
       .grace_seconds = loom_config_grace_seconds(c),
+      .idle_timeout_s = (unsigned)atoi(c->idle_timeout),
   };
   if ((err = loom_http_server_new(s->app.loops, s->router, &opt, &s->server,
                                   e)))

@@ -152,6 +152,10 @@ loom_err loom_config_validate(const struct loom_config *c,
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_GRACE_SECONDS must be 0..3600, got '%s'",
                           c->grace_seconds);
+  if (!parse_number(c->idle_timeout, 1, 86400, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_IDLE_TIMEOUT must be 1..86400, got '%s'",
+                          c->idle_timeout);
   if (!parse_number(c->threads, 0, 256, &d))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_THREADS must be 0..256, got '%s'", c->threads);

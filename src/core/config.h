@@ -25,6 +25,8 @@
   X(log_level, LOOM_LOG_LEVEL, "info", "debug, info, warn, error or off")   \
   X(max_body, LOOM_MAX_BODY, "10485760", "largest request body in bytes")   \
   X(grace_seconds, LOOM_GRACE_SECONDS, "10", "shutdown grace period")       \
+  X(idle_timeout, LOOM_IDLE_TIMEOUT, "60",                                    \
+    "seconds before an idle or stalled connection is closed")                 \
   X(threads, LOOM_THREADS, "0", "event loops to run (0 = one per core)")    \
   X(database_url, DATABASE_URL, "", "postgres://... (empty: embedded SQLite)") \
   X(redis_url, REDIS_URL, "", "redis://... (empty: in-process cache)")      \
