@@ -28,26 +28,6 @@ static const char usage[] =
     "Serves the HTTP API. With no configuration: SQLite under ./data, an\n"
     "in-process cache, on 127.0.0.1:8123.";
 
-/* "host:port" or "[v6]:port" → host (in `host`) and port. */
-static loom_err split_addr(const char *addr, char *host, size_t size,
-                           uint16_t *port, struct loom_error *e) {
-  const char *colon = strrchr(addr, ':');
-  char *end;
-  long p = colon ? strtol(colon + 1, &end, 10) : -1;
-  if (!colon || *end || p < 0 || p > 65535 || colon == addr)
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_ADDR must be host:port, got '%s'", addr);
-  const char *h = addr;
-  size_t len = (size_t)(colon - addr);
-  if (h[0] == '[' && len >= 2 && h[len - 1] == ']') { /* [::1]:8123 */
-    h++;
-    len -= 2;
-  }
-  snprintf(host, size, "%.*s", (int)len, h);
-  *port = (uint16_t)p;
-  return LOOM_OK;
-}
-
 static int wait_for_stop_signal(const sigset_t *set) {
   int sig = 0;
   sigwait(set, &sig);
@@ -63,9 +43,9 @@ struct serve {
 
 static loom_err start(struct serve *s, struct loom_error *e) {
   struct loom_config *c = &s->config;
-  char host[256];
-  uint16_t port;
-  loom_err err = split_addr(c->addr, host, sizeof host, &port, e);
+  struct loom_http_server_options opt;
+  loom_err err = loom_http_server_options_from_config(c, &opt, e);
+  opt.idle_timeout_s = (unsigned)atoi(c->idle_timeout);
   if (!err)
     err = loom_store_open(c->database_url, c->data_dir, &s->app.store, e);
   if (!err)
@@ -80,13 +60,6 @@ static loom_err start(struct serve *s, struct loom_error *e) {
   s->router = loom_http_router_new();
   if ((err = loom_api_routes_add(s->router, &s->app, e)))
     return err;
-  struct loom_http_server_options opt = {
-      .host = host,
-      .port = port,
-      .max_body = loom_config_max_body(c),
-      .grace_seconds = loom_config_grace_seconds(c),
-      .idle_timeout_s = (unsigned)atoi(c->idle_timeout),
-  };
   if ((err = loom_http_server_new(s->app.loops, s->router, &opt, &s->server,
                                   e)))
     return err;
