@@ -71,6 +71,11 @@ struct loom_store_ops {
   loom_err (*ping)(struct loom_store *s);
 
   /* Checkpoints. */
+  /* Stores `cp` (upsert by (thread, ns, id)) and the given blobs, one row
+   * per (channel, version); a version already stored is kept as it was,
+   * so pass only the channels that changed. cp->values and
+   * cp->pending_writes are ignored. LOOM_ERR_INVALID without a thread id,
+   * an id or a checkpoint object. */
   loom_err (*put_checkpoint)(struct loom_store *s, const char *tenant,
                              const struct loom_checkpoint *cp,
                              const struct loom_blob *blobs, size_t nblobs,
@@ -127,10 +132,53 @@ static inline loom_err loom_store_migrate(struct loom_store *s,
                                           struct loom_error *e) {
   return s->ops->migrate(s, e);
 }
+static inline loom_err loom_store_schema_version(struct loom_store *s,
+                                                 int *out) {
+  return s->ops->schema_version(s, out);
+}
 static inline loom_err loom_store_ping(struct loom_store *s) {
   return s->ops->ping(s);
 }
 
+/* Checkpoints: see the contracts on the ops above. */
+static inline loom_err
+loom_store_put_checkpoint(struct loom_store *s, const char *tenant,
+                          const struct loom_checkpoint *cp,
+                          const struct loom_blob *blobs, size_t nblobs,
+                          struct loom_error *e) {
+  return s->ops->put_checkpoint(s, tenant, cp, blobs, nblobs, e);
+}
+static inline loom_err
+loom_store_get_checkpoint(struct loom_store *s, const char *tenant,
+                          const char *thread_id, const char *ns,
+                          const char *id, struct loom_checkpoint **out,
+                          struct loom_error *e) {
+  return s->ops->get_checkpoint(s, tenant, thread_id, ns, id, out, e);
+}
+static inline loom_err loom_store_list_checkpoints(
+    struct loom_store *s, const char *tenant,
+    const struct loom_checkpoint_query *q,
+    bool (*each)(const struct loom_checkpoint *cp, void *arg), void *arg,
+    struct loom_error *e) {
+  return s->ops->list_checkpoints(s, tenant, q, each, arg, e);
+}
+static inline loom_err
+loom_store_put_writes(struct loom_store *s, const char *tenant,
+                      const char *thread_id, const char *ns,
+                      const char *checkpoint_id, const char *task_id,
+                      const json_t *writes, struct loom_error *e) {
+  return s->ops->put_writes(s, tenant, thread_id, ns, checkpoint_id, task_id,
+                            writes, e);
+}
+static inline loom_err
+loom_store_delete_thread_checkpoints(struct loom_store *s, const char *tenant,
+                                     const char *thread_id,
+                                     struct loom_error *e) {
+  return s->ops->delete_thread_checkpoints(s, tenant, thread_id, e);
+}
+
+/* Frees a checkpoint handed out by get/list and everything it holds;
+ * NULL is fine. */
 void loom_checkpoint_free(struct loom_checkpoint *cp);
 
 #endif

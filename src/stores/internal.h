@@ -1,0 +1,189 @@
+/*
+ * stores/internal.h — helpers shared by the storage backends; not for
+ * callers outside src/stores.
+ *
+ * The SQLite backend keeps a small pool of connections (struct sqlite_conn).
+ * An operation borrows one for its duration (conn_acquire/conn_release), so
+ * a connection is only ever used by one thread at a time and the store as a
+ * whole is thread-safe. A connection caches its prepared statements by
+ * number (enum stmt_id), prepared on first use.
+ */
+#ifndef LOOM_STORES_INTERNAL_H
+#define LOOM_STORES_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "stores/store.h"
+
+/* ---- schema (schema.c): backend-neutral migrations ---- */
+
+enum schema_dialect {
+  SCHEMA_SQLITE,
+  SCHEMA_POSTGRES,
+};
+
+struct schema_migration {
+  int version;
+  const char *name;
+  const char *ddl; /* statements separated by ';', JSON columns typed @json */
+};
+
+/* The migrations in order; `*count` receives how many. */
+const struct schema_migration *schema_migrations(size_t *count);
+
+/* The DDL of `m` for `dialect` (@json -> TEXT or JSONB); loom_free it. */
+char *schema_translate(const struct schema_migration *m,
+                       enum schema_dialect dialect);
+
+/* ---- shared helpers (store.c) ---- */
+
+/* True when every key of `filter` (an object or NULL) is present in `obj`
+ * with an equal value. */
+bool store_json_contains(const json_t *obj, const json_t *filter);
+
+/* Fills `e` with LOOM_ERR_INVALID when `tenant` is NULL or empty. */
+loom_err store_check_tenant(const char *tenant, struct loom_error *e);
+
+/* ---- SQLite backend ---- */
+
+/* Cached statements, one per query the backend makes. */
+enum stmt_id {
+  STMT_BEGIN,
+  STMT_BEGIN_IMMEDIATE,
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  /* checkpoints */
+  STMT_CP_INSERT,
+  STMT_CP_BLOB_INSERT,
+  STMT_CP_LATEST,
+  STMT_CP_BY_ID,
+  STMT_CP_BLOB_GET,
+  STMT_CP_WRITES_GET,
+  STMT_CP_LIST,
+  STMT_CP_LIST_BEFORE,
+  STMT_CP_WRITE_INSERT,
+  STMT_CP_DEL_WRITES,
+  STMT_CP_DEL_BLOBS,
+  STMT_CP_DEL,
+  /* assistants */
+  STMT_AS_GET,
+  STMT_AS_INSERT,
+  STMT_AS_UPDATE,
+  STMT_AS_VERSION_INSERT,
+  STMT_AS_VERSION_MAX,
+  STMT_AS_VERSION_GET,
+  STMT_AS_VERSIONS,
+  STMT_AS_SEARCH,
+  STMT_AS_DELETE,
+  /* threads */
+  STMT_TH_GET,
+  STMT_TH_INSERT,
+  STMT_TH_UPDATE,
+  STMT_TH_SEARCH,
+  STMT_TH_DELETE,
+  /* runs and their events */
+  STMT_RUN_GET,
+  STMT_RUN_INSERT,
+  STMT_RUN_LIST,
+  STMT_RUN_SET_STATUS,
+  STMT_RUN_DELETE,
+  STMT_RUN_CLAIM_PICK,
+  STMT_RUN_CLAIM_TAKE,
+  STMT_RUN_RENEW,
+  STMT_EV_APPEND,
+  STMT_EV_READ,
+  STMT__COUNT
+};
+
+struct sqlite_conn {
+  sqlite3 *db;
+  sqlite3_stmt *stmts[STMT__COUNT];
+  struct sqlite_conn *next; /* in the idle list */
+};
+
+struct sqlite_store {
+  struct loom_store base;
+  char *path;
+  /* The one lock of the backend: guards the idle list, held only to push
+   * or pop a connection, never during a query. */
+  pthread_mutex_t lock;
+  struct sqlite_conn *idle;
+  size_t nidle;
+};
+
+static inline struct sqlite_store *sqlite_of(struct loom_store *s) {
+  return (struct sqlite_store *)s;
+}
+
+/* Borrows a connection (an idle one, else a newly opened one). */
+loom_err conn_acquire(struct sqlite_store *st, struct sqlite_conn **out,
+                      struct loom_error *e);
+/* Returns it to the pool; rolls back a transaction left open. */
+void conn_release(struct sqlite_store *st, struct sqlite_conn *c);
+
+/* The statement cached in slot `id`, prepared from `sql` on first use
+ * (each slot always gets the same text), reset and unbound, ready to bind. */
+loom_err conn_stmt(struct sqlite_conn *c, enum stmt_id id, const char *sql,
+                   sqlite3_stmt **out, struct loom_error *e);
+
+/* Transactions: BEGIN (deferred, for reads), BEGIN IMMEDIATE (for writes,
+ * so the busy timeout applies instead of failing on upgrade), COMMIT,
+ * ROLLBACK (never fails: used on error paths). */
+loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e);
+loom_err tx_commit(struct sqlite_conn *c, struct loom_error *e);
+void tx_rollback(struct sqlite_conn *c);
+
+/* Maps the connection's last error to a loom_err with a message that says
+ * what was being done. */
+loom_err db_error(struct sqlite_conn *c, int rc, const char *what,
+                  struct loom_error *e);
+
+/* Steps a statement that returns no rows (or ignores them); resets it. */
+loom_err stmt_exec(struct sqlite_conn *c, sqlite3_stmt *stmt, const char *what,
+                   struct loom_error *e);
+
+/* Binding: NULL strings and JSON bind SQL NULL. */
+void bind_text(sqlite3_stmt *stmt, int idx, const char *s);
+void bind_json(sqlite3_stmt *stmt, int idx, const json_t *v);
+
+/* Reading: a fresh copy of a text column (NULL for SQL NULL); a JSON
+ * column parsed (NULL for SQL NULL or, which cannot happen for values we
+ * wrote, malformed text). */
+char *col_strdup(sqlite3_stmt *stmt, int idx);
+json_t *col_json(sqlite3_stmt *stmt, int idx);
+/* A millisecond timestamp column as the API's RFC 3339 string. */
+json_t *col_iso_time(sqlite3_stmt *stmt, int idx);
+
+/* Backend entry points, one file per concept. */
+loom_err sqlite_store_open(const char *path, struct loom_store **out,
+                           struct loom_error *e);
+
+/* sqlite_checkpoints.c */
+loom_err sqlite_put_checkpoint(struct loom_store *s, const char *tenant,
+                               const struct loom_checkpoint *cp,
+                               const struct loom_blob *blobs, size_t nblobs,
+                               struct loom_error *e);
+loom_err sqlite_get_checkpoint(struct loom_store *s, const char *tenant,
+                               const char *thread_id, const char *ns,
+                               const char *id, struct loom_checkpoint **out,
+                               struct loom_error *e);
+loom_err sqlite_list_checkpoints(struct loom_store *s, const char *tenant,
+                                 const struct loom_checkpoint_query *q,
+                                 bool (*each)(const struct loom_checkpoint *cp,
+                                              void *arg),
+                                 void *arg, struct loom_error *e);
+loom_err sqlite_put_writes(struct loom_store *s, const char *tenant,
+                           const char *thread_id, const char *ns,
+                           const char *checkpoint_id, const char *task_id,
+                           const json_t *writes, struct loom_error *e);
+loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
+                                          const char *tenant,
+                                          const char *thread_id,
+                                          struct loom_error *e);
+
+#endif

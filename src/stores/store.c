@@ -1,0 +1,106 @@
+/*
+ * store — picks the storage backend from the configuration, and the pieces
+ * every backend shares (freeing checkpoints, metadata filters, tenant
+ * checks).
+ *
+ * An empty DATABASE_URL means the embedded SQLite file <data_dir>/loom.db
+ * (the directory is created); postgres:// is recognised but not built yet.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "stores/internal.h"
+#include "stores/store.h"
+
+/* mkdir -p: creates `dir` and its missing parents. */
+static loom_err make_dirs(const char *dir, struct loom_error *e) {
+  char *path = loom_strdup(dir);
+  loom_err result = LOOM_OK;
+  for (char *p = path + 1;; p++) {
+    bool end = *p == '\0';
+    if (*p != '/' && !end)
+      continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+      result = loom_error_set(e, LOOM_ERR_IO,
+                              "cannot create data directory '%s': %s", path,
+                              strerror(errno));
+      goto out;
+    }
+    if (end)
+      break;
+    *p = '/';
+  }
+out:
+  loom_free(path);
+  return result;
+}
+
+static bool has_prefix(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+loom_err loom_store_open(const char *database_url, const char *data_dir,
+                         struct loom_store **out, struct loom_error *e) {
+  *out = NULL;
+  if (!database_url || !*database_url) {
+    if (!data_dir || !*data_dir)
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "LOOM_DATA_DIR is empty: set it to the directory "
+                            "that should hold loom.db");
+    loom_err err = make_dirs(data_dir, e);
+    if (err)
+      return err;
+    size_t len = strlen(data_dir);
+    char *path = loom_asprintf("%s%sloom.db", data_dir,
+                               data_dir[len - 1] == '/' ? "" : "/");
+    err = sqlite_store_open(path, out, e);
+    loom_free(path);
+    return err;
+  }
+  if (has_prefix(database_url, "postgres://") ||
+      has_prefix(database_url, "postgresql://"))
+    return loom_error_set(e, LOOM_ERR_UNSUPPORTED,
+                          "DATABASE_URL names PostgreSQL, whose backend is "
+                          "not built yet; unset DATABASE_URL to use the "
+                          "embedded SQLite database");
+  return loom_error_set(e, LOOM_ERR_INVALID,
+                        "DATABASE_URL must be empty (embedded SQLite) or "
+                        "start with postgres://");
+}
+
+void loom_checkpoint_free(struct loom_checkpoint *cp) {
+  if (!cp)
+    return;
+  loom_free(cp->thread_id);
+  loom_free(cp->ns);
+  loom_free(cp->id);
+  loom_free(cp->parent_id);
+  json_decref(cp->checkpoint);
+  json_decref(cp->metadata);
+  json_decref(cp->values);
+  json_decref(cp->pending_writes);
+  loom_free(cp);
+}
+
+bool store_json_contains(const json_t *obj, const json_t *filter) {
+  if (!filter || !json_is_object(filter))
+    return true;
+  const char *key;
+  json_t *want;
+  json_object_foreach((json_t *)filter, key, want) {
+    json_t *have = obj ? json_object_get(obj, key) : NULL;
+    if (!have || !json_equal(have, want))
+      return false;
+  }
+  return true;
+}
+
+loom_err store_check_tenant(const char *tenant, struct loom_error *e) {
+  if (!tenant || !*tenant)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "a tenant is required for every storage call");
+  return LOOM_OK;
+}

@@ -1,0 +1,380 @@
+/*
+ * store_sqlite — the embedded storage backend: one SQLite file in WAL mode.
+ *
+ * Threads: a small pool of connections. Each call borrows one connection
+ * for its duration and gives it back, so a connection is used by one thread
+ * at a time (opened with SQLITE_OPEN_NOMUTEX) and calls from many threads
+ * run in parallel (WAL: readers never block, one writer at a time). When no
+ * connection is idle a new one is opened rather than waiting, so a callback
+ * that calls the store again cannot deadlock; at most POOL_IDLE_MAX idle
+ * connections are kept. The only lock guards the idle list.
+ *
+ * Every connection: busy_timeout (writers queue instead of failing),
+ * synchronous=NORMAL (durable at each checkpoint of the WAL, safe against
+ * corruption), foreign_keys=ON. Writes use BEGIN IMMEDIATE so the busy
+ * timeout applies (a deferred transaction that upgrades to a write fails
+ * at once with SQLITE_BUSY). Statements are prepared once per connection
+ * and cached by slot (enum stmt_id).
+ *
+ * The queries themselves live in one file per concept: sqlite_checkpoints.c,
+ * sqlite_assistants.c, sqlite_threads.c, sqlite_runs.c.
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "stores/internal.h"
+
+#define POOL_IDLE_MAX 8
+#define BUSY_TIMEOUT_MS 5000
+
+/* ---- connections ---- */
+
+static void conn_close(struct sqlite_conn *c) {
+  for (int i = 0; i < STMT__COUNT; i++)
+    sqlite3_finalize(c->stmts[i]);
+  sqlite3_close(c->db);
+  loom_free(c);
+}
+
+static loom_err conn_open(const char *path, struct sqlite_conn **out,
+                          struct loom_error *e) {
+  struct sqlite_conn *c = LOOM_NEW(struct sqlite_conn);
+  loom_err result = LOOM_OK;
+  int rc = sqlite3_open_v2(path, &c->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK) {
+    result = loom_error_set(e, LOOM_ERR_IO, "cannot open database '%s': %s",
+                            path, c->db ? sqlite3_errmsg(c->db)
+                                        : sqlite3_errstr(rc));
+    goto out;
+  }
+  sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes(c->db, 1);
+  rc = sqlite3_exec(c->db,
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA foreign_keys=ON;",
+                    NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    result = db_error(c, rc, "configuring the database connection", e);
+out:
+  if (result) {
+    conn_close(c);
+    c = NULL;
+  }
+  *out = c;
+  return result;
+}
+
+loom_err conn_acquire(struct sqlite_store *st, struct sqlite_conn **out,
+                      struct loom_error *e) {
+  pthread_mutex_lock(&st->lock);
+  struct sqlite_conn *c = st->idle;
+  if (c) {
+    st->idle = c->next;
+    st->nidle--;
+  }
+  pthread_mutex_unlock(&st->lock);
+  if (c) {
+    c->next = NULL;
+    *out = c;
+    return LOOM_OK;
+  }
+  return conn_open(st->path, out, e);
+}
+
+void conn_release(struct sqlite_store *st, struct sqlite_conn *c) {
+  if (!c)
+    return;
+  if (!sqlite3_get_autocommit(c->db))
+    tx_rollback(c);
+  pthread_mutex_lock(&st->lock);
+  bool keep = st->nidle < POOL_IDLE_MAX;
+  if (keep) {
+    c->next = st->idle;
+    st->idle = c;
+    st->nidle++;
+  }
+  pthread_mutex_unlock(&st->lock);
+  if (!keep)
+    conn_close(c);
+}
+
+loom_err conn_stmt(struct sqlite_conn *c, enum stmt_id id, const char *sql,
+                   sqlite3_stmt **out, struct loom_error *e) {
+  sqlite3_stmt *stmt = c->stmts[id];
+  if (!stmt) {
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                &stmt, NULL);
+    if (rc != SQLITE_OK)
+      return db_error(c, rc, "preparing a query", e);
+    c->stmts[id] = stmt;
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  *out = stmt;
+  return LOOM_OK;
+}
+
+/* ---- errors, transactions, binding ---- */
+
+loom_err db_error(struct sqlite_conn *c, int rc, const char *what,
+                  struct loom_error *e) {
+  const char *msg = sqlite3_errmsg(c->db);
+  switch (rc) {
+  case SQLITE_CONSTRAINT_PRIMARYKEY:
+  case SQLITE_CONSTRAINT_UNIQUE:
+    return loom_error_set(e, LOOM_ERR_EXISTS, "%s: already exists (%s)", what,
+                          msg);
+  case SQLITE_CONSTRAINT_FOREIGNKEY:
+    return loom_error_set(e, LOOM_ERR_NOT_FOUND,
+                          "%s: a row it refers to does not exist", what);
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return loom_error_set(e, LOOM_ERR_UNAVAILABLE,
+                          "%s: the database stayed busy for %d ms", what,
+                          BUSY_TIMEOUT_MS);
+  default:
+    break;
+  }
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    return loom_error_set(e, LOOM_ERR_INVALID, "%s: %s", what, msg);
+  return loom_error_set(e, LOOM_ERR_DB, "%s: %s", what, msg);
+}
+
+loom_err stmt_exec(struct sqlite_conn *c, sqlite3_stmt *stmt, const char *what,
+                   struct loom_error *e) {
+  int rc = sqlite3_step(stmt);
+  loom_err result = LOOM_OK;
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    result = db_error(c, rc, what, e);
+  sqlite3_reset(stmt);
+  return result;
+}
+
+loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e) {
+  sqlite3_stmt *stmt;
+  loom_err err = write ? conn_stmt(c, STMT_BEGIN_IMMEDIATE,
+                                   "BEGIN IMMEDIATE", &stmt, e)
+                       : conn_stmt(c, STMT_BEGIN, "BEGIN", &stmt, e);
+  if (err)
+    return err;
+  return stmt_exec(c, stmt, "starting a transaction", e);
+}
+
+loom_err tx_commit(struct sqlite_conn *c, struct loom_error *e) {
+  sqlite3_stmt *stmt;
+  loom_err err = conn_stmt(c, STMT_COMMIT, "COMMIT", &stmt, e);
+  if (err)
+    return err;
+  return stmt_exec(c, stmt, "committing", e);
+}
+
+void tx_rollback(struct sqlite_conn *c) {
+  if (sqlite3_get_autocommit(c->db))
+    return;
+  sqlite3_stmt *stmt;
+  if (conn_stmt(c, STMT_ROLLBACK, "ROLLBACK", &stmt, NULL) == LOOM_OK)
+    (void)stmt_exec(c, stmt, "rolling back", NULL);
+}
+
+void bind_text(sqlite3_stmt *stmt, int idx, const char *s) {
+  if (s)
+    sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(stmt, idx);
+}
+
+void bind_json(sqlite3_stmt *stmt, int idx, const json_t *v) {
+  char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  if (text)
+    sqlite3_bind_text(stmt, idx, text, -1, free); /* jansson uses malloc */
+  else
+    sqlite3_bind_null(stmt, idx);
+}
+
+char *col_strdup(sqlite3_stmt *stmt, int idx) {
+  const unsigned char *s = sqlite3_column_text(stmt, idx);
+  return s ? loom_strdup((const char *)s) : NULL;
+}
+
+json_t *col_json(sqlite3_stmt *stmt, int idx) {
+  const void *s = sqlite3_column_text(stmt, idx);
+  if (!s)
+    return NULL;
+  return json_loadb(s, (size_t)sqlite3_column_bytes(stmt, idx),
+                    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+json_t *col_iso_time(sqlite3_stmt *stmt, int idx) {
+  if (sqlite3_column_type(stmt, idx) == SQLITE_NULL)
+    return json_null();
+  char iso[33];
+  return json_string(
+      loom_clock_format_iso((uint64_t)sqlite3_column_int64(stmt, idx), iso));
+}
+
+/* ---- schema ---- */
+
+static loom_err read_version(struct sqlite_conn *c, int *out,
+                             struct loom_error *e) {
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(
+      c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1,
+      &stmt, NULL);
+  if (rc != SQLITE_OK) {
+    /* No table yet: a fresh database. */
+    sqlite3_finalize(stmt);
+    *out = 0;
+    return LOOM_OK;
+  }
+  rc = sqlite3_step(stmt);
+  loom_err result = LOOM_OK;
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int(stmt, 0);
+  else
+    result = db_error(c, rc, "reading the schema version", e);
+  sqlite3_finalize(stmt);
+  return result;
+}
+
+static loom_err apply_migration(struct sqlite_conn *c,
+                                const struct schema_migration *m,
+                                struct loom_error *e) {
+  char *ddl = schema_translate(m, SCHEMA_SQLITE);
+  loom_err result = LOOM_OK;
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_exec(c->db, ddl, NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    result = db_error(c, rc, "applying a schema migration", e);
+    goto out;
+  }
+  rc = sqlite3_prepare_v2(c->db,
+                          "INSERT INTO schema_migrations (version, name, "
+                          "applied_at) VALUES (?1, ?2, ?3)",
+                          -1, &stmt, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int(stmt, 1, m->version);
+    bind_text(stmt, 2, m->name);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)loom_clock_wall_ms());
+    rc = sqlite3_step(stmt);
+  }
+  if (rc != SQLITE_DONE)
+    result = db_error(c, rc, "recording a schema migration", e);
+out:
+  sqlite3_finalize(stmt);
+  loom_free(ddl);
+  return result;
+}
+
+/* Applies, in one transaction, every migration newer than the database. */
+static loom_err sqlite_migrate(struct loom_store *s, struct loom_error *e) {
+  struct sqlite_store *st = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  loom_err result = conn_acquire(st, &c, e);
+  if (result)
+    return result;
+  if ((result = tx_begin(c, true, e)))
+    goto out;
+  int rc = sqlite3_exec(c->db,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at BIGINT NOT NULL)",
+                        NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    result = db_error(c, rc, "creating the migrations table", e);
+    goto out;
+  }
+  int current = 0;
+  if ((result = read_version(c, &current, e)))
+    goto out;
+  size_t count;
+  const struct schema_migration *ms = schema_migrations(&count);
+  if (current > ms[count - 1].version) {
+    result = loom_error_set(e, LOOM_ERR_UNSUPPORTED,
+                            "the database schema is version %d, newer than "
+                            "this loom knows (%d): upgrade loom",
+                            current, ms[count - 1].version);
+    goto out;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (ms[i].version > current && (result = apply_migration(c, &ms[i], e)))
+      goto out;
+  result = tx_commit(c, e);
+out:
+  if (result)
+    tx_rollback(c);
+  conn_release(st, c);
+  return result;
+}
+
+static loom_err sqlite_schema_version(struct loom_store *s, int *out) {
+  struct sqlite_store *st = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  loom_err result = conn_acquire(st, &c, NULL);
+  if (result)
+    return result;
+  result = read_version(c, out, NULL);
+  conn_release(st, c);
+  return result;
+}
+
+static loom_err sqlite_ping(struct loom_store *s) {
+  struct sqlite_store *st = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  loom_err result = conn_acquire(st, &c, NULL);
+  if (result)
+    return result;
+  int rc = sqlite3_exec(c->db, "SELECT 1", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    result = db_error(c, rc, "ping", NULL);
+  conn_release(st, c);
+  return result;
+}
+
+static void sqlite_close(struct loom_store *s) {
+  struct sqlite_store *st = sqlite_of(s);
+  while (st->idle) {
+    struct sqlite_conn *c = st->idle;
+    st->idle = c->next;
+    conn_close(c);
+  }
+  pthread_mutex_destroy(&st->lock);
+  loom_free(st->path);
+  loom_free(st);
+}
+
+static const struct loom_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
+    .ping = sqlite_ping,
+    .put_checkpoint = sqlite_put_checkpoint,
+    .get_checkpoint = sqlite_get_checkpoint,
+    .list_checkpoints = sqlite_list_checkpoints,
+    .put_writes = sqlite_put_writes,
+    .delete_thread_checkpoints = sqlite_delete_thread_checkpoints,
+    .close = sqlite_close,
+};
+
+loom_err sqlite_store_open(const char *path, struct loom_store **out,
+                           struct loom_error *e) {
+  struct sqlite_store *st = LOOM_NEW(struct sqlite_store);
+  st->base.ops = &sqlite_ops;
+  st->path = loom_strdup(path);
+  pthread_mutex_init(&st->lock, NULL);
+  /* Open one connection now so a bad path fails here, not on first use. */
+  struct sqlite_conn *c = NULL;
+  loom_err err = conn_acquire(st, &c, e);
+  if (err) {
+    sqlite_close(&st->base);
+    *out = NULL;
+    return err;
+  }
+  conn_release(st, c);
+  *out = &st->base;
+  return LOOM_OK;
+}
