@@ -36,8 +36,8 @@ loom_err loom_buf_append(struct loom_buf *b, const void *data,
 loom_err loom_buf_append_str(struct loom_buf *b, const char *s) LOOM_MUST_USE;
 loom_err loom_buf_appendf(struct loom_buf *b, const char *fmt, ...)
     LOOM_PRINTF(2, 3) LOOM_MUST_USE;
-loom_err loom_buf_vappendf(struct loom_buf *b, const char *fmt,
-                           va_list ap) LOOM_MUST_USE;
+loom_err loom_buf_vappendf(struct loom_buf *b, const char *fmt, va_list ap)
+    LOOM_PRINTF(2, 0) LOOM_MUST_USE;
 
 /*
  * Hands the contents to the caller (free with loom_free; never NULL, "" when
