@@ -53,7 +53,7 @@ const char *loom_http_method(const struct loom_http_req *req);
 const char *loom_http_path(const struct loom_http_req *req);
 
 /* The matched route pattern ("/threads/{thread_id}/runs"); for metrics
- * labels. Unmatched requests report "(unmatched)". */
+ * labels. Also set for a 405; a 404 reports "(unmatched)". */
 const char *loom_http_route(const struct loom_http_req *req);
 
 /* A path parameter by name (`{thread_id}` → "thread_id"); NULL if the

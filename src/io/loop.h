@@ -13,9 +13,8 @@
  *
  * Shutdown: free what lives on a loop first (HTTP server, clients, SSE
  * streams), then loom_loop_free / loom_loop_group_free. Freeing closes the
- * async handle, waits for queued posts and pool work to finish (their
- * callbacks still run, with LOOM_ERR_CANCELLED for work not yet started),
- * and joins the thread. A handle still open at that point is closed with a
+ * async handle, runs the posts already queued, waits for pool work to
+ * finish and report back, and joins the thread. A handle still open at that point is closed with a
  * warning in the log, so shutdown never hangs.
  */
 #ifndef LOOM_IO_LOOP_H
@@ -37,7 +36,8 @@ typedef void (*loom_loop_work_cb)(void *arg);
 
 /*
  * Runs on the loop's thread after the work: `status` is LOOM_OK when
- * `work` ran, LOOM_ERR_CANCELLED when the loop stopped before it started.
+ * `work` ran, LOOM_ERR_INTERNAL if libuv refused to queue it (then `work`
+ * did not run).
  */
 typedef void (*loom_loop_after_cb)(struct loom_loop *loop, void *arg,
                                    loom_err status);

@@ -1,0 +1,444 @@
+/*
+ * http_client — curl multi wired to a libuv loop.
+ *
+ * curl tells us which sockets to watch (socket_cb: one uv_poll per socket,
+ * attached with curl_multi_assign; on REMOVE the poll is stopped, closed
+ * and freed in its close callback) and when to call back (timer_cb: only
+ * starts or stops one uv_timer). Readiness and timer expiry both call
+ * curl_multi_socket_action, after which finished transfers are collected
+ * with curl_multi_info_read and reported.
+ *
+ * libcurl forbids removing or adding handles from inside its callbacks.
+ * A cancel or send made from there (e.g. from on_chunk) is deferred: it is
+ * carried out right after curl returns (settle()).
+ */
+#include "io/http_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "io/loop.h"
+
+#define MAX_HEADER_BYTES (64 * 1024)
+
+struct sock {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct loom_http_client *client;
+  struct sock *prev, *next;
+};
+
+struct loom_http_call {
+  struct loom_http_client *client;
+  struct loom_http_call *prev, *next;
+  CURL *easy;
+  struct curl_slist *headers;
+  struct loom_buf body;        /* response body (non-streamed) */
+  struct loom_buf resp_headers; /* "name\0value\0" pairs, final response */
+  char error[CURL_ERROR_SIZE];
+  loom_http_chunk_cb on_chunk;
+  loom_http_response_cb on_done;
+  void *userdata;
+  double start_s;
+  bool added;       /* in the multi handle */
+  bool cancelled;
+  bool too_large;
+};
+
+struct loom_http_client {
+  struct loom_loop *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  struct loom_http_call *calls;
+  struct sock *socks;
+  unsigned active;
+  int in_curl;      /* depth of calls into curl */
+  bool deferred;    /* a cancel or add waits for settle() */
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+void loom_http_client_global_init(void) {
+  pthread_once(&global_once, global_init_once);
+}
+
+/* ---- finishing a call ---- */
+
+static void call_free(struct loom_http_call *call) {
+  struct loom_http_client *c = call->client;
+  if (call->prev)
+    call->prev->next = call->next;
+  else
+    c->calls = call->next;
+  if (call->next)
+    call->next->prev = call->prev;
+  c->active--;
+  curl_easy_cleanup(call->easy);
+  curl_slist_free_all(call->headers);
+  loom_buf_cleanup(&call->body);
+  loom_buf_cleanup(&call->resp_headers);
+  loom_free(call);
+}
+
+static void complete(struct loom_http_call *call, CURLcode rc) {
+  struct loom_http_client *c = call->client;
+  if (call->added)
+    curl_multi_remove_handle(c->multi, call->easy);
+  call->added = false;
+  struct loom_http_client_response r = {.err = LOOM_OK, .error = "",
+                                         .call = call};
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &r.status);
+  char msg[CURL_ERROR_SIZE + 64];
+  if (call->cancelled) {
+    r.err = LOOM_ERR_CANCELLED;
+    r.error = "request cancelled";
+  } else if (call->too_large) {
+    r.err = LOOM_ERR_TOO_LARGE;
+    snprintf(msg, sizeof msg, "response body larger than %zu bytes",
+             call->body.max);
+    r.error = msg;
+  } else if (rc != CURLE_OK) {
+    r.err = rc == CURLE_OPERATION_TIMEDOUT ? LOOM_ERR_TIMEOUT
+                                           : LOOM_ERR_UPSTREAM;
+    snprintf(msg, sizeof msg, "%s",
+             call->error[0] ? call->error : curl_easy_strerror(rc));
+    r.error = msg;
+  }
+  r.body = call->body.data ? call->body.data : "";
+  r.body_len = call->body.len;
+  r.duration_s = loom_clock_mono_s() - call->start_s;
+  call->on_done(&r, call->userdata);
+  call_free(call);
+}
+
+static void settle(struct loom_http_client *c);
+
+static void collect(struct loom_http_client *c) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(c->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    struct loom_http_call *call;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+    complete(call, msg->data.result);
+  }
+  settle(c);
+}
+
+static void action(struct loom_http_client *c, curl_socket_t fd, int flags) {
+  int running;
+  c->in_curl++;
+  curl_multi_socket_action(c->multi, fd, flags, &running);
+  c->in_curl--;
+  collect(c);
+}
+
+/* Carries out cancels and adds requested from inside curl callbacks. */
+static void settle(struct loom_http_client *c) {
+  if (!c->deferred || c->in_curl)
+    return;
+  c->deferred = false;
+  for (struct loom_http_call *call = c->calls, *next; call; call = next) {
+    next = call->next;
+    if (call->cancelled) {
+      complete(call, CURLE_ABORTED_BY_CALLBACK);
+    } else if (!call->added) {
+      call->added = curl_multi_add_handle(c->multi, call->easy) == CURLM_OK;
+      if (!call->added) {
+        snprintf(call->error, sizeof call->error, "cannot start the request");
+        complete(call, CURLE_FAILED_INIT);
+      }
+    }
+  }
+}
+
+/* ---- curl ↔ libuv ---- */
+
+static void poll_cb(uv_poll_t *h, int status, int events) {
+  struct sock *s = h->data;
+  int flags = 0;
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  action(s->client, s->fd, flags);
+}
+
+static void sock_closed_cb(uv_handle_t *h) { loom_free(h->data); }
+
+static void sock_drop(struct sock *s) {
+  struct loom_http_client *c = s->client;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    c->socks = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
+                     void *socketp) {
+  (void)easy;
+  struct loom_http_client *c = userp;
+  struct sock *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      curl_multi_assign(c->multi, fd, NULL);
+      sock_drop(s);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = LOOM_NEW(struct sock);
+    s->fd = fd;
+    s->client = c;
+    if (uv_poll_init_socket(loom_loop_uv(c->loop), &s->poll, fd) != 0) {
+      loom_free(s);
+      return -1;
+    }
+    s->poll.data = s;
+    s->next = c->socks;
+    if (c->socks)
+      c->socks->prev = s;
+    c->socks = s;
+    curl_multi_assign(c->multi, fd, s);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, poll_cb);
+  return 0;
+}
+
+static void timeout_cb(uv_timer_t *t) {
+  action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  struct loom_http_client *c = userp;
+  if (timeout_ms < 0)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, timeout_cb, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+/* ---- transfer callbacks ---- */
+
+static size_t write_cb(char *data, size_t size, size_t n, void *userp) {
+  struct loom_http_call *call = userp;
+  size_t len = size * n;
+  if (call->cancelled)
+    return 0;
+  long status = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (call->on_chunk && status >= 200 && status < 300) {
+    if (!call->on_chunk(data, len, call->userdata) || call->cancelled) {
+      call->cancelled = true;
+      return 0;
+    }
+    return len;
+  }
+  if (loom_buf_append(&call->body, data, len) != LOOM_OK) {
+    call->too_large = true;
+    return 0;
+  }
+  return len;
+}
+
+static size_t header_cb(char *line, size_t size, size_t n, void *userp) {
+  struct loom_http_call *call = userp;
+  size_t len = size * n;
+  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    loom_buf_reset(&call->resp_headers); /* a new (final?) response */
+    return len;
+  }
+  const char *colon = memchr(line, ':', len);
+  if (!colon)
+    return len;
+  size_t name_len = (size_t)(colon - line);
+  const char *v = colon + 1, *end = line + len;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    end--;
+  /* Over the cap the header is dropped; the transfer goes on. */
+  struct loom_buf *b = &call->resp_headers;
+  size_t before = b->len;
+  if (loom_buf_append(b, line, name_len) != LOOM_OK ||
+      loom_buf_append(b, "", 1) != LOOM_OK ||
+      loom_buf_append(b, v, (size_t)(end - v)) != LOOM_OK ||
+      loom_buf_append(b, "", 1) != LOOM_OK)
+    b->len = before;
+  return len;
+}
+
+const char *loom_http_client_header(const struct loom_http_call *call,
+                                    const char *name) {
+  const char *p = call->resp_headers.data;
+  const char *end = p ? p + call->resp_headers.len : NULL;
+  while (p && p < end) {
+    const char *value = p + strlen(p) + 1;
+    if (value >= end)
+      break;
+    if (strcasecmp(p, name) == 0)
+      return value;
+    p = value + strlen(value) + 1;
+  }
+  return NULL;
+}
+
+/* ---- public ---- */
+
+loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
+                              struct loom_http_client **out) {
+  loom_http_client_global_init();
+  struct loom_http_client *c = LOOM_NEW(struct loom_http_client);
+  c->loop = loop;
+  c->multi = curl_multi_init();
+  if (!c->multi) {
+    loom_free(c);
+    *out = NULL;
+    return LOOM_ERR_INTERNAL;
+  }
+  uv_timer_init(loom_loop_uv(loop), &c->timer);
+  c->timer.data = c;
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    (long)(max_per_host ? max_per_host : 256));
+  *out = c;
+  return LOOM_OK;
+}
+
+static void client_closed_cb(uv_handle_t *h) { loom_free(h->data); }
+
+void loom_http_client_free(struct loom_http_client *c) {
+  if (!c)
+    return;
+  while (c->calls) {
+    c->calls->cancelled = true;
+    complete(c->calls, CURLE_ABORTED_BY_CALLBACK);
+  }
+  curl_multi_cleanup(c->multi);
+  while (c->socks)
+    sock_drop(c->socks);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, client_closed_cb);
+}
+
+static void set_method(CURL *easy, const char *method, bool has_body) {
+  if (!method)
+    method = has_body ? "POST" : "GET";
+  if (strcmp(method, "GET") == 0 && !has_body)
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  else if (strcmp(method, "HEAD") == 0)
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+  else if (strcmp(method, "POST") != 0)
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+  if (strcmp(method, "POST") == 0 && !has_body)
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
+}
+
+static CURL *make_easy(struct loom_http_call *call,
+                       const struct loom_http_client_request *r) {
+  CURL *e = curl_easy_init();
+  double ct = r->connect_timeout_s > 0 ? r->connect_timeout_s : 10;
+  double tt = r->timeout_s > 0 ? r->timeout_s : 60;
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->error);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ct * 1e3));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(tt * 1e3));
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  bool has_body = r->body != NULL;
+  if (has_body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body);
+  }
+  set_method(e, r->method, has_body);
+  /* No "Expect: 100-continue" round trip before large bodies. */
+  call->headers = curl_slist_append(NULL, "Expect:");
+  for (const char *const *h = r->headers; h && *h; h++)
+    call->headers = curl_slist_append(call->headers, *h);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+  return e;
+}
+
+loom_err loom_http_client_send(struct loom_http_client *c,
+                               const struct loom_http_client_request *r,
+                               struct loom_http_call **out) {
+  if (out)
+    *out = NULL;
+  if (!r->url || !r->on_done)
+    return LOOM_ERR_INVALID;
+  struct loom_http_call *call = LOOM_NEW(struct loom_http_call);
+  call->client = c;
+  call->on_chunk = r->on_chunk;
+  call->on_done = r->on_done;
+  call->userdata = r->userdata;
+  call->start_s = loom_clock_mono_s();
+  loom_buf_init(&call->body, r->max_body ? r->max_body : 16u << 20);
+  loom_buf_init(&call->resp_headers, MAX_HEADER_BYTES);
+  call->easy = make_easy(call, r);
+  call->next = c->calls;
+  if (c->calls)
+    c->calls->prev = call;
+  c->calls = call;
+  c->active++;
+  if (out)
+    *out = call;
+  if (c->in_curl) {
+    c->deferred = true; /* added by settle() once curl returns */
+    return LOOM_OK;
+  }
+  call->added = curl_multi_add_handle(c->multi, call->easy) == CURLM_OK;
+  if (!call->added) {
+    if (out)
+      *out = NULL;
+    call_free(call);
+    return LOOM_ERR_INTERNAL;
+  }
+  return LOOM_OK;
+}
+
+void loom_http_client_cancel(struct loom_http_call *call) {
+  struct loom_http_client *c = call->client;
+  call->cancelled = true;
+  if (c->in_curl) {
+    c->deferred = true;
+    return;
+  }
+  complete(call, CURLE_ABORTED_BY_CALLBACK);
+}
+
+unsigned loom_http_client_active(const struct loom_http_client *client) {
+  return client->active;
+}
