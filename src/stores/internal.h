@@ -78,13 +78,11 @@ enum stmt_id {
   STMT_AS_VERSION_MAX,
   STMT_AS_VERSION_GET,
   STMT_AS_VERSIONS,
-  STMT_AS_SEARCH,
   STMT_AS_DELETE,
   /* threads */
   STMT_TH_GET,
   STMT_TH_INSERT,
   STMT_TH_UPDATE,
-  STMT_TH_SEARCH,
   STMT_TH_DELETE,
   /* runs and their events */
   STMT_RUN_GET,
@@ -95,14 +93,24 @@ enum stmt_id {
   STMT_RUN_CLAIM_PICK,
   STMT_RUN_CLAIM_TAKE,
   STMT_RUN_RENEW,
+  STMT_RUN_EXISTS,
   STMT_EV_APPEND,
   STMT_EV_READ,
   STMT__COUNT
 };
 
+/* Statements whose text varies (a search's ORDER BY) are cached by text,
+ * a few per connection, the oldest replaced first. */
+#define DYN_STMT_MAX 16
+
 struct sqlite_conn {
   sqlite3 *db;
   sqlite3_stmt *stmts[STMT__COUNT];
+  struct {
+    char *sql;
+    sqlite3_stmt *stmt;
+  } dyn[DYN_STMT_MAX];
+  unsigned dyn_next;
   struct sqlite_conn *next; /* in the idle list */
 };
 
@@ -131,6 +139,10 @@ void conn_release(struct sqlite_store *st, struct sqlite_conn *c);
 loom_err conn_stmt(struct sqlite_conn *c, enum stmt_id id, const char *sql,
                    sqlite3_stmt **out, struct loom_error *e);
 
+/* Like conn_stmt for SQL built at run time, cached by its text. */
+loom_err conn_stmt_sql(struct sqlite_conn *c, const char *sql,
+                       sqlite3_stmt **out, struct loom_error *e);
+
 /* Transactions: BEGIN (deferred, for reads), BEGIN IMMEDIATE (for writes,
  * so the busy timeout applies instead of failing on upgrade), COMMIT,
  * ROLLBACK (never fails: used on error paths). */
@@ -156,8 +168,41 @@ void bind_json(sqlite3_stmt *stmt, int idx, const json_t *v);
  * wrote, malformed text). */
 char *col_strdup(sqlite3_stmt *stmt, int idx);
 json_t *col_json(sqlite3_stmt *stmt, int idx);
+/* A JSON column, or a new empty object when it is NULL. */
+json_t *col_json_object(sqlite3_stmt *stmt, int idx);
+/* A JSON column, or JSON null when it is SQL NULL. */
+json_t *col_json_or_null(sqlite3_stmt *stmt, int idx);
 /* A millisecond timestamp column as the API's RFC 3339 string. */
 json_t *col_iso_time(sqlite3_stmt *stmt, int idx);
+/* A text column as a JSON string, or JSON null. */
+json_t *col_json_string(sqlite3_stmt *stmt, int idx);
+
+/* Current wall time in ms, as bound to timestamp columns. */
+sqlite3_int64 now_ms(void);
+
+/* The limit a search asks for, defaulted and capped. */
+size_t search_limit(const struct loom_search *q);
+
+/* Steps a bound statement, builds a row per result with `row_cb`, keeps
+ * those whose "metadata" (and "values" when `values` is set) contain the
+ * search's filters, and applies the search's offset and limit. `*out` is
+ * the array. */
+loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
+                      json_t *(*row_cb)(sqlite3_stmt *st),
+                      const struct loom_search *q, struct loom_error *e,
+                      json_t **out);
+
+/* Looks `sort_by` up in `allowed` (pairs of API field, SQL column, NULL
+ * terminated); NULL sort_by is created_at. LOOM_ERR_INVALID otherwise. */
+loom_err sort_column(const char *sort_by, const char *const *allowed,
+                     const char **column, struct loom_error *e);
+
+/* Merges `patch` into `row` ("metadata" merged key by key, `keys` listed
+ * replace when present in patch). */
+void merge_patch(json_t *row, const json_t *patch, const char *const *keys);
+
+/* Copies a string field of `row` or, when absent, a fresh UUIDv7. */
+char *row_id_or_new(const json_t *row, const char *key);
 
 /* Backend entry points, one file per concept. */
 loom_err sqlite_store_open(const char *path, struct loom_store **out,
@@ -185,5 +230,81 @@ loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
                                           const char *tenant,
                                           const char *thread_id,
                                           struct loom_error *e);
+/* The same inside the caller's write transaction on `c`. */
+loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c,
+                                      const char *tenant,
+                                      const char *thread_id,
+                                      struct loom_error *e);
+
+/* sqlite_assistants.c */
+loom_err sqlite_put_assistant(struct loom_store *s, const char *tenant,
+                              const json_t *row, enum loom_if_exists ie,
+                              json_t **out, struct loom_error *e);
+loom_err sqlite_get_assistant(struct loom_store *s, const char *tenant,
+                              const char *id, json_t **out,
+                              struct loom_error *e);
+loom_err sqlite_update_assistant(struct loom_store *s, const char *tenant,
+                                 const char *id, const json_t *patch,
+                                 json_t **out, struct loom_error *e);
+loom_err sqlite_set_assistant_version(struct loom_store *s,
+                                      const char *tenant, const char *id,
+                                      int version, json_t **out,
+                                      struct loom_error *e);
+loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,
+                                  const struct loom_search *q, json_t **out,
+                                  struct loom_error *e);
+loom_err sqlite_list_assistant_versions(struct loom_store *s,
+                                        const char *tenant, const char *id,
+                                        const struct loom_search *q,
+                                        json_t **out, struct loom_error *e);
+loom_err sqlite_delete_assistant(struct loom_store *s, const char *tenant,
+                                 const char *id, struct loom_error *e);
+
+/* sqlite_threads.c */
+loom_err sqlite_put_thread(struct loom_store *s, const char *tenant,
+                           const json_t *row, enum loom_if_exists ie,
+                           json_t **out, struct loom_error *e);
+loom_err sqlite_get_thread(struct loom_store *s, const char *tenant,
+                           const char *id, json_t **out,
+                           struct loom_error *e);
+loom_err sqlite_update_thread(struct loom_store *s, const char *tenant,
+                              const char *id, const json_t *patch,
+                              json_t **out, struct loom_error *e);
+loom_err sqlite_search_threads(struct loom_store *s, const char *tenant,
+                               const struct loom_search *q, json_t **out,
+                               struct loom_error *e);
+loom_err sqlite_delete_thread(struct loom_store *s, const char *tenant,
+                              const char *id, struct loom_error *e);
+
+/* sqlite_runs.c */
+loom_err sqlite_put_run(struct loom_store *s, const char *tenant,
+                        const json_t *row, json_t **out,
+                        struct loom_error *e);
+loom_err sqlite_get_run(struct loom_store *s, const char *tenant,
+                        const char *run_id, json_t **out,
+                        struct loom_error *e);
+loom_err sqlite_list_runs(struct loom_store *s, const char *tenant,
+                          const char *thread_id, const struct loom_search *q,
+                          json_t **out, struct loom_error *e);
+loom_err sqlite_set_run_status(struct loom_store *s, const char *tenant,
+                               const char *run_id, const char *status,
+                               const char *expect, const json_t *error,
+                               struct loom_error *e);
+loom_err sqlite_delete_run(struct loom_store *s, const char *tenant,
+                           const char *run_id, struct loom_error *e);
+loom_err sqlite_claim_run(struct loom_store *s, const char *worker,
+                          long long lease_ms, json_t **out,
+                          struct loom_error *e);
+loom_err sqlite_renew_run_lease(struct loom_store *s, const char *tenant,
+                                const char *run_id, const char *worker,
+                                long long lease_ms, struct loom_error *e);
+loom_err sqlite_append_run_event(struct loom_store *s, const char *tenant,
+                                 const char *run_id, const char *event,
+                                 const json_t *data, long long *seq,
+                                 struct loom_error *e);
+loom_err sqlite_read_run_events(struct loom_store *s, const char *tenant,
+                                const char *run_id, long long after_seq,
+                                size_t limit, json_t **out,
+                                struct loom_error *e);
 
 #endif

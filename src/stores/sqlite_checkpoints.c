@@ -387,10 +387,10 @@ out:
   return result;
 }
 
-loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
-                                          const char *tenant,
-                                          const char *thread_id,
-                                          struct loom_error *e) {
+loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c,
+                                      const char *tenant,
+                                      const char *thread_id,
+                                      struct loom_error *e) {
   static const char *const sql[3] = {
       "DELETE FROM checkpoint_writes WHERE tenant_id = ?1 AND thread_id = ?2",
       "DELETE FROM checkpoint_blobs WHERE tenant_id = ?1 AND thread_id = ?2",
@@ -398,6 +398,23 @@ loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
   };
   static const enum stmt_id ids[3] = {STMT_CP_DEL_WRITES, STMT_CP_DEL_BLOBS,
                                       STMT_CP_DEL};
+  for (int i = 0; i < 3; i++) {
+    sqlite3_stmt *st;
+    loom_err err = conn_stmt(c, ids[i], sql[i], &st, e);
+    if (err)
+      return err;
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, thread_id);
+    if ((err = stmt_exec(c, st, "deleting a thread's checkpoints", e)))
+      return err;
+  }
+  return LOOM_OK;
+}
+
+loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
+                                          const char *tenant,
+                                          const char *thread_id,
+                                          struct loom_error *e) {
   loom_err result = store_check_tenant(tenant, e);
   if (result)
     return result;
@@ -407,17 +424,9 @@ loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
   struct sqlite_conn *c = NULL;
   if ((result = conn_acquire(sst, &c, e)))
     return result;
-  if ((result = tx_begin(c, true, e)))
+  if ((result = tx_begin(c, true, e)) ||
+      (result = sqlite_delete_checkpoints_in(c, tenant, thread_id, e)))
     goto out;
-  for (int i = 0; i < 3; i++) {
-    sqlite3_stmt *st;
-    if ((result = conn_stmt(c, ids[i], sql[i], &st, e)))
-      goto out;
-    bind_text(st, 1, tenant);
-    bind_text(st, 2, thread_id);
-    if ((result = stmt_exec(c, st, "deleting a thread's checkpoints", e)))
-      goto out;
-  }
   result = tx_commit(c, e);
 out:
   conn_release(sst, c);

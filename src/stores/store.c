@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/id.h"
 #include "stores/internal.h"
 #include "stores/store.h"
 
@@ -103,4 +104,51 @@ loom_err store_check_tenant(const char *tenant, struct loom_error *e) {
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "a tenant is required for every storage call");
   return LOOM_OK;
+}
+
+size_t search_limit(const struct loom_search *q) {
+  if (!q || q->limit == 0)
+    return LOOM_SEARCH_DEFAULT_LIMIT;
+  return q->limit > LOOM_SEARCH_MAX_LIMIT ? LOOM_SEARCH_MAX_LIMIT : q->limit;
+}
+
+loom_err sort_column(const char *sort_by, const char *const *allowed,
+                     const char **column, struct loom_error *e) {
+  if (!sort_by || !*sort_by)
+    sort_by = "created_at";
+  for (size_t i = 0; allowed[i]; i += 2) {
+    if (strcmp(allowed[i], sort_by) == 0) {
+      *column = allowed[i + 1];
+      return LOOM_OK;
+    }
+  }
+  return loom_error_set(e, LOOM_ERR_INVALID,
+                        "cannot sort by '%s': use created_at, updated_at or "
+                        "an id field",
+                        sort_by);
+}
+
+void merge_patch(json_t *row, const json_t *patch, const char *const *keys) {
+  for (size_t i = 0; keys[i]; i++) {
+    json_t *v = json_object_get(patch, keys[i]);
+    if (v)
+      json_object_set(row, keys[i], v);
+  }
+  json_t *meta = json_object_get(patch, "metadata");
+  if (json_is_object(meta)) {
+    json_t *have = json_object_get(row, "metadata");
+    if (!json_is_object(have)) {
+      have = json_object();
+      json_object_set_new(row, "metadata", have);
+    }
+    json_object_update(have, meta);
+  }
+}
+
+char *row_id_or_new(const json_t *row, const char *key) {
+  const char *given = json_string_value(json_object_get(row, key));
+  if (given && *given)
+    return loom_strdup(given);
+  char id[LOOM_ID_LEN + 1];
+  return loom_strdup(loom_id_new(id));
 }

@@ -20,6 +20,12 @@
  * change between steps is never stored again. Pending writes are the
  * outputs of tasks of the step after a checkpoint that finished before a
  * crash; on resume only the unfinished tasks run again.
+ *
+ * Assistants, threads, runs and run events are JSON rows shaped like the
+ * LangGraph Platform API's objects (field names and values as the API
+ * returns them; timestamps are RFC 3339 strings), so the HTTP layer can
+ * answer with a row as it comes out. Each op is one statement or one
+ * transaction, so a PostgreSQL backend implements the same ops unchanged.
  */
 #ifndef LOOM_STORES_STORE_H
 #define LOOM_STORES_STORE_H
@@ -60,6 +66,35 @@ struct loom_checkpoint_query {
   const char *before_id; /* only checkpoints older than this id */
   const json_t *metadata_filter; /* every key must equal */
   size_t limit;          /* 0: no limit */
+};
+
+/* What to do when a row with the given id exists (LangGraph's if_exists). */
+enum loom_if_exists {
+  LOOM_IF_EXISTS_RAISE,      /* fail with LOOM_ERR_EXISTS */
+  LOOM_IF_EXISTS_DO_NOTHING, /* hand back the stored row unchanged */
+};
+
+#define LOOM_SEARCH_DEFAULT_LIMIT 10
+#define LOOM_SEARCH_MAX_LIMIT 1000
+
+/*
+ * Filters and paging for searches of assistants, threads and runs. Unset
+ * fields are NULL/0; a field that does not apply to a search is ignored.
+ * JSON filters match when every top-level key of the filter is present in
+ * the row's object with an equal value.
+ */
+struct loom_search {
+  const json_t *metadata; /* on the row's "metadata" */
+  const json_t *values;   /* threads: on the thread's "values" */
+  const char *graph_id;   /* assistants */
+  const char *status;     /* threads, runs */
+  /* A field of the row to sort by: "created_at" (default), "updated_at",
+   * or the row's id field; assistants also "graph_id" and "name", threads
+   * "status". Anything else is LOOM_ERR_INVALID. */
+  const char *sort_by;
+  bool ascending;         /* false (default): newest / largest first */
+  size_t limit;           /* 0: LOOM_SEARCH_DEFAULT_LIMIT; capped at MAX */
+  size_t offset;
 };
 
 struct loom_store_ops {
@@ -104,6 +139,128 @@ struct loom_store_ops {
                                         const char *tenant,
                                         const char *thread_id,
                                         struct loom_error *e);
+
+  /*
+   * Assistants: {"assistant_id", "graph_id", "name", "description",
+   * "config", "context", "metadata", "version", "created_at",
+   * "updated_at"}. Every change makes a new version; the row is the
+   * current one.
+   */
+  /* Creates an assistant at version 1 from `row` (graph_id required;
+   * assistant_id generated when absent; config, context, metadata default
+   * to {}). `*out` is the stored row. */
+  loom_err (*put_assistant)(struct loom_store *s, const char *tenant,
+                            const json_t *row, enum loom_if_exists if_exists,
+                            json_t **out, struct loom_error *e);
+  loom_err (*get_assistant)(struct loom_store *s, const char *tenant,
+                            const char *assistant_id, json_t **out,
+                            struct loom_error *e);
+  /* New version from `patch`: graph_id, name, description, config and
+   * context replace when given, metadata is merged key by key. */
+  loom_err (*update_assistant)(struct loom_store *s, const char *tenant,
+                               const char *assistant_id, const json_t *patch,
+                               json_t **out, struct loom_error *e);
+  /* Makes an existing version the current one (LangGraph "set latest"). */
+  loom_err (*set_assistant_version)(struct loom_store *s, const char *tenant,
+                                    const char *assistant_id, int version,
+                                    json_t **out, struct loom_error *e);
+  /* `*out`: array of rows (uses metadata, graph_id, sort, paging). */
+  loom_err (*search_assistants)(struct loom_store *s, const char *tenant,
+                                const struct loom_search *q, json_t **out,
+                                struct loom_error *e);
+  /* `*out`: array of versions newest first (uses metadata, paging). */
+  loom_err (*list_assistant_versions)(struct loom_store *s,
+                                      const char *tenant,
+                                      const char *assistant_id,
+                                      const struct loom_search *q,
+                                      json_t **out, struct loom_error *e);
+  /* Removes the assistant and its versions; LOOM_ERR_NOT_FOUND if none. */
+  loom_err (*delete_assistant)(struct loom_store *s, const char *tenant,
+                               const char *assistant_id,
+                               struct loom_error *e);
+
+  /*
+   * Threads: {"thread_id", "status", "metadata", "values", "interrupts",
+   * "config", "created_at", "updated_at"}; status is idle, busy,
+   * interrupted or error.
+   */
+  /* Creates a thread (thread_id generated when absent; status "idle"). */
+  loom_err (*put_thread)(struct loom_store *s, const char *tenant,
+                         const json_t *row, enum loom_if_exists if_exists,
+                         json_t **out, struct loom_error *e);
+  loom_err (*get_thread)(struct loom_store *s, const char *tenant,
+                         const char *thread_id, json_t **out,
+                         struct loom_error *e);
+  /* status, values, interrupts and config replace when given; metadata is
+   * merged key by key. `out` may be NULL. */
+  loom_err (*update_thread)(struct loom_store *s, const char *tenant,
+                            const char *thread_id, const json_t *patch,
+                            json_t **out, struct loom_error *e);
+  /* Uses metadata, values, status, sort, paging. */
+  loom_err (*search_threads)(struct loom_store *s, const char *tenant,
+                             const struct loom_search *q, json_t **out,
+                             struct loom_error *e);
+  /* Removes the thread, its runs and events, and its checkpoints. */
+  loom_err (*delete_thread)(struct loom_store *s, const char *tenant,
+                            const char *thread_id, struct loom_error *e);
+
+  /*
+   * Runs: {"run_id", "thread_id", "assistant_id", "status", "kwargs",
+   * "metadata", "multitask_strategy", "error", "attempt", "created_at",
+   * "updated_at", "started_at", "finished_at"}; status is pending, running,
+   * success, error, timeout or interrupted. Runs of a thread are executed
+   * one at a time, oldest first.
+   */
+  /* Inserts a run (run_id generated when absent; status "pending").
+   * thread_id, when given, must name an existing thread of the tenant
+   * (LOOM_ERR_NOT_FOUND otherwise). */
+  loom_err (*put_run)(struct loom_store *s, const char *tenant,
+                      const json_t *row, json_t **out, struct loom_error *e);
+  loom_err (*get_run)(struct loom_store *s, const char *tenant,
+                      const char *run_id, json_t **out, struct loom_error *e);
+  /* Runs of a thread, newest first (uses status, paging). */
+  loom_err (*list_runs)(struct loom_store *s, const char *tenant,
+                        const char *thread_id, const struct loom_search *q,
+                        json_t **out, struct loom_error *e);
+  /* Sets the status, only if the current one is `expect` (NULL: any) —
+   * LOOM_ERR_CONFLICT otherwise, e.g. cancelling a run that already
+   * finished. `error` (may be NULL) is stored with it. A final status
+   * clears the lease and sets finished_at. */
+  loom_err (*set_run_status)(struct loom_store *s, const char *tenant,
+                             const char *run_id, const char *status,
+                             const char *expect, const json_t *error,
+                             struct loom_error *e);
+  loom_err (*delete_run)(struct loom_store *s, const char *tenant,
+                         const char *run_id, struct loom_error *e);
+  /*
+   * The queue: atomically takes the oldest run, of any tenant, that is
+   * pending, or running with an expired lease (its worker died), and whose
+   * thread has no other run holding a live lease. The run becomes
+   * "running", owned by `worker` until now + lease_ms, attempt + 1. `*out`
+   * is its row plus "tenant_id"; LOOM_ERR_NOT_FOUND when nothing is ready.
+   * (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED.)
+   */
+  loom_err (*claim_run)(struct loom_store *s, const char *worker,
+                        long long lease_ms, json_t **out,
+                        struct loom_error *e);
+  /* Extends the lease of a run `worker` holds; LOOM_ERR_CONFLICT when it
+   * lost it (expired and taken, or finished). */
+  loom_err (*renew_run_lease)(struct loom_store *s, const char *tenant,
+                              const char *run_id, const char *worker,
+                              long long lease_ms, struct loom_error *e);
+
+  /* Run events, for stream replay. Appends with the next seq of the run
+   * (1, 2, ...), returned in `*seq` (may be NULL). */
+  loom_err (*append_run_event)(struct loom_store *s, const char *tenant,
+                               const char *run_id, const char *event,
+                               const json_t *data, long long *seq,
+                               struct loom_error *e);
+  /* `*out`: array of {"seq", "event", "data"} with seq > after_seq, in
+   * order, at most `limit` (0: LOOM_SEARCH_MAX_LIMIT). */
+  loom_err (*read_run_events)(struct loom_store *s, const char *tenant,
+                              const char *run_id, long long after_seq,
+                              size_t limit, json_t **out,
+                              struct loom_error *e);
 
   void (*close)(struct loom_store *s);
 };
@@ -176,6 +333,152 @@ loom_store_delete_thread_checkpoints(struct loom_store *s, const char *tenant,
                                      struct loom_error *e) {
   return s->ops->delete_thread_checkpoints(s, tenant, thread_id, e);
 }
+
+/* Assistants, threads, runs, run events: see the ops above. */
+#define LOOM_STORE_CALL(op, ...) (s->ops->op(s, __VA_ARGS__))
+static inline loom_err loom_store_put_assistant(struct loom_store *s,
+                                                const char *tenant,
+                                                const json_t *row,
+                                                enum loom_if_exists ie,
+                                                json_t **out,
+                                                struct loom_error *e) {
+  return LOOM_STORE_CALL(put_assistant, tenant, row, ie, out, e);
+}
+static inline loom_err loom_store_get_assistant(struct loom_store *s,
+                                                const char *tenant,
+                                                const char *id, json_t **out,
+                                                struct loom_error *e) {
+  return LOOM_STORE_CALL(get_assistant, tenant, id, out, e);
+}
+static inline loom_err
+loom_store_update_assistant(struct loom_store *s, const char *tenant,
+                            const char *id, const json_t *patch, json_t **out,
+                            struct loom_error *e) {
+  return LOOM_STORE_CALL(update_assistant, tenant, id, patch, out, e);
+}
+static inline loom_err
+loom_store_set_assistant_version(struct loom_store *s, const char *tenant,
+                                 const char *id, int version, json_t **out,
+                                 struct loom_error *e) {
+  return LOOM_STORE_CALL(set_assistant_version, tenant, id, version, out, e);
+}
+static inline loom_err
+loom_store_search_assistants(struct loom_store *s, const char *tenant,
+                             const struct loom_search *q, json_t **out,
+                             struct loom_error *e) {
+  return LOOM_STORE_CALL(search_assistants, tenant, q, out, e);
+}
+static inline loom_err loom_store_list_assistant_versions(
+    struct loom_store *s, const char *tenant, const char *id,
+    const struct loom_search *q, json_t **out, struct loom_error *e) {
+  return LOOM_STORE_CALL(list_assistant_versions, tenant, id, q, out, e);
+}
+static inline loom_err loom_store_delete_assistant(struct loom_store *s,
+                                                   const char *tenant,
+                                                   const char *id,
+                                                   struct loom_error *e) {
+  return LOOM_STORE_CALL(delete_assistant, tenant, id, e);
+}
+static inline loom_err loom_store_put_thread(struct loom_store *s,
+                                             const char *tenant,
+                                             const json_t *row,
+                                             enum loom_if_exists ie,
+                                             json_t **out,
+                                             struct loom_error *e) {
+  return LOOM_STORE_CALL(put_thread, tenant, row, ie, out, e);
+}
+static inline loom_err loom_store_get_thread(struct loom_store *s,
+                                             const char *tenant,
+                                             const char *id, json_t **out,
+                                             struct loom_error *e) {
+  return LOOM_STORE_CALL(get_thread, tenant, id, out, e);
+}
+static inline loom_err loom_store_update_thread(struct loom_store *s,
+                                                const char *tenant,
+                                                const char *id,
+                                                const json_t *patch,
+                                                json_t **out,
+                                                struct loom_error *e) {
+  return LOOM_STORE_CALL(update_thread, tenant, id, patch, out, e);
+}
+static inline loom_err loom_store_search_threads(struct loom_store *s,
+                                                 const char *tenant,
+                                                 const struct loom_search *q,
+                                                 json_t **out,
+                                                 struct loom_error *e) {
+  return LOOM_STORE_CALL(search_threads, tenant, q, out, e);
+}
+static inline loom_err loom_store_delete_thread(struct loom_store *s,
+                                                const char *tenant,
+                                                const char *id,
+                                                struct loom_error *e) {
+  return LOOM_STORE_CALL(delete_thread, tenant, id, e);
+}
+static inline loom_err loom_store_put_run(struct loom_store *s,
+                                          const char *tenant,
+                                          const json_t *row, json_t **out,
+                                          struct loom_error *e) {
+  return LOOM_STORE_CALL(put_run, tenant, row, out, e);
+}
+static inline loom_err loom_store_get_run(struct loom_store *s,
+                                          const char *tenant,
+                                          const char *run_id, json_t **out,
+                                          struct loom_error *e) {
+  return LOOM_STORE_CALL(get_run, tenant, run_id, out, e);
+}
+static inline loom_err loom_store_list_runs(struct loom_store *s,
+                                            const char *tenant,
+                                            const char *thread_id,
+                                            const struct loom_search *q,
+                                            json_t **out,
+                                            struct loom_error *e) {
+  return LOOM_STORE_CALL(list_runs, tenant, thread_id, q, out, e);
+}
+static inline loom_err
+loom_store_set_run_status(struct loom_store *s, const char *tenant,
+                          const char *run_id, const char *status,
+                          const char *expect, const json_t *error,
+                          struct loom_error *e) {
+  return LOOM_STORE_CALL(set_run_status, tenant, run_id, status, expect,
+                         error, e);
+}
+static inline loom_err loom_store_delete_run(struct loom_store *s,
+                                             const char *tenant,
+                                             const char *run_id,
+                                             struct loom_error *e) {
+  return LOOM_STORE_CALL(delete_run, tenant, run_id, e);
+}
+static inline loom_err loom_store_claim_run(struct loom_store *s,
+                                            const char *worker,
+                                            long long lease_ms, json_t **out,
+                                            struct loom_error *e) {
+  return LOOM_STORE_CALL(claim_run, worker, lease_ms, out, e);
+}
+static inline loom_err loom_store_renew_run_lease(struct loom_store *s,
+                                                  const char *tenant,
+                                                  const char *run_id,
+                                                  const char *worker,
+                                                  long long lease_ms,
+                                                  struct loom_error *e) {
+  return LOOM_STORE_CALL(renew_run_lease, tenant, run_id, worker, lease_ms,
+                         e);
+}
+static inline loom_err
+loom_store_append_run_event(struct loom_store *s, const char *tenant,
+                            const char *run_id, const char *event,
+                            const json_t *data, long long *seq,
+                            struct loom_error *e) {
+  return LOOM_STORE_CALL(append_run_event, tenant, run_id, event, data, seq,
+                         e);
+}
+static inline loom_err
+loom_store_read_run_events(struct loom_store *s, const char *tenant,
+                           const char *run_id, long long after_seq,
+                           size_t limit, json_t **out, struct loom_error *e) {
+  return LOOM_STORE_CALL(read_run_events, tenant, run_id, after_seq, limit,
+                         out, e);
+}
+#undef LOOM_STORE_CALL
 
 /* Frees a checkpoint handed out by get/list and everything it holds;
  * NULL is fine. */

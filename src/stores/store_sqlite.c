@@ -33,6 +33,10 @@
 static void conn_close(struct sqlite_conn *c) {
   for (int i = 0; i < STMT__COUNT; i++)
     sqlite3_finalize(c->stmts[i]);
+  for (int i = 0; i < DYN_STMT_MAX; i++) {
+    sqlite3_finalize(c->dyn[i].stmt);
+    loom_free(c->dyn[i].sql);
+  }
   sqlite3_close(c->db);
   loom_free(c);
 }
@@ -115,6 +119,30 @@ loom_err conn_stmt(struct sqlite_conn *c, enum stmt_id id, const char *sql,
   }
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
+  *out = stmt;
+  return LOOM_OK;
+}
+
+loom_err conn_stmt_sql(struct sqlite_conn *c, const char *sql,
+                       sqlite3_stmt **out, struct loom_error *e) {
+  for (int i = 0; i < DYN_STMT_MAX; i++) {
+    if (c->dyn[i].sql && strcmp(c->dyn[i].sql, sql) == 0) {
+      sqlite3_reset(c->dyn[i].stmt);
+      sqlite3_clear_bindings(c->dyn[i].stmt);
+      *out = c->dyn[i].stmt;
+      return LOOM_OK;
+    }
+  }
+  sqlite3_stmt *stmt;
+  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return db_error(c, rc, "preparing a query", e);
+  unsigned slot = c->dyn_next++ % DYN_STMT_MAX;
+  sqlite3_finalize(c->dyn[slot].stmt);
+  loom_free(c->dyn[slot].sql);
+  c->dyn[slot].sql = loom_strdup(sql);
+  c->dyn[slot].stmt = stmt;
   *out = stmt;
   return LOOM_OK;
 }
@@ -207,6 +235,53 @@ json_t *col_json(sqlite3_stmt *stmt, int idx) {
     return NULL;
   return json_loadb(s, (size_t)sqlite3_column_bytes(stmt, idx),
                     JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+json_t *col_json_object(sqlite3_stmt *stmt, int idx) {
+  json_t *v = col_json(stmt, idx);
+  return v ? v : json_object();
+}
+
+json_t *col_json_or_null(sqlite3_stmt *stmt, int idx) {
+  json_t *v = col_json(stmt, idx);
+  return v ? v : json_null();
+}
+
+json_t *col_json_string(sqlite3_stmt *stmt, int idx) {
+  const unsigned char *s = sqlite3_column_text(stmt, idx);
+  return s ? json_string((const char *)s) : json_null();
+}
+
+sqlite3_int64 now_ms(void) { return (sqlite3_int64)loom_clock_wall_ms(); }
+
+loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
+                      json_t *(*row_cb)(sqlite3_stmt *st),
+                      const struct loom_search *q, struct loom_error *e,
+                      json_t **out) {
+  static const struct loom_search none = {0};
+  q = q ? q : &none;
+  size_t limit = search_limit(q), skipped = 0;
+  json_t *rows = json_array();
+  int rc;
+  while (json_array_size(rows) < limit &&
+         (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *row = row_cb(st);
+    if (store_json_contains(json_object_get(row, "metadata"), q->metadata) &&
+        store_json_contains(json_object_get(row, "values"), q->values) &&
+        skipped++ >= q->offset)
+      json_array_append(rows, row);
+    json_decref(row);
+  }
+  if (json_array_size(rows) >= limit)
+    rc = SQLITE_DONE;
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(rows);
+    *out = NULL;
+    return db_error(c, rc, "searching", e);
+  }
+  *out = rows;
+  return LOOM_OK;
 }
 
 json_t *col_iso_time(sqlite3_stmt *stmt, int idx) {
@@ -357,6 +432,27 @@ static const struct loom_store_ops sqlite_ops = {
     .list_checkpoints = sqlite_list_checkpoints,
     .put_writes = sqlite_put_writes,
     .delete_thread_checkpoints = sqlite_delete_thread_checkpoints,
+    .put_assistant = sqlite_put_assistant,
+    .get_assistant = sqlite_get_assistant,
+    .update_assistant = sqlite_update_assistant,
+    .set_assistant_version = sqlite_set_assistant_version,
+    .search_assistants = sqlite_search_assistants,
+    .list_assistant_versions = sqlite_list_assistant_versions,
+    .delete_assistant = sqlite_delete_assistant,
+    .put_thread = sqlite_put_thread,
+    .get_thread = sqlite_get_thread,
+    .update_thread = sqlite_update_thread,
+    .search_threads = sqlite_search_threads,
+    .delete_thread = sqlite_delete_thread,
+    .put_run = sqlite_put_run,
+    .get_run = sqlite_get_run,
+    .list_runs = sqlite_list_runs,
+    .set_run_status = sqlite_set_run_status,
+    .delete_run = sqlite_delete_run,
+    .claim_run = sqlite_claim_run,
+    .renew_run_lease = sqlite_renew_run_lease,
+    .append_run_event = sqlite_append_run_event,
+    .read_run_events = sqlite_read_run_events,
     .close = sqlite_close,
 };
 
