@@ -275,9 +275,13 @@ static void log_cb(void *cls, const char *fmt, va_list ap) {
   size_t len = strlen(msg);
   while (len && msg[len - 1] == '\n')
     msg[--len] = 0;
-  if (!d->started)
+  /* Once running, its messages are about single clients going away. */
+  if (!d->started) {
     loom_error_set(&d->start_error, LOOM_ERR_IO, "%s", msg);
-  LOOM_WARN("libmicrohttpd: %s", msg);
+    LOOM_WARN("libmicrohttpd: %s", msg);
+  } else {
+    LOOM_DEBUG("libmicrohttpd: %s", msg);
+  }
 }
 #pragma GCC diagnostic pop
 

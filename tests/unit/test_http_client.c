@@ -1,0 +1,308 @@
+/*
+ * The HTTP client against loom's own server: many requests at once, a
+ * streamed response, the total timeout, cancellation, the body cap, a
+ * refused connection, response headers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "io/sse.h"
+#include "test_http_harness.h"
+
+static struct harness H;
+static struct loom_loop *client_loop;
+static struct loom_http_client *client;
+
+/* ---- server side ---- */
+
+static void hello(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  loom_http_respond_raw(req, 200, "text/plain", "hello", 5);
+}
+
+static void echo(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *b;
+  if (loom_http_json_body(req, &b))
+    loom_http_respond_json(req, 200, b);
+}
+
+static void big(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  size_t n = strtoul(loom_http_query(req, "n"), NULL, 10);
+  char *data = loom_calloc(1, n);
+  loom_http_respond_raw(req, 200, "application/octet-stream", data, n);
+  loom_free(data);
+}
+
+static void wake_cb(uv_timer_t *t) {
+  loom_http_respond_raw(t->data, 200, "text/plain", "late", 4);
+  uv_close((uv_handle_t *)t, (uv_close_cb)loom_free);
+}
+
+static void sleepy(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  uv_timer_t *t = LOOM_NEW(uv_timer_t);
+  uv_timer_init(loom_loop_uv(loom_http_loop(req)), t);
+  t->data = req;
+  uv_timer_start(t, wake_cb, strtoull(loom_http_query(req, "ms"), NULL, 10), 0);
+  loom_http_suspend(req);
+}
+
+struct feed {
+  struct loom_sse *s;
+  uv_timer_t t;
+  int n;
+};
+
+static void feed_closed_cb(uv_handle_t *h) { loom_free(h->data); }
+
+static void feed_tick_cb(uv_timer_t *t) {
+  struct feed *f = t->data;
+  char data[32];
+  snprintf(data, sizeof data, "{\"n\":%d}", ++f->n);
+  if (loom_sse_send(f->s, NULL, NULL, data) != LOOM_OK || f->n == 5) {
+    loom_sse_close(f->s);
+    uv_close((uv_handle_t *)t, feed_closed_cb);
+  }
+}
+
+static void stream(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  struct feed *f = LOOM_NEW(struct feed);
+  f->s = loom_sse_start(req, NULL);
+  uv_timer_init(loom_loop_uv(loom_http_loop(req)), &f->t);
+  f->t.data = f;
+  uv_timer_start(&f->t, feed_tick_cb, 10, 10);
+}
+
+/* ---- client side ---- */
+
+struct result {
+  atomic_int done;
+  loom_err err;
+  long status;
+  char body[256];
+  size_t body_len;
+  char request_id[64];
+  char streamed[4096];
+  size_t streamed_len;
+  int chunks_left; /* on_chunk returns false when this reaches 0 */
+  double duration;
+};
+
+static void done_cb(const struct loom_http_client_response *r, void *ud) {
+  struct result *res = ud;
+  res->err = r->err;
+  res->status = r->status;
+  res->duration = r->duration_s;
+  res->body_len = r->body_len;
+  snprintf(res->body, sizeof res->body, "%s", r->body);
+  const char *id = loom_http_client_header(r->call, "X-Request-Id");
+  snprintf(res->request_id, sizeof res->request_id, "%s", id ? id : "");
+  atomic_store(&res->done, 1);
+}
+
+static bool chunk_cb(const char *data, size_t len, void *ud) {
+  struct result *res = ud;
+  if (res->streamed_len + len < sizeof res->streamed) {
+    memcpy(res->streamed + res->streamed_len, data, len);
+    res->streamed_len += len;
+  }
+  return --res->chunks_left != 0;
+}
+
+struct job {
+  struct loom_http_client_request req;
+  struct loom_http_call *call;
+  loom_err err;
+};
+
+static void send_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  struct job *j = arg;
+  j->err = loom_http_client_send(client, &j->req, &j->call);
+}
+
+static void cancel_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  loom_http_client_cancel(arg);
+}
+
+static void send_on_loop(struct job *j) {
+  assert_int_equal(loom_loop_call(client_loop, send_cb, j), LOOM_OK);
+  assert_int_equal(j->err, LOOM_OK);
+}
+
+static void wait_done(struct result *r, double limit_s) {
+  double t0 = now_s();
+  while (!atomic_load(&r->done) && now_s() - t0 < limit_s)
+    sleep_ms(2);
+  assert_true(atomic_load(&r->done));
+}
+
+static char *url(const char *path) {
+  static _Thread_local char buf[256];
+  snprintf(buf, sizeof buf, "%s%s", H.base, path);
+  return buf;
+}
+
+static void new_client_cb(struct loom_loop *loop, void *arg) {
+  (void)arg;
+  assert_int_equal(loom_http_client_new(loop, 0, &client), LOOM_OK);
+}
+
+static void free_client_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  (void)arg;
+  loom_http_client_free(client);
+}
+
+static int setup(void **state) {
+  (void)state;
+  harness_route(&H, "GET", "/hello", hello, NULL);
+  harness_route(&H, "POST", "/echo", echo, NULL);
+  harness_route(&H, "GET", "/big", big, NULL);
+  harness_route(&H, "GET", "/sleep", sleepy, NULL);
+  harness_route(&H, "GET", "/stream", stream, NULL);
+  harness_start(&H, 2, NULL);
+  assert_int_equal(loom_loop_new("client", &client_loop), LOOM_OK);
+  assert_int_equal(loom_loop_call(client_loop, new_client_cb, NULL), LOOM_OK);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  assert_int_equal(loom_loop_call(client_loop, free_client_cb, NULL), LOOM_OK);
+  loom_loop_free(client_loop);
+  harness_stop(&H);
+  return 0;
+}
+
+static void test_many_concurrent_requests(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  struct result *res = loom_calloc(N, sizeof *res);
+  struct job *jobs = loom_calloc(N, sizeof *jobs);
+  static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+  char hello_url[256], echo_url[256];
+  snprintf(hello_url, sizeof hello_url, "%s", url("/hello"));
+  snprintf(echo_url, sizeof echo_url, "%s", url("/echo"));
+  for (int i = 0; i < N; i++) {
+    struct loom_http_client_request *r = &jobs[i].req;
+    if (i % 2) {
+      r->url = hello_url;
+    } else {
+      r->url = echo_url;
+      r->body = "{\"k\":[1,2,3]}";
+      r->body_len = strlen(r->body);
+      r->headers = hdrs;
+    }
+    r->on_done = done_cb;
+    r->userdata = &res[i];
+  }
+  for (int i = 0; i < N; i++)
+    send_on_loop(&jobs[i]);
+  int ok = 0;
+  for (int i = 0; i < N; i++) {
+    wait_done(&res[i], 30);
+    const char *want = i % 2 ? "hello" : "{\"k\":[1,2,3]}";
+    ok += res[i].err == LOOM_OK && res[i].status == 200 &&
+          strcmp(res[i].body, want) == 0 && strlen(res[i].request_id) == 36;
+  }
+  assert_int_equal(ok, N);
+  loom_free(res);
+  loom_free(jobs);
+}
+
+static void test_streamed_response(void **state) {
+  (void)state;
+  struct result res = {.chunks_left = -1};
+  struct job j = {.req = {.url = url("/stream"), .on_chunk = chunk_cb,
+                          .on_done = done_cb, .userdata = &res}};
+  send_on_loop(&j);
+  wait_done(&res, 10);
+  assert_int_equal(res.err, LOOM_OK);
+  assert_int_equal(res.status, 200);
+  assert_int_equal(res.body_len, 0);
+  res.streamed[res.streamed_len] = 0;
+  assert_non_null(strstr(res.streamed, "data: {\"n\":1}\n\n"));
+  assert_non_null(strstr(res.streamed, "data: {\"n\":5}\n\n"));
+}
+
+static void test_stop_stream_from_chunk_callback(void **state) {
+  (void)state;
+  struct result res = {.chunks_left = 1};
+  struct job j = {.req = {.url = url("/stream"), .on_chunk = chunk_cb,
+                          .on_done = done_cb, .userdata = &res}};
+  send_on_loop(&j);
+  wait_done(&res, 10);
+  assert_int_equal(res.err, LOOM_ERR_CANCELLED);
+}
+
+static void test_total_timeout(void **state) {
+  (void)state;
+  struct result res = {0};
+  struct job j = {.req = {.url = url("/sleep?ms=3000"), .timeout_s = 0.2,
+                          .on_done = done_cb, .userdata = &res}};
+  send_on_loop(&j);
+  wait_done(&res, 5);
+  assert_int_equal(res.err, LOOM_ERR_TIMEOUT);
+  assert_true(res.duration >= 0.15 && res.duration < 1.5);
+}
+
+static void test_cancel(void **state) {
+  (void)state;
+  struct result res = {0};
+  struct job j = {.req = {.url = url("/sleep?ms=3000"), .on_done = done_cb,
+                          .userdata = &res}};
+  send_on_loop(&j);
+  sleep_ms(100);
+  assert_false(atomic_load(&res.done));
+  assert_int_equal(loom_loop_call(client_loop, cancel_cb, j.call), LOOM_OK);
+  /* on_done ran inside the cancel, on the loop thread. */
+  assert_true(atomic_load(&res.done));
+  assert_int_equal(res.err, LOOM_ERR_CANCELLED);
+}
+
+static void test_body_cap(void **state) {
+  (void)state;
+  struct result res = {0};
+  struct job j = {.req = {.url = url("/big?n=100000"), .max_body = 1000,
+                          .on_done = done_cb, .userdata = &res}};
+  send_on_loop(&j);
+  wait_done(&res, 5);
+  assert_int_equal(res.err, LOOM_ERR_TOO_LARGE);
+}
+
+static void test_connection_refused(void **state) {
+  (void)state;
+  struct result res = {0};
+  struct job j = {.req = {.url = "http://127.0.0.1:1/", .on_done = done_cb,
+                          .userdata = &res}};
+  send_on_loop(&j);
+  wait_done(&res, 5);
+  assert_int_equal(res.err, LOOM_ERR_UPSTREAM);
+  assert_int_equal(res.status, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_many_concurrent_requests),
+      cmocka_unit_test(test_streamed_response),
+      cmocka_unit_test(test_stop_stream_from_chunk_callback),
+      cmocka_unit_test(test_total_timeout),
+      cmocka_unit_test(test_cancel),
+      cmocka_unit_test(test_body_cap),
+      cmocka_unit_test(test_connection_refused),
+  };
+  int failed = cmocka_run_group_tests_name("http_client", tests, setup,
+                                           teardown);
+  curl_global_cleanup();
+  return failed;
+}
