@@ -1,0 +1,141 @@
+/*
+ * checkpoint — a run's link to the store: load where a thread stopped,
+ * save after every step, store finished tasks' writes at once.
+ *
+ * A checkpoint holds {"v":1, "id", "ts", "channel_versions", "next":
+ * [tasks], "step"} and metadata {"source", "step", "writes", "parents"}.
+ * Blobs go out only for channels whose version changed since the last
+ * checkpoint this run wrote (or loaded), so a large channel that does not
+ * change is stored once. Durability: sync writes each checkpoint before
+ * the next step; async keeps one queued and writes it when the next one
+ * is saved or the run stops; exit keeps only the newest and writes it
+ * when the run stops (its parent is the last one in the store).
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "engine/internal.h"
+
+void loom_engine_interrupt_id(const char *checkpoint_id, const char *task_id,
+                              size_t n, char out[33]) {
+  uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+  char buf[256];
+  int len = snprintf(buf, sizeof(buf), "%s|%s|%zu", checkpoint_id, task_id, n);
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < len && i < (int)sizeof(buf); i++) {
+      h[k] ^= (unsigned char)buf[i];
+      h[k] *= 0x100000001b3ull;
+    }
+  snprintf(out, 33, "%016llx%016llx", (unsigned long long)h[0],
+           (unsigned long long)h[1]);
+}
+
+static loom_err write_record(struct loom_run *r, json_t *rec,
+                             struct loom_error *e) {
+  json_t *ckpt = json_object_get(rec, "checkpoint");
+  json_t *versions = json_object_get(ckpt, "channel_versions");
+  json_t *values = json_object_get(rec, "values");
+  size_t n = 0, cap = json_object_size(versions) + 1;
+  struct loom_blob *blobs = loom_calloc(cap, sizeof(*blobs));
+  const char *ch;
+  json_t *v;
+  json_object_foreach(versions, ch, v) {
+    if (json_equal(v, json_object_get(r->saved_versions, ch)))
+      continue;
+    blobs[n++] = (struct loom_blob){ch, json_string_value(v),
+                                    json_object_get(values, ch)};
+  }
+  struct loom_checkpoint cp = {
+      .thread_id = r->thread_id, .ns = r->ns,
+      .id = (char *)json_string_value(json_object_get(rec, "id")),
+      .parent_id = r->persisted_id[0] ? r->persisted_id : NULL,
+      .checkpoint = ckpt, .metadata = json_object_get(rec, "metadata")};
+  loom_err rc =
+      r->store->ops->put_checkpoint(r->store, r->tenant, &cp, blobs, n, e);
+  loom_free(blobs);
+  if (rc)
+    return rc;
+  json_decref(r->saved_versions);
+  r->saved_versions = json_copy(versions);
+  snprintf(r->persisted_id, sizeof(r->persisted_id), "%s", cp.id);
+  return LOOM_OK;
+}
+
+loom_err loom_engine_flush(struct loom_run *r, struct loom_error *e) {
+  if (!r->store)
+    return LOOM_OK;
+  size_t i;
+  json_t *rec, *w;
+  loom_err rc = LOOM_OK;
+  json_array_foreach(r->unsaved, i, rec) {
+    if ((rc = write_record(r, rec, e)))
+      break;
+  }
+  json_array_clear(r->unsaved);
+  json_array_foreach(r->unsaved_writes, i, w) {
+    const char *cp = json_string_value(json_object_get(w, "checkpoint_id"));
+    if (rc || (r->durability == LOOM_DURABILITY_EXIT &&
+               strcmp(cp, r->persisted_id)))
+      continue;
+    rc = r->store->ops->put_writes(
+        r->store, r->tenant, r->thread_id, r->ns, cp,
+        json_string_value(json_object_get(w, "task_id")),
+        json_object_get(w, "writes"), e);
+  }
+  json_array_clear(r->unsaved_writes);
+  return rc;
+}
+
+loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
+                                json_t *writes, struct loom_error *e) {
+  if (!r->store)
+    return LOOM_OK;
+  if (r->durability == LOOM_DURABILITY_SYNC)
+    return r->store->ops->put_writes(r->store, r->tenant, r->thread_id, r->ns,
+                                     r->checkpoint_id, task_id, writes, e);
+  json_array_append_new(r->unsaved_writes,
+                        json_pack("{sssssO}", "checkpoint_id",
+                                  r->checkpoint_id, "task_id", task_id,
+                                  "writes", writes));
+  return LOOM_OK;
+}
+
+loom_err loom_engine_save(struct loom_run *r, const char *source,
+                          json_t *writes_meta, struct loom_error *e) {
+  char id[LOOM_ID_LEN + 1], ts[33];
+  loom_id_new(id);
+  loom_clock_format_iso(loom_clock_wall_ms(), ts);
+  json_t *ckpt = json_pack("{sisssssosOsi}", "v", 1, "id", id, "ts", ts,
+                           "channel_versions", json_copy(r->versions), "next",
+                           r->next, "step", r->step);
+  json_t *meta = json_pack("{sssisosO}", "source", source, "step", r->step,
+                           "writes", writes_meta ? writes_meta : json_null(),
+                           "parents", json_object());
+  json_t *rec = json_pack("{sssOsOso}", "id", id, "checkpoint", ckpt,
+                          "metadata", meta, "values", json_copy(r->values));
+  json_t *ev = json_pack("{sssssOsO}", "checkpoint_id", id, "parent_id",
+                         r->checkpoint_id, "metadata", meta, "next", r->next);
+  json_decref(ckpt);
+  json_decref(meta);
+  snprintf(r->parent_id, sizeof(r->parent_id), "%s", r->checkpoint_id);
+  snprintf(r->checkpoint_id, sizeof(r->checkpoint_id), "%s", id);
+  json_decref(r->pending);
+  r->pending = json_array();
+  loom_err rc = LOOM_OK;
+  if (!r->store) {
+    json_decref(rec);
+  } else if (r->durability == LOOM_DURABILITY_SYNC) {
+    rc = write_record(r, rec, e);
+    json_decref(rec);
+  } else {
+    if (r->durability == LOOM_DURABILITY_ASYNC)
+      rc = loom_engine_flush(r, e);
+    else
+      json_array_clear(r->unsaved);
+    json_array_append_new(r->unsaved, rec);
+  }
+  loom_engine_emit(r, LOOM_EVENT_CHECKPOINT, ev);
+  json_decref(ev);
+  return rc;
+}

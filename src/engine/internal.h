@@ -1,0 +1,139 @@
+/*
+ * internal — what the engine's modules share and nobody else sees: the run
+ * and task structs, and the seams between spec, scheduler, reducers and
+ * checkpoints.
+ */
+#ifndef LOOM_ENGINE_INTERNAL_H
+#define LOOM_ENGINE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/err.h"
+#include "core/id.h"
+#include "engine/doc.h"
+#include "engine/engine.h"
+#include "engine/spec.h"
+
+#define RUN_MAX_SUBSCRIBERS 8
+/* Pending-write channels with engine meaning (never real channels). */
+#define W_INTERRUPT "__interrupt__"
+#define W_RESUME "__resume__"
+#define W_DONE "__done__"
+#define W_ERROR "__error__"
+
+enum task_state {
+  TASK_READY,       /* created, not started */
+  TASK_RUNNING,     /* started, waiting for the kind to finish it */
+  TASK_DONE,        /* writes ready */
+  TASK_FAILED,      /* error set */
+  TASK_INTERRUPTED, /* waiting for a human */
+};
+
+struct loom_task {
+  struct loom_run *run;
+  const struct loom_node *node;
+  char id[160];    /* "node:index" */
+  json_t *item;    /* fan-out item or NULL */
+  json_t *view;    /* state the node reads */
+  json_t *resume;  /* array of resume values */
+  enum task_state state;
+  bool cached;     /* finished before a crash: writes from the store */
+  json_t *writes;  /* object */
+  json_t *interrupt; /* {"id","value","node"} when interrupted */
+  struct loom_error err;
+};
+
+struct subscriber {
+  loom_event_cb cb;
+  void *arg;
+};
+
+struct loom_run {
+  const struct loom_graph *g;
+  struct loom_store *store;
+  char *tenant, *thread_id, *ns, *from_checkpoint;
+  json_t *input, *command;
+  int recursion_limit;
+  enum loom_durability durability;
+  json_t *before, *after; /* node-name arrays: graph's plus the run's */
+  void *user;
+  struct loom_lua *lua;
+
+  enum loom_run_status status;
+  struct loom_error error;
+  json_t *values;        /* channel -> value */
+  json_t *versions;      /* channel -> version string */
+  json_t *saved_versions;/* channel -> version last written as a blob */
+  json_t *next;          /* [{"node", "item"?, "as"?}]: tasks of this step */
+  json_t *pending;       /* pending writes of the current checkpoint */
+  json_t *interrupts;    /* pending interrupts when INTERRUPTED */
+  int step;              /* step number of the current checkpoint */
+  int steps_run;
+  bool skip_before;      /* resuming: do not stop again before these */
+  char checkpoint_id[LOOM_ID_LEN + 1];
+  char parent_id[LOOM_ID_LEN + 1];
+  json_t *unsaved;       /* checkpoints not yet written (async/exit) */
+  json_t *unsaved_writes;/* [{checkpoint_id, task_id, writes}] likewise */
+  char persisted_id[LOOM_ID_LEN + 1]; /* newest checkpoint in the store */
+
+  struct loom_task *tasks;
+  size_t ntasks, nfinished;
+  bool dispatching;      /* inside the start loop: finishing is recorded */
+  bool cancelled;
+
+  struct subscriber subs[RUN_MAX_SUBSCRIBERS];
+  size_t nsubs;
+  void (*done_cb)(struct loom_run *r, void *arg);
+  void *done_arg;
+};
+
+/* spec.c */
+loom_err loom_graph_build(const struct loom_doc *doc, const json_t *root,
+                          const char *file, const char *dir, int depth,
+                          struct loom_graph **out, struct loom_error *e);
+loom_err loom_graph_load_file_depth(const char *path, int depth,
+                                    struct loom_graph **out,
+                                    struct loom_error *e);
+
+/* kinds.c */
+const char *loom_engine_node_kind_names(void);
+
+/* reducers.c: applies `value` to channel `ch` of `values` (new value
+ * stored; the old one is never mutated). */
+loom_err loom_engine_reduce(struct loom_lua *lua, const struct loom_channel *ch,
+                            json_t *values, const json_t *value,
+                            struct loom_error *e);
+/* Channel values before anything is written: the defaults. */
+json_t *loom_engine_initial_values(const struct loom_graph *g);
+/* Applies {channel: value} writes in order; `node` names the writer in
+ * messages; `seen` (object) tracks replace channels written this step. */
+loom_err loom_engine_apply_writes(struct loom_run *r, const char *node,
+                                  const json_t *writes, json_t *seen,
+                                  struct loom_error *e);
+
+/* edges.c: appends the tasks that follow `node` (run on `values`) to
+ * `next`. */
+loom_err loom_engine_successors(struct loom_run *r, const char *node,
+                                const json_t *values, json_t *next,
+                                struct loom_error *e);
+
+/* checkpoint.c */
+loom_err loom_engine_load(struct loom_run *r, struct loom_error *e);
+loom_err loom_engine_save(struct loom_run *r, const char *source,
+                          json_t *writes_meta, struct loom_error *e);
+loom_err loom_engine_flush(struct loom_run *r, struct loom_error *e);
+loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
+                                json_t *writes, struct loom_error *e);
+/* Deterministic interrupt id from checkpoint, task and ordinal. */
+void loom_engine_interrupt_id(const char *checkpoint_id, const char *task_id,
+                              size_t n, char out[33]);
+
+/* scheduler.c */
+void loom_engine_task_finished(struct loom_task *t);
+/* Runs steps while the run is RUNNING. */
+void loom_engine_drive(struct loom_run *r);
+void loom_engine_emit(struct loom_run *r, enum loom_event_type type,
+                      const json_t *data);
+
+#endif
