@@ -17,9 +17,6 @@
 #include "engine/internal.h"
 #include "engine/lua_sandbox.h"
 
-static const char *const reducer_names[] = {"replace", "append", "merge",
-                                            "add", "lua"};
-
 json_t *loom_engine_initial_values(const struct loom_graph *g) {
   json_t *values = json_object();
   for (size_t i = 0; i < g->nchannels; i++)
@@ -178,10 +175,9 @@ loom_err loom_engine_apply_writes(struct loom_run *r, const char *node,
                             "node '%s' wrote to unknown channel '%s'; declare "
                             "it under state:",
                             node, k);
-    struct loom_error ce = {0};
-    if (apply_one(r, node, ch, v, seen, &ce))
-      return loom_error_set(e, ce.code, "%s (%s reducer)", ce.message,
-                            reducer_names[ch->reducer]);
+    loom_err rc = apply_one(r, node, ch, v, seen, e);
+    if (rc)
+      return rc;
   }
   return LOOM_OK;
 }

@@ -82,6 +82,10 @@ struct loom_run {
   bool dispatching;      /* inside the start loop: finishing is recorded */
   bool cancelled;
 
+  struct loom_run **children; /* subgraph runs, freed with this run */
+  size_t nchildren;
+  struct loom_task *parent_task; /* for a subgraph run */
+
   struct subscriber subs[RUN_MAX_SUBSCRIBERS];
   size_t nsubs;
   void (*done_cb)(struct loom_run *r, void *arg);

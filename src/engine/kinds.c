@@ -39,7 +39,10 @@ static void lua_start(struct loom_task *t) {
   char *name = loom_asprintf("node %s", loom_task_node(t)->name);
   json_t *out = NULL;
   struct loom_error e = {0};
-  loom_err rc = loom_lua_run(loom_task_lua(t), name, args, 2, &call, &out, &e);
+  loom_err rc = loom_lua_compile(loom_task_lua(t), name,
+                                 loom_task_node(t)->lua, "state, item", &e);
+  if (!rc)
+    rc = loom_lua_run(loom_task_lua(t), name, args, 2, &call, &out, &e);
   loom_free(name);
   loom_free(resume);
   if (rc) {

@@ -153,6 +153,9 @@ void loom_run_free(struct loom_run *r) {
     json_decref(t->writes), json_decref(t->interrupt);
   }
   loom_free(r->tasks);
+  for (size_t i = 0; i < r->nchildren; i++)
+    loom_run_free(r->children[i]);
+  loom_free(r->children);
   loom_free(r->tenant), loom_free(r->thread_id), loom_free(r->ns);
   loom_free(r->from_checkpoint);
   json_decref(r->input), json_decref(r->command);

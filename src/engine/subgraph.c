@@ -1,0 +1,94 @@
+/*
+ * subgraph — the `subgraph` node kind: a whole graph as one node.
+ *
+ * The task starts a child run on the same thread under its own checkpoint
+ * namespace ("node:task", nested with "|"), with the parent's state
+ * restricted to the channels the child declares. When the child finishes,
+ * its final values for channels the parent also has become the task's
+ * writes. An interrupt inside the child interrupts the parent task; the
+ * resume value is passed down, and the child continues from its own
+ * checkpoint. The child may park on asynchronous nodes like any run; it is
+ * freed with the parent run.
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "engine/internal.h"
+
+static json_t *only_channels(const struct loom_graph *g, const json_t *v) {
+  json_t *out = json_object();
+  for (size_t i = 0; i < g->nchannels; i++) {
+    json_t *x = json_object_get(v, g->channels[i].name);
+    if (x)
+      json_object_set(out, g->channels[i].name, x);
+  }
+  return out;
+}
+
+static void forward_cb(const struct loom_event *ev, void *arg) {
+  struct loom_task *t = arg;
+  if (ev->type == LOOM_EVENT_CUSTOM || ev->type == LOOM_EVENT_UPDATES) {
+    struct loom_event copy = *ev;
+    for (size_t i = 0; i < t->run->nsubs; i++)
+      t->run->subs[i].cb(&copy, t->run->subs[i].arg);
+  }
+}
+
+static void child_done_cb(struct loom_run *child, void *arg) {
+  struct loom_task *t = arg;
+  const struct loom_graph *parent = t->run->g;
+  switch (child->status) {
+  case LOOM_RUN_SUCCESS:
+    loom_task_done(t, only_channels(parent, child->values));
+    break;
+  case LOOM_RUN_INTERRUPTED: {
+    json_t *first = json_array_get(child->interrupts, 0);
+    json_t *v = first ? json_object_get(first, "value") : NULL;
+    loom_task_interrupt(t, v ? json_incref(v)
+                             : json_pack("{ss}", "subgraph", "paused"));
+    break;
+  }
+  default:
+    loom_task_fail(t, child->error.code ? child->error.code : LOOM_ERR_INTERNAL,
+                   "subgraph: %s",
+                   child->error.message[0] ? child->error.message
+                                           : loom_run_status_name(child->status));
+  }
+}
+
+static void subgraph_start(struct loom_task *t) {
+  struct loom_run *r = t->run;
+  const struct loom_graph *g = t->node->subgraph;
+  size_t nres = loom_task_resume_count(t);
+  char *ns = r->ns[0] ? loom_asprintf("%s|%s", r->ns, t->id)
+                      : loom_strdup(t->id);
+  json_t *input = nres ? NULL : only_channels(g, t->view);
+  json_t *command =
+      nres ? json_pack("{sO}", "resume",
+                       (json_t *)loom_task_resume(t, nres - 1))
+           : NULL;
+  struct loom_run_opts o = {.store = r->store, .tenant = r->tenant,
+                            .thread_id = r->thread_id, .ns = ns,
+                            .input = input, .command = command,
+                            .durability = r->durability, .user = r->user};
+  struct loom_run *child = NULL;
+  struct loom_error e = {0};
+  loom_err rc = loom_run_new(g, &o, &child, &e);
+  json_decref(input);
+  json_decref(command);
+  loom_free(ns);
+  if (rc) {
+    loom_task_fail(t, rc, "subgraph: %s", e.message);
+    return;
+  }
+  r->children = loom_realloc(r->children,
+                             (r->nchildren + 1) * sizeof(*r->children));
+  r->children[r->nchildren++] = child;
+  child->parent_task = t;
+  loom_run_subscribe(child, forward_cb, t);
+  loom_run_on_done(child, child_done_cb, t);
+  loom_run_start(child);
+}
+
+const struct loom_node_kind loom_engine_subgraph_kind = {
+    .name = "subgraph", .start = subgraph_start};

@@ -1,0 +1,232 @@
+/*
+ * test_engine — super-step semantics: reducers, conditions, fan-out, the
+ * concurrent-write error, the recursion limit, async nodes, subgraphs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "engine_helpers.h"
+
+static const char *linear =
+    "state:\n"
+    "  log: {type: array, reducer: append}\n"
+    "  n: {type: integer, reducer: add, default: 0}\n"
+    "nodes:\n"
+    "  a: {lua: 'return {log = {\"a\"}, n = 1}'}\n"
+    "  b: {lua: 'return {log = {\"b\"}, n = 2}'}\n"
+    "  c: {lua: 'return {log = {\"c\"}, n = 3}'}\n"
+    "edges: ['START -> a', 'a -> b', 'b -> c', 'c -> END']\n";
+
+static void test_linear_reducers(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(linear);
+  json_t *in = J("{\"log\": [\"in\"]}");
+  struct loom_run_opts o = {.input = in};
+  json_t *values = NULL;
+  assert_int_equal(run_graph(g, &o, &values, NULL, NULL), LOOM_RUN_SUCCESS);
+  assert_true(json_is(values, "{\"log\":[\"in\",\"a\",\"b\",\"c\"],\"n\":6}"));
+  json_decref(values), json_decref(in);
+  loom_graph_free(g);
+}
+
+static void test_conditions_and_loops(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(
+      "state:\n"
+      "  i: {type: integer, default: 0}\n"
+      "  path: {reducer: append}\n"
+      "nodes:\n"
+      "  inc: {lua: 'return {i = state.i + 1, path = {\"inc\"}}'}\n"
+      "  big: {lua: 'return {path = {\"big\"}}'}\n"
+      "edges:\n"
+      "  - START -> inc\n"
+      "  - inc -> inc: i < 3\n"
+      "  - inc -> big: i >= 3 and not (i == 4)\n"
+      "  - big -> END\n");
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.input = in};
+  json_t *values = NULL;
+  assert_int_equal(run_graph(g, &o, &values, NULL, NULL), LOOM_RUN_SUCCESS);
+  assert_true(json_is(values,
+                      "{\"i\":3,\"path\":[\"inc\",\"inc\",\"inc\",\"big\"]}"));
+  json_decref(values), json_decref(in);
+  loom_graph_free(g);
+}
+
+static void test_concurrent_replace_write_is_an_error(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(
+      "state: {x: {type: string}}\n"
+      "nodes:\n"
+      "  left: {lua: 'return {x = \"l\"}'}\n"
+      "  right: {lua: 'return {x = \"r\"}'}\n"
+      "edges: ['START -> left', 'START -> right']\n");
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_error e = {0};
+  assert_int_equal(run_graph(g, &o, NULL, NULL, &e), LOOM_RUN_ERROR);
+  assert_int_equal(e.code, LOOM_ERR_CONFLICT);
+  assert_non_null(strstr(e.message, "channel 'x'"));
+  assert_non_null(strstr(e.message, "'left' and 'right'"));
+  json_decref(in);
+  loom_graph_free(g);
+}
+
+static void test_recursion_limit(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(
+      "state: {n: {reducer: add, default: 0}}\n"
+      "nodes: {spin: {lua: 'return {n = 1}'}}\n"
+      "edges: ['START -> spin', 'spin -> spin']\n");
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_error e = {0};
+  json_t *values = NULL;
+  assert_int_equal(run_graph(g, &o, &values, NULL, &e), LOOM_RUN_ERROR);
+  assert_int_equal(e.code, LOOM_ERR_LIMIT);
+  assert_non_null(strstr(e.message, "recursion limit of 25"));
+  assert_true(json_is(values, "{\"n\":25}"));
+  json_decref(values);
+  o.recursion_limit = 3;
+  assert_int_equal(run_graph(g, &o, &values, NULL, &e), LOOM_RUN_ERROR);
+  assert_true(json_is(values, "{\"n\":3}"));
+  json_decref(values), json_decref(in);
+  loom_graph_free(g);
+}
+
+static void test_fan_out(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(
+      "state:\n"
+      "  items: {type: array}\n"
+      "  out: {reducer: append}\n"
+      "  total: {reducer: add, default: 0}\n"
+      "  done: {type: string}\n"
+      "nodes:\n"
+      "  square: {lua: 'return {out = {item * item}, total = state.x}'}\n"
+      "  join: {lua: 'table.sort(state.out) return {done = "
+      "table.concat(state.out, \",\")}'}\n"
+      "edges:\n"
+      "  - {from: START, to: square, each: items, as: x}\n"
+      "  - square -> join\n");
+  json_t *in = J("{\"items\": [3, 1, 2, 4]}");
+  struct loom_run_opts o = {.input = in};
+  json_t *values = NULL;
+  assert_int_equal(run_graph(g, &o, &values, NULL, NULL), LOOM_RUN_SUCCESS);
+  /* Tasks apply in index order: out follows the input order. */
+  assert_true(json_is(json_object_get(values, "out"), "[9,1,4,16]"));
+  assert_true(json_is(json_object_get(values, "total"), "10"));
+  assert_true(json_is(json_object_get(values, "done"), "\"1,4,9,16\""));
+  json_decref(values), json_decref(in);
+  loom_graph_free(g);
+}
+
+/* ---- an asynchronous native kind: parks the run until completed ---- */
+
+static struct loom_task *parked[8];
+static int nparked;
+
+static void later_start(struct loom_task *t) { parked[nparked++] = t; }
+
+static const struct loom_node_kind later_kind = {.name = "later",
+                                                 .start = later_start};
+
+static void test_async_node_parks_the_run(void **st) {
+  (void)st;
+  loom_err rc = loom_engine_node_kind_register(&later_kind);
+  assert_true(rc == LOOM_OK || rc == LOOM_ERR_EXISTS);
+  struct loom_graph *g = load_graph(
+      "state: {log: {reducer: append}}\n"
+      "nodes:\n"
+      "  slow1: {kind: later}\n"
+      "  slow2: {later: {}}\n"
+      "  after: {lua: 'return {log = {\"after\"}}'}\n"
+      "edges: ['START -> slow1', 'START -> slow2', 'slow1 -> after',"
+      " 'slow2 -> after']\n");
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_run *r = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_run_new(g, &o, &r, &e), LOOM_OK);
+  nparked = 0;
+  assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
+  assert_int_equal(nparked, 2);
+  /* Finish out of order: the writes still apply in task order. */
+  loom_task_done(parked[1], J("{\"log\": [\"slow2\"]}"));
+  assert_int_equal(loom_run_status(r), LOOM_RUN_WAITING);
+  loom_task_done(parked[0], J("{\"log\": [\"slow1\"]}"));
+  assert_int_equal(loom_run_status(r), LOOM_RUN_SUCCESS);
+  assert_true(json_is(loom_run_values(r),
+                      "{\"log\":[\"slow1\",\"slow2\",\"after\"]}"));
+  loom_run_free(r);
+  json_decref(in);
+  loom_graph_free(g);
+}
+
+static void test_subgraph(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(
+      "state: {text: {type: string}, log: {reducer: append}}\n"
+      "nodes:\n"
+      "  pre: {lua: 'return {log = {\"pre\"}}'}\n"
+      "  inner:\n"
+      "    subgraph:\n"
+      "      state: {text: {type: string}, log: {reducer: append}}\n"
+      "      nodes:\n"
+      "        shout: {lua: 'return {text = string.upper(state.text)}'}\n"
+      "      edges: ['START -> shout']\n"
+      "edges: ['START -> pre', 'pre -> inner']\n");
+  json_t *in = J("{\"text\": \"hi\"}");
+  struct loom_run_opts o = {.input = in};
+  json_t *values = NULL;
+  assert_int_equal(run_graph(g, &o, &values, NULL, NULL), LOOM_RUN_SUCCESS);
+  /* The child's final log (which it received) comes back through the
+   * parent's append reducer: subgraph outputs are writes. */
+  assert_true(json_is(json_object_get(values, "text"), "\"HI\""));
+  json_decref(values), json_decref(in);
+  loom_graph_free(g);
+}
+
+static int count_events[LOOM_EVENT_END + 1];
+static void count_cb(const struct loom_event *ev, void *arg) {
+  (void)arg;
+  count_events[ev->type]++;
+}
+
+static void test_events(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(linear);
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_run *r = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_run_new(g, &o, &r, &e), LOOM_OK);
+  memset(count_events, 0, sizeof(count_events));
+  loom_run_subscribe(r, count_cb, NULL);
+  assert_int_equal(loom_run_start(r), LOOM_RUN_SUCCESS);
+  assert_int_equal(count_events[LOOM_EVENT_VALUES], 3);
+  assert_int_equal(count_events[LOOM_EVENT_UPDATES], 3);
+  assert_int_equal(count_events[LOOM_EVENT_TASKS], 3);
+  assert_int_equal(count_events[LOOM_EVENT_TASK_RESULT], 3);
+  assert_int_equal(count_events[LOOM_EVENT_CHECKPOINT], 4); /* + input */
+  assert_int_equal(count_events[LOOM_EVENT_END], 1);
+  loom_run_free(r);
+  json_decref(in);
+  loom_graph_free(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_linear_reducers),
+      cmocka_unit_test(test_conditions_and_loops),
+      cmocka_unit_test(test_concurrent_replace_write_is_an_error),
+      cmocka_unit_test(test_recursion_limit),
+      cmocka_unit_test(test_fan_out),
+      cmocka_unit_test(test_async_node_parks_the_run),
+      cmocka_unit_test(test_subgraph),
+      cmocka_unit_test(test_events),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
