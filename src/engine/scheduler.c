@@ -186,6 +186,26 @@ static void tasks_event(struct loom_run *r) {
   json_decref(list);
 }
 
+/* Update writes of a Command, applied before the step's tasks read the
+ * state (again on every attempt of the step: values restart from the
+ * checkpoint each time). */
+static loom_err apply_command(struct loom_run *r, struct loom_error *e) {
+  size_t i;
+  json_t *w;
+  json_array_foreach(r->pending, i, w) {
+    const char *tid = json_string_value(json_object_get(w, "task_id"));
+    const char *ch = json_string_value(json_object_get(w, "channel"));
+    if (!tid || !ch || strncmp(tid, "__command__", 11) || !strncmp(ch, "__", 2))
+      continue;
+    json_t *one = json_pack("{sO}", ch, json_object_get(w, "value"));
+    loom_err rc = loom_engine_apply_writes(r, "command", one, NULL, e);
+    json_decref(one);
+    if (rc)
+      return rc;
+  }
+  return LOOM_OK;
+}
+
 /* Returns false when the run stopped instead of starting a step. */
 static bool begin_step(struct loom_run *r) {
   struct loom_error e = {0};
@@ -211,7 +231,7 @@ static bool begin_step(struct loom_run *r) {
     }
   }
   r->skip_before = false;
-  if (make_tasks(r, &e)) {
+  if (apply_command(r, &e) || make_tasks(r, &e)) {
     fail(r, &e);
     return false;
   }
@@ -228,31 +248,6 @@ static bool begin_step(struct loom_run *r) {
   }
   r->dispatching = false;
   return true;
-}
-
-/* Update writes of a Command, applied after the tasks' writes. */
-static loom_err apply_command(struct loom_run *r, json_t *meta,
-                              struct loom_error *e) {
-  size_t i;
-  json_t *w;
-  json_array_foreach(r->pending, i, w) {
-    const char *tid = json_string_value(json_object_get(w, "task_id"));
-    const char *ch = json_string_value(json_object_get(w, "channel"));
-    if (!tid || !ch || strncmp(tid, "__command__", 11) || !strncmp(ch, "__", 2))
-      continue;
-    json_t *one = json_pack("{sO}", ch, json_object_get(w, "value"));
-    loom_err rc = loom_engine_apply_writes(r, "command", one, NULL, e);
-    if (!rc) {
-      json_t *cmd = json_object_get(meta, "__command__");
-      if (!cmd)
-        json_object_set_new(meta, "__command__", cmd = json_object());
-      json_object_update(cmd, one);
-    }
-    json_decref(one);
-    if (rc)
-      return rc;
-  }
-  return LOOM_OK;
 }
 
 /* Node -> writes (a list of them for fan-out nodes). */
@@ -277,8 +272,6 @@ static loom_err apply_step(struct loom_run *r, json_t *updates,
     add_update(updates, t->node->name, t->writes);
   }
   json_decref(seen);
-  if (!rc)
-    rc = apply_command(r, updates, e);
   json_t *next = json_array();
   for (size_t i = 0; !rc && i < r->ntasks; i++)
     rc = loom_engine_successors(r, r->tasks[i].node->name, r->values, next, e);

@@ -71,19 +71,25 @@ static json_t *snapshot(const struct loom_graph *g,
   }
   json_t *interrupts = json_array();
   json_t *tasks = state_tasks(next_spec, cp->pending_writes, interrupts);
-  return json_pack(
-      "{sosososososOsssosO}", "values", values, "next", next, "tasks", tasks,
-      "interrupts", interrupts, "checkpoint",
+  json_t *out = json_object();
+  json_object_set_new(out, "values", values);
+  json_object_set_new(out, "next", next);
+  json_object_set_new(out, "tasks", tasks);
+  json_object_set_new(out, "interrupts", interrupts);
+  json_object_set_new(
+      out, "checkpoint",
       json_pack("{sssssssO}", "thread_id", cp->thread_id, "checkpoint_ns",
                 cp->ns ? cp->ns : "", "checkpoint_id", cp->id,
                 "channel_versions",
-                json_object_get(cp->checkpoint, "channel_versions")),
-      "parent_checkpoint_id",
-      cp->parent_id ? json_string(cp->parent_id) : json_null(), "metadata",
-      cp->metadata ? cp->metadata : json_null(), "checkpoint_id", cp->id,
-      "created_at",
-      json_incref(json_object_get(cp->checkpoint, "ts")) ?: json_null(),
-      "step", json_object_get(cp->metadata, "step") ?: json_null());
+                json_object_get(cp->checkpoint, "channel_versions")));
+  json_object_set_new(out, "checkpoint_id", json_string(cp->id));
+  json_object_set_new(out, "parent_checkpoint_id",
+                      cp->parent_id ? json_string(cp->parent_id)
+                                    : json_null());
+  json_object_set(out, "metadata", cp->metadata ? cp->metadata : json_null());
+  json_t *ts = json_object_get(cp->checkpoint, "ts");
+  json_object_set(out, "created_at", ts ? ts : json_null());
+  return out;
 }
 
 loom_err loom_engine_get_state(struct loom_store *store, const char *tenant,
