@@ -109,7 +109,7 @@ loom_err loom_engine_save(struct loom_run *r, const char *source,
   json_t *ckpt = json_pack("{sisssssosOsi}", "v", 1, "id", id, "ts", ts,
                            "channel_versions", json_copy(r->versions), "next",
                            r->next, "step", r->step);
-  json_t *meta = json_pack("{sssisosO}", "source", source, "step", r->step,
+  json_t *meta = json_pack("{sssisoso}", "source", source, "step", r->step,
                            "writes", writes_meta ? writes_meta : json_null(),
                            "parents", json_object());
   json_t *rec = json_pack("{sssOsOso}", "id", id, "checkpoint", ckpt,
