@@ -67,7 +67,27 @@ static json_t *default_args(const json_t *schema, const char *question) {
   return args;
 }
 
-/* Lower-cased words of at least 3 letters or digits, as "|w1|w2|...|". */
+/* Words too common to say whether a sentence answers a question. */
+static const char STOP[] =
+    "|the|and|are|was|were|what|which|who|whom|whose|why|how|when|where|"
+    "this|that|these|those|for|with|from|into|does|did|has|have|had|not|"
+    "can|could|would|should|will|you|your|its|our|their|there|then|than|"
+    "about|some|any|all|but|also|tell|please|give|list|";
+
+static bool stopword(const char *w, size_t n) {
+  char needle[24];
+  if (n + 2 >= sizeof needle)
+    return false;
+  needle[0] = '|';
+  for (size_t i = 0; i < n; i++)
+    needle[i + 1] = (char)tolower((unsigned char)w[i]);
+  needle[n + 1] = '|';
+  needle[n + 2] = 0;
+  return strstr(STOP, needle) != NULL;
+}
+
+/* Lower-cased words of at least 3 letters or digits, stop words left out,
+ * as "|w1|w2|...|". */
 static void words_of(const char *s, size_t n, struct loom_buf *out) {
   loom_buf_reset(out);
   if (loom_buf_append(out, "|", 1))
@@ -79,7 +99,7 @@ static void words_of(const char *s, size_t n, struct loom_buf *out) {
     size_t start = i;
     while (i < n && isalnum((unsigned char)s[i]))
       i++;
-    if (i - start >= 3) {
+    if (i - start >= 3 && !stopword(s + start, i - start)) {
       for (size_t k = start; k < i; k++) {
         char c = (char)tolower((unsigned char)s[k]);
         if (loom_buf_append(out, &c, 1))
