@@ -47,6 +47,33 @@ const char *loom_http_query(const struct loom_http_req *req,
   return value ? value : "";
 }
 
+struct query_values {
+  const char *name;
+  const char **out;
+  size_t max, count;
+};
+
+static enum MHD_Result query_value_cb(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value) {
+  (void)kind;
+  struct query_values *q = cls;
+  if (key && strcmp(key, q->name) == 0) {
+    if (q->count < q->max)
+      q->out[q->count] = value ? value : "";
+    q->count++;
+  }
+  return MHD_YES;
+}
+
+size_t loom_http_query_values(const struct loom_http_req *req,
+                              const char *name, const char **out,
+                              size_t max) {
+  struct query_values q = {.name = name, .out = out, .max = max};
+  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_value_cb,
+                            &q);
+  return q.count;
+}
+
 const char *loom_http_header(const struct loom_http_req *req,
                              const char *name) {
   return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -94,6 +121,8 @@ bool loom_http_answered(const struct loom_http_req *req) {
 void loom_http_respond_raw(struct loom_http_req *req, unsigned status,
                            const char *content_type, const void *data,
                            size_t len) {
+  if (status == 204 || status == 304)
+    len = 0;
   struct MHD_Response *resp = MHD_create_response_from_buffer(
       len, (void *)data, MHD_RESPMEM_MUST_COPY);
   if (content_type)
@@ -104,8 +133,14 @@ void loom_http_respond_raw(struct loom_http_req *req, unsigned status,
 /* Sends `text` (taken, loom_free'd by MHD when sent) as JSON. */
 static void respond_text(struct loom_http_req *req, unsigned status,
                          char *text) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
-      strlen(text), text, loom_free);
+  struct MHD_Response *resp;
+  if (status == 204 || status == 304) {
+    loom_free(text);
+    resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+  } else {
+    resp = MHD_create_response_from_buffer_with_free_callback(strlen(text),
+                                                              text, loom_free);
+  }
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "application/json");
   loom_io_answer(req, status, resp);
@@ -163,6 +198,23 @@ void loom_http_suspend(struct loom_http_req *req) {
   if (req->answered)
     return;
   req->want_suspend = true;
+}
+
+void loom_http_continue(struct loom_http_req *req) {
+  if (req->answered || req->match.kind != LOOM_HTTP_MATCH_FOUND)
+    return;
+  req->want_suspend = false;
+  req->in_handler = true;
+  loom_log_context_set(req->id, NULL);
+  req->match.handler(req, req->match.userdata);
+  loom_log_context_set(NULL, NULL);
+  req->in_handler = false;
+  if (!req->answered && !req->want_suspend) {
+    LOOM_ERROR("http: handler for %s %s returned without answering",
+               req->method, loom_http_route(req));
+    loom_http_respond_error(req, 500, "internal",
+                            "the handler did not answer this request");
+  }
 }
 
 void loom_http_on_abort(struct loom_http_req *req, loom_http_abort_cb cb,

@@ -22,7 +22,8 @@
  * `x-request-id` (a UUIDv7, also set as the log context while handlers
  * run). Error bodies are {"error": CODE, "message": TEXT}.
  *
- * All functions here are for the owning loop thread only.
+ * All functions here are for the owning loop thread only; answering from
+ * another thread is a bug that aborts with a message rather than racing.
  */
 #ifndef LOOM_IO_HTTP_H
 #define LOOM_IO_HTTP_H
@@ -62,6 +63,11 @@ const char *loom_http_param(const struct loom_http_req *req, const char *name);
 
 /* A query-string argument (decoded); NULL when absent, "" for `?flag`. */
 const char *loom_http_query(const struct loom_http_req *req, const char *name);
+
+/* Every value of a repeated query argument (`?ids=a&ids=b`), in order:
+ * fills up to `max` pointers and returns how many there are in all. */
+size_t loom_http_query_values(const struct loom_http_req *req,
+                              const char *name, const char **out, size_t max);
 
 /* A request header, name case-insensitive; NULL when absent. */
 const char *loom_http_header(const struct loom_http_req *req, const char *name);
@@ -106,7 +112,8 @@ void loom_http_respond_error(struct loom_http_req *req, unsigned status,
 void loom_http_respond_err(struct loom_http_req *req,
                            const struct loom_error *e);
 
-/* Answers raw bytes (copied) with the given content type (NULL: none). */
+/* Answers raw bytes (copied) with the given content type (NULL: none).
+ * For 204 and 304 no body is sent, whatever is given. */
 void loom_http_respond_raw(struct loom_http_req *req, unsigned status,
                            const char *content_type, const void *data,
                            size_t len);
@@ -125,6 +132,11 @@ unsigned loom_http_status_for(loom_err code);
 /* Marks the request as answered later. Call before returning from the
  * handler; answer with a loom_http_respond_* on the loop thread. */
 void loom_http_suspend(struct loom_http_req *req);
+
+/* For a `before` hook (see http_server.h) that suspended the request to
+ * do asynchronous work (e.g. look up an API key): runs the route's handler
+ * now, on the loop thread, as if the hook had returned true. */
+void loom_http_continue(struct loom_http_req *req);
 
 /* Registers what to call if the server abandons this suspended request
  * at shutdown (see the top of this file). */

@@ -125,6 +125,13 @@ void loom_io_resume(struct loom_http_req *req) {
 
 void loom_io_answer(struct loom_http_req *req, unsigned status,
                     struct MHD_Response *resp) {
+  if (!loom_loop_is_current(req->d->loop)) {
+    /* A data race on MHD's connection otherwise: fail loudly. */
+    LOOM_ERROR("http: request %s answered off its loop thread; hand the "
+               "answer over with loom_loop_post(loom_http_loop(req), ...)",
+               req->id);
+    abort();
+  }
   if (req->answered) {
     LOOM_WARN("http: second answer to request %s ignored", req->id);
     MHD_destroy_response(resp);

@@ -86,6 +86,109 @@ static void wait_forever(struct loom_http_req *req, void *ud) {
   loom_http_suspend(req);
 }
 
+/* Blocking work on the pool, answered back on the loop. */
+struct pooled {
+  struct loom_http_req *req;
+  int input, output;
+};
+
+static void square_work_cb(void *arg) {
+  struct pooled *p = arg;
+  usleep(20000);
+  p->output = p->input * p->input;
+}
+
+static void square_after_cb(struct loom_loop *loop, void *arg,
+                            loom_err status) {
+  (void)loop;
+  struct pooled *p = arg;
+  assert_int_equal(status, LOOM_OK);
+  loom_http_respond_json(p->req, 200, json_pack("{s:i}", "square", p->output));
+  loom_free(p);
+}
+
+static void square(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  struct pooled *p = LOOM_NEW(struct pooled);
+  p->req = req;
+  p->input = atoi(loom_http_param(req, "n"));
+  assert_int_equal(loom_loop_work(loom_http_loop(req), square_work_cb,
+                                  square_after_cb, p), LOOM_OK);
+  loom_http_suspend(req);
+}
+
+static void ids(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *v[4];
+  size_t n = loom_http_query_values(req, "ids", v, 4);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n && i < 4; i++)
+    json_array_append_new(arr, json_string(v[i]));
+  loom_http_respond_json(req, 200, json_pack("{s:o, s:i}", "ids", arr,
+                                             "count", (int)n));
+}
+
+static void private_page(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  loom_http_respond_json(req, 200, json_pack("{s:s}", "who",
+                                             (char *)loom_http_context(req)));
+}
+
+/* The before hook's key check runs on the pool, then continues. */
+static void key_work_cb(void *arg) {
+  usleep(5000);
+  (void)arg;
+}
+
+static void key_after_cb(struct loom_loop *loop, void *arg, loom_err status) {
+  (void)loop;
+  (void)status;
+  struct loom_http_req *req = arg;
+  loom_http_set_context(req, loom_strdup("alice"), loom_free);
+  loom_http_continue(req);
+}
+
+static bool before_hook(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  if (strncmp(loom_http_path(req), "/private", 8) != 0)
+    return true;
+  const char *key = loom_http_header(req, "x-api-key");
+  if (!key || strcmp(key, "secret") != 0) {
+    loom_http_respond_error(req, 401, "unauthorized", "missing API key");
+    return false;
+  }
+  assert_int_equal(loom_loop_work(loom_http_loop(req), key_work_cb,
+                                  key_after_cb, req), LOOM_OK);
+  loom_http_suspend(req);
+  return false;
+}
+
+/* Answer computed on a thread of our own, handed back with a post. */
+static void post_answer_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  loom_http_respond_raw(arg, 200, "text/plain", "from a thread", 13);
+}
+
+static void *own_thread(void *req) {
+  usleep(10000);
+  assert_int_equal(loom_loop_post(loom_http_loop(req), post_answer_cb, req),
+                   LOOM_OK);
+  return NULL;
+}
+
+static void threaded(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  pthread_t t;
+  pthread_create(&t, NULL, own_thread, req);
+  pthread_detach(t);
+  loom_http_suspend(req);
+}
+
+static void nothing(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  loom_http_respond_json(req, 204, json_object());
+}
+
 static void done_hook(const char *method, const char *route, unsigned status,
                       double duration_s, void *ud) {
   (void)method;
@@ -107,6 +210,11 @@ static void add_routes(struct harness *h) {
   harness_route(h, "GET", "/slow", slow, NULL);
   harness_route(h, "GET", "/noanswer", noanswer, NULL);
   harness_route(h, "GET", "/wait", wait_forever, NULL);
+  harness_route(h, "GET", "/square/{n}", square, NULL);
+  harness_route(h, "GET", "/ids", ids, NULL);
+  harness_route(h, "GET", "/private/me", private_page, NULL);
+  harness_route(h, "DELETE", "/nothing", nothing, NULL);
+  harness_route(h, "GET", "/threaded", threaded, NULL);
 }
 
 static int setup(void **state) {
@@ -116,6 +224,7 @@ static int setup(void **state) {
                                          .idle_timeout_s = 1};
   harness_start(&H, 2, &opt);
   loom_http_server_set_done_hook(H.srv, done_hook, NULL);
+  loom_http_server_set_before_hook(H.srv, before_hook, NULL);
   return 0;
 }
 
@@ -313,6 +422,72 @@ static void test_async_answer_from_timer(void **state) {
   curl_easy_cleanup(easy);
 }
 
+static void test_pool_work_answers_on_loop(void **state) {
+  (void)state;
+  struct reply r;
+  http_do(NULL, "GET", url("/square/12"), NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, "{\"square\":144}");
+  reply_cleanup(&r);
+}
+
+static void test_answer_handed_over_from_another_thread(void **state) {
+  (void)state;
+  struct reply r;
+  http_do(NULL, "GET", url("/threaded"), NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, "from a thread");
+  reply_cleanup(&r);
+}
+
+static void test_repeated_query_values(void **state) {
+  (void)state;
+  struct reply r;
+  http_do(NULL, "GET", url("/ids?ids=a&x=1&ids=b%20c&ids"), NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, "{\"ids\":[\"a\",\"b c\",\"\"],\"count\":3}");
+  reply_cleanup(&r);
+}
+
+static void test_before_hook_rejects_or_continues(void **state) {
+  (void)state;
+  struct reply r;
+  http_do(NULL, "GET", url("/private/me"), NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 401);
+  reply_cleanup(&r);
+  CURL *e = curl_easy_init();
+  struct curl_slist *hdr = curl_slist_append(NULL, "X-Api-Key: secret");
+  struct loom_buf body;
+  loom_buf_init(&body, 4096);
+  curl_easy_setopt(e, CURLOPT_URL, url("/private/me"));
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, reply_write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+  assert_int_equal(curl_easy_perform(e), CURLE_OK);
+  long status;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  assert_int_equal(status, 200);
+  assert_string_equal(body.data, "{\"who\":\"alice\"}");
+  loom_buf_cleanup(&body);
+  curl_slist_free_all(hdr);
+  curl_easy_cleanup(e);
+}
+
+static void test_no_content_has_no_body(void **state) {
+  (void)state;
+  CURL *easy = curl_easy_init();
+  struct reply r;
+  http_do(easy, "DELETE", url("/nothing"), NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 204);
+  assert_int_equal(r.body.len, 0);
+  reply_cleanup(&r);
+  http_do(easy, "GET", url("/healthz"), NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(r.connects, 0);
+  reply_cleanup(&r);
+  curl_easy_cleanup(easy);
+}
+
 static void test_handler_without_answer_is_500(void **state) {
   (void)state;
   struct reply r;
@@ -439,6 +614,11 @@ int main(void) {
       cmocka_unit_test(test_keep_alive_reuses_connection),
       cmocka_unit_test(test_async_answer_from_timer),
       cmocka_unit_test(test_handler_without_answer_is_500),
+      cmocka_unit_test(test_pool_work_answers_on_loop),
+      cmocka_unit_test(test_repeated_query_values),
+      cmocka_unit_test(test_answer_handed_over_from_another_thread),
+      cmocka_unit_test(test_before_hook_rejects_or_continues),
+      cmocka_unit_test(test_no_content_has_no_body),
       cmocka_unit_test(test_done_hook_sees_route_and_status),
       cmocka_unit_test(test_stalled_client_times_out_without_blocking),
   };
