@@ -21,8 +21,8 @@ int main(int argc, char **argv) {
     const char *name;
     int (*fn)(int, char **);
   } commands[] = {
-      /* serve and migrate are wired in once io and stores land */
-      {"version", NULL},
+      {"serve", loom_cli_serve},
+      {"migrate", loom_cli_migrate},
   };
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (commands[i].fn && strcmp(argv[1], commands[i].name) == 0)
+    if (strcmp(argv[1], commands[i].name) == 0)
       return commands[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "loom: unknown command '%s'\n\n%s\n", argv[1], usage);
   return 2;

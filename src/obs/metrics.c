@@ -192,6 +192,16 @@ static void put_escaped(FILE *out, const char *s, bool quote) {
   }
 }
 
+/* The shortest decimal that reads back as the same double: 0.1, not
+ * 0.10000000000000001. */
+static void format_number(char *out, size_t size, double v) {
+  for (int precision = 15; precision <= 17; precision++) {
+    snprintf(out, size, "%.*g", precision, v);
+    if (strtod(out, NULL) == v)
+      return;
+  }
+}
+
 static void put_number(FILE *out, double v) {
   if (v != v)
     fputs("NaN", out);
@@ -199,8 +209,11 @@ static void put_number(FILE *out, double v) {
     fputs("+Inf", out);
   else if (v < -1e308)
     fputs("-Inf", out);
-  else
-    fprintf(out, "%.17g", v);
+  else {
+    char text[32];
+    format_number(text, sizeof text, v);
+    fputs(text, out);
+  }
 }
 
 /* name{l1="v1",l2="v2"[,le="x"]} value */
@@ -230,7 +243,7 @@ static void put_histogram(FILE *out, const struct loom_metric *m,
   char le[32];
   for (size_t i = 0; i < m->nbounds; i++) {
     cumulative += s->buckets[i];
-    snprintf(le, sizeof le, "%.17g", m->bounds[i]);
+    format_number(le, sizeof le, m->bounds[i]);
     put_sample(out, m, "_bucket", s, le, (double)cumulative);
   }
   cumulative += s->buckets[m->nbounds];
