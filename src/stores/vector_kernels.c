@@ -1,0 +1,376 @@
+/*
+ * vector_kernels — portable, AVX2+FMA and AVX-512 distance kernels.
+ *
+ * How: the SIMD versions are ordinary functions carrying
+ * __attribute__((target("..."))), so the file compiles without -mavx* and
+ * the binary still runs on any x86-64 (or other) CPU; loom_vk_best() asks
+ * __builtin_cpu_supports once and hands out a table of function pointers.
+ * Float kernels keep four independent accumulators so the FMA latency is
+ * hidden; tails are done with masks (AVX-512) or scalar code (AVX2).
+ * Int8 kernels widen to int16 and use madd (pairs summed into int32), exact
+ * for lengths up to 30,000.
+ */
+#include "stores/vector_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define LOOM_X86 1
+#include <immintrin.h>
+#endif
+
+/* ---- portable ---------------------------------------------------------- */
+
+static float dot_portable(const float *a, const float *b, size_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+static float l2sq_portable(const float *a, const float *b, size_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1];
+    float d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (; i < n; i++) s0 += (a[i] - b[i]) * (a[i] - b[i]);
+  return (s0 + s1) + (s2 + s3);
+}
+
+static float cos_from(float ab, float aa, float bb) {
+  if (aa <= 0.0f || bb <= 0.0f) return 0.0f;
+  return ab / (sqrtf(aa) * sqrtf(bb));
+}
+
+static float cosine_portable(const float *a, const float *b, size_t n) {
+  float ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < n; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return cos_from(ab, aa, bb);
+}
+
+static int32_t dot_i8_portable(const int8_t *a, const int8_t *b, size_t n) {
+  int32_t s = 0;
+  for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+  return s;
+}
+
+static int32_t l2sq_i8_portable(const int8_t *a, const int8_t *b, size_t n) {
+  int32_t s = 0;
+  for (size_t i = 0; i < n; i++) {
+    int32_t d = (int32_t)a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+static const struct loom_vk vk_portable = {
+    "portable",       dot_portable,     l2sq_portable,
+    cosine_portable,  dot_i8_portable,  l2sq_i8_portable,
+};
+
+#ifdef LOOM_X86
+
+/* ---- AVX2 + FMA -------------------------------------------------------- */
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static inline float hsum256(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+AVX2 static inline int32_t hsum256_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v),
+                            _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
+                         _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16),
+                         _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24),
+                         _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8)
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+AVX2 static float l2sq_avx2(const float *a, const float *b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8),
+                              _mm256_loadu_ps(b + i + 8));
+    __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16),
+                              _mm256_loadu_ps(b + i + 16));
+    __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24),
+                              _mm256_loadu_ps(b + i + 24));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+    s1 = _mm256_fmadd_ps(d1, d1, s1);
+    s2 = _mm256_fmadd_ps(d2, d2, s2);
+    s3 = _mm256_fmadd_ps(d3, d3, s3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_fmadd_ps(d, d, s0);
+  }
+  float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s;
+}
+
+AVX2 static float cosine_avx2(const float *a, const float *b, size_t n) {
+  __m256 ab = _mm256_setzero_ps(), aa = ab, bb = ab;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(a + i), y = _mm256_loadu_ps(b + i);
+    ab = _mm256_fmadd_ps(x, y, ab);
+    aa = _mm256_fmadd_ps(x, x, aa);
+    bb = _mm256_fmadd_ps(y, y, bb);
+  }
+  float sab = hsum256(ab), saa = hsum256(aa), sbb = hsum256(bb);
+  for (; i < n; i++) {
+    sab += a[i] * b[i];
+    saa += a[i] * a[i];
+    sbb += b[i] * b[i];
+  }
+  return cos_from(sab, saa, sbb);
+}
+
+AVX2 static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+    __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
+    __m256i xl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
+    __m256i xh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1));
+    __m256i yl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y));
+    __m256i yh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1));
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(xl, yl));
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(xh, yh));
+  }
+  for (; i + 16 <= n; i += 16) {
+    __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+    __m256i y = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x, y));
+  }
+  int32_t s = hsum256_i32(_mm256_add_epi32(acc0, acc1));
+  for (; i < n; i++) s += (int32_t)a[i] * b[i];
+  return s;
+}
+
+AVX2 static int32_t l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+    __m256i y = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+    __m256i d = _mm256_sub_epi16(x, y);
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
+  }
+  int32_t s = hsum256_i32(acc);
+  for (; i < n; i++) {
+    int32_t d = (int32_t)a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+static const struct loom_vk vk_avx2 = {
+    "avx2", dot_avx2, l2sq_avx2, cosine_avx2, dot_i8_avx2, l2sq_i8_avx2,
+};
+
+/* ---- AVX-512 (F + BW + VL) -------------------------------------------------- */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+AVX512 static inline __mmask16 tail_mask16(size_t left) {
+  return (__mmask16)((1u << left) - 1u);
+}
+
+AVX512 static float dot_avx512(const float *a, const float *b, size_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16),
+                         _mm512_loadu_ps(b + i + 16), s1);
+    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32),
+                         _mm512_loadu_ps(b + i + 32), s2);
+    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48),
+                         _mm512_loadu_ps(b + i + 48), s3);
+  }
+  for (; i + 16 <= n; i += 16)
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  if (i < n) {
+    __mmask16 m = tail_mask16(n - i);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
+                         _mm512_maskz_loadu_ps(m, b + i), s1);
+  }
+  return _mm512_reduce_add_ps(
+      _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+AVX512 static float l2sq_avx512(const float *a, const float *b, size_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16),
+                              _mm512_loadu_ps(b + i + 16));
+    __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32),
+                              _mm512_loadu_ps(b + i + 32));
+    __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48),
+                              _mm512_loadu_ps(b + i + 48));
+    s0 = _mm512_fmadd_ps(d0, d0, s0);
+    s1 = _mm512_fmadd_ps(d1, d1, s1);
+    s2 = _mm512_fmadd_ps(d2, d2, s2);
+    s3 = _mm512_fmadd_ps(d3, d3, s3);
+  }
+  for (; i + 16 <= n; i += 16) {
+    __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    s0 = _mm512_fmadd_ps(d, d, s0);
+  }
+  if (i < n) {
+    __mmask16 m = tail_mask16(n - i);
+    __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
+                             _mm512_maskz_loadu_ps(m, b + i));
+    s1 = _mm512_fmadd_ps(d, d, s1);
+  }
+  return _mm512_reduce_add_ps(
+      _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+AVX512 static float cosine_avx512(const float *a, const float *b, size_t n) {
+  __m512 ab = _mm512_setzero_ps(), aa = ab, bb = ab;
+  size_t i = 0;
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail_mask16(n - i);
+    __m512 x = _mm512_maskz_loadu_ps(m, a + i);
+    __m512 y = _mm512_maskz_loadu_ps(m, b + i);
+    ab = _mm512_fmadd_ps(x, y, ab);
+    aa = _mm512_fmadd_ps(x, x, aa);
+    bb = _mm512_fmadd_ps(y, y, bb);
+  }
+  return cos_from(_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa),
+                  _mm512_reduce_add_ps(bb));
+}
+
+AVX512 static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b,
+                                    size_t n) {
+  __m512i acc = _mm512_setzero_si512();
+  size_t i = 0;
+  for (; i < n; i += 32) {
+    __mmask32 m = n - i >= 32 ? (__mmask32)0xffffffffu
+                              : (__mmask32)((1u << (n - i)) - 1u);
+    __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, a + i));
+    __m512i y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, b + i));
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+AVX512 static int32_t l2sq_i8_avx512(const int8_t *a, const int8_t *b,
+                                     size_t n) {
+  __m512i acc = _mm512_setzero_si512();
+  size_t i = 0;
+  for (; i < n; i += 32) {
+    __mmask32 m = n - i >= 32 ? (__mmask32)0xffffffffu
+                              : (__mmask32)((1u << (n - i)) - 1u);
+    __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, a + i));
+    __m512i y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, b + i));
+    __m512i d = _mm512_sub_epi16(x, y);
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(d, d));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+static const struct loom_vk vk_avx512 = {
+    "avx512",      dot_avx512,    l2sq_avx512,
+    cosine_avx512, dot_i8_avx512, l2sq_i8_avx512,
+};
+
+#endif /* LOOM_X86 */
+
+const struct loom_vk *loom_vk_portable(void) { return &vk_portable; }
+
+const struct loom_vk *loom_vk_avx2(void) {
+#ifdef LOOM_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return &vk_avx2;
+#endif
+  return NULL;
+}
+
+const struct loom_vk *loom_vk_avx512(void) {
+#ifdef LOOM_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl"))
+    return &vk_avx512;
+#endif
+  return NULL;
+}
+
+const struct loom_vk *loom_vk_best(void) {
+  /* Racing first calls compute the same answer; the store is idempotent. */
+  static const struct loom_vk *best;
+  const struct loom_vk *b = __atomic_load_n(&best, __ATOMIC_ACQUIRE);
+  if (b) return b;
+  b = loom_vk_avx512();
+  if (!b) b = loom_vk_avx2();
+  if (!b) b = &vk_portable;
+  __atomic_store_n(&best, b, __ATOMIC_RELEASE);
+  return b;
+}
+
+int loom_metric_parse(const char *name) {
+  if (!name) return -1;
+  if (strcmp(name, "cosine") == 0) return LOOM_METRIC_COSINE;
+  if (strcmp(name, "dotproduct") == 0) return LOOM_METRIC_DOT;
+  if (strcmp(name, "euclidean") == 0) return LOOM_METRIC_EUCLIDEAN;
+  return -1;
+}
+
+const char *loom_metric_name(enum loom_metric m) {
+  switch (m) {
+  case LOOM_METRIC_COSINE: return "cosine";
+  case LOOM_METRIC_DOT: return "dotproduct";
+  case LOOM_METRIC_EUCLIDEAN: return "euclidean";
+  }
+  return "unknown";
+}

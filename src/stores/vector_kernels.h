@@ -1,0 +1,56 @@
+/*
+ * vector_kernels — distance kernels for the vector index.
+ *
+ * Float32 dot product, squared Euclidean distance and cosine similarity, and
+ * int8 dot product and squared L2 for quantized vectors. Each exists in a
+ * portable version and in AVX2+FMA and AVX-512 versions compiled with
+ * __attribute__((target)) into the same binary; loom_vk_best() picks the
+ * widest one the CPU supports (__builtin_cpu_supports), once, so one binary
+ * runs everywhere. Every kernel accepts any length (tails are handled) and
+ * unaligned pointers.
+ */
+#ifndef LOOM_STORES_VECTOR_KERNELS_H
+#define LOOM_STORES_VECTOR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Similarity metrics, as Pinecone names them. */
+enum loom_metric {
+  LOOM_METRIC_COSINE,    /* 1 - cos(a, b) as distance */
+  LOOM_METRIC_DOT,       /* -a.b as distance */
+  LOOM_METRIC_EUCLIDEAN, /* |a-b|^2 as distance */
+};
+
+typedef float (*loom_vk_f32_fn)(const float *a, const float *b, size_t n);
+typedef int32_t (*loom_vk_i8_fn)(const int8_t *a, const int8_t *b, size_t n);
+
+/* One instruction set's kernels. */
+struct loom_vk {
+  const char *isa;       /* "avx512", "avx2", "portable" */
+  loom_vk_f32_fn dot;    /* sum a[i]*b[i] */
+  loom_vk_f32_fn l2sq;   /* sum (a[i]-b[i])^2 */
+  loom_vk_f32_fn cosine; /* a.b / (|a||b|); 0 when either is all zeros */
+  loom_vk_i8_fn dot_i8;  /* exact integer sum a[i]*b[i] */
+  loom_vk_i8_fn l2sq_i8; /* exact integer sum (a[i]-b[i])^2 */
+};
+
+/* The fastest kernels this CPU runs (chosen once; thread-safe). */
+const struct loom_vk *loom_vk_best(void);
+
+/* The portable kernels (reference for tests; always available). */
+const struct loom_vk *loom_vk_portable(void);
+
+/* AVX2+FMA kernels, or NULL when the CPU lacks AVX2 or FMA. */
+const struct loom_vk *loom_vk_avx2(void);
+
+/* AVX-512 (F + BW + VL) kernels, or NULL when the CPU lacks them. */
+const struct loom_vk *loom_vk_avx512(void);
+
+/* Parses "cosine" | "dotproduct" | "euclidean"; returns -1 when unknown. */
+int loom_metric_parse(const char *name);
+
+/* The Pinecone name of a metric ("cosine", "dotproduct", "euclidean"). */
+const char *loom_metric_name(enum loom_metric m);
+
+#endif
