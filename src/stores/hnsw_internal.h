@@ -1,0 +1,153 @@
+/*
+ * hnsw_internal — the layout shared by hnsw.c (writes), hnsw_search.c
+ * (walks and queries) and hnsw_io.c (snapshots). Not for other modules.
+ *
+ * Memory layout (after hnswlib's): one contiguous "level-0 block" with a
+ * fixed-size element per slot, cache-line aligned:
+ *   u32 count | u32 links[m0] | search vector
+ * where the search vector is dim floats, or (quantized) float scale, float
+ * squared norm, int8[dim]. Exact floats of quantized indexes live in a
+ * separate array used only for re-ranking and construction. Links above
+ * level 0 are a small per-node array of `level` blocks of (1 + m) u32.
+ */
+#ifndef LOOM_STORES_HNSW_INTERNAL_H
+#define LOOM_STORES_HNSW_INTERNAL_H
+
+#include <pthread.h>
+
+#include "stores/hnsw.h"
+
+#define HNSW_ALIGN 64
+
+struct hnsw_node {
+  char *id;       /* NULL: never used */
+  json_t *meta;   /* NULL: none */
+  int32_t level;  /* top level of this node */
+  bool deleted;   /* tombstone: walked through, never returned */
+};
+
+struct hnsw_pair {
+  float d;
+  uint32_t id;
+};
+
+/* Per-search scratch, pooled. */
+struct hnsw_ctx {
+  uint16_t *visited;
+  uint32_t vis_cap;
+  uint16_t epoch;
+  struct hnsw_pair *cand, *res;
+  size_t cand_cap, res_cap;
+  int8_t *qq;       /* quantized query */
+  float *qf;        /* normalised query (cosine) */
+  struct hnsw_ctx *next;
+};
+
+struct loom_hnsw {
+  struct loom_hnsw_params p;
+  const struct loom_vk *vk;
+  uint32_t dim, m, m0;
+  size_t elem_size;  /* bytes per level-0 element */
+  size_t off_vec;    /* offset of the search vector in an element */
+  char *level0;      /* capacity * elem_size */
+  void *map;         /* snapshot mapping level0 points into, or NULL */
+  size_t map_len;
+  float *exact;      /* quantized only: capacity * dim floats */
+  struct hnsw_node *nodes;
+  uint32_t **upper;  /* per slot: links above level 0, or NULL */
+  uint32_t capacity, used, live;
+  uint32_t *free_slots;
+  uint32_t nfree, free_cap;
+  int64_t entry;     /* -1: empty */
+  int32_t max_level;
+  uint32_t *idmap;   /* open addressing: slot+1, 0 empty, UINT32_MAX gone */
+  uint32_t idmap_cap, idmap_used;
+  uint64_t rng;
+  double level_mult;
+  pthread_rwlock_t lock;
+  pthread_mutex_t pool_lock;
+  struct hnsw_ctx *pool;
+};
+
+/* A query as the walk sees it: exact floats, or int8 + scale + norm. */
+struct hnsw_qv {
+  const float *f;
+  const int8_t *q;
+  float scale, sqn;
+  bool quant;
+};
+
+static inline char *hnsw_elem(const struct loom_hnsw *h, uint32_t slot) {
+  return h->level0 + (size_t)slot * h->elem_size;
+}
+
+/* Links of `slot` at `level`: [0] is the count, the links follow. */
+static inline uint32_t *hnsw_links(const struct loom_hnsw *h, uint32_t slot,
+                                   int level) {
+  if (level == 0) return (uint32_t *)hnsw_elem(h, slot);
+  return h->upper[slot] + (size_t)(level - 1) * (h->m + 1);
+}
+
+/* The exact float vector of `slot`. */
+static inline const float *hnsw_vec(const struct loom_hnsw *h, uint32_t slot) {
+  if (h->p.quantize) return h->exact + (size_t)slot * h->dim;
+  return (const float *)(hnsw_elem(h, slot) + h->off_vec);
+}
+
+/* Exact distance between two float vectors under the index metric. */
+static inline float hnsw_fdist(const struct loom_hnsw *h, const float *a,
+                               const float *b) {
+  if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return h->vk->l2sq(a, b, h->dim);
+  float d = h->vk->dot(a, b, h->dim);
+  return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - d : -d;
+}
+
+/* Distance from a query to `slot` as the walk measures it. */
+static inline float hnsw_qdist(const struct loom_hnsw *h,
+                               const struct hnsw_qv *qv, uint32_t slot) {
+  if (!qv->quant) return hnsw_fdist(h, qv->f, hnsw_vec(h, slot));
+  const char *v = hnsw_elem(h, slot) + h->off_vec;
+  float scale, sqn;
+  __builtin_memcpy(&scale, v, 4);
+  __builtin_memcpy(&sqn, v + 4, 4);
+  float dot = (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + 8), h->dim) *
+              scale * qv->scale;
+  if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return qv->sqn + sqn - 2.0f * dot;
+  return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - dot : -dot;
+}
+
+/* Quantizes `v` into int8 with a symmetric per-vector scale. */
+void hnsw_quantize(const float *v, uint32_t dim, int8_t *out, float *scale);
+
+/* Fills the derived fields (element layout, kernels) from h->p. */
+void hnsw_layout(struct loom_hnsw *h);
+
+/* Makes room for `cap` slots (grows level0, exact, nodes, upper). */
+void hnsw_reserve(struct loom_hnsw *h, uint32_t cap);
+
+/* Puts `slot` into the id map (its id must be set). */
+void hnsw_idmap_put(struct loom_hnsw *h, uint32_t slot);
+
+/* Search scratch from the pool / back to it. */
+struct hnsw_ctx *hnsw_ctx_get(struct loom_hnsw *h);
+void hnsw_ctx_put(struct loom_hnsw *h, struct hnsw_ctx *c);
+void hnsw_ctx_free_all(struct loom_hnsw *h);
+
+/* Greedy descent from the entry point down to `stop_level`+1. */
+uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
+                      int stop_level);
+
+/*
+ * Best-first walk of one level from `ep`. Results (up to ef, in c->res, a
+ * max-heap) exclude `skip` (UINT32_MAX: none) and, when `live_only`, the
+ * deleted and filtered-out. Returns the number of results.
+ */
+size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                 const struct hnsw_qv *qv, uint32_t ep, size_t ef, int level,
+                 uint32_t skip, bool live_only, loom_hnsw_filter_cb filter,
+                 void *filter_ud);
+
+/* Sorts c->res[0..n) ascending by distance. */
+void hnsw_sort_pairs(struct hnsw_pair *p, size_t n);
+
+#endif

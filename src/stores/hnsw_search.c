@@ -1,0 +1,343 @@
+/*
+ * hnsw_search — the graph walk and the read side of the HNSW index.
+ *
+ * How: the walk is the usual best-first search with two binary heaps kept
+ * in pooled scratch (candidates as a max-heap of negated distances, results
+ * as a max-heap capped at ef) and a visited array of 16-bit epochs, so
+ * starting a search is one increment, not a memset. While expanding a node
+ * the next neighbour's vector is prefetched. Deleted and filtered-out nodes
+ * are walked through but never enter the results; in that case the walk
+ * only stops once it holds ef results (hnswlib's rule), which is why very
+ * selective filters go to the exact scan instead.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "stores/hnsw_internal.h"
+
+/* ---- heaps of (distance, slot), max at [0] ------------------------------ */
+
+static inline void heap_push(struct hnsw_pair *a, size_t *n, float d,
+                             uint32_t id) {
+  size_t i = (*n)++;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (a[parent].d >= d) break;
+    a[i] = a[parent];
+    i = parent;
+  }
+  a[i].d = d;
+  a[i].id = id;
+}
+
+static inline void heap_pop(struct hnsw_pair *a, size_t *n) {
+  struct hnsw_pair last = a[--(*n)];
+  size_t i = 0, len = *n;
+  for (;;) {
+    size_t l = 2 * i + 1;
+    if (l >= len) break;
+    size_t r = l + 1, big = (r < len && a[r].d > a[l].d) ? r : l;
+    if (a[big].d <= last.d) break;
+    a[i] = a[big];
+    i = big;
+  }
+  if (len) a[i] = last;
+}
+
+static int pair_cmp(const void *x, const void *y) {
+  const struct hnsw_pair *a = x, *b = y;
+  return (a->d > b->d) - (a->d < b->d);
+}
+
+void hnsw_sort_pairs(struct hnsw_pair *p, size_t n) {
+  qsort(p, n, sizeof *p, pair_cmp);
+}
+
+/* ---- scratch pool ------------------------------------------------------- */
+
+struct hnsw_ctx *hnsw_ctx_get(struct loom_hnsw *h) {
+  pthread_mutex_lock(&h->pool_lock);
+  struct hnsw_ctx *c = h->pool;
+  if (c) h->pool = c->next;
+  pthread_mutex_unlock(&h->pool_lock);
+  if (!c) {
+    c = LOOM_NEW(struct hnsw_ctx);
+    c->qq = loom_malloc(h->dim + 64);
+    c->qf = loom_malloc(sizeof(float) * h->dim);
+  }
+  if (c->vis_cap < h->capacity) {
+    loom_free(c->visited);
+    c->vis_cap = h->capacity;
+    c->visited = loom_calloc(c->vis_cap, sizeof *c->visited);
+    c->epoch = 0;
+  }
+  return c;
+}
+
+void hnsw_ctx_put(struct loom_hnsw *h, struct hnsw_ctx *c) {
+  pthread_mutex_lock(&h->pool_lock);
+  c->next = h->pool;
+  h->pool = c;
+  pthread_mutex_unlock(&h->pool_lock);
+}
+
+void hnsw_ctx_free_all(struct loom_hnsw *h) {
+  while (h->pool) {
+    struct hnsw_ctx *c = h->pool;
+    h->pool = c->next;
+    loom_free(c->visited);
+    loom_free(c->cand);
+    loom_free(c->res);
+    loom_free(c->qq);
+    loom_free(c->qf);
+    loom_free(c);
+  }
+}
+
+static void reserve_pairs(struct hnsw_pair **a, size_t *cap, size_t want) {
+  if (*cap >= want) return;
+  size_t n = *cap ? *cap : 64;
+  while (n < want) n *= 2;
+  *a = loom_realloc(*a, n * sizeof **a);
+  *cap = n;
+}
+
+static inline uint16_t new_epoch(struct hnsw_ctx *c) {
+  if (++c->epoch == 0) {
+    memset(c->visited, 0, (size_t)c->vis_cap * sizeof *c->visited);
+    c->epoch = 1;
+  }
+  return c->epoch;
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+static inline const char *walk_ptr(const struct loom_hnsw *h,
+                                   const struct hnsw_qv *qv, uint32_t slot) {
+  if (qv->quant || !h->p.quantize) return hnsw_elem(h, slot) + h->off_vec;
+  return (const char *)(h->exact + (size_t)slot * h->dim);
+}
+
+static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
+                            bool live_only, loom_hnsw_filter_cb filter,
+                            void *ud) {
+  if (!live_only) return true;
+  if (h->nodes[slot].deleted) return false;
+  return !filter || filter(ud, h->nodes[slot].meta);
+}
+
+uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
+                      int stop_level) {
+  uint32_t cur = (uint32_t)h->entry;
+  float d = hnsw_qdist(h, qv, cur);
+  for (int l = h->max_level; l > stop_level; l--) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const uint32_t *ll = hnsw_links(h, cur, l);
+      for (uint32_t j = 1; j <= ll[0]; j++) {
+        float nd = hnsw_qdist(h, qv, ll[j]);
+        if (nd < d) {
+          d = nd;
+          cur = ll[j];
+          changed = true;
+        }
+      }
+    }
+  }
+  return cur;
+}
+
+size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                 const struct hnsw_qv *qv, uint32_t ep, size_t ef, int level,
+                 uint32_t skip, bool live_only, loom_hnsw_filter_cb filter,
+                 void *filter_ud) {
+  reserve_pairs(&c->res, &c->res_cap, ef + 2);
+  reserve_pairs(&c->cand, &c->cand_cap, ef + 64);
+  uint16_t epoch = new_epoch(c);
+  uint16_t *vis = c->visited;
+  struct hnsw_pair *res = c->res, *cand = c->cand;
+  size_t nres = 0, ncand = 0;
+  float bound = INFINITY;
+
+  if (skip != UINT32_MAX) vis[skip] = epoch;
+  vis[ep] = epoch;
+  float d = hnsw_qdist(h, qv, ep);
+  if (ep != skip && accepted(h, ep, live_only, filter, filter_ud)) {
+    heap_push(res, &nres, d, ep);
+    bound = d;
+  }
+  heap_push(cand, &ncand, -d, ep);
+
+  while (ncand) {
+    struct hnsw_pair top = cand[0];
+    if (-top.d > bound && nres >= ef) break;
+    heap_pop(cand, &ncand);
+    const uint32_t *ll = hnsw_links(h, top.id, level);
+    uint32_t n = ll[0];
+    if (n) __builtin_prefetch(walk_ptr(h, qv, ll[1]));
+    for (uint32_t j = 1; j <= n; j++) {
+      uint32_t nb = ll[j];
+      if (j < n) {
+        const char *p = walk_ptr(h, qv, ll[j + 1]);
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+      }
+      if (vis[nb] == epoch) continue;
+      vis[nb] = epoch;
+      float nd = hnsw_qdist(h, qv, nb);
+      if (nres < ef || nd < bound) {
+        if (ncand + 1 >= c->cand_cap) {
+          reserve_pairs(&c->cand, &c->cand_cap, ncand + 2);
+          cand = c->cand;
+        }
+        heap_push(cand, &ncand, -nd, nb);
+        if (accepted(h, nb, live_only, filter, filter_ud)) {
+          heap_push(res, &nres, nd, nb);
+          if (nres > ef) heap_pop(res, &nres);
+          bound = res[0].d;
+        }
+      }
+    }
+  }
+  return nres;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+void hnsw_quantize(const float *v, uint32_t dim, int8_t *out, float *scale) {
+  float mx = 0;
+  for (uint32_t i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(v[i]));
+  float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+  for (uint32_t i = 0; i < dim; i++) out[i] = (int8_t)lrintf(v[i] * inv);
+  *scale = s;
+}
+
+/* Query as the walk wants it (normalised, quantized) in scratch. */
+static void prepare_query(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                          const float *v, struct hnsw_qv *qv) {
+  const float *f = v;
+  if (h->p.metric == LOOM_METRIC_COSINE) {
+    float n = sqrtf(h->vk->dot(v, v, h->dim));
+    float inv = n > 0 ? 1.0f / n : 0.0f;
+    for (uint32_t i = 0; i < h->dim; i++) c->qf[i] = v[i] * inv;
+    f = c->qf;
+  }
+  memset(qv, 0, sizeof *qv);
+  qv->f = f;
+  if (h->p.quantize) {
+    hnsw_quantize(f, h->dim, c->qq, &qv->scale);
+    qv->q = c->qq;
+    qv->sqn = h->vk->dot(f, f, h->dim);
+    qv->quant = true;
+  }
+}
+
+/* Estimated share of live items the filter accepts, from a sample. */
+static double filter_share(const struct loom_hnsw *h,
+                           const struct loom_hnsw_query *q) {
+  enum { SAMPLE = 256 };
+  uint32_t stride = h->used / SAMPLE ? h->used / SAMPLE : 1;
+  uint32_t seen = 0, pass = 0;
+  for (uint32_t s = 0; s < h->used && seen < SAMPLE; s += stride) {
+    if (!h->nodes[s].id || h->nodes[s].deleted) continue;
+    seen++;
+    pass += q->filter(q->filter_ud, h->nodes[s].meta);
+  }
+  return seen ? (double)pass / seen : 0.0;
+}
+
+/* Exact top-k over the live items the filter accepts, into c->res. */
+static size_t exact_scan(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                         const struct loom_hnsw_query *q,
+                         const struct hnsw_qv *qv) {
+  reserve_pairs(&c->res, &c->res_cap, q->k + 2);
+  size_t n = 0;
+  for (uint32_t s = 0; s < h->used; s++) {
+    const struct hnsw_node *nd = &h->nodes[s];
+    if (!nd->id || nd->deleted) continue;
+    if (q->filter && !q->filter(q->filter_ud, nd->meta)) continue;
+    float d = hnsw_fdist(h, qv->f, hnsw_vec(h, s));
+    if (n < q->k || d < c->res[0].d) {
+      heap_push(c->res, &n, d, s);
+      if (n > q->k) heap_pop(c->res, &n);
+    }
+  }
+  hnsw_sort_pairs(c->res, n);
+  return n;
+}
+
+/* The search proper; sorted hits are left in c->res. Read lock held. */
+static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                            const struct loom_hnsw_query *q) {
+  if (!h->live || q->k == 0) return 0;
+  struct hnsw_qv qv;
+  prepare_query(h, c, q->vector, &qv);
+  if (q->filter) {
+    double below = q->exact_below > 0 ? q->exact_below
+                                      : LOOM_HNSW_DEFAULT_EXACT_BELOW;
+    if (filter_share(h, q) < below) return exact_scan(h, c, q, &qv);
+  }
+  size_t ef = q->ef > q->k ? q->ef : q->k;
+  uint32_t ep = hnsw_descend(h, &qv, 0);
+  size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, true, q->filter,
+                       q->filter_ud);
+  if (q->filter && n < q->k && n < h->live) return exact_scan(h, c, q, &qv);
+  if (h->p.quantize)
+    for (size_t i = 0; i < n; i++)
+      c->res[i].d = hnsw_fdist(h, qv.f, hnsw_vec(h, c->res[i].id));
+  hnsw_sort_pairs(c->res, n);
+  return n < q->k ? n : q->k;
+}
+
+size_t loom_hnsw_search(struct loom_hnsw *h, const struct loom_hnsw_query *q,
+                        struct loom_hnsw_hit *out) {
+  pthread_rwlock_rdlock(&h->lock);
+  struct hnsw_ctx *c = hnsw_ctx_get(h);
+  size_t n = search_locked(h, c, q);
+  for (size_t i = 0; i < n; i++) {
+    out[i].slot = c->res[i].id;
+    out[i].distance = c->res[i].d;
+  }
+  hnsw_ctx_put(h, c);
+  pthread_rwlock_unlock(&h->lock);
+  return n;
+}
+
+size_t loom_hnsw_query(struct loom_hnsw *h, const struct loom_hnsw_query *q,
+                       loom_hnsw_item_cb cb, void *ud) {
+  pthread_rwlock_rdlock(&h->lock);
+  struct hnsw_ctx *c = hnsw_ctx_get(h);
+  size_t n = search_locked(h, c, q);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t s = c->res[i].id;
+    cb(ud, h->nodes[s].id, c->res[i].d, hnsw_vec(h, s), h->nodes[s].meta);
+  }
+  hnsw_ctx_put(h, c);
+  pthread_rwlock_unlock(&h->lock);
+  return n;
+}
+
+void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud) {
+  pthread_rwlock_rdlock(&h->lock);
+  for (uint32_t s = 0; s < h->used; s++) {
+    const struct hnsw_node *nd = &h->nodes[s];
+    if (nd->id && !nd->deleted) cb(ud, nd->id, 0, hnsw_vec(h, s), nd->meta);
+  }
+  pthread_rwlock_unlock(&h->lock);
+}
+
+const char *loom_hnsw_slot_id(struct loom_hnsw *h, uint32_t slot) {
+  if (slot >= h->used || h->nodes[slot].deleted) return NULL;
+  return h->nodes[slot].id;
+}
+
+float loom_hnsw_score(enum loom_metric metric, float distance) {
+  switch (metric) {
+  case LOOM_METRIC_COSINE: return 1.0f - distance;
+  case LOOM_METRIC_DOT: return -distance;
+  case LOOM_METRIC_EUCLIDEAN: return distance;
+  }
+  return distance;
+}
