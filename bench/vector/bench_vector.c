@@ -1,0 +1,225 @@
+/*
+ * bench_vector — loom's side of bench/vector/run.sh.
+ *
+ *   bench_vector convert IMAGES.idx OUT.fvecs      IDX ubyte images -> floats
+ *   bench_vector truth BASE QUERY K OUT            exact top-K by brute force
+ *   bench_vector run BASE QUERY TRUTH [--quant] [--m M] [--efc EF]
+ *                [--ef 10,20,...]                  build, then sweep ef
+ *
+ * Files: .fvecs (per vector: int32 dim, dim floats) and the truth file
+ * (per query: K int32 ids then K float distances). Output lines, shared
+ * with hnswlib_bench so run.sh can tabulate both:
+ *   BUILD <name> <seconds> <index MB (RSS growth)> <peak RSS MB>
+ *   RESULT <name> <ef> <recall@10> <queries/s>
+ * Recall counts a returned id as correct when its exact distance is within
+ * the 10th true distance (ann-benchmarks' rule, so ties do not matter).
+ * Queries run on one thread, one at a time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stores/hnsw.h"
+#include "stores/vector_kernels.h"
+
+enum { K = 10 };
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double rss_mb(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kb = 0;
+  size_t n = strlen(field);
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, field, n) == 0) kb = atof(line + n + 1);
+  if (f) fclose(f);
+  return kb / 1024.0;
+}
+
+static void die(const char *msg, const char *arg) {
+  fprintf(stderr, "bench_vector: %s %s\n", msg, arg ? arg : "");
+  exit(1);
+}
+
+static float *read_fvecs(const char *path, size_t *n, size_t *dim) {
+  FILE *f = fopen(path, "rb");
+  if (!f) die("cannot open", path);
+  int32_t d;
+  if (fread(&d, 4, 1, f) != 1 || d <= 0) die("bad fvecs", path);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  size_t rec = 4 + (size_t)d * 4, count = (size_t)len / rec;
+  float *v = malloc(count * (size_t)d * sizeof *v);
+  for (size_t i = 0; i < count; i++)
+    if (fread(&d, 4, 1, f) != 1 ||
+        fread(v + i * (size_t)d, 4, (size_t)d, f) != (size_t)d)
+      die("short fvecs", path);
+  fclose(f);
+  *n = count;
+  *dim = (size_t)d;
+  return v;
+}
+
+static uint32_t be32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+
+static int cmd_convert(const char *in, const char *out) {
+  FILE *f = fopen(in, "rb");
+  unsigned char hd[16];
+  if (!f || fread(hd, 1, 16, f) != 16 || be32(hd) != 0x803)
+    die("not an IDX image file:", in);
+  uint32_t n = be32(hd + 4), dim = be32(hd + 8) * be32(hd + 12);
+  FILE *o = fopen(out, "wb");
+  if (!o) die("cannot write", out);
+  unsigned char *px = malloc(dim);
+  float *v = malloc(dim * sizeof *v);
+  int32_t d = (int32_t)dim;
+  for (uint32_t i = 0; i < n; i++) {
+    if (fread(px, 1, dim, f) != dim) die("short IDX file", in);
+    for (uint32_t j = 0; j < dim; j++) v[j] = px[j];
+    fwrite(&d, 4, 1, o);
+    fwrite(v, 4, dim, o);
+  }
+  fclose(f);
+  if (fclose(o) != 0) die("cannot write", out);
+  free(px), free(v);
+  fprintf(stderr, "converted %u vectors of %u dims\n", n, dim);
+  return 0;
+}
+
+static int cmd_truth(const char *bp, const char *qp, int k, const char *out) {
+  size_t nb, nq, db, dq;
+  float *base = read_fvecs(bp, &nb, &db), *qs = read_fvecs(qp, &nq, &dq);
+  if (db != dq || k <= 0 || k > 100) die("bad arguments", NULL);
+  const struct loom_vk *vk = loom_vk_best();
+  FILE *o = fopen(out, "wb");
+  if (!o) die("cannot write", out);
+  int32_t ids[100];
+  float ds[100];
+  for (size_t q = 0; q < nq; q++) {
+    int got = 0;
+    for (size_t i = 0; i < nb; i++) {
+      float d = vk->l2sq(qs + q * dq, base + i * db, db);
+      if (got == k && d >= ds[k - 1]) continue;
+      int j = got < k ? got++ : k - 1;
+      while (j > 0 && ds[j - 1] > d) {
+        ds[j] = ds[j - 1];
+        ids[j] = ids[j - 1];
+        j--;
+      }
+      ds[j] = d;
+      ids[j] = (int32_t)i;
+    }
+    fwrite(ids, 4, (size_t)k, o);
+    fwrite(ds, 4, (size_t)k, o);
+  }
+  fclose(o);
+  free(base), free(qs);
+  return 0;
+}
+
+static void parse_efs(const char *s, size_t *efs, size_t *n) {
+  *n = 0;
+  while (*s && *n < 64) {
+    efs[(*n)++] = strtoul(s, (char **)&s, 10);
+    if (*s == ',') s++;
+  }
+}
+
+static int cmd_run(int argc, char **argv) {
+  size_t nb, nq, db, dq, efs[64], nef;
+  float *base = read_fvecs(argv[2], &nb, &db), *qs = read_fvecs(argv[3], &nq, &dq);
+  FILE *tf = fopen(argv[4], "rb");
+  if (!tf || db != dq) die("bad truth or dimensions", argv[4]);
+  int32_t *tids = malloc(nq * K * 4);
+  float *tds = malloc(nq * K * 4);
+  for (size_t q = 0; q < nq; q++)
+    if (fread(tids + q * K, 4, K, tf) != K || fread(tds + q * K, 4, K, tf) != K)
+      die("short truth file", argv[4]);
+  fclose(tf);
+  struct loom_hnsw_params p = {.dim = (uint32_t)db,
+                               .metric = LOOM_METRIC_EUCLIDEAN, .m = 16,
+                               .ef_construction = 200};
+  const char *snap = NULL; /* --snapshot: reuse a saved build (profiling) */
+  parse_efs("10,16,24,32,48,64,96,128,192,256,384,512", efs, &nef);
+  for (int i = 5; i < argc; i++) {
+    if (strcmp(argv[i], "--quant") == 0) p.quantize = true;
+    else if (strcmp(argv[i], "--m") == 0 && i + 1 < argc)
+      p.m = (uint32_t)atoi(argv[++i]);
+    else if (strcmp(argv[i], "--efc") == 0 && i + 1 < argc)
+      p.ef_construction = (uint32_t)atoi(argv[++i]);
+    else if (strcmp(argv[i], "--ef") == 0 && i + 1 < argc)
+      parse_efs(argv[++i], efs, &nef);
+    else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc)
+      snap = argv[++i];
+    else die("unknown option", argv[i]);
+  }
+  const char *name = p.quantize ? "loom-int8" : "loom-f32";
+  fprintf(stderr, "%s: kernels %s\n", name, loom_vk_best()->isa);
+  double rss0 = rss_mb("VmRSS:"), t0 = now();
+  struct loom_hnsw *h;
+  uint64_t lsn;
+  if (snap && loom_hnsw_load(snap, &h, &lsn, NULL) == LOOM_OK) {
+    nb = loom_hnsw_count(h);
+  } else if (loom_hnsw_new(&p, &h, NULL) != LOOM_OK) {
+    die("bad parameters", NULL);
+  }
+  for (size_t i = loom_hnsw_count(h); i < nb; i++) {
+    char id[24];
+    snprintf(id, sizeof id, "%zu", i);
+    if (loom_hnsw_upsert(h, id, base + i * db, NULL, NULL) != LOOM_OK)
+      die("upsert failed", id);
+  }
+  double build = now() - t0;
+  if (snap && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK) die("cannot save", snap);
+  printf("BUILD %s %.1f %.0f %.0f\n", name, build, rss_mb("VmRSS:") - rss0,
+         rss_mb("VmHWM:"));
+  fflush(stdout);
+  uint32_t *label = malloc(nb * sizeof *label);
+  for (uint32_t s = 0; s < nb; s++) label[s] = (uint32_t)atoi(loom_hnsw_slot_id(h, s));
+  const struct loom_vk *vk = loom_vk_best();
+  struct loom_hnsw_hit out[K];
+  uint32_t *got = malloc(nq * K * sizeof *got);
+  size_t *ngot = malloc(nq * sizeof *ngot);
+  for (size_t e = 0; e < nef; e++) {
+    double t = now();
+    for (size_t q = 0; q < nq; q++) {
+      struct loom_hnsw_query query = {.vector = qs + q * dq, .k = K,
+                                      .ef = efs[e]};
+      ngot[q] = loom_hnsw_search(h, &query, out);
+      for (size_t i = 0; i < ngot[q]; i++) got[q * K + i] = out[i].slot;
+    }
+    double secs = now() - t;
+    size_t hit = 0;
+    for (size_t q = 0; q < nq; q++)
+      for (size_t i = 0; i < ngot[q]; i++) {
+        float d = vk->l2sq(qs + q * dq, base + (size_t)label[got[q * K + i]] * db, db);
+        hit += d <= tds[q * K + K - 1] * 1.0001f + 1e-3f;
+      }
+    printf("RESULT %s %zu %.4f %.0f\n", name, efs[e], (double)hit / (nq * K),
+           nq / secs);
+    fflush(stdout);
+  }
+  loom_hnsw_free(h);
+  free(base), free(qs), free(tids), free(tds), free(label), free(got), free(ngot);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "convert") == 0)
+    return cmd_convert(argv[2], argv[3]);
+  if (argc >= 6 && strcmp(argv[1], "truth") == 0)
+    return cmd_truth(argv[2], argv[3], atoi(argv[4]), argv[5]);
+  if (argc >= 5 && strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
+  fprintf(stderr, "usage: bench_vector convert|truth|run ... (see source)\n");
+  return 2;
+}

@@ -1,0 +1,112 @@
+// hnswlib_bench — hnswlib's side of bench/vector/run.sh, the reference loom
+// is measured against. Same input files, same parameters (M, efConstruction,
+// ef sweep), same single-threaded query loop and the same output lines as
+// bench_vector.c:
+//   BUILD hnswlib <seconds> <index MB (RSS growth)> <peak RSS MB>
+//   RESULT hnswlib <ef> <recall@10> <queries/s>
+// usage: hnswlib_bench BASE.fvecs QUERY.fvecs TRUTH [--m M] [--efc EF]
+//                      [--ef 10,20,...]
+#include <hnswlib/hnswlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+static const size_t K = 10;
+
+static double now() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+static double rss_mb(const char *field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field, 0) == 0) return atof(line.c_str() + strlen(field)) / 1024.0;
+  return 0;
+}
+
+static std::vector<float> read_fvecs(const char *path, size_t &n, size_t &dim) {
+  FILE *f = fopen(path, "rb");
+  int32_t d = 0;
+  if (!f || fread(&d, 4, 1, f) != 1 || d <= 0) {
+    fprintf(stderr, "hnswlib_bench: bad fvecs %s\n", path);
+    exit(1);
+  }
+  fseek(f, 0, SEEK_END);
+  size_t len = (size_t)ftell(f), rec = 4 + (size_t)d * 4;
+  fseek(f, 0, SEEK_SET);
+  n = len / rec;
+  dim = (size_t)d;
+  std::vector<float> v(n * dim);
+  for (size_t i = 0; i < n; i++)
+    if (fread(&d, 4, 1, f) != 1 || fread(&v[i * dim], 4, dim, f) != dim) exit(1);
+  fclose(f);
+  return v;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: hnswlib_bench BASE QUERY TRUTH [--m M] [--efc EF] [--ef LIST]\n");
+    return 2;
+  }
+  size_t nb, nq, db, dq, M = 16, efc = 200;
+  std::vector<size_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
+  for (int i = 4; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--m")) M = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--efc")) efc = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--ef")) {
+      efs.clear();
+      for (char *s = argv[i + 1]; *s;) {
+        efs.push_back(strtoul(s, &s, 10));
+        if (*s == ',') s++;
+      }
+    }
+  }
+  std::vector<float> base = read_fvecs(argv[1], nb, db);
+  std::vector<float> qs = read_fvecs(argv[2], nq, dq);
+  std::vector<int32_t> tids(nq * K);
+  std::vector<float> tds(nq * K);
+  FILE *tf = fopen(argv[3], "rb");
+  for (size_t q = 0; tf && q < nq; q++)
+    if (fread(&tids[q * K], 4, K, tf) != K || fread(&tds[q * K], 4, K, tf) != K) exit(1);
+  if (tf) fclose(tf);
+
+  double rss0 = rss_mb("VmRSS:"), t0 = now();
+  hnswlib::L2Space space(db);
+  hnswlib::HierarchicalNSW<float> index(&space, nb, M, efc, 100);
+  for (size_t i = 0; i < nb; i++) index.addPoint(&base[i * db], i);
+  double build = now() - t0;
+  printf("BUILD hnswlib %.1f %.0f %.0f\n", build, rss_mb("VmRSS:") - rss0,
+         rss_mb("VmHWM:"));
+  fflush(stdout);
+
+  std::vector<size_t> got(nq * K), ngot(nq);
+  for (size_t ef : efs) {
+    index.setEf(ef);
+    double t = now();
+    for (size_t q = 0; q < nq; q++) {
+      auto res = index.searchKnn(&qs[q * dq], K);
+      ngot[q] = res.size();
+      for (size_t i = 0; !res.empty(); i++, res.pop()) got[q * K + i] = res.top().second;
+    }
+    double secs = now() - t;
+    size_t hit = 0;
+    for (size_t q = 0; q < nq; q++)
+      for (size_t i = 0; i < ngot[q]; i++) {
+        const float *a = &qs[q * dq], *b = &base[got[q * K + i] * db];
+        float d = 0;
+        for (size_t j = 0; j < db; j++) d += (a[j] - b[j]) * (a[j] - b[j]);
+        hit += d <= tds[q * K + K - 1] * 1.0001f + 1e-3f;
+      }
+    printf("RESULT hnswlib %zu %.4f %.0f\n", ef, (double)hit / (nq * K), nq / secs);
+    fflush(stdout);
+  }
+  return 0;
+}
