@@ -20,6 +20,12 @@ loom_err loom_api_health_routes(struct loom_http_router *router,
                                 struct loom_app *app,
                                 struct loom_error *e) LOOM_MUST_USE;
 
+/* The LangGraph-compatible API: graphs, assistants, threads, runs, streams
+ * (src/api/langgraph.c). Also loads LOOM_GRAPHS and starts the executor. */
+loom_err loom_api_langgraph_routes(struct loom_http_router *router,
+                                   struct loom_app *app,
+                                   struct loom_error *e) LOOM_MUST_USE;
+
 /*
  * Records http_request_duration_seconds{method,route,status}; installed as
  * the HTTP server's done hook.

@@ -1,0 +1,432 @@
+/*
+ * executor — runs queued runs on the engine, in-process.
+ *
+ * A thread runs one run at a time; the others wait as pending rows
+ * (multitask "enqueue"). api_executor_kick() picks the oldest pending run
+ * of a thread when none is active and hands it to libuv's worker pool
+ * (store calls block, so an engine run may not sit on a loop thread). On
+ * the worker, the run is built from its validated body, every engine event
+ * is turned into the stream events LangGraph clients expect and appended
+ * to the run (which wakes its streams), and a cancel request is honoured
+ * from inside the event callback, i.e. on the thread that owns the engine
+ * run. When the engine stops, the run's status, result and its thread's
+ * status and values are set, `end` is emitted, and the next pending run
+ * of the thread starts.
+ *
+ * Rollback (multitask "rollback", cancel action=rollback): the thread's
+ * latest checkpoint from before the run is forked as the newest again (or
+ * every checkpoint goes when there was none), and the run is deleted.
+ *
+ * States of a run here: pending (queued) → running (on a worker) →
+ * success | error | interrupted (human input or cancelled) | timeout.
+ */
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "io/loop.h"
+
+static struct loom_app *app;
+
+void api_executor_init(struct loom_app *a) { app = a; }
+
+struct exec {
+  struct api_run *run;   /* ref held */
+  struct api_graph *graph;
+  struct loom_run *engine;
+  enum loom_run_status status;
+  json_t *values, *interrupts;
+  struct loom_error error;
+  uv_timer_t timer; /* after_seconds */
+  struct loom_loop *loop;
+};
+
+/* ---- engine events → stream events ---- */
+
+static json_t *interrupt_list(const json_t *engine_interrupts) {
+  json_t *out = json_array();
+  size_t i;
+  const json_t *it;
+  json_array_foreach(engine_interrupts, i, it) {
+    json_array_append_new(
+        out, json_pack("{s:O, s:O?}", "value",
+                       json_object_get(it, "value") ? json_object_get(it, "value")
+                                                    : json_null(),
+                       "id", json_object_get(it, "id")));
+  }
+  return out;
+}
+
+static char *event_name(const char *mode, const char *ns) {
+  return ns && *ns ? loom_asprintf("%s|%s", mode, ns) : loom_strdup(mode);
+}
+
+static void emit(struct api_run *r, const char *mode, const char *ns,
+                 json_t *data) {
+  char *name = event_name(mode, ns);
+  api_run_emit(r, mode, name, data);
+  loom_free(name);
+}
+
+static void emit_debug(struct api_run *r, const struct loom_event *ev,
+                       const char *type, const json_t *payload) {
+  json_t *now = api_now();
+  emit(r, "debug", ev->ns,
+       json_pack("{s:s, s:o, s:i, s:O}", "type", type, "timestamp", now,
+                 "step", ev->step, "payload", payload));
+}
+
+static json_t *checkpoint_event(const struct api_run *r,
+                                const struct loom_event *ev) {
+  const json_t *d = ev->data;
+  const char *id = json_string_value(json_object_get(d, "checkpoint_id"));
+  const char *parent = json_string_value(json_object_get(d, "parent_id"));
+  json_t *cfg = json_pack("{s:{s:s, s:s, s:s?}}", "configurable", "thread_id",
+                          r->thread_id, "checkpoint_ns", ev->ns ? ev->ns : "",
+                          "checkpoint_id", id);
+  json_t *pcfg = parent ? json_pack("{s:{s:s, s:s, s:s}}", "configurable",
+                                    "thread_id", r->thread_id, "checkpoint_ns",
+                                    ev->ns ? ev->ns : "", "checkpoint_id",
+                                    parent)
+                        : json_null();
+  json_t *out = json_pack("{s:o, s:o, s:O?, s:O?, s:O?, s:[]}", "config", cfg,
+                          "parent_config", pcfg, "metadata",
+                          json_object_get(d, "metadata"), "next",
+                          json_object_get(d, "next"), "values",
+                          json_object_get(d, "values"), "tasks");
+  return out;
+}
+
+static void event_cb(const struct loom_event *ev, void *arg) {
+  struct exec *x = arg;
+  struct api_run *r = x->run;
+  api_lock();
+  switch (ev->type) {
+  case LOOM_EVENT_VALUES:
+    emit(r, "values", ev->ns, json_deep_copy(ev->data));
+    break;
+  case LOOM_EVENT_UPDATES:
+    emit(r, "updates", ev->ns, json_deep_copy(ev->data));
+    break;
+  case LOOM_EVENT_INTERRUPT:
+    emit(r, "updates", ev->ns,
+         json_pack("{s:o}", "__interrupt__", interrupt_list(ev->data)));
+    break;
+  case LOOM_EVENT_TASKS: {
+    size_t i;
+    const json_t *t;
+    json_array_foreach(ev->data, i, t) {
+      emit(r, "tasks", ev->ns, json_deep_copy(t));
+      emit_debug(r, ev, "task", t);
+    }
+    break;
+  }
+  case LOOM_EVENT_TASK_RESULT:
+    emit(r, "tasks", ev->ns, json_deep_copy(ev->data));
+    emit_debug(r, ev, "task_result", ev->data);
+    break;
+  case LOOM_EVENT_CHECKPOINT: {
+    json_t *cp = checkpoint_event(r, ev);
+    emit_debug(r, ev, "checkpoint", cp);
+    emit(r, "checkpoints", ev->ns, cp);
+    break;
+  }
+  case LOOM_EVENT_CUSTOM:
+    emit(r, "custom", ev->ns, json_deep_copy(ev->data));
+    break;
+  case LOOM_EVENT_ERROR:
+  case LOOM_EVENT_END:
+    break; /* the executor reports both itself once the run stopped */
+  }
+  bool cancel = r->cancel;
+  api_unlock();
+  if (cancel && x->engine)
+    loom_run_cancel(x->engine);
+}
+
+/* ---- building the engine run from the body ---- */
+
+static const char **string_list(const json_t *v, size_t *n) {
+  *n = json_array_size(v);
+  const char **out = loom_calloc(*n ? *n : 1, sizeof *out);
+  for (size_t i = 0; i < *n; i++)
+    out[i] = json_string_value(json_array_get(v, i));
+  return out;
+}
+
+static enum loom_durability durability(const char *s) {
+  if (s && !strcmp(s, "exit"))
+    return LOOM_DURABILITY_EXIT;
+  if (s && !strcmp(s, "sync"))
+    return LOOM_DURABILITY_SYNC;
+  return LOOM_DURABILITY_ASYNC;
+}
+
+static void remember_start_checkpoint(struct api_run *r) {
+  struct loom_checkpoint *cp = NULL;
+  if (loom_store_get_checkpoint(app->store, API_TENANT, r->thread_id, "", NULL,
+                                &cp, NULL) == LOOM_OK) {
+    r->start_checkpoint = loom_strdup(cp->id);
+    loom_checkpoint_free(cp);
+  }
+}
+
+static void run_engine(struct exec *x) {
+  struct api_run *r = x->run;
+  const json_t *kw = r->kwargs;
+  const json_t *config = json_object_get(kw, "config");
+  size_t nb = 0, na = 0;
+  const char **before = string_list(json_object_get(kw, "interrupt_before"), &nb);
+  const char **after = string_list(json_object_get(kw, "interrupt_after"), &na);
+  const json_t *cp = json_object_get(json_object_get(kw, "checkpoint"),
+                                     "checkpoint_id");
+  const char *checkpoint_id =
+      json_string_value(json_object_get(kw, "checkpoint_id"));
+  struct loom_run_opts opts = {
+      .store = app->store,
+      .tenant = API_TENANT,
+      .thread_id = r->thread_id,
+      .checkpoint_id = checkpoint_id ? checkpoint_id : json_string_value(cp),
+      .input = json_is_null(json_object_get(kw, "input"))
+                   ? NULL
+                   : json_object_get(kw, "input"),
+      .command = json_object_get(kw, "command"),
+      .recursion_limit =
+          (int)json_integer_value(json_object_get(config, "recursion_limit")),
+      .durability =
+          durability(json_string_value(json_object_get(kw, "durability"))),
+      .interrupt_before = before,
+      .ninterrupt_before = nb,
+      .interrupt_after = after,
+      .ninterrupt_after = na,
+  };
+  if (loom_run_new(x->graph->graph, &opts, &x->engine, &x->error) != LOOM_OK) {
+    x->status = LOOM_RUN_ERROR;
+    goto out;
+  }
+  loom_run_subscribe(x->engine, event_cb, x);
+  x->status = loom_run_start(x->engine);
+  if (x->status == LOOM_RUN_WAITING) {
+    /* Parked on an asynchronous node kind: the worker-pool executor cannot
+     * wait for it yet. */
+    loom_run_cancel(x->engine);
+    x->status = LOOM_RUN_ERROR;
+    loom_error_set(&x->error, LOOM_ERR_UNSUPPORTED,
+                   "asynchronous nodes are not supported by this executor");
+  } else if (x->status == LOOM_RUN_ERROR && loom_run_error(x->engine)) {
+    x->error = *loom_run_error(x->engine);
+  }
+  x->values = json_deep_copy(loom_run_values(x->engine));
+  if (x->status == LOOM_RUN_INTERRUPTED && loom_run_interrupts(x->engine))
+    x->interrupts = json_deep_copy(loom_run_interrupts(x->engine));
+  loom_run_free(x->engine);
+  x->engine = NULL;
+out:
+  loom_free(before);
+  loom_free(after);
+}
+
+/* Undoes a run's checkpoints: fork the one from before it, or drop all. */
+static void roll_back(struct api_run *r) {
+  struct loom_error e = {0};
+  char id[LOOM_ID_LEN + 1];
+  loom_err err =
+      r->start_checkpoint
+          ? loom_engine_fork(app->store, API_TENANT, r->thread_id,
+                             r->start_checkpoint, id, &e)
+          : loom_store_delete_thread_checkpoints(app->store, API_TENANT,
+                                                 r->thread_id, &e);
+  if (err)
+    LOOM_WARN("rollback of run %s failed: %s", r->id, e.message);
+}
+
+static void exec_work_cb(void *arg) {
+  struct exec *x = arg;
+  struct api_run *r = x->run;
+  api_lock();
+  bool skip = r->cancel || r->deleted;
+  if (!skip) {
+    r->status = API_RUN_RUNNING;
+    json_decref(r->updated_at);
+    r->updated_at = api_now();
+    api_run_wake(r);
+  }
+  api_unlock();
+  if (skip) {
+    x->status = LOOM_RUN_CANCELLED;
+    return;
+  }
+  remember_start_checkpoint(r);
+  x->graph = api_graph_get(r->graph_id);
+  if (!x->graph) {
+    x->status = LOOM_RUN_ERROR;
+    loom_error_set(&x->error, LOOM_ERR_NOT_FOUND, "graph '%s' is not registered",
+                   r->graph_id);
+  } else {
+    run_engine(x);
+  }
+  api_graph_release(x->graph);
+  if (r->rollback)
+    roll_back(r);
+  if (r->delete_thread)
+    (void)loom_store_delete_thread_checkpoints(app->store, API_TENANT,
+                                               r->thread_id, NULL);
+}
+
+static json_t *thread_interrupts(const json_t *engine_interrupts) {
+  json_t *out = json_object();
+  size_t i;
+  const json_t *it;
+  json_array_foreach(engine_interrupts, i, it) {
+    const char *node = json_string_value(json_object_get(it, "node"));
+    json_t *list = json_object_get(out, node ? node : "");
+    if (!list)
+      json_object_set_new(out, node ? node : "", list = json_array());
+    json_array_append_new(
+        list, json_pack("{s:O?, s:O?}", "value", json_object_get(it, "value"),
+                        "id", json_object_get(it, "id")));
+  }
+  return out;
+}
+
+/* Sets the run's final status and result and its thread's state. Lock
+ * held. */
+static void finish_locked(struct exec *x) {
+  struct api_run *r = x->run;
+  json_t *values = x->values ? json_incref(x->values) : json_object();
+  switch (x->status) {
+  case LOOM_RUN_SUCCESS:
+    r->status = API_RUN_SUCCESS;
+    break;
+  case LOOM_RUN_INTERRUPTED:
+    r->status = API_RUN_INTERRUPTED;
+    json_object_set_new(values, "__interrupt__",
+                        interrupt_list(x->interrupts));
+    break;
+  case LOOM_RUN_CANCELLED:
+    r->status = API_RUN_INTERRUPTED;
+    break;
+  default:
+    r->status = x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT
+                                                  : API_RUN_ERROR;
+    json_decref(values);
+    values = json_pack("{s:{s:s, s:s}}", "__error__", "error",
+                       loom_err_name(x->error.code), "message",
+                       x->error.message[0] ? x->error.message
+                                           : loom_strerror(x->error.code));
+    api_run_emit(r, "*", "error",
+                 json_pack("{s:s, s:s}", "error", loom_err_name(x->error.code),
+                           "message", x->error.message));
+  }
+  json_decref(r->result);
+  r->result = values;
+  json_decref(r->updated_at);
+  r->updated_at = api_now();
+  struct api_thread *t = api_thread_find(r->thread_id);
+  if (t) {
+    if (x->values && !r->rollback) {
+      json_decref(t->values);
+      t->values = json_incref(x->values);
+    }
+    json_decref(t->interrupts);
+    t->interrupts = x->interrupts ? thread_interrupts(x->interrupts) : NULL;
+    loom_free(t->status);
+    t->status = loom_strdup(x->status == LOOM_RUN_INTERRUPTED ? "interrupted"
+                            : r->status == API_RUN_ERROR      ? "error"
+                                                              : "idle");
+    json_decref(t->updated_at);
+    t->updated_at = api_now();
+  }
+  api_run_emit(r, "*", "end", json_null());
+}
+
+static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
+  (void)loop;
+  (void)st;
+  struct exec *x = arg;
+  struct api_run *r = x->run;
+  api_lock();
+  finish_locked(x);
+  struct api_thread *t = api_thread_find(r->thread_id);
+  if (t && t->active == r)
+    t->active = NULL;
+  if (r->rollback)
+    api_run_remove(r);
+  bool drop = r->delete_thread || (t && t->temporary && !r->stateless);
+  if (t && drop && !api_run_next_pending(t->id)) {
+    api_thread_remove(t);
+    t = NULL;
+  }
+  if (t)
+    api_executor_kick(t);
+  api_run_unref(r);
+  api_unlock();
+  json_decref(x->values);
+  json_decref(x->interrupts);
+  loom_free(x);
+}
+
+static void submit(struct exec *x) {
+  if (loom_loop_work(x->loop, exec_work_cb, exec_after_cb, x) != LOOM_OK) {
+    LOOM_WARN("run %s not started: the server is stopping", x->run->id);
+    api_lock();
+    api_run_unref(x->run);
+    api_unlock();
+    loom_free(x);
+  }
+}
+
+static void timer_close_cb(uv_handle_t *h) { submit(h->data); }
+
+static void timer_cb(uv_timer_t *timer) {
+  uv_close((uv_handle_t *)timer, timer_close_cb);
+}
+
+static void delay_cb(struct loom_loop *loop, void *arg) {
+  struct exec *x = arg;
+  double s = json_number_value(json_object_get(x->run->kwargs, "after_seconds"));
+  uv_timer_init(loom_loop_uv(loop), &x->timer);
+  x->timer.data = x;
+  uv_timer_start(&x->timer, timer_cb, (uint64_t)(s * 1000.0), 0);
+}
+
+void api_executor_kick(struct api_thread *t) {
+  if (t->active)
+    return;
+  struct api_run *r = api_run_next_pending(t->id);
+  if (!r)
+    return;
+  t->active = r;
+  r->started = true;
+  loom_free(t->status);
+  t->status = loom_strdup("busy");
+  api_run_ref(r);
+  struct exec *x = LOOM_NEW(struct exec);
+  x->run = r;
+  x->loop = loom_loop_group_next(app->loops);
+  double delay = json_number_value(json_object_get(r->kwargs, "after_seconds"));
+  if (delay > 0 && loom_loop_post(x->loop, delay_cb, x) == LOOM_OK)
+    return;
+  submit(x);
+}
+
+void api_executor_cancel(struct api_run *r, bool rollback) {
+  if (api_run_finished(r->status))
+    return;
+  r->cancel = true;
+  r->rollback = r->rollback || rollback;
+  if (r->started)
+    return; /* the worker sees the flag at its next event */
+  /* Still queued: it never runs. */
+  r->status = API_RUN_INTERRUPTED;
+  json_decref(r->result);
+  r->result = json_object();
+  json_decref(r->updated_at);
+  r->updated_at = api_now();
+  api_run_emit(r, "*", "end", json_null());
+  if (rollback)
+    api_run_remove(r);
+}

@@ -1,0 +1,292 @@
+/*
+ * api/internal.h — what the LangGraph-compatible modules of src/api share:
+ * the graph registry, the resource tables (assistants, threads, runs and
+ * their events), the run executor, and small HTTP helpers. Not for callers
+ * outside src/api.
+ *
+ * Threading. Handlers run on many loop threads and runs execute on the
+ * worker pool, so the resource tables are shared: they are guarded by one
+ * mutex (api_lock/api_unlock), held only for in-memory work, never across
+ * a store call or an engine step. This is the documented exception to
+ * "owned by one thread": the tables are small and every operation on them
+ * is a hash lookup or a short scan.
+ *
+ * A run's events are appended to the run (under the lock) by whichever
+ * thread executes it; readers (SSE streams, waits, joins) are watchers:
+ * each has a loop, and an append posts a wake-up to that loop, where the
+ * watcher reads what is new. The event list is the single source of truth,
+ * so a reconnect with Last-Event-ID is just a watcher starting further
+ * back.
+ */
+#ifndef LOOM_API_INTERNAL_H
+#define LOOM_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/app.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "io/http.h"
+#include "io/router.h"
+
+struct loom_graph;
+struct loom_run;
+
+#define API_TENANT "default"
+
+/* ---- HTTP helpers (util.c) ---- */
+
+/* Answers {"error": code, "message": text, "detail": text}: loom's error
+ * shape plus the `detail` field LangGraph clients print. */
+void api_fail(struct loom_http_req *req, unsigned status, const char *code,
+              const char *fmt, ...) LOOM_PRINTF(4, 5);
+
+/* Answers a loom error with api_fail (status from the code). */
+void api_fail_err(struct loom_http_req *req, const struct loom_error *e);
+
+/* A 404 naming the kind of thing and its id. */
+void api_not_found(struct loom_http_req *req, const char *what, const char *id);
+
+/* 422 "invalid_request" with a message naming the field. */
+loom_err api_invalid(struct loom_error *e, const char *field, const char *what);
+
+/* The current time as RFC 3339 (a new JSON string). */
+json_t *api_now(void);
+
+/* Optional typed fields of a body; 422-style errors in `e` naming them.
+ * `out` is left alone when the field is absent or null. */
+loom_err api_opt_object(const json_t *body, const char *key, json_t **out,
+                        struct loom_error *e);
+loom_err api_opt_string(const json_t *body, const char *key, const char **out,
+                        struct loom_error *e);
+loom_err api_opt_int(const json_t *body, const char *key, long long min,
+                     long long max, long long *out, struct loom_error *e);
+/* A string that must be one of `choices` (NULL-terminated). */
+loom_err api_opt_enum(const json_t *body, const char *key,
+                      const char *const *choices, const char **out,
+                      struct loom_error *e);
+/* A string or a list of strings, returned as a new array (or NULL). */
+loom_err api_opt_strings(const json_t *body, const char *key, json_t **out,
+                         struct loom_error *e);
+
+/* A query argument as an integer within [min, max]; `def` when absent. */
+loom_err api_query_int(struct loom_http_req *req, const char *name,
+                       long long def, long long min, long long max,
+                       long long *out, struct loom_error *e);
+
+/* True when every key of `filter` (object or NULL) equals in `obj`. */
+bool api_json_contains(const json_t *obj, const json_t *filter);
+
+/* A checkpoint reference as LangGraph shows it. */
+json_t *api_checkpoint_ref(const char *thread_id, const char *checkpoint_id);
+
+/*
+ * Runs `work(arg)` on the pool (it may block on the store), then
+ * `done(req, arg)` on the request's loop to answer. The request is
+ * suspended meanwhile. `arg` belongs to the caller; free it in `done`.
+ */
+void api_offload(struct loom_http_req *req,
+                 void (*work)(void *arg),
+                 void (*done)(struct loom_http_req *req, void *arg),
+                 void *arg);
+
+/* RFC 4122 version 5 UUID of `name` in `ns` (a UUID string). */
+void api_uuid5(const char *ns, const char *name, char out[LOOM_ID_LEN + 1]);
+
+/* ---- graph registry (graphs.c) ---- */
+
+/* A registered graph, shared by the runs using it (reference counted). */
+struct api_graph {
+  char *id;
+  struct loom_graph *graph;
+  char *file;        /* where it came from; NULL when registered by API */
+  int refs;          /* under the api lock */
+};
+
+/* Loads every spec in the colon-separated directories; bad specs are
+ * logged and skipped so one typo does not stop the server. */
+void api_graphs_load_dirs(struct loom_app *app, const char *dirs);
+
+/* The graph `id` with a reference (release with api_graph_release), or
+ * NULL. */
+struct api_graph *api_graph_get(const char *id);
+void api_graph_release(struct api_graph *g);
+
+/* Frees every graph (shutdown; no runs may still be executing). */
+void api_graphs_free(void);
+
+/* Graph as {nodes, edges} for drawing; and JSON Schemas of its state. */
+json_t *api_graph_drawable(const struct loom_graph *g, bool xray);
+json_t *api_graph_state_schema(const struct loom_graph *g);
+
+/* ---- resource tables (tables.c); call with the lock held ---- */
+
+void api_lock(void);
+void api_unlock(void);
+
+enum api_run_status {
+  API_RUN_PENDING,
+  API_RUN_RUNNING,
+  API_RUN_SUCCESS,
+  API_RUN_ERROR,
+  API_RUN_TIMEOUT,
+  API_RUN_INTERRUPTED,
+};
+const char *api_run_status_name(enum api_run_status s);
+static inline bool api_run_finished(enum api_run_status s) {
+  return s != API_RUN_PENDING && s != API_RUN_RUNNING;
+}
+
+/* One stored stream event: its id is its index + 1 in the run. */
+struct api_event {
+  char *mode;  /* stream mode that selects it ("values", "updates", ...) */
+  char *event; /* SSE event name ("values", "updates|ns", "messages") */
+  json_t *data;
+};
+
+struct api_watch;
+/* Called on the watcher's loop after new events or a status change. */
+typedef void (*api_watch_cb)(struct api_watch *w);
+
+struct api_watch {
+  struct loom_loop *loop;
+  api_watch_cb cb;
+  void *userdata;
+  struct api_run *run;
+  bool queued;   /* a wake-up is posted and not yet delivered */
+  bool detached; /* the owner let go; free when the wake-up arrives */
+  struct api_watch *next;
+};
+
+struct api_run {
+  char id[LOOM_ID_LEN + 1];
+  char thread_id[LOOM_ID_LEN + 1];
+  char assistant_id[LOOM_ID_LEN + 1];
+  char *graph_id;
+  json_t *kwargs;   /* the validated run body (input, command, config ...) */
+  json_t *metadata;
+  char *multitask_strategy;
+  json_t *created_at, *updated_at;
+  enum api_run_status status;
+  bool stateless;       /* /runs...: the thread is temporary */
+  bool delete_thread;   /* stateless with on_completion delete */
+  bool cancel;          /* cancellation asked for */
+  bool rollback;        /* ... and its effects are to be undone */
+  bool deleted;         /* removed from the table; freed on last ref */
+  bool started;         /* handed to the executor */
+  char *start_checkpoint; /* thread's latest checkpoint when it started */
+  json_t *result;       /* final values (+ __interrupt__ / __error__) */
+  struct api_event *events;
+  size_t nevents, capevents;
+  struct api_watch *watchers;
+  int refs;
+};
+
+struct api_thread {
+  char id[LOOM_ID_LEN + 1];
+  json_t *metadata;
+  json_t *created_at, *updated_at;
+  json_t *values;     /* latest values, or NULL */
+  json_t *interrupts; /* {task_id: [...]} when interrupted */
+  char *graph_id;     /* the graph of its runs */
+  char *status;       /* "idle" | "busy" | "interrupted" | "error" */
+  struct api_run *active; /* the run executing or about to */
+  bool temporary;     /* made for a stateless run */
+};
+
+/* Threads. */
+struct api_thread *api_thread_find(const char *id);
+struct api_thread *api_thread_add(const char *id, json_t *metadata);
+void api_thread_remove(struct api_thread *t);
+json_t *api_thread_json(const struct api_thread *t);
+/* Calls `each` for every thread (stops when it returns false). */
+void api_threads_each(bool (*each)(struct api_thread *t, void *arg),
+                      void *arg);
+
+/* Assistants are JSON rows: {assistant_id, graph_id, config, context,
+ * metadata, name, description, version, created_at, updated_at}. */
+json_t *api_assistant_find(const char *id); /* borrowed */
+void api_assistant_put(json_t *row);        /* steals */
+void api_assistant_remove(const char *id);
+/* Every version of an assistant (borrowed array, oldest first). */
+json_t *api_assistant_versions(const char *id);
+void api_assistant_add_version(const char *id, json_t *row); /* steals */
+void api_assistants_each(bool (*each)(json_t *row, void *arg), void *arg);
+/* An assistant id or a graph id (its system assistant) → the row. */
+json_t *api_assistant_resolve(const char *id_or_graph);
+/* Makes the system assistant of a graph (uuid5 of the graph id). */
+void api_assistant_ensure_system(const char *graph_id);
+
+/* Runs. */
+struct api_run *api_run_new(void); /* refs 1, added to the table */
+struct api_run *api_run_find(const char *id);
+void api_run_ref(struct api_run *r);
+void api_run_unref(struct api_run *r);
+void api_run_remove(struct api_run *r); /* from the table */
+json_t *api_run_json(const struct api_run *r);
+void api_runs_each(bool (*each)(struct api_run *r, void *arg), void *arg);
+/* Oldest pending run of a thread, or NULL. */
+struct api_run *api_run_next_pending(const char *thread_id);
+
+/* Appends an event (data stolen) and wakes the watchers. */
+void api_run_emit(struct api_run *r, const char *mode, const char *event,
+                  json_t *data);
+/* Wakes the watchers (status changed). */
+void api_run_wake(struct api_run *r);
+
+/* Watchers: `cb` runs on `loop` after each wake-up. */
+struct api_watch *api_watch_add(struct api_run *r, struct loom_loop *loop,
+                                api_watch_cb cb, void *userdata);
+/* Stops the watcher; safe while a wake-up is in flight. */
+void api_watch_remove(struct api_watch *w);
+
+/* ---- executor (executor.c) ---- */
+
+/* Starts the executor (keeps `app`). */
+void api_executor_init(struct loom_app *app);
+
+/* Called after a run was created or a thread became free: starts the next
+ * pending run of the thread if none is active. Lock held. */
+void api_executor_kick(struct api_thread *t);
+
+/* Asks a pending or running run to stop; `rollback` undoes its writes.
+ * Lock held. */
+void api_executor_cancel(struct api_run *r, bool rollback);
+
+/* ---- routes of each module ---- */
+loom_err api_graph_routes(struct loom_http_router *r, struct loom_app *app,
+                          struct loom_error *e);
+loom_err api_assistant_routes(struct loom_http_router *r,
+                              struct loom_app *app, struct loom_error *e);
+loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
+                           struct loom_error *e);
+loom_err api_state_routes(struct loom_http_router *r, struct loom_app *app,
+                          struct loom_error *e);
+loom_err api_run_manage_routes(struct loom_http_router *r,
+                               struct loom_app *app, struct loom_error *e);
+loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
+                        struct loom_error *e);
+
+/* ---- streaming (stream.c) ---- */
+
+/* Parses stream_mode (string or list) into a new array; default
+ * ["values"]. */
+loom_err api_stream_modes(const json_t *body, json_t **out,
+                          struct loom_error *e);
+
+/* Answers `req` with an SSE stream of run `r` (ref taken), replaying
+ * events after `after_seq`, filtered by `modes` (borrowed; NULL = all). On
+ * a disconnect, cancels the run when `cancel_on_disconnect`. Lock NOT
+ * held. */
+void api_stream_run(struct loom_http_req *req, struct api_run *r,
+                    const json_t *modes, size_t after_seq,
+                    bool cancel_on_disconnect);
+
+/* Answers `req` with the run's result once it finishes (wait / join). */
+void api_wait_run(struct loom_http_req *req, struct api_run *r,
+                  bool cancel_on_disconnect);
+
+#endif

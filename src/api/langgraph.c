@@ -1,0 +1,25 @@
+/*
+ * langgraph — the LangGraph-compatible agent server API: graphs,
+ * assistants, threads, state, runs and streaming. Loads the graphs of
+ * LOOM_GRAPHS, starts the run executor and registers every route of the
+ * modules in this folder (docs/api.md lists them).
+ */
+#include "api/internal.h"
+#include "api/routes.h"
+
+loom_err loom_api_langgraph_routes(struct loom_http_router *router,
+                                   struct loom_app *app,
+                                   struct loom_error *e) {
+  api_executor_init(app);
+  api_graphs_load_dirs(app, app->config ? app->config->graphs : NULL);
+  loom_err err = api_graph_routes(router, app, e);
+  if (!err)
+    err = api_assistant_routes(router, app, e);
+  if (!err)
+    err = api_thread_routes(router, app, e);
+  if (!err)
+    err = api_state_routes(router, app, e);
+  if (!err)
+    err = api_run_routes(router, app, e);
+  return err;
+}

@@ -1,0 +1,433 @@
+/*
+ * runs — LangGraph runs, on a thread and stateless.
+ *
+ *   POST   /threads/{thread_id}/runs                 create, in the background
+ *   POST   /threads/{thread_id}/runs/stream          create and stream (SSE)
+ *   POST   /threads/{thread_id}/runs/wait            create and wait for the end
+ *   GET    /threads/{thread_id}/runs                 list (limit, offset, status)
+ *   GET    /threads/{thread_id}/runs/{run_id}        get
+ *   DELETE /threads/{thread_id}/runs/{run_id}        delete a finished run
+ *   POST   /threads/{thread_id}/runs/{run_id}/cancel cancel (wait, action)
+ *   GET    /threads/{thread_id}/runs/{run_id}/join   wait for the end
+ *   GET    /threads/{thread_id}/runs/{run_id}/stream join the stream
+ *   POST   /runs, /runs/stream, /runs/wait           stateless runs
+ *   GET    /runs/{run_id}/stream                     join a stateless stream
+ *   POST   /runs/cancel                              cancel many
+ *   POST   /runs/batch                               create many (stateless)
+ *
+ * Every body is validated before anything happens: a field of the wrong
+ * type or value is 422 naming the field; an unknown thread (without
+ * if_not_exists "create"), assistant or run is 404; a busy thread with
+ * multitask_strategy "reject" is 409 as LangGraph's server answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/alloc.h"
+#include "engine/spec.h"
+
+enum run_reply { REPLY_RUN, REPLY_STREAM, REPLY_WAIT };
+
+/* ---- validation ---- */
+
+static loom_err check_nodes(const json_t *list, const char *field,
+                            const struct loom_graph *g, struct loom_error *e) {
+  size_t i;
+  const json_t *n;
+  json_array_foreach(list, i, n) {
+    const char *name = json_string_value(n);
+    if (strcmp(name, "*") && !loom_graph_node(g, name))
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "%s: graph '%s' has no node '%s'", field, g->name,
+                            name);
+  }
+  return LOOM_OK;
+}
+
+static loom_err check_command(const json_t *cmd, struct loom_error *e) {
+  if (!cmd || json_is_null(cmd))
+    return LOOM_OK;
+  if (!json_is_object(cmd))
+    return api_invalid(e, "command", "must be an object");
+  const json_t *update = json_object_get(cmd, "update");
+  if (update && !json_is_null(update) && !json_is_object(update) &&
+      !json_is_array(update))
+    return api_invalid(e, "command.update",
+                       "must be an object or a list of [key, value] pairs");
+  const json_t *go = json_object_get(cmd, "goto");
+  if (go && !json_is_null(go) && !json_is_string(go) && !json_is_array(go) &&
+      !json_is_object(go))
+    return api_invalid(e, "command.goto",
+                       "must be a node name or a list of them");
+  if (!json_object_get(cmd, "resume") && !update && !go)
+    return api_invalid(e, "command",
+                       "must have at least one of resume, update, goto");
+  return LOOM_OK;
+}
+
+static loom_err check_config(const json_t *body, struct loom_error *e) {
+  json_t *config = NULL;
+  if (api_opt_object(body, "config", &config, e))
+    return LOOM_ERR_INVALID;
+  if (!config)
+    return LOOM_OK;
+  long long limit = 0;
+  json_t *conf = NULL, *tags = NULL;
+  loom_err err = api_opt_int(config, "recursion_limit", 1, 100000, &limit, e);
+  if (!err)
+    err = api_opt_object(config, "configurable", &conf, e);
+  if (!err)
+    err = api_opt_strings(config, "tags", &tags, e);
+  json_decref(tags);
+  if (err) /* name the path: "config.<field>" */
+    loom_error_set(e, LOOM_ERR_INVALID, "config.%s", e->message);
+  return err;
+}
+
+static loom_err check_flags(const json_t *body, struct loom_error *e) {
+  static const char *const strategies[] = {"reject", "rollback", "interrupt",
+                                           "enqueue", NULL};
+  static const char *const disconnect[] = {"cancel", "continue", NULL};
+  static const char *const completion[] = {"delete", "keep", NULL};
+  static const char *const if_not_exists[] = {"create", "reject", NULL};
+  static const char *const durability[] = {"sync", "async", "exit", NULL};
+  const char *s = NULL;
+  json_t *o = NULL;
+  loom_err err = api_opt_enum(body, "multitask_strategy", strategies, &s, e);
+  if (!err)
+    err = api_opt_enum(body, "on_disconnect", disconnect, &s, e);
+  if (!err)
+    err = api_opt_enum(body, "on_completion", completion, &s, e);
+  if (!err)
+    err = api_opt_enum(body, "if_not_exists", if_not_exists, &s, e);
+  if (!err)
+    err = api_opt_enum(body, "durability", durability, &s, e);
+  if (!err)
+    err = api_opt_object(body, "context", &o, e);
+  if (!err)
+    err = api_opt_object(body, "metadata", &o, e);
+  if (!err)
+    err = api_opt_object(body, "checkpoint", &o, e);
+  if (!err)
+    err = api_opt_string(body, "checkpoint_id", &s, e);
+  if (!err && (s = NULL, api_opt_string(body, "webhook", &s, e)))
+    err = LOOM_ERR_INVALID;
+  if (!err && s && strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
+    err = api_invalid(e, "webhook", "must be an http:// or https:// URL");
+  const json_t *after = json_object_get(body, "after_seconds");
+  if (!err && after && !json_is_null(after) &&
+      (!json_is_number(after) || json_number_value(after) < 0 ||
+       json_number_value(after) > 86400))
+    err = api_invalid(e, "after_seconds", "must be a number from 0 to 86400");
+  const json_t *sub = json_object_get(body, "stream_subgraphs");
+  if (!err && sub && !json_is_null(sub) && !json_is_boolean(sub))
+    err = api_invalid(e, "stream_subgraphs", "must be a boolean");
+  return err;
+}
+
+/* Validates the body of a run and normalises it into `kw` (new). */
+static loom_err read_run_body(const json_t *body, json_t **kw,
+                              struct loom_error *e) {
+  const char *assistant_id = NULL;
+  json_t *modes = NULL, *before = NULL, *after = NULL;
+  loom_err err = api_opt_string(body, "assistant_id", &assistant_id, e);
+  if (!err && !assistant_id)
+    err = api_invalid(e, "assistant_id", "is required");
+  if (!err)
+    err = check_command(json_object_get(body, "command"), e);
+  if (!err)
+    err = check_config(body, e);
+  if (!err)
+    err = check_flags(body, e);
+  if (!err)
+    err = api_stream_modes(body, &modes, e);
+  if (!err)
+    err = api_opt_strings(body, "interrupt_before", &before, e);
+  if (!err)
+    err = api_opt_strings(body, "interrupt_after", &after, e);
+  const json_t *input = json_object_get(body, "input");
+  const json_t *cmd = json_object_get(body, "command");
+  if (!err && input && !json_is_null(input) && cmd && !json_is_null(cmd))
+    err = api_invalid(e, "input", "cannot be given together with command");
+  if (err) {
+    json_decref(modes);
+    json_decref(before);
+    json_decref(after);
+    return err;
+  }
+  *kw = json_deep_copy(body);
+  json_object_set_new(*kw, "stream_mode", modes);
+  json_object_set_new(*kw, "interrupt_before", before ? before : json_array());
+  json_object_set_new(*kw, "interrupt_after", after ? after : json_array());
+  return LOOM_OK;
+}
+
+/* ---- creating a run ---- */
+
+struct create {
+  const char *thread_id; /* NULL: stateless */
+  json_t *kw;
+  unsigned status; /* on failure */
+  struct loom_error e;
+  struct api_run *run; /* ref for the caller */
+};
+
+static bool thread_busy(const struct api_thread *t) {
+  return t->active || api_run_next_pending(t->id);
+}
+
+static bool cancel_each(struct api_run *r, void *arg) {
+  const struct api_thread *t = ((void **)arg)[0];
+  bool rollback = *(bool *)((void **)arg)[1];
+  if (!strcmp(r->thread_id, t->id) && !api_run_finished(r->status))
+    api_executor_cancel(r, rollback);
+  return true;
+}
+
+/* Lock held. Finds or makes the thread and applies the multitask rule. */
+static struct api_thread *run_thread_locked(struct create *c) {
+  const char *inx = json_string_value(json_object_get(c->kw, "if_not_exists"));
+  struct api_thread *t = NULL;
+  if (!c->thread_id) {
+    t = api_thread_add(NULL, NULL);
+    t->temporary = true;
+    return t;
+  }
+  t = api_thread_find(c->thread_id);
+  if (!t && inx && !strcmp(inx, "create"))
+    t = api_thread_add(c->thread_id, NULL);
+  if (!t) {
+    c->status = 404;
+    loom_error_set(&c->e, LOOM_ERR_NOT_FOUND, "thread '%s' not found",
+                   c->thread_id);
+    return NULL;
+  }
+  if (!thread_busy(t))
+    return t;
+  const char *ms =
+      json_string_value(json_object_get(c->kw, "multitask_strategy"));
+  if (!ms || !strcmp(ms, "reject")) {
+    c->status = 409;
+    loom_error_set(&c->e, LOOM_ERR_CONFLICT,
+                   "thread '%s' is already running a task; wait for it to "
+                   "finish or choose a different multitask_strategy",
+                   t->id);
+    return NULL;
+  }
+  if (strcmp(ms, "enqueue")) {
+    bool rollback = !strcmp(ms, "rollback");
+    void *arg[2] = {t, &rollback};
+    api_runs_each(cancel_each, arg);
+  }
+  return t;
+}
+
+/* Validates nodes against the graph, then makes the run (lock taken). */
+static bool create_run(struct create *c) {
+  const char *aid = json_string_value(json_object_get(c->kw, "assistant_id"));
+  api_lock();
+  json_t *as = api_assistant_resolve(aid);
+  char *graph_id =
+      as ? loom_strdup(json_string_value(json_object_get(as, "graph_id")))
+         : NULL;
+  char asid[LOOM_ID_LEN + 1] = "";
+  if (as)
+    snprintf(asid, sizeof asid, "%s",
+             json_string_value(json_object_get(as, "assistant_id")));
+  api_unlock();
+  struct api_graph *g = graph_id ? api_graph_get(graph_id) : NULL;
+  bool ok = false;
+  if (!g) {
+    c->status = 404;
+    loom_error_set(&c->e, LOOM_ERR_NOT_FOUND,
+                   as ? "graph '%s' of the assistant is not registered"
+                      : "assistant '%s' not found",
+                   as ? graph_id : aid);
+    goto out;
+  }
+  if (check_nodes(json_object_get(c->kw, "interrupt_before"),
+                  "interrupt_before", g->graph, &c->e) ||
+      check_nodes(json_object_get(c->kw, "interrupt_after"), "interrupt_after",
+                  g->graph, &c->e)) {
+    c->status = 422;
+    goto out;
+  }
+  api_lock();
+  struct api_thread *t = run_thread_locked(c);
+  if (t) {
+    struct api_run *r = api_run_new();
+    snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
+    snprintf(r->assistant_id, sizeof r->assistant_id, "%s", asid);
+    r->graph_id = loom_strdup(graph_id);
+    r->kwargs = json_incref(c->kw);
+    r->metadata = json_deep_copy(json_object_get(c->kw, "metadata"));
+    if (!r->metadata)
+      r->metadata = json_object();
+    const char *ms =
+        json_string_value(json_object_get(c->kw, "multitask_strategy"));
+    r->multitask_strategy = loom_strdup(ms ? ms : "reject");
+    r->stateless = t->temporary;
+    const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
+    r->delete_thread = t->temporary && !(oc && !strcmp(oc, "keep"));
+    if (!t->graph_id)
+      t->graph_id = loom_strdup(graph_id);
+    json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
+    json_object_set_new(t->metadata, "assistant_id", json_string(asid));
+    api_run_emit(r, "*", "metadata",
+                 json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
+    api_run_ref(r);
+    c->run = r;
+    api_executor_kick(t);
+    ok = true;
+  }
+  api_unlock();
+out:
+  api_graph_release(g);
+  loom_free(graph_id);
+  return ok;
+}
+
+static void add_location(struct loom_http_req *req, const struct api_run *r,
+                         bool stream) {
+  char *loc = r->stateless
+                  ? loom_asprintf("/runs/%s", r->id)
+                  : loom_asprintf("/threads/%s/runs/%s", r->thread_id, r->id);
+  loom_http_header_add(req, "Content-Location", loc);
+  if (stream) {
+    char *s = loom_asprintf("%s/stream", loc);
+    loom_http_header_add(req, "Location", s);
+    loom_free(s);
+  }
+  loom_free(loc);
+}
+
+static void create_and_reply(struct loom_http_req *req, const char *thread_id,
+                             enum run_reply reply) {
+  json_t *body = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  struct create c = {.thread_id = thread_id};
+  if (read_run_body(body, &c.kw, &c.e)) {
+    api_fail_err(req, &c.e);
+    goto out;
+  }
+  if (!create_run(&c)) {
+    api_fail(req, c.status, loom_err_code(c.e.code), "%s", c.e.message);
+    goto out;
+  }
+  struct api_run *r = c.run;
+  const char *od = json_string_value(json_object_get(c.kw, "on_disconnect"));
+  bool cancel = od && !strcmp(od, "cancel");
+  add_location(req, r, reply == REPLY_STREAM);
+  if (reply == REPLY_STREAM) {
+    api_stream_run(req, r, json_object_get(c.kw, "stream_mode"), 0, cancel);
+  } else if (reply == REPLY_WAIT) {
+    api_wait_run(req, r, cancel);
+  } else {
+    api_lock();
+    json_t *row = api_run_json(r);
+    api_unlock();
+    loom_http_respond_json(req, 200, row);
+  }
+  api_lock();
+  api_run_unref(r);
+  api_unlock();
+out:
+  json_decref(c.kw);
+  json_decref(body);
+}
+
+static void create_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  create_and_reply(req, loom_http_param(req, "thread_id"), REPLY_RUN);
+}
+static void stream_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  create_and_reply(req, loom_http_param(req, "thread_id"), REPLY_STREAM);
+}
+static void wait_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  create_and_reply(req, loom_http_param(req, "thread_id"), REPLY_WAIT);
+}
+static void stateless_create_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  create_and_reply(req, NULL, REPLY_RUN);
+}
+static void stateless_stream_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  create_and_reply(req, NULL, REPLY_STREAM);
+}
+static void stateless_wait_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  create_and_reply(req, NULL, REPLY_WAIT);
+}
+
+static bool batch_one(struct loom_http_req *req, const json_t *item,
+                      json_t *out, struct loom_error *e) {
+  struct create c = {0};
+  if (!json_is_object(item))
+    return api_invalid(e, "[]", "every item must be a run object"), false;
+  if (read_run_body(item, &c.kw, e))
+    return false;
+  bool ok = create_run(&c);
+  if (!ok)
+    *e = c.e;
+  else {
+    api_lock();
+    json_array_append_new(out, api_run_json(c.run));
+    api_run_unref(c.run);
+    api_unlock();
+  }
+  json_decref(c.kw);
+  (void)req;
+  return ok;
+}
+
+static void batch_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL;
+  if (!loom_http_json_body(req, &body))
+    return;
+  struct loom_error e = {0};
+  json_t *out = json_array();
+  if (!json_is_array(body))
+    api_invalid(&e, "body", "must be a list of runs");
+  size_t i;
+  json_t *item;
+  json_array_foreach(body, i, item) {
+    if (e.code || !batch_one(req, item, out, &e))
+      break;
+  }
+  if (e.code) {
+    json_decref(out);
+    api_fail_err(req, &e);
+  } else {
+    loom_http_respond_json(req, 200, out);
+  }
+  json_decref(body);
+}
+
+loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
+                        struct loom_error *e) {
+  static const struct {
+    const char *method, *path;
+    loom_http_handler_cb cb;
+  } routes[] = {
+      {"POST", "/threads/{thread_id}/runs", create_cb},
+      {"POST", "/threads/{thread_id}/runs/stream", stream_cb},
+      {"POST", "/threads/{thread_id}/runs/wait", wait_cb},
+      {"POST", "/runs", stateless_create_cb},
+      {"POST", "/runs/stream", stateless_stream_cb},
+      {"POST", "/runs/wait", stateless_wait_cb},
+      {"POST", "/runs/batch", batch_cb},
+  };
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
+                                       routes[i].cb, app, e);
+    if (err)
+      return err;
+  }
+  return api_run_manage_routes(r, app, e);
+}

@@ -1,0 +1,188 @@
+/*
+ * stream — following a run: SSE streams (runs/stream, join stream with
+ * Last-Event-ID) and the waits behind runs/wait and join.
+ *
+ * Both are watchers on the run (tables.c): after every wake-up on the
+ * request's loop, a stream copies the run's events after its cursor (under
+ * the lock), then sends those its modes select; event ids are the events'
+ * positions in the run (1, 2, ...), so Last-Event-ID: N resumes at N+1.
+ * Events with mode "*" (metadata, error, end) always go out. Once the run
+ * has finished and every event is sent, the stream closes. A wait answers
+ * when the run has finished: the final values, with `__interrupt__` or
+ * `__error__` as LangGraph's server does.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "io/sse.h"
+
+static const char *const modes_valid[] = {
+    "values", "updates", "messages", "messages-tuple", "custom", "debug",
+    "tasks",  "checkpoints", "events", NULL};
+
+loom_err api_stream_modes(const json_t *body, json_t **out,
+                          struct loom_error *e) {
+  json_t *list = NULL;
+  if (api_opt_strings(body, "stream_mode", &list, e))
+    return LOOM_ERR_INVALID;
+  if (!list)
+    list = json_pack("[s]", "values");
+  size_t i;
+  json_t *m;
+  json_array_foreach(list, i, m) {
+    bool ok = false;
+    for (size_t k = 0; modes_valid[k]; k++)
+      ok = ok || !strcmp(json_string_value(m), modes_valid[k]);
+    if (!ok) {
+      loom_error_set(e, LOOM_ERR_INVALID,
+                     "stream_mode: '%s' is not one of values, updates, "
+                     "messages, messages-tuple, custom, debug, tasks, "
+                     "checkpoints, events",
+                     json_string_value(m));
+      json_decref(list);
+      return LOOM_ERR_INVALID;
+    }
+  }
+  *out = list;
+  return LOOM_OK;
+}
+
+/* ---- SSE ---- */
+
+struct stream {
+  struct loom_sse *sse;
+  struct api_watch *watch;
+  json_t *modes; /* NULL: every mode */
+  bool subgraphs;
+  size_t next; /* index of the next event to send */
+  bool cancel_on_disconnect;
+  bool closed;
+};
+
+static bool selected(const struct stream *s, const struct api_event *ev) {
+  if (!strcmp(ev->mode, "*"))
+    return true;
+  if (strchr(ev->event, '|') && !s->subgraphs)
+    return false;
+  if (!s->modes)
+    return true;
+  size_t i;
+  json_t *m;
+  json_array_foreach(s->modes, i, m) {
+    const char *name = json_string_value(m);
+    if (!strcmp(name, ev->mode))
+      return true;
+    if (!strcmp(ev->mode, "messages") && !strcmp(name, "messages-tuple"))
+      return true;
+  }
+  return false;
+}
+
+/* Lock held. Stops watching and closes the SSE stream. */
+static void stream_end_locked(struct stream *s) {
+  if (s->closed)
+    return;
+  s->closed = true;
+  api_watch_remove(s->watch);
+  loom_sse_close(s->sse);
+  json_decref(s->modes);
+  loom_free(s);
+}
+
+static void stream_wake_cb(struct api_watch *w) {
+  struct stream *s = w->userdata;
+  struct api_run *r = w->run;
+  api_lock();
+  for (; s->next < r->nevents; s->next++) {
+    const struct api_event *ev = &r->events[s->next];
+    if (!selected(s, ev))
+      continue;
+    char id[24];
+    snprintf(id, sizeof id, "%zu", s->next + 1);
+    if (loom_sse_send_json(s->sse, ev->event, id, ev->data) ==
+        LOOM_ERR_CANCELLED)
+      break;
+  }
+  bool done = api_run_finished(r->status) && s->next >= r->nevents &&
+              r->nevents > 0 &&
+              !strcmp(r->events[r->nevents - 1].event, "end");
+  if (done || !loom_sse_is_open(s->sse))
+    stream_end_locked(s);
+  api_unlock();
+}
+
+static void stream_disconnect_cb(struct loom_sse *sse, void *userdata) {
+  (void)sse;
+  struct stream *s = userdata;
+  api_lock();
+  if (!s->closed) {
+    if (s->cancel_on_disconnect && s->watch->run)
+      api_executor_cancel(s->watch->run, false);
+    stream_end_locked(s);
+  }
+  api_unlock();
+}
+
+void api_stream_run(struct loom_http_req *req, struct api_run *r,
+                    const json_t *modes, size_t after_seq,
+                    bool cancel_on_disconnect) {
+  struct stream *s = LOOM_NEW(struct stream);
+  s->modes = modes ? json_deep_copy(modes) : NULL;
+  s->subgraphs = json_is_true(json_object_get(r->kwargs, "stream_subgraphs"));
+  s->next = after_seq;
+  s->cancel_on_disconnect = cancel_on_disconnect;
+  struct loom_sse_options opt = {.keepalive_s = 15,
+                                 .on_disconnect = stream_disconnect_cb,
+                                 .userdata = s};
+  s->sse = loom_sse_start(req, &opt);
+  api_lock();
+  s->watch = api_watch_add(r, loom_sse_loop(s->sse), stream_wake_cb, s);
+  api_unlock();
+}
+
+/* ---- wait / join ---- */
+
+struct waiter {
+  struct loom_http_req *req;
+  struct api_watch *watch;
+};
+
+static void waiter_abort_cb(struct loom_http_req *req, void *userdata) {
+  (void)req;
+  struct waiter *w = userdata;
+  api_lock();
+  api_watch_remove(w->watch);
+  api_unlock();
+  loom_free(w);
+}
+
+static void waiter_wake_cb(struct api_watch *watch) {
+  struct waiter *w = watch->userdata;
+  struct api_run *r = watch->run;
+  api_lock();
+  /* The result is set with the `end` event, after the status. */
+  bool done = api_run_finished(r->status) && r->result;
+  json_t *result = done ? json_deep_copy(r->result) : NULL;
+  if (done)
+    api_watch_remove(watch);
+  api_unlock();
+  if (!done)
+    return;
+  loom_http_respond_json(w->req, 200, result);
+  loom_free(w);
+}
+
+void api_wait_run(struct loom_http_req *req, struct api_run *r,
+                  bool cancel_on_disconnect) {
+  (void)cancel_on_disconnect; /* a plain request's disconnect is not seen */
+  struct waiter *w = LOOM_NEW(struct waiter);
+  w->req = req;
+  loom_http_suspend(req);
+  loom_http_on_abort(req, waiter_abort_cb, w);
+  api_lock();
+  w->watch = api_watch_add(r, loom_http_loop(req), waiter_wake_cb, w);
+  api_unlock();
+}

@@ -1,0 +1,415 @@
+/*
+ * threads — LangGraph threads: a conversation's identity, metadata and
+ * status (idle, busy, interrupted, error); its state lives in checkpoints
+ * (state.c).
+ *
+ *   POST   /threads                  create (thread_id, metadata, if_exists)
+ *   GET    /threads/{thread_id}      get
+ *   PATCH  /threads/{thread_id}      merge metadata
+ *   DELETE /threads/{thread_id}      delete (with its checkpoints and runs)
+ *   POST   /threads/search           metadata, ids, status, values; sort; page
+ *   POST   /threads/count            count matches
+ *   POST   /threads/{thread_id}/copy a new thread with the same checkpoints
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+static struct loom_app *the_app;
+
+/* The thread of the path as JSON, or NULL answered with 404. */
+static json_t *path_thread_json(struct loom_http_req *req) {
+  const char *id = loom_http_param(req, "thread_id");
+  api_lock();
+  struct api_thread *t = api_thread_find(id);
+  json_t *out = t ? api_thread_json(t) : NULL;
+  api_unlock();
+  if (!out)
+    api_not_found(req, "thread", id);
+  return out;
+}
+
+static void create_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  static const char *const if_exists[] = {"raise", "do_nothing", NULL};
+  const char *id = NULL, *ie = NULL;
+  json_t *md = NULL, *steps = NULL;
+  struct loom_error e = {0};
+  if (api_opt_string(body, "thread_id", &id, &e) ||
+      api_opt_object(body, "metadata", &md, &e) ||
+      api_opt_enum(body, "if_exists", if_exists, &ie, &e) ||
+      (id && !loom_id_is_uuid(id) &&
+       api_invalid(&e, "thread_id", "must be a UUID")) ||
+      (json_object_get(body, "supersteps") &&
+       !json_is_null(json_object_get(body, "supersteps")) &&
+       !json_is_array(json_object_get(body, "supersteps")) &&
+       api_invalid(&e, "supersteps", "must be a list"))) {
+    api_fail_err(req, &e);
+    goto out;
+  }
+  steps = json_object_get(body, "supersteps");
+  if (json_array_size(steps)) {
+    api_fail(req, 422, "invalid_request",
+             "supersteps: not supported yet; create the thread, then update "
+             "its state");
+    goto out;
+  }
+  api_lock();
+  struct api_thread *t = api_thread_find(id);
+  json_t *reply = NULL;
+  unsigned status = 200;
+  if (t && !(ie && !strcmp(ie, "do_nothing"))) {
+    status = 409;
+  } else if (!t) {
+    t = api_thread_add(id, md ? json_deep_copy(md) : NULL);
+    /* The SDK sends {"graph_id": undefined} as metadata; drop nulls. */
+    json_t *gid = json_object_get(t->metadata, "graph_id");
+    if (gid && json_is_null(gid))
+      json_object_del(t->metadata, "graph_id");
+    else if (json_is_string(gid))
+      t->graph_id = loom_strdup(json_string_value(gid));
+  }
+  if (status == 200)
+    reply = api_thread_json(t);
+  api_unlock();
+  if (status == 409)
+    api_fail(req, 409, "conflict", "thread '%s' already exists", id);
+  else
+    loom_http_respond_json(req, 200, reply);
+out:
+  json_decref(body);
+}
+
+static void get_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *out = path_thread_json(req);
+  if (out)
+    loom_http_respond_json(req, 200, out);
+}
+
+static void patch_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  json_t *md = NULL;
+  struct loom_error e = {0};
+  if (api_opt_object(body, "metadata", &md, &e)) {
+    api_fail_err(req, &e);
+    json_decref(body);
+    return;
+  }
+  const char *id = loom_http_param(req, "thread_id");
+  api_lock();
+  struct api_thread *t = api_thread_find(id);
+  json_t *out = NULL;
+  if (t) {
+    if (md)
+      json_object_update(t->metadata, md);
+    json_decref(t->updated_at);
+    t->updated_at = api_now();
+    out = api_thread_json(t);
+  }
+  api_unlock();
+  json_decref(body);
+  if (!out)
+    api_not_found(req, "thread", id);
+  else
+    loom_http_respond_json(req, 200, out);
+}
+
+/* ---- delete: the checkpoints go on the pool ---- */
+
+struct del {
+  char id[LOOM_ID_LEN + 1];
+  struct loom_error e;
+  loom_err err;
+};
+
+static bool drop_run_each(struct api_run *r, void *arg) {
+  if (!strcmp(r->thread_id, arg)) {
+    api_executor_cancel(r, false);
+    if (api_run_finished(r->status))
+      api_run_remove(r);
+  }
+  return true;
+}
+
+static void del_work(void *arg) {
+  struct del *d = arg;
+  d->err = loom_store_delete_thread_checkpoints(the_app->store, API_TENANT,
+                                                d->id, &d->e);
+}
+
+static void del_done(struct loom_http_req *req, void *arg) {
+  struct del *d = arg;
+  if (req && d->err)
+    api_fail_err(req, &d->e);
+  else if (req)
+    loom_http_respond_raw(req, 204, NULL, "", 0);
+  loom_free(d);
+}
+
+static void delete_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *id = loom_http_param(req, "thread_id");
+  api_lock();
+  struct api_thread *t = api_thread_find(id);
+  if (t) {
+    api_runs_each(drop_run_each, t->id);
+    if (t->active)
+      t->temporary = true; /* removed when its run ends */
+    else
+      api_thread_remove(t);
+  }
+  api_unlock();
+  if (!t) {
+    api_not_found(req, "thread", id);
+    return;
+  }
+  struct del *d = LOOM_NEW(struct del);
+  snprintf(d->id, sizeof d->id, "%s", id);
+  api_offload(req, del_work, del_done, d);
+}
+
+/* ---- search and count ---- */
+
+struct search {
+  const json_t *metadata, *values, *ids;
+  const char *status, *sort_by, *sort_order;
+  json_t *hits;
+};
+
+static bool search_each(struct api_thread *t, void *arg) {
+  struct search *s = arg;
+  if (t->temporary)
+    return true;
+  if (s->status && strcmp(s->status, t->status))
+    return true;
+  if (!api_json_contains(t->metadata, s->metadata))
+    return true;
+  if (s->values && !api_json_contains(t->values, s->values))
+    return true;
+  if (s->ids) {
+    bool hit = false;
+    size_t i;
+    const json_t *id;
+    json_array_foreach(s->ids, i, id) {
+      hit = hit || !strcmp(json_string_value(id), t->id);
+    }
+    if (!hit)
+      return true;
+  }
+  json_array_append_new(s->hits, api_thread_json(t));
+  return true;
+}
+
+static loom_err read_search(const json_t *body, struct search *s,
+                            json_t **ids, struct loom_error *e) {
+  static const char *const statuses[] = {"idle", "busy", "interrupted",
+                                         "error", NULL};
+  static const char *const sort_by[] = {"thread_id", "status", "created_at",
+                                        "updated_at", NULL};
+  static const char *const order[] = {"asc", "desc", NULL};
+  json_t *md = NULL, *values = NULL;
+  loom_err err = api_opt_object(body, "metadata", &md, e);
+  if (!err)
+    err = api_opt_object(body, "values", &values, e);
+  if (!err)
+    err = api_opt_enum(body, "status", statuses, &s->status, e);
+  if (!err)
+    err = api_opt_enum(body, "sort_by", sort_by, &s->sort_by, e);
+  if (!err)
+    err = api_opt_enum(body, "sort_order", order, &s->sort_order, e);
+  if (!err)
+    err = api_opt_strings(body, "ids", ids, e);
+  s->metadata = md;
+  s->values = values;
+  s->ids = *ids;
+  return err;
+}
+
+static const char *sort_key;
+static bool sort_desc;
+
+static int compare(const void *a, const void *b) {
+  const char *x = json_string_value(json_object_get(*(json_t *const *)a, sort_key));
+  const char *y = json_string_value(json_object_get(*(json_t *const *)b, sort_key));
+  int c = strcmp(x ? x : "", y ? y : "");
+  return sort_desc ? -c : c;
+}
+
+static void search_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL, *ids = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  struct search s = {0};
+  long long limit = 10, offset = 0;
+  struct loom_error e = {0};
+  if (read_search(body, &s, &ids, &e) ||
+      api_opt_int(body, "limit", 1, 1000, &limit, &e) ||
+      api_opt_int(body, "offset", 0, 1000000000, &offset, &e)) {
+    api_fail_err(req, &e);
+    goto out;
+  }
+  s.hits = json_array();
+  api_lock();
+  api_threads_each(search_each, &s);
+  size_t n = json_array_size(s.hits);
+  json_t **v = loom_malloc((n ? n : 1) * sizeof *v);
+  for (size_t i = 0; i < n; i++)
+    v[i] = json_array_get(s.hits, i);
+  sort_key = s.sort_by ? s.sort_by : "created_at";
+  sort_desc = !s.sort_order || !strcmp(s.sort_order, "desc");
+  qsort(v, n, sizeof *v, compare);
+  json_t *page = json_array();
+  for (size_t i = (size_t)offset; i < n && json_array_size(page) < (size_t)limit;
+       i++)
+    json_array_append(page, v[i]);
+  api_unlock();
+  loom_free(v);
+  json_decref(s.hits);
+  loom_http_respond_json(req, 200, page);
+out:
+  json_decref(ids);
+  json_decref(body);
+}
+
+static void count_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL, *ids = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  struct search s = {0};
+  struct loom_error e = {0};
+  if (read_search(body, &s, &ids, &e)) {
+    api_fail_err(req, &e);
+  } else {
+    s.hits = json_array();
+    api_lock();
+    api_threads_each(search_each, &s);
+    api_unlock();
+    loom_http_respond_json(req, 200,
+                           json_integer((json_int_t)json_array_size(s.hits)));
+    json_decref(s.hits);
+  }
+  json_decref(ids);
+  json_decref(body);
+}
+
+/* ---- copy: every checkpoint of the thread, oldest first ---- */
+
+struct copy {
+  char from[LOOM_ID_LEN + 1], to[LOOM_ID_LEN + 1];
+  json_t *ids; /* checkpoint ids, newest first */
+  struct loom_error e;
+  loom_err err;
+};
+
+static bool collect_cb(const struct loom_checkpoint *cp, void *arg) {
+  json_array_append_new(((struct copy *)arg)->ids, json_string(cp->id));
+  return true;
+}
+
+static loom_err copy_one(struct copy *c, const char *id) {
+  struct loom_checkpoint *cp = NULL;
+  loom_err err = loom_store_get_checkpoint(the_app->store, API_TENANT, c->from,
+                                           "", id, &cp, &c->e);
+  if (err)
+    return err;
+  const json_t *versions = json_object_get(cp->checkpoint, "channel_versions");
+  size_t n = json_object_size(cp->values), i = 0;
+  struct loom_blob *blobs = loom_calloc(n ? n : 1, sizeof *blobs);
+  const char *k;
+  json_t *v;
+  json_object_foreach(cp->values, k, v) {
+    const char *ver = json_string_value(json_object_get(versions, k));
+    if (ver)
+      blobs[i++] = (struct loom_blob){k, ver, v};
+  }
+  loom_free(cp->thread_id);
+  cp->thread_id = loom_strdup(c->to);
+  err = loom_store_put_checkpoint(the_app->store, API_TENANT, cp, blobs, i,
+                                  &c->e);
+  loom_free(blobs);
+  loom_checkpoint_free(cp);
+  return err;
+}
+
+static void copy_work(void *arg) {
+  struct copy *c = arg;
+  struct loom_checkpoint_query q = {.thread_id = c->from};
+  c->ids = json_array();
+  c->err = loom_store_list_checkpoints(the_app->store, API_TENANT, &q,
+                                       collect_cb, c, &c->e);
+  for (size_t i = json_array_size(c->ids); !c->err && i-- > 0;)
+    c->err = copy_one(c, json_string_value(json_array_get(c->ids, i)));
+}
+
+static void copy_done(struct loom_http_req *req, void *arg) {
+  struct copy *c = arg;
+  if (req && c->err) {
+    api_fail_err(req, &c->e);
+  } else if (req) {
+    api_lock();
+    struct api_thread *t = api_thread_find(c->to);
+    json_t *out = t ? api_thread_json(t) : json_null();
+    api_unlock();
+    loom_http_respond_json(req, 200, out);
+  }
+  json_decref(c->ids);
+  loom_free(c);
+}
+
+static void copy_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *id = loom_http_param(req, "thread_id");
+  struct copy *c = LOOM_NEW(struct copy);
+  api_lock();
+  struct api_thread *t = api_thread_find(id);
+  if (t) {
+    struct api_thread *n = api_thread_add(NULL, json_deep_copy(t->metadata));
+    n->values = t->values ? json_deep_copy(t->values) : NULL;
+    n->graph_id = t->graph_id ? loom_strdup(t->graph_id) : NULL;
+    snprintf(c->from, sizeof c->from, "%s", t->id);
+    snprintf(c->to, sizeof c->to, "%s", n->id);
+  }
+  api_unlock();
+  if (!t) {
+    loom_free(c);
+    api_not_found(req, "thread", id);
+    return;
+  }
+  api_offload(req, copy_work, copy_done, c);
+}
+
+loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
+                           struct loom_error *e) {
+  the_app = app;
+  static const struct {
+    const char *method, *path;
+    loom_http_handler_cb cb;
+  } routes[] = {
+      {"POST", "/threads", create_cb},
+      {"POST", "/threads/search", search_cb},
+      {"POST", "/threads/count", count_cb},
+      {"GET", "/threads/{thread_id}", get_cb},
+      {"PATCH", "/threads/{thread_id}", patch_cb},
+      {"DELETE", "/threads/{thread_id}", delete_cb},
+      {"POST", "/threads/{thread_id}/copy", copy_cb},
+  };
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
+                                       routes[i].cb, app, e);
+    if (err)
+      return err;
+  }
+  return LOOM_OK;
+}
