@@ -269,7 +269,13 @@ static void exec_work_cb(void *arg) {
     run_engine(x);
   }
   api_graph_release(x->graph);
-  if (r->rollback)
+  api_lock();
+  bool cancelled = r->cancel, rollback = r->rollback;
+  api_unlock();
+  /* A cancel may surface from the engine as an error about it. */
+  if (cancelled && x->status == LOOM_RUN_ERROR)
+    x->status = LOOM_RUN_CANCELLED;
+  if (rollback)
     roll_back(r);
   if (r->delete_thread)
     (void)loom_store_delete_thread_checkpoints(app->store, API_TENANT,

@@ -75,14 +75,17 @@ static loom_err check_config(const json_t *body, struct loom_error *e) {
     return LOOM_OK;
   long long limit = 0;
   json_t *conf = NULL, *tags = NULL;
-  loom_err err = api_opt_int(config, "recursion_limit", 1, 100000, &limit, e);
+  loom_err err = api_opt_int(config, "recursion_limit", 1, 100000000, &limit, e);
   if (!err)
     err = api_opt_object(config, "configurable", &conf, e);
   if (!err)
     err = api_opt_strings(config, "tags", &tags, e);
   json_decref(tags);
-  if (err) /* name the path: "config.<field>" */
-    loom_error_set(e, LOOM_ERR_INVALID, "config.%s", e->message);
+  if (err) { /* name the path: "config.<field>" */
+    char msg[sizeof e->message];
+    snprintf(msg, sizeof msg, "%s", e->message);
+    loom_error_set(e, LOOM_ERR_INVALID, "config.%s", msg);
+  }
   return err;
 }
 
