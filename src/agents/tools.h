@@ -79,6 +79,10 @@ loom_err loom_tools_add(struct loom_tools *r, const struct loom_tool *t,
 /* Registers current_time, calculator and http_fetch. */
 void loom_tools_add_builtins(struct loom_tools *r);
 
+/* Registers http_fetch alone (loom_tools_add_builtins includes it). */
+loom_err loom_tools_add_fetch(struct loom_tools *r,
+                              struct loom_error *e) LOOM_MUST_USE;
+
 /* True when a tool of that name is registered. */
 bool loom_tools_has(const struct loom_tools *r, const char *name);
 
