@@ -112,6 +112,8 @@ loom_err loom_engine_save(struct loom_run *r, const char *source,
   json_t *meta = json_pack("{sssisoso}", "source", source, "step", r->step,
                            "writes", writes_meta ? writes_meta : json_null(),
                            "parents", json_object());
+  if (r->metadata)
+    json_object_update_missing(meta, r->metadata);
   json_t *rec = json_pack("{sssOsOso}", "id", id, "checkpoint", ckpt,
                           "metadata", meta, "values", json_copy(r->values));
   json_t *ev = json_pack("{sssssOsO}", "checkpoint_id", id, "parent_id",

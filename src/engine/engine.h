@@ -145,6 +145,9 @@ struct loom_run_opts {
   size_t lua_memory;          /* 0: default */
   uint64_t lua_instructions;  /* 0: default */
   void *user;                 /* handed to node kinds (loop, clients) */
+  /* Extra keys for every checkpoint's metadata (graph id, run id, ...);
+   * borrowed. */
+  const json_t *metadata;
 };
 
 enum loom_event_type {

@@ -53,7 +53,7 @@ struct loom_run {
   const struct loom_graph *g;
   struct loom_store *store;
   char *tenant, *thread_id, *ns, *from_checkpoint;
-  json_t *input, *command;
+  json_t *input, *command, *metadata;
   int recursion_limit;
   enum loom_durability durability;
   json_t *before, *after; /* node-name arrays: graph's plus the run's */

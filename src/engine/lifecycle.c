@@ -45,6 +45,7 @@ loom_err loom_run_new(const struct loom_graph *g,
                                            : NULL;
   r->input = opts->input ? json_deep_copy(opts->input) : NULL;
   r->command = opts->command ? json_deep_copy(opts->command) : NULL;
+  r->metadata = opts->metadata ? json_deep_copy(opts->metadata) : NULL;
   r->recursion_limit = opts->recursion_limit
                            ? opts->recursion_limit
                            : LOOM_ENGINE_DEFAULT_RECURSION_LIMIT;
@@ -159,6 +160,7 @@ void loom_run_free(struct loom_run *r) {
   loom_free(r->tenant), loom_free(r->thread_id), loom_free(r->ns);
   loom_free(r->from_checkpoint);
   json_decref(r->input), json_decref(r->command);
+  json_decref(r->metadata);
   json_decref(r->before), json_decref(r->after);
   json_decref(r->values), json_decref(r->versions);
   json_decref(r->saved_versions), json_decref(r->next);

@@ -70,7 +70,8 @@ static void subgraph_start(struct loom_task *t) {
   struct loom_run_opts o = {.store = r->store, .tenant = r->tenant,
                             .thread_id = r->thread_id, .ns = ns,
                             .input = input, .command = command,
-                            .durability = r->durability, .user = r->user};
+                            .durability = r->durability, .user = r->user,
+                            .metadata = r->metadata};
   struct loom_run *child = NULL;
   struct loom_error e = {0};
   loom_err rc = loom_run_new(g, &o, &child, &e);
