@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/run.h"
 
 static const char usage[] =
     "usage: loom <command> [options]\n"
@@ -12,6 +13,8 @@ static const char usage[] =
     "commands:\n"
     "  serve     serve the HTTP API (embedded SQLite by default)\n"
     "  migrate   apply database schema migrations\n"
+    "  run       run a graph file on a thread, printing events\n"
+    "  resume    continue an interrupted thread\n"
     "  version   print the version\n"
     "\n"
     "`loom <command> --help` describes each.";
@@ -23,6 +26,8 @@ int main(int argc, char **argv) {
   } commands[] = {
       {"serve", loom_cli_serve},
       {"migrate", loom_cli_migrate},
+      {"run", loom_cli_run},
+      {"resume", loom_cli_resume},
   };
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

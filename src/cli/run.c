@@ -76,8 +76,9 @@ static void print_cb(const struct loom_event *ev, void *arg) {
                        : json_object_get(ev->data, "interrupts") ? "interrupts"
                                                                  : "error";
     data = loom_json_dump(json_object_get(ev->data, what));
-    printf("step %-3d %s%s%-12s %s%s\n", ev->step + 1, ns ? ns : "",
-           ns ? "/" : "", name, strcmp(what, "result") ? what : "", data);
+    printf("step %-3d %s%s%-12s %s%s%s\n", ev->step + 1, ns ? ns : "",
+           ns ? "/" : "", name, strcmp(what, "result") ? what : "",
+           strcmp(what, "result") ? " " : "", data);
   }
   loom_free(data);
   fflush(stdout);
