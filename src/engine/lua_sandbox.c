@@ -160,8 +160,12 @@ static loom_err table_to_json(lua_State *L, int idx, int depth, json_t **out,
       lua_pop(L, 1);
       if (!rc)
         json_array_append_new(arr, item ? item : json_null());
+      else
+        json_decref(item);
     }
-    *out = arr;
+    if (rc)
+      json_decref(arr);
+    *out = rc ? NULL : arr;
     return rc;
   }
   /* Collect keys first so objects come out in a stable (sorted) order. */
@@ -191,11 +195,15 @@ static loom_err table_to_json(lua_State *L, int idx, int depth, json_t **out,
       lua_pop(L, 1);
       if (!rc && item)
         json_object_set_new(obj, keys[i], item);
+      else
+        json_decref(item);
     }
     loom_free(keys[i]);
   }
   loom_free(keys);
-  *out = obj;
+  if (rc)
+    json_decref(obj);
+  *out = rc ? NULL : obj;
   return rc;
 }
 
