@@ -46,6 +46,11 @@ char *schema_translate(const struct schema_migration *m,
  * with an equal value. */
 bool store_json_contains(const json_t *obj, const json_t *filter);
 
+/* True when `row` passes the search's JSON filters: "metadata" and
+ * "values" contain q's, and its `id_key` field is in q->ids when set. */
+bool store_row_matches(const json_t *row, const struct loom_search *q,
+                       const char *id_key);
+
 /* Fills `e` with LOOM_ERR_INVALID when `tenant` is NULL or empty. */
 loom_err store_check_tenant(const char *tenant, struct loom_error *e);
 
@@ -70,6 +75,9 @@ enum stmt_id {
   STMT_CP_DEL_WRITES,
   STMT_CP_DEL_BLOBS,
   STMT_CP_DEL,
+  STMT_CP_COPY,
+  STMT_CP_COPY_BLOBS,
+  STMT_CP_COPY_WRITES,
   /* assistants */
   STMT_AS_GET,
   STMT_AS_INSERT,
@@ -184,13 +192,13 @@ sqlite3_int64 now_ms(void);
 size_t search_limit(const struct loom_search *q);
 
 /* Steps a bound statement, builds a row per result with `row_cb`, keeps
- * those whose "metadata" (and "values" when `values` is set) contain the
- * search's filters, and applies the search's offset and limit. `*out` is
- * the array. */
+ * those that pass store_row_matches (`id_key`: the row's id field), and
+ * applies the search's offset and limit: `*out` is the array. With `out`
+ * NULL, counts every match into `*count` instead, without paging. */
 loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
-                      json_t *(*row_cb)(sqlite3_stmt *st),
-                      const struct loom_search *q, struct loom_error *e,
-                      json_t **out);
+                      json_t *(*row_cb)(sqlite3_stmt *st), const char *id_key,
+                      const struct loom_search *q, json_t **out,
+                      size_t *count, struct loom_error *e);
 
 /* Looks `sort_by` up in `allowed` (pairs of API field, SQL column, NULL
  * terminated); NULL sort_by is created_at. LOOM_ERR_INVALID otherwise. */
@@ -230,7 +238,12 @@ loom_err sqlite_delete_thread_checkpoints(struct loom_store *s,
                                           const char *tenant,
                                           const char *thread_id,
                                           struct loom_error *e);
-/* The same inside the caller's write transaction on `c`. */
+loom_err sqlite_copy_thread_checkpoints(struct loom_store *s,
+                                        const char *tenant,
+                                        const char *from_thread,
+                                        const char *to_thread,
+                                        struct loom_error *e);
+/* delete_thread_checkpoints inside the caller's write transaction. */
 loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c,
                                       const char *tenant,
                                       const char *thread_id,
@@ -253,6 +266,9 @@ loom_err sqlite_set_assistant_version(struct loom_store *s,
 loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,
                                   const struct loom_search *q, json_t **out,
                                   struct loom_error *e);
+loom_err sqlite_count_assistants(struct loom_store *s, const char *tenant,
+                                 const struct loom_search *q, size_t *out,
+                                 struct loom_error *e);
 loom_err sqlite_list_assistant_versions(struct loom_store *s,
                                         const char *tenant, const char *id,
                                         const struct loom_search *q,
@@ -273,6 +289,9 @@ loom_err sqlite_update_thread(struct loom_store *s, const char *tenant,
 loom_err sqlite_search_threads(struct loom_store *s, const char *tenant,
                                const struct loom_search *q, json_t **out,
                                struct loom_error *e);
+loom_err sqlite_count_threads(struct loom_store *s, const char *tenant,
+                              const struct loom_search *q, size_t *out,
+                              struct loom_error *e);
 loom_err sqlite_delete_thread(struct loom_store *s, const char *tenant,
                               const char *id, struct loom_error *e);
 

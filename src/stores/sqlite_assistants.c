@@ -303,11 +303,11 @@ out:
   return result;
 }
 
-loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,
-                                  const struct loom_search *q, json_t **out,
-                                  struct loom_error *e) {
+/* Search (out set) or count (count set) of a tenant's assistants. */
+static loom_err find(struct loom_store *s, const char *tenant,
+                     const struct loom_search *q, json_t **out, size_t *count,
+                     struct loom_error *e) {
   static const struct loom_search none = {0};
-  *out = NULL;
   q = q ? q : &none;
   const char *column;
   loom_err result = store_check_tenant(tenant, e);
@@ -327,11 +327,26 @@ loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,
     goto out;
   bind_text(st, 1, tenant);
   bind_text(st, 2, q->graph_id);
-  result = collect_rows(c, st, assistant_row_cb, q, e, out);
+  result = collect_rows(c, st, assistant_row_cb, "assistant_id", q, out,
+                        count, e);
 out:
   conn_release(sst, c);
   loom_free(sql);
   return result;
+}
+
+loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,
+                                  const struct loom_search *q, json_t **out,
+                                  struct loom_error *e) {
+  *out = NULL;
+  return find(s, tenant, q, out, NULL, e);
+}
+
+loom_err sqlite_count_assistants(struct loom_store *s, const char *tenant,
+                                 const struct loom_search *q, size_t *out,
+                                 struct loom_error *e) {
+  *out = 0;
+  return find(s, tenant, q, NULL, out, e);
 }
 
 loom_err sqlite_list_assistant_versions(struct loom_store *s,
@@ -354,7 +369,7 @@ loom_err sqlite_list_assistant_versions(struct loom_store *s,
     goto out;
   bind_text(st, 1, tenant);
   bind_text(st, 2, id);
-  result = collect_rows(c, st, version_row_cb, q, e, out);
+  result = collect_rows(c, st, version_row_cb, NULL, q, out, NULL, e);
 out:
   conn_release(sst, c);
   return result;

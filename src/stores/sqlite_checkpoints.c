@@ -432,3 +432,53 @@ out:
   conn_release(sst, c);
   return result;
 }
+
+loom_err sqlite_copy_thread_checkpoints(struct loom_store *s,
+                                        const char *tenant,
+                                        const char *from_thread,
+                                        const char *to_thread,
+                                        struct loom_error *e) {
+  static const char *const sql[3] = {
+      "INSERT INTO checkpoints (tenant_id, thread_id, checkpoint_ns,"
+      " checkpoint_id, parent_checkpoint_id, checkpoint, metadata,"
+      " created_at) SELECT tenant_id, ?3, checkpoint_ns, checkpoint_id,"
+      " parent_checkpoint_id, checkpoint, metadata, created_at"
+      " FROM checkpoints WHERE tenant_id = ?1 AND thread_id = ?2"
+      " ON CONFLICT DO NOTHING",
+      "INSERT INTO checkpoint_blobs (tenant_id, thread_id, checkpoint_ns,"
+      " channel, version, type, value) SELECT tenant_id, ?3, checkpoint_ns,"
+      " channel, version, type, value FROM checkpoint_blobs"
+      " WHERE tenant_id = ?1 AND thread_id = ?2 ON CONFLICT DO NOTHING",
+      "INSERT INTO checkpoint_writes (tenant_id, thread_id, checkpoint_ns,"
+      " checkpoint_id, task_id, idx, channel, type, value)"
+      " SELECT tenant_id, ?3, checkpoint_ns, checkpoint_id, task_id, idx,"
+      " channel, type, value FROM checkpoint_writes"
+      " WHERE tenant_id = ?1 AND thread_id = ?2 ON CONFLICT DO NOTHING",
+  };
+  static const enum stmt_id ids[3] = {STMT_CP_COPY, STMT_CP_COPY_BLOBS,
+                                      STMT_CP_COPY_WRITES};
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  if (!from_thread || !to_thread)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "copying checkpoints needs both thread ids");
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  if ((result = conn_acquire(sst, &c, e)) || (result = tx_begin(c, true, e)))
+    goto out;
+  for (int i = 0; i < 3; i++) {
+    sqlite3_stmt *st;
+    if ((result = conn_stmt(c, ids[i], sql[i], &st, e)))
+      goto out;
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, from_thread);
+    bind_text(st, 3, to_thread);
+    if ((result = stmt_exec(c, st, "copying a thread's checkpoints", e)))
+      goto out;
+  }
+  result = tx_commit(c, e);
+out:
+  conn_release(sst, c);
+  return result;
+}

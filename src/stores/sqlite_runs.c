@@ -196,7 +196,7 @@ static loom_err list_cb(struct sqlite_conn *c, void *arg,
   bind_text(st, 1, a->tenant);
   bind_text(st, 2, a->thread_id);
   bind_text(st, 3, a->q ? a->q->status : NULL);
-  return collect_rows(c, st, run_row_cb, a->q, e, a->out);
+  return collect_rows(c, st, run_row_cb, "run_id", a->q, a->out, NULL, e);
 }
 
 loom_err sqlite_list_runs(struct loom_store *s, const char *tenant,

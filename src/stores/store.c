@@ -152,3 +152,29 @@ char *row_id_or_new(const json_t *row, const char *key) {
   char id[LOOM_ID_LEN + 1];
   return loom_strdup(loom_id_new(id));
 }
+
+loom_err loom_store_unsupported(const struct loom_store *s, const char *op,
+                                struct loom_error *e) {
+  return loom_error_set(e, LOOM_ERR_UNSUPPORTED,
+                        "the %s store does not implement %s", s->ops->name,
+                        op);
+}
+
+bool store_row_matches(const json_t *row, const struct loom_search *q,
+                       const char *id_key) {
+  if (!q)
+    return true;
+  if (!store_json_contains(json_object_get(row, "metadata"), q->metadata) ||
+      !store_json_contains(json_object_get(row, "values"), q->values))
+    return false;
+  if (!q->ids || !json_is_array(q->ids) || !id_key)
+    return true;
+  const char *id = json_string_value(json_object_get(row, id_key));
+  size_t i;
+  json_t *want;
+  json_array_foreach(q->ids, i, want) {
+    if (id && json_is_string(want) && strcmp(id, json_string_value(want)) == 0)
+      return true;
+  }
+  return false;
+}

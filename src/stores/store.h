@@ -86,6 +86,7 @@ enum loom_if_exists {
 struct loom_search {
   const json_t *metadata; /* on the row's "metadata" */
   const json_t *values;   /* threads: on the thread's "values" */
+  const json_t *ids;      /* assistants, threads: array of ids to keep */
   const char *graph_id;   /* assistants */
   const char *status;     /* threads, runs */
   /* A field of the row to sort by: "created_at" (default), "updated_at",
@@ -164,10 +165,14 @@ struct loom_store_ops {
   loom_err (*set_assistant_version)(struct loom_store *s, const char *tenant,
                                     const char *assistant_id, int version,
                                     json_t **out, struct loom_error *e);
-  /* `*out`: array of rows (uses metadata, graph_id, sort, paging). */
+  /* `*out`: array of rows (uses metadata, graph_id, ids, sort, paging). */
   loom_err (*search_assistants)(struct loom_store *s, const char *tenant,
                                 const struct loom_search *q, json_t **out,
                                 struct loom_error *e);
+  /* How many assistants match (uses metadata, graph_id, ids). */
+  loom_err (*count_assistants)(struct loom_store *s, const char *tenant,
+                               const struct loom_search *q, size_t *out,
+                               struct loom_error *e);
   /* `*out`: array of versions newest first (uses metadata, paging). */
   loom_err (*list_assistant_versions)(struct loom_store *s,
                                       const char *tenant,
@@ -196,10 +201,14 @@ struct loom_store_ops {
   loom_err (*update_thread)(struct loom_store *s, const char *tenant,
                             const char *thread_id, const json_t *patch,
                             json_t **out, struct loom_error *e);
-  /* Uses metadata, values, status, sort, paging. */
+  /* Uses metadata, values, ids, status, sort, paging. */
   loom_err (*search_threads)(struct loom_store *s, const char *tenant,
                              const struct loom_search *q, json_t **out,
                              struct loom_error *e);
+  /* How many threads match (uses metadata, values, ids, status). */
+  loom_err (*count_threads)(struct loom_store *s, const char *tenant,
+                            const struct loom_search *q, size_t *out,
+                            struct loom_error *e);
   /* Removes the thread, its runs and events, and its checkpoints. */
   loom_err (*delete_thread)(struct loom_store *s, const char *tenant,
                             const char *thread_id, struct loom_error *e);
@@ -261,6 +270,15 @@ struct loom_store_ops {
                               const char *run_id, long long after_seq,
                               size_t limit, json_t **out,
                               struct loom_error *e);
+
+  /* Copies every checkpoint, blob and pending write of `from_thread` (all
+   * namespaces) to `to_thread`, keeping ids (LangGraph's thread copy).
+   * Rows `to_thread` already has are kept. */
+  loom_err (*copy_thread_checkpoints)(struct loom_store *s,
+                                      const char *tenant,
+                                      const char *from_thread,
+                                      const char *to_thread,
+                                      struct loom_error *e);
 
   void (*close)(struct loom_store *s);
 };
@@ -335,49 +353,66 @@ loom_store_delete_thread_checkpoints(struct loom_store *s, const char *tenant,
 }
 
 /* Assistants, threads, runs, run events: see the ops above. */
-#define LOOM_STORE_CALL(op, ...) (s->ops->op(s, __VA_ARGS__))
+/*
+ * LOOM_ERR_UNSUPPORTED with a message naming the backend and `op`: what
+ * the wrappers below return when a backend leaves an op NULL (e.g. a
+ * checkpoint-only test store).
+ */
+loom_err loom_store_unsupported(const struct loom_store *s, const char *op,
+                                struct loom_error *e);
+
+#define LOOM_STORE_CALL(op, e, ...)                                            \
+  (s->ops->op ? s->ops->op(s, __VA_ARGS__)                                     \
+              : loom_store_unsupported(s, #op, e))
 static inline loom_err loom_store_put_assistant(struct loom_store *s,
                                                 const char *tenant,
                                                 const json_t *row,
                                                 enum loom_if_exists ie,
                                                 json_t **out,
                                                 struct loom_error *e) {
-  return LOOM_STORE_CALL(put_assistant, tenant, row, ie, out, e);
+  return LOOM_STORE_CALL(put_assistant, e, tenant, row, ie, out, e);
 }
 static inline loom_err loom_store_get_assistant(struct loom_store *s,
                                                 const char *tenant,
                                                 const char *id, json_t **out,
                                                 struct loom_error *e) {
-  return LOOM_STORE_CALL(get_assistant, tenant, id, out, e);
+  return LOOM_STORE_CALL(get_assistant, e, tenant, id, out, e);
 }
 static inline loom_err
 loom_store_update_assistant(struct loom_store *s, const char *tenant,
                             const char *id, const json_t *patch, json_t **out,
                             struct loom_error *e) {
-  return LOOM_STORE_CALL(update_assistant, tenant, id, patch, out, e);
+  return LOOM_STORE_CALL(update_assistant, e, tenant, id, patch, out, e);
 }
 static inline loom_err
 loom_store_set_assistant_version(struct loom_store *s, const char *tenant,
                                  const char *id, int version, json_t **out,
                                  struct loom_error *e) {
-  return LOOM_STORE_CALL(set_assistant_version, tenant, id, version, out, e);
+  return LOOM_STORE_CALL(set_assistant_version, e, tenant, id, version, out, e);
 }
 static inline loom_err
 loom_store_search_assistants(struct loom_store *s, const char *tenant,
                              const struct loom_search *q, json_t **out,
                              struct loom_error *e) {
-  return LOOM_STORE_CALL(search_assistants, tenant, q, out, e);
+  return LOOM_STORE_CALL(search_assistants, e, tenant, q, out, e);
+}
+static inline loom_err loom_store_count_assistants(struct loom_store *s,
+                                                   const char *tenant,
+                                                   const struct loom_search *q,
+                                                   size_t *out,
+                                                   struct loom_error *e) {
+  return LOOM_STORE_CALL(count_assistants, e, tenant, q, out, e);
 }
 static inline loom_err loom_store_list_assistant_versions(
     struct loom_store *s, const char *tenant, const char *id,
     const struct loom_search *q, json_t **out, struct loom_error *e) {
-  return LOOM_STORE_CALL(list_assistant_versions, tenant, id, q, out, e);
+  return LOOM_STORE_CALL(list_assistant_versions, e, tenant, id, q, out, e);
 }
 static inline loom_err loom_store_delete_assistant(struct loom_store *s,
                                                    const char *tenant,
                                                    const char *id,
                                                    struct loom_error *e) {
-  return LOOM_STORE_CALL(delete_assistant, tenant, id, e);
+  return LOOM_STORE_CALL(delete_assistant, e, tenant, id, e);
 }
 static inline loom_err loom_store_put_thread(struct loom_store *s,
                                              const char *tenant,
@@ -385,13 +420,13 @@ static inline loom_err loom_store_put_thread(struct loom_store *s,
                                              enum loom_if_exists ie,
                                              json_t **out,
                                              struct loom_error *e) {
-  return LOOM_STORE_CALL(put_thread, tenant, row, ie, out, e);
+  return LOOM_STORE_CALL(put_thread, e, tenant, row, ie, out, e);
 }
 static inline loom_err loom_store_get_thread(struct loom_store *s,
                                              const char *tenant,
                                              const char *id, json_t **out,
                                              struct loom_error *e) {
-  return LOOM_STORE_CALL(get_thread, tenant, id, out, e);
+  return LOOM_STORE_CALL(get_thread, e, tenant, id, out, e);
 }
 static inline loom_err loom_store_update_thread(struct loom_store *s,
                                                 const char *tenant,
@@ -399,32 +434,39 @@ static inline loom_err loom_store_update_thread(struct loom_store *s,
                                                 const json_t *patch,
                                                 json_t **out,
                                                 struct loom_error *e) {
-  return LOOM_STORE_CALL(update_thread, tenant, id, patch, out, e);
+  return LOOM_STORE_CALL(update_thread, e, tenant, id, patch, out, e);
 }
 static inline loom_err loom_store_search_threads(struct loom_store *s,
                                                  const char *tenant,
                                                  const struct loom_search *q,
                                                  json_t **out,
                                                  struct loom_error *e) {
-  return LOOM_STORE_CALL(search_threads, tenant, q, out, e);
+  return LOOM_STORE_CALL(search_threads, e, tenant, q, out, e);
+}
+static inline loom_err loom_store_count_threads(struct loom_store *s,
+                                                const char *tenant,
+                                                const struct loom_search *q,
+                                                size_t *out,
+                                                struct loom_error *e) {
+  return LOOM_STORE_CALL(count_threads, e, tenant, q, out, e);
 }
 static inline loom_err loom_store_delete_thread(struct loom_store *s,
                                                 const char *tenant,
                                                 const char *id,
                                                 struct loom_error *e) {
-  return LOOM_STORE_CALL(delete_thread, tenant, id, e);
+  return LOOM_STORE_CALL(delete_thread, e, tenant, id, e);
 }
 static inline loom_err loom_store_put_run(struct loom_store *s,
                                           const char *tenant,
                                           const json_t *row, json_t **out,
                                           struct loom_error *e) {
-  return LOOM_STORE_CALL(put_run, tenant, row, out, e);
+  return LOOM_STORE_CALL(put_run, e, tenant, row, out, e);
 }
 static inline loom_err loom_store_get_run(struct loom_store *s,
                                           const char *tenant,
                                           const char *run_id, json_t **out,
                                           struct loom_error *e) {
-  return LOOM_STORE_CALL(get_run, tenant, run_id, out, e);
+  return LOOM_STORE_CALL(get_run, e, tenant, run_id, out, e);
 }
 static inline loom_err loom_store_list_runs(struct loom_store *s,
                                             const char *tenant,
@@ -432,27 +474,27 @@ static inline loom_err loom_store_list_runs(struct loom_store *s,
                                             const struct loom_search *q,
                                             json_t **out,
                                             struct loom_error *e) {
-  return LOOM_STORE_CALL(list_runs, tenant, thread_id, q, out, e);
+  return LOOM_STORE_CALL(list_runs, e, tenant, thread_id, q, out, e);
 }
 static inline loom_err
 loom_store_set_run_status(struct loom_store *s, const char *tenant,
                           const char *run_id, const char *status,
                           const char *expect, const json_t *error,
                           struct loom_error *e) {
-  return LOOM_STORE_CALL(set_run_status, tenant, run_id, status, expect,
+  return LOOM_STORE_CALL(set_run_status, e, tenant, run_id, status, expect,
                          error, e);
 }
 static inline loom_err loom_store_delete_run(struct loom_store *s,
                                              const char *tenant,
                                              const char *run_id,
                                              struct loom_error *e) {
-  return LOOM_STORE_CALL(delete_run, tenant, run_id, e);
+  return LOOM_STORE_CALL(delete_run, e, tenant, run_id, e);
 }
 static inline loom_err loom_store_claim_run(struct loom_store *s,
                                             const char *worker,
                                             long long lease_ms, json_t **out,
                                             struct loom_error *e) {
-  return LOOM_STORE_CALL(claim_run, worker, lease_ms, out, e);
+  return LOOM_STORE_CALL(claim_run, e, worker, lease_ms, out, e);
 }
 static inline loom_err loom_store_renew_run_lease(struct loom_store *s,
                                                   const char *tenant,
@@ -460,7 +502,7 @@ static inline loom_err loom_store_renew_run_lease(struct loom_store *s,
                                                   const char *worker,
                                                   long long lease_ms,
                                                   struct loom_error *e) {
-  return LOOM_STORE_CALL(renew_run_lease, tenant, run_id, worker, lease_ms,
+  return LOOM_STORE_CALL(renew_run_lease, e, tenant, run_id, worker, lease_ms,
                          e);
 }
 static inline loom_err
@@ -468,15 +510,23 @@ loom_store_append_run_event(struct loom_store *s, const char *tenant,
                             const char *run_id, const char *event,
                             const json_t *data, long long *seq,
                             struct loom_error *e) {
-  return LOOM_STORE_CALL(append_run_event, tenant, run_id, event, data, seq,
+  return LOOM_STORE_CALL(append_run_event, e, tenant, run_id, event, data, seq,
                          e);
 }
 static inline loom_err
 loom_store_read_run_events(struct loom_store *s, const char *tenant,
                            const char *run_id, long long after_seq,
                            size_t limit, json_t **out, struct loom_error *e) {
-  return LOOM_STORE_CALL(read_run_events, tenant, run_id, after_seq, limit,
+  return LOOM_STORE_CALL(read_run_events, e, tenant, run_id, after_seq, limit,
                          out, e);
+}
+static inline loom_err
+loom_store_copy_thread_checkpoints(struct loom_store *s, const char *tenant,
+                                   const char *from_thread,
+                                   const char *to_thread,
+                                   struct loom_error *e) {
+  return LOOM_STORE_CALL(copy_thread_checkpoints, e, tenant, from_thread,
+                         to_thread, e);
 }
 #undef LOOM_STORE_CALL
 

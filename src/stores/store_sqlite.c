@@ -19,6 +19,7 @@
  * The queries themselves live in one file per concept: sqlite_checkpoints.c,
  * sqlite_assistants.c, sqlite_threads.c, sqlite_runs.c.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -255,32 +256,32 @@ json_t *col_json_string(sqlite3_stmt *stmt, int idx) {
 sqlite3_int64 now_ms(void) { return (sqlite3_int64)loom_clock_wall_ms(); }
 
 loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
-                      json_t *(*row_cb)(sqlite3_stmt *st),
-                      const struct loom_search *q, struct loom_error *e,
-                      json_t **out) {
+                      json_t *(*row_cb)(sqlite3_stmt *st), const char *id_key,
+                      const struct loom_search *q, json_t **out,
+                      size_t *count, struct loom_error *e) {
   static const struct loom_search none = {0};
   q = q ? q : &none;
-  size_t limit = search_limit(q), skipped = 0;
-  json_t *rows = json_array();
-  int rc;
-  while (json_array_size(rows) < limit &&
-         (rc = sqlite3_step(st)) == SQLITE_ROW) {
+  size_t offset = out ? q->offset : 0, matched = 0;
+  size_t stop = out ? offset + search_limit(q) : SIZE_MAX;
+  json_t *rows = out ? json_array() : NULL;
+  int rc = SQLITE_DONE;
+  while (matched < stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     json_t *row = row_cb(st);
-    if (store_json_contains(json_object_get(row, "metadata"), q->metadata) &&
-        store_json_contains(json_object_get(row, "values"), q->values) &&
-        skipped++ >= q->offset)
+    if (store_row_matches(row, q, id_key) && matched++ >= offset && rows)
       json_array_append(rows, row);
     json_decref(row);
   }
-  if (json_array_size(rows) >= limit)
+  if (matched >= stop)
     rc = SQLITE_DONE;
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) {
     json_decref(rows);
-    *out = NULL;
     return db_error(c, rc, "searching", e);
   }
-  *out = rows;
+  if (out)
+    *out = rows;
+  else
+    *count = matched;
   return LOOM_OK;
 }
 
@@ -437,12 +438,14 @@ static const struct loom_store_ops sqlite_ops = {
     .update_assistant = sqlite_update_assistant,
     .set_assistant_version = sqlite_set_assistant_version,
     .search_assistants = sqlite_search_assistants,
+    .count_assistants = sqlite_count_assistants,
     .list_assistant_versions = sqlite_list_assistant_versions,
     .delete_assistant = sqlite_delete_assistant,
     .put_thread = sqlite_put_thread,
     .get_thread = sqlite_get_thread,
     .update_thread = sqlite_update_thread,
     .search_threads = sqlite_search_threads,
+    .count_threads = sqlite_count_threads,
     .delete_thread = sqlite_delete_thread,
     .put_run = sqlite_put_run,
     .get_run = sqlite_get_run,
@@ -453,6 +456,7 @@ static const struct loom_store_ops sqlite_ops = {
     .renew_run_lease = sqlite_renew_run_lease,
     .append_run_event = sqlite_append_run_event,
     .read_run_events = sqlite_read_run_events,
+    .copy_thread_checkpoints = sqlite_copy_thread_checkpoints,
     .close = sqlite_close,
 };
 

@@ -480,6 +480,43 @@ static void test_delete_thread(void **state) {
   loom_checkpoint_free(cp);
 }
 
+static void test_copy_thread(void **state) {
+  struct fixture *f = *state;
+  char ids[5][LOOM_ID_LEN + 1];
+  put_five(f, "t1", "orig", ids);
+  json_t *w = json_pack("[{s:s, s:i}]", "channel", "step", "value", 7);
+  struct loom_error e = {0};
+  assert_int_equal(loom_store_put_writes(f->store, "t1", "orig", "", ids[4],
+                                         "t", w, &e),
+                   LOOM_OK);
+  json_decref(w);
+  assert_int_equal(
+      loom_store_copy_thread_checkpoints(f->store, "t1", "orig", "copy", &e),
+      LOOM_OK);
+  struct loom_checkpoint *cp = NULL;
+  assert_int_equal(
+      loom_store_get_checkpoint(f->store, "t1", "copy", "", NULL, &cp, &e),
+      LOOM_OK);
+  assert_string_equal(cp->id, ids[4]);
+  assert_int_equal(json_integer_value(json_object_get(cp->values, "step")), 4);
+  assert_int_equal(json_array_size(cp->pending_writes), 1);
+  loom_checkpoint_free(cp);
+  /* The copy is independent: deleting the original leaves it. */
+  assert_int_equal(
+      loom_store_delete_thread_checkpoints(f->store, "t1", "orig", &e),
+      LOOM_OK);
+  struct collected c = {0};
+  list(f, "t1", &(struct loom_checkpoint_query){.thread_id = "copy"}, &c);
+  assert_int_equal(c.n, 5);
+  /* Another tenant copies nothing of t1's. */
+  assert_int_equal(
+      loom_store_copy_thread_checkpoints(f->store, "t2", "copy", "mine", &e),
+      LOOM_OK);
+  assert_int_equal(
+      loom_store_get_checkpoint(f->store, "t2", "mine", "", NULL, &cp, &e),
+      LOOM_ERR_NOT_FOUND);
+}
+
 /* ---- several threads at once ---- */
 
 enum { WORKERS = 4, PER_WORKER = 25 };
@@ -561,6 +598,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_tenant_isolation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_thread, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_copy_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_threads, setup,
                                       teardown),
   };

@@ -228,6 +228,19 @@ static void test_assistant_search(void **state) {
                        &e),
                    LOOM_ERR_INVALID);
   assert_null(rows);
+  size_t count = 0;
+  assert_int_equal(loom_store_count_assistants(
+                       f->store, "t1", &(struct loom_search){.graph_id = "g1"},
+                       &count, &e),
+                   LOOM_OK);
+  assert_int_equal(count, 2);
+  /* Counting ignores paging. */
+  assert_int_equal(loom_store_count_assistants(
+                       f->store, "t1",
+                       &(struct loom_search){.limit = 1, .offset = 1}, &count,
+                       &e),
+                   LOOM_OK);
+  assert_int_equal(count, 3);
 }
 
 /* ---- threads ---- */
@@ -292,6 +305,23 @@ static void test_threads(void **state) {
                    LOOM_OK);
   assert_column(rows, "thread_id", "th1,th2");
   json_decref(rows);
+  json_t *ids = json_pack("[s, s]", "th2", "nope");
+  assert_int_equal(
+      loom_store_search_threads(f->store, "t1",
+                                &(struct loom_search){.ids = ids}, &rows, &e),
+      LOOM_OK);
+  assert_column(rows, "thread_id", "th2");
+  json_decref(rows), json_decref(ids);
+  size_t count = 0;
+  assert_int_equal(loom_store_count_threads(f->store, "t1", NULL, &count, &e),
+                   LOOM_OK);
+  assert_int_equal(count, 2);
+  assert_int_equal(
+      loom_store_count_threads(f->store, "t1",
+                               &(struct loom_search){.status = "interrupted"},
+                               &count, &e),
+      LOOM_OK);
+  assert_int_equal(count, 1);
   assert_int_equal(loom_store_search_threads(f->store, "t2", NULL, &rows, &e),
                    LOOM_OK);
   assert_int_equal(json_array_size(rows), 0);
@@ -493,6 +523,20 @@ static void test_run_events(void **state) {
                    LOOM_ERR_NOT_FOUND);
 }
 
+/* A backend that implements only the schema ops. */
+static void test_missing_op_is_unsupported(void **state) {
+  (void)state;
+  static const struct loom_store_ops ops = {.name = "partial"};
+  struct loom_store partial = {.ops = &ops};
+  struct loom_error e = {0};
+  json_t *out = NULL;
+  assert_int_equal(loom_store_get_thread(&partial, "t1", "th", &out, &e),
+                   LOOM_ERR_UNSUPPORTED);
+  assert_non_null(strstr(e.message, "partial"));
+  assert_non_null(strstr(e.message, "get_thread"));
+  assert_null(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_assistant_versions, setup,
@@ -503,6 +547,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_runs_and_queue, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run_events, setup, teardown),
+      cmocka_unit_test(test_missing_op_is_unsupported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
