@@ -1,7 +1,8 @@
 /*
  * bench_http_server — the HTTP stack alone, for bench/http/run.sh:
  * GET /healthz answers {"ok":true}; POST /echo parses the JSON body
- * (loom_http_json_body) and sends it back. Usage:
+ * (loom_http_json_body) and sends it back; GET /sleep?ms=N answers after
+ * N ms from a timer (suspended meanwhile, for bench_http_client). Usage:
  *   bench_http_server [port] [loops]      (port 0 = ephemeral)
  * Prints "port N" once listening; stops gracefully on SIGINT/SIGTERM.
  */
@@ -23,6 +24,21 @@ static void echo(struct loom_http_req *req, void *ud) {
     loom_http_respond_json(req, 200, body);
 }
 
+static void wake_cb(uv_timer_t *t) {
+  loom_http_respond_raw(t->data, 200, "text/plain", "ok", 2);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void sleepy(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *ms = loom_http_query(req, "ms");
+  uv_timer_t *t = calloc(1, sizeof *t);
+  uv_timer_init(loom_loop_uv(loom_http_loop(req)), t);
+  t->data = req;
+  uv_timer_start(t, wake_cb, ms ? strtoull(ms, NULL, 10) : 1000, 0);
+  loom_http_suspend(req);
+}
+
 int main(int argc, char **argv) {
   struct loom_http_server_options opt = {0};
   opt.port = argc > 1 ? (uint16_t)atoi(argv[1]) : 0;
@@ -39,7 +55,8 @@ int main(int argc, char **argv) {
   loom_error_clear(&e);
   struct loom_http_router *router = loom_http_router_new();
   if (loom_http_route_add(router, "GET", "/healthz", healthz, NULL, &e) ||
-      loom_http_route_add(router, "POST", "/echo", echo, NULL, &e)) {
+      loom_http_route_add(router, "POST", "/echo", echo, NULL, &e) ||
+      loom_http_route_add(router, "GET", "/sleep", sleepy, NULL, &e)) {
     fprintf(stderr, "route: %s\n", e.message);
     return 1;
   }

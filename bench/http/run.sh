@@ -2,17 +2,19 @@
 # HTTP stack benchmark: builds and starts bench_http_server on a free port,
 # checks that keep-alive reuses connections (curl -v), runs wrk with 64
 # connections against GET /healthz and POST /echo, and prints req/s and
-# latency p50/p99 per route.
-#   bench/http/run.sh [seconds] [server loops] [wrk threads]
+# latency p50/p99 per route; then N concurrent requests from loom's own
+# HTTP client (bench_http_client) to GET /sleep?ms=1000.
+#   bench/http/run.sh [seconds] [server loops] [wrk threads] [client N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 loops=${2:-1}
 threads=${3:-1}
+clients=${4:-10000}
 build=${BUILD:-build}
 
 cmake -S . -B "$build" >/dev/null
-cmake --build "$build" --target bench_http_server -j2 >/dev/null
+cmake --build "$build" --target bench_http_server bench_http_client -j2 >/dev/null
 
 out=$(mktemp)
 "$build/bench_http_server" 0 "$loops" >"$out" 2>/dev/null &
@@ -46,3 +48,7 @@ printf '\n%-14s %12s %10s %10s  %s\n' route req/s p50 p99 "socket errors"
 run "GET /healthz" "$base/healthz"
 run "POST /echo" -s bench/http/echo.lua "$base/echo"
 echo "(wrk: $threads thread(s), 64 connections, ${secs}s per route; server: $loops loop(s); $(nproc) cores shared)"
+
+echo
+echo "loom_http_client, $clients concurrent requests to a 1 s endpoint:"
+"$build/bench_http_client" "$base/sleep?ms=1000" "$clients"

@@ -310,7 +310,7 @@ static struct MHD_Daemon *start_mhd(struct io_daemon *d) {
       srv->opt.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       srv->opt.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, d,
       MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      1024u, MHD_OPTION_END);
+      4096u, MHD_OPTION_END);
 }
 
 /* On the loop thread: start the daemon and wire it to the loop. */
