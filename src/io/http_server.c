@@ -559,8 +559,10 @@ loom_err loom_http_server_options_from_config(
                           "LOOM_ADDR '%s' must be host:port with a port "
                           "from 0 to 65535",
                           addr);
-  snprintf(opt->host, sizeof opt->host, "%.*s", (int)host_len,
-           host_len ? host : "0.0.0.0");
+  if (host_len)
+    snprintf(opt->host, sizeof opt->host, "%.*s", (int)host_len, host);
+  else
+    snprintf(opt->host, sizeof opt->host, "0.0.0.0");
   opt->port = (uint16_t)port;
   opt->max_body = loom_config_max_body(c);
   opt->grace_seconds = loom_config_grace_seconds(c);

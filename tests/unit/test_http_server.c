@@ -605,6 +605,59 @@ static void test_graceful_stop(void **state) {
   harness_stop(&h);
 }
 
+static void test_options_from_config(void **state) {
+  (void)state;
+  struct loom_config c = {.max_body = "2048", .grace_seconds = "3"};
+  struct loom_http_server_options o;
+  struct loom_error e;
+  loom_error_clear(&e);
+  c.addr = "0.0.0.0:8123";
+  assert_int_equal(loom_http_server_options_from_config(&c, &o, &e), LOOM_OK);
+  assert_string_equal(o.host, "0.0.0.0");
+  assert_int_equal(o.port, 8123);
+  assert_int_equal(o.max_body, 2048);
+  assert_true(o.grace_seconds == 3);
+  c.addr = "[::1]:9000";
+  assert_int_equal(loom_http_server_options_from_config(&c, &o, &e), LOOM_OK);
+  assert_string_equal(o.host, "::1");
+  assert_int_equal(o.port, 9000);
+  c.addr = ":7000";
+  assert_int_equal(loom_http_server_options_from_config(&c, &o, &e), LOOM_OK);
+  assert_string_equal(o.host, "0.0.0.0");
+  c.addr = "localhost";
+  assert_int_equal(loom_http_server_options_from_config(&c, &o, &e),
+                   LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "host:port"));
+  c.addr = "127.0.0.1:99999";
+  assert_int_equal(loom_http_server_options_from_config(&c, &o, &e),
+                   LOOM_ERR_INVALID);
+}
+
+static void test_port_taken_is_reported(void **state) {
+  (void)state;
+  /* A plain socket (no SO_REUSEPORT) holds the port. */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  struct loom_loop_group *g;
+  assert_int_equal(loom_loop_group_new(1, &g), LOOM_OK);
+  struct loom_http_router *r = loom_http_router_new();
+  struct loom_http_server_options opt = {.port = ntohs(a.sin_port)};
+  struct loom_http_server *srv = NULL;
+  struct loom_error e;
+  loom_error_clear(&e);
+  assert_int_equal(loom_http_server_new(g, r, &opt, &srv, &e), LOOM_ERR_IO);
+  assert_null(srv);
+  assert_non_null(strstr(e.message, "cannot listen"));
+  loom_loop_group_free(g);
+  loom_http_router_free(r);
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_route_params_query_headers),
@@ -624,6 +677,8 @@ int main(void) {
   };
   const struct CMUnitTest alone[] = {
       cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_options_from_config),
+      cmocka_unit_test(test_port_taken_is_reported),
   };
   int failed = cmocka_run_group_tests_name("http_server", tests, setup,
                                            teardown);
