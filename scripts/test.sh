@@ -12,22 +12,29 @@ werror=()
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Builds quietly: the full output only when the build fails, warnings always.
+build() {
+  local out
+  out=$(cmake --build "$1" -j"$jobs" 2>&1) || { echo "$out"; return 1; }
+  grep -E 'warning:' <<<"$out" || true
+}
+
 step "build"
 cmake -S . -B build "${werror[@]}" >/dev/null
-cmake --build build -j"$jobs"
+build build
 
 step "unit tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DLOOM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "${werror[@]}" >/dev/null
-cmake --build build-asan -j"$jobs"
+build build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 step "fuzz targets over their seed corpora"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLOOM_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$jobs"
+build build-fuzz
 scripts/fuzz.sh build-fuzz 10
 
 step "integration tests (SQLite, PostgreSQL, Redis)"
