@@ -142,7 +142,10 @@ test("loom version and --help exit 0; a bad setting exits 2 with the reason", ()
   const bad = spawnSync(loom.child.spawnfile, ["serve", "--auth", "maybe"]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr.toString(), /LOOM_AUTH must be/);
-  const migrate = spawnSync(loom.child.spawnfile, ["migrate", "--data-dir", loom.dataDir]);
+  // the embedded default, whatever DATABASE_URL the test run exports
+  const migrate = spawnSync(loom.child.spawnfile, ["migrate", "--data-dir", loom.dataDir], {
+    env: { ...process.env, DATABASE_URL: "" },
+  });
   assert.equal(migrate.status, 0, migrate.stderr.toString());
   assert.match(migrate.stdout.toString(), /sqlite schema at version \d+/);
 });
