@@ -201,6 +201,45 @@ static loom_err load_writes(struct sqlite_conn *c, const char *tenant,
   return LOOM_OK;
 }
 
+/* Reads the checkpoint row (by id, or the latest when id is NULL). */
+static loom_err read_row(struct sqlite_conn *c, const char *tenant,
+                         const char *thread_id, const char *ns, const char *id,
+                         struct loom_checkpoint **out, struct loom_error *e) {
+  sqlite3_stmt *st;
+  loom_err err =
+      id ? conn_stmt(c, STMT_CP_BY_ID,
+                     "SELECT " CP_COLUMNS " FROM checkpoints"
+                     " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
+                     " checkpoint_ns = ?3 AND checkpoint_id = ?4",
+                     &st, e)
+         : conn_stmt(c, STMT_CP_LATEST,
+                     "SELECT " CP_COLUMNS " FROM checkpoints"
+                     " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
+                     " checkpoint_ns = ?3 ORDER BY checkpoint_id DESC LIMIT 1",
+                     &st, e);
+  if (err)
+    return err;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, thread_id);
+  bind_text(st, 3, ns);
+  if (id)
+    bind_text(st, 4, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *out = row_checkpoint(st, thread_id, ns);
+  sqlite3_reset(st);
+  if (rc == SQLITE_ROW)
+    return LOOM_OK;
+  if (rc != SQLITE_DONE)
+    return db_error(c, rc, "reading a checkpoint", e);
+  if (id)
+    return loom_error_set(e, LOOM_ERR_NOT_FOUND,
+                          "checkpoint '%s' not found in thread '%s'", id,
+                          thread_id);
+  return loom_error_set(e, LOOM_ERR_NOT_FOUND,
+                        "thread '%s' has no checkpoint", thread_id);
+}
+
 loom_err sqlite_get_checkpoint(struct loom_store *s, const char *tenant,
                                const char *thread_id, const char *ns,
                                const char *id, struct loom_checkpoint **out,
@@ -217,43 +256,10 @@ loom_err sqlite_get_checkpoint(struct loom_store *s, const char *tenant,
   struct loom_checkpoint *cp = NULL;
   if ((result = conn_acquire(sst, &c, e)))
     return result;
-  if ((result = tx_begin(c, false, e)))
-    goto out;
-  sqlite3_stmt *st;
-  result = id ? conn_stmt(c, STMT_CP_BY_ID,
-                          "SELECT " CP_COLUMNS " FROM checkpoints"
-                          " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
-                          " checkpoint_ns = ?3 AND checkpoint_id = ?4",
-                          &st, e)
-              : conn_stmt(c, STMT_CP_LATEST,
-                          "SELECT " CP_COLUMNS " FROM checkpoints"
-                          " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
-                          " checkpoint_ns = ?3"
-                          " ORDER BY checkpoint_id DESC LIMIT 1",
-                          &st, e);
-  if (result)
-    goto out;
-  bind_text(st, 1, tenant);
-  bind_text(st, 2, thread_id);
-  bind_text(st, 3, ns);
-  if (id)
-    bind_text(st, 4, id);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
-    cp = row_checkpoint(st, thread_id, ns);
-  sqlite3_reset(st);
-  if (rc == SQLITE_DONE && id)
-    result = loom_error_set(e, LOOM_ERR_NOT_FOUND,
-                            "checkpoint '%s' not found in thread '%s'", id,
-                            thread_id);
-  else if (rc == SQLITE_DONE)
-    result = loom_error_set(e, LOOM_ERR_NOT_FOUND,
-                            "thread '%s' has no checkpoint", thread_id);
-  else if (rc != SQLITE_ROW)
-    result = db_error(c, rc, "reading a checkpoint", e);
-  if (result)
-    goto out;
-  if ((result = load_values(c, tenant, cp, e)) ||
+  /* One read transaction: the row, its blobs and writes agree. */
+  if ((result = tx_begin(c, false, e)) ||
+      (result = read_row(c, tenant, thread_id, ns, id, &cp, e)) ||
+      (result = load_values(c, tenant, cp, e)) ||
       (result = load_writes(c, tenant, cp, e)))
     goto out;
   result = tx_commit(c, e);
