@@ -217,6 +217,12 @@ void loom_http_continue(struct loom_http_req *req) {
   }
 }
 
+void loom_http_on_disconnect(struct loom_http_req *req,
+                             loom_http_disconnect_cb cb, void *userdata) {
+  req->disconnect_cb = cb;
+  req->disconnect_ud = userdata;
+}
+
 void loom_http_on_abort(struct loom_http_req *req, loom_http_abort_cb cb,
                         void *userdata) {
   req->abort_cb = cb;

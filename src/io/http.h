@@ -45,6 +45,10 @@ typedef void (*loom_http_handler_cb)(struct loom_http_req *req, void *userdata);
  * it returns the request is invalid; do not answer it. */
 typedef void (*loom_http_abort_cb)(struct loom_http_req *req, void *userdata);
 
+/* The client of a suspended request closed its connection. */
+typedef void (*loom_http_disconnect_cb)(struct loom_http_req *req,
+                                        void *userdata);
+
 /* ---- the request ---- */
 
 /* "GET", "POST", ... as sent (HEAD is served by GET routes). */
@@ -142,6 +146,16 @@ void loom_http_continue(struct loom_http_req *req);
  * at shutdown (see the top of this file). */
 void loom_http_on_abort(struct loom_http_req *req, loom_http_abort_cb cb,
                         void *userdata);
+
+/*
+ * Asks to hear when the client of this request hangs up while it is
+ * suspended (e.g. to cancel the work behind it). The server looks at
+ * suspended connections about once a second; `cb` runs at most once, on
+ * the loop thread. The request stays valid and still needs an answer,
+ * which is then simply dropped; answer promptly to release it.
+ */
+void loom_http_on_disconnect(struct loom_http_req *req,
+                             loom_http_disconnect_cb cb, void *userdata);
 
 /* ---- JSON request bodies ---- */
 

@@ -24,12 +24,14 @@
  */
 #include "io/http_server.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -38,6 +40,7 @@
 #include "io/internal.h"
 
 #define FINAL_WAIT_MS 500 /* after abandoning: time for the 503s to leave */
+#define WATCH_MS 1000     /* how often suspended clients are checked */
 
 struct loom_http_server {
   const struct loom_http_router *router;
@@ -247,6 +250,39 @@ static void completed_cb(void *cls, struct MHD_Connection *conn,
     uv_timer_start(&d->grace, grace_cb, 0, 0);
 }
 
+/* ---- noticing hang-ups of suspended clients ---- */
+
+/* MHD does not watch suspended sockets; peek at them ourselves. A FIN
+ * reads as 0, a reset as an error; pipelined bytes mean alive. */
+static bool peer_closed(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!ci)
+    return false;
+  char byte;
+  ssize_t n = recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 ||
+         (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void watch_cb(uv_timer_t *t) {
+  struct io_daemon *d = t->data;
+  for (struct loom_http_req *req = d->reqs, *next; req; req = next) {
+    next = req->next;
+    if (!req->mhd_suspended || req->hung_up)
+      continue;
+    if (!req->sse && !req->disconnect_cb)
+      continue;
+    if (!peer_closed(req->conn))
+      continue;
+    req->hung_up = true;
+    if (req->sse)
+      loom_io_sse_peer_closed(req->sse);
+    else
+      req->disconnect_cb(req, req->disconnect_ud);
+  }
+}
+
 /* ---- driving MHD from the loop ---- */
 
 static void timer_cb(uv_timer_t *t) { drive(t->data); }
@@ -330,11 +366,14 @@ static void attach_cb(struct loom_loop *loop, void *arg) {
   uv_poll_init(uv, &d->poll, fd);
   uv_timer_init(uv, &d->timer);
   uv_timer_init(uv, &d->grace);
+  uv_timer_init(uv, &d->watch);
   uv_idle_init(uv, &d->idle);
   d->poll.data = d->timer.data = d->grace.data = d->idle.data = d;
-  d->open_handles = 4;
+  d->watch.data = d;
+  d->open_handles = 5;
   d->started = true;
   uv_poll_start(&d->poll, UV_READABLE, poll_cb);
+  uv_timer_start(&d->watch, watch_cb, WATCH_MS, WATCH_MS);
   drive(d);
 }
 
@@ -371,6 +410,7 @@ static void finish(struct io_daemon *d) {
   d->finished = true;
   uv_timer_stop(&d->timer);
   uv_timer_stop(&d->grace);
+  uv_timer_stop(&d->watch);
   uv_idle_stop(&d->idle);
   /* The poll goes before the epoll fd it watches. */
   uv_close((uv_handle_t *)&d->poll, closed_cb);
@@ -379,6 +419,7 @@ static void finish(struct io_daemon *d) {
   uv_close((uv_handle_t *)&d->timer, closed_cb);
   uv_close((uv_handle_t *)&d->grace, closed_cb);
   uv_close((uv_handle_t *)&d->idle, closed_cb);
+  uv_close((uv_handle_t *)&d->watch, closed_cb);
 }
 
 static void grace_cb(uv_timer_t *t) {

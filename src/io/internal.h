@@ -28,6 +28,7 @@ struct io_daemon {
   uv_timer_t timer;      /* re-armed from MHD_get_timeout after each run */
   uv_idle_t idle;        /* runs MHD once after resumes, then stops */
   uv_timer_t grace;      /* shutdown: grace period, then the final wait */
+  uv_timer_t watch;      /* checks suspended clients for hang-ups */
   int open_handles;      /* uv handles not yet closed */
   bool started;          /* handles initialised */
   bool stopping;         /* quiesced: no new connections */
@@ -66,6 +67,9 @@ struct loom_http_req {
   struct io_header *headers;      /* extra response headers */
   loom_http_abort_cb abort_cb;
   void *abort_ud;
+  loom_http_disconnect_cb disconnect_cb;
+  void *disconnect_ud;
+  bool hung_up;          /* the client closed while we were suspended */
   void *ctx;
   void (*ctx_free)(void *);
   struct loom_sse *sse;  /* set while an event stream is attached */
@@ -86,6 +90,9 @@ void loom_io_answer(struct loom_http_req *req, unsigned status,
  * completed), and the server wants the stream closed (shutdown). */
 void loom_io_sse_conn_gone(struct loom_sse *stream);
 void loom_io_sse_server_close(struct loom_sse *stream);
+
+/* The watch saw the client of a suspended stream hang up. */
+void loom_io_sse_peer_closed(struct loom_sse *stream);
 
 /* Releases the request (from the completion callback). */
 void loom_io_req_free(struct loom_http_req *req);

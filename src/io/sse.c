@@ -37,6 +37,7 @@ struct loom_sse {
   bool reader_suspended;
   bool producer_closed;
   bool server_closed;
+  bool told;                  /* on_disconnect has run */
   int holders;
   loom_sse_disconnect_cb on_disconnect;
   void *userdata;
@@ -216,13 +217,32 @@ void loom_sse_close(struct loom_sse *stream) {
   release(stream);
 }
 
+/* Tells the producer once that its client is gone. */
+static void tell(struct loom_sse *s) {
+  if (s->told || s->producer_closed)
+    return;
+  s->told = true;
+  if (s->on_disconnect)
+    s->on_disconnect(s, s->userdata);
+}
+
 void loom_io_sse_conn_gone(struct loom_sse *stream) {
   stream->req->sse = NULL;
   stream->req = NULL;
   uv_timer_stop(&stream->keepalive);
-  if (!stream->producer_closed && stream->on_disconnect)
-    stream->on_disconnect(stream, stream->userdata);
+  tell(stream);
   release(stream);
+}
+
+void loom_io_sse_peer_closed(struct loom_sse *stream) {
+  /* Ends the response now (the reader sees server_closed); the producer
+   * hears it first, so its sends fail from here on. */
+  stream->server_closed = true;
+  uv_timer_stop(&stream->keepalive);
+  struct loom_http_req *req = stream->req;
+  tell(stream);
+  if (req && req->sse == stream)
+    wake(stream);
 }
 
 void loom_io_sse_server_close(struct loom_sse *stream) {

@@ -9,10 +9,10 @@
  * cost a buffer each, never a thread.
  *
  * A keep-alive comment (": keep-alive") goes out when the stream has been
- * quiet for `keepalive_s`. A client that went away is noticed when the
- * next write fails (an event or a keep-alive, so within keepalive_s); the
- * producer's on_disconnect callback then runs once, and it decides whether
- * the run behind the stream is cancelled or keeps going.
+ * quiet for `keepalive_s`. A client that went away is noticed within about
+ * a second (the server peeks at suspended connections) or when a write
+ * fails; the producer's on_disconnect callback then runs once, and it
+ * decides whether the run behind the stream is cancelled or keeps going.
  *
  * Ownership: the producer holds the stream from loom_sse_start() until it
  * calls loom_sse_close() — exactly once, also after on_disconnect (the

@@ -80,6 +80,20 @@ static void wait_abort_cb(struct loom_http_req *req, void *ud) {
   atomic_fetch_add(&aborted, 1);
 }
 
+static atomic_int hangups;
+
+static void hangup_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  atomic_fetch_add(&hangups, 1);
+  loom_http_respond_error(req, 499, "client_closed", "nobody is listening");
+}
+
+static void wait_for_hangup(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  loom_http_on_disconnect(req, hangup_cb, NULL);
+  loom_http_suspend(req);
+}
+
 static void wait_forever(struct loom_http_req *req, void *ud) {
   (void)ud;
   loom_http_on_abort(req, wait_abort_cb, NULL);
@@ -210,6 +224,7 @@ static void add_routes(struct harness *h) {
   harness_route(h, "GET", "/slow", slow, NULL);
   harness_route(h, "GET", "/noanswer", noanswer, NULL);
   harness_route(h, "GET", "/wait", wait_forever, NULL);
+  harness_route(h, "GET", "/hangup", wait_for_hangup, NULL);
   harness_route(h, "GET", "/square/{n}", square, NULL);
   harness_route(h, "GET", "/ids", ids, NULL);
   harness_route(h, "GET", "/private/me", private_page, NULL);
@@ -560,6 +575,28 @@ static void *stop_thread(void *srv) {
   return NULL;
 }
 
+static void test_hangup_of_suspended_request_is_seen(void **state) {
+  (void)state;
+  int fd = connect_raw(loom_http_server_port(H.srv));
+  const char *req = "GET /hangup HTTP/1.1\r\nHost: x\r\n\r\n";
+  assert_true(write(fd, req, strlen(req)) > 0);
+  double t0 = now_s();
+  while (loom_http_server_in_flight(H.srv) == 0 && now_s() - t0 < 2)
+    sleep_ms(5);
+  sleep_ms(50);
+  close(fd);
+  t0 = now_s();
+  while (atomic_load(&hangups) == 0 && now_s() - t0 < 5)
+    sleep_ms(10);
+  assert_int_equal(atomic_load(&hangups), 1);
+  assert_true(now_s() - t0 < 2.5);
+  /* and the answered-into-the-void request is released */
+  t0 = now_s();
+  while (loom_http_server_in_flight(H.srv) != 0 && now_s() - t0 < 2)
+    sleep_ms(10);
+  assert_int_equal(loom_http_server_in_flight(H.srv), 0);
+}
+
 static void test_graceful_stop(void **state) {
   (void)state;
   struct harness h = {0};
@@ -674,6 +711,7 @@ int main(void) {
       cmocka_unit_test(test_no_content_has_no_body),
       cmocka_unit_test(test_done_hook_sees_route_and_status),
       cmocka_unit_test(test_stalled_client_times_out_without_blocking),
+      cmocka_unit_test(test_hangup_of_suspended_request_is_seen),
   };
   const struct CMUnitTest alone[] = {
       cmocka_unit_test(test_graceful_stop),

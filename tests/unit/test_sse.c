@@ -170,6 +170,25 @@ static void test_disconnect_reaches_producer(void **state) {
   assert_true(now_s() - t0 < 2);
 }
 
+static void test_disconnect_seen_without_keepalive(void **state) {
+  (void)state;
+  int before = atomic_load(&disconnects);
+  char u[256];
+  /* One event, then quiet: keep-alives only every 15 s. */
+  snprintf(u, sizeof u, "%s/events?n=0&ms=100000&ka=15", H.base);
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, u);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 300L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, stop_after_first_cb);
+  assert_int_equal(curl_easy_perform(e), CURLE_OPERATION_TIMEDOUT);
+  curl_easy_cleanup(e);
+  double t0 = now_s();
+  while (atomic_load(&disconnects) == before && now_s() - t0 < 5)
+    sleep_ms(10);
+  assert_int_equal(atomic_load(&disconnects), before + 1);
+  assert_true(now_s() - t0 < 2.5);
+}
+
 static void test_stop_ends_open_streams(void **state) {
   (void)state;
   struct harness h = {0};
@@ -212,6 +231,7 @@ int main(void) {
       cmocka_unit_test(test_events_and_keepalives),
       cmocka_unit_test(test_200_concurrent_streams),
       cmocka_unit_test(test_disconnect_reaches_producer),
+      cmocka_unit_test(test_disconnect_seen_without_keepalive),
   };
   const struct CMUnitTest alone[] = {
       cmocka_unit_test(test_stop_ends_open_streams),
