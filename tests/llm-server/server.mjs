@@ -315,7 +315,10 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 30000;
 server.maxHeadersCount = 200;
-server.listen(opt('--port', 0), '127.0.0.1', () => {
+server.headersTimeout = 120000;
+server.requestTimeout = 0;
+// A deep accept queue: benchmarks open thousands of connections at once.
+server.listen(opt('--port', 0), '127.0.0.1', 8192, () => {
   process.stdout.write(`PORT ${server.address().port}\n`);
 });
 const stop = () => server.close(() => process.exit(0));
