@@ -118,6 +118,7 @@ static void create_cb(struct loom_http_req *req, void *userdata) {
     json_object_set_new(row, "description", json_null());
   api_assistant_add_version(id, json_deep_copy(row));
   api_assistant_put(json_incref(row));
+  api_persist_assistant(row, API_PERSIST_CREATE);
   api_unlock();
   loom_http_respond_json(req, 200, row);
 out:
@@ -186,6 +187,7 @@ static void update_cb(struct loom_http_req *req, void *userdata) {
   json_object_set_new(next, "updated_at", api_now());
   api_assistant_add_version(id, json_deep_copy(next));
   api_assistant_put(json_incref(next));
+  api_persist_assistant(next, API_PERSIST_UPDATE);
   api_unlock();
   loom_http_respond_json(req, 200, next);
 out:
@@ -196,8 +198,10 @@ static void delete_cb(struct loom_http_req *req, void *userdata) {
   (void)userdata;
   api_lock();
   json_t *row = path_assistant(req);
-  if (row)
+  if (row) {
+    api_persist_assistant(row, API_PERSIST_DELETE);
     api_assistant_remove(str(row, "assistant_id"));
+  }
   api_unlock();
   if (row)
     loom_http_respond_raw(req, 204, NULL, "", 0);
@@ -399,8 +403,10 @@ static void latest_cb(struct loom_http_req *req, void *userdata) {
   json_t *out = hit ? json_deep_copy(hit) : NULL;
   char idcopy[LOOM_ID_LEN + 1];
   snprintf(idcopy, sizeof idcopy, "%s", id);
-  if (out)
+  if (out) {
     api_assistant_put(json_incref(out));
+    api_persist_assistant(out, API_PERSIST_LATEST);
+  }
   api_unlock();
   if (!out)
     api_fail(req, 404, "not_found", "assistant '%s' has no version %lld",

@@ -189,11 +189,15 @@ static void run_engine(struct exec *x) {
       .store = app->store,
       .tenant = API_TENANT,
       .thread_id = r->thread_id,
-      .checkpoint_id = checkpoint_id ? checkpoint_id : json_string_value(cp),
-      .input = json_is_null(json_object_get(kw, "input"))
+      /* A run recovered after a restart continues where its thread
+       * stopped: its input or command was applied before. */
+      .checkpoint_id = r->recovered ? NULL
+                       : checkpoint_id ? checkpoint_id
+                                       : json_string_value(cp),
+      .input = r->recovered || json_is_null(json_object_get(kw, "input"))
                    ? NULL
                    : json_object_get(kw, "input"),
-      .command = json_object_get(kw, "command"),
+      .command = r->recovered ? NULL : json_object_get(kw, "command"),
       .recursion_limit =
           (int)json_integer_value(json_object_get(config, "recursion_limit")),
       .durability =
@@ -252,6 +256,7 @@ static void exec_work_cb(void *arg) {
     r->status = API_RUN_RUNNING;
     json_decref(r->updated_at);
     r->updated_at = api_now();
+    api_persist_run(r, false);
     api_run_wake(r);
   }
   api_unlock();
@@ -345,7 +350,12 @@ static void finish_locked(struct exec *x) {
                                                               : "idle");
     json_decref(t->updated_at);
     t->updated_at = api_now();
+    api_persist_thread(t);
   }
+  if (r->rollback)
+    api_persist_run_delete(r);
+  else
+    api_persist_run(r, false);
   api_run_emit(r, "*", "end", json_null());
 }
 
@@ -409,6 +419,7 @@ void api_executor_kick(struct api_thread *t) {
   r->started = true;
   loom_free(t->status);
   t->status = loom_strdup("busy");
+  api_persist_thread(t);
   api_run_ref(r);
   struct exec *x = LOOM_NEW(struct exec);
   x->run = r;
@@ -433,6 +444,10 @@ void api_executor_cancel(struct api_run *r, bool rollback) {
   json_decref(r->updated_at);
   r->updated_at = api_now();
   api_run_emit(r, "*", "end", json_null());
-  if (rollback)
+  if (rollback) {
+    api_persist_run_delete(r);
     api_run_remove(r);
+  } else {
+    api_persist_run(r, false);
+  }
 }

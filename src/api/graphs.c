@@ -10,12 +10,17 @@
  *
  * Graphs come from the LOOM_GRAPHS directories at start-up (every .yaml,
  * .yml and .json file at the top of each directory; folders are crews and
- * belong to the agents module) and from PUT. Each graph gets a system
+ * belong to the agents module) and from PUT. A PUT graph is also written
+ * to <data dir>/graphs/<graph_id>.yaml, loaded after LOOM_GRAPHS at the
+ * next start, so registered graphs survive a restart. Each graph gets a system
  * assistant whose id is uuid5(graph_id), so a graph id works wherever an
  * assistant id does. A graph in use by a run is reference counted: a PUT
  * or DELETE never frees it under a running run.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,7 @@
 #include "engine/spec.h"
 
 static struct api_graph **graphs;
+static char *saved_dir; /* <data dir>/graphs */
 static size_t ngraphs, capgraphs;
 
 static struct api_graph *find_locked(const char *id, size_t *index) {
@@ -93,6 +99,8 @@ void api_graphs_free(void) {
   for (size_t i = 0; i < ngraphs; i++)
     graph_unref_locked(graphs[i]);
   loom_free(graphs);
+  loom_free(saved_dir);
+  saved_dir = NULL;
   graphs = NULL;
   ngraphs = capgraphs = 0;
   api_unlock();
@@ -105,7 +113,9 @@ static bool spec_file(const char *name) {
           !strcmp(dot, ".json"));
 }
 
-static void load_dir(const char *dir) {
+/* Loads the specs of `dir`; the id is the spec's name, or with
+ * `id_from_file` (saved PUT specs) the file name without extension. */
+static void load_dir(const char *dir, bool id_from_file) {
   DIR *d = opendir(dir);
   if (!d) {
     LOOM_WARN("graphs: cannot open directory %s", dir);
@@ -121,13 +131,13 @@ static void load_dir(const char *dir) {
     if (loom_graph_load_file(path, &lg, &e) != LOOM_OK) {
       LOOM_WARN("graphs: skipping %s", e.message[0] ? e.message : path);
     } else {
-      char *id = lg->name && *lg->name
+      char *id = !id_from_file && lg->name && *lg->name
                      ? loom_strdup(lg->name)
                      : loom_strndup(de->d_name,
                                     (size_t)(strrchr(de->d_name, '.') -
                                              de->d_name));
       api_lock();
-      if (find_locked(id, NULL))
+      if (!id_from_file && find_locked(id, NULL))
         LOOM_WARN("graphs: %s redefines graph '%s'", path, id);
       register_locked(id, lg, path);
       api_unlock();
@@ -139,15 +149,44 @@ static void load_dir(const char *dir) {
 }
 
 void api_graphs_load_dirs(struct loom_app *app, const char *dirs) {
-  (void)app;
-  if (!dirs || !*dirs)
-    return;
-  char *copy = loom_strdup(dirs);
+  char *copy = loom_strdup(dirs ? dirs : "");
   char *save = NULL;
   for (char *dir = strtok_r(copy, ":", &save); dir;
        dir = strtok_r(NULL, ":", &save))
-    load_dir(dir);
+    load_dir(dir, false);
   loom_free(copy);
+  const char *data = app->config ? app->config->data_dir : NULL;
+  if (data && *data) {
+    loom_free(saved_dir);
+    saved_dir = loom_asprintf("%s/graphs", data);
+    if (access(saved_dir, F_OK) == 0)
+      load_dir(saved_dir, true);
+  }
+}
+
+/* Keeps a PUT spec for the next start (errors are logged, not fatal). */
+static void save_spec(const char *id, const char *body, size_t len) {
+  if (!saved_dir)
+    return;
+  if (mkdir(saved_dir, 0755) != 0 && errno != EEXIST) {
+    LOOM_WARN("graphs: cannot create %s", saved_dir);
+    return;
+  }
+  char *path = loom_asprintf("%s/%s.yaml", saved_dir, id);
+  FILE *f = fopen(path, "w");
+  if (!f || fwrite(body, 1, len, f) != len)
+    LOOM_WARN("graphs: cannot write %s", path);
+  if (f)
+    fclose(f);
+  loom_free(path);
+}
+
+static void forget_spec(const char *id) {
+  if (!saved_dir)
+    return;
+  char *path = loom_asprintf("%s/%s.yaml", saved_dir, id);
+  unlink(path);
+  loom_free(path);
 }
 
 /* ---- drawing and schemas ---- */
@@ -280,6 +319,7 @@ static void put_cb(struct loom_http_req *req, void *userdata) {
                   e.message, "detail", e.message));
     return;
   }
+  save_spec(id, body, len);
   api_lock();
   bool replaced = register_locked(id, lg, NULL);
   struct api_graph *g = find_locked(id, NULL);
@@ -308,6 +348,7 @@ static void delete_cb(struct loom_http_req *req, void *userdata) {
     api_not_found(req, "graph", id);
     return;
   }
+  forget_spec(id);
   loom_http_respond_raw(req, 204, NULL, "", 0);
 }
 

@@ -177,6 +177,7 @@ struct api_run {
   bool rollback;        /* ... and its effects are to be undone */
   bool deleted;         /* removed from the table; freed on last ref */
   bool started;         /* handed to the executor */
+  bool recovered;       /* was running when the process stopped */
   char *start_checkpoint; /* thread's latest checkpoint when it started */
   json_t *result;       /* final values (+ __interrupt__ / __error__) */
   struct api_event *events;
@@ -221,7 +222,9 @@ json_t *api_assistant_resolve(const char *id_or_graph);
 void api_assistant_ensure_system(const char *graph_id);
 
 /* Runs. */
-struct api_run *api_run_new(void); /* refs 1, added to the table */
+/* A run added to the table (its reference is the table's); id NULL makes
+ * a new one. */
+struct api_run *api_run_new(const char *id);
 struct api_run *api_run_find(const char *id);
 void api_run_ref(struct api_run *r);
 void api_run_unref(struct api_run *r);
@@ -255,6 +258,25 @@ void api_executor_kick(struct api_thread *t);
 /* Asks a pending or running run to stop; `rollback` undoes its writes.
  * Lock held. */
 void api_executor_cancel(struct api_run *r, bool rollback);
+
+/* ---- persistence (persist.c): write-behind of the rows to the store ---- */
+
+enum api_persist_how {
+  API_PERSIST_CREATE,
+  API_PERSIST_UPDATE, /* the row's changed fields, as a patch */
+  API_PERSIST_LATEST, /* the row's version becomes the current one */
+  API_PERSIST_DELETE,
+};
+
+void api_persist_init(struct loom_app *app);
+/* Loads assistants, threads and runs; queues unfinished runs again. */
+void api_persist_load(void);
+/* Each queues a snapshot (lock held by the caller where it reads tables). */
+void api_persist_thread(const struct api_thread *t);
+void api_persist_thread_delete(const char *id);
+void api_persist_assistant(const json_t *row, enum api_persist_how how);
+void api_persist_run(const struct api_run *r, bool created);
+void api_persist_run_delete(const struct api_run *r);
 
 /* ---- routes of each module ---- */
 loom_err api_graph_routes(struct loom_http_router *r, struct loom_app *app,

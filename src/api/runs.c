@@ -260,7 +260,7 @@ static bool create_run(struct create *c) {
   api_lock();
   struct api_thread *t = run_thread_locked(c);
   if (t) {
-    struct api_run *r = api_run_new();
+    struct api_run *r = api_run_new(NULL);
     snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
     snprintf(r->assistant_id, sizeof r->assistant_id, "%s", asid);
     r->graph_id = loom_strdup(graph_id);
@@ -282,6 +282,8 @@ static bool create_run(struct create *c) {
                  json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
     api_run_ref(r);
     c->run = r;
+    api_persist_thread(t);
+    api_persist_run(r, true);
     api_executor_kick(t);
     ok = true;
   }

@@ -102,8 +102,10 @@ static void delete_cb(struct loom_http_req *req, void *ud) {
     return;
   api_lock();
   bool active = !api_run_finished(r->status);
-  if (!active)
+  if (!active) {
+    api_persist_run_delete(r);
     api_run_remove(r);
+  }
   api_run_unref(r);
   api_unlock();
   if (active)

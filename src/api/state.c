@@ -132,6 +132,7 @@ static void job_update(struct job *j) {
       t->values = json_deep_copy(json_object_get(raw, "values"));
       json_decref(t->updated_at);
       t->updated_at = api_now();
+      api_persist_thread(t);
     }
     api_unlock();
     json_decref(raw);

@@ -11,6 +11,7 @@
  * issue moves them to store rows behind the same functions.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -253,9 +254,12 @@ const char *api_run_status_name(enum api_run_status s) {
   return status_names[s];
 }
 
-struct api_run *api_run_new(void) {
+struct api_run *api_run_new(const char *id) {
   struct api_run *r = LOOM_NEW(struct api_run);
-  loom_id_new(r->id);
+  if (id)
+    snprintf(r->id, sizeof r->id, "%s", id);
+  else
+    loom_id_new(r->id);
   r->refs = 1;
   r->created_at = api_now();
   r->updated_at = json_incref(r->created_at);

@@ -74,6 +74,7 @@ static void create_cb(struct loom_http_req *req, void *ud) {
       json_object_del(t->metadata, "graph_id");
     else if (json_is_string(gid))
       t->graph_id = loom_strdup(json_string_value(gid));
+    api_persist_thread(t);
   }
   if (status == 200)
     reply = api_thread_json(t);
@@ -115,6 +116,7 @@ static void patch_cb(struct loom_http_req *req, void *ud) {
     json_decref(t->updated_at);
     t->updated_at = api_now();
     out = api_thread_json(t);
+    api_persist_thread(t);
   }
   api_unlock();
   json_decref(body);
@@ -162,6 +164,7 @@ static void delete_cb(struct loom_http_req *req, void *ud) {
   api_lock();
   struct api_thread *t = api_thread_find(id);
   if (t) {
+    api_persist_thread_delete(t->id);
     api_runs_each(drop_run_each, t->id);
     if (t->active)
       t->temporary = true; /* removed when its run ends */
@@ -380,6 +383,7 @@ static void copy_cb(struct loom_http_req *req, void *ud) {
     n->graph_id = t->graph_id ? loom_strdup(t->graph_id) : NULL;
     snprintf(c->from, sizeof c->from, "%s", t->id);
     snprintf(c->to, sizeof c->to, "%s", n->id);
+    api_persist_thread(n);
   }
   api_unlock();
   if (!t) {

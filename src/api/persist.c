@@ -1,0 +1,337 @@
+/*
+ * persist — keeps the API's rows (assistants, threads, runs) in the store,
+ * and brings them back at start-up.
+ *
+ * Write-behind: the tables in memory answer every request; each change
+ * also queues a store operation. One drain job at a time runs the queue on
+ * the worker pool, in order (a thread is written before its runs), so a
+ * request never waits for the database. What a crash can lose is the last
+ * few milliseconds of row changes; graph state itself is written by the
+ * engine, step by step.
+ *
+ * At start-up, api_persist_load() reads the rows back. Runs that were
+ * pending go back in the queue; runs that were running when the process
+ * died continue from their thread's last checkpoint (no input or command
+ * is applied twice), so a crash loses at most the step in flight.
+ * Stateless runs and their temporary threads are not persisted.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "io/loop.h"
+
+enum op_kind {
+  OP_THREAD_SAVE,
+  OP_THREAD_DELETE,
+  OP_ASSISTANT_CREATE,
+  OP_ASSISTANT_UPDATE,
+  OP_ASSISTANT_LATEST,
+  OP_ASSISTANT_DELETE,
+  OP_RUN_CREATE,
+  OP_RUN_STATUS,
+  OP_RUN_DELETE,
+};
+
+struct op {
+  enum op_kind kind;
+  char *id;
+  json_t *row; /* what to write (a snapshot, owned) */
+  struct op *next;
+};
+
+static struct loom_app *app;
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static struct op *head, *tail;
+static bool draining;
+
+static void run_op(const struct op *o) {
+  struct loom_store *s = app->store;
+  struct loom_error e = {0};
+  json_t *out = NULL;
+  loom_err err = LOOM_OK;
+  const char *T = API_TENANT;
+  switch (o->kind) {
+  case OP_THREAD_SAVE:
+    err = loom_store_put_thread(s, T, o->row, LOOM_IF_EXISTS_DO_NOTHING, &out,
+                                &e);
+    if (!err)
+      err = loom_store_update_thread(s, T, o->id, o->row, NULL, &e);
+    break;
+  case OP_THREAD_DELETE:
+    err = loom_store_delete_thread(s, T, o->id, &e);
+    break;
+  case OP_ASSISTANT_CREATE:
+    err = loom_store_put_assistant(s, T, o->row, LOOM_IF_EXISTS_DO_NOTHING,
+                                   &out, &e);
+    break;
+  case OP_ASSISTANT_UPDATE:
+    err = loom_store_update_assistant(s, T, o->id, o->row, &out, &e);
+    break;
+  case OP_ASSISTANT_LATEST:
+    err = loom_store_set_assistant_version(
+        s, T, o->id, (int)json_integer_value(json_object_get(o->row, "version")),
+        &out, &e);
+    break;
+  case OP_ASSISTANT_DELETE:
+    err = loom_store_delete_assistant(s, T, o->id, &e);
+    break;
+  case OP_RUN_CREATE:
+    err = loom_store_put_run(s, T, o->row, &out, &e);
+    break;
+  case OP_RUN_STATUS:
+    err = loom_store_set_run_status(
+        s, T, o->id, json_string_value(json_object_get(o->row, "status")),
+        NULL, json_object_get(o->row, "error"), &e);
+    break;
+  case OP_RUN_DELETE:
+    err = loom_store_delete_run(s, T, o->id, &e);
+    break;
+  }
+  json_decref(out);
+  if (err && err != LOOM_ERR_NOT_FOUND)
+    LOOM_WARN("persist: %s %s: %s", o->kind <= OP_THREAD_DELETE ? "thread"
+                                    : o->kind <= OP_ASSISTANT_DELETE
+                                        ? "assistant"
+                                        : "run",
+              o->id, e.message);
+}
+
+static void drain_work_cb(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&qlock);
+    struct op *o = head;
+    if (o) {
+      head = o->next;
+      if (!head)
+        tail = NULL;
+    } else {
+      draining = false;
+    }
+    pthread_mutex_unlock(&qlock);
+    if (!o)
+      return;
+    run_op(o);
+    loom_free(o->id);
+    json_decref(o->row);
+    loom_free(o);
+  }
+}
+
+static void drain_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
+  (void)loop;
+  (void)arg;
+  if (st != LOOM_OK) /* the loop stopped first: write what is left here */
+    drain_work_cb(NULL);
+}
+
+static void enqueue(enum op_kind kind, const char *id, json_t *row) {
+  if (!app || !app->store)
+    return;
+  struct op *o = LOOM_NEW(struct op);
+  *o = (struct op){kind, loom_strdup(id), row, NULL};
+  pthread_mutex_lock(&qlock);
+  if (tail)
+    tail->next = o;
+  else
+    head = o;
+  tail = o;
+  bool start = !draining;
+  draining = true;
+  pthread_mutex_unlock(&qlock);
+  if (start && loom_loop_work(loom_loop_group_at(app->loops, 0),
+                              drain_work_cb, drain_after_cb, NULL) != LOOM_OK)
+    drain_work_cb(NULL); /* stopping: write synchronously */
+}
+
+void api_persist_thread(const struct api_thread *t) {
+  if (t->temporary)
+    return;
+  enqueue(OP_THREAD_SAVE, t->id, api_thread_json(t));
+}
+
+void api_persist_thread_delete(const char *id) {
+  enqueue(OP_THREAD_DELETE, id, NULL);
+}
+
+void api_persist_assistant(const json_t *row, enum api_persist_how how) {
+  const char *id = json_string_value(json_object_get(row, "assistant_id"));
+  if (!id)
+    return;
+  const json_t *md = json_object_get(row, "metadata");
+  const char *by = json_string_value(json_object_get(md, "created_by"));
+  if (by && !strcmp(by, "system"))
+    return; /* made again from the graph at every start */
+  static const enum op_kind kinds[] = {OP_ASSISTANT_CREATE, OP_ASSISTANT_UPDATE,
+                                       OP_ASSISTANT_LATEST, OP_ASSISTANT_DELETE};
+  enqueue(kinds[how], id, json_deep_copy(row));
+}
+
+void api_persist_run(const struct api_run *r, bool created) {
+  if (r->stateless)
+    return;
+  if (created) {
+    enqueue(OP_RUN_CREATE, r->id, api_run_json(r));
+    return;
+  }
+  json_t *row = json_pack("{s:s}", "status", api_run_status_name(r->status));
+  const json_t *err = json_object_get(r->result, "__error__");
+  if (err)
+    json_object_set(row, "error", (json_t *)err);
+  enqueue(OP_RUN_STATUS, r->id, row);
+}
+
+void api_persist_run_delete(const struct api_run *r) {
+  if (!r->stateless)
+    enqueue(OP_RUN_DELETE, r->id, NULL);
+}
+
+void api_persist_init(struct loom_app *a) { app = a; }
+
+/* ---- loading at start-up (single-threaded, before the server serves) ---- */
+
+static void load_versions(const char *id) {
+  struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT};
+  json_t *vers = NULL;
+  if (loom_store_list_assistant_versions(app->store, API_TENANT, id, &q, &vers,
+                                         NULL) != LOOM_OK)
+    return;
+  for (size_t i = json_array_size(vers); i-- > 0;) /* oldest first */
+    api_assistant_add_version(id, json_incref(json_array_get(vers, i)));
+  json_decref(vers);
+}
+
+static size_t load_assistants(void) {
+  size_t count = 0;
+  for (size_t off = 0;; off += LOOM_SEARCH_MAX_LIMIT) {
+    struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .offset = off,
+                            .ascending = true};
+    json_t *rows = NULL;
+    struct loom_error e = {0};
+    if (loom_store_search_assistants(app->store, API_TENANT, &q, &rows, &e)) {
+      LOOM_WARN("persist: cannot load assistants: %s", e.message);
+      return count;
+    }
+    size_t i, n = json_array_size(rows);
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+      const char *id = json_string_value(json_object_get(row, "assistant_id"));
+      load_versions(id);
+      api_assistant_put(json_incref(row));
+    }
+    json_decref(rows);
+    count += n;
+    if (n < LOOM_SEARCH_MAX_LIMIT)
+      return count;
+  }
+}
+
+/* A run row back into the table. Unfinished ones are queued again. */
+static void load_run(struct api_thread *t, const json_t *row) {
+  struct api_run *r =
+      api_run_new(json_string_value(json_object_get(row, "run_id")));
+  snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
+  const char *aid = json_string_value(json_object_get(row, "assistant_id"));
+  snprintf(r->assistant_id, sizeof r->assistant_id, "%s", aid ? aid : "");
+  json_t *as = api_assistant_resolve(aid);
+  const char *gid = json_string_value(json_object_get(as, "graph_id"));
+  r->graph_id = loom_strdup(gid ? gid : t->graph_id ? t->graph_id : "");
+  r->kwargs = json_deep_copy(json_object_get(row, "kwargs"));
+  r->metadata = json_deep_copy(json_object_get(row, "metadata"));
+  const char *ms =
+      json_string_value(json_object_get(row, "multitask_strategy"));
+  r->multitask_strategy = loom_strdup(ms ? ms : "reject");
+  json_decref(r->created_at);
+  r->created_at = json_deep_copy(json_object_get(row, "created_at"));
+  json_decref(r->updated_at);
+  r->updated_at = json_deep_copy(json_object_get(row, "updated_at"));
+  const char *st = json_string_value(json_object_get(row, "status"));
+  static const char *const names[] = {"pending", "running", "success",
+                                      "error", "timeout", "interrupted"};
+  for (size_t i = 0; st && i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(st, names[i]))
+      r->status = (enum api_run_status)i;
+  api_run_emit(r, "*", "metadata",
+               json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
+  if (r->status == API_RUN_RUNNING) {
+    r->status = API_RUN_PENDING;
+    r->recovered = true; /* continue from the last checkpoint */
+  }
+  if (api_run_finished(r->status)) {
+    const json_t *err = json_object_get(row, "error");
+    r->result = err && !json_is_null(err)
+                    ? json_pack("{s:O}", "__error__", err)
+                    : json_deep_copy(t->values ? t->values : json_null());
+    if (!json_is_object(r->result)) {
+      json_decref(r->result);
+      r->result = json_object();
+    }
+    api_run_emit(r, "*", "end", json_null());
+  }
+}
+
+static void load_thread(const json_t *row) {
+  const char *id = json_string_value(json_object_get(row, "thread_id"));
+  json_t *md = json_object_get(row, "metadata");
+  struct api_thread *t =
+      api_thread_add(id, md ? json_deep_copy(md) : json_object());
+  json_decref(t->created_at);
+  t->created_at = json_deep_copy(json_object_get(row, "created_at"));
+  json_decref(t->updated_at);
+  t->updated_at = json_deep_copy(json_object_get(row, "updated_at"));
+  const json_t *v = json_object_get(row, "values");
+  t->values = json_is_object(v) ? json_deep_copy(v) : NULL;
+  v = json_object_get(row, "interrupts");
+  t->interrupts = json_is_object(v) && json_object_size(v) ? json_deep_copy(v)
+                                                           : NULL;
+  const char *st = json_string_value(json_object_get(row, "status"));
+  loom_free(t->status);
+  t->status = loom_strdup(st && strcmp(st, "busy") ? st : "idle");
+  const char *gid = json_string_value(json_object_get(md, "graph_id"));
+  t->graph_id = gid ? loom_strdup(gid) : NULL;
+  struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .ascending = true};
+  json_t *runs = NULL;
+  if (loom_store_list_runs(app->store, API_TENANT, t->id, &q, &runs, NULL) ==
+      LOOM_OK) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r) load_run(t, r);
+    json_decref(runs);
+  }
+  api_executor_kick(t);
+}
+
+static size_t load_threads(void) {
+  size_t count = 0;
+  for (size_t off = 0;; off += LOOM_SEARCH_MAX_LIMIT) {
+    struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .offset = off,
+                            .ascending = true};
+    json_t *rows = NULL;
+    struct loom_error e = {0};
+    if (loom_store_search_threads(app->store, API_TENANT, &q, &rows, &e)) {
+      LOOM_WARN("persist: cannot load threads: %s", e.message);
+      return count;
+    }
+    size_t i, n = json_array_size(rows);
+    json_t *row;
+    json_array_foreach(rows, i, row) load_thread(row);
+    json_decref(rows);
+    count += n;
+    if (n < LOOM_SEARCH_MAX_LIMIT)
+      return count;
+  }
+}
+
+void api_persist_load(void) {
+  if (!app || !app->store)
+    return;
+  api_lock();
+  size_t na = load_assistants();
+  size_t nt = load_threads();
+  api_unlock();
+  if (na || nt)
+    LOOM_INFO("loaded %zu assistants and %zu threads", na, nt);
+}
