@@ -326,7 +326,7 @@ loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                    (long)(max_per_host ? max_per_host : 256));
+                    (long)(max_per_host ? max_per_host : 1024));
   *out = c;
   return LOOM_OK;
 }

@@ -71,7 +71,9 @@ void loom_http_client_global_init(void);
 
 /*
  * A client on `loop` (call on that loop's thread). `max_per_host` limits
- * connections per host (0 = 256); beyond it requests queue inside curl.
+ * connections per host (0 = 1024); beyond it requests queue inside curl,
+ * and the time queued counts toward their total timeout. Over HTTPS with
+ * HTTP/2, one connection carries many requests at once.
  */
 loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
                               struct loom_http_client **out) LOOM_MUST_USE;
