@@ -65,7 +65,8 @@ const char *loom_http_route(const struct loom_http_req *req);
  * route has none of that name. */
 const char *loom_http_param(const struct loom_http_req *req, const char *name);
 
-/* A query-string argument (decoded); NULL when absent, "" for `?flag`. */
+/* A query-string argument, decoded (%XX, and '+' as a space); NULL when
+ * absent, "" for `?flag`. The first one when repeated. */
 const char *loom_http_query(const struct loom_http_req *req, const char *name);
 
 /* Every value of a repeated query argument (`?ids=a&ids=b`), in order:

@@ -458,9 +458,10 @@ static void test_answer_handed_over_from_another_thread(void **state) {
 static void test_repeated_query_values(void **state) {
   (void)state;
   struct reply r;
-  http_do(NULL, "GET", url("/ids?ids=a&x=1&ids=b%20c&ids"), NULL, NULL, 0, &r);
+  http_do(NULL, "GET", url("/ids?ids=a&x=1&ids=b+c%2B&ids"), NULL, NULL, 0,
+          &r);
   assert_int_equal(r.status, 200);
-  assert_string_equal(r.body.data, "{\"ids\":[\"a\",\"b c\",\"\"],\"count\":3}");
+  assert_string_equal(r.body.data, "{\"ids\":[\"a\",\"b c+\",\"\"],\"count\":3}");
   reply_cleanup(&r);
 }
 
