@@ -121,13 +121,18 @@ static bool type_ok(const struct loom_channel *ch, const json_t *v) {
   return true;
 }
 
-static void bump_version(json_t *versions, const char *channel) {
-  const char *cur = json_string_value(json_object_get(versions, channel));
-  unsigned long long n = cur ? strtoull(cur, NULL, 10) : 0, rnd;
-  loom_random_bytes(&rnd, sizeof(rnd));
+static void bump_version(struct loom_run *r, const char *channel) {
+  const char *cur = json_string_value(json_object_get(r->versions, channel));
+  unsigned long long n = cur ? strtoull(cur, NULL, 10) : 0;
+  /* splitmix64 over a per-run random seed: unique enough across branches,
+   * and no system call per write. */
+  uint64_t z = (r->version_seed += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  unsigned long long rnd = z ^ (z >> 31);
   char v[48];
   snprintf(v, sizeof(v), "%020llu.%016llx", n + 1, rnd);
-  json_object_set_new(versions, channel, json_string(v));
+  json_object_set_new(r->versions, channel, json_string(v));
 }
 
 static loom_err apply_one(struct loom_run *r, const char *node,
@@ -154,10 +159,10 @@ static loom_err apply_one(struct loom_run *r, const char *node,
                           : json_is_array(value)  ? "list"
                                                   : "object",
                           ch->name, ch->type);
-  loom_err rc = loom_engine_reduce(r->lua, ch, r->values, value, e);
+  loom_err rc = loom_engine_reduce(loom_engine_lua(r), ch, r->values, value, e);
   if (rc)
     return rc;
-  bump_version(r->versions, ch->name);
+  bump_version(r, ch->name);
   return LOOM_OK;
 }
 

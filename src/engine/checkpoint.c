@@ -31,11 +31,10 @@ void loom_engine_interrupt_id(const char *checkpoint_id, const char *task_id,
            (unsigned long long)h[1]);
 }
 
-static loom_err write_record(struct loom_run *r, json_t *rec,
-                             struct loom_error *e) {
-  json_t *ckpt = json_object_get(rec, "checkpoint");
+static loom_err write_parts(struct loom_run *r, const char *id, json_t *ckpt,
+                           json_t *meta, json_t *values,
+                           struct loom_error *e) {
   json_t *versions = json_object_get(ckpt, "channel_versions");
-  json_t *values = json_object_get(rec, "values");
   size_t n = 0, cap = json_object_size(versions) + 1;
   struct loom_blob *blobs = loom_calloc(cap, sizeof(*blobs));
   const char *ch;
@@ -47,10 +46,9 @@ static loom_err write_record(struct loom_run *r, json_t *rec,
                                     json_object_get(values, ch)};
   }
   struct loom_checkpoint cp = {
-      .thread_id = r->thread_id, .ns = r->ns,
-      .id = (char *)json_string_value(json_object_get(rec, "id")),
+      .thread_id = r->thread_id, .ns = r->ns, .id = (char *)id,
       .parent_id = r->persisted_id[0] ? r->persisted_id : NULL,
-      .checkpoint = ckpt, .metadata = json_object_get(rec, "metadata")};
+      .checkpoint = ckpt, .metadata = meta};
   loom_err rc =
       r->store->ops->put_checkpoint(r->store, r->tenant, &cp, blobs, n, e);
   loom_free(blobs);
@@ -58,8 +56,16 @@ static loom_err write_record(struct loom_run *r, json_t *rec,
     return rc;
   json_decref(r->saved_versions);
   r->saved_versions = json_copy(versions);
-  snprintf(r->persisted_id, sizeof(r->persisted_id), "%s", cp.id);
+  snprintf(r->persisted_id, sizeof(r->persisted_id), "%s", id);
   return LOOM_OK;
+}
+
+static loom_err write_record(struct loom_run *r, json_t *rec,
+                             struct loom_error *e) {
+  return write_parts(r, json_string_value(json_object_get(rec, "id")),
+                     json_object_get(rec, "checkpoint"),
+                     json_object_get(rec, "metadata"),
+                     json_object_get(rec, "values"), e);
 }
 
 loom_err loom_engine_flush(struct loom_run *r, struct loom_error *e) {
@@ -101,43 +107,90 @@ loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
   return LOOM_OK;
 }
 
+static void add_names(json_t *names, const json_t *writes) {
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)writes, k, v) {
+    json_array_append_new(names, json_string(k));
+  }
+}
+
+json_t *loom_engine_written(const json_t *updates) {
+  json_t *out = json_object();
+  const char *node;
+  json_t *w;
+  json_object_foreach((json_t *)updates, node, w) {
+    json_t *names = json_array();
+    if (json_is_array(w)) {
+      size_t i;
+      json_t *one;
+      json_array_foreach(w, i, one) { add_names(names, one); }
+    } else {
+      add_names(names, w);
+    }
+    json_object_set_new(out, node, names);
+  }
+  return out;
+}
+
+static void checkpoint_event(struct loom_run *r, const char *id, json_t *meta) {
+  json_t *ev = json_object();
+  json_object_set_new(ev, "checkpoint_id", json_string(id));
+  json_object_set_new(ev, "parent_id", json_string(r->parent_id));
+  json_object_set(ev, "metadata", meta);
+  json_object_set(ev, "next", r->next);
+  loom_engine_emit(r, LOOM_EVENT_CHECKPOINT, ev);
+  json_decref(ev);
+}
+
+/* Queues or writes the checkpoint as the durability mode says. */
+static loom_err persist(struct loom_run *r, const char *id, json_t *ckpt,
+                        json_t *meta, struct loom_error *e) {
+  if (r->durability == LOOM_DURABILITY_SYNC)
+    return write_parts(r, id, ckpt, meta, r->values, e);
+  loom_err rc = LOOM_OK;
+  if (r->durability == LOOM_DURABILITY_ASYNC)
+    rc = loom_engine_flush(r, e);
+  else
+    json_array_clear(r->unsaved);
+  json_t *rec = json_object();
+  json_object_set_new(rec, "id", json_string(id));
+  json_object_set(rec, "checkpoint", ckpt);
+  json_object_set(rec, "metadata", meta);
+  json_object_set_new(rec, "values", json_copy(r->values));
+  json_array_append_new(r->unsaved, rec);
+  return rc;
+}
+
 loom_err loom_engine_save(struct loom_run *r, const char *source,
                           json_t *writes_meta, struct loom_error *e) {
   char id[LOOM_ID_LEN + 1], ts[33];
   loom_id_new(id);
-  loom_clock_format_iso(loom_clock_wall_ms(), ts);
-  json_t *ckpt = json_pack("{sisssssosOsi}", "v", 1, "id", id, "ts", ts,
-                           "channel_versions", json_copy(r->versions), "next",
-                           r->next, "step", r->step);
-  json_t *meta = json_pack("{sssisoso}", "source", source, "step", r->step,
-                           "writes", writes_meta ? writes_meta : json_null(),
-                           "parents", json_object());
-  if (r->metadata)
-    json_object_update_missing(meta, r->metadata);
-  json_t *rec = json_pack("{sssOsOso}", "id", id, "checkpoint", ckpt,
-                          "metadata", meta, "values", json_copy(r->values));
-  json_t *ev = json_pack("{sssssOsO}", "checkpoint_id", id, "parent_id",
-                         r->checkpoint_id, "metadata", meta, "next", r->next);
-  json_decref(ckpt);
-  json_decref(meta);
   snprintf(r->parent_id, sizeof(r->parent_id), "%s", r->checkpoint_id);
   snprintf(r->checkpoint_id, sizeof(r->checkpoint_id), "%s", id);
-  json_decref(r->pending);
-  r->pending = json_array();
-  loom_err rc = LOOM_OK;
-  if (!r->store) {
-    json_decref(rec);
-  } else if (r->durability == LOOM_DURABILITY_SYNC) {
-    rc = write_record(r, rec, e);
-    json_decref(rec);
-  } else {
-    if (r->durability == LOOM_DURABILITY_ASYNC)
-      rc = loom_engine_flush(r, e);
-    else
-      json_array_clear(r->unsaved);
-    json_array_append_new(r->unsaved, rec);
+  json_array_clear(r->pending);
+  if (!r->store && !r->nsubs) { /* nobody would see it: skip the JSON */
+    json_decref(writes_meta);
+    return LOOM_OK;
   }
-  loom_engine_emit(r, LOOM_EVENT_CHECKPOINT, ev);
-  json_decref(ev);
+  json_t *ckpt = json_object(), *meta = json_object();
+  json_object_set_new(ckpt, "v", json_integer(1));
+  json_object_set_new(ckpt, "id", json_string(id));
+  json_object_set_new(ckpt, "ts", json_string(loom_clock_format_iso(
+                                      loom_clock_wall_ms(), ts)));
+  json_object_set_new(ckpt, "channel_versions", json_copy(r->versions));
+  json_object_set_new(ckpt, "next", json_copy(r->next));
+  json_object_set_new(ckpt, "step", json_integer(r->step));
+  json_object_set_new(meta, "source", json_string(source));
+  json_object_set_new(meta, "step", json_integer(r->step));
+  json_object_set_new(meta, "writes", writes_meta ? writes_meta : json_null());
+  json_object_set_new(meta, "parents", json_object());
+  if (r->metadata)
+    json_object_update_missing(meta, r->metadata);
+  loom_err rc = r->store ? persist(r, id, ckpt, meta, e) : LOOM_OK;
+  if (r->nsubs)
+    checkpoint_event(r, id, meta);
+  json_decref(ckpt);
+  json_decref(meta);
   return rc;
 }

@@ -29,9 +29,9 @@ static loom_err run_chunk(struct loom_run *r, const struct loom_edge *ed,
                           struct loom_error *e) {
   struct loom_error le = {0};
   const json_t *args[1] = {values};
-  loom_err rc = loom_lua_compile(r->lua, ed->name, ed->cond, "state", &le);
+  loom_err rc = loom_lua_compile(loom_engine_lua(r), ed->name, ed->cond, "state", &le);
   if (!rc)
-    rc = loom_lua_run(r->lua, ed->name, args, 1, NULL, out, &le);
+    rc = loom_lua_run(loom_engine_lua(r), ed->name, args, 1, NULL, out, &le);
   if (rc)
     return loom_error_set(e, rc, "%s:%d: %s (%s -> %s): %s", r->g->file,
                           ed->line, ed->name, ed->from,

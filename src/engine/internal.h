@@ -58,7 +58,10 @@ struct loom_run {
   enum loom_durability durability;
   json_t *before, *after; /* node-name arrays: graph's plus the run's */
   void *user;
-  struct loom_lua *lua;
+  struct loom_lua *lua;  /* NULL until a Lua chunk runs: loom_engine_lua */
+  size_t lua_memory;
+  uint64_t lua_instructions;
+  uint64_t version_seed; /* random per run: version suffixes */
 
   enum loom_run_status status;
   struct loom_error error;
@@ -92,6 +95,9 @@ struct loom_run {
   void *done_arg;
 };
 
+/* lifecycle.c: the run's sandbox, made (or reused) on first use. */
+struct loom_lua *loom_engine_lua(struct loom_run *r);
+
 /* spec.c */
 loom_err loom_graph_build(const struct loom_doc *doc, const json_t *root,
                           const char *file, const char *dir, int depth,
@@ -123,6 +129,9 @@ loom_err loom_engine_successors(struct loom_run *r, const char *node,
                                 struct loom_error *e);
 
 /* checkpoint.c */
+/* {node: writes} -> {node: [channels]}: metadata names what changed; the
+ * values live in the blobs, so a large write is not stored twice. */
+json_t *loom_engine_written(const json_t *updates);
 loom_err loom_engine_load(struct loom_run *r, struct loom_error *e);
 loom_err loom_engine_save(struct loom_run *r, const char *source,
                           json_t *writes_meta, struct loom_error *e);

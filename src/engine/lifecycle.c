@@ -22,6 +22,39 @@ static json_t *names(char *const *graph_list, size_t ng,
   return a;
 }
 
+/* One idle sandbox per thread, kept for the next run of the same graph:
+ * making a Lua state and compiling the graph's chunks costs more than a
+ * whole step. */
+static __thread struct {
+  unsigned long serial;
+  struct loom_lua *lua;
+} idle;
+
+struct loom_lua *loom_engine_lua(struct loom_run *r) {
+  if (r->lua)
+    return r->lua;
+  if (idle.lua && idle.serial == r->g->serial &&
+      loom_lua_reusable(idle.lua, r->lua_memory, r->lua_instructions)) {
+    r->lua = idle.lua;
+    idle.lua = NULL;
+    return r->lua;
+  }
+  r->lua = loom_lua_new(r->lua_memory, r->lua_instructions);
+  return r->lua;
+}
+
+static void release_lua(struct loom_run *r) {
+  if (!r->lua)
+    return;
+  if (!loom_lua_reusable(r->lua, r->lua_memory, r->lua_instructions)) {
+    loom_lua_free(r->lua);
+    return;
+  }
+  loom_lua_free(idle.lua);
+  idle.lua = r->lua;
+  idle.serial = r->g->serial;
+}
+
 loom_err loom_run_new(const struct loom_graph *g,
                       const struct loom_run_opts *opts, struct loom_run **out,
                       struct loom_error *e) {
@@ -55,7 +88,9 @@ loom_err loom_run_new(const struct loom_graph *g,
   r->after = names(g->interrupt_after, g->ninterrupt_after,
                    opts->interrupt_after, opts->ninterrupt_after);
   r->user = opts->user;
-  r->lua = loom_lua_new(opts->lua_memory, opts->lua_instructions);
+  r->lua_memory = opts->lua_memory;
+  r->lua_instructions = opts->lua_instructions;
+  loom_random_bytes(&r->version_seed, sizeof(r->version_seed));
   r->status = LOOM_RUN_PENDING;
   r->interrupts = json_array();
   r->unsaved = json_array();
@@ -166,6 +201,6 @@ void loom_run_free(struct loom_run *r) {
   json_decref(r->saved_versions), json_decref(r->next);
   json_decref(r->pending), json_decref(r->interrupts);
   json_decref(r->unsaved), json_decref(r->unsaved_writes);
-  loom_lua_free(r->lua);
+  release_lua(r);
   loom_free(r);
 }

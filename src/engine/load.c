@@ -44,8 +44,10 @@ static loom_err start_input(struct loom_run *r, bool had_checkpoint,
   rc = loom_engine_successors(r, LOOM_GRAPH_START, r->values, r->next, e);
   if (rc)
     return rc;
-  return loom_engine_save(r, "input",
-                          json_pack("{sO}", "__start__", r->input), e);
+  json_t *w = json_pack("{sO}", "__start__", r->input);
+  rc = loom_engine_save(r, "input", loom_engine_written(w), e);
+  json_decref(w);
+  return rc;
 }
 
 /* Interrupts raised at this checkpoint that no resume value answers. */

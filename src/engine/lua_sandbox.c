@@ -30,6 +30,7 @@ struct loom_lua {
   size_t used, max_memory;
   uint64_t max_instructions, budget;
   enum stop stop;
+  bool tainted; /* holds state from a run: not to be reused */
   struct loom_lua_call *call;
   size_t interrupts_seen;
 };
@@ -328,6 +329,24 @@ static void open_libs(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &chunks_key);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &direct_key);
+  /* Globals and libraries are read-only, so a sandbox reused for the next
+   * run of the same graph carries nothing over from the last one. */
+  static const char lock[] =
+      "local function lock(t, name)\n"
+      "  return setmetatable({}, {__index = t, __metatable = false,\n"
+      "    __newindex = function() error(name .. ' is read-only', 2) end})\n"
+      "end\n"
+      "for _, n in ipairs({'string', 'table', 'math', 'utf8'}) do\n"
+      "  _G[n] = lock(_G[n], n)\n"
+      "end\n"
+      "getmetatable('').__metatable = false\n"
+      "rawset = nil\n"
+      "setmetatable(_G, {__metatable = false, __newindex = function(_, k)\n"
+      "  error(\"cannot set global '\" .. tostring(k) ..\n"
+      "        \"': globals are read-only; use local\", 2) end})\n";
+  if (luaL_loadbufferx(L, lock, sizeof(lock) - 1, "=lock", "t") ||
+      lua_pcall(L, 0, 0, 0))
+    abort(); /* fixed code: cannot fail short of memory */
 }
 
 struct loom_lua *loom_lua_new(size_t max_memory, uint64_t max_instructions) {
@@ -451,10 +470,12 @@ loom_err loom_lua_run(struct loom_lua *lua, const char *name,
   if (status == LUA_YIELD && lua->stop == STOP_INTERRUPT) {
     rc = LOOM_OK;
   } else if (status != LUA_OK) {
+    lua->tainted = true;
     rc = failed(lua, co, status, name, e);
   } else if (nres > 0) {
     int idx = lua_gettop(co) - nres + 1;
     if (!direct && lua_type(co, idx) == LUA_TFUNCTION) {
+      lua->tainted = true; /* the function may keep upvalues */
       make_direct(L, co, idx, name);
       lua_settop(L, base);
       return loom_lua_run(lua, name, args, nargs, call, out, e);
@@ -466,4 +487,14 @@ loom_err loom_lua_run(struct loom_lua *lua, const char *name,
   }
   lua_settop(L, base);
   return rc;
+}
+
+bool loom_lua_reusable(const struct loom_lua *lua, size_t max_memory,
+                       uint64_t max_instructions) {
+  return !lua->tainted &&
+         lua->max_memory ==
+             (max_memory ? max_memory : LOOM_LUA_DEFAULT_MEMORY) &&
+         lua->max_instructions == (max_instructions
+                                       ? max_instructions
+                                       : LOOM_LUA_DEFAULT_INSTRUCTIONS);
 }

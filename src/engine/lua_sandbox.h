@@ -70,6 +70,12 @@ loom_err loom_lua_run(struct loom_lua *lua, const char *name,
                       struct loom_lua_call *call, json_t **out,
                       struct loom_error *e) LOOM_MUST_USE;
 
+/* Whether the sandbox may serve another run of the same graph: created
+ * with these limits, and no call failed or left a function (with
+ * upvalues) behind. Globals and libraries are read-only to scripts. */
+bool loom_lua_reusable(const struct loom_lua *lua, size_t max_memory,
+                       uint64_t max_instructions);
+
 /* Whether a chunk was compiled under `name` in this sandbox. */
 bool loom_lua_has(struct loom_lua *lua, const char *name);
 

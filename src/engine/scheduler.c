@@ -176,6 +176,8 @@ static loom_err make_tasks(struct loom_run *r, struct loom_error *e) {
 }
 
 static void tasks_event(struct loom_run *r) {
+  if (!r->nsubs)
+    return;
   json_t *list = json_array();
   for (size_t i = 0; i < r->ntasks; i++) {
     struct loom_task *t = &r->tasks[i];
@@ -312,13 +314,14 @@ static void end_step(struct loom_run *r) {
     after |= listed(r->after, r->tasks[i].node->name);
   if (apply_step(r, updates, &e) ||
       (r->step++, r->steps_run++,
-       loom_engine_save(r, "loop", json_incref(updates), &e))) {
+       loom_engine_save(r, "loop", loom_engine_written(updates), &e))) {
     json_decref(updates);
     fail(r, &e);
     return;
   }
   free_tasks(r);
-  loom_engine_emit(r, LOOM_EVENT_UPDATES, updates);
+  if (r->nsubs)
+    loom_engine_emit(r, LOOM_EVENT_UPDATES, updates);
   loom_engine_emit(r, LOOM_EVENT_VALUES, r->values);
   json_decref(updates);
   if (after && json_array_size(r->next))

@@ -544,7 +544,9 @@ static loom_err build(struct ctx *c, const json_t *root, struct loom_graph *g) {
 loom_err loom_graph_build(const struct loom_doc *doc, const json_t *root,
                           const char *file, const char *dir, int depth,
                           struct loom_graph **out, struct loom_error *e) {
+  static unsigned long serials;
   struct loom_graph *g = LOOM_NEW(struct loom_graph);
+  g->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
   g->file = loom_strdup(file ? file : "<spec>");
   g->source = json_incref((json_t *)root);
   struct ctx c = {.doc = doc, .file = g->file, .dir = dir ? dir : ".",

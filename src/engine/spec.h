@@ -92,6 +92,7 @@ struct loom_graph {
   char **interrupt_before, **interrupt_after;
   size_t ninterrupt_before, ninterrupt_after;
   json_t *source; /* the whole spec as JSON, for GET /graphs/{id} */
+  unsigned long serial; /* unique per loaded graph in this process */
 };
 
 /*

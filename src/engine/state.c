@@ -177,7 +177,10 @@ static loom_err update_on(struct loom_run *r, const json_t *values,
   if ((rc = loom_engine_successors(r, as_node, r->values, r->next, e)))
     return rc;
   r->step++;
-  return loom_engine_save(r, "update", json_pack("{sO}", as_node, values), e);
+  json_t *w = json_pack("{sO}", as_node, values);
+  rc = loom_engine_save(r, "update", loom_engine_written(w), e);
+  json_decref(w);
+  return rc;
 }
 
 static const char *pick_as_node(struct loom_store *store, const char *tenant,

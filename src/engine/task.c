@@ -26,7 +26,9 @@ size_t loom_task_resume_count(const struct loom_task *t) {
 const json_t *loom_task_resume(const struct loom_task *t, size_t i) {
   return json_array_get(t->resume, i);
 }
-struct loom_lua *loom_task_lua(struct loom_task *t) { return t->run->lua; }
+struct loom_lua *loom_task_lua(struct loom_task *t) {
+  return loom_engine_lua(t->run);
+}
 struct loom_run *loom_task_run(struct loom_task *t) { return t->run; }
 void *loom_task_user(const struct loom_task *t) { return t->run->user; }
 
@@ -35,11 +37,15 @@ void loom_task_emit(struct loom_task *t, const json_t *value) {
 }
 
 static void result_event(struct loom_task *t, const char *key, json_t *val) {
+  if (!t->run->nsubs)
+    return;
   json_t *ev = json_pack("{sssssO}", "id", t->id, "name", t->node->name, key,
                          val ? val : json_null());
   loom_engine_emit(t->run, LOOM_EVENT_TASK_RESULT, ev);
   json_decref(ev);
 }
+
+static void store_writes(struct loom_task *t);
 
 void loom_task_done(struct loom_task *t, json_t *writes) {
   if (t->state != TASK_RUNNING) {
@@ -48,6 +54,13 @@ void loom_task_done(struct loom_task *t, json_t *writes) {
   }
   t->writes = writes ? writes : json_object();
   t->state = TASK_DONE;
+  if (t->run->store)
+    store_writes(t);
+  result_event(t, "result", t->writes);
+  loom_engine_task_finished(t);
+}
+
+static void store_writes(struct loom_task *t) {
   json_t *list = json_array();
   const char *k;
   json_t *v;
@@ -63,8 +76,6 @@ void loom_task_done(struct loom_task *t, json_t *writes) {
     t->err = e;
   }
   json_decref(list);
-  result_event(t, "result", t->writes);
-  loom_engine_task_finished(t);
 }
 
 void loom_task_fail(struct loom_task *t, loom_err code, const char *fmt,

@@ -160,6 +160,38 @@ static void test_interrupt_and_function_chunks(void **st) {
   loom_lua_free(l);
 }
 
+static void test_nothing_carries_over_between_runs(void **st) {
+  (void)st;
+  struct loom_lua *l = loom_lua_new(0, 0);
+  json_t *out = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(run(l, "g", "leaked = 1", NULL, &out, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "globals are read-only"));
+  assert_int_equal(run(l, "s", "string.upper = nil", NULL, &out, &e),
+                   LOOM_ERR_INVALID);
+  assert_int_equal(run(l, "m", "getmetatable('').__index.upper = nil", NULL,
+                       &out, &e),
+                   LOOM_ERR_INVALID);
+  assert_int_equal(run(l, "u", "return string.upper('ok')", NULL, &out, &e),
+                   LOOM_OK);
+  assert_true(json_is(out, "\"OK\""));
+  json_decref(out);
+  /* The same graph run twice on one thread reuses the sandbox. */
+  struct loom_graph *g = load_graph(
+      "state: {n: {reducer: add, default: 0}}\n"
+      "nodes: {a: {lua: 'return {n = 1}'}}\n"
+      "edges: ['START -> a']\n");
+  for (int i = 0; i < 2; i++) {
+    json_t *in = J("{}"), *v = NULL;
+    struct loom_run_opts o = {.input = in};
+    assert_int_equal(run_graph(g, &o, &v, NULL, NULL), LOOM_RUN_SUCCESS);
+    assert_true(json_is(v, "{\"n\":1}"));
+    json_decref(in), json_decref(v);
+  }
+  loom_graph_free(g);
+  loom_lua_free(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_way_out),
@@ -168,6 +200,7 @@ int main(void) {
       cmocka_unit_test(test_errors_name_node_and_line),
       cmocka_unit_test(test_json_round_trip),
       cmocka_unit_test(test_interrupt_and_function_chunks),
+      cmocka_unit_test(test_nothing_carries_over_between_runs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
