@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# LangGraph API benchmark: the same 3-node graph (chain3) served by loom and
+# by the JS LangGraph server (@langchain/langgraph-cli dev, in memory,
+# offline on loopback, analytics off), both driven by the official SDK:
+# sequential runs.wait p50/p95, runs.wait throughput with 1, 10 and 100
+# concurrent clients, and streamed runs (time to the last event and to the
+# stream's close, apart).
+#   bench/api/run.sh [seconds per concurrency level]   (SEQ_RUNS, STREAM_RUNS)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-5}
+build=${BUILD:-build-bench}
+root=$PWD
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" --target loom -j2 >/dev/null
+(cd bench/api && npm ci --no-audit --no-fund --silent >/dev/null 2>&1 || npm install --no-audit --no-fund --silent >/dev/null)
+
+port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_up() { for _ in $(seq 400); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done; echo "server at $1 did not start" >&2; return 1; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+printf '\n%-10s %-22s %7s %7s %9s %9s %9s\n' who test clients runs p50_ms p95_ms runs/s
+
+lp=$(port)
+LOOM_ADDR=127.0.0.1:$lp LOOM_DATA_DIR=$tmp/loom LOOM_GRAPHS=$root/bench/api LOOM_LOG_LEVEL=warn \
+  setsid "$build/loom" serve >"$tmp/loom.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$lp/readyz"
+(cd bench/api && node bench.mjs "http://127.0.0.1:$lp" loom "$seconds")
+kill -TERM -- "-${pids[0]}"
+
+# The JS server writes its state next to its config: run it from a copy.
+mkdir -p "$tmp/js" && cp bench/api/js/graph.mjs bench/api/js/langgraph.json "$tmp/js/"
+ln -s "$root/bench/api/node_modules" "$tmp/js/node_modules"
+jp=$(port)
+(cd "$tmp/js" && exec env LANGGRAPH_CLI_NO_ANALYTICS=1 LANGSMITH_TRACING=false LANGCHAIN_TRACING_V2=false \
+  setsid "$root/bench/api/node_modules/.bin/langgraphjs" dev --no-browser --no-reload \
+  --host 127.0.0.1 --port "$jp" >"$tmp/js.log" 2>&1) &
+pids+=($!)
+wait_up "http://127.0.0.1:$jp/ok"
+(cd bench/api && node bench.mjs "http://127.0.0.1:$jp" langgraph.js "$seconds")
+echo "(loom: SQLite checkpoints, async durability; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
