@@ -291,6 +291,74 @@ static void test_connection_refused(void **state) {
   assert_int_equal(res.status, 0);
 }
 
+static void test_free_cancels_in_flight(void **state) {
+  (void)state;
+  struct result res = {0};
+  struct job j = {.req = {.url = url("/sleep?ms=3000"), .on_done = done_cb,
+                          .userdata = &res}};
+  send_on_loop(&j);
+  sleep_ms(50);
+  assert_int_equal(loom_loop_call(client_loop, free_client_cb, NULL), LOOM_OK);
+  assert_true(atomic_load(&res.done));
+  assert_int_equal(res.err, LOOM_ERR_CANCELLED);
+  assert_int_equal(loom_loop_call(client_loop, new_client_cb, NULL), LOOM_OK);
+}
+
+/* From inside on_chunk: start another request (deferred until curl
+ * returns) and cancel the current one. */
+struct chain {
+  struct result first, second;
+  struct loom_http_call *self;
+  struct job next;
+  struct job first_job;
+  bool started;
+};
+
+static bool chain_chunk_cb(const char *data, size_t len, void *ud) {
+  (void)data;
+  (void)len;
+  struct chain *c = ud;
+  if (!c->started) {
+    c->started = true;
+    c->next.req = (struct loom_http_client_request){
+        .url = c->next.req.url, .on_done = done_cb, .userdata = &c->second};
+    c->next.err = loom_http_client_send(client, &c->next.req, NULL);
+    loom_http_client_cancel(c->self);
+  }
+  return true;
+}
+
+static void chain_done_cb(const struct loom_http_client_response *r,
+                          void *ud) {
+  struct chain *c = ud;
+  done_cb(r, &c->first);
+}
+
+static void chain_send_cb(struct loom_loop *loop, void *arg) {
+  struct chain *c = arg;
+  send_cb(loop, &c->first_job);
+  c->self = c->first_job.call;
+}
+
+static void test_send_and_cancel_from_inside_a_callback(void **state) {
+  (void)state;
+  struct chain c = {0};
+  char hello[256];
+  snprintf(hello, sizeof hello, "%s", url("/hello"));
+  c.next.req.url = hello;
+  c.first_job.req = (struct loom_http_client_request){
+      .url = url("/stream"), .on_chunk = chain_chunk_cb,
+      .on_done = chain_done_cb, .userdata = &c};
+  assert_int_equal(loom_loop_call(client_loop, chain_send_cb, &c), LOOM_OK);
+  assert_int_equal(c.first_job.err, LOOM_OK);
+  wait_done(&c.first, 5);
+  wait_done(&c.second, 5);
+  assert_int_equal(c.next.err, LOOM_OK);
+  assert_int_equal(c.first.err, LOOM_ERR_CANCELLED);
+  assert_int_equal(c.second.err, LOOM_OK);
+  assert_string_equal(c.second.body, "hello");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_many_concurrent_requests),
@@ -300,6 +368,8 @@ int main(void) {
       cmocka_unit_test(test_cancel),
       cmocka_unit_test(test_body_cap),
       cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_free_cancels_in_flight),
+      cmocka_unit_test(test_send_and_cancel_from_inside_a_callback),
   };
   int failed = cmocka_run_group_tests_name("http_client", tests, setup,
                                            teardown);
