@@ -129,11 +129,13 @@ static loom_err primary(struct parser *p) {
     loom_err rc = emit(p, "(");
     if (!rc)
       rc = expr_or(p);
+    if (rc)
+      return rc;
     skip_ws(p);
-    if (!rc && p->s[p->pos] != ')')
+    if (p->s[p->pos] != ')')
       return fail(p, "expected ')'");
     p->pos++;
-    return rc ? rc : emit(p, ")");
+    return emit(p, ")");
   }
   if (c == '"' || c == '\'')
     return string_lit(p);

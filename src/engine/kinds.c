@@ -51,12 +51,12 @@ static void lua_start(struct loom_task *t) {
     json_decref(out);
     loom_task_interrupt(t, call.interrupt);
   } else if (out && !json_is_object(out)) {
+    const char *what = json_is_array(out) ? "list" : "plain value";
     json_decref(out);
     loom_task_fail(t, LOOM_ERR_INVALID,
                    "node '%s' returned a %s; return a table of channel "
                    "updates, or nothing",
-                   loom_task_node(t)->name,
-                   json_is_array(out) ? "list" : "plain value");
+                   loom_task_node(t)->name, what);
   } else {
     loom_task_done(t, out);
   }

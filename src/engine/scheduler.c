@@ -285,6 +285,11 @@ static loom_err apply_step(struct loom_run *r, json_t *updates,
 /* Every task finished: fail, interrupt, or apply and checkpoint. */
 static void end_step(struct loom_run *r) {
   struct loom_error e = {0};
+  if (r->cancelled) {
+    free_tasks(r);
+    stop(r, LOOM_RUN_CANCELLED);
+    return;
+  }
   json_t *interrupts = json_array();
   for (size_t i = 0; i < r->ntasks; i++) {
     struct loom_task *t = &r->tasks[i];

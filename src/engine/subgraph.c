@@ -4,8 +4,9 @@
  * The task starts a child run on the same thread under its own checkpoint
  * namespace ("node:task", nested with "|"), with the parent's state
  * restricted to the channels the child declares. When the child finishes,
- * its final values for channels the parent also has become the task's
- * writes. An interrupt inside the child interrupts the parent task; the
+ * its final values for channels the parent also has and it changed become
+ * the task's writes (for the parent's append channels, only what it
+ * added). An interrupt inside the child interrupts the parent task; the
  * resume value is passed down, and the child continues from its own
  * checkpoint. The child may park on asynchronous nodes like any run; it is
  * freed with the parent run.
@@ -25,6 +26,36 @@ static json_t *only_channels(const struct loom_graph *g, const json_t *v) {
   return out;
 }
 
+/* The child's results as writes to the parent: channels both declare and
+ * the child changed; for the parent's append channels only the items the
+ * child added, so they are not appended twice. */
+static json_t *child_writes(const struct loom_graph *parent,
+                            const json_t *given, const json_t *final) {
+  json_t *out = json_object();
+  for (size_t i = 0; i < parent->nchannels; i++) {
+    const struct loom_channel *ch = &parent->channels[i];
+    json_t *before = json_object_get(given, ch->name);
+    json_t *after = json_object_get(final, ch->name);
+    if (!after || json_equal(before, after))
+      continue;
+    size_t n = json_array_size(before);
+    bool extends = ch->reducer == LOOM_REDUCER_APPEND &&
+                   json_is_array(before) && json_is_array(after) &&
+                   json_array_size(after) >= n;
+    for (size_t k = 0; extends && k < n; k++)
+      extends = json_equal(json_array_get(before, k), json_array_get(after, k));
+    if (!extends) {
+      json_object_set(out, ch->name, after);
+      continue;
+    }
+    json_t *added = json_array();
+    for (size_t k = n; k < json_array_size(after); k++)
+      json_array_append(added, json_array_get(after, k));
+    json_object_set_new(out, ch->name, added);
+  }
+  return out;
+}
+
 static void forward_cb(const struct loom_event *ev, void *arg) {
   struct loom_task *t = arg;
   if (ev->type == LOOM_EVENT_CUSTOM || ev->type == LOOM_EVENT_UPDATES) {
@@ -39,7 +70,7 @@ static void child_done_cb(struct loom_run *child, void *arg) {
   const struct loom_graph *parent = t->run->g;
   switch (child->status) {
   case LOOM_RUN_SUCCESS:
-    loom_task_done(t, only_channels(parent, child->values));
+    loom_task_done(t, child_writes(parent, t->view, child->values));
     break;
   case LOOM_RUN_INTERRUPTED: {
     json_t *first = json_array_get(child->interrupts, 0);

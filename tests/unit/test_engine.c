@@ -185,6 +185,7 @@ static void test_subgraph(void **st) {
   /* The child's final log (which it received) comes back through the
    * parent's append reducer: subgraph outputs are writes. */
   assert_true(json_is(json_object_get(values, "text"), "\"HI\""));
+  assert_true(json_is(json_object_get(values, "log"), "[\"pre\"]"));
   json_decref(values), json_decref(in);
   loom_graph_free(g);
 }

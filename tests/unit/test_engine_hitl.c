@@ -307,6 +307,33 @@ static void test_durability_modes(void **st) {
   loom_graph_free(g);
 }
 
+static void test_interrupt_inside_subgraph(void **st) {
+  struct fixture *f = *st;
+  struct loom_graph *g = load_graph(
+      "state: {ok: {type: boolean}, log: {reducer: append}}\n"
+      "nodes:\n"
+      "  inner:\n"
+      "    subgraph:\n"
+      "      state: {ok: {type: boolean}, log: {reducer: append}}\n"
+      "      nodes:\n"
+      "        ask: {interrupt: {question: 'ok?'}}\n"
+      "        done: {lua: 'return {log = {\"inner \" .. tostring(state.ok)}}'}\n"
+      "      edges: ['START -> ask', 'ask -> done']\n"
+      "  after: {lua: 'return {log = {\"after\"}}'}\n"
+      "edges: ['START -> inner', 'inner -> after']\n");
+  json_t *v = NULL, *ints = NULL;
+  assert_int_equal(go(f, g, "t6", "{}", NULL, NULL, &ints),
+                   LOOM_RUN_INTERRUPTED);
+  assert_true(json_is(json_object_get(json_array_get(ints, 0), "value"),
+                      "{\"question\":\"ok?\"}"));
+  assert_int_equal(go(f, g, "t6", NULL, "{\"resume\":{\"ok\":true}}", &v,
+                      NULL), LOOM_RUN_SUCCESS);
+  assert_true(json_is(json_object_get(v, "log"), "[\"inner true\",\"after\"]"));
+  assert_true(json_is(json_object_get(v, "ok"), "true"));
+  json_decref(v), json_decref(ints);
+  loom_graph_free(g);
+}
+
 #define BOTH(fn)                                                               \
   cmocka_unit_test_setup_teardown(fn, setup_mem, teardown),                    \
       cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
@@ -319,6 +346,7 @@ int main(void) {
       BOTH(test_fork_update_and_history),
       BOTH(test_finished_tasks_do_not_run_again),
       BOTH(test_durability_modes),
+      BOTH(test_interrupt_inside_subgraph),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
