@@ -378,8 +378,18 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   }
   if (t)
     api_executor_kick(t);
+  const char *hook = json_string_value(json_object_get(r->kwargs, "webhook"));
+  char *url = hook ? loom_strdup(hook) : NULL;
+  json_t *payload = NULL;
+  if (url) {
+    payload = api_run_json(r);
+    json_object_set(payload, "values", r->result ? r->result : json_null());
+  }
   api_run_unref(r);
   api_unlock();
+  if (url)
+    api_webhook_send(url, payload);
+  loom_free(url);
   json_decref(x->values);
   json_decref(x->interrupts);
   loom_free(x);

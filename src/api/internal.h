@@ -278,6 +278,9 @@ void api_persist_assistant(const json_t *row, enum api_persist_how how);
 void api_persist_run(const struct api_run *r, bool created);
 void api_persist_run_delete(const struct api_run *r);
 
+/* POSTs `payload` (stolen) to `url` from the calling loop (webhook.c). */
+void api_webhook_send(const char *url, json_t *payload);
+
 /* ---- routes of each module ---- */
 loom_err api_graph_routes(struct loom_http_router *r, struct loom_app *app,
                           struct loom_error *e);

@@ -206,7 +206,8 @@ static void join_cb(struct loom_http_req *req, void *ud) {
   struct api_run *r = path_run(req);
   if (!r)
     return;
-  api_wait_run(req, r, false);
+  const char *cod = loom_http_query(req, "cancel_on_disconnect");
+  api_wait_run(req, r, cod && (!strcmp(cod, "1") || !strcmp(cod, "true")));
   release(r);
 }
 

@@ -175,13 +175,26 @@ static void waiter_wake_cb(struct api_watch *watch) {
   loom_free(w);
 }
 
+/* The client hung up (on_disconnect "cancel"): cancel the run and let go;
+ * the answer is dropped by the server. */
+static void waiter_gone_cb(struct loom_http_req *req, void *userdata) {
+  struct waiter *w = userdata;
+  api_lock();
+  api_executor_cancel(w->watch->run, false);
+  api_watch_remove(w->watch);
+  api_unlock();
+  loom_free(w);
+  loom_http_respond_raw(req, 499, NULL, "", 0);
+}
+
 void api_wait_run(struct loom_http_req *req, struct api_run *r,
                   bool cancel_on_disconnect) {
-  (void)cancel_on_disconnect; /* a plain request's disconnect is not seen */
   struct waiter *w = LOOM_NEW(struct waiter);
   w->req = req;
   loom_http_suspend(req);
   loom_http_on_abort(req, waiter_abort_cb, w);
+  if (cancel_on_disconnect)
+    loom_http_on_disconnect(req, waiter_gone_cb, w);
   api_lock();
   w->watch = api_watch_add(r, loom_http_loop(req), waiter_wake_cb, w);
   api_unlock();

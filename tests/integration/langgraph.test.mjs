@@ -5,6 +5,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@langchain/langgraph-sdk";
+import http from "node:http";
 import { startLoom } from "./harness.mjs";
 
 let loom, client;
@@ -338,6 +339,68 @@ describe("runs", () => {
     const s = await client.threads.getState(t.thread_id);
     assert.equal(s.values.i, undefined);
     assert.deepEqual(s.values.log, ["a", "b", "c"]);
+  });
+});
+
+describe("run options", () => {
+  test("webhook: the finished run is POSTed with its values", async () => {
+    let resolve;
+    const got = new Promise((r) => (resolve = r));
+    const srv = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        res.end("ok");
+        resolve(JSON.parse(body));
+      });
+    });
+    await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+    try {
+      const t = await client.threads.create();
+      const run = await client.runs.create(t.thread_id, "chain", {
+        input: {},
+        webhook: `http://127.0.0.1:${srv.address().port}/hook`,
+      });
+      const hook = await got;
+      assert.equal(hook.run_id, run.run_id);
+      assert.equal(hook.status, "success");
+      assert.deepEqual(hook.values.log, ["a", "b", "c"]);
+    } finally {
+      srv.close();
+    }
+  });
+
+  test("on_disconnect cancel: a wait whose client leaves cancels the run", async () => {
+    const t = await client.threads.create();
+    const ctl = new AbortController();
+    const pending = client.runs
+      .wait(t.thread_id, "spin", {
+        input: {},
+        config: { recursion_limit: 2000000 },
+        onDisconnect: "cancel",
+        signal: ctl.signal,
+      })
+      .catch(() => "aborted");
+    const [run] = await (async () => {
+      for (;;) {
+        const runs = await client.runs.list(t.thread_id);
+        if (runs[0]?.status === "running") return runs;
+        await sleep(10);
+      }
+    })();
+    ctl.abort();
+    assert.equal(await pending, "aborted");
+    const r = await waitStatus(t.thread_id, run.run_id, ["interrupted"], 5000);
+    assert.equal(r.status, "interrupted");
+  });
+
+  test("after_seconds delays the start", async () => {
+    const t = await client.threads.create();
+    const t0 = Date.now();
+    const run = await client.runs.create(t.thread_id, "chain", { input: {}, afterSeconds: 0.3 });
+    assert.equal((await client.runs.get(t.thread_id, run.run_id)).status, "pending");
+    await client.runs.join(t.thread_id, run.run_id);
+    assert.ok(Date.now() - t0 >= 300);
   });
 });
 
