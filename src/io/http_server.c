@@ -188,6 +188,20 @@ static void handle(struct loom_http_req *req) {
   loom_log_context_set(NULL, NULL);
 }
 
+/* A declared body far over the cap is refused before it is read; up to
+ * this much is drained instead, so the connection can be kept. */
+static bool declared_too_large(struct loom_http_req *req) {
+  const char *cl = MHD_lookup_connection_value(
+      req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (!cl)
+    return false;
+  size_t max = req->d->srv->opt.max_body;
+  size_t drain_limit = max + (max < (1u << 20) ? (1u << 20) : max);
+  char *end;
+  unsigned long long n = strtoull(cl, &end, 10);
+  return end != cl && n > drain_limit;
+}
+
 static enum MHD_Result queue(struct loom_http_req *req) {
   enum MHD_Result ret =
       MHD_queue_response(req->conn, req->status, req->response);
@@ -204,8 +218,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
   struct io_daemon *d = cls;
   struct loom_http_req *req = *con_cls;
   if (!req) {
-    *con_cls = req_new(d, conn, url, method);
-    return MHD_YES;
+    *con_cls = req = req_new(d, conn, url, method);
+    if (!declared_too_large(req))
+      return MHD_YES;
+    /* Answering on this first call makes MHD close the connection
+     * instead of reading a body we would only throw away. */
+    req->too_large = true;
+    handle(req);
+    return queue(req);
   }
   if (*upload_size) {
     take_body(req, upload, *upload_size);

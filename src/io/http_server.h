@@ -12,7 +12,8 @@
  *
  * Per request: an id (UUIDv7, `x-request-id`), the body read into a capped
  * buffer (413 when over max_body, after draining it so keep-alive
- * survives), routing (404, 405 + Allow), the optional `before` hook, then
+ * survives; a declared Content-Length over twice the cap, or cap + 1 MiB,
+ * is refused at once and the connection closed), routing (404, 405 + Allow), the optional `before` hook, then
  * the handler (see io/http.h for the contract). After every response the
  * `done` hook gets method, route pattern, status and duration.
  */

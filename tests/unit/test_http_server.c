@@ -542,6 +542,27 @@ static int connect_raw(uint16_t port) {
   return fd;
 }
 
+static void test_huge_declared_body_refused_at_once(void **state) {
+  (void)state;
+  int fd = connect_raw(loom_http_server_port(H.srv));
+  const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: 1000000000\r\n\r\n[";
+  assert_true(write(fd, head, strlen(head)) > 0);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof buf - 1 &&
+         (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+    got += (size_t)n;
+  buf[got] = 0;
+  assert_non_null(strstr(buf, "HTTP/1.1 413"));
+  assert_non_null(strstr(buf, "too_large"));
+  close(fd);
+}
+
 static void test_stalled_client_times_out_without_blocking(void **state) {
   (void)state;
   int fd = connect_raw(loom_http_server_port(H.srv));
@@ -711,6 +732,7 @@ int main(void) {
       cmocka_unit_test(test_before_hook_rejects_or_continues),
       cmocka_unit_test(test_no_content_has_no_body),
       cmocka_unit_test(test_done_hook_sees_route_and_status),
+      cmocka_unit_test(test_huge_declared_body_refused_at_once),
       cmocka_unit_test(test_stalled_client_times_out_without_blocking),
       cmocka_unit_test(test_hangup_of_suspended_request_is_seen),
   };
