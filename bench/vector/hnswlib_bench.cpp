@@ -8,7 +8,7 @@
 //                      [--ef 10,20,...]
 #include <hnswlib/hnswlib.h>
 
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,10 +18,11 @@
 
 static const size_t K = 10;
 
+// Thread CPU time, as in bench_vector.c (the machine is shared).
 static double now() {
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static double rss_mb(const char *field) {
@@ -57,9 +58,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t nb, nq, db, dq, M = 16, efc = 200;
+  const char *saved = nullptr;  // --index PATH: reuse a saved build (profiling)
   std::vector<size_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
   for (int i = 4; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--m")) M = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--index")) saved = argv[i + 1];
     else if (!strcmp(argv[i], "--efc")) efc = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--ef")) {
       efs.clear();
@@ -80,8 +83,14 @@ int main(int argc, char **argv) {
 
   double rss0 = rss_mb("VmRSS:"), t0 = now();
   hnswlib::L2Space space(db);
-  hnswlib::HierarchicalNSW<float> index(&space, nb, M, efc, 100);
-  for (size_t i = 0; i < nb; i++) index.addPoint(&base[i * db], i);
+  FILE *have = saved ? fopen(saved, "rb") : nullptr;
+  if (have) fclose(have);
+  hnswlib::HierarchicalNSW<float> *loaded =
+      have ? new hnswlib::HierarchicalNSW<float>(&space, saved) : nullptr;
+  hnswlib::HierarchicalNSW<float> &index =
+      loaded ? *loaded : *new hnswlib::HierarchicalNSW<float>(&space, nb, M, efc, 100);
+  for (size_t i = 0; !loaded && i < nb; i++) index.addPoint(&base[i * db], i);
+  if (saved && !loaded) index.saveIndex(saved);
   double build = now() - t0;
   printf("BUILD hnswlib %.1f %.0f %.0f\n", build, rss_mb("VmRSS:") - rss0,
          rss_mb("VmHWM:"));

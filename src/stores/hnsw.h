@@ -152,10 +152,11 @@ loom_err loom_hnsw_save(struct loom_hnsw *h, const char *path, uint64_t lsn,
                         struct loom_error *e) LOOM_MUST_USE;
 
 /*
- * Loads a snapshot written by loom_hnsw_save. The level-0 block (vectors and
- * links) is memory-mapped copy-on-write rather than read, so a large index
- * opens in time proportional to its ids and metadata. LOOM_ERR_IO or
- * LOOM_ERR_PARSE (corrupt file) on failure.
+ * Loads a snapshot written by loom_hnsw_save: the file is memory-mapped and
+ * the level-0 block (vectors and links) moved into place with one memcpy,
+ * so loading costs about one pass over the bytes plus parsing ids and
+ * metadata. LOOM_ERR_IO, LOOM_ERR_NOT_FOUND (no file) or LOOM_ERR_PARSE
+ * (corrupt file) on failure.
  */
 loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out,
                         uint64_t *lsn, struct loom_error *e) LOOM_MUST_USE;

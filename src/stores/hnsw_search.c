@@ -119,6 +119,16 @@ static inline const char *walk_ptr(const struct loom_hnsw *h,
   return (const char *)(h->exact + (size_t)slot * h->dim);
 }
 
+/* Prefetches the lines after the first of `slot`'s walk vector (at most
+ * 1 KB; the hardware prefetcher follows the rest). */
+static inline void prefetch_rest(const struct loom_hnsw *h,
+                                 const struct hnsw_qv *qv, uint32_t slot) {
+  const char *p = walk_ptr(h, qv, slot);
+  size_t bytes = qv->quant ? 8 + h->dim : sizeof(float) * h->dim;
+  if (bytes > 1024) bytes = 1024;
+  for (size_t off = 64; off < bytes; off += 64) __builtin_prefetch(p + off);
+}
+
 static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
                             bool live_only, loom_hnsw_filter_cb filter,
                             void *ud) {
@@ -170,22 +180,25 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
   }
   heap_push(cand, &ncand, -d, ep);
 
+  uint32_t todo[2 * 64];
   while (ncand) {
     struct hnsw_pair top = cand[0];
     if (-top.d > bound && nres >= ef) break;
     heap_pop(cand, &ncand);
     const uint32_t *ll = hnsw_links(h, top.id, level);
-    uint32_t n = ll[0];
-    if (n) __builtin_prefetch(walk_ptr(h, qv, ll[1]));
+    uint32_t n = ll[0], nt = 0;
+    /* Pass 1: drop visited neighbours and start fetching the others, so
+     * their cache misses overlap instead of coming one after another. */
     for (uint32_t j = 1; j <= n; j++) {
       uint32_t nb = ll[j];
-      if (j < n) {
-        const char *p = walk_ptr(h, qv, ll[j + 1]);
-        __builtin_prefetch(p);
-        __builtin_prefetch(p + 64);
-      }
       if (vis[nb] == epoch) continue;
       vis[nb] = epoch;
+      todo[nt++] = nb;
+      __builtin_prefetch(walk_ptr(h, qv, nb));
+    }
+    for (uint32_t j = 0; j < nt; j++) {
+      uint32_t nb = todo[j];
+      if (j + 1 < nt) prefetch_rest(h, qv, todo[j + 1]);
       float nd = hnsw_qdist(h, qv, nb);
       if (nres < ef || nd < bound) {
         if (ncand + 1 >= c->cand_cap) {
