@@ -165,7 +165,7 @@ static int cmd_run(int argc, char **argv) {
       snap = argv[++i];
     else die("unknown option", argv[i]);
   }
-  const char *name = p.quantize ? "loom-int8" : "loom-f32";
+  const char *name = p.quantize ? "loom-int8" : "loom-f32"; /* see --quant */
   fprintf(stderr, "%s: kernels %s\n", name, loom_vk_best()->isa);
   double rss0 = rss_mb("VmRSS:"), t0 = now();
   struct loom_hnsw *h;

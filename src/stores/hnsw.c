@@ -32,7 +32,8 @@ void hnsw_layout(struct loom_hnsw *h) {
   h->m0 = 2 * h->p.m;
   h->off_vec = sizeof(uint32_t) * (1 + h->m0);
   h->off_vec = (h->off_vec + 15) & ~(size_t)15;
-  size_t vec = h->p.quantize ? 8 + h->dim : sizeof(float) * h->dim;
+  size_t vec = h->p.quantize ? sizeof(struct hnsw_qhdr) + h->dim
+                              : sizeof(float) * h->dim;
   h->elem_size = (h->off_vec + vec + HNSW_ALIGN - 1) & ~(size_t)(HNSW_ALIGN - 1);
   h->level_mult = 1.0 / log((double)h->m);
 }
@@ -377,10 +378,9 @@ static void write_vector(struct loom_hnsw *h, uint32_t s, const float *v) {
   for (uint32_t i = 0; i < h->dim; i++) dst[i] = v[i] * inv;
   if (h->p.quantize) {
     char *q = hnsw_elem(h, s) + h->off_vec;
-    float scale, sqn = h->vk->dot(dst, dst, h->dim);
-    hnsw_quantize(dst, h->dim, (int8_t *)(q + 8), &scale);
-    memcpy(q, &scale, 4);
-    memcpy(q + 4, &sqn, 4);
+    struct hnsw_qhdr hd;
+    hnsw_quantize(h, dst, (int8_t *)(q + sizeof hd), &hd);
+    memcpy(q, &hd, sizeof hd);
   }
 }
 

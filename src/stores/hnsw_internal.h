@@ -5,8 +5,8 @@
  * Memory layout (after hnswlib's): one contiguous "level-0 block" with a
  * fixed-size element per slot, cache-line aligned:
  *   u32 count | u32 links[m0] | search vector
- * where the search vector is dim floats, or (quantized) float scale, float
- * squared norm, int8[dim]. Exact floats of quantized indexes live in a
+ * where the search vector is dim floats, or (quantized) a struct hnsw_qhdr
+ * followed by int8[dim]. Exact floats of quantized indexes live in a
  * separate array used only for re-ranking and construction. Links above
  * level 0 are a small per-node array of `level` blocks of (1 + m) u32.
  */
@@ -69,11 +69,22 @@ struct loom_hnsw {
   struct hnsw_ctx *pool;
 };
 
-/* A query as the walk sees it: exact floats, or int8 + scale + norm. */
+/*
+ * Int8 quantization, per vector: x[i] ~ offset + scale * q[i] with q in
+ * [-127, 127] spanning the vector's own min..max (all 255 levels used even
+ * for non-negative data). Then a.b = n*oa*ob + oa*sb*sum(qb) + ob*sa*sum(qa)
+ * + sa*sb*(qa.qb), where only the last term needs the int8 kernel, and
+ * |a-b|^2 = |a|^2 + |b|^2 - 2 a.b with the exact squared norms stored.
+ */
+struct hnsw_qhdr {
+  float scale, offset, qsum, sqn;
+};
+
+/* A query as the walk sees it: exact floats, or its quantized form. */
 struct hnsw_qv {
   const float *f;
   const int8_t *q;
-  float scale, sqn;
+  struct hnsw_qhdr hd;
   bool quant;
 };
 
@@ -107,17 +118,20 @@ static inline float hnsw_qdist(const struct loom_hnsw *h,
                                const struct hnsw_qv *qv, uint32_t slot) {
   if (!qv->quant) return hnsw_fdist(h, qv->f, hnsw_vec(h, slot));
   const char *v = hnsw_elem(h, slot) + h->off_vec;
-  float scale, sqn;
-  __builtin_memcpy(&scale, v, 4);
-  __builtin_memcpy(&sqn, v + 4, 4);
-  float dot = (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + 8), h->dim) *
-              scale * qv->scale;
-  if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return qv->sqn + sqn - 2.0f * dot;
+  struct hnsw_qhdr x;
+  __builtin_memcpy(&x, v, sizeof x);
+  const struct hnsw_qhdr *q = &qv->hd;
+  float dot = (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + sizeof x),
+                                   h->dim) * x.scale * q->scale +
+              (float)h->dim * q->offset * x.offset +
+              q->offset * x.scale * x.qsum + x.offset * q->scale * q->qsum;
+  if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return q->sqn + x.sqn - 2.0f * dot;
   return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - dot : -dot;
 }
 
-/* Quantizes `v` into int8 with a symmetric per-vector scale. */
-void hnsw_quantize(const float *v, uint32_t dim, int8_t *out, float *scale);
+/* Quantizes `v` into `out` and fills `hd` (see struct hnsw_qhdr). */
+void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
+                   struct hnsw_qhdr *hd);
 
 /* Fills the derived fields (element layout, kernels) from h->p. */
 void hnsw_layout(struct loom_hnsw *h);

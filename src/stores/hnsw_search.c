@@ -124,7 +124,8 @@ static inline const char *walk_ptr(const struct loom_hnsw *h,
 static inline void prefetch_rest(const struct loom_hnsw *h,
                                  const struct hnsw_qv *qv, uint32_t slot) {
   const char *p = walk_ptr(h, qv, slot);
-  size_t bytes = qv->quant ? 8 + h->dim : sizeof(float) * h->dim;
+  size_t bytes = qv->quant ? sizeof(struct hnsw_qhdr) + h->dim
+                           : sizeof(float) * h->dim;
   if (bytes > 1024) bytes = 1024;
   for (size_t off = 64; off < bytes; off += 64) __builtin_prefetch(p + off);
 }
@@ -219,12 +220,27 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
 
 /* ---- queries ------------------------------------------------------------ */
 
-void hnsw_quantize(const float *v, uint32_t dim, int8_t *out, float *scale) {
-  float mx = 0;
-  for (uint32_t i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(v[i]));
-  float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
-  for (uint32_t i = 0; i < dim; i++) out[i] = (int8_t)lrintf(v[i] * inv);
-  *scale = s;
+void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
+                   struct hnsw_qhdr *hd) {
+  float lo = v[0], hi = v[0];
+  for (uint32_t i = 1; i < h->dim; i++) {
+    lo = fminf(lo, v[i]);
+    hi = fmaxf(hi, v[i]);
+  }
+  float off = 0.5f * (lo + hi), s = (hi - lo) / 254.0f;
+  if (!(s > 0)) s = 1.0f;
+  float inv = 1.0f / s;
+  int32_t sum = 0;
+  for (uint32_t i = 0; i < h->dim; i++) {
+    long q = lrintf((v[i] - off) * inv);
+    q = q > 127 ? 127 : q < -127 ? -127 : q;
+    out[i] = (int8_t)q;
+    sum += (int32_t)q;
+  }
+  hd->scale = s;
+  hd->offset = off;
+  hd->qsum = (float)sum;
+  hd->sqn = h->vk->dot(v, v, h->dim);
 }
 
 /* Query as the walk wants it (normalised, quantized) in scratch. */
@@ -240,9 +256,8 @@ static void prepare_query(const struct loom_hnsw *h, struct hnsw_ctx *c,
   memset(qv, 0, sizeof *qv);
   qv->f = f;
   if (h->p.quantize) {
-    hnsw_quantize(f, h->dim, c->qq, &qv->scale);
+    hnsw_quantize(h, f, c->qq, &qv->hd);
     qv->q = c->qq;
-    qv->sqn = h->vk->dot(f, f, h->dim);
     qv->quant = true;
   }
 }

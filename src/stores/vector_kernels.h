@@ -7,7 +7,8 @@
  * __attribute__((target)) into the same binary; loom_vk_best() picks the
  * widest one the CPU supports (__builtin_cpu_supports), once, so one binary
  * runs everywhere. Every kernel accepts any length (tails are handled) and
- * unaligned pointers.
+ * unaligned pointers. Int8 inputs are what the quantizer produces: values
+ * in [-127, 127] (-128 is never used, which lets dot_i8 use maddubs).
  */
 #ifndef LOOM_STORES_VECTOR_KERNELS_H
 #define LOOM_STORES_VECTOR_KERNELS_H
@@ -31,7 +32,7 @@ struct loom_vk {
   loom_vk_f32_fn dot;    /* sum a[i]*b[i] */
   loom_vk_f32_fn l2sq;   /* sum (a[i]-b[i])^2 */
   loom_vk_f32_fn cosine; /* a.b / (|a||b|); 0 when either is all zeros */
-  loom_vk_i8_fn dot_i8;  /* exact integer sum a[i]*b[i] */
+  loom_vk_i8_fn dot_i8;  /* exact sum a[i]*b[i] for values in [-127, 127] */
   loom_vk_i8_fn l2sq_i8; /* exact integer sum (a[i]-b[i])^2 */
 };
 

