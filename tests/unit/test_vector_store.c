@@ -1,0 +1,255 @@
+/*
+ * test_vector_store — durability as a user sees it: everything written
+ * before a restart is there after it (values, metadata, deletes, updates,
+ * namespaces, "" == "__default__"), a torn log tail is ignored, and a
+ * process killed with SIGKILL in the middle of upserts and checkpoints
+ * loses no write it had acknowledged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stores/vector_store.h"
+
+enum { DIM = 8 };
+
+static char *tmpdir(void) {
+  char *d = strdup("/tmp/loom-vstore-XXXXXX");
+  assert_non_null(mkdtemp(d));
+  return d;
+}
+
+static void rm_rf(const char *d) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* Deterministic values for an id, so a reader can check them. */
+static void values_for(const char *id, float *v) {
+  uint32_t hsh = 2166136261u;
+  for (const char *p = id; *p; p++) hsh = (hsh ^ (unsigned char)*p) * 16777619u;
+  for (int i = 0; i < DIM; i++) {
+    hsh = hsh * 1103515245u + 12345u;
+    v[i] = (float)(hsh >> 8) / 16777216.0f + 0.01f;
+  }
+}
+
+struct got {
+  int found;
+  float v[DIM];
+  json_t *meta;
+};
+
+static void got_cb(void *ud, const char *id, float d, const float *values,
+                   const json_t *meta) {
+  struct got *g = ud;
+  (void)id, (void)d;
+  g->found++;
+  memcpy(g->v, values, sizeof g->v);
+  g->meta = meta ? json_deep_copy(meta) : NULL;
+}
+
+static struct loom_vstore *open_store(const char *dir, size_t wal_max) {
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_EUCLIDEAN,
+                                 .wal_max_bytes = wal_max};
+  struct loom_vstore *s;
+  struct loom_error e;
+  if (loom_vstore_open(dir, &p, &s, &e) != LOOM_OK) fail_msg("%s", e.message);
+  return s;
+}
+
+static void upsert_one(struct loom_vstore *s, const char *ns, const char *id,
+                       json_t *meta) {
+  float v[DIM];
+  values_for(id, v);
+  struct loom_vrecord r = {id, v, meta};
+  assert_int_equal(loom_vstore_upsert(s, ns, &r, 1, NULL), LOOM_OK);
+}
+
+static void check_present(struct loom_vstore *s, const char *ns,
+                          const char *id) {
+  struct got g = {0};
+  float v[DIM];
+  values_for(id, v);
+  if (!loom_vstore_fetch(s, ns, id, got_cb, &g)) fail_msg("%s lost", id);
+  assert_memory_equal(g.v, v, sizeof v);
+  if (g.meta) json_decref(g.meta);
+}
+
+static void write_everything(struct loom_vstore *s) {
+  char id[32];
+  for (int i = 0; i < 300; i++) {
+    snprintf(id, sizeof id, "doc-%d", i);
+    json_t *meta = json_pack("{s:i,s:s}", "n", i, "kind", i % 2 ? "odd" : "even");
+    upsert_one(s, i < 200 ? "" : "other", id, meta);
+    json_decref(meta);
+  }
+  const char *gone[] = {"doc-1", "doc-2"};
+  assert_int_equal(loom_vstore_delete(s, "__default__", gone, 2, NULL), LOOM_OK);
+  json_t *set = json_pack("{s:s}", "kind", "edited");
+  assert_int_equal(loom_vstore_update(s, "", "doc-3", NULL, set, NULL), LOOM_OK);
+  json_decref(set);
+  assert_int_equal(loom_vstore_update(s, "", "nope", NULL, NULL, NULL),
+                   LOOM_ERR_NOT_FOUND);
+  struct loom_filter *f;
+  const char *flt = "{\"kind\":\"odd\",\"n\":{\"$gte\":250}}";
+  assert_int_equal(loom_filter_parse(flt, strlen(flt), &f, NULL), LOOM_OK);
+  size_t deleted = 0;
+  assert_int_equal(loom_vstore_delete_where(s, "other", f, &deleted, NULL),
+                   LOOM_OK);
+  assert_int_equal(deleted, 25);
+  loom_filter_free(f);
+  upsert_one(s, "dropped", "x", NULL);
+  assert_int_equal(loom_vstore_delete_all(s, "dropped", NULL), LOOM_OK);
+}
+
+static void ns_cb(void *ud, const char *ns, size_t count) {
+  json_t *o = ud;
+  json_object_set_new(o, ns, json_integer((json_int_t)count));
+}
+
+static void check_everything(struct loom_vstore *s) {
+  json_t *counts = json_object();
+  assert_int_equal(loom_vstore_namespaces(s, ns_cb, counts), 198 + 75);
+  assert_int_equal(json_integer_value(json_object_get(counts, "")), 198);
+  assert_int_equal(json_integer_value(json_object_get(counts, "other")), 75);
+  assert_null(json_object_get(counts, "dropped"));
+  json_decref(counts);
+  check_present(s, "", "doc-0");
+  check_present(s, "__default__", "doc-199");
+  check_present(s, "other", "doc-200");
+  struct got g = {0};
+  assert_false(loom_vstore_fetch(s, "", "doc-1", got_cb, &g));
+  assert_false(loom_vstore_fetch(s, "other", "doc-251", got_cb, &g));
+  assert_true(loom_vstore_fetch(s, "", "doc-3", got_cb, &g));
+  assert_string_equal(json_string_value(json_object_get(g.meta, "kind")),
+                      "edited");
+  assert_int_equal(json_integer_value(json_object_get(g.meta, "n")), 3);
+  json_decref(g.meta);
+  /* search still finds a vector by its own values */
+  float q[DIM];
+  values_for("doc-150", q);
+  struct got top = {0};
+  struct loom_hnsw_query query = {.vector = q, .k = 1, .ef = 32};
+  assert_int_equal(loom_vstore_query(s, "", &query, got_cb, &top), 1);
+  assert_memory_equal(top.v, q, sizeof q);
+  if (top.meta) json_decref(top.meta);
+}
+
+static void restart_keeps_everything(void **state) {
+  (void)state;
+  for (int small_wal = 0; small_wal <= 1; small_wal++) {
+    char *dir = tmpdir();
+    struct loom_vstore *s = open_store(dir, small_wal ? 4096 : 0);
+    write_everything(s);
+    check_everything(s);
+    loom_vstore_close(s);
+    s = open_store(dir, 0);
+    check_everything(s);
+    loom_vstore_close(s);
+    s = open_store(dir, 0); /* from snapshots only */
+    check_everything(s);
+    loom_vstore_close(s);
+    rm_rf(dir);
+    free(dir);
+  }
+}
+
+static void torn_log_tail_is_ignored(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  pid_t pid = fork();
+  if (pid == 0) { /* write without a clean close, then vanish */
+    struct loom_vstore *s = open_store(dir, 0);
+    write_everything(s);
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  char path[128];
+  snprintf(path, sizeof path, "%s/wal", dir);
+  FILE *f = fopen(path, "ab");
+  assert_non_null(f);
+  fwrite("\x40\x00\x00\x00garbage-half-record", 1, 23, f);
+  fclose(f);
+  struct loom_vstore *s = open_store(dir, 0);
+  check_everything(s);
+  upsert_one(s, "", "after-crash", NULL); /* log still appends cleanly */
+  loom_vstore_close(s);
+  s = open_store(dir, 0);
+  check_present(s, "", "after-crash");
+  loom_vstore_close(s);
+  struct loom_vstore *none;
+  struct loom_error e;
+  snprintf(path, sizeof path, "%s/missing", dir);
+  assert_int_equal(loom_vstore_open(path, NULL, &none, &e), LOOM_ERR_NOT_FOUND);
+  rm_rf(dir);
+  free(dir);
+}
+
+static void kill9_loses_no_acknowledged_write(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    /* A small log so checkpoints happen while we are killed. */
+    struct loom_vstore *s = open_store(dir, 32 << 10);
+    for (int32_t b = 0;; b++) {
+      char ids[5][32];
+      float v[5][DIM];
+      struct loom_vrecord r[5];
+      for (int j = 0; j < 5; j++) {
+        snprintf(ids[j], sizeof ids[j], "b%d-%d", b, j);
+        values_for(ids[j], v[j]);
+        r[j] = (struct loom_vrecord){ids[j], v[j], NULL};
+      }
+      if (loom_vstore_upsert(s, b % 2 ? "odd" : "", r, 5, NULL) != LOOM_OK)
+        _exit(3);
+      if (write(fds[1], &b, sizeof b) != sizeof b) _exit(4); /* acknowledged */
+    }
+  }
+  close(fds[1]);
+  int32_t acked = -1, b;
+  while (acked < 400 && read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+  kill(pid, SIGKILL);
+  while (read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFSIGNALED(status));
+  assert_true(acked >= 400);
+  struct loom_vstore *s = open_store(dir, 0);
+  for (int32_t i = 0; i <= acked; i++)
+    for (int j = 0; j < 5; j++) {
+      char id[32];
+      snprintf(id, sizeof id, "b%d-%d", i, j);
+      check_present(s, i % 2 ? "odd" : "", id);
+    }
+  loom_vstore_close(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(restart_keeps_everything),
+      cmocka_unit_test(torn_log_tail_is_ignored),
+      cmocka_unit_test(kill9_loses_no_acknowledged_write),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
