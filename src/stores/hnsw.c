@@ -28,11 +28,12 @@
 void hnsw_layout(struct loom_hnsw *h) {
   h->vk = loom_vk_best();
   h->dim = h->p.dim;
+  h->qdim = (h->dim + 63) & ~63u;
   h->m = h->p.m;
   h->m0 = 2 * h->p.m;
   h->off_vec = sizeof(uint32_t) * (1 + h->m0);
   h->off_vec = (h->off_vec + 15) & ~(size_t)15;
-  size_t vec = h->p.quantize ? sizeof(struct hnsw_qhdr) + h->dim
+  size_t vec = h->p.quantize ? sizeof(struct hnsw_qhdr) + h->qdim
                               : sizeof(float) * h->dim;
   h->elem_size = (h->off_vec + vec + HNSW_ALIGN - 1) & ~(size_t)(HNSW_ALIGN - 1);
   h->level_mult = 1.0 / log((double)h->m);

@@ -6,7 +6,8 @@
  * fixed-size element per slot, cache-line aligned:
  *   u32 count | u32 links[m0] | search vector
  * where the search vector is dim floats, or (quantized) a struct hnsw_qhdr
- * followed by int8[dim]. Exact floats of quantized indexes live in a
+ * followed by int8[qdim] (dim zero-padded to a multiple of 64, so the int8
+ * kernel never runs a scalar tail). Exact floats of quantized indexes live in a
  * separate array used only for re-ranking and construction. Links above
  * level 0 are a small per-node array of `level` blocks of (1 + m) u32.
  */
@@ -47,6 +48,7 @@ struct loom_hnsw {
   struct loom_hnsw_params p;
   const struct loom_vk *vk;
   uint32_t dim, m, m0;
+  uint32_t qdim;     /* int8 length: dim rounded up to 64, zero padded */
   size_t elem_size;  /* bytes per level-0 element */
   size_t off_vec;    /* offset of the search vector in an element */
   char *level0;      /* capacity * elem_size */
@@ -122,7 +124,7 @@ static inline float hnsw_qdist(const struct loom_hnsw *h,
   __builtin_memcpy(&x, v, sizeof x);
   const struct hnsw_qhdr *q = &qv->hd;
   float dot = (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + sizeof x),
-                                   h->dim) * x.scale * q->scale +
+                                   h->qdim) * x.scale * q->scale +
               (float)h->dim * q->offset * x.offset +
               q->offset * x.scale * x.qsum + x.offset * q->scale * q->qsum;
   if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return q->sqn + x.sqn - 2.0f * dot;

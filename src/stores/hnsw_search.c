@@ -63,7 +63,7 @@ struct hnsw_ctx *hnsw_ctx_get(struct loom_hnsw *h) {
   pthread_mutex_unlock(&h->pool_lock);
   if (!c) {
     c = LOOM_NEW(struct hnsw_ctx);
-    c->qq = loom_malloc(h->dim + 64);
+    c->qq = loom_calloc(1, h->qdim); /* padding stays zero */
     c->qf = loom_malloc(sizeof(float) * h->dim);
   }
   if (c->vis_cap < h->capacity) {
@@ -124,7 +124,7 @@ static inline const char *walk_ptr(const struct loom_hnsw *h,
 static inline void prefetch_rest(const struct loom_hnsw *h,
                                  const struct hnsw_qv *qv, uint32_t slot) {
   const char *p = walk_ptr(h, qv, slot);
-  size_t bytes = qv->quant ? sizeof(struct hnsw_qhdr) + h->dim
+  size_t bytes = qv->quant ? sizeof(struct hnsw_qhdr) + h->qdim
                            : sizeof(float) * h->dim;
   if (bytes > 1024) bytes = 1024;
   for (size_t off = 64; off < bytes; off += 64) __builtin_prefetch(p + off);
@@ -237,6 +237,7 @@ void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
     out[i] = (int8_t)q;
     sum += (int32_t)q;
   }
+  memset(out + h->dim, 0, h->qdim - h->dim);
   hd->scale = s;
   hd->offset = off;
   hd->qsum = (float)sum;
