@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "io/http_client.h"
 #include "io/http_server.h"
 #include "obs/metrics.h"
 
@@ -93,6 +94,7 @@ int loom_cli_serve(int argc, char **argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
+  loom_http_client_global_init(); /* libcurl wants this before any thread */
 
   struct loom_error e = {0};
   if (start(&s, &e) != LOOM_OK) {

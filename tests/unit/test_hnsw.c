@@ -87,7 +87,7 @@ static struct loom_hnsw *build(enum loom_metric m, bool quantize,
   struct loom_hnsw *h;
   assert_int_equal(loom_hnsw_new(&p, &h, NULL), LOOM_OK);
   for (size_t i = 0; i < n; i++) {
-    char id[16];
+    char id[24];
     snprintf(id, sizeof id, "v%zu", i);
     assert_int_equal(loom_hnsw_upsert(h, id, base + i * DIM,
                                       meta ? meta[i] : NULL, NULL),
