@@ -6,7 +6,7 @@
  * Cases: a 10-node linear graph (each node appends its name to a list)
  * with Lua nodes and with a native C node, on no store, the in-memory
  * store (like LangGraph's MemorySaver) and durable SQLite checkpoints
- * (sync); a 200-node chain; a 100-way fan-out; and bytes written per step
+ * (sync, and async: written by a background thread); a 200-node chain; a 100-way fan-out; and bytes written per step
  * for a graph whose large channel never changes. Each line also goes out
  * as "RESULT <case> <microseconds per step>" for run.sh to compare.
  */
@@ -122,6 +122,8 @@ static void counting_init(struct counting *c, struct loom_store *inner) {
 /* ---- timing ---- */
 
 /* Runs `g` `runs` times on fresh threads; returns microseconds per step. */
+static enum loom_durability durability;
+
 static double time_runs(const struct loom_graph *g, struct loom_store *store,
                         const json_t *input, int runs, int *steps_out) {
   uint64_t t0 = loom_clock_mono_ns();
@@ -131,7 +133,8 @@ static double time_runs(const struct loom_graph *g, struct loom_store *store,
     snprintf(thread, sizeof(thread), "bench-%d-%llu", i,
              (unsigned long long)t0);
     struct loom_run_opts o = {.store = store, .thread_id = thread,
-                              .input = input, .recursion_limit = 1000};
+                              .input = input, .recursion_limit = 1000,
+                              .durability = durability};
     struct loom_run *r = NULL;
     struct loom_error e = {0};
     if (loom_run_new(g, &o, &r, &e) ||
@@ -159,7 +162,7 @@ static struct loom_graph *load(const char *text) {
 }
 
 static void row(const char *name, const char *store, int steps, double us) {
-  printf("%-28s %-8s %6d %14.2f %14.1f\n", name, store, steps, us, us * steps);
+  printf("%-28s %-12s %6d %14.2f %14.1f\n", name, store, steps, us, us * steps);
   printf("RESULT %s/%s %.3f\n", name, store, us);
 }
 
@@ -174,6 +177,10 @@ static void bench_graph(const char *name, const char *spec, int runs,
   row(name, "memory", steps, us);
   us = time_runs(g, sql, in, runs > 20 ? runs / 10 : 2, &steps);
   row(name, "sqlite", steps, us);
+  durability = LOOM_DURABILITY_ASYNC;
+  us = time_runs(g, sql, in, runs > 20 ? runs / 10 : 2, &steps);
+  row(name, "sqlite-async", steps, us);
+  durability = LOOM_DURABILITY_SYNC;
   json_decref(in);
   loom_graph_free(g);
 }
@@ -218,7 +225,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", e.message);
     return 1;
   }
-  printf("%-28s %-8s %6s %14s %14s\n", "case", "store", "steps", "us/step",
+  printf("%-28s %-12s %6s %14s %14s\n", "case", "store", "steps", "us/step",
          "us/run");
   char *lin = chain_spec(10, false), *nat = chain_spec(10, true);
   char *chain = chain_spec(200, false);

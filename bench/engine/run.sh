@@ -3,7 +3,8 @@
 #
 # Builds bench_engine (Release) and runs, one after the other on the same
 # machine: a 10-node linear graph (each node appends to a list) in loom —
-# with no store, the in-memory store and durable SQLite checkpoints — and
+# with no store, the in-memory store and durable SQLite checkpoints (sync
+# and async) — and
 # in LangGraph.js (@langchain/langgraph with MemorySaver, installed here
 # from the committed package-lock.json); then a 200-node chain and a
 # 100-way fan-out in both; then the bytes loom writes per step for a graph
@@ -45,6 +46,7 @@ printf "%-44s %10s %10s %9s\n" "case" "langgraph" "loom" "ratio"
 ratio "linear10, no checkpointer" "linear10/none" "linear10 (lua nodes)/none"
 ratio "linear10, MemorySaver vs loom memory" "linear10/memory" "linear10 (lua nodes)/memory"
 ratio "linear10, MemorySaver vs loom SQLite sync" "linear10/memory" "linear10 (lua nodes)/sqlite"
+ratio "linear10, MemorySaver vs loom SQLite async" "linear10/memory" "linear10 (lua nodes)/sqlite-async"
 ratio "linear10, MemorySaver vs loom native nodes" "linear10/memory" "linear10 (native nodes)/memory"
 ratio "chain200, MemorySaver vs loom memory" "chain200/memory" "chain200 (lua nodes)/memory"
 ratio "chain200, MemorySaver vs loom SQLite" "chain200/memory" "chain200 (lua nodes)/sqlite"

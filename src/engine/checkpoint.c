@@ -7,9 +7,9 @@
  * Blobs go out only for channels whose version changed since the last
  * checkpoint this run wrote (or loaded), so a large channel that does not
  * change is stored once. Durability: sync writes each checkpoint before
- * the next step; async keeps one queued and writes it when the next one
- * is saved or the run stops; exit keeps only the newest and writes it
- * when the run stops (its parent is the last one in the store).
+ * the next step; async hands it to a writer thread (writer.c) and goes on,
+ * draining the queue before the run stops; exit keeps only the newest and
+ * writes it when the run stops (its parent is the last one in the store).
  */
 #include <string.h>
 
@@ -40,8 +40,10 @@ static loom_err write_parts(struct loom_run *r, const char *id, json_t *ckpt,
   const char *ch;
   json_t *v;
   json_object_foreach(versions, ch, v) {
-    if (json_equal(v, json_object_get(r->saved_versions, ch)))
-      continue;
+    if (json_equal(v, json_object_get(r->saved_versions, ch)) ||
+        (r->durability == LOOM_DURABILITY_ASYNC &&
+         !json_object_get(values, ch)))
+      continue; /* async: unchanged since the last queued checkpoint */
     blobs[n++] = (struct loom_blob){ch, json_string_value(v),
                                     json_object_get(values, ch)};
   }
@@ -60,8 +62,8 @@ static loom_err write_parts(struct loom_run *r, const char *id, json_t *ckpt,
   return LOOM_OK;
 }
 
-static loom_err write_record(struct loom_run *r, json_t *rec,
-                             struct loom_error *e) {
+loom_err loom_engine_write_record(struct loom_run *r, json_t *rec,
+                                  struct loom_error *e) {
   return write_parts(r, json_string_value(json_object_get(rec, "id")),
                      json_object_get(rec, "checkpoint"),
                      json_object_get(rec, "metadata"),
@@ -71,11 +73,13 @@ static loom_err write_record(struct loom_run *r, json_t *rec,
 loom_err loom_engine_flush(struct loom_run *r, struct loom_error *e) {
   if (!r->store)
     return LOOM_OK;
+  if (r->durability == LOOM_DURABILITY_ASYNC)
+    return loom_engine_writer_drain(r, e);
   size_t i;
   json_t *rec, *w;
   loom_err rc = LOOM_OK;
   json_array_foreach(r->unsaved, i, rec) {
-    if ((rc = write_record(r, rec, e)))
+    if ((rc = loom_engine_write_record(r, rec, e)))
       break;
   }
   json_array_clear(r->unsaved);
@@ -100,10 +104,14 @@ loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
   if (r->durability == LOOM_DURABILITY_SYNC)
     return r->store->ops->put_writes(r->store, r->tenant, r->thread_id, r->ns,
                                      r->checkpoint_id, task_id, writes, e);
-  json_array_append_new(r->unsaved_writes,
-                        json_pack("{sssssO}", "checkpoint_id",
-                                  r->checkpoint_id, "task_id", task_id,
-                                  "writes", writes));
+  json_t *job = json_pack("{sssssO}", "checkpoint_id", r->checkpoint_id,
+                          "task_id", task_id, "writes", writes);
+  if (r->durability == LOOM_DURABILITY_ASYNC) {
+    json_t *own = json_deep_copy(job);
+    json_decref(job);
+    return loom_engine_writer_push(r, NULL, own, e);
+  }
+  json_array_append_new(r->unsaved_writes, job);
   return LOOM_OK;
 }
 
@@ -143,23 +151,47 @@ static void checkpoint_event(struct loom_run *r, const char *id, json_t *meta) {
   json_decref(ev);
 }
 
+/* Deep copies of the values whose version changed since the last
+ * checkpoint handed to the writer (the only ones it stores). */
+static json_t *changed_values(struct loom_run *r) {
+  json_t *out = json_object();
+  /* The first call comes before any checkpoint is queued, so the writer
+   * has not touched saved_versions yet. */
+  if (!r->queued_versions)
+    r->queued_versions = json_deep_copy(r->saved_versions);
+  const char *ch;
+  json_t *v;
+  json_object_foreach(r->versions, ch, v) {
+    json_t *val = json_object_get(r->values, ch);
+    if (val && !json_equal(v, json_object_get(r->queued_versions, ch)))
+      json_object_set_new(out, ch, json_deep_copy(val));
+  }
+  json_decref(r->queued_versions);
+  r->queued_versions = json_deep_copy(r->versions);
+  return out;
+}
+
 /* Queues or writes the checkpoint as the durability mode says. */
 static loom_err persist(struct loom_run *r, const char *id, json_t *ckpt,
                         json_t *meta, struct loom_error *e) {
   if (r->durability == LOOM_DURABILITY_SYNC)
     return write_parts(r, id, ckpt, meta, r->values, e);
-  loom_err rc = LOOM_OK;
-  if (r->durability == LOOM_DURABILITY_ASYNC)
-    rc = loom_engine_flush(r, e);
-  else
-    json_array_clear(r->unsaved);
   json_t *rec = json_object();
   json_object_set_new(rec, "id", json_string(id));
+  if (r->durability == LOOM_DURABILITY_ASYNC) {
+    /* The writer thread gets its own copies of everything it reads: no
+     * JSON value is shared between the two threads. */
+    json_object_set_new(rec, "checkpoint", json_deep_copy(ckpt));
+    json_object_set_new(rec, "metadata", json_deep_copy(meta));
+    json_object_set_new(rec, "values", changed_values(r));
+    return loom_engine_writer_push(r, rec, NULL, e);
+  }
   json_object_set(rec, "checkpoint", ckpt);
   json_object_set(rec, "metadata", meta);
   json_object_set_new(rec, "values", json_copy(r->values));
+  json_array_clear(r->unsaved); /* exit: only the newest is written */
   json_array_append_new(r->unsaved, rec);
-  return rc;
+  return LOOM_OK;
 }
 
 loom_err loom_engine_save(struct loom_run *r, const char *source,

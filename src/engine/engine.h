@@ -106,7 +106,8 @@ void loom_task_interrupt(struct loom_task *t, json_t *value);
 
 enum loom_durability {
   LOOM_DURABILITY_SYNC,  /* every checkpoint written before the next step */
-  LOOM_DURABILITY_ASYNC, /* written one step behind; all written by exit */
+  LOOM_DURABILITY_ASYNC, /* written by a writer thread while the next step
+                            runs; all written before the run stops */
   LOOM_DURABILITY_EXIT,  /* only the last checkpoint, when the run stops */
 };
 

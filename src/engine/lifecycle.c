@@ -183,6 +183,7 @@ int loom_run_steps(const struct loom_run *r) { return r->steps_run; }
 void loom_run_free(struct loom_run *r) {
   if (!r)
     return;
+  loom_engine_writer_free(r);
   for (size_t i = 0; i < r->ntasks; i++) {
     struct loom_task *t = &r->tasks[i];
     json_decref(t->item), json_decref(t->view), json_decref(t->resume);
@@ -199,6 +200,7 @@ void loom_run_free(struct loom_run *r) {
   json_decref(r->before), json_decref(r->after);
   json_decref(r->values), json_decref(r->versions);
   json_decref(r->saved_versions), json_decref(r->next);
+  json_decref(r->queued_versions);
   json_decref(r->pending), json_decref(r->interrupts);
   json_decref(r->unsaved), json_decref(r->unsaved_writes);
   release_lua(r);
