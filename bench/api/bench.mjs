@@ -64,6 +64,6 @@ async function streamed(n) {
 }
 
 for (let i = 0; i < 20; i++) await waitOnce(); // warm-up
-await sequential(Number(process.env.SEQ_RUNS ?? 300));
+await sequential(Number(process.env.SEQ_RUNS ?? 100));
 for (const c of [1, 10, 100]) await concurrent(c);
-await streamed(Number(process.env.STREAM_RUNS ?? 100));
+await streamed(Number(process.env.STREAM_RUNS ?? 50));

@@ -278,6 +278,12 @@ void api_persist_assistant(const json_t *row, enum api_persist_how how);
 void api_persist_run(const struct api_run *r, bool created);
 void api_persist_run_delete(const struct api_run *r);
 
+/* Applies thread-creation supersteps (each update as
+ * loom_engine_update_state with its as_node) on the pool, then answers the
+ * thread (state.c). Takes the reference on `g`; `steps` is copied. */
+void api_thread_supersteps(struct loom_http_req *req, const char *thread_id,
+                           struct api_graph *g, const json_t *steps);
+
 /* POSTs `payload` (stolen) to `url` from the calling loop (webhook.c). */
 void api_webhook_send(const char *url, json_t *payload);
 

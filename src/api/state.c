@@ -24,7 +24,7 @@
 
 static struct loom_app *the_app;
 
-enum job_kind { JOB_STATE, JOB_HISTORY, JOB_UPDATE };
+enum job_kind { JOB_STATE, JOB_HISTORY, JOB_UPDATE, JOB_SUPERSTEPS };
 
 struct job {
   enum job_kind kind;
@@ -140,8 +140,46 @@ static void job_update(struct job *j) {
   j->out = json_pack("{s:o}", "checkpoint", api_checkpoint_ref(j->thread_id, id));
 }
 
+/* Supersteps at thread creation: every update in order, as its node. */
+static void job_supersteps(struct job *j) {
+  size_t i, k;
+  json_t *step, *u;
+  json_array_foreach(j->values, i, step) {
+    json_array_foreach(json_object_get(step, "updates"), k, u) {
+      char id[LOOM_ID_LEN + 1];
+      json_t *v = json_object_get(u, "values");
+      j->err = loom_engine_update_state(
+          the_app->store, API_TENANT, j->graph->graph, j->thread_id, NULL,
+          json_is_object(v) ? v : NULL,
+          json_string_value(json_object_get(u, "as_node")), id, &j->e);
+      if (j->err)
+        return;
+    }
+  }
+  json_t *raw = NULL;
+  if (loom_engine_get_state(the_app->store, API_TENANT, j->graph->graph,
+                            j->thread_id, NULL, &raw, NULL) != LOOM_OK)
+    return;
+  api_lock();
+  struct api_thread *t = api_thread_find(j->thread_id);
+  if (t) {
+    json_decref(t->values);
+    t->values = json_deep_copy(json_object_get(raw, "values"));
+    loom_free(t->graph_id);
+    t->graph_id = loom_strdup(j->graph->id);
+    api_persist_thread(t);
+    j->out = api_thread_json(t);
+  }
+  api_unlock();
+  json_decref(raw);
+}
+
 static void job_work(void *arg) {
   struct job *j = arg;
+  if (j->kind == JOB_SUPERSTEPS) {
+    job_supersteps(j);
+    return;
+  }
   if (!j->graph) { /* a thread that never ran has no checkpoints */
     if (j->kind == JOB_STATE && !j->checkpoint_id)
       j->out = empty_state();
@@ -211,6 +249,16 @@ static struct job *new_job(struct loom_http_req *req, enum job_kind kind) {
   loom_free(graph_id);
   j->limit = 10;
   return j;
+}
+
+void api_thread_supersteps(struct loom_http_req *req, const char *thread_id,
+                           struct api_graph *g, const json_t *steps) {
+  struct job *j = LOOM_NEW(struct job);
+  j->kind = JOB_SUPERSTEPS;
+  snprintf(j->thread_id, sizeof j->thread_id, "%s", thread_id);
+  j->graph = g;
+  j->values = json_deep_copy(steps);
+  api_offload(req, job_work, job_done, j);
 }
 
 static void get_state_cb(struct loom_http_req *req, void *ud) {

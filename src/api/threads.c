@@ -32,6 +32,44 @@ static json_t *path_thread_json(struct loom_http_req *req) {
   return out;
 }
 
+/* Validates supersteps ([{updates: [{values, as_node}]}]) and returns the
+ * graph they apply to (metadata.graph_id), or NULL after answering 422. */
+static struct api_graph *supersteps_graph(struct loom_http_req *req,
+                                          const json_t *md,
+                                          const json_t *steps) {
+  size_t i, j;
+  const json_t *step, *u;
+  json_array_foreach(steps, i, step) {
+    const json_t *updates = json_object_get(step, "updates");
+    if (!json_is_array(updates)) {
+      api_fail(req, 422, "invalid_request",
+               "supersteps[%zu].updates: must be a list", i);
+      return NULL;
+    }
+    json_array_foreach(updates, j, u) {
+      const json_t *v = json_object_get(u, "values");
+      const json_t *cmd = json_object_get(u, "command");
+      if (!json_is_object(u) || (v && !json_is_null(v) && !json_is_object(v)) ||
+          (cmd && !json_is_null(cmd)) ||
+          !json_is_string(json_object_get(u, "as_node"))) {
+        api_fail(req, 422, "invalid_request",
+                 "supersteps[%zu].updates[%zu]: needs as_node (a string) and "
+                 "values (an object); command is not supported",
+                 i, j);
+        return NULL;
+      }
+    }
+  }
+  const char *gid = json_string_value(json_object_get(md, "graph_id"));
+  struct api_graph *g = gid ? api_graph_get(gid) : NULL;
+  if (!g)
+    api_fail(req, gid ? 404 : 422, gid ? "not_found" : "invalid_request",
+             gid ? "graph '%s' not found"
+                 : "supersteps: metadata.graph_id must name the graph%s",
+             gid ? gid : "");
+  return g;
+}
+
 static void create_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = NULL;
@@ -54,19 +92,18 @@ static void create_cb(struct loom_http_req *req, void *ud) {
     goto out;
   }
   steps = json_object_get(body, "supersteps");
-  if (json_array_size(steps)) {
-    api_fail(req, 422, "invalid_request",
-             "supersteps: not supported yet; create the thread, then update "
-             "its state");
+  struct api_graph *g = NULL;
+  if (json_array_size(steps) && !(g = supersteps_graph(req, md, steps)))
     goto out;
-  }
   api_lock();
   struct api_thread *t = api_thread_find(id);
   json_t *reply = NULL;
   unsigned status = 200;
+  bool created = false;
   if (t && !(ie && !strcmp(ie, "do_nothing"))) {
     status = 409;
   } else if (!t) {
+    created = true;
     t = api_thread_add(id, md ? json_deep_copy(md) : NULL);
     /* The SDK sends {"graph_id": undefined} as metadata; drop nulls. */
     json_t *gid = json_object_get(t->metadata, "graph_id");
@@ -78,11 +115,19 @@ static void create_cb(struct loom_http_req *req, void *ud) {
   }
   if (status == 200)
     reply = api_thread_json(t);
+  char tid[LOOM_ID_LEN + 1];
+  snprintf(tid, sizeof tid, "%s", t ? t->id : "");
   api_unlock();
-  if (status == 409)
+  if (status == 409) {
     api_fail(req, 409, "conflict", "thread '%s' already exists", id);
-  else
+    api_graph_release(g);
+  } else if (g && created) {
+    json_decref(reply);
+    api_thread_supersteps(req, tid, g, steps); /* takes g */
+  } else {
+    api_graph_release(g);
     loom_http_respond_json(req, 200, reply);
+  }
 out:
   json_decref(body);
 }

@@ -192,6 +192,22 @@ describe("threads", () => {
     assert.deepEqual(await client.threads.getHistory(t.thread_id), []);
   });
 
+  test("supersteps at creation write state as the given nodes", async () => {
+    const t = await client.threads.create({
+      graphId: "approval",
+      supersteps: [{ updates: [{ values: { topic: "pre", draft: "ready" }, asNode: "write" }] }],
+    });
+    const s = await client.threads.getState(t.thread_id);
+    assert.equal(s.values.draft, "ready");
+    assert.deepEqual(s.next, ["review"]);
+    const out = await client.runs.wait(t.thread_id, "approval", { input: null });
+    assert.ok(out.__interrupt__);
+    await assert.rejects(
+      client.threads.create({ supersteps: [{ updates: [{ values: {}, asNode: "write" }] }] }),
+      /422/,
+    );
+  });
+
   test("copy keeps the state", async () => {
     const t = await client.threads.create();
     await client.runs.wait(t.thread_id, "chain", { input: {} });
