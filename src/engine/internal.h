@@ -76,7 +76,8 @@ struct loom_run {
   bool skip_before;      /* resuming: do not stop again before these */
   char checkpoint_id[LOOM_ID_LEN + 1];
   char parent_id[LOOM_ID_LEN + 1];
-  struct loom_engine_writer *writer; /* async durability: writer.c */
+  size_t writer_pending;   /* async durability: jobs queued (writer.c) */
+  struct loom_error writer_err;
   json_t *queued_versions; /* async: versions handed to the writer */
   json_t *unsaved;       /* exit durability: the checkpoint to write */
   json_t *unsaved_writes;/* [{checkpoint_id, task_id, writes}] likewise */
@@ -144,11 +145,9 @@ loom_err loom_engine_write_record(struct loom_run *r, json_t *rec,
 /* writer.c (durability async): jobs run in order on a writer thread. Pass
  * a checkpoint record or a writes job (stolen). Errors stick and come back
  * from later pushes and from drain. */
-struct loom_engine_writer;
 loom_err loom_engine_writer_push(struct loom_run *r, json_t *rec,
                                  json_t *writes, struct loom_error *e);
 loom_err loom_engine_writer_drain(struct loom_run *r, struct loom_error *e);
-void loom_engine_writer_free(struct loom_run *r);
 loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
                                 json_t *writes, struct loom_error *e);
 /* Deterministic interrupt id from checkpoint, task and ordinal. */

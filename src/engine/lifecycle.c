@@ -183,7 +183,8 @@ int loom_run_steps(const struct loom_run *r) { return r->steps_run; }
 void loom_run_free(struct loom_run *r) {
   if (!r)
     return;
-  loom_engine_writer_free(r);
+  if (r->durability == LOOM_DURABILITY_ASYNC) /* the writer may still */
+    (void)loom_engine_writer_drain(r, NULL);  /* hold jobs of this run */
   for (size_t i = 0; i < r->ntasks; i++) {
     struct loom_task *t = &r->tasks[i];
     json_decref(t->item), json_decref(t->view), json_decref(t->resume);
