@@ -369,7 +369,9 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   struct api_thread *t = api_thread_find(r->thread_id);
   if (t && t->active == r)
     t->active = NULL;
-  if (r->rollback)
+  /* Rolled back runs go; so do stateless ones (on_completion), whose
+   * streams and waits still hold their references. */
+  if (r->rollback || r->stateless)
     api_run_remove(r);
   bool drop = r->delete_thread || (t && t->temporary && !r->stateless);
   if (t && drop && !api_run_next_pending(t->id)) {

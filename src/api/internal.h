@@ -195,6 +195,9 @@ struct api_thread {
   char *graph_id;     /* the graph of its runs */
   char *status;       /* "idle" | "busy" | "interrupted" | "error" */
   struct api_run *active; /* the run executing or about to */
+  struct api_run **runs;  /* its runs in creation order (borrowed; a run
+                             leaves the list when it leaves the table) */
+  size_t nruns, capruns;
   bool temporary;     /* made for a stateless run */
 };
 
@@ -233,6 +236,12 @@ json_t *api_run_json(const struct api_run *r);
 void api_runs_each(bool (*each)(struct api_run *r, void *arg), void *arg);
 /* Oldest pending run of a thread, or NULL. */
 struct api_run *api_run_next_pending(const char *thread_id);
+/* Lists the run under its thread (r->thread_id must be set). */
+void api_run_attach(struct api_thread *t, struct api_run *r);
+/* Calls `each` for the runs of one thread, oldest first. */
+void api_thread_runs_each(struct api_thread *t,
+                          bool (*each)(struct api_run *r, void *arg),
+                          void *arg);
 
 /* Appends an event (data stolen) and wakes the watchers. */
 void api_run_emit(struct api_run *r, const char *mode, const char *event,

@@ -234,6 +234,7 @@ static void load_run(struct api_thread *t, const json_t *row) {
   struct api_run *r =
       api_run_new(json_string_value(json_object_get(row, "run_id")));
   snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
+  api_run_attach(t, r);
   const char *aid = json_string_value(json_object_get(row, "assistant_id"));
   snprintf(r->assistant_id, sizeof r->assistant_id, "%s", aid ? aid : "");
   json_t *as = api_assistant_resolve(aid);

@@ -222,7 +222,7 @@ static struct api_thread *run_thread_locked(struct create *c) {
   if (strcmp(ms, "enqueue")) {
     bool rollback = !strcmp(ms, "rollback");
     void *arg[2] = {t, &rollback};
-    api_runs_each(cancel_each, arg);
+    api_thread_runs_each(t, cancel_each, arg);
   }
   return t;
 }
@@ -262,6 +262,7 @@ static bool create_run(struct create *c) {
   if (t) {
     struct api_run *r = api_run_new(NULL);
     snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
+    api_run_attach(t, r);
     snprintf(r->assistant_id, sizeof r->assistant_id, "%s", asid);
     r->graph_id = loom_strdup(graph_id);
     r->kwargs = json_incref(c->kw);

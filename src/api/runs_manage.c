@@ -65,9 +65,10 @@ static void list_cb(struct loom_http_req *req, void *ud) {
   }
   struct list l = {tid, loom_http_query(req, "status"), json_array()};
   api_lock();
-  bool found = api_thread_find(tid) != NULL;
+  struct api_thread *t = api_thread_find(tid);
+  bool found = t != NULL;
   if (found)
-    api_runs_each(list_each, &l);
+    api_thread_runs_each(t, list_each, &l);
   api_unlock();
   if (!found) {
     json_decref(l.hits);

@@ -152,6 +152,7 @@ void api_thread_remove(struct api_thread *t) {
   json_decref(t->updated_at);
   json_decref(t->values);
   json_decref(t->interrupts);
+  loom_free(t->runs);
   loom_free(t->graph_id);
   loom_free(t->status);
   loom_free(t);
@@ -296,9 +297,37 @@ void api_run_unref(struct api_run *r) {
     run_free(r);
 }
 
+static void detach(struct api_run *r) {
+  struct api_thread *t = api_thread_find(r->thread_id);
+  for (size_t i = 0; t && i < t->nruns; i++)
+    if (t->runs[i] == r) {
+      memmove(&t->runs[i], &t->runs[i + 1],
+              (t->nruns - i - 1) * sizeof *t->runs);
+      t->nruns--;
+      return;
+    }
+}
+
+void api_run_attach(struct api_thread *t, struct api_run *r) {
+  if (t->nruns == t->capruns) {
+    t->capruns = t->capruns ? t->capruns * 2 : 8;
+    t->runs = loom_realloc(t->runs, t->capruns * sizeof *t->runs);
+  }
+  t->runs[t->nruns++] = r;
+}
+
+void api_thread_runs_each(struct api_thread *t,
+                          bool (*each)(struct api_run *r, void *arg),
+                          void *arg) {
+  for (size_t i = 0; i < t->nruns; i++)
+    if (!each(t->runs[i], arg))
+      return;
+}
+
 void api_run_remove(struct api_run *r) {
   if (r->deleted)
     return;
+  detach(r);
   r->deleted = true;
   map_del(&runs, r->id);
   api_run_unref(r);
@@ -321,10 +350,10 @@ void api_runs_each(bool (*each)(struct api_run *r, void *arg), void *arg) {
 }
 
 struct api_run *api_run_next_pending(const char *thread_id) {
-  for (size_t i = 0; i < runs.nseq; i++) {
-    struct api_run *r = runs.seq[i];
-    if (r && r->status == API_RUN_PENDING && !r->started &&
-        !strcmp(r->thread_id, thread_id))
+  struct api_thread *t = api_thread_find(thread_id);
+  for (size_t i = 0; t && i < t->nruns; i++) {
+    struct api_run *r = t->runs[i];
+    if (r->status == API_RUN_PENDING && !r->started)
       return r;
   }
   return NULL;

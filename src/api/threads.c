@@ -210,7 +210,13 @@ static void delete_cb(struct loom_http_req *req, void *ud) {
   struct api_thread *t = api_thread_find(id);
   if (t) {
     api_persist_thread_delete(t->id);
-    api_runs_each(drop_run_each, t->id);
+    /* From a copy of the list: removing a run edits it. */
+    size_t n = t->nruns;
+    struct api_run **copy = loom_malloc((n ? n : 1) * sizeof *copy);
+    memcpy(copy, t->runs, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+      drop_run_each(copy[i], t->id);
+    loom_free(copy);
     if (t->active)
       t->temporary = true; /* removed when its run ends */
     else
