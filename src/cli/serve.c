@@ -104,11 +104,11 @@ int loom_cli_serve(int argc, char **argv) {
   }
   loom_log_fields(
       LOOM_LOG_INFO, "ready",
-      json_pack("{s:s, s:i, s:s, s:i, s:f}", "addr", s.config.addr, "port",
+      json_pack("{s:s, s:i, s:s, s:i, s:I}", "addr", s.config.addr, "port",
                 (int)loom_http_server_port(s.server), "database",
                 loom_store_backend(s.app.store), "loops",
                 (int)loom_loop_group_size(s.app.loops), "startup_ms",
-                (double)(loom_clock_mono_ns() - t0) / 1e6));
+                (json_int_t)((loom_clock_mono_ns() - t0) / 1000000)));
   int sig = wait_for_stop_signal(&set);
   LOOM_INFO("%s received: stopping (grace %s s)", strsignal(sig),
             s.config.grace_seconds);
