@@ -57,7 +57,8 @@ struct loom_node_kind {
    * loom_task_interrupt.
    */
   void (*start)(struct loom_task *t);
-  /* Abandons a started, unfinished task (run cancelled). May be NULL. */
+  /* Abandons a started, unfinished task (run cancelled): afterwards the
+   * kind must never finish it (the task is freed). May be NULL. */
   void (*cancel)(struct loom_task *t);
   /* Frees node->kind_data. May be NULL. */
   void (*free_data)(void *kind_data);

@@ -228,6 +228,8 @@ static bool begin_step(struct loom_run *r) {
     const char *n = json_string_value(
         json_object_get(json_array_get(r->next, i), "node"));
     if (listed(r->before, n)) {
+      json_array_clear(r->interrupts);
+      loom_engine_emit(r, LOOM_EVENT_INTERRUPT, r->interrupts);
       stop(r, LOOM_RUN_INTERRUPTED);
       return false;
     }
@@ -329,8 +331,11 @@ static void end_step(struct loom_run *r) {
     loom_engine_emit(r, LOOM_EVENT_UPDATES, updates);
   loom_engine_emit(r, LOOM_EVENT_VALUES, r->values);
   json_decref(updates);
-  if (after && json_array_size(r->next))
+  if (after && json_array_size(r->next)) {
+    json_array_clear(r->interrupts);
+    loom_engine_emit(r, LOOM_EVENT_INTERRUPT, r->interrupts);
     stop(r, LOOM_RUN_INTERRUPTED);
+  }
 }
 
 void loom_engine_drive(struct loom_run *r) {

@@ -165,6 +165,26 @@ static void test_async_node_parks_the_run(void **st) {
   loom_graph_free(g);
 }
 
+static void test_cancel_a_parked_run(void **st) {
+  (void)st;
+  loom_err rc = loom_engine_node_kind_register(&later_kind);
+  assert_true(rc == LOOM_OK || rc == LOOM_ERR_EXISTS);
+  struct loom_graph *g = load_graph("nodes: {slow: {kind: later}}\n"
+                                    "edges: ['START -> slow']\n");
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_run *r = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_run_new(g, &o, &r, &e), LOOM_OK);
+  nparked = 0;
+  assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
+  loom_run_cancel(r);
+  assert_int_equal(loom_run_status(r), LOOM_RUN_CANCELLED);
+  loom_run_free(r);
+  json_decref(in);
+  loom_graph_free(g);
+}
+
 static void test_subgraph(void **st) {
   (void)st;
   struct loom_graph *g = load_graph(
@@ -226,6 +246,7 @@ int main(void) {
       cmocka_unit_test(test_recursion_limit),
       cmocka_unit_test(test_fan_out),
       cmocka_unit_test(test_async_node_parks_the_run),
+      cmocka_unit_test(test_cancel_a_parked_run),
       cmocka_unit_test(test_subgraph),
       cmocka_unit_test(test_events),
   };
