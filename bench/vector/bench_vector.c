@@ -165,7 +165,7 @@ static int cmd_run(int argc, char **argv) {
       snap = argv[++i];
     else die("unknown option", argv[i]);
   }
-  const char *name = p.quantize ? "loom-int8" : "loom-f32"; /* see --quant */
+  const char *name = p.quantize ? "loom-int8" : "loom-f32";
   fprintf(stderr, "%s: kernels %s\n", name, loom_vk_best()->isa);
   double rss0 = rss_mb("VmRSS:"), t0 = now();
   struct loom_hnsw *h;
@@ -182,6 +182,7 @@ static int cmd_run(int argc, char **argv) {
       die("upsert failed", id);
   }
   double build = now() - t0;
+  name = loom_hnsw_params(h)->quantize ? "loom-int8" : "loom-f32";
   if (snap && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK) die("cannot save", snap);
   printf("BUILD %s %.1f %.0f %.0f\n", name, build, rss_mb("VmRSS:") - rss0,
          rss_mb("VmHWM:"));

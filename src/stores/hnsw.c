@@ -71,8 +71,13 @@ void hnsw_reserve(struct loom_hnsw *h, uint32_t cap) {
     free(h->level0);
   }
   h->level0 = l0;
-  if (h->p.quantize)
-    h->exact = loom_realloc(h->exact, (size_t)cap * h->dim * sizeof(float));
+  if (h->p.quantize) { /* re-ranking reads these at random: huge pages too */
+    float *exact = alloc_aligned((size_t)cap * h->dim * sizeof(float));
+    if (h->exact)
+      memcpy(exact, h->exact, (size_t)h->used * h->dim * sizeof(float));
+    free(h->exact);
+    h->exact = exact;
+  }
   h->nodes = loom_realloc(h->nodes, (size_t)cap * sizeof *h->nodes);
   memset(h->nodes + h->capacity, 0,
          (size_t)(cap - h->capacity) * sizeof *h->nodes);
@@ -177,7 +182,7 @@ static void release_items(struct loom_hnsw *h) {
     munmap(h->map, h->map_len);
   else
     free(h->level0);
-  loom_free(h->exact);
+  free(h->exact);
   loom_free(h->nodes);
   loom_free(h->upper);
   loom_free(h->free_slots);

@@ -235,7 +235,7 @@ static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
     if (ok && h->p.quantize) {
       size_t n = (size_t)cap * h->dim * sizeof(float);
       const void *src = take(&r, n);
-      h->exact = loom_malloc(n);
+      h->exact = src ? malloc(n) : NULL; /* hnsw_reserve re-homes it */
       if (src) memcpy(h->exact, src, n);
       ok = src != NULL;
     }

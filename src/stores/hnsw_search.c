@@ -197,9 +197,11 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
       todo[nt++] = nb;
       __builtin_prefetch(walk_ptr(h, qv, nb));
     }
+    if (nt) prefetch_rest(h, qv, todo[0]);
+    if (nt > 1) prefetch_rest(h, qv, todo[1]);
     for (uint32_t j = 0; j < nt; j++) {
       uint32_t nb = todo[j];
-      if (j + 1 < nt) prefetch_rest(h, qv, todo[j + 1]);
+      if (j + 2 < nt) prefetch_rest(h, qv, todo[j + 2]);
       float nd = hnsw_qdist(h, qv, nb);
       if (nres < ef || nd < bound) {
         if (ncand + 1 >= c->cand_cap) {
