@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/pinecone.h"
 #include "api/routes.h"
 #include "cli/cli.h"
 #include "core/clock.h"
@@ -74,6 +75,7 @@ static loom_err start(struct serve *s, struct loom_error *e) {
 
 static void stop(struct serve *s) {
   loom_http_server_free(s->server); /* graceful: waits for in-flight work */
+  loom_api_pinecone_shutdown(); /* checkpoints the vector indexes */
   loom_loop_group_free(s->app.loops);
   loom_http_router_free(s->router);
   loom_store_close(s->app.store);

@@ -379,8 +379,11 @@ static loom_err check_vector(const struct loom_hnsw *h, const float *v,
 static void write_vector(struct loom_hnsw *h, uint32_t s, const float *v) {
   float *dst = (float *)hnsw_vec(h, s);
   float inv = 1.0f;
-  if (h->p.metric == LOOM_METRIC_COSINE)
-    inv = 1.0f / sqrtf(h->vk->dot(v, v, h->dim));
+  h->nodes[s].norm = 1.0f;
+  if (h->p.metric == LOOM_METRIC_COSINE) {
+    h->nodes[s].norm = sqrtf(h->vk->dot(v, v, h->dim));
+    inv = 1.0f / h->nodes[s].norm;
+  }
   for (uint32_t i = 0; i < h->dim; i++) dst[i] = v[i] * inv;
   if (h->p.quantize) {
     char *q = hnsw_elem(h, s) + h->off_vec;
@@ -507,8 +510,11 @@ bool loom_hnsw_get(struct loom_hnsw *h, const char *id, loom_hnsw_item_cb cb,
                    void *ud) {
   pthread_rwlock_rdlock(&h->lock);
   uint32_t s = id ? idmap_find(h, id, NULL) : UINT32_MAX;
-  if (s != UINT32_MAX)
-    cb(ud, h->nodes[s].id, 0, hnsw_vec(h, s), h->nodes[s].meta);
+  if (s != UINT32_MAX) {
+    float *buf = loom_malloc(sizeof(float) * h->dim);
+    cb(ud, h->nodes[s].id, 0, hnsw_user_vec(h, s, buf), h->nodes[s].meta);
+    loom_free(buf);
+  }
   pthread_rwlock_unlock(&h->lock);
   return s != UINT32_MAX;
 }

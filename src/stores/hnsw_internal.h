@@ -25,6 +25,7 @@ struct hnsw_node {
   json_t *meta;   /* NULL: none */
   int32_t level;  /* top level of this node */
   bool deleted;   /* tombstone: walked through, never returned */
+  float norm;     /* cosine: |v| before normalising, to give v back */
 };
 
 struct hnsw_pair {
@@ -129,6 +130,19 @@ static inline float hnsw_qdist(const struct loom_hnsw *h,
               q->offset * x.scale * x.qsum + x.offset * q->scale * q->qsum;
   if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return q->sqn + x.sqn - 2.0f * dot;
   return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - dot : -dot;
+}
+
+/*
+ * The values as the user gave them, for item callbacks: cosine vectors are
+ * stored normalised, so they are scaled back by their norm into `buf`
+ * (dim floats); other metrics return the stored vector itself.
+ */
+static inline const float *hnsw_user_vec(const struct loom_hnsw *h,
+                                         uint32_t slot, float *buf) {
+  const float *v = hnsw_vec(h, slot);
+  if (h->p.metric != LOOM_METRIC_COSINE) return v;
+  for (uint32_t i = 0; i < h->dim; i++) buf[i] = v[i] * h->nodes[slot].norm;
+  return buf;
 }
 
 /* Quantizes `v` into `out` and fills `hd` (see struct hnsw_qhdr). */

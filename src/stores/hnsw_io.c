@@ -6,7 +6,8 @@
  * architectures):
  *   header (struct snap_header, 128 bytes)
  *   per slot: u8 flags, u8 level, u16 id length, u32 metadata length,
- *             id bytes, metadata JSON, upper links (level * (m+1) u32)
+ *             f32 norm, id bytes, metadata JSON, upper links
+ *             (level * (m+1) u32)
  *   quantized indexes: exact floats, used * dim
  *   zero padding to a page boundary
  *   level-0 block: used * elem_size bytes, exactly as in memory
@@ -29,7 +30,7 @@
 #include "core/alloc.h"
 #include "stores/hnsw_internal.h"
 
-#define SNAP_MAGIC "LOOMHNS1"
+#define SNAP_MAGIC "LOOMHNS2"
 #define SNAP_TRAILER "LOOMEND!"
 #define SNAP_PAGE 4096
 
@@ -58,7 +59,8 @@ static bool write_nodes(struct loom_hnsw *h, FILE *f) {
     uint16_t idlen = nd->id ? (uint16_t)strlen(nd->id) : 0;
     uint32_t metalen = meta ? (uint32_t)strlen(meta) : 0;
     bool ok = put(f, &flags, 1) && put(f, &level, 1) && put(f, &idlen, 2) &&
-              put(f, &metalen, 4) && put(f, nd->id, idlen) &&
+              put(f, &metalen, 4) && put(f, &nd->norm, 4) &&
+              put(f, nd->id, idlen) &&
               put(f, meta, metalen) &&
               put(f, h->upper[s],
                   (size_t)nd->level * (h->m + 1) * sizeof(uint32_t));
@@ -149,13 +151,14 @@ static const void *take(struct reader *r, size_t n) {
 
 static bool read_nodes(struct loom_hnsw *h, struct reader *r) {
   for (uint32_t s = 0; s < h->used; s++) {
-    const uint8_t *hd = take(r, 8);
+    const uint8_t *hd = take(r, 12);
     if (!hd) return false;
     uint16_t idlen;
     uint32_t metalen;
     memcpy(&idlen, hd + 2, 2);
     memcpy(&metalen, hd + 4, 4);
     struct hnsw_node *nd = &h->nodes[s];
+    memcpy(&nd->norm, hd + 8, 4);
     nd->level = hd[1];
     nd->deleted = hd[0] & NODE_DELETED;
     const char *id = take(r, idlen), *meta = take(r, metalen);

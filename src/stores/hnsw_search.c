@@ -343,7 +343,8 @@ size_t loom_hnsw_query(struct loom_hnsw *h, const struct loom_hnsw_query *q,
   size_t n = search_locked(h, c, q);
   for (size_t i = 0; i < n; i++) {
     uint32_t s = c->res[i].id;
-    cb(ud, h->nodes[s].id, c->res[i].d, hnsw_vec(h, s), h->nodes[s].meta);
+    cb(ud, h->nodes[s].id, c->res[i].d, hnsw_user_vec(h, s, c->qf),
+       h->nodes[s].meta);
   }
   hnsw_ctx_put(h, c);
   pthread_rwlock_unlock(&h->lock);
@@ -352,10 +353,13 @@ size_t loom_hnsw_query(struct loom_hnsw *h, const struct loom_hnsw_query *q,
 
 void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud) {
   pthread_rwlock_rdlock(&h->lock);
+  float *buf = loom_malloc(sizeof(float) * h->dim);
   for (uint32_t s = 0; s < h->used; s++) {
     const struct hnsw_node *nd = &h->nodes[s];
-    if (nd->id && !nd->deleted) cb(ud, nd->id, 0, hnsw_vec(h, s), nd->meta);
+    if (nd->id && !nd->deleted)
+      cb(ud, nd->id, 0, hnsw_user_vec(h, s, buf), nd->meta);
   }
+  loom_free(buf);
   pthread_rwlock_unlock(&h->lock);
 }
 

@@ -374,6 +374,24 @@ static void reads_run_during_writes(void **state) {
   free(base), free(qs);
 }
 
+static void cosine_gives_values_back(void **state) {
+  (void)state;
+  struct loom_hnsw_params p = {.dim = 3, .metric = LOOM_METRIC_COSINE};
+  struct loom_hnsw *h;
+  assert_int_equal(loom_hnsw_new(&p, &h, NULL), LOOM_OK);
+  float v[3] = {3, 4, 12}, w[3] = {-1, 0.5f, 2};
+  assert_int_equal(loom_hnsw_upsert(h, "a", v, NULL, NULL), LOOM_OK);
+  assert_int_equal(loom_hnsw_upsert(h, "b", w, NULL, NULL), LOOM_OK);
+  struct seen s = {0};
+  assert_true(loom_hnsw_get(h, "a", seen_cb, &s));
+  assert_float_equal(s.first, 3.0f, 1e-5);
+  struct loom_hnsw_query q = {.vector = w, .k = 1, .ef = 10};
+  assert_int_equal(loom_hnsw_query(h, &q, seen_cb, &s), 1);
+  assert_string_equal(s.id, "b");
+  assert_float_equal(s.first, -1.0f, 1e-5);
+  loom_hnsw_free(h);
+}
+
 static void rejects_bad_input(void **state) {
   (void)state;
   struct loom_error e;
@@ -401,6 +419,7 @@ int main(void) {
       cmocka_unit_test(update_values_and_metadata),
       cmocka_unit_test(snapshot_reloads_same_index),
       cmocka_unit_test(reads_run_during_writes),
+      cmocka_unit_test(cosine_gives_values_back),
       cmocka_unit_test(rejects_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,260 @@
+/*
+ * pinecone — Pinecone-compatible control and data plane over loom's
+ * built-in vector indexes (stores/vector_indexes.h), so Pinecone clients
+ * work unchanged with loom's base URL as their controller host.
+ *
+ * Control plane: POST/GET /indexes, GET/PATCH/DELETE /indexes/{index}.
+ * An index's host is http://<Host header>/indexes/{index}; clients keep
+ * the path, so the data plane lives under it: /vectors/upsert,
+ * /vectors/fetch, /vectors/update, /vectors/delete, /vectors/list, /query,
+ * /describe_index_stats (pinecone_data.c).
+ *
+ * Errors: control plane {"error": {"code", "message"}, "status"}; data
+ * plane {"code": <grpc code>, "message", "details": []}, as Pinecone sends.
+ * Requests run on the loop thread: a write costs one fdatasync.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/pinecone.h"
+#include "core/alloc.h"
+#include "stores/vector_indexes.h"
+
+static struct loom_vindexes *indexes;
+
+void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  const char *code = status == 404 ? "NOT_FOUND"
+                     : status == 409 ? "ALREADY_EXISTS"
+                     : status == 403 ? "FORBIDDEN"
+                     : status == 401 ? "UNAUTHENTICATED"
+                     : status >= 500 ? "INTERNAL"
+                                     : "INVALID_ARGUMENT";
+  loom_http_respond_json(req, status,
+                         json_pack("{s:{s:s,s:s},s:i}", "error", "code", code,
+                                   "message", msg, "status", (int)status));
+}
+
+unsigned pc_status(loom_err code) {
+  switch (code) {
+  case LOOM_ERR_INVALID:
+  case LOOM_ERR_PARSE:
+    return 400;
+  case LOOM_ERR_NOT_FOUND:
+    return 404;
+  case LOOM_ERR_EXISTS:
+  case LOOM_ERR_CONFLICT:
+    return 409;
+  case LOOM_ERR_TOO_LARGE:
+    return 413;
+  case LOOM_ERR_FORBIDDEN:
+    return 403;
+  default:
+    return 500;
+  }
+}
+
+struct loom_vindexes *pc_indexes(void) { return indexes; }
+
+/* The index model Pinecone clients 6.x to 9.x read. */
+static json_t *index_model(struct loom_http_req *req, const char *name,
+                           struct loom_vstore *s, const json_t *info) {
+  const struct loom_vstore_params *p = loom_vstore_params(s);
+  const char *host = loom_http_header(req, "Host");
+  char *url = loom_asprintf("http://%s/indexes/%s", host ? host : "localhost",
+                            name);
+  json_t *spec = json_object_get(info, "spec");
+  json_t *dp = json_object_get(info, "deletion_protection");
+  spec = spec ? json_incref(spec)
+              : json_pack("{s:{s:s,s:s}}", "serverless", "cloud", "aws",
+                          "region", "us-east-1");
+  dp = dp ? json_incref(dp) : json_string("disabled");
+  json_t *m = json_pack(
+      "{s:s,s:i,s:s,s:s,s:s,s:o,s:{s:b,s:s},s:o,s:{s:s,s:s,s:s},"
+      "s:{s:{s:{s:s,s:i,s:s}}}}",
+      "name", name, "dimension", (int)p->dim, "metric",
+      loom_metric_name(p->metric), "host", url, "vector_type", "dense",
+      "spec", spec, "status", "ready", 1, "state", "Ready",
+      "deletion_protection", dp, "deployment", "deployment_type",
+      "serverless", "cloud", "aws", "region", "us-east-1", "schema", "fields",
+      "_values", "type", "dense_vector", "dimension", (int)p->dim, "metric",
+      loom_metric_name(p->metric));
+  json_t *tags = json_object_get(info, "tags");
+  if (tags) json_object_set(m, "tags", tags);
+  loom_free(url);
+  return m;
+}
+
+static void create_index(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body;
+  if (!loom_http_json_object(req, &body)) return;
+  const char *name = json_string_value(json_object_get(body, "name"));
+  json_t *dim = json_object_get(body, "dimension");
+  const char *metric = json_string_value(json_object_get(body, "metric"));
+  const char *vt = json_string_value(json_object_get(body, "vector_type"));
+  json_t *dp = json_object_get(body, "deletion_protection");
+  int m = loom_metric_parse(metric ? metric : "cosine");
+  if (!name) {
+    pc_fail(req, 400, "name is required");
+  } else if (!json_is_integer(dim) || json_integer_value(dim) < 1 ||
+             json_integer_value(dim) > LOOM_HNSW_MAX_DIM) {
+    pc_fail(req, 400, "dimension must be an integer from 1 to %d",
+            LOOM_HNSW_MAX_DIM);
+  } else if (m < 0) {
+    pc_fail(req, 400, "metric must be cosine, dotproduct or euclidean");
+  } else if (vt && strcmp(vt, "dense") != 0) {
+    pc_fail(req, 400, "only dense indexes are supported");
+  } else if (dp && !(json_is_string(dp) &&
+                     (!strcmp(json_string_value(dp), "enabled") ||
+                      !strcmp(json_string_value(dp), "disabled")))) {
+    pc_fail(req, 400, "deletion_protection must be enabled or disabled");
+  } else {
+    struct loom_vstore_params p = {.dim = (uint32_t)json_integer_value(dim),
+                                   .metric = (enum loom_metric)m};
+    json_t *info = json_object();
+    if (json_object_get(body, "spec"))
+      json_object_set(info, "spec", json_object_get(body, "spec"));
+    if (dp) json_object_set(info, "deletion_protection", dp);
+    if (json_is_object(json_object_get(body, "tags")))
+      json_object_set(info, "tags", json_object_get(body, "tags"));
+    struct loom_error e;
+    if (loom_vindexes_create(indexes, name, &p, info, &e) != LOOM_OK) {
+      pc_fail(req, pc_status(e.code), "%s", e.message);
+    } else {
+      const json_t *stored;
+      struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &stored);
+      if (s) {
+        loom_http_respond_json(req, 201, index_model(req, name, s, stored));
+        loom_vindexes_release(indexes);
+      } else {
+        pc_fail(req, 404, "index '%s' not found", name);
+      }
+    }
+    json_decref(info);
+  }
+  json_decref(body);
+}
+
+struct list_ctx {
+  struct loom_http_req *req;
+  json_t *arr;
+};
+
+static void list_cb(void *ud, const char *name, struct loom_vstore *s,
+                    const json_t *info) {
+  struct list_ctx *c = ud;
+  json_array_append_new(c->arr, index_model(c->req, name, s, info));
+}
+
+static void list_indexes(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  struct list_ctx c = {req, json_array()};
+  loom_vindexes_each(indexes, list_cb, &c);
+  loom_http_respond_json(req, 200, json_pack("{s:o}", "indexes", c.arr));
+}
+
+static void describe_index(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *name = loom_http_param(req, "index");
+  const json_t *info;
+  struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
+  if (!s) {
+    pc_fail(req, 404, "index '%s' not found", name);
+    return;
+  }
+  loom_http_respond_json(req, 200, index_model(req, name, s, info));
+  loom_vindexes_release(indexes);
+}
+
+static void delete_index(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *name = loom_http_param(req, "index");
+  const json_t *info;
+  struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
+  if (!s) {
+    pc_fail(req, 404, "index '%s' not found", name);
+    return;
+  }
+  const char *dp =
+      json_string_value(json_object_get(info, "deletion_protection"));
+  bool protect = dp && strcmp(dp, "enabled") == 0;
+  loom_vindexes_release(indexes);
+  if (protect) {
+    pc_fail(req, 403,
+            "deletion protection is enabled for index '%s'; disable it with "
+            "configure first", name);
+    return;
+  }
+  struct loom_error e;
+  if (loom_vindexes_delete(indexes, name, &e) != LOOM_OK)
+    pc_fail(req, pc_status(e.code), "%s", e.message);
+  else
+    loom_http_respond_raw(req, 202, "application/json", "", 0);
+}
+
+static void configure_index(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  const char *name = loom_http_param(req, "index");
+  json_t *body;
+  if (!loom_http_json_object(req, &body)) return;
+  json_t *info = json_object();
+  json_t *dp = json_object_get(body, "deletion_protection");
+  json_t *tags = json_object_get(body, "tags");
+  struct loom_error e;
+  if (dp && !(json_is_string(dp) &&
+              (!strcmp(json_string_value(dp), "enabled") ||
+               !strcmp(json_string_value(dp), "disabled")))) {
+    pc_fail(req, 400, "deletion_protection must be enabled or disabled");
+    goto out;
+  }
+  if (dp) json_object_set(info, "deletion_protection", dp);
+  if (json_is_object(tags)) json_object_set(info, "tags", tags);
+  if (loom_vindexes_configure(indexes, name, info, &e) != LOOM_OK) {
+    pc_fail(req, pc_status(e.code), "%s", e.message);
+    goto out;
+  }
+  describe_index(req, NULL);
+out:
+  json_decref(info);
+  json_decref(body);
+}
+
+loom_err loom_api_pinecone_routes(struct loom_http_router *router,
+                                  struct loom_app *app, struct loom_error *e) {
+  if (!indexes) {
+    const char *data = app && app->config && app->config->data_dir
+                           ? app->config->data_dir
+                           : "./data";
+    char *dir = loom_asprintf("%s/indexes", data);
+    loom_err err = loom_vindexes_open(dir, &indexes, e);
+    loom_free(dir);
+    if (err) return err;
+  }
+  static const struct {
+    const char *method, *pattern;
+    loom_http_handler_cb cb;
+  } routes[] = {
+      {"POST", "/indexes", create_index},
+      {"GET", "/indexes", list_indexes},
+      {"GET", "/indexes/{index}", describe_index},
+      {"DELETE", "/indexes/{index}", delete_index},
+      {"PATCH", "/indexes/{index}", configure_index},
+  };
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    loom_err err = loom_http_route_add(router, routes[i].method,
+                                       routes[i].pattern, routes[i].cb, NULL, e);
+    if (err) return err;
+  }
+  return pc_data_routes(router, e);
+}
+
+void loom_api_pinecone_shutdown(void) {
+  loom_vindexes_close(indexes);
+  indexes = NULL;
+}

@@ -1,0 +1,522 @@
+/*
+ * pinecone_data — Pinecone's data plane under /indexes/{index}: upsert,
+ * query (by vector or id), fetch, update, delete (ids / all / filter),
+ * describe_index_stats and list (prefix + pagination).
+ *
+ * Limits, with errors saying which: request body <= 2 MB, <= 1,000 vectors
+ * per upsert, topK <= 10,000, metadata <= 40 KB per vector, values must
+ * match the index dimension. Metadata values are strings, numbers,
+ * booleans or lists of strings. Errors: {"code": <gRPC code>, "message",
+ * "details": []} with the HTTP status Pinecone uses.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/pinecone.h"
+#include "core/alloc.h"
+#include "stores/vector_indexes.h"
+
+#define PC_MAX_BODY (2u << 20)
+#define PC_MAX_UPSERT 1000
+#define PC_MAX_TOPK 10000
+#define PC_MAX_META (40u << 10)
+#define PC_MAX_FETCH 1000
+
+static void dp_fail(struct loom_http_req *req, unsigned status,
+                    const char *fmt, ...) LOOM_PRINTF(3, 4);
+
+static void dp_fail(struct loom_http_req *req, unsigned status,
+                    const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  int grpc = status == 404 ? 5 : status == 409 ? 6 : status >= 500 ? 13 : 3;
+  loom_http_respond_json(req, status,
+                         json_pack("{s:i,s:s,s:[]}", "code", grpc, "message",
+                                   msg, "details"));
+}
+
+/* The index of the request, with the table held; answers 404 if absent. */
+static struct loom_vstore *acquire(struct loom_http_req *req) {
+  const char *name = loom_http_param(req, "index");
+  struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), name, NULL);
+  if (!s) dp_fail(req, 404, "index '%s' not found", name ? name : "");
+  return s;
+}
+
+static void release(void) { loom_vindexes_release(pc_indexes()); }
+
+/* The body as an object, within the size limit; NULL if answered. */
+static json_t *body_object(struct loom_http_req *req) {
+  size_t len;
+  loom_http_body(req, &len);
+  if (len > PC_MAX_BODY) {
+    dp_fail(req, 400, "request size %zu bytes exceeds the maximum of %u "
+                      "bytes (2 MB)", len, PC_MAX_BODY);
+    return NULL;
+  }
+  json_t *body;
+  return loom_http_json_object(req, &body) ? body : NULL;
+}
+
+static const char *ns_of(const json_t *body) {
+  const char *ns = json_string_value(json_object_get(body, "namespace"));
+  return ns ? ns : "";
+}
+
+/* `arr` as dim floats into `out`; false with a message in `err`. */
+static bool parse_values(const json_t *arr, uint32_t dim, float *out,
+                         char *err, size_t errlen, const char *what) {
+  if (!json_is_array(arr)) {
+    snprintf(err, errlen, "%s: values must be an array of numbers", what);
+    return false;
+  }
+  if (json_array_size(arr) != dim) {
+    snprintf(err, errlen,
+             "%s: vector dimension %zu does not match the dimension of the "
+             "index %u", what, json_array_size(arr), dim);
+    return false;
+  }
+  for (uint32_t i = 0; i < dim; i++) {
+    json_t *v = json_array_get(arr, i);
+    if (!json_is_number(v)) {
+      snprintf(err, errlen, "%s: value %u is not a number", what, i);
+      return false;
+    }
+    out[i] = (float)json_number_value(v);
+  }
+  return true;
+}
+
+static bool check_metadata(const json_t *meta, char *err, size_t errlen,
+                           const char *what) {
+  if (!json_is_object(meta)) {
+    snprintf(err, errlen, "%s: metadata must be an object", what);
+    return false;
+  }
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)meta, k, v) {
+    bool ok = json_is_string(v) || json_is_number(v) || json_is_boolean(v);
+    if (json_is_array(v)) {
+      ok = true;
+      size_t i;
+      json_t *x;
+      json_array_foreach(v, i, x) ok = ok && json_is_string(x);
+    }
+    if (!ok) {
+      snprintf(err, errlen,
+               "%s: metadata field '%s' must be a string, number, boolean "
+               "or list of strings", what, k);
+      return false;
+    }
+  }
+  char *text = json_dumps(meta, JSON_COMPACT);
+  size_t n = text ? strlen(text) : 0;
+  free(text);
+  if (n > PC_MAX_META) {
+    snprintf(err, errlen, "%s: metadata size is %zu bytes, over the limit "
+             "of %u bytes per vector", what, n, PC_MAX_META);
+    return false;
+  }
+  return true;
+}
+
+static void upsert(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = body_object(req);
+  if (!body) return;
+  struct loom_vstore *s = acquire(req);
+  if (!s) goto out_body;
+  uint32_t dim = loom_vstore_params(s)->dim;
+  json_t *vectors = json_object_get(body, "vectors");
+  size_t n = json_array_size(vectors);
+  char err[640] = "";
+  if (!json_is_array(vectors) || n == 0)
+    snprintf(err, sizeof err, "vectors must be a non-empty array");
+  else if (n > PC_MAX_UPSERT)
+    snprintf(err, sizeof err, "%zu vectors in one upsert; the limit is %d",
+             n, PC_MAX_UPSERT);
+  float *values = loom_malloc(n * dim * sizeof(float) + 1);
+  struct loom_vrecord *recs = loom_calloc(n + 1, sizeof *recs);
+  for (size_t i = 0; !err[0] && i < n; i++) {
+    json_t *v = json_array_get(vectors, i);
+    json_t *meta = json_object_get(v, "metadata");
+    char what[64];
+    snprintf(what, sizeof what, "vectors[%zu]", i);
+    recs[i].id = json_string_value(json_object_get(v, "id"));
+    if (!recs[i].id) {
+      snprintf(err, sizeof err, "%s: id must be a string", what);
+      break;
+    }
+    json_t *sp = json_object_get(v, "sparseValues");
+    if (sp && !json_is_null(sp)) {
+      snprintf(err, sizeof err, "%s: sparse values are not supported", what);
+      break;
+    }
+    if (!parse_values(json_object_get(v, "values"), dim, values + i * dim, err,
+                      sizeof err, what))
+      break;
+    recs[i].values = values + i * dim;
+    if (meta && !json_is_null(meta)) {
+      if (!check_metadata(meta, err, sizeof err, what)) break;
+      recs[i].metadata = meta;
+    }
+  }
+  struct loom_error e;
+  if (err[0])
+    dp_fail(req, 400, "%s", err);
+  else if (loom_vstore_upsert(s, ns_of(body), recs, n, &e) != LOOM_OK)
+    dp_fail(req, pc_status(e.code), "%s", e.message);
+  else
+    loom_http_respond_json(req, 200, json_pack("{s:i}", "upsertedCount", (int)n));
+  loom_free(values);
+  loom_free(recs);
+  release();
+out_body:
+  json_decref(body);
+}
+
+struct match_ctx {
+  json_t *matches;
+  enum loom_metric metric;
+  bool values, metadata;
+  uint32_t dim;
+};
+
+static json_t *floats(const float *v, uint32_t dim) {
+  json_t *a = json_array();
+  for (uint32_t i = 0; i < dim; i++) json_array_append_new(a, json_real(v[i]));
+  return a;
+}
+
+static void match_cb(void *ud, const char *id, float d, const float *values,
+                     const json_t *meta) {
+  struct match_ctx *c = ud;
+  json_t *m = json_pack("{s:s,s:f}", "id", id, "score",
+                        (double)loom_hnsw_score(c->metric, d));
+  json_object_set_new(m, "values",
+                      c->values ? floats(values, c->dim) : json_array());
+  if (c->metadata && meta) json_object_set_new(m, "metadata", json_deep_copy(meta));
+  json_array_append_new(c->matches, m);
+}
+
+static void copy_cb(void *ud, const char *id, float d, const float *values,
+                    const json_t *meta) {
+  (void)id, (void)d, (void)meta;
+  struct match_ctx *c = ud;
+  memcpy((float *)c->matches, values, c->dim * sizeof(float));
+}
+
+static void query(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = body_object(req);
+  if (!body) return;
+  struct loom_vstore *s = acquire(req);
+  if (!s) goto out_body;
+  const struct loom_vstore_params *p = loom_vstore_params(s);
+  json_t *topk = json_object_get(body, "topK");
+  json_t *vec = json_object_get(body, "vector");
+  const char *id = json_string_value(json_object_get(body, "id"));
+  json_t *fj = json_object_get(body, "filter");
+  const char *ns = ns_of(body);
+  float *q = loom_malloc(p->dim * sizeof(float));
+  struct loom_filter *filter = NULL;
+  struct loom_error e;
+  char err[640] = "";
+  if (!json_is_integer(topk) || json_integer_value(topk) < 1 ||
+      json_integer_value(topk) > PC_MAX_TOPK)
+    snprintf(err, sizeof err, "topK must be an integer from 1 to %d",
+             PC_MAX_TOPK);
+  else if ((vec && !json_is_null(vec)) == (id != NULL))
+    snprintf(err, sizeof err, "give exactly one of vector and id");
+  else if (vec && !json_is_null(vec))
+    parse_values(vec, p->dim, q, err, sizeof err, "vector");
+  if (!err[0] && fj && !json_is_null(fj) &&
+      loom_filter_compile(fj, &filter, &e) != LOOM_OK)
+    snprintf(err, sizeof err, "filter: %s", e.message);
+  if (err[0]) {
+    dp_fail(req, 400, "%s", err);
+    goto out;
+  }
+  struct match_ctx c = {json_array(), p->metric,
+                        json_is_true(json_object_get(body, "includeValues")),
+                        json_is_true(json_object_get(body, "includeMetadata")),
+                        p->dim};
+  bool have = true;
+  if (id) {
+    struct match_ctx cp = {(json_t *)q, p->metric, false, false, p->dim};
+    have = loom_vstore_fetch(s, ns, id, copy_cb, &cp);
+  }
+  if (have) {
+    size_t k = (size_t)json_integer_value(topk);
+    struct loom_hnsw_query hq = {.vector = q, .k = k, .ef = k < 100 ? 100 : k,
+                                 .filter = filter ? loom_filter_match_cb : NULL,
+                                 .filter_ud = filter};
+    loom_vstore_query(s, ns, &hq, match_cb, &c);
+  }
+  loom_http_respond_json(req, 200,
+                         json_pack("{s:[],s:o,s:s,s:{s:i}}", "results",
+                                   "matches", c.matches, "namespace", ns,
+                                   "usage", "readUnits", 5));
+out:
+  loom_filter_free(filter);
+  loom_free(q);
+  release();
+out_body:
+  json_decref(body);
+}
+
+static void fetch_cb(void *ud, const char *id, float d, const float *values,
+                     const json_t *meta) {
+  (void)d;
+  struct match_ctx *c = ud;
+  json_t *v = json_pack("{s:s,s:o}", "id", id, "values", floats(values, c->dim));
+  if (meta) json_object_set_new(v, "metadata", json_deep_copy(meta));
+  json_object_set_new(c->matches, id, v);
+}
+
+static void fetch(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  struct loom_vstore *s = acquire(req);
+  if (!s) return;
+  const char *ids[PC_MAX_FETCH];
+  size_t n = loom_http_query_values(req, "ids", ids, PC_MAX_FETCH);
+  const char *ns = loom_http_query(req, "namespace");
+  ns = ns ? ns : "";
+  if (n == 0 || n > PC_MAX_FETCH) {
+    dp_fail(req, 400, "give 1 to %d ids (?ids=a&ids=b)", PC_MAX_FETCH);
+  } else {
+    struct match_ctx c = {json_object(), 0, true, true,
+                          loom_vstore_params(s)->dim};
+    for (size_t i = 0; i < n; i++) loom_vstore_fetch(s, ns, ids[i], fetch_cb, &c);
+    loom_http_respond_json(req, 200,
+                           json_pack("{s:o,s:s,s:{s:i}}", "vectors", c.matches,
+                                     "namespace", ns, "usage", "readUnits", 1));
+  }
+  release();
+}
+
+static void update(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = body_object(req);
+  if (!body) return;
+  struct loom_vstore *s = acquire(req);
+  if (!s) goto out_body;
+  uint32_t dim = loom_vstore_params(s)->dim;
+  const char *id = json_string_value(json_object_get(body, "id"));
+  json_t *vals = json_object_get(body, "values");
+  json_t *meta = json_object_get(body, "setMetadata");
+  float *v = loom_malloc(dim * sizeof(float));
+  char err[640] = "";
+  struct loom_error e;
+  if (!id)
+    snprintf(err, sizeof err, "id must be a string");
+  else if (vals && !json_is_null(vals))
+    parse_values(vals, dim, v, err, sizeof err, "values");
+  if (!err[0] && meta && !json_is_null(meta))
+    check_metadata(meta, err, sizeof err, "setMetadata");
+  if (err[0])
+    dp_fail(req, 400, "%s", err);
+  else if (loom_vstore_update(s, ns_of(body), id,
+                              vals && !json_is_null(vals) ? v : NULL,
+                              meta && !json_is_null(meta) ? meta : NULL,
+                              &e) != LOOM_OK)
+    dp_fail(req, pc_status(e.code), "%s", e.message);
+  else
+    loom_http_respond_json(req, 200, json_object());
+  loom_free(v);
+  release();
+out_body:
+  json_decref(body);
+}
+
+static void delete_vectors(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = body_object(req);
+  if (!body) return;
+  struct loom_vstore *s = acquire(req);
+  if (!s) goto out_body;
+  json_t *ids = json_object_get(body, "ids");
+  json_t *fj = json_object_get(body, "filter");
+  bool all = json_is_true(json_object_get(body, "deleteAll"));
+  int given = (ids != NULL && !json_is_null(ids)) + all +
+              (fj != NULL && !json_is_null(fj));
+  const char *ns = ns_of(body);
+  struct loom_error e;
+  loom_err rc = LOOM_OK;
+  if (given != 1) {
+    dp_fail(req, 400, "give exactly one of ids, deleteAll and filter");
+    goto out;
+  }
+  if (all) {
+    rc = loom_vstore_delete_all(s, ns, &e);
+  } else if (fj && !json_is_null(fj)) {
+    struct loom_filter *f;
+    if (loom_filter_compile(fj, &f, &e) != LOOM_OK) {
+      dp_fail(req, 400, "filter: %s", e.message);
+      goto out;
+    }
+    rc = loom_vstore_delete_where(s, ns, f, NULL, &e);
+    loom_filter_free(f);
+  } else {
+    size_t n = json_array_size(ids);
+    const char **v = loom_calloc(n + 1, sizeof *v);
+    bool ok = json_is_array(ids) && n <= PC_MAX_FETCH;
+    for (size_t i = 0; ok && i < n; i++)
+      ok = (v[i] = json_string_value(json_array_get(ids, i))) != NULL;
+    if (!ok) {
+      loom_free(v);
+      dp_fail(req, 400, "ids must be an array of at most %d strings",
+              PC_MAX_FETCH);
+      goto out;
+    }
+    rc = loom_vstore_delete(s, ns, v, n, &e);
+    loom_free(v);
+  }
+  if (rc)
+    dp_fail(req, pc_status(e.code), "%s", e.message);
+  else
+    loom_http_respond_json(req, 200, json_object());
+out:
+  release();
+out_body:
+  json_decref(body);
+}
+
+struct stats_ctx {
+  json_t *namespaces;
+  struct loom_vstore *s;
+  struct loom_filter *filter;
+  size_t total, count;
+};
+
+static void count_cb(void *ud, const char *id, float d, const float *v,
+                     const json_t *meta) {
+  (void)id, (void)d, (void)v;
+  struct stats_ctx *c = ud;
+  c->count += loom_filter_match(c->filter, meta);
+}
+
+static void ns_cb(void *ud, const char *ns, size_t count) {
+  struct stats_ctx *c = ud;
+  if (c->filter) {
+    c->count = 0;
+    loom_vstore_each(c->s, ns, count_cb, c);
+    count = c->count;
+  }
+  c->total += count;
+  json_object_set_new(c->namespaces, ns[0] ? ns : "__default__",
+                      json_pack("{s:I}", "vectorCount", (json_int_t)count));
+}
+
+static void stats(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = body_object(req);
+  if (!body) return;
+  struct loom_vstore *s = acquire(req);
+  if (!s) goto out_body;
+  struct stats_ctx c = {json_object(), s, NULL, 0, 0};
+  json_t *fj = json_object_get(body, "filter");
+  struct loom_error e;
+  if (fj && !json_is_null(fj) &&
+      loom_filter_compile(fj, &c.filter, &e) != LOOM_OK) {
+    dp_fail(req, 400, "filter: %s", e.message);
+    json_decref(c.namespaces);
+  } else {
+    loom_vstore_namespaces(s, ns_cb, &c);
+    const struct loom_vstore_params *p = loom_vstore_params(s);
+    loom_http_respond_json(
+        req, 200,
+        json_pack("{s:o,s:i,s:f,s:I,s:s,s:s}", "namespaces", c.namespaces,
+                  "dimension", (int)p->dim, "indexFullness", 0.0,
+                  "totalVectorCount", (json_int_t)c.total, "metric",
+                  loom_metric_name(p->metric), "vectorType", "dense"));
+  }
+  loom_filter_free(c.filter);
+  release();
+out_body:
+  json_decref(body);
+}
+
+struct list_ctx {
+  const char *prefix, *after;
+  char **ids;
+  size_t n, cap;
+};
+
+static void list_cb(void *ud, const char *id, float d, const float *v,
+                    const json_t *meta) {
+  (void)d, (void)v, (void)meta;
+  struct list_ctx *c = ud;
+  if (strncmp(id, c->prefix, strlen(c->prefix)) != 0) return;
+  if (c->after[0] && strcmp(id, c->after) <= 0) return;
+  if (c->n == c->cap) {
+    c->cap = c->cap ? 2 * c->cap : 256;
+    c->ids = loom_realloc(c->ids, c->cap * sizeof *c->ids);
+  }
+  c->ids[c->n++] = loom_strdup(id);
+}
+
+static int cmp_ids(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_ids(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  struct loom_vstore *s = acquire(req);
+  if (!s) return;
+  const char *ns = loom_http_query(req, "namespace");
+  const char *lim = loom_http_query(req, "limit");
+  const char *prefix = loom_http_query(req, "prefix");
+  const char *token = loom_http_query(req, "paginationToken");
+  long limit = lim ? strtol(lim, NULL, 10) : 100;
+  if (limit < 1 || limit > 100) {
+    dp_fail(req, 400, "limit must be from 1 to 100");
+    release();
+    return;
+  }
+  ns = ns ? ns : "";
+  struct list_ctx c = {prefix ? prefix : "", token ? token : "", NULL, 0, 0};
+  loom_vstore_each(s, ns, list_cb, &c);
+  release();
+  qsort(c.ids, c.n, sizeof *c.ids, cmp_ids);
+  json_t *vectors = json_array();
+  size_t take = c.n < (size_t)limit ? c.n : (size_t)limit;
+  for (size_t i = 0; i < take; i++)
+    json_array_append_new(vectors, json_pack("{s:s}", "id", c.ids[i]));
+  json_t *out = json_pack("{s:o,s:s,s:{s:i}}", "vectors", vectors, "namespace",
+                          ns, "usage", "readUnits", 1);
+  if (take < c.n)
+    json_object_set_new(out, "pagination",
+                        json_pack("{s:s}", "next", c.ids[take - 1]));
+  for (size_t i = 0; i < c.n; i++) loom_free(c.ids[i]);
+  loom_free(c.ids);
+  loom_http_respond_json(req, 200, out);
+}
+
+loom_err pc_data_routes(struct loom_http_router *router, struct loom_error *e) {
+  static const struct {
+    const char *method, *pattern;
+    loom_http_handler_cb cb;
+  } routes[] = {
+      {"POST", "/indexes/{index}/vectors/upsert", upsert},
+      {"POST", "/indexes/{index}/query", query},
+      {"GET", "/indexes/{index}/vectors/fetch", fetch},
+      {"POST", "/indexes/{index}/vectors/update", update},
+      {"POST", "/indexes/{index}/vectors/delete", delete_vectors},
+      {"POST", "/indexes/{index}/describe_index_stats", stats},
+      {"GET", "/indexes/{index}/describe_index_stats", stats},
+      {"GET", "/indexes/{index}/vectors/list", list_ids},
+  };
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    loom_err err = loom_http_route_add(router, routes[i].method,
+                                       routes[i].pattern, routes[i].cb, NULL, e);
+    if (err) return err;
+  }
+  return LOOM_OK;
+}
