@@ -474,13 +474,14 @@ static loom_err check_reachable(struct ctx *c, const struct loom_graph *g) {
   size_t *queue = loom_calloc(g->nnodes + 1, sizeof(size_t));
   size_t head = 0, tail = 0;
   const char *from = LOOM_GRAPH_START;
-  bool start_edge = false;
+  bool start_edge = false, at_start = true;
   for (;;) {
     for (size_t i = 0; i < g->nedges; i++)
       if (!strcmp(g->edges[i].from, from)) {
-        start_edge |= from == (const char *)LOOM_GRAPH_START;
+        start_edge |= at_start;
         mark_targets(g, &g->edges[i], seen, queue, &tail);
       }
+    at_start = false;
     if (head == tail)
       break;
     from = g->nodes[queue[head++]].name;
