@@ -305,6 +305,12 @@ static json_t *request_messages(struct loom_agent *a, bool last) {
   return msgs;
 }
 
+/* Text deltas go to the agent's caller with the caller's pointer. */
+static void agent_delta_cb(void *ud, const char *text, size_t len) {
+  struct loom_agent *a = ud;
+  a->o.on_delta(a->o.ud, text, len);
+}
+
 static loom_err ask_start(struct loom_agent *a, struct loom_error *e) {
   bool last = a->iterations + 1 >= a->max_iterations;
   json_t *msgs = request_messages(a, last);
@@ -313,8 +319,9 @@ static loom_err ask_start(struct loom_agent *a, struct loom_error *e) {
       .tools = a->react_prompt ? NULL : a->tool_decls,
       .tool_choice = last && a->tool_decls && !a->react_prompt ? "none" : NULL,
       .temperature = a->o.temperature};
-  struct loom_llm_call_opts co = {.on_delta = a->o.on_delta,
-                                  .on_done = llm_done_cb, .ud = a};
+  struct loom_llm_call_opts co = {
+      .on_delta = a->o.on_delta ? agent_delta_cb : NULL,
+      .on_done = llm_done_cb, .ud = a};
   loom_err err = loom_llm_call_start(&a->env, a->o.provider, &req, &co,
                                      &a->call, e);
   json_decref(msgs);

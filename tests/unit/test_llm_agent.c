@@ -23,6 +23,7 @@ struct outcome {
   char error[512];
   char answer[1024];
   int iterations, tool_calls, events;
+  char deltas[1024];
   long prompt_tokens;
   json_t *messages;
 };
@@ -31,6 +32,12 @@ static void on_event(void *ud, const char *type, const json_t *data) {
   (void)type;
   (void)data;
   ((struct outcome *)ud)->events++;
+}
+
+static void on_delta(void *ud, const char *text, size_t len) {
+  struct outcome *o = ud;
+  strncat(o->deltas, text, len < sizeof o->deltas - strlen(o->deltas) - 1
+                               ? len : sizeof o->deltas - strlen(o->deltas) - 1);
 }
 
 static void on_done(void *ud, struct loom_agent_result *r) {
@@ -62,7 +69,8 @@ static void start_cb(struct loom_loop *loop, void *arg) {
                               .tool_names = j->names,
                               .max_iterations = j->max_iterations,
                               .react = j->react, .temperature = -1,
-                              .on_event = on_event, .on_done = on_done,
+                              .on_event = on_event, .on_delta = on_delta,
+                              .on_done = on_done,
                               .ud = j->o};
   struct loom_error e;
   j->start_err = loom_agent_start(&env, &o, j->messages, NULL, &e);
@@ -111,6 +119,7 @@ static void parallel_tools_then_answer(void **state) {
   run(&j);
   assert_int_equal(o.err, LOOM_OK);
   assert_string_equal(o.answer, "It is 42.");
+  assert_string_equal(o.deltas, "It is 42."); /* streamed to on_delta */
   assert_int_equal(o.iterations, 2);
   assert_int_equal(o.tool_calls, 3);
   assert_int_equal(o.prompt_tokens, 18);

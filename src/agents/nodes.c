@@ -1,0 +1,379 @@
+/*
+ * nodes — `llm` and `agent` kinds: config checks at load, and tasks that
+ * hand their model work to the model loop and wait for it.
+ *
+ * A task builds a job (provider, messages, options), posts it to the model
+ * loop and waits on the job's condition variable. The loop side starts the
+ * call (llm_call, llm_node structured, or agent) and, from its callbacks,
+ * queues text deltas and finally the result under the job's mutex; the
+ * waiting thread emits the deltas as `custom` events as they come (events
+ * must be sent from the run's thread) and finishes the task.
+ */
+#include "agents/nodes.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "agents/agent.h"
+#include "agents/llm_cost.h"
+#include "agents/llm_node.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "engine/engine.h"
+#include "io/http_client.h"
+#include "io/loop.h"
+
+static struct {
+  struct loom_loop *loop;
+  struct loom_http_client *http;
+  struct loom_providers *providers;
+  struct loom_tools *tools;
+  struct loom_llm_prices *prices;
+} rt;
+
+enum job_kind { JOB_TEXT, JOB_STRUCTURED, JOB_AGENT };
+
+struct job {
+  enum job_kind kind;
+  struct loom_provider *p;
+  json_t *messages;
+  json_t *schema;
+  const char *const *tool_names;
+  int max_iterations;
+  bool react;
+  double temperature;
+  long max_tokens;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct loom_buf deltas; /* text not yet emitted */
+  bool done;
+  loom_err err;
+  char error[600];
+  json_t *value;          /* the answer */
+  json_t *conversation;   /* agent: the whole conversation */
+  struct loom_llm_usage usage;
+  double cost;
+  int calls;
+};
+
+/* ---- loop side ---- */
+
+static void delta_cb(void *ud, const char *text, size_t len) {
+  struct job *j = ud;
+  pthread_mutex_lock(&j->mu);
+  (void)!loom_buf_append(&j->deltas, text, len); /* over the cap: dropped */
+  pthread_cond_signal(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void job_finish(struct job *j, loom_err err, const char *msg,
+                       json_t *value, json_t *conversation) {
+  pthread_mutex_lock(&j->mu);
+  j->err = err;
+  snprintf(j->error, sizeof j->error, "%s", msg ? msg : "");
+  j->value = value;
+  j->conversation = conversation;
+  j->done = true;
+  pthread_cond_signal(&j->cv);
+  pthread_mutex_unlock(&j->mu); /* the job belongs to the task again */
+}
+
+static void text_done_cb(void *ud, struct loom_llm_result *r) {
+  struct job *j = ud;
+  j->usage = r->response.usage;
+  j->cost = r->cost_usd;
+  j->calls = r->attempts;
+  job_finish(j, r->err, r->error,
+             r->err ? NULL : json_string(r->response.content), NULL);
+}
+
+static void structured_done_cb(void *ud, struct loom_llm_structured_result *r) {
+  struct job *j = ud;
+  j->usage = r->usage;
+  j->cost = r->cost_usd;
+  j->calls = r->attempts;
+  job_finish(j, r->err, r->error, r->value ? json_incref(r->value) : NULL, NULL);
+}
+
+static void agent_done_cb(void *ud, struct loom_agent_result *r) {
+  struct job *j = ud;
+  j->usage = r->usage;
+  j->cost = r->cost_usd;
+  j->calls = r->iterations;
+  /* A copy: the agent frees its own on this thread while the task's
+   * thread hands the conversation to the engine. */
+  job_finish(j, r->err, r->error, r->err ? NULL : json_string(r->answer),
+             json_deep_copy(r->messages));
+}
+
+static void job_start_cb(struct loom_loop *loop, void *arg) {
+  struct job *j = arg;
+  struct loom_llm_env env = {.loop = loop, .http = rt.http, .prices = rt.prices};
+  struct loom_error e = {0};
+  struct loom_llm_request req = {.messages = j->messages,
+                                 .response_schema = j->schema,
+                                 .temperature = j->temperature,
+                                 .max_tokens = j->max_tokens};
+  loom_err err;
+  if (j->kind == JOB_STRUCTURED) {
+    err = loom_llm_structured_start(&env, j->p, &req, structured_done_cb, j, &e);
+  } else if (j->kind == JOB_TEXT) {
+    struct loom_llm_call_opts o = {.on_delta = delta_cb,
+                                   .on_done = text_done_cb, .ud = j};
+    err = loom_llm_call_start(&env, j->p, &req, &o, NULL, &e);
+  } else {
+    struct loom_agent_opts o = {
+        .provider = j->p, .tools = rt.tools, .tool_names = j->tool_names,
+        .max_iterations = j->max_iterations, .react = j->react,
+        .temperature = j->temperature, .on_delta = delta_cb,
+        .on_done = agent_done_cb, .ud = j};
+    err = loom_agent_start(&env, &o, j->messages, NULL, &e);
+  }
+  if (err)
+    job_finish(j, err, e.message, NULL, NULL);
+}
+
+/* ---- config ---- */
+
+static const char *str(const json_t *cfg, const char *key) {
+  return json_string_value(json_object_get(cfg, key));
+}
+
+static loom_err check_config(struct loom_node *node, bool agent,
+                             struct loom_error *e) {
+  const json_t *c = node->config;
+  const char *const strings[] = {"prompt", "system", "model", "output",
+                                 "messages"};
+  for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+    json_t *v = json_object_get(c, strings[i]);
+    if (v && !json_is_string(v))
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "node '%s': '%s' must be a string", node->name,
+                            strings[i]);
+  }
+  if (!str(c, "prompt"))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "node '%s': 'prompt' is required (a template such "
+                          "as \"Summarize: {text}\")", node->name);
+  json_t *schema = json_object_get(c, "schema");
+  if (schema && !json_is_object(schema))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "node '%s': 'schema' must be a JSON Schema object",
+                          node->name);
+  if (str(c, "model")) {
+    struct loom_provider *p;
+    loom_err err = loom_providers_resolve(rt.providers, str(c, "model"), &p, e);
+    if (err)
+      return err;
+    loom_provider_free(p);
+  }
+  size_t i;
+  json_t *t;
+  json_t *tools = json_object_get(c, "tools");
+  if (tools && (!agent || !json_is_array(tools)))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "node '%s': 'tools' is a list of tool names, for "
+                          "agent nodes", node->name);
+  json_array_foreach(tools, i, t) {
+    if (!loom_tools_has(rt.tools, json_string_value(t)))
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "node '%s': tools[%zu] is not a known tool",
+                            node->name, i);
+  }
+  return LOOM_OK;
+}
+
+static loom_err llm_compile(struct loom_node *node, const char *dir, int depth,
+                            struct loom_error *e) {
+  (void)dir;
+  (void)depth;
+  return check_config(node, false, e);
+}
+
+static loom_err agent_compile(struct loom_node *node, const char *dir,
+                              int depth, struct loom_error *e) {
+  (void)dir;
+  (void)depth;
+  return check_config(node, true, e);
+}
+
+/* ---- task side ---- */
+
+static json_t *build_messages(const json_t *c, const json_t *state,
+                              struct loom_error *e) {
+  char *system = NULL, *prompt = NULL;
+  if (str(c, "system") &&
+      loom_llm_template_render(str(c, "system"), state, &system, e))
+    return NULL;
+  if (loom_llm_template_render(str(c, "prompt"), state, &prompt, e)) {
+    loom_free(system);
+    return NULL;
+  }
+  json_t *m = json_array();
+  if (system)
+    json_array_append_new(m, json_pack("{s:s, s:s}", "role", "system",
+                                       "content", system));
+  json_array_append_new(m, json_pack("{s:s, s:s}", "role", "user", "content",
+                                     prompt));
+  loom_free(system);
+  loom_free(prompt);
+  return m;
+}
+
+static void emit_text(struct loom_task *t, const char *node, const char *text) {
+  json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "token", "node", node,
+                         "text", text);
+  loom_task_emit(t, ev);
+  json_decref(ev);
+}
+
+/* Waits for the job, emitting deltas as they arrive. */
+static void wait_job(struct loom_task *t, struct job *j, const char *node) {
+  pthread_mutex_lock(&j->mu);
+  for (;;) {
+    if (j->deltas.len) {
+      char *text = loom_buf_take(&j->deltas, NULL);
+      pthread_mutex_unlock(&j->mu);
+      emit_text(t, node, text);
+      loom_free(text);
+      pthread_mutex_lock(&j->mu);
+      continue;
+    }
+    if (j->done)
+      break;
+    pthread_cond_wait(&j->cv, &j->mu);
+  }
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void run_task(struct loom_task *t, bool agent) {
+  const struct loom_node *node = loom_task_node(t);
+  const json_t *c = node->config;
+  struct loom_error e = {0};
+  if (!rt.loop) {
+    loom_task_fail(t, LOOM_ERR_UNAVAILABLE, "node '%s': the model runtime is "
+                   "not running", node->name);
+    return;
+  }
+  struct job j = {.kind = agent ? JOB_AGENT
+                              : json_object_get(c, "schema") ? JOB_STRUCTURED
+                                                             : JOB_TEXT};
+  j.messages = build_messages(c, loom_task_state(t), &e);
+  if (!j.messages || loom_providers_resolve(rt.providers, str(c, "model"), &j.p, &e)) {
+    json_decref(j.messages);
+    loom_task_fail(t, e.code ? e.code : LOOM_ERR_INVALID, "node '%s': %s",
+                   node->name, e.message);
+    return;
+  }
+  j.schema = json_object_get(c, "schema");
+  json_t *tools = json_object_get(c, "tools");
+  const char **names = loom_calloc(json_array_size(tools) + 1, sizeof *names);
+  for (size_t i = 0; i < json_array_size(tools); i++)
+    names[i] = json_string_value(json_array_get(tools, i));
+  j.tool_names = names;
+  json_t *temp = json_object_get(c, "temperature");
+  j.temperature = json_is_number(temp) ? json_number_value(temp) : -1;
+  j.max_tokens = (long)json_integer_value(json_object_get(c, "max_tokens"));
+  j.max_iterations = (int)json_integer_value(json_object_get(c, "max_iterations"));
+  j.react = json_is_true(json_object_get(c, "react"));
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_cond_init(&j.cv, NULL);
+  loom_buf_init(&j.deltas, 1u << 20);
+  if (loom_loop_post(rt.loop, job_start_cb, &j) != LOOM_OK)
+    job_finish(&j, LOOM_ERR_UNAVAILABLE, "the model loop stopped", NULL, NULL);
+  wait_job(t, &j, node->name);
+  double cost = j.cost;
+  json_t *usage = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:i}", "event",
+                            "llm_usage", "node", node->name, "model", j.p->label,
+                            "prompt_tokens", (json_int_t)j.usage.prompt_tokens,
+                            "completion_tokens",
+                            (json_int_t)j.usage.completion_tokens, "cost_usd",
+                            cost, "calls", j.calls);
+  loom_task_emit(t, usage);
+  json_decref(usage);
+  if (j.err) {
+    loom_task_fail(t, j.err, "node '%s': %s", node->name, j.error);
+    json_decref(j.conversation);
+  } else {
+    json_t *writes = json_object();
+    json_object_set_new(writes, str(c, "output") ? str(c, "output") : "output",
+                        j.value);
+    j.value = NULL;
+    if (str(c, "messages") && j.conversation)
+      json_object_set_new(writes, str(c, "messages"), j.conversation);
+    else
+      json_decref(j.conversation);
+    loom_task_done(t, writes);
+  }
+  json_decref(j.value);
+  json_decref(j.messages);
+  loom_free(names);
+  loom_provider_free(j.p);
+  loom_buf_cleanup(&j.deltas);
+  pthread_mutex_destroy(&j.mu);
+  pthread_cond_destroy(&j.cv);
+}
+
+static void llm_start(struct loom_task *t) { run_task(t, false); }
+static void agent_start(struct loom_task *t) { run_task(t, true); }
+
+static const struct loom_node_kind LLM_KIND = {
+    .name = "llm", .compile = llm_compile, .start = llm_start};
+static const struct loom_node_kind AGENT_KIND = {
+    .name = "agent", .compile = agent_compile, .start = agent_start};
+
+/* ---- start-up and shutdown ---- */
+
+static void client_new_cb(struct loom_loop *loop, void *arg) {
+  (void)arg;
+  if (loom_http_client_new(loop, 0, &rt.http) != LOOM_OK)
+    rt.http = NULL;
+}
+
+static void client_free_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  (void)arg;
+  loom_http_client_free(rt.http);
+  rt.http = NULL;
+}
+
+struct loom_tools *loom_agents_tools(void) { return rt.tools; }
+
+loom_err loom_agents_nodes_register(const struct loom_config *cfg,
+                                    struct loom_error *e) {
+  if (rt.loop)
+    return LOOM_OK;
+  loom_err err = loom_providers_new(cfg, &rt.providers, e);
+  if (err)
+    return err;
+  loom_http_client_global_init();
+  if (loom_loop_new("loom-models", &rt.loop) != LOOM_OK ||
+      loom_loop_call(rt.loop, client_new_cb, NULL) != LOOM_OK || !rt.http) {
+    loom_agents_nodes_shutdown();
+    return loom_error_set(e, LOOM_ERR_INTERNAL, "cannot start the model loop");
+  }
+  rt.tools = loom_tools_new();
+  loom_tools_add_builtins(rt.tools);
+  rt.prices = loom_llm_prices_new();
+  /* Registered once per process; a second runtime reuses the kinds. */
+  if (!loom_engine_node_kind("llm") &&
+      (err = loom_engine_node_kind_register(&LLM_KIND)))
+    return loom_error_set(e, err, "cannot register the llm node kind");
+  if (!loom_engine_node_kind("agent") &&
+      (err = loom_engine_node_kind_register(&AGENT_KIND)))
+    return loom_error_set(e, err, "cannot register the agent node kind");
+  return LOOM_OK;
+}
+
+void loom_agents_nodes_shutdown(void) {
+  if (rt.loop) {
+    if (rt.http && loom_loop_call(rt.loop, client_free_cb, NULL) != LOOM_OK)
+      rt.http = NULL;
+    loom_loop_free(rt.loop);
+  }
+  loom_providers_free(rt.providers);
+  loom_tools_free(rt.tools);
+  loom_llm_prices_free(rt.prices);
+  memset(&rt, 0, sizeof rt);
+}

@@ -1,0 +1,56 @@
+/*
+ * nodes — the `llm` and `agent` graph node kinds.
+ *
+ *   summarize:
+ *     kind: llm
+ *     model: openai/gpt-4o-mini      # optional: the configured default
+ *     system: "You write briefly."   # optional template
+ *     prompt: "Summarize: {text}"    # template over the state
+ *     schema: {type: object, ...}    # optional: structured answer (one repair)
+ *     output: summary                # channel for the answer (default output)
+ *     temperature: 0.2               # optional; max_tokens too
+ *   research:
+ *     kind: agent
+ *     prompt: "{question}"
+ *     tools: [calculator, http_fetch]
+ *     max_iterations: 6              # optional (default 10)
+ *     react: false                   # text-format tools for models without
+ *     output: answer
+ *     messages: transcript           # optional channel: the conversation
+ *
+ * Model calls run on a dedicated model loop with its own HTTP client and
+ * the process's providers, tools and prices. Text deltas are forwarded to
+ * the run's subscribers as `custom` events {"event":"token","node","text"},
+ * and each node reports {"event":"llm_usage","node","model",
+ * "prompt_tokens","completion_tokens","cost_usd","calls"}.
+ *
+ * Interim: the API executor cannot park a run on an asynchronous task yet,
+ * so a task waits for its model calls on the run's (worker) thread. The
+ * calls themselves are asynchronous on the model loop; when the executor
+ * learns to park runs, `start` returns at once and finishes the task from
+ * the callback instead.
+ */
+#ifndef LOOM_AGENTS_NODES_H
+#define LOOM_AGENTS_NODES_H
+
+#include "agents/tools.h"
+#include "core/config.h"
+#include "core/err.h"
+
+/*
+ * Starts the model loop, reads providers from `cfg` (and LOOM_ENDPOINTS),
+ * registers the built-in tools, and registers the `llm` and `agent` kinds
+ * with the engine. Call once at start-up before graphs load; a second call
+ * is a no-op. LOOM_ERR_INVALID for a malformed endpoint list.
+ */
+loom_err loom_agents_nodes_register(const struct loom_config *cfg,
+                                    struct loom_error *e) LOOM_MUST_USE;
+
+/* The process's tool registry, to add C plug-in tools at start-up (before
+ * graphs load). NULL before loom_agents_nodes_register. */
+struct loom_tools *loom_agents_tools(void);
+
+/* Stops the model loop (at exit, after the runs stopped). */
+void loom_agents_nodes_shutdown(void);
+
+#endif

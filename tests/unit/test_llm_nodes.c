@@ -1,0 +1,166 @@
+/*
+ * test_llm_nodes — `llm` and `agent` nodes in a graph run by the engine:
+ * prompts from the state, answers into channels, token events, usage
+ * events, and config errors at load time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agents/nodes.h"
+#include "engine/engine.h"
+#include "llm_server_harness.h"
+
+static struct llm_server srv;
+
+static const char *GRAPH =
+    "name: t\n"
+    "state:\n"
+    "  text: {type: string}\n"
+    "  summary: {}\n"
+    "  rating: {}\n"
+    "  answer: {}\n"
+    "  transcript: {type: array, reducer: append}\n"
+    "nodes:\n"
+    "  summarize:\n"
+    "    kind: llm\n"
+    "    model: scripted/small\n"
+    "    system: Be brief.\n"
+    "    prompt: \"Summarize: {text}\"\n"
+    "    output: summary\n"
+    "  rate:\n"
+    "    kind: llm\n"
+    "    model: scripted/small\n"
+    "    prompt: \"Rate: {summary}\"\n"
+    "    schema: {type: object, properties: {score: {type: integer}}, required: [score]}\n"
+    "    output: rating\n"
+    "  solve:\n"
+    "    kind: agent\n"
+    "    model: offline/extractive\n"
+    "    system: \"{text}\"\n"
+    "    prompt: When do owls hunt?\n"
+    "    tools: [current_time]\n"
+    "    output: answer\n"
+    "    messages: transcript\n"
+    "edges:\n"
+    "  - START -> summarize\n"
+    "  - summarize -> rate\n"
+    "  - rate -> solve\n"
+    "  - solve -> END\n";
+
+struct seen {
+  int tokens;
+  int usage;
+  char text[256];
+};
+
+static void event_cb(const struct loom_event *ev, void *arg) {
+  struct seen *s = arg;
+  if (ev->type != LOOM_EVENT_CUSTOM)
+    return;
+  const char *kind = json_string_value(json_object_get(ev->data, "event"));
+  if (kind && !strcmp(kind, "token")) {
+    s->tokens++;
+    strncat(s->text, json_string_value(json_object_get(ev->data, "text")),
+            sizeof s->text - strlen(s->text) - 1);
+  } else if (kind && !strcmp(kind, "llm_usage")) {
+    s->usage++;
+  }
+}
+
+static void graph_with_model_nodes(void **state) {
+  (void)state;
+  llm_server_script(&srv, "[{\"content\":\"Owls hunt at night.\",\"content_chunk\":5},"
+                          "{\"content\":\"{\\\"score\\\": 8}\"}]");
+  struct loom_graph *g;
+  struct loom_error e = {0};
+  if (loom_graph_load(GRAPH, strlen(GRAPH), "t.yaml", &g, &e))
+    fail_msg("load: %s", e.message);
+  json_t *input = json_pack("{s:s}", "text", "Owls hunt at night. They sleep by day.");
+  struct loom_run_opts opts = {.input = input};
+  struct loom_run *run;
+  assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
+  struct seen s = {0};
+  loom_run_subscribe(run, event_cb, &s);
+  enum loom_run_status st = loom_run_start(run);
+  if (st != LOOM_RUN_SUCCESS)
+    fail_msg("status %s: %s", loom_run_status_name(st),
+             loom_run_error(run) ? loom_run_error(run)->message : "");
+  const json_t *v = loom_run_values(run);
+  assert_string_equal(json_string_value(json_object_get(v, "summary")),
+                      "Owls hunt at night.");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "rating"),
+                                                      "score")), 8);
+  assert_string_equal(json_string_value(json_object_get(v, "answer")),
+                      "[offline extractive answer: no model is configured] "
+                      "Owls hunt at night.");
+  /* system, user, assistant (tool call), tool, assistant */
+  assert_int_equal(json_array_size(json_object_get(v, "transcript")), 5);
+  assert_true(s.tokens >= 4); /* "Owls ", "hunt ", ... streamed */
+  assert_non_null(strstr(s.text, "Owls hunt at night."));
+  assert_int_equal(s.usage, 3);
+  json_t *reqs = llm_server_requests(&srv);
+  json_t *first = json_object_get(json_array_get(reqs, 0), "json");
+  json_t *msgs = json_object_get(first, "messages");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+                      "Summarize: Owls hunt at night. They sleep by day.");
+  assert_string_equal(json_string_value(json_object_get(first, "model")), "small");
+  json_decref(reqs);
+  loom_run_free(run);
+  json_decref(input);
+  loom_graph_free(g);
+}
+
+static void config_errors_at_load(void **state) {
+  (void)state;
+  const char *bad[][2] = {
+      {"    kind: agent\n    prompt: hi\n    tools: [no_such_tool]\n", "tools[0] is not a known tool"},
+      {"    kind: llm\n", "'prompt' is required"},
+      {"    kind: llm\n    prompt: hi\n    model: nowhere/x\n", "unknown provider 'nowhere'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char spec[1024];
+    snprintf(spec, sizeof spec,
+             "name: b\nstate: {out: {}}\nnodes:\n  n:\n%sedges:\n  - START -> n\n"
+             "  - n -> END\n", bad[i][0]);
+    struct loom_graph *g = NULL;
+    struct loom_error e = {0};
+    assert_int_not_equal(loom_graph_load(spec, strlen(spec), "b.yaml", &g, &e), LOOM_OK);
+    if (!strstr(e.message, bad[i][1]))
+      fail_msg("%zu: '%s'", i, e.message);
+  }
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (!llm_server_start(&srv, NULL))
+    return -1;
+  char list[128];
+  snprintf(list, sizeof list, "scripted=%s/v1", srv.base);
+  setenv("LOOM_ENDPOINTS", list, 1);
+  struct loom_config cfg = {0};
+  struct loom_error e = {0};
+  if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {
+    fprintf(stderr, "register: %s\n", e.message);
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  loom_agents_nodes_shutdown();
+  llm_server_stop(&srv);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(graph_with_model_nodes),
+      cmocka_unit_test(config_errors_at_load),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
