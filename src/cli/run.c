@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents/nodes.h"
 #include "core/alloc.h"
+#include "core/config.h"
 #include "core/json.h"
 #include "engine/engine.h"
 #include "stores/store.h"
@@ -232,6 +234,17 @@ static void cli_cleanup(struct cli *c) {
   free_names(c->after, c->nafter);
 }
 
+/* The llm and agent node kinds, configured from the environment like
+ * `loom serve`, so graphs with model nodes run from the command line. */
+static loom_err model_kinds(struct loom_error *e) {
+  struct loom_config cfg = {0};
+  loom_err err = loom_config_load(&cfg, e);
+  if (!err)
+    err = loom_agents_nodes_register(&cfg, e);
+  loom_config_cleanup(&cfg);
+  return err;
+}
+
 int loom_cli_run(int argc, char **argv) {
   struct cli c = {0};
   int rc = parse_args(argc, argv, run_usage, &c);
@@ -250,7 +263,8 @@ int loom_cli_run(int argc, char **argv) {
   if (!(input = json_arg("--input", c.input ? c.input : "{}")))
     goto out;
   rc = 1;
-  if (loom_graph_load_file(c.file, &g, &e) || open_store(&c, &store, &e)) {
+  if (model_kinds(&e) || loom_graph_load_file(c.file, &g, &e) ||
+      open_store(&c, &store, &e)) {
     fprintf(stderr, "loom: %s\n", e.message);
     goto out;
   }
@@ -259,6 +273,7 @@ out:
   json_decref(input);
   loom_graph_free(g);
   loom_store_close(store);
+  loom_agents_nodes_shutdown();
   cli_cleanup(&c);
   return rc;
 }
@@ -319,7 +334,7 @@ int loom_cli_resume(int argc, char **argv) {
   if (!(cmd = build_command(&c)))
     goto out;
   rc = 1;
-  if (open_store(&c, &store, &e) ||
+  if (model_kinds(&e) || open_store(&c, &store, &e) ||
       (!c.file && !(file = thread_graph(store, c.thread, &e))) ||
       loom_graph_load_file(c.file ? c.file : file, &g, &e)) {
     fprintf(stderr, "loom: %s\n", e.message);
@@ -333,6 +348,7 @@ out:
   loom_free(file);
   loom_graph_free(g);
   loom_store_close(store);
+  loom_agents_nodes_shutdown();
   cli_cleanup(&c);
   return rc;
 }

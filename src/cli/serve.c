@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "io/http_client.h"
+#include "agents/nodes.h"
 #include "io/http_server.h"
 #include "obs/metrics.h"
 
@@ -59,6 +60,9 @@ static loom_err start(struct serve *s, struct loom_error *e) {
     return err;
   s->app.config = c;
   s->app.started_ms = loom_clock_wall_ms();
+  /* Model node kinds (llm, agent) must exist before graphs load. */
+  if ((err = loom_agents_nodes_register(c, e)))
+    return err;
   s->router = loom_http_router_new();
   if ((err = loom_api_routes_add(s->router, &s->app, e)))
     return err;
@@ -77,6 +81,7 @@ static void stop(struct serve *s) {
   loom_http_server_free(s->server); /* graceful: waits for in-flight work */
   loom_api_pinecone_shutdown(); /* checkpoints the vector indexes */
   loom_loop_group_free(s->app.loops);
+  loom_agents_nodes_shutdown(); /* after the runs stopped */
   loom_http_router_free(s->router);
   loom_store_close(s->app.store);
   loom_config_cleanup(&s->config);

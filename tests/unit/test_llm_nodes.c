@@ -73,7 +73,7 @@ static void event_cb(const struct loom_event *ev, void *arg) {
 
 static void graph_with_model_nodes(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"content\":\"Owls hunt at night.\",\"content_chunk\":5},"
+  llm_server_script(&srv, "[{\"content\":\"Owls hunt at night.\",\"content_chunk\":5,\"chunk_delay_ms\":50},"
                           "{\"content\":\"{\\\"score\\\": 8}\"}]");
   struct loom_graph *g;
   struct loom_error e = {0};
@@ -99,7 +99,9 @@ static void graph_with_model_nodes(void **state) {
                       "Owls hunt at night.");
   /* system, user, assistant (tool call), tool, assistant */
   assert_int_equal(json_array_size(json_object_get(v, "transcript")), 5);
-  assert_true(s.tokens >= 4); /* "Owls ", "hunt ", ... streamed */
+  /* "Owls ", "hunt ", ... streamed as they came (deltas that arrive
+   * together are sent as one event, so at least two of four). */
+  assert_true(s.tokens >= 2);
   assert_non_null(strstr(s.text, "Owls hunt at night."));
   assert_int_equal(s.usage, 3);
   json_t *reqs = llm_server_requests(&srv);
