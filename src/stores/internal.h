@@ -31,6 +31,7 @@ struct schema_migration {
   int version;
   const char *name;
   const char *ddl; /* statements separated by ';', JSON columns typed @json */
+  const char *sqlite_ddl; /* NULL: ddl; else SQLite's own (e.g. FTS5) */
 };
 
 /* The migrations in order; `*count` receives how many. */
@@ -325,5 +326,23 @@ loom_err sqlite_read_run_events(struct loom_store *s, const char *tenant,
                                 const char *run_id, long long after_seq,
                                 size_t limit, json_t **out,
                                 struct loom_error *e);
+/* documents and chunks (sqlite_documents.c) */
+loom_err sqlite_put_document(struct loom_store *s, const char *tenant,
+                             const struct loom_document *doc,
+                             const struct loom_chunk *chunks, size_t n,
+                             struct loom_error *e);
+loom_err sqlite_get_document(struct loom_store *s, const char *tenant,
+                             const char *id, json_t **out,
+                             struct loom_error *e);
+loom_err sqlite_list_documents(struct loom_store *s, const char *tenant,
+                               const char *collection, json_t **out,
+                               struct loom_error *e);
+loom_err sqlite_delete_document(struct loom_store *s, const char *tenant,
+                                const char *id, json_t **vector_ids,
+                                struct loom_error *e);
+loom_err sqlite_search_chunks(struct loom_store *s, const char *tenant,
+                              const char *collection, const char *query,
+                              size_t limit, json_t **out,
+                              struct loom_error *e);
 
 #endif

@@ -245,8 +245,20 @@ static const char v1_ddl[] =
     "CREATE INDEX IF NOT EXISTS memories_namespace"
     " ON memories (tenant_id, namespace, memory_key);";
 
+/* Keyword search over chunks. SQLite: an FTS5 table (BM25) kept by the
+ * document ops; PostgreSQL: a full-text GIN index on the chunks. */
+static const char v2_sqlite_ddl[] =
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
+    " content, tenant_id UNINDEXED, collection UNINDEXED,"
+    " document_id UNINDEXED, idx UNINDEXED,"
+    " tokenize = 'porter unicode61');";
+static const char v2_ddl[] =
+    "CREATE INDEX IF NOT EXISTS chunks_fts ON chunks"
+    " USING GIN (to_tsvector('english', content));";
+
 static const struct schema_migration migrations[] = {
-    {1, "initial schema", v1_ddl},
+    {1, "initial schema", v1_ddl, NULL},
+    {2, "chunk keyword index", v2_ddl, v2_sqlite_ddl},
 };
 
 const struct schema_migration *schema_migrations(size_t *count) {
@@ -258,12 +270,14 @@ char *schema_translate(const struct schema_migration *m,
                        enum schema_dialect dialect) {
   static const char token[] = "@json";
   const char *type = dialect == SCHEMA_POSTGRES ? "JSONB" : "TEXT";
+  const char *ddl =
+      dialect == SCHEMA_SQLITE && m->sqlite_ddl ? m->sqlite_ddl : m->ddl;
   size_t n = 0;
-  for (const char *p = m->ddl; (p = strstr(p, token)); p += sizeof token - 1)
+  for (const char *p = ddl; (p = strstr(p, token)); p += sizeof token - 1)
     n++;
-  size_t len = strlen(m->ddl) + n * strlen(type) + 1;
+  size_t len = strlen(ddl) + n * strlen(type) + 1;
   char *out = loom_malloc(len), *w = out;
-  const char *p = m->ddl, *hit;
+  const char *p = ddl, *hit;
   while ((hit = strstr(p, token))) {
     memcpy(w, p, (size_t)(hit - p));
     w += hit - p;

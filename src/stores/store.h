@@ -98,6 +98,28 @@ struct loom_search {
   size_t offset;
 };
 
+/*
+ * Documents and their chunks, for retrieval (agents/rag.h). A document
+ * belongs to a collection (the vector index it was ingested into) and is
+ * replaced whole: its chunks are the text units that are embedded and
+ * keyword-indexed (SQLite: FTS5 with BM25).
+ */
+struct loom_document {
+  const char *document_id;  /* required; unique per tenant */
+  const char *collection;   /* NULL: "" */
+  const char *source;       /* path or URL it came from (may be NULL) */
+  const char *title;        /* may be NULL */
+  const char *content_type; /* "text/markdown", ... (may be NULL) */
+  const char *content_hash; /* hex digest of the raw content (may be NULL) */
+  const json_t *metadata;   /* object or NULL; borrowed */
+};
+
+struct loom_chunk {
+  const char *content;    /* required */
+  const char *vector_id;  /* id of its vector in the index (may be NULL) */
+  const json_t *metadata; /* object or NULL; borrowed */
+};
+
 struct loom_store_ops {
   const char *name; /* "sqlite", "postgres" */
 
@@ -279,6 +301,39 @@ struct loom_store_ops {
                                       const char *from_thread,
                                       const char *to_thread,
                                       struct loom_error *e);
+
+  /*
+   * Documents (see struct loom_document). Rows come out as {"document_id",
+   * "collection", "source", "title", "content_type", "content_hash",
+   * "metadata", "chunks" (count), "created_at", "updated_at"}.
+   */
+  /* Inserts or replaces the document and all its chunks (idx 0..n-1) in
+   * one transaction, keeping created_at of a replaced one. */
+  loom_err (*put_document)(struct loom_store *s, const char *tenant,
+                           const struct loom_document *doc,
+                           const struct loom_chunk *chunks, size_t nchunks,
+                           struct loom_error *e);
+  /* LOOM_ERR_NOT_FOUND when absent. */
+  loom_err (*get_document)(struct loom_store *s, const char *tenant,
+                           const char *document_id, json_t **out,
+                           struct loom_error *e);
+  /* Documents of a collection (NULL: all), oldest first. */
+  loom_err (*list_documents)(struct loom_store *s, const char *tenant,
+                             const char *collection, json_t **out,
+                             struct loom_error *e);
+  /* Removes the document and its chunks; `*vector_ids` (when not NULL)
+   * receives an array of the vector ids its chunks had, for the caller to
+   * delete from the vector index. LOOM_ERR_NOT_FOUND when absent. */
+  loom_err (*delete_document)(struct loom_store *s, const char *tenant,
+                              const char *document_id, json_t **vector_ids,
+                              struct loom_error *e);
+  /* Keyword search over the chunks of a collection: `query` is plain text
+   * (its words are matched, any of them; ranking by BM25). `*out` is an
+   * array, best first, of at most `limit` {"document_id", "idx",
+   * "content", "vector_id", "metadata", "score"} (higher score better). */
+  loom_err (*search_chunks)(struct loom_store *s, const char *tenant,
+                            const char *collection, const char *query,
+                            size_t limit, json_t **out, struct loom_error *e);
 
   void (*close)(struct loom_store *s);
 };
@@ -527,6 +582,38 @@ loom_store_copy_thread_checkpoints(struct loom_store *s, const char *tenant,
                                    struct loom_error *e) {
   return LOOM_STORE_CALL(copy_thread_checkpoints, e, tenant, from_thread,
                          to_thread, e);
+}
+static inline loom_err loom_store_put_document(
+    struct loom_store *s, const char *tenant, const struct loom_document *doc,
+    const struct loom_chunk *chunks, size_t n, struct loom_error *e) {
+  return LOOM_STORE_CALL(put_document, e, tenant, doc, chunks, n, e);
+}
+static inline loom_err loom_store_get_document(struct loom_store *s,
+                                               const char *tenant,
+                                               const char *id, json_t **out,
+                                               struct loom_error *e) {
+  return LOOM_STORE_CALL(get_document, e, tenant, id, out, e);
+}
+static inline loom_err loom_store_list_documents(struct loom_store *s,
+                                                 const char *tenant,
+                                                 const char *collection,
+                                                 json_t **out,
+                                                 struct loom_error *e) {
+  return LOOM_STORE_CALL(list_documents, e, tenant, collection, out, e);
+}
+static inline loom_err loom_store_delete_document(struct loom_store *s,
+                                                  const char *tenant,
+                                                  const char *id,
+                                                  json_t **vector_ids,
+                                                  struct loom_error *e) {
+  return LOOM_STORE_CALL(delete_document, e, tenant, id, vector_ids, e);
+}
+static inline loom_err
+loom_store_search_chunks(struct loom_store *s, const char *tenant,
+                         const char *collection, const char *query,
+                         size_t limit, json_t **out, struct loom_error *e) {
+  return LOOM_STORE_CALL(search_chunks, e, tenant, collection, query, limit,
+                         out, e);
 }
 #undef LOOM_STORE_CALL
 

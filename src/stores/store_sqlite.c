@@ -457,6 +457,11 @@ static const struct loom_store_ops sqlite_ops = {
     .append_run_event = sqlite_append_run_event,
     .read_run_events = sqlite_read_run_events,
     .copy_thread_checkpoints = sqlite_copy_thread_checkpoints,
+    .put_document = sqlite_put_document,
+    .get_document = sqlite_get_document,
+    .list_documents = sqlite_list_documents,
+    .delete_document = sqlite_delete_document,
+    .search_chunks = sqlite_search_chunks,
     .close = sqlite_close,
 };
 

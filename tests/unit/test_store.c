@@ -122,7 +122,7 @@ static void test_migrations_fresh_and_rerun(void **state) {
   struct fixture *f = *state;
   int version = 0;
   assert_int_equal(loom_store_schema_version(f->store, &version), LOOM_OK);
-  assert_int_equal(version, 1);
+  assert_int_equal(version, 2);
   assert_string_equal(loom_store_backend(f->store), "sqlite");
   static const char *tables[] = {
       "tenants",    "principals",  "api_keys",          "assistants",
