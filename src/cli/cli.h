@@ -9,6 +9,8 @@
 
 int loom_cli_serve(int argc, char **argv);
 int loom_cli_migrate(int argc, char **argv);
+int loom_cli_ingest(int argc, char **argv);
+int loom_cli_search(int argc, char **argv);
 
 /*
  * Loads the configuration (defaults, LOOM_CONFIG file, environment) and

@@ -15,6 +15,8 @@ static const char usage[] =
     "  migrate   apply database schema migrations\n"
     "  run       run a graph file on a thread, printing events\n"
     "  resume    continue an interrupted thread\n"
+    "  ingest    index documents into a retrieval collection\n"
+    "  search    query a retrieval collection\n"
     "  version   print the version\n"
     "\n"
     "`loom <command> --help` describes each.";
@@ -28,6 +30,8 @@ int main(int argc, char **argv) {
       {"migrate", loom_cli_migrate},
       {"run", loom_cli_run},
       {"resume", loom_cli_resume},
+      {"ingest", loom_cli_ingest},
+      {"search", loom_cli_search},
   };
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

@@ -1,0 +1,391 @@
+/*
+ * ingest — `loom ingest PATH... --index NAME` and `loom search TEXT
+ * --index NAME`: documents into a retrieval collection, and queries of it.
+ *
+ * PATH is a file or a directory tree (files ending in .md, .markdown,
+ * .html, .htm, .txt or .text; hidden entries skipped), ingested in sorted
+ * order. The collection is the vector index `<data dir>/indexes/NAME`
+ * (created with the hash embedder's dimension and cosine metric when
+ * absent, the same files the Pinecone-compatible API serves) plus the
+ * documents and chunks rows of the configured database. Ingesting is
+ * idempotent per file (see agents/rag.h). On a terminal a progress bar is
+ * redrawn on stderr; otherwise one plain line per file is printed.
+ *
+ * The flags of this command are taken out of argv before the rest goes to
+ * loom_cli_load_config, so every setting flag (--data-dir, ...) works too.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agents/rag.h"
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "stores/store.h"
+#include "stores/vector_store.h"
+
+#define MAX_FILE_BYTES (16u << 20)
+#define MAX_FILES 100000
+#define BAR_WIDTH 30
+
+static const char ingest_usage[] =
+    "usage: loom ingest PATH... --index NAME [--chunk-size N] [--overlap N]\n"
+    "                   [--tenant T] [--data-dir DIR] [--database-url URL]\n"
+    "\n"
+    "Chunks, embeds (built-in hash embedder) and indexes text, Markdown and\n"
+    "HTML files (a directory is walked). Unchanged files are skipped; a\n"
+    "changed file replaces its chunks.";
+
+static const char search_usage[] =
+    "usage: loom search TEXT --index NAME [--top-k N]\n"
+    "                   [--mode hybrid|vector|keyword] [--filter JSON]\n"
+    "                   [--tenant T] [--data-dir DIR]\n"
+    "\n"
+    "Searches a collection made by `loom ingest`; prints the hits as JSON.";
+
+struct opts {
+  const char *index, *tenant, *mode, *filter;
+  size_t chunk_size, overlap, top_k;
+  bool overlap_set;
+  const char **paths;
+  size_t npaths;
+  char **rest; /* argv for loom_cli_load_config */
+  int nrest;
+};
+
+struct files {
+  char **v;
+  size_t n, cap;
+};
+
+static bool parse_size(const char *s, size_t *out) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end || v > (1u << 20))
+    return false;
+  *out = (size_t)v;
+  return true;
+}
+
+/* Takes this command's flags and positional arguments out of argv. */
+static int take_flags(int argc, char **argv, struct opts *o) {
+  o->paths = loom_calloc((size_t)argc, sizeof *o->paths);
+  o->rest = loom_calloc((size_t)argc + 1, sizeof *o->rest);
+  o->rest[o->nrest++] = argv[0];
+  static const char *const mine[] = {"--index", "--chunk-size", "--overlap",
+                                     "--tenant", "--mode", "--filter",
+                                     "--top-k", NULL};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int k = -1;
+    for (int j = 0; mine[j] && k < 0; j++)
+      if (!strcmp(a, mine[j]))
+        k = j;
+    if (k < 0 && strncmp(a, "--", 2) == 0) {
+      o->rest[o->nrest++] = argv[i];
+      if (!strchr(a, '=') && strcmp(a, "--help") && i + 1 < argc)
+        o->rest[o->nrest++] = argv[++i];
+      continue;
+    }
+    if (k < 0) {
+      o->paths[o->npaths++] = a;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "loom: %s needs a value\n", a);
+      return 2;
+    }
+    const char *v = argv[++i];
+    bool ok = true;
+    switch (k) {
+    case 0: o->index = v; break;
+    case 1: ok = parse_size(v, &o->chunk_size); break;
+    case 2: ok = parse_size(v, &o->overlap); o->overlap_set = true; break;
+    case 3: o->tenant = v; break;
+    case 4: o->mode = v; break;
+    case 5: o->filter = v; break;
+    default: ok = parse_size(v, &o->top_k); break;
+    }
+    if (!ok) {
+      fprintf(stderr, "loom: %s wants a number, got '%s'\n", a, v);
+      return 2;
+    }
+  }
+  return -1;
+}
+
+static bool wanted(const char *name) {
+  static const char *const exts[] = {".md", ".markdown", ".html", ".htm",
+                                     ".txt", ".text", NULL};
+  const char *dot = strrchr(name, '.');
+  for (size_t i = 0; dot && exts[i]; i++)
+    if (!strcasecmp(dot, exts[i]))
+      return true;
+  return false;
+}
+
+static void add_file(struct files *f, const char *path) {
+  if (f->n == f->cap) {
+    f->cap = f->cap ? f->cap * 2 : 64;
+    f->v = loom_realloc(f->v, f->cap * sizeof *f->v);
+  }
+  f->v[f->n++] = loom_strdup(path);
+}
+
+/* Adds `path` (a file, or a directory walked recursively). */
+static void collect(struct files *f, const char *path, bool top) {
+  struct stat st;
+  if (stat(path, &st) != 0 || f->n >= MAX_FILES)
+    return;
+  if (S_ISREG(st.st_mode)) {
+    if (top || wanted(path))
+      add_file(f, path);
+    return;
+  }
+  if (!S_ISDIR(st.st_mode))
+    return;
+  DIR *d = opendir(path);
+  if (!d)
+    return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.')
+      continue;
+    char *sub = loom_asprintf("%s/%s", path, de->d_name);
+    collect(f, sub, false);
+    loom_free(sub);
+  }
+  closedir(d);
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *read_file(const char *path, size_t *len, struct loom_error *e) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) {
+    loom_error_set(e, LOOM_ERR_IO, "cannot open %s", path);
+    return NULL;
+  }
+  char *buf = loom_malloc(MAX_FILE_BYTES + 1);
+  *len = fread(buf, 1, MAX_FILE_BYTES + 1, fp);
+  fclose(fp);
+  if (*len > MAX_FILE_BYTES) {
+    loom_free(buf);
+    loom_error_set(e, LOOM_ERR_TOO_LARGE, "%s is over %u MB", path,
+                   MAX_FILE_BYTES >> 20);
+    return NULL;
+  }
+  buf[*len] = 0;
+  return buf;
+}
+
+static void progress(bool tty, size_t done, size_t total, const char *path,
+                     const struct loom_rag_ingest_result *r,
+                     const struct loom_error *e) {
+  if (!tty) {
+    if (e)
+      printf("failed %s: %s\n", path, e->message);
+    else
+      printf("%s %s (%zu chunks)\n", r->unchanged ? "unchanged" : "ingested",
+             path, r->chunks);
+    fflush(stdout);
+    return;
+  }
+  if (e)
+    fprintf(stderr, "\r\033[Kfailed %s: %s\n", path, e->message);
+  int fill = total ? (int)(BAR_WIDTH * done / total) : BAR_WIDTH;
+  fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu %s", fill,
+          "##############################", BAR_WIDTH - fill, "", done, total,
+          path);
+  fflush(stderr);
+}
+
+static bool valid_index(const char *n) {
+  size_t len = n ? strlen(n) : 0;
+  if (len == 0 || len > 45 || n[0] == '-')
+    return false;
+  for (const char *p = n; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+      return false;
+  return true;
+}
+
+struct collection {
+  struct loom_store *store;
+  struct loom_vstore *vs;
+  struct loom_rag_embedder emb;
+  struct loom_rag rag;
+};
+
+/* Opens the database (migrated) and the index, creating it when `create`. */
+static loom_err open_collection(const struct loom_config *c,
+                                const struct opts *o, bool create,
+                                struct collection *col,
+                                struct loom_error *e) {
+  col->emb = loom_rag_hash_embedder(0);
+  struct loom_vstore_params p = {.dim = col->emb.dim,
+                                 .metric = LOOM_METRIC_COSINE};
+  char *dir = loom_asprintf("%s/indexes", c->data_dir);
+  mkdir(c->data_dir, 0755);
+  mkdir(dir, 0755);
+  char *sub = loom_asprintf("%s/%s", dir, o->index);
+  loom_err err = loom_store_open(c->database_url, c->data_dir, &col->store, e);
+  if (!err)
+    err = loom_store_migrate(col->store, e);
+  if (!err)
+    err = loom_vstore_open(sub, create ? &p : NULL, &col->vs, e);
+  if (err == LOOM_ERR_NOT_FOUND)
+    loom_error_set(e, err, "no index '%s' (ingest into it first)", o->index);
+  if (!err && loom_vstore_params(col->vs)->dim != col->emb.dim)
+    err = loom_error_set(e, LOOM_ERR_INVALID,
+                         "index '%s' has dimension %u; the hash embedder "
+                         "makes %u",
+                         o->index, loom_vstore_params(col->vs)->dim,
+                         col->emb.dim);
+  col->rag = (struct loom_rag){.store = col->store, .vectors = col->vs,
+                               .embedder = &col->emb,
+                               .tenant = o->tenant ? o->tenant : "default",
+                               .collection = o->index};
+  loom_free(sub);
+  loom_free(dir);
+  return err;
+}
+
+static void close_collection(struct collection *col) {
+  loom_vstore_close(col->vs);
+  loom_store_close(col->store);
+}
+
+/* Ingests every file; returns how many failed. */
+static size_t ingest_all(struct collection *col, const struct opts *o,
+                         const struct files *f) {
+  bool tty = isatty(STDERR_FILENO);
+  size_t failed = 0, changed = 0, chunks = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    struct loom_error e = {0};
+    struct loom_rag_ingest_result r = {0};
+    size_t len = 0;
+    char *data = read_file(f->v[i], &len, &e);
+    struct loom_rag_ingest_opts io = {
+        .chunk_size = o->chunk_size, .overlap = o->overlap,
+        .default_overlap = !o->overlap_set,
+        .format = loom_rag_format_of(f->v[i])};
+    loom_err err = data ? loom_rag_ingest(&col->rag, f->v[i], data, len, &io,
+                                          &r, &e)
+                        : e.code;
+    loom_free(data);
+    failed += err != LOOM_OK;
+    changed += !err && !r.unchanged;
+    chunks += err || r.unchanged ? 0 : r.chunks;
+    progress(tty, i + 1, f->n, f->v[i], &r, err ? &e : NULL);
+  }
+  if (tty)
+    fputc('\n', stderr);
+  printf("%zu files: %zu ingested (%zu chunks), %zu unchanged, %zu failed\n",
+         f->n, changed, chunks, f->n - changed - failed, failed);
+  return failed;
+}
+
+int loom_cli_ingest(int argc, char **argv) {
+  struct opts o = {0};
+  struct loom_config c;
+  struct files f = {0};
+  struct collection col = {0};
+  int rc = take_flags(argc, argv, &o);
+  if (rc < 0)
+    rc = loom_cli_load_config(o.nrest, o.rest, ingest_usage, &c);
+  else
+    goto done;
+  if (rc >= 0)
+    goto out;
+  rc = 2;
+  if (!valid_index(o.index) || o.npaths == 0) {
+    fprintf(stderr, "loom ingest: %s\n\n%s\n",
+            o.npaths ? "--index NAME is required: lower-case letters, "
+                       "digits and '-', up to 45"
+                     : "give a file or directory to ingest",
+            ingest_usage);
+    goto out;
+  }
+  for (size_t i = 0; i < o.npaths; i++)
+    collect(&f, o.paths[i], true);
+  qsort(f.v, f.n, sizeof *f.v, by_name);
+  struct loom_error e = {0};
+  rc = 1;
+  if (open_collection(&c, &o, true, &col, &e))
+    fprintf(stderr, "loom ingest: %s\n", e.message);
+  else
+    rc = ingest_all(&col, &o, &f) ? 1 : 0;
+  close_collection(&col);
+out:
+  loom_config_cleanup(&c);
+done:
+  for (size_t i = 0; i < f.n; i++)
+    loom_free(f.v[i]);
+  loom_free(f.v);
+  loom_free(o.paths);
+  loom_free(o.rest);
+  return rc;
+}
+
+static int run_search(const struct loom_config *c, const struct opts *o) {
+  struct loom_rag_query q = {.text = o->paths[0], .top_k = o->top_k};
+  if (o->mode && !loom_rag_mode_parse(o->mode, &q.mode)) {
+    fprintf(stderr, "loom search: --mode must be hybrid, vector or keyword\n");
+    return 2;
+  }
+  json_error_t je;
+  json_t *filter = o->filter ? json_loads(o->filter, 0, &je) : NULL;
+  if (o->filter && !filter) {
+    fprintf(stderr, "loom search: --filter: %s\n", je.text);
+    return 2;
+  }
+  q.filter = filter;
+  struct collection col = {0};
+  struct loom_error e = {0};
+  json_t *hits = NULL;
+  int rc = 1;
+  if (open_collection(c, o, false, &col, &e) ||
+      loom_rag_search(&col.rag, &q, &hits, &e)) {
+    fprintf(stderr, "loom search: %s\n", e.message);
+  } else {
+    json_dumpf(hits, stdout, JSON_INDENT(2));
+    putchar('\n');
+    rc = 0;
+  }
+  json_decref(hits);
+  json_decref(filter);
+  close_collection(&col);
+  return rc;
+}
+
+int loom_cli_search(int argc, char **argv) {
+  struct opts o = {0};
+  struct loom_config c;
+  int rc = take_flags(argc, argv, &o);
+  if (rc < 0)
+    rc = loom_cli_load_config(o.nrest, o.rest, search_usage, &c);
+  else
+    goto done;
+  if (rc >= 0)
+    goto out;
+  if (!valid_index(o.index) || o.npaths != 1) {
+    fprintf(stderr, "loom search: give one query text and --index NAME\n\n%s\n",
+            search_usage);
+    rc = 2;
+    goto out;
+  }
+  rc = run_search(&c, &o);
+out:
+  loom_config_cleanup(&c);
+done:
+  loom_free(o.paths);
+  loom_free(o.rest);
+  return rc;
+}
