@@ -173,7 +173,8 @@ loom_err loom_rag_search(const struct loom_rag *r,
   if (!err && q->mode != LOOM_RAG_VECTOR)
     err = keyword_side(r, text, k, f, fuse, &c, e);
   if (!err) {
-    qsort(c.v, c.n, sizeof *c.v, by_score);
+    if (c.n)
+      qsort(c.v, c.n, sizeof *c.v, by_score);
     *hits = json_array();
     for (size_t i = 0; i < c.n && i < top; i++)
       json_array_append_new(*hits, hit_json(&c.v[i]));
