@@ -169,6 +169,12 @@ loom_err loom_rag_ingest(const struct loom_rag *r, const char *source,
                          struct loom_rag_ingest_result *res,
                          struct loom_error *e) {
   memset(res, 0, sizeof *res);
+  if (loom_vstore_params(r->vectors)->dim != r->embedder->dim)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "index dimension %u does not match the %s "
+                          "embedder's %u",
+                          loom_vstore_params(r->vectors)->dim,
+                          r->embedder->name, r->embedder->dim);
   size_t size = o->chunk_size ? o->chunk_size : LOOM_RAG_DEFAULT_CHUNK_SIZE;
   size_t overlap = pick_overlap(o, size);
   const char *coll = r->collection ? r->collection : "";

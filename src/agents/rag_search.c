@@ -161,6 +161,12 @@ loom_err loom_rag_search(const struct loom_rag *r,
   size_t k = top * CANDIDATE_FACTOR;
   if (k < MIN_CANDIDATES)
     k = MIN_CANDIDATES;
+  if (loom_vstore_params(r->vectors)->dim != r->embedder->dim)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "index dimension %u does not match the %s "
+                          "embedder's %u",
+                          loom_vstore_params(r->vectors)->dim,
+                          r->embedder->name, r->embedder->dim);
   struct loom_filter *f = NULL;
   loom_err err = tenant_filter(r, q->filter, &f, e);
   if (err)

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "agents/nodes.h"
+#include "agents/rag_node.h"
+#include "agents/tools.h"
 #include "core/alloc.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -229,6 +231,21 @@ out:
   return rc;
 }
 
+/* execute() with retrieve nodes and the retrieve tool finding indexes
+ * under the data directory. */
+static int execute_rag(const struct cli *c, struct loom_store *store,
+                       const struct loom_graph *g, const json_t *input,
+                       const json_t *cmd) {
+  const char *dir = c->db ? c->db : getenv("LOOM_DATA_DIR");
+  struct loom_rag_resolver *rag =
+      loom_rag_dir_resolver_new(store, dir && *dir ? dir : "./data");
+  loom_rag_set_resolver(rag);
+  int rc = execute(c, store, g, input, cmd);
+  loom_rag_set_resolver(NULL);
+  loom_rag_dir_resolver_free(rag);
+  return rc;
+}
+
 static void cli_cleanup(struct cli *c) {
   free_names(c->before, c->nbefore);
   free_names(c->after, c->nafter);
@@ -241,6 +258,10 @@ static loom_err model_kinds(struct loom_error *e) {
   loom_err err = loom_config_load(&cfg, e);
   if (!err)
     err = loom_agents_nodes_register(&cfg, e);
+  if (!err)
+    err = loom_rag_node_kind_register(e);
+  if (!err && !loom_tools_has(loom_agents_tools(), "retrieve"))
+    err = loom_rag_tool_add(loom_agents_tools(), NULL, e);
   loom_config_cleanup(&cfg);
   return err;
 }
@@ -268,7 +289,7 @@ int loom_cli_run(int argc, char **argv) {
     fprintf(stderr, "loom: %s\n", e.message);
     goto out;
   }
-  rc = execute(&c, store, g, input, NULL);
+  rc = execute_rag(&c, store, g, input, NULL);
 out:
   json_decref(input);
   loom_graph_free(g);
@@ -342,7 +363,7 @@ int loom_cli_resume(int argc, char **argv) {
   }
   if (!c.file)
     c.file = file;
-  rc = execute(&c, store, g, NULL, json_object_size(cmd) ? cmd : NULL);
+  rc = execute_rag(&c, store, g, NULL, json_object_size(cmd) ? cmd : NULL);
 out:
   json_decref(cmd);
   loom_free(file);

@@ -1,0 +1,183 @@
+/*
+ * rag_tool — the `retrieve` tool for agents, and the data-directory
+ * resolver used by the CLI (see rag_node.h).
+ *
+ * The tool answers with numbered passages, each headed by its title,
+ * heading path and source, so a model can cite them. The resolver keeps
+ * every collection it opened (a vector store per index, opened once, since
+ * a store directory must have one owner) in a list under a mutex.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agents/rag_node.h"
+#include "agents/tools.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "stores/vector_store.h"
+
+#define TOOL_DEFAULT_TOP_K 4
+#define TOOL_MAX_TOP_K 20
+#define TOOL_MAX_OUTPUT (64 * 1024)
+
+/* ---- the tool ---- */
+
+static const char tool_schema[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"query\":{\"type\":\"string\",\"minLength\":1,"
+    "\"description\":\"what to look for, in words\"},"
+    "\"top_k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20},"
+    "\"index\":{\"type\":\"string\",\"description\":\"collection name\"}},"
+    "\"required\":[\"query\"],\"additionalProperties\":false}";
+
+static loom_err format_hits(const json_t *hits, char **out,
+                            struct loom_error *e) {
+  struct loom_buf b;
+  loom_buf_init(&b, TOOL_MAX_OUTPUT);
+  loom_err err = LOOM_OK;
+  size_t i;
+  json_t *h;
+  if (json_array_size(hits) == 0)
+    err = loom_buf_append_str(&b, "No matching passages.");
+  json_array_foreach(hits, i, h) {
+    const char *title = json_string_value(json_object_get(h, "title"));
+    const char *heading = json_string_value(json_object_get(h, "heading"));
+    const char *source = json_string_value(json_object_get(h, "source"));
+    const char *content = json_string_value(json_object_get(h, "content"));
+    err = loom_buf_appendf(&b, "[%zu] %s%s%s (%s)\n%s\n\n", i + 1,
+                           title ? title : "", heading ? " - " : "",
+                           heading ? heading : "", source ? source : "",
+                           content ? content : "");
+    if (err == LOOM_ERR_TOO_LARGE) { /* enough for a model: stop there */
+      err = LOOM_OK;
+      break;
+    }
+    if (err)
+      break;
+  }
+  if (err) {
+    loom_buf_cleanup(&b);
+    return loom_error_set(e, err, "cannot format the passages");
+  }
+  *out = loom_buf_take(&b, NULL);
+  return LOOM_OK;
+}
+
+static loom_err tool_run(void *self, const json_t *args, char **out,
+                         struct loom_error *e) {
+  const char *index = json_string_value(json_object_get(args, "index"));
+  if (!index)
+    index = self;
+  if (!index)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "give \"index\": the collection to search");
+  json_t *k = json_object_get(args, "top_k");
+  struct loom_rag_query q = {
+      .text = json_string_value(json_object_get(args, "query")),
+      .top_k = k ? (size_t)json_integer_value(k) : TOOL_DEFAULT_TOP_K};
+  struct loom_rag rag = {0};
+  json_t *hits = NULL;
+  loom_err err = loom_rag_resolve(index, &rag, e);
+  if (err)
+    return err;
+  err = loom_rag_search(&rag, &q, &hits, e);
+  loom_rag_release(&rag);
+  if (!err)
+    err = format_hits(hits, out, e);
+  json_decref(hits);
+  return err;
+}
+
+loom_err loom_rag_tool_add(struct loom_tools *tools, const char *default_index,
+                           struct loom_error *e) {
+  struct loom_tool t = {
+      .name = "retrieve",
+      .description = "Search the document collection for passages relevant "
+                     "to a query (keyword and semantic search combined). "
+                     "Returns numbered passages with their sources.",
+      .parameters = tool_schema,
+      .run = tool_run,
+      .self = default_index ? loom_strdup(default_index) : NULL,
+      .free_self = loom_free};
+  loom_err err = loom_tools_add(tools, &t, e);
+  if (err)
+    loom_free(t.self);
+  return err;
+}
+
+/* ---- the data-directory resolver ---- */
+
+struct open_index {
+  char *name;
+  struct loom_vstore *vs;
+  struct open_index *next;
+};
+
+struct dir_resolver {
+  struct loom_rag_resolver base;
+  struct loom_store *store;
+  char *dir;
+  struct loom_rag_embedder emb;
+  pthread_mutex_t lock; /* guards `open` */
+  struct open_index *open;
+};
+
+static loom_err dir_open_cb(void *ud, const char *name, struct loom_rag *out,
+                            struct loom_error *e) {
+  struct dir_resolver *d = ud;
+  if (!name || !*name || strchr(name, '/') || name[0] == '.')
+    return loom_error_set(e, LOOM_ERR_INVALID, "bad index name '%s'",
+                          name ? name : "");
+  pthread_mutex_lock(&d->lock);
+  struct open_index *x = d->open;
+  while (x && strcmp(x->name, name))
+    x = x->next;
+  loom_err err = LOOM_OK;
+  if (!x) {
+    char *path = loom_asprintf("%s/%s", d->dir, name);
+    struct loom_vstore *vs = NULL;
+    err = loom_vstore_open(path, NULL, &vs, e);
+    loom_free(path);
+    if (err == LOOM_ERR_NOT_FOUND)
+      loom_error_set(e, err, "no index '%s'", name);
+    if (!err) {
+      x = LOOM_NEW(struct open_index);
+      *x = (struct open_index){loom_strdup(name), vs, d->open};
+      d->open = x;
+    }
+  }
+  pthread_mutex_unlock(&d->lock);
+  if (err)
+    return err;
+  *out = (struct loom_rag){.store = d->store, .vectors = x->vs,
+                           .embedder = &d->emb, .tenant = "default",
+                           .collection = x->name};
+  return LOOM_OK;
+}
+
+struct loom_rag_resolver *loom_rag_dir_resolver_new(struct loom_store *store,
+                                                    const char *data_dir) {
+  struct dir_resolver *d = LOOM_NEW(struct dir_resolver);
+  d->store = store;
+  d->dir = loom_asprintf("%s/indexes", data_dir);
+  d->emb = loom_rag_hash_embedder(0);
+  pthread_mutex_init(&d->lock, NULL);
+  d->base = (struct loom_rag_resolver){.open = dir_open_cb, .ud = d};
+  return &d->base;
+}
+
+void loom_rag_dir_resolver_free(struct loom_rag_resolver *r) {
+  if (!r)
+    return;
+  struct dir_resolver *d = r->ud;
+  for (struct open_index *x = d->open, *next; x; x = next) {
+    next = x->next;
+    loom_vstore_close(x->vs);
+    loom_free(x->name);
+    loom_free(x);
+  }
+  pthread_mutex_destroy(&d->lock);
+  loom_free(d->dir);
+  loom_free(d);
+}

@@ -1,0 +1,200 @@
+/*
+ * test_rag_node — retrieval from graphs and agents: a graph with a
+ * `retrieve` node returns the expected chunks into its channel, a missing
+ * index fails the run with a message naming it, a bad node config fails
+ * at load, and the `retrieve` tool answers with numbered passages. The
+ * corpus is ingested into `<dir>/indexes/docs` and found through the
+ * data-directory resolver, as `loom run` does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agents/rag_node.h"
+#include "agents/tools.h"
+#include "core/alloc.h"
+#include "engine_helpers.h"
+#include "stores/store.h"
+#include "stores/vector_store.h"
+
+struct fixture {
+  char dir[256];
+  struct loom_store *store;
+  struct loom_rag_resolver *resolver;
+};
+
+static int remove_cb(const char *path, const struct stat *sb, int flag,
+                     struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static const struct {
+  const char *source, *text;
+} corpus[] = {
+    {"volcano.md", "# Volcanoes\n\nMagma rises through the crust and erupts "
+                   "as lava.\n"},
+    {"tides.md", "# Tides\n\nThe gravity of the Moon raises ocean tides.\n"},
+    {"chess.txt", "Chess players castle early to keep the king safe."},
+};
+
+static int setup(void **state) {
+  struct fixture *f = LOOM_NEW(struct fixture);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(f->dir, sizeof f->dir, "%s/loom-ragn-XXXXXX", tmp ? tmp : "/tmp");
+  if (!mkdtemp(f->dir))
+    return -1;
+  struct loom_error e = {0};
+  struct loom_rag_embedder emb = loom_rag_hash_embedder(0);
+  struct loom_vstore_params p = {.dim = emb.dim, .metric = LOOM_METRIC_COSINE};
+  char *idx = loom_asprintf("%s/indexes", f->dir);
+  char *docs = loom_asprintf("%s/indexes/docs", f->dir);
+  mkdir(idx, 0755);
+  struct loom_vstore *vs = NULL;
+  if (loom_store_open("", f->dir, &f->store, &e) ||
+      loom_store_migrate(f->store, &e) ||
+      loom_vstore_open(docs, &p, &vs, &e))
+    return -1;
+  struct loom_rag rag = {.store = f->store, .vectors = vs, .embedder = &emb,
+                         .tenant = "default", .collection = "docs"};
+  for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++) {
+    struct loom_rag_ingest_opts o = {.format =
+                                         loom_rag_format_of(corpus[i].source)};
+    struct loom_rag_ingest_result r;
+    if (loom_rag_ingest(&rag, corpus[i].source, corpus[i].text,
+                        strlen(corpus[i].text), &o, &r, &e))
+      return -1;
+  }
+  loom_vstore_close(vs);
+  loom_free(idx);
+  loom_free(docs);
+  f->resolver = loom_rag_dir_resolver_new(f->store, f->dir);
+  loom_rag_set_resolver(f->resolver);
+  if (loom_rag_node_kind_register(&e))
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  loom_rag_set_resolver(NULL);
+  loom_rag_dir_resolver_free(f->resolver);
+  loom_store_close(f->store);
+  nftw(f->dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+  loom_free(f);
+  return 0;
+}
+
+static const char qa_graph[] =
+    "name: qa\n"
+    "state:\n"
+    "  question: {type: string}\n"
+    "  documents: {type: array}\n"
+    "  top: {type: string}\n"
+    "nodes:\n"
+    "  search:\n"
+    "    retrieve: {index: %s, query: question, top_k: 2}\n"
+    "  pick: {lua: 'return {top = state.documents[1].source}'}\n"
+    "edges: ['START -> search', 'search -> pick', 'pick -> END']\n";
+
+static void test_graph_retrieves(void **state) {
+  (void)state;
+  char *yaml = loom_asprintf(qa_graph, "docs");
+  struct loom_graph *g = load_graph(yaml);
+  json_t *in = J("{\"question\": \"where does lava come from\"}");
+  struct loom_run_opts o = {.input = in};
+  json_t *values = NULL;
+  assert_int_equal(run_graph(g, &o, &values, NULL, NULL), LOOM_RUN_SUCCESS);
+  assert_string_equal(json_string_value(json_object_get(values, "top")),
+                      "volcano.md");
+  json_t *docs = json_object_get(values, "documents");
+  assert_int_equal(json_array_size(docs), 2);
+  const char *content =
+      json_string_value(json_object_get(json_array_get(docs, 0), "content"));
+  assert_non_null(strstr(content, "Magma rises"));
+  json_decref(values);
+  json_decref(in);
+  loom_graph_free(g);
+  loom_free(yaml);
+}
+
+static void test_missing_index_fails_the_run(void **state) {
+  (void)state;
+  char *yaml = loom_asprintf(qa_graph, "nope");
+  struct loom_graph *g = load_graph(yaml);
+  json_t *in = J("{\"question\": \"lava\"}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_error err = {0};
+  assert_int_equal(run_graph(g, &o, NULL, NULL, &err), LOOM_RUN_ERROR);
+  assert_non_null(strstr(err.message, "no index 'nope'"));
+  json_decref(in);
+  loom_graph_free(g);
+  loom_free(yaml);
+}
+
+static void test_bad_config_fails_at_load(void **state) {
+  (void)state;
+  const char *yaml = "name: bad\n"
+                     "nodes:\n"
+                     "  s: {retrieve: {index: docs, top_k: 0}}\n"
+                     "edges: ['START -> s', 's -> END']\n";
+  struct loom_graph *g = NULL;
+  struct loom_error e = {0};
+  assert_int_not_equal(loom_graph_load(yaml, strlen(yaml), "t.yaml", &g, &e),
+                       LOOM_OK);
+  assert_non_null(strstr(e.message, "top_k"));
+}
+
+struct answer {
+  bool called, is_error;
+  char text[4096];
+};
+
+static void done_cb(void *ud, bool is_error, const char *text) {
+  struct answer *a = ud;
+  a->called = true;
+  a->is_error = is_error;
+  snprintf(a->text, sizeof a->text, "%s", text);
+}
+
+static void test_tool(void **state) {
+  (void)state;
+  struct loom_tools *tools = loom_tools_new();
+  struct loom_error e = {0};
+  assert_int_equal(loom_rag_tool_add(tools, "docs", &e), LOOM_OK);
+  struct loom_tool_env env = {0};
+  struct answer a = {0};
+  loom_tools_invoke(tools, &env, "retrieve",
+                    "{\"query\": \"moon and ocean tides\", \"top_k\": 1}",
+                    done_cb, &a);
+  assert_true(a.called);
+  assert_false(a.is_error);
+  assert_non_null(strstr(a.text, "[1] Tides"));
+  assert_non_null(strstr(a.text, "(tides.md)"));
+  assert_null(strstr(a.text, "[2]"));
+  memset(&a, 0, sizeof a);
+  loom_tools_invoke(tools, &env, "retrieve", "{\"top_k\": 1}", done_cb, &a);
+  assert_true(a.called && a.is_error); /* query is required */
+  loom_tools_free(tools);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_graph_retrieves),
+      cmocka_unit_test(test_missing_index_fails_the_run),
+      cmocka_unit_test(test_bad_config_fails_at_load),
+      cmocka_unit_test(test_tool),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
