@@ -357,6 +357,7 @@ static void finish_locked(struct exec *x) {
   else
     api_persist_run(r, false);
   api_run_emit(r, "*", "end", json_null());
+  api_run_retire(r);
 }
 
 static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {

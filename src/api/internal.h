@@ -246,6 +246,13 @@ void api_thread_runs_each(struct api_thread *t,
 /* Appends an event (data stolen) and wakes the watchers. */
 void api_run_emit(struct api_run *r, const char *mode, const char *event,
                   json_t *data);
+/* Keeps the stream events of the last API_KEEP_EVENTS_RUNS finished runs
+ * whole; older ones keep their ids and their final event, and lose their
+ * data (a late Last-Event-ID reconnect then gets `end`). Call when `r`
+ * finished. */
+#define API_KEEP_EVENTS_RUNS 1000
+void api_run_retire(struct api_run *r);
+
 /* Wakes the watchers (status changed). */
 void api_run_wake(struct api_run *r);
 

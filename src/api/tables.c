@@ -359,6 +359,33 @@ struct api_run *api_run_next_pending(const char *thread_id) {
   return NULL;
 }
 
+/* ---- retention of finished runs' events ---- */
+
+static struct api_run *retired[API_KEEP_EVENTS_RUNS];
+static size_t nretired, retired_head;
+
+static void trim_events(struct api_run *r) {
+  for (size_t i = 0; i + 1 < r->nevents; i++) {
+    loom_free(r->events[i].mode);
+    loom_free(r->events[i].event);
+    json_decref(r->events[i].data);
+    r->events[i] = (struct api_event){NULL, NULL, NULL};
+  }
+}
+
+void api_run_retire(struct api_run *r) {
+  api_run_ref(r);
+  if (nretired < API_KEEP_EVENTS_RUNS) {
+    retired[(retired_head + nretired++) % API_KEEP_EVENTS_RUNS] = r;
+    return;
+  }
+  struct api_run *old = retired[retired_head];
+  retired[retired_head] = r;
+  retired_head = (retired_head + 1) % API_KEEP_EVENTS_RUNS;
+  trim_events(old);
+  api_run_unref(old);
+}
+
 /* ---- events and watchers ---- */
 
 static void watch_deliver_cb(struct loom_loop *loop, void *arg) {

@@ -108,6 +108,29 @@ static void run_events_wake_watchers_on_their_loop(void **state) {
   loom_loop_free(loop); /* delivers (and frees) a wake-up still queued */
 }
 
+static void old_runs_keep_ids_and_end_but_drop_data(void **state) {
+  (void)state;
+  api_lock();
+  struct api_run *first = NULL;
+  for (int i = 0; i <= API_KEEP_EVENTS_RUNS; i++) {
+    struct api_run *r = api_run_new(NULL);
+    api_run_emit(r, "*", "metadata", json_object());
+    api_run_emit(r, "values", "values", json_pack("{s:i}", "i", i));
+    api_run_emit(r, "*", "end", json_null());
+    api_run_retire(r);
+    if (i == 0)
+      first = r;
+    else if (i == 1)
+      assert_non_null(first->events[1].data); /* still within the window */
+  }
+  /* The oldest was trimmed when run number API_KEEP_EVENTS_RUNS retired. */
+  assert_int_equal(first->nevents, 3);
+  assert_null(first->events[0].mode);
+  assert_null(first->events[1].data);
+  assert_string_equal(first->events[2].event, "end");
+  api_unlock();
+}
+
 static void system_assistant_ids_match_langgraph(void **state) {
   (void)state;
   char id[LOOM_ID_LEN + 1];
@@ -182,6 +205,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(threads_keep_insertion_order),
       cmocka_unit_test(run_events_wake_watchers_on_their_loop),
+      cmocka_unit_test(old_runs_keep_ids_and_end_but_drop_data),
       cmocka_unit_test(system_assistant_ids_match_langgraph),
       cmocka_unit_test(validation_names_the_field),
       cmocka_unit_test(metadata_filters_match_nested_objects),
