@@ -213,7 +213,8 @@ static void delete_cb(struct loom_http_req *req, void *ud) {
     /* From a copy of the list: removing a run edits it. */
     size_t n = t->nruns;
     struct api_run **copy = loom_malloc((n ? n : 1) * sizeof *copy);
-    memcpy(copy, t->runs, n * sizeof *copy);
+    if (n)
+      memcpy(copy, t->runs, n * sizeof *copy);
     for (size_t i = 0; i < n; i++)
       drop_run_each(copy[i], t->id);
     loom_free(copy);
