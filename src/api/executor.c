@@ -30,6 +30,7 @@
 #include "io/loop.h"
 
 static struct loom_app *app;
+static bool stopping; /* under the api lock */
 
 void api_executor_init(struct loom_app *a) { app = a; }
 
@@ -305,8 +306,21 @@ static json_t *thread_interrupts(const json_t *engine_interrupts) {
 
 /* Sets the run's final status and result and its thread's state. Lock
  * held. */
+/* A run stopped by the shutdown goes back to pending, untouched otherwise:
+ * the next process continues it from its last checkpoint. Lock held. */
+static void requeue_locked(struct api_run *r) {
+  r->status = API_RUN_PENDING;
+  r->started = false;
+  api_persist_run(r, false);
+}
+
 static void finish_locked(struct exec *x) {
   struct api_run *r = x->run;
+  if (r->requeue && x->status != LOOM_RUN_SUCCESS &&
+      x->status != LOOM_RUN_INTERRUPTED) {
+    requeue_locked(r);
+    return;
+  }
   json_t *values = x->values ? json_incref(x->values) : json_object();
   switch (x->status) {
   case LOOM_RUN_SUCCESS:
@@ -381,7 +395,9 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   }
   if (t)
     api_executor_kick(t);
-  const char *hook = json_string_value(json_object_get(r->kwargs, "webhook"));
+  const char *hook = api_run_finished(r->status)
+                         ? json_string_value(json_object_get(r->kwargs, "webhook"))
+                         : NULL;
   char *url = hook ? loom_strdup(hook) : NULL;
   json_t *payload = NULL;
   if (url) {
@@ -423,7 +439,7 @@ static void delay_cb(struct loom_loop *loop, void *arg) {
 }
 
 void api_executor_kick(struct api_thread *t) {
-  if (t->active)
+  if (t->active || stopping)
     return;
   struct api_run *r = api_run_next_pending(t->id);
   if (!r)
@@ -463,4 +479,20 @@ void api_executor_cancel(struct api_run *r, bool rollback) {
   } else {
     api_persist_run(r, false);
   }
+}
+
+static bool stop_each(struct api_run *r, void *arg) {
+  (void)arg;
+  if (r->started && !api_run_finished(r->status)) {
+    r->cancel = true;
+    r->requeue = true;
+  }
+  return true;
+}
+
+void api_executor_stop(void) {
+  api_lock();
+  stopping = true;
+  api_runs_each(stop_each, NULL);
+  api_unlock();
 }

@@ -178,6 +178,8 @@ struct api_run {
   bool deleted;         /* removed from the table; freed on last ref */
   bool started;         /* handed to the executor */
   bool recovered;       /* was running when the process stopped */
+  bool requeue;         /* stopped by a shutdown: pending again, resumed
+                           by the next process */
   char *start_checkpoint; /* thread's latest checkpoint when it started */
   json_t *result;       /* final values (+ __interrupt__ / __error__) */
   struct api_event *events;
@@ -274,6 +276,10 @@ void api_executor_kick(struct api_thread *t);
 /* Asks a pending or running run to stop; `rollback` undoes its writes.
  * Lock held. */
 void api_executor_cancel(struct api_run *r, bool rollback);
+
+/* Shutdown: starts no more runs and stops the running ones at their next
+ * step, leaving them pending for the next process. Lock NOT held. */
+void api_executor_stop(void);
 
 /* ---- persistence (persist.c): write-behind of the rows to the store ---- */
 

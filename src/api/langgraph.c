@@ -26,3 +26,5 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
     err = api_run_routes(router, app, e);
   return err;
 }
+
+void loom_api_langgraph_stop(void) { api_executor_stop(); }

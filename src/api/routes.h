@@ -26,6 +26,10 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
                                    struct loom_app *app,
                                    struct loom_error *e) LOOM_MUST_USE;
 
+/* Before the HTTP server and the loops stop: runs in progress stop at
+ * their next step and stay pending, so the next start continues them. */
+void loom_api_langgraph_stop(void);
+
 /*
  * Records http_request_duration_seconds{method,route,status}; installed as
  * the HTTP server's done hook.

@@ -78,6 +78,7 @@ static loom_err start(struct serve *s, struct loom_error *e) {
 }
 
 static void stop(struct serve *s) {
+  loom_api_langgraph_stop(); /* running graph runs pause, resumed at start */
   loom_http_server_free(s->server); /* graceful: waits for in-flight work */
   loom_api_pinecone_shutdown(); /* checkpoints the vector indexes */
   loom_loop_group_free(s->app.loops);

@@ -93,3 +93,30 @@ test("a run killed mid-way continues after the restart, steps applied once", asy
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("a graceful stop pauses a running run; the next start finishes it", async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-term-"));
+  try {
+    let loom = await startLoom({ dataDir });
+    let client = new Client({ apiUrl: loom.url });
+    assert.equal((await fetch(`${loom.url}/graphs/spin`, { method: "PUT", body: SPIN })).status, 201);
+    const t = await client.threads.create();
+    const run = await client.runs.create(t.thread_id, "spin", { input: {}, config: { recursion_limit: 100000 } });
+    for (;;) {
+      const s = await client.threads.getState(t.thread_id);
+      if ((s.values.i ?? 0) > 200) break;
+      await sleep(20);
+    }
+    const { code } = await loom.stop({ keepData: true });
+    assert.equal(code, 0);
+
+    loom = await startLoom({ dataDir });
+    client = new Client({ apiUrl: loom.url });
+    const out = await client.runs.join(t.thread_id, run.run_id);
+    assert.equal(out.i, STEPS);
+    assert.equal((await client.runs.get(t.thread_id, run.run_id)).status, "success");
+    await loom.stop();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
