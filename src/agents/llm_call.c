@@ -13,6 +13,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agents/llm_cache.h"
 #include "agents/llm_retry.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -20,6 +21,7 @@
 #include "io/http_client.h"
 #include "io/loop.h"
 #include "obs/metrics.h"
+#include "stores/cache.h"
 
 #define MAX_SSE_EVENT (4u << 20)
 #define MAX_BODY (32u << 20)
@@ -28,6 +30,7 @@ enum state {
   ST_SENDING, /* an HTTP attempt in flight; the timer guards silence */
   ST_WAITING, /* the timer runs down to the next attempt */
   ST_LOCAL,   /* a local provider's answer goes out on the timer */
+  ST_CACHED,  /* a cached answer goes out on the timer */
   ST_DONE,    /* on_done ran; the timer is closing */
 };
 
@@ -56,6 +59,9 @@ struct loom_llm_call {
   char fail_msg[900];
   struct loom_llm_response answer; /* parsed non-streamed answer */
   bool has_answer;
+  char *cache_key;  /* when the caller asked for the cache */
+  bool cached;      /* answered from it */
+  struct loom_embeddings cached_emb;
   double start_s;
 };
 
@@ -102,6 +108,16 @@ static void record_metrics(const struct loom_llm_result *r) {
                   m, r->cost_usd);
 }
 
+static void store_in_cache(struct loom_llm_call *c,
+                           const struct loom_llm_result *r) {
+  json_t *v = c->kind == KIND_CHAT ? loom_llm_cache_pack(&r->response)
+                                   : loom_llm_cache_pack_embeddings(&r->embeddings);
+  /* A cache is an optimisation: a failure to store changes nothing. */
+  (void)!loom_cache_set_json(c->opts.cache, c->cache_key, v,
+                             c->opts.cache_ttl_ms);
+  json_decref(v);
+}
+
 /* Runs on_done once and starts freeing the call. `em` (may be NULL) holds
  * the vectors of an embeddings call; they move into the result. */
 static void finish_with(struct loom_llm_call *c, loom_err err, const char *msg,
@@ -122,7 +138,10 @@ static void finish_with(struct loom_llm_call *c, loom_err err, const char *msg,
   if (em)
     r.embeddings = *em;
   r.duration_s = loom_clock_mono_s() - c->start_s;
-  if (!err && c->env.prices) {
+  r.cached = c->cached;
+  if (!err && c->cache_key && !c->cached)
+    store_in_cache(c, &r);
+  if (!err && c->env.prices && !c->cached) {
     struct loom_llm_usage u = r.response.usage;
     u.prompt_tokens += r.embeddings.prompt_tokens;
     r.priced = loom_llm_cost(c->env.prices, c->label, &u, &r.cost_usd);
@@ -131,10 +150,13 @@ static void finish_with(struct loom_llm_call *c, loom_err err, const char *msg,
   c->opts.on_done(c->opts.ud, &r);
   loom_llm_response_cleanup(&r.response);
   loom_embeddings_cleanup(&r.embeddings);
+  if (em != &c->cached_emb) /* a cached answer that was not delivered */
+    loom_embeddings_cleanup(&c->cached_emb);
   loom_llm_acc_cleanup(&c->acc);
   loom_sse_cleanup(&c->sse);
   loom_http_spec_cleanup(&c->spec);
   loom_free(c->label);
+  loom_free(c->cache_key);
   uv_close((uv_handle_t *)&c->timer, closed_cb);
 }
 
@@ -327,6 +349,15 @@ static void timer_cb(uv_timer_t *t) {
       c->opts.on_delta(c->opts.ud, c->acc.content.data, c->acc.content.len);
     finish(c, LOOM_OK, NULL, 0);
     break;
+  case ST_CACHED:
+    if (c->kind == KIND_EMBED) {
+      finish_with(c, LOOM_OK, NULL, 200, &c->cached_emb);
+      break;
+    }
+    if (c->opts.on_delta && c->answer.content[0])
+      c->opts.on_delta(c->opts.ud, c->answer.content, strlen(c->answer.content));
+    finish(c, LOOM_OK, NULL, 200);
+    break;
   case ST_DONE:
     break;
   }
@@ -357,11 +388,34 @@ static struct loom_llm_call *call_new(const struct loom_llm_env *env,
 
 /* Frees a call that never started (no callback will run). */
 static void call_abort(struct loom_llm_call *c) {
+  loom_free(c->cache_key);
   loom_llm_acc_cleanup(&c->acc);
   loom_sse_cleanup(&c->sse);
   loom_http_spec_cleanup(&c->spec);
   loom_free(c->label);
   uv_close((uv_handle_t *)&c->timer, closed_cb);
+}
+
+/* A cached answer for this exact request, if the caller wants the cache
+ * and it has one: then the call is answered on the next loop iteration. */
+static bool from_cache(struct loom_llm_call *c) {
+  c->cache_key = loom_llm_cache_key(c->kind == KIND_CHAT ? "llm" : "emb",
+                                    c->spec.url, c->spec.body,
+                                    c->spec.body_len);
+  json_t *v = NULL;
+  if (loom_cache_get_json(c->opts.cache, c->cache_key, &v) != LOOM_OK)
+    return false;
+  bool ok = c->kind == KIND_CHAT
+                ? loom_llm_cache_unpack(v, &c->answer)
+                : loom_llm_cache_unpack_embeddings(v, &c->cached_emb);
+  json_decref(v);
+  if (!ok)
+    return false;
+  c->has_answer = c->kind == KIND_CHAT;
+  c->cached = true;
+  c->state = ST_CACHED;
+  uv_timer_start(&c->timer, timer_cb, 0, 0);
+  return true;
 }
 
 static void launch(struct loom_llm_call *c, struct loom_llm_call **out) {
@@ -370,6 +424,8 @@ static void launch(struct loom_llm_call *c, struct loom_llm_call **out) {
   c->headers[c->spec.n_headers] = NULL;
   if (out)
     *out = c;
+  if (c->opts.cache && from_cache(c))
+    return;
   send_attempt(c);
 }
 

@@ -26,6 +26,7 @@
 #define LOOM_AGENTS_LLM_CALL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "agents/llm.h"
 #include "agents/llm_cost.h"
@@ -35,6 +36,7 @@
 struct loom_loop;
 struct loom_http_client;
 struct loom_llm_call;
+struct loom_cache;
 
 /* Where calls run: a loop and that loop's HTTP client. */
 struct loom_llm_env {
@@ -56,6 +58,8 @@ struct loom_llm_result {
   const char *model;     /* the provider label ("openai/gpt-4o-mini") */
   double cost_usd;       /* from the price table; 0 when unknown */
   bool priced;           /* the model had a price */
+  bool cached;           /* answered from the exact-request cache (no
+                            request sent, cost 0, attempts 0) */
   /* Chat calls: the answer (err == LOOM_OK). The callback may move it out
    * (copy the struct, then zero it); otherwise it is cleaned up after. */
   struct loom_llm_response response;
@@ -71,6 +75,10 @@ struct loom_llm_call_opts {
   loom_llm_done_cb on_done;   /* required */
   void *ud;                   /* passed to both */
   bool stream;                /* stream even without on_delta */
+  /* Exact-request cache (llm_cache.h), opt-in: NULL for none. A hit is
+   * answered on the next loop iteration, its text as one delta. */
+  struct loom_cache *cache;
+  uint64_t cache_ttl_ms;      /* 0: no expiry */
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agents/llm_call.h"
+#include "stores/cache.h"
 #include "llm_server_harness.h"
 
 static struct llm_server srv;
@@ -25,6 +26,7 @@ struct outcome {
   long status;
   double cost;
   double seconds;
+  bool cached;
   char deltas[4096];
   int n_deltas;
   struct loom_llm_response resp;
@@ -46,6 +48,7 @@ static void on_done(void *ud, struct loom_llm_result *r) {
   o->status = r->status;
   o->cost = r->cost_usd;
   o->seconds = r->duration_s;
+  o->cached = r->cached;
   o->resp = r->response; /* moved out */
   memset(&r->response, 0, sizeof r->response);
   o->emb = r->embeddings;
@@ -61,13 +64,15 @@ struct job {
   bool stream;
   struct outcome *o;
   loom_err start_err;
+  struct loom_cache *cache;
 };
 
 static void start_cb(struct loom_loop *loop, void *arg) {
   struct job *j = arg;
   struct loom_llm_env env = {.loop = loop, .http = srv.http, .prices = prices};
   struct loom_llm_call_opts opts = {.on_delta = j->stream ? on_delta : NULL,
-                                    .on_done = on_done, .ud = j->o};
+                                    .on_done = on_done, .ud = j->o,
+                                    .cache = j->cache};
   struct loom_error e;
   if (j->inputs)
     j->start_err = loom_llm_embed_start(&env, j->p, j->inputs, 0, j->base64,
@@ -429,6 +434,65 @@ static void embeddings_both_encodings(void **state) {
   loom_provider_free(p);
 }
 
+static void run_cached(struct loom_provider *p, struct loom_llm_request *req,
+                       json_t *inputs, struct loom_cache *cache,
+                       struct outcome *o) {
+  memset(o, 0, sizeof *o);
+  sem_init(&o->done, 0, 0);
+  struct job j = {.p = p, .req = req, .inputs = inputs, .stream = true,
+                  .o = o, .cache = cache};
+  assert_int_equal(loom_loop_call(srv.loop, start_cb, &j), LOOM_OK);
+  assert_int_equal(j.start_err, LOOM_OK);
+  sem_wait(&o->done);
+  sem_destroy(&o->done);
+}
+
+static void exact_request_cache(void **state) {
+  (void)state;
+  llm_server_script(&srv, "[{\"content\":\"cached words\"},{\"content\":\"other\"}]");
+  struct loom_cache *cache = loom_cache_memory_new(1 << 20);
+  struct loom_provider *p = openai();
+  json_t *msgs = messages();
+  struct loom_llm_request req = {.messages = msgs, .temperature = 0};
+  struct outcome o;
+  run_cached(p, &req, NULL, cache, &o);
+  assert_int_equal(o.err, LOOM_OK);
+  assert_false(o.cached);
+  outcome_cleanup(&o);
+  run_cached(p, &req, NULL, cache, &o); /* same request: from the cache */
+  assert_int_equal(o.err, LOOM_OK);
+  assert_true(o.cached);
+  assert_int_equal(o.attempts, 0);
+  assert_true(o.cost == 0);
+  assert_string_equal(o.resp.content, "cached words");
+  assert_string_equal(o.deltas, "cached words");
+  assert_int_equal(o.resp.usage.completion_tokens, 12);
+  outcome_cleanup(&o);
+  assert_int_equal(request_count(), 1);
+  req.temperature = 0.5; /* another request: a miss */
+  run_cached(p, &req, NULL, cache, &o);
+  assert_false(o.cached);
+  assert_string_equal(o.resp.content, "other");
+  outcome_cleanup(&o);
+  assert_int_equal(request_count(), 2);
+  /* Embeddings too. */
+  json_t *inputs = json_pack("[s]", "hello");
+  run_cached(p, NULL, inputs, cache, &o);
+  assert_false(o.cached);
+  float first = o.emb.data[0];
+  outcome_cleanup(&o);
+  run_cached(p, NULL, inputs, cache, &o);
+  assert_true(o.cached);
+  assert_int_equal(o.emb.dims, 8);
+  assert_true(o.emb.data[0] == first);
+  outcome_cleanup(&o);
+  assert_int_equal(request_count(), 3);
+  json_decref(inputs);
+  json_decref(msgs);
+  loom_provider_free(p);
+  loom_cache_free(cache);
+}
+
 static void offline_provider_is_labelled(void **state) {
   (void)state;
   struct loom_provider *p = loom_provider_new(&loom_provider_offline, "offline",
@@ -498,6 +562,7 @@ int main(void) {
       cmocka_unit_test(stream_failures),
       cmocka_unit_test(cancel_stops_a_call),
       cmocka_unit_test(embeddings_both_encodings),
+      cmocka_unit_test(exact_request_cache),
       cmocka_unit_test(offline_provider_is_labelled),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
