@@ -101,6 +101,25 @@ static json_t *checkpoint_event(const struct api_run *r,
   return out;
 }
 
+/* Model text deltas, which llm and agent nodes send as custom events
+ * {"event": "token", "node", "text"}, also go out as LangGraph's
+ * messages-tuple: [message chunk, metadata]. Lock held. */
+static void emit_token(struct api_run *r, const struct loom_event *ev) {
+  const json_t *d = ev->data;
+  const char *node = json_string_value(json_object_get(d, "node"));
+  const char *text = json_string_value(json_object_get(d, "text"));
+  if (!node || !text)
+    return;
+  char *id = loom_asprintf("run-%s-%s-%d", r->id, node, ev->step);
+  emit(r, "messages", ev->ns,
+       json_pack("[{s:s, s:s, s:s, s:[]}, {s:s, s:i, s:s, s:s, s:s}]",
+                 "content", text, "type", "AIMessageChunk", "id", id,
+                 "tool_call_chunks", "langgraph_node", node, "langgraph_step",
+                 ev->step, "run_id", r->id, "thread_id", r->thread_id,
+                 "graph_id", r->graph_id));
+  loom_free(id);
+}
+
 static void event_cb(const struct loom_event *ev, void *arg) {
   struct exec *x = arg;
   struct api_run *r = x->run;
@@ -137,6 +156,11 @@ static void event_cb(const struct loom_event *ev, void *arg) {
   }
   case LOOM_EVENT_CUSTOM:
     emit(r, "custom", ev->ns, json_deep_copy(ev->data));
+    if (!strcmp(json_string_value(json_object_get(ev->data, "event"))
+                    ? json_string_value(json_object_get(ev->data, "event"))
+                    : "",
+                "token"))
+      emit_token(r, ev);
     break;
   case LOOM_EVENT_ERROR:
   case LOOM_EVENT_END:
@@ -208,7 +232,21 @@ static void run_engine(struct exec *x) {
       .interrupt_after = after,
       .ninterrupt_after = na,
   };
-  if (loom_run_new(x->graph->graph, &opts, &x->engine, &x->error) != LOOM_OK) {
+  /* As LangGraph does, checkpoints carry the run's metadata and ids, so
+   * history can be filtered by run. */
+  json_t *meta = json_deep_copy(r->metadata ? r->metadata : json_null());
+  if (!json_is_object(meta)) {
+    json_decref(meta);
+    meta = json_object();
+  }
+  json_object_set_new(meta, "run_id", json_string(r->id));
+  json_object_set_new(meta, "assistant_id", json_string(r->assistant_id));
+  json_object_set_new(meta, "graph_id", json_string(r->graph_id));
+  json_object_set_new(meta, "thread_id", json_string(r->thread_id));
+  opts.metadata = meta;
+  loom_err made = loom_run_new(x->graph->graph, &opts, &x->engine, &x->error);
+  json_decref(meta);
+  if (made != LOOM_OK) {
     x->status = LOOM_RUN_ERROR;
     goto out;
   }

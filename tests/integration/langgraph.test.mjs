@@ -491,6 +491,39 @@ describe("streaming", () => {
     assert.equal(by("values").length, 0);
   });
 
+  test("messages-tuple: model text as [chunk, metadata] from an llm node", async () => {
+    const spec = [
+      "name: talk",
+      "state:",
+      "  question: {type: string}",
+      "  answer: {type: string}",
+      "nodes:",
+      "  ask:",
+      "    kind: llm",
+      "    model: offline/extractive",
+      '    prompt: "Cats purr. Dogs bark. {question}"',
+      "    output: answer",
+      "edges:",
+      "  - START -> ask",
+      "  - ask -> END",
+    ].join("\n");
+    assert.equal((await putGraph("talk", spec)).status, 201);
+    const t = await client.threads.create();
+    const parts = await collect(
+      client.runs.stream(t.thread_id, "talk", { input: { question: "What do cats do?" }, streamMode: "messages-tuple" }),
+    );
+    const msgs = parts.filter((p) => p.event === "messages");
+    assert.ok(msgs.length >= 1);
+    const [chunk, meta] = msgs[0].data;
+    assert.equal(meta.langgraph_node, "ask");
+    const text = msgs.map((m) => m.data[0].content).join("");
+    const state = await client.threads.getState(t.thread_id);
+    assert.equal(text, state.values.answer);
+    assert.equal(chunk.type, "AIMessageChunk");
+    const history = await client.threads.getHistory(t.thread_id, { metadata: { graph_id: "talk" } });
+    assert.ok(history.length >= 1);
+  });
+
   test("an interrupt appears as __interrupt__ in updates", async () => {
     const t = await client.threads.create();
     const parts = await collect(client.runs.stream(t.thread_id, "approval", { input: { topic: "x" }, streamMode: "updates" }));
