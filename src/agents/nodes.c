@@ -12,6 +12,8 @@
 #include "agents/nodes.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agents/agent.h"
@@ -340,6 +342,34 @@ static void client_free_cb(struct loom_loop *loop, void *arg) {
 
 struct loom_tools *loom_agents_tools(void) { return rt.tools; }
 
+/* LOOM_LLM_PRICES: inline JSON ({"model": {"input": .., "output": ..}}) or
+ * the path of a file holding it; adds to the built-in prices. */
+static loom_err load_prices(struct loom_error *e) {
+  const char *v = getenv("LOOM_LLM_PRICES");
+  if (!v || !*v)
+    return LOOM_OK;
+  if (*v == '{')
+    return loom_llm_prices_load_json(rt.prices, v, e);
+  FILE *f = fopen(v, "rb");
+  if (!f)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_LLM_PRICES: cannot read '%s'", v);
+  struct loom_buf b;
+  loom_buf_init(&b, 1u << 20);
+  char chunk[4096];
+  size_t n;
+  loom_err err = LOOM_OK;
+  while (!err && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    err = loom_buf_append(&b, chunk, n);
+  fclose(f);
+  if (err)
+    err = loom_error_set(e, err, "LOOM_LLM_PRICES: '%s' is over 1 MiB", v);
+  else
+    err = loom_llm_prices_load_json(rt.prices, b.data ? b.data : "", e);
+  loom_buf_cleanup(&b);
+  return err;
+}
+
 loom_err loom_agents_nodes_register(const struct loom_config *cfg,
                                     struct loom_error *e) {
   if (rt.loop)
@@ -356,6 +386,10 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   rt.tools = loom_tools_new();
   loom_tools_add_builtins(rt.tools);
   rt.prices = loom_llm_prices_new();
+  if ((err = load_prices(e))) {
+    loom_agents_nodes_shutdown();
+    return err;
+  }
   /* Registered once per process; a second runtime reuses the kinds. */
   if (!loom_engine_node_kind("llm") &&
       (err = loom_engine_node_kind_register(&LLM_KIND)))

@@ -39,9 +39,10 @@
 
 /*
  * Starts the model loop, reads providers from `cfg` (and LOOM_ENDPOINTS),
- * registers the built-in tools, and registers the `llm` and `agent` kinds
- * with the engine. Call once at start-up before graphs load; a second call
- * is a no-op. LOOM_ERR_INVALID for a malformed endpoint list.
+ * prices (built-in, plus LOOM_LLM_PRICES: inline JSON or a file), registers
+ * the built-in tools, and registers the `llm` and `agent` kinds with the
+ * engine. Call once at start-up before graphs load; a second call is a
+ * no-op. LOOM_ERR_INVALID for a malformed endpoint list or price table.
  */
 loom_err loom_agents_nodes_register(const struct loom_config *cfg,
                                     struct loom_error *e) LOOM_MUST_USE;
