@@ -20,6 +20,13 @@ loom_err loom_api_health_routes(struct loom_http_router *router,
                                 struct loom_app *app,
                                 struct loom_error *e) LOOM_MUST_USE;
 
+/* Documents and hybrid search under the vector indexes, and the retrieve
+ * node kind and tool (src/api/documents.c); before langgraph, so graphs
+ * with retrieve nodes load. */
+loom_err loom_api_documents_routes(struct loom_http_router *router,
+                                   struct loom_app *app,
+                                   struct loom_error *e) LOOM_MUST_USE;
+
 /* The LangGraph-compatible API: graphs, assistants, threads, runs, streams
  * (src/api/langgraph.c). Also loads LOOM_GRAPHS and starts the executor. */
 loom_err loom_api_langgraph_routes(struct loom_http_router *router,
