@@ -79,8 +79,9 @@ static loom_err drop_vectors(const struct loom_rag *r, const char *doc,
                              size_t from, size_t to, struct loom_error *e) {
   loom_err err = LOOM_OK;
   for (size_t i = from; i < to && !err; i++) {
-    char id[64];
-    snprintf(id, sizeof id, "%s#%zu", doc, i);
+    char id[96];
+    if (snprintf(id, sizeof id, "%s#%zu", doc, i) >= (int)sizeof id)
+      return loom_error_set(e, LOOM_ERR_TOO_LARGE, "document id too long");
     const char *ids[] = {id};
     err = loom_vstore_delete(r->vectors, ns_of(r), ids, 1, e);
   }
