@@ -90,7 +90,7 @@ cat "$out/hnswlib.txt" "$out/loom-f32.txt" "$out/loom-int8.txt" | awk '
       for (i = 1; i <= nn; i++) {
         if (names[i] == "hnswlib") continue
         q = at(names[i], targets[t])
-        printf ", %s %d (%.2fx)", names[i], q, base > 0 ? q / base : 0
+        printf ", %s %d (%.2fx)", names[i], q, (base > 0 ? q / base : 0)
       }
       printf "\n"
     }

@@ -233,11 +233,12 @@ void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
   if (!(s > 0)) s = 1.0f;
   float inv = 1.0f / s;
   int32_t sum = 0;
-  for (uint32_t i = 0; i < h->dim; i++) {
-    long q = lrintf((v[i] - off) * inv);
-    q = q > 127 ? 127 : q < -127 ? -127 : q;
+  for (uint32_t i = 0; i < h->dim; i++) { /* plain C so it vectorises */
+    float x = (v[i] - off) * inv;
+    x = x > 127.0f ? 127.0f : x < -127.0f ? -127.0f : x;
+    int32_t q = (int32_t)(x + (x >= 0 ? 0.5f : -0.5f));
     out[i] = (int8_t)q;
-    sum += (int32_t)q;
+    sum += q;
   }
   memset(out + h->dim, 0, h->qdim - h->dim);
   hd->scale = s;
@@ -315,9 +316,16 @@ static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
   size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, true, q->filter,
                        q->filter_ud);
   if (q->filter && n < q->k && n < h->live) return exact_scan(h, c, q, &qv);
-  if (h->p.quantize)
-    for (size_t i = 0; i < n; i++)
+  if (h->p.quantize) /* re-rank: exact vectors are cold, fetch ahead */
+    for (size_t i = 0; i < n; i++) {
+      if (i + 2 < n) {
+        const char *p = (const char *)hnsw_vec(h, c->res[i + 2].id);
+        size_t bytes = sizeof(float) * h->dim;
+        for (size_t off = 0; off < bytes && off < 2048; off += 64)
+          __builtin_prefetch(p + off);
+      }
       c->res[i].d = hnsw_fdist(h, qv.f, hnsw_vec(h, c->res[i].id));
+    }
   hnsw_sort_pairs(c->res, n);
   return n < q->k ? n : q->k;
 }
