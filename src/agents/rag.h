@@ -58,6 +58,20 @@ struct loom_rag_embedder loom_rag_hash_embedder(uint32_t dim);
 void loom_rag_hash_embed(const char *text, size_t len, uint32_t dim,
                          float *out);
 
+struct loom_provider;
+
+/*
+ * An embedder over a provider's embeddings endpoint (see rag_provider.c).
+ * Takes ownership of `p` (freed on failure too). Embeds one probe text to
+ * learn the dimension: LOOM_ERR_UPSTREAM etc. when the provider fails.
+ * Thread-safe; free with loom_rag_provider_embedder_free. Call
+ * loom_http_client_global_init before.
+ */
+loom_err loom_rag_provider_embedder_new(struct loom_provider *p,
+                                        struct loom_rag_embedder **out,
+                                        struct loom_error *e) LOOM_MUST_USE;
+void loom_rag_provider_embedder_free(struct loom_rag_embedder *em);
+
 /* Where a collection lives; all borrowed, all required but `ns`. */
 struct loom_rag {
   struct loom_store *store;

@@ -22,9 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agents/provider.h"
 #include "agents/rag.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
+#include "io/http_client.h"
 #include "stores/store.h"
 #include "stores/vector_store.h"
 
@@ -34,21 +36,22 @@
 
 static const char ingest_usage[] =
     "usage: loom ingest PATH... --index NAME [--chunk-size N] [--overlap N]\n"
-    "                   [--tenant T] [--data-dir DIR] [--database-url URL]\n"
+    "                   [--embed-model MODEL] [--tenant T] [--data-dir DIR]\n"
     "\n"
-    "Chunks, embeds (built-in hash embedder) and indexes text, Markdown and\n"
-    "HTML files (a directory is walked). Unchanged files are skipped; a\n"
-    "changed file replaces its chunks.";
+    "Chunks, embeds (the built-in hash embedder, or MODEL through the\n"
+    "provider layer, e.g. openai/text-embedding-3-small) and indexes text,\n"
+    "Markdown and HTML files (a directory is walked). Unchanged files are\n"
+    "skipped; a changed file replaces its chunks.";
 
 static const char search_usage[] =
     "usage: loom search TEXT --index NAME [--top-k N]\n"
     "                   [--mode hybrid|vector|keyword] [--filter JSON]\n"
-    "                   [--tenant T] [--data-dir DIR]\n"
+    "                   [--embed-model MODEL] [--tenant T] [--data-dir DIR]\n"
     "\n"
     "Searches a collection made by `loom ingest`; prints the hits as JSON.";
 
 struct opts {
-  const char *index, *tenant, *mode, *filter;
+  const char *index, *tenant, *mode, *filter, *embed_model;
   size_t chunk_size, overlap, top_k;
   bool overlap_set;
   const char **paths;
@@ -78,7 +81,7 @@ static int take_flags(int argc, char **argv, struct opts *o) {
   o->rest[o->nrest++] = argv[0];
   static const char *const mine[] = {"--index", "--chunk-size", "--overlap",
                                      "--tenant", "--mode", "--filter",
-                                     "--top-k", NULL};
+                                     "--top-k", "--embed-model", NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int k = -1;
@@ -108,7 +111,8 @@ static int take_flags(int argc, char **argv, struct opts *o) {
     case 3: o->tenant = v; break;
     case 4: o->mode = v; break;
     case 5: o->filter = v; break;
-    default: ok = parse_size(v, &o->top_k); break;
+    case 6: ok = parse_size(v, &o->top_k); break;
+    default: o->embed_model = v; break;
     }
     if (!ok) {
       fprintf(stderr, "loom: %s wants a number, got '%s'\n", a, v);
@@ -219,37 +223,61 @@ static bool valid_index(const char *n) {
 struct collection {
   struct loom_store *store;
   struct loom_vstore *vs;
-  struct loom_rag_embedder emb;
+  struct loom_rag_embedder hash;
+  struct loom_rag_embedder *remote; /* --embed-model */
   struct loom_rag rag;
 };
+
+/* The embedder: the provider's model when --embed-model is given, else
+ * the built-in hash embedder. */
+static loom_err open_embedder(const struct loom_config *c,
+                              const struct opts *o, struct collection *col,
+                              struct loom_error *e) {
+  col->hash = loom_rag_hash_embedder(0);
+  if (!o->embed_model)
+    return LOOM_OK;
+  struct loom_providers *ps = NULL;
+  struct loom_provider *p = NULL;
+  loom_http_client_global_init();
+  loom_err err = loom_providers_new(c, &ps, e);
+  if (!err)
+    err = loom_providers_resolve(ps, o->embed_model, &p, e);
+  if (!err)
+    err = loom_rag_provider_embedder_new(p, &col->remote, e);
+  loom_providers_free(ps);
+  return err;
+}
 
 /* Opens the database (migrated) and the index, creating it when `create`. */
 static loom_err open_collection(const struct loom_config *c,
                                 const struct opts *o, bool create,
                                 struct collection *col,
                                 struct loom_error *e) {
-  col->emb = loom_rag_hash_embedder(0);
-  struct loom_vstore_params p = {.dim = col->emb.dim,
+  loom_err err = open_embedder(c, o, col, e);
+  if (err)
+    return err;
+  const struct loom_rag_embedder *emb = col->remote ? col->remote : &col->hash;
+  struct loom_vstore_params p = {.dim = emb->dim,
                                  .metric = LOOM_METRIC_COSINE};
   char *dir = loom_asprintf("%s/indexes", c->data_dir);
   mkdir(c->data_dir, 0755);
   mkdir(dir, 0755);
   char *sub = loom_asprintf("%s/%s", dir, o->index);
-  loom_err err = loom_store_open(c->database_url, c->data_dir, &col->store, e);
+  err = loom_store_open(c->database_url, c->data_dir, &col->store, e);
   if (!err)
     err = loom_store_migrate(col->store, e);
   if (!err)
     err = loom_vstore_open(sub, create ? &p : NULL, &col->vs, e);
   if (err == LOOM_ERR_NOT_FOUND)
     loom_error_set(e, err, "no index '%s' (ingest into it first)", o->index);
-  if (!err && loom_vstore_params(col->vs)->dim != col->emb.dim)
+  if (!err && loom_vstore_params(col->vs)->dim != emb->dim)
     err = loom_error_set(e, LOOM_ERR_INVALID,
-                         "index '%s' has dimension %u; the hash embedder "
+                         "index '%s' has dimension %u; the %s embedder "
                          "makes %u",
                          o->index, loom_vstore_params(col->vs)->dim,
-                         col->emb.dim);
+                         emb->name, emb->dim);
   col->rag = (struct loom_rag){.store = col->store, .vectors = col->vs,
-                               .embedder = &col->emb,
+                               .embedder = emb,
                                .tenant = o->tenant ? o->tenant : "default",
                                .collection = o->index};
   loom_free(sub);
@@ -258,6 +286,7 @@ static loom_err open_collection(const struct loom_config *c,
 }
 
 static void close_collection(struct collection *col) {
+  loom_rag_provider_embedder_free(col->remote);
   loom_vstore_close(col->vs);
   loom_store_close(col->store);
 }
