@@ -199,6 +199,21 @@ static void remember_start_checkpoint(struct api_run *r) {
   }
 }
 
+/* As LangGraph does, checkpoints carry the run's metadata and ids, so
+ * history can be filtered by run. */
+static json_t *checkpoint_metadata(const struct api_run *r) {
+  json_t *meta = json_deep_copy(r->metadata ? r->metadata : json_null());
+  if (!json_is_object(meta)) {
+    json_decref(meta);
+    meta = json_object();
+  }
+  json_object_set_new(meta, "run_id", json_string(r->id));
+  json_object_set_new(meta, "assistant_id", json_string(r->assistant_id));
+  json_object_set_new(meta, "graph_id", json_string(r->graph_id));
+  json_object_set_new(meta, "thread_id", json_string(r->thread_id));
+  return meta;
+}
+
 static void run_engine(struct exec *x) {
   struct api_run *r = x->run;
   const json_t *kw = r->kwargs;
@@ -232,17 +247,7 @@ static void run_engine(struct exec *x) {
       .interrupt_after = after,
       .ninterrupt_after = na,
   };
-  /* As LangGraph does, checkpoints carry the run's metadata and ids, so
-   * history can be filtered by run. */
-  json_t *meta = json_deep_copy(r->metadata ? r->metadata : json_null());
-  if (!json_is_object(meta)) {
-    json_decref(meta);
-    meta = json_object();
-  }
-  json_object_set_new(meta, "run_id", json_string(r->id));
-  json_object_set_new(meta, "assistant_id", json_string(r->assistant_id));
-  json_object_set_new(meta, "graph_id", json_string(r->graph_id));
-  json_object_set_new(meta, "thread_id", json_string(r->thread_id));
+  json_t *meta = checkpoint_metadata(r);
   opts.metadata = meta;
   loom_err made = loom_run_new(x->graph->graph, &opts, &x->engine, &x->error);
   json_decref(meta);

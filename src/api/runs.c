@@ -227,6 +227,9 @@ static struct api_thread *run_thread_locked(struct create *c) {
   return t;
 }
 
+static void add_run_locked(struct create *c, struct api_thread *t,
+                           const char *graph_id, const char *asid);
+
 /* Validates nodes against the graph, then makes the run (lock taken). */
 static bool create_run(struct create *c) {
   const char *aid = json_string_value(json_object_get(c->kw, "assistant_id"));
@@ -259,40 +262,45 @@ static bool create_run(struct create *c) {
   }
   api_lock();
   struct api_thread *t = run_thread_locked(c);
-  if (t) {
-    struct api_run *r = api_run_new(NULL);
-    snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
-    api_run_attach(t, r);
-    snprintf(r->assistant_id, sizeof r->assistant_id, "%s", asid);
-    r->graph_id = loom_strdup(graph_id);
-    r->kwargs = json_incref(c->kw);
-    r->metadata = json_deep_copy(json_object_get(c->kw, "metadata"));
-    if (!r->metadata)
-      r->metadata = json_object();
-    const char *ms =
-        json_string_value(json_object_get(c->kw, "multitask_strategy"));
-    r->multitask_strategy = loom_strdup(ms ? ms : "reject");
-    r->stateless = t->temporary;
-    const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
-    r->delete_thread = t->temporary && !(oc && !strcmp(oc, "keep"));
-    if (!t->graph_id)
-      t->graph_id = loom_strdup(graph_id);
-    json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
-    json_object_set_new(t->metadata, "assistant_id", json_string(asid));
-    api_run_emit(r, "*", "metadata",
-                 json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
-    api_run_ref(r);
-    c->run = r;
-    api_persist_thread(t);
-    api_persist_run(r, true);
-    api_executor_kick(t);
-    ok = true;
-  }
+  if (t)
+    add_run_locked(c, t, graph_id, asid);
+  ok = t != NULL;
   api_unlock();
 out:
   api_graph_release(g);
   loom_free(graph_id);
   return ok;
+}
+
+/* Makes the run on `t` from the validated body and queues it. Lock held. */
+static void add_run_locked(struct create *c, struct api_thread *t,
+                           const char *graph_id, const char *asid) {
+  struct api_run *r = api_run_new(NULL);
+  snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
+  api_run_attach(t, r);
+  snprintf(r->assistant_id, sizeof r->assistant_id, "%s", asid);
+  r->graph_id = loom_strdup(graph_id);
+  r->kwargs = json_incref(c->kw);
+  r->metadata = json_deep_copy(json_object_get(c->kw, "metadata"));
+  if (!r->metadata)
+    r->metadata = json_object();
+  const char *ms =
+      json_string_value(json_object_get(c->kw, "multitask_strategy"));
+  r->multitask_strategy = loom_strdup(ms ? ms : "reject");
+  r->stateless = t->temporary;
+  const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
+  r->delete_thread = t->temporary && !(oc && !strcmp(oc, "keep"));
+  if (!t->graph_id)
+    t->graph_id = loom_strdup(graph_id);
+  json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
+  json_object_set_new(t->metadata, "assistant_id", json_string(asid));
+  api_run_emit(r, "*", "metadata",
+               json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
+  api_run_ref(r);
+  c->run = r;
+  api_persist_thread(t);
+  api_persist_run(r, true);
+  api_executor_kick(t);
 }
 
 static void add_location(struct loom_http_req *req, const struct api_run *r,
