@@ -236,13 +236,23 @@ loom_err loom_rag_chunk(const char *text, size_t len, enum loom_rag_format f,
                           "overlap (%zu) must be less than half the chunk "
                           "size (%zu)",
                           overlap, size);
+  /* Chunks are C strings: NUL bytes (binary junk, UTF-16) become spaces. */
+  char *clean = NULL;
+  if (memchr(text, 0, len)) {
+    clean = loom_malloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+      clean[i] = text[i] ? text[i] : ' ';
+    clean[len] = 0;
+    text = clean;
+  }
   if (f == LOOM_RAG_TEXT) {
     cut_by_size(out, text, len, size, overlap, NULL);
-    return LOOM_OK;
+  } else {
+    char *html = f == LOOM_RAG_HTML ? loom_rag_html_to_text(text, len) : NULL;
+    struct md_state m = {.size = size, .overlap = overlap, .out = out};
+    chunk_markdown(html ? html : text, html ? strlen(html) : len, &m);
+    loom_free(html);
   }
-  char *html = f == LOOM_RAG_HTML ? loom_rag_html_to_text(text, len) : NULL;
-  struct md_state m = {.size = size, .overlap = overlap, .out = out};
-  chunk_markdown(html ? html : text, html ? strlen(html) : len, &m);
-  loom_free(html);
+  loom_free(clean);
   return LOOM_OK;
 }

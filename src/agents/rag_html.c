@@ -76,16 +76,18 @@ static size_t entity(struct out *o, const char *s, const char *end) {
     }
   }
   if (s < end && *s == '#') {
+    /* The input is not NUL-terminated: parse a bounded copy. */
+    char num[12] = {0};
+    size_t n = (size_t)(end - s) < sizeof num - 1 ? (size_t)(end - s)
+                                                  : sizeof num - 1;
+    memcpy(num, s, n);
     char *stop;
-    bool hex = s + 1 < end && (s[1] == 'x' || s[1] == 'X');
-    unsigned long cp = strtoul(s + (hex ? 2 : 1), &stop, hex ? 16 : 10);
-    if (stop < end && *stop == ';' && cp > 0 && cp < 0x80) {
-      text_char(o, (char)cp);
-      return (size_t)(stop - s) + 1;
-    }
-    if (stop < end && *stop == ';' && cp >= 0x80) {
-      text_char(o, ' '); /* non-ASCII reference: kept as a separator */
-      return (size_t)(stop - s) + 1;
+    bool hex = num[1] == 'x' || num[1] == 'X';
+    unsigned long cp = strtoul(num + (hex ? 2 : 1), &stop, hex ? 16 : 10);
+    if (*stop == ';' && cp > 0) {
+      /* A non-ASCII reference is kept as a separator. */
+      text_char(o, cp < 0x80 ? (char)cp : ' ');
+      return (size_t)(stop - num) + 1;
     }
   }
   return 0;
@@ -134,8 +136,8 @@ static const char *skip_until_close(const char *s, const char *end,
 static const char *tag(struct out *o, const char *s, const char *end,
                        bool *in_head) {
   if (end - s >= 4 && !strncmp(s, "<!--", 4)) {
-    const char *c = strstr(s + 4, "-->");
-    return c && c < end ? c + 3 : end;
+    const char *c = memmem(s + 4, (size_t)(end - s - 4), "-->", 3);
+    return c ? c + 3 : end;
   }
   bool closing = s + 1 < end && s[1] == '/';
   char name[16];
