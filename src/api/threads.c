@@ -10,6 +10,7 @@
  *   POST   /threads/search           metadata, ids, status, values; sort; page
  *   POST   /threads/count            count matches
  *   POST   /threads/{thread_id}/copy a new thread with the same checkpoints
+ *   POST   /threads/prune            delete many threads (strategy "delete")
  */
 #include <stdlib.h>
 #include <string.h>
@@ -203,26 +204,32 @@ static void del_done(struct loom_http_req *req, void *arg) {
   loom_free(d);
 }
 
+/* Removes a thread's row and runs (its checkpoints are the caller's to
+ * delete). A thread with a run in progress goes when that run ends. Lock
+ * held. */
+static void forget_thread_locked(struct api_thread *t) {
+  api_persist_thread_delete(t->id);
+  /* From a copy of the list: removing a run edits it. */
+  size_t n = t->nruns;
+  struct api_run **copy = loom_malloc((n ? n : 1) * sizeof *copy);
+  if (n)
+    memcpy(copy, t->runs, n * sizeof *copy);
+  for (size_t i = 0; i < n; i++)
+    drop_run_each(copy[i], t->id);
+  loom_free(copy);
+  if (t->active)
+    t->temporary = true; /* removed when its run ends */
+  else
+    api_thread_remove(t);
+}
+
 static void delete_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
   const char *id = loom_http_param(req, "thread_id");
   api_lock();
   struct api_thread *t = api_thread_find(id);
-  if (t) {
-    api_persist_thread_delete(t->id);
-    /* From a copy of the list: removing a run edits it. */
-    size_t n = t->nruns;
-    struct api_run **copy = loom_malloc((n ? n : 1) * sizeof *copy);
-    if (n)
-      memcpy(copy, t->runs, n * sizeof *copy);
-    for (size_t i = 0; i < n; i++)
-      drop_run_each(copy[i], t->id);
-    loom_free(copy);
-    if (t->active)
-      t->temporary = true; /* removed when its run ends */
-    else
-      api_thread_remove(t);
-  }
+  if (t)
+    forget_thread_locked(t);
   api_unlock();
   if (!t) {
     api_not_found(req, "thread", id);
@@ -231,6 +238,68 @@ static void delete_cb(struct loom_http_req *req, void *ud) {
   struct del *d = LOOM_NEW(struct del);
   snprintf(d->id, sizeof d->id, "%s", id);
   api_offload(req, del_work, del_done, d);
+}
+
+/* ---- prune: delete many threads ---- */
+
+struct prune {
+  json_t *ids; /* the threads that existed */
+};
+
+static void prune_work(void *arg) {
+  struct prune *p = arg;
+  size_t i;
+  json_t *id;
+  json_array_foreach(p->ids, i, id) {
+    (void)loom_store_delete_thread_checkpoints(
+        the_app->store, API_TENANT, json_string_value(id), NULL);
+  }
+}
+
+static void prune_done(struct loom_http_req *req, void *arg) {
+  struct prune *p = arg;
+  if (req)
+    loom_http_respond_json(
+        req, 200,
+        json_pack("{s:i}", "pruned_count", (int)json_array_size(p->ids)));
+  json_decref(p->ids);
+  loom_free(p);
+}
+
+static void prune_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL, *ids = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  static const char *const strategies[] = {"delete", "keep_latest", NULL};
+  const char *strategy = NULL;
+  struct loom_error e = {0};
+  if (api_opt_strings(body, "thread_ids", &ids, &e) ||
+      (!ids && api_invalid(&e, "thread_ids", "is required")) ||
+      api_opt_enum(body, "strategy", strategies, &strategy, &e) ||
+      (strategy && !strcmp(strategy, "keep_latest") &&
+       api_invalid(&e, "strategy", "'keep_latest' is not supported yet"))) {
+    api_fail_err(req, &e);
+    json_decref(ids);
+    json_decref(body);
+    return;
+  }
+  struct prune *p = LOOM_NEW(struct prune);
+  p->ids = json_array();
+  api_lock();
+  size_t i;
+  json_t *id;
+  json_array_foreach(ids, i, id) {
+    struct api_thread *t = api_thread_find(json_string_value(id));
+    if (t && !t->temporary) {
+      json_array_append(p->ids, id);
+      forget_thread_locked(t);
+    }
+  }
+  api_unlock();
+  json_decref(ids);
+  json_decref(body);
+  api_offload(req, prune_work, prune_done, p);
 }
 
 /* ---- search and count ---- */
@@ -456,6 +525,7 @@ loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
       {"POST", "/threads", create_cb},
       {"POST", "/threads/search", search_cb},
       {"POST", "/threads/count", count_cb},
+      {"POST", "/threads/prune", prune_cb},
       {"GET", "/threads/{thread_id}", get_cb},
       {"PATCH", "/threads/{thread_id}", patch_cb},
       {"DELETE", "/threads/{thread_id}", delete_cb},

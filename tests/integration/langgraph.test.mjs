@@ -177,6 +177,16 @@ describe("threads", () => {
     await assert.rejects(client.threads.get(t.thread_id), /404/);
   });
 
+  test("prune deletes many threads", async () => {
+    const a = await client.threads.create();
+    const b = await client.threads.create();
+    await client.runs.wait(a.thread_id, "chain", { input: {} });
+    const out = await client.threads.prune([a.thread_id, b.thread_id, "00000000-0000-4000-8000-000000000001"]);
+    assert.equal(out.pruned_count, 2);
+    await assert.rejects(client.threads.get(a.thread_id), /404/);
+    await assert.rejects(client.threads.get(b.thread_id), /404/);
+  });
+
   test("if_exists: raise is 409, do_nothing returns it", async () => {
     const t = await client.threads.create();
     await assert.rejects(client.threads.create({ threadId: t.thread_id }), /409/);
