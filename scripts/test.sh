@@ -40,6 +40,10 @@ scripts/fuzz.sh build-fuzz 10
 step "integration tests (SQLite, PostgreSQL, Redis)"
 eval "$(scripts/services.sh start)"
 trap 'scripts/services.sh stop "$LOOM_SERVICES_DIR"' EXIT
+# Suites that want the services ask for them by these names; every other
+# loom process a test starts keeps the embedded default.
+export LOOM_TEST_DATABASE_URL=$DATABASE_URL LOOM_TEST_REDIS_URL=$REDIS_URL
+unset DATABASE_URL REDIS_URL
 export LOOM_BIN=$PWD/build/loom
 if compgen -G "tests/integration/*.test.mjs" >/dev/null; then
   node --test --test-concurrency=2 tests/integration/*.test.mjs

@@ -5,9 +5,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 
-const { DATABASE_URL, REDIS_URL } = process.env;
+// scripts/test.sh hands the services over under these names, so that
+// other suites' loom processes keep the embedded default.
+const DATABASE_URL = process.env.LOOM_TEST_DATABASE_URL;
+const REDIS_URL = process.env.LOOM_TEST_REDIS_URL;
 
-test("PostgreSQL 15 answers on its loopback port", { skip: !DATABASE_URL && "DATABASE_URL not set" }, () => {
+test("PostgreSQL 15 answers on its loopback port", { skip: !DATABASE_URL && "LOOM_TEST_DATABASE_URL not set" }, () => {
   assert.match(DATABASE_URL, /^postgres:\/\/[^@]+@127\.0\.0\.1:\d+\//);
   const version = execFileSync("psql", [DATABASE_URL, "-Atc", "show server_version"]).toString();
   assert.match(version, /^15\./);
@@ -15,7 +18,7 @@ test("PostgreSQL 15 answers on its loopback port", { skip: !DATABASE_URL && "DAT
   assert.equal(sum, "42");
 });
 
-test("Redis answers on its loopback port", { skip: !REDIS_URL && "REDIS_URL not set" }, () => {
+test("Redis answers on its loopback port", { skip: !REDIS_URL && "LOOM_TEST_REDIS_URL not set" }, () => {
   assert.match(REDIS_URL, /^redis:\/\/127\.0\.0\.1:\d+/);
   assert.equal(execFileSync("redis-cli", ["-u", REDIS_URL, "ping"]).toString().trim(), "PONG");
   execFileSync("redis-cli", ["-u", REDIS_URL, "set", "loom:smoke", "1", "EX", "10"]);
