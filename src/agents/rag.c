@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agents/rag.h"
+#include "agents/rag_internal.h"
 #include "core/alloc.h"
 #include "stores/store.h"
 #include "stores/vector_store.h"
@@ -31,10 +32,6 @@ static void sha256_hex(const void *parts[], const size_t lens[], size_t n,
   for (unsigned int i = 0; i < mdlen && w + 2 < hexlen; i++, w += 2)
     snprintf(hex + w, 3, "%02x", md[i]);
   hex[w] = 0;
-}
-
-static const char *ns_of(const struct loom_rag *r) {
-  return r->ns ? r->ns : "";
 }
 
 /* The chunk's vector metadata (also stored on the chunk row). */
@@ -83,7 +80,7 @@ static loom_err drop_vectors(const struct loom_rag *r, const char *doc,
     if (snprintf(id, sizeof id, "%s#%zu", doc, i) >= (int)sizeof id)
       return loom_error_set(e, LOOM_ERR_TOO_LARGE, "document id too long");
     const char *ids[] = {id};
-    err = loom_vstore_delete(r->vectors, ns_of(r), ids, 1, e);
+    err = rag_vec_delete(r, ids, 1, e);
   }
   return err;
 }
@@ -127,7 +124,7 @@ static loom_err index_chunks(const struct loom_rag *r, struct prepared *p,
   loom_err err = n ? r->embedder->embed(r->embedder->self, texts, n, p->vecs, e)
                    : LOOM_OK;
   if (!err && n)
-    err = loom_vstore_upsert(r->vectors, ns_of(r), recs, n, e);
+    err = rag_vec_upsert(r, recs, n, e);
   if (!err)
     err = loom_store_put_document(r->store, r->tenant, doc, rows, n, e);
   loom_free(texts);
@@ -170,12 +167,9 @@ loom_err loom_rag_ingest(const struct loom_rag *r, const char *source,
                          struct loom_rag_ingest_result *res,
                          struct loom_error *e) {
   memset(res, 0, sizeof *res);
-  if (loom_vstore_params(r->vectors)->dim != r->embedder->dim)
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "index dimension %u does not match the %s "
-                          "embedder's %u",
-                          loom_vstore_params(r->vectors)->dim,
-                          r->embedder->name, r->embedder->dim);
+  loom_err err = rag_vec_check(r, e);
+  if (err)
+    return err;
   size_t size = o->chunk_size ? o->chunk_size : LOOM_RAG_DEFAULT_CHUNK_SIZE;
   size_t overlap = pick_overlap(o, size);
   const char *coll = r->collection ? r->collection : "";
@@ -196,7 +190,7 @@ loom_err loom_rag_ingest(const struct loom_rag *r, const char *source,
   free(meta_text);
   bool same;
   size_t old_n;
-  loom_err err = previous(r, doc_id, hash, &same, &old_n, e);
+  err = previous(r, doc_id, hash, &same, &old_n, e);
   if (err || same) {
     res->unchanged = same;
     res->chunks = old_n;
@@ -232,7 +226,7 @@ loom_err loom_rag_delete(const struct loom_rag *r, const char *document_id,
   for (size_t i = 0; i < n; i++)
     v[i] = json_string_value(json_array_get(ids, i));
   if (n)
-    err = loom_vstore_delete(r->vectors, ns_of(r), v, n, e);
+    err = rag_vec_delete(r, v, n, e);
   loom_free(v);
   json_decref(ids);
   return err;

@@ -33,6 +33,7 @@
 
 struct loom_store;
 struct loom_vstore;
+struct loom_pinecone;
 
 #define LOOM_RAG_HASH_DIM 384
 #define LOOM_RAG_RRF_K 60
@@ -72,10 +73,13 @@ loom_err loom_rag_provider_embedder_new(struct loom_provider *p,
                                         struct loom_error *e) LOOM_MUST_USE;
 void loom_rag_provider_embedder_free(struct loom_rag_embedder *em);
 
-/* Where a collection lives; all borrowed, all required but `ns`. */
+/* Where a collection lives; all borrowed, all required but `ns` (and
+ * one of `vectors` / `remote`). */
 struct loom_rag {
   struct loom_store *store;
   struct loom_vstore *vectors; /* cosine, dimension = embedder's */
+  struct loom_pinecone *remote; /* when set, vectors live in this Pinecone
+                                   index instead (`vectors` unused) */
   const struct loom_rag_embedder *embedder;
   const char *tenant;
   const char *collection; /* the index name */

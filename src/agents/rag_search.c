@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agents/rag.h"
+#include "agents/rag_internal.h"
 #include "core/alloc.h"
 #include "stores/filter.h"
 #include "stores/store.h"
@@ -53,49 +54,46 @@ static struct cand *find_or_add(struct cands *c, const char *id,
 
 struct vctx {
   struct cands *c;
-  enum loom_metric metric;
   size_t rank;
   bool fuse;
 };
 
-static void vector_hit_cb(void *ud, const char *id, float distance,
-                          const float *values, const json_t *metadata) {
-  (void)values;
+static void vector_hit_cb(void *ud, const char *id, double score,
+                          const json_t *metadata) {
   struct vctx *v = ud;
   struct cand *x = find_or_add(v->c, id, metadata);
   v->rank++;
-  x->vscore = loom_hnsw_score(v->metric, distance);
-  x->score += v->fuse ? 1.0 / (LOOM_RAG_RRF_K + (double)v->rank) : x->vscore;
+  x->vscore = score;
+  x->score += v->fuse ? 1.0 / (LOOM_RAG_RRF_K + (double)v->rank) : score;
 }
 
-/* {"$and": [{"tenant": T}, filter]} compiled; LOOM_ERR_INVALID on a bad
- * filter. */
+/* {"$and": [{"tenant": T}, filter]}: as JSON in `*json` and compiled in
+ * `*out`; LOOM_ERR_INVALID on a bad filter. */
 static loom_err tenant_filter(const struct loom_rag *r, const json_t *filter,
-                              struct loom_filter **out,
+                              json_t **json, struct loom_filter **out,
                               struct loom_error *e) {
   json_t *all = json_pack("{s:[{s:{s:s}}]}", "$and", "tenant", "$eq",
                           r->tenant);
   if (filter && !(json_is_object(filter) && json_object_size(filter) == 0))
     json_array_append(json_object_get(all, "$and"), (json_t *)filter);
   loom_err err = loom_filter_compile(all, out, e);
-  json_decref(all);
+  if (err)
+    json_decref(all);
+  else
+    *json = all;
   return err;
 }
 
 static loom_err vector_side(const struct loom_rag *r, const char *text,
-                            size_t k, struct loom_filter *f, bool fuse,
-                            struct cands *c, struct loom_error *e) {
+                            size_t k, const json_t *fj, struct loom_filter *f,
+                            bool fuse, struct cands *c, struct loom_error *e) {
   uint32_t dim = r->embedder->dim;
   float *q = loom_calloc(dim, sizeof *q);
   const char *texts[] = {text};
   loom_err err = r->embedder->embed(r->embedder->self, texts, 1, q, e);
-  if (!err) {
-    struct loom_hnsw_query hq = {.vector = q, .k = k, .ef = k * 2,
-                                 .filter = loom_filter_match_cb,
-                                 .filter_ud = f};
-    struct vctx v = {c, loom_vstore_params(r->vectors)->metric, 0, fuse};
-    loom_vstore_query(r->vectors, r->ns ? r->ns : "", &hq, vector_hit_cb, &v);
-  }
+  struct vctx v = {c, 0, fuse};
+  if (!err)
+    err = rag_vec_query(r, q, k, fj, f, vector_hit_cb, &v, e);
   loom_free(q);
   return err;
 }
@@ -161,21 +159,18 @@ loom_err loom_rag_search(const struct loom_rag *r,
   size_t k = top * CANDIDATE_FACTOR;
   if (k < MIN_CANDIDATES)
     k = MIN_CANDIDATES;
-  if (loom_vstore_params(r->vectors)->dim != r->embedder->dim)
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "index dimension %u does not match the %s "
-                          "embedder's %u",
-                          loom_vstore_params(r->vectors)->dim,
-                          r->embedder->name, r->embedder->dim);
   struct loom_filter *f = NULL;
-  loom_err err = tenant_filter(r, q->filter, &f, e);
+  json_t *fj = NULL;
+  loom_err err = rag_vec_check(r, e);
+  if (!err)
+    err = tenant_filter(r, q->filter, &fj, &f, e);
   if (err)
     return err;
   struct cands c = {0};
   bool fuse = q->mode == LOOM_RAG_HYBRID;
   const char *text = q->text ? q->text : "";
   if (q->mode != LOOM_RAG_KEYWORD)
-    err = vector_side(r, text, k, f, fuse, &c, e);
+    err = vector_side(r, text, k, fj, f, fuse, &c, e);
   if (!err && q->mode != LOOM_RAG_VECTOR)
     err = keyword_side(r, text, k, f, fuse, &c, e);
   if (!err) {
@@ -191,5 +186,6 @@ loom_err loom_rag_search(const struct loom_rag *r,
   }
   loom_free(c.v);
   loom_filter_free(f);
+  json_decref(fj);
   return err;
 }

@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "io/http_client.h"
+#include "stores/pinecone_client.h"
 #include "stores/store.h"
 #include "stores/vector_store.h"
 
@@ -36,22 +37,26 @@
 
 static const char ingest_usage[] =
     "usage: loom ingest PATH... --index NAME [--chunk-size N] [--overlap N]\n"
-    "                   [--embed-model MODEL] [--tenant T] [--data-dir DIR]\n"
+    "                   [--embed-model MODEL] [--pinecone URL] [--tenant T]\n"
+    "                   [--data-dir DIR]\n"
     "\n"
     "Chunks, embeds (the built-in hash embedder, or MODEL through the\n"
     "provider layer, e.g. openai/text-embedding-3-small) and indexes text,\n"
     "Markdown and HTML files (a directory is walked). Unchanged files are\n"
-    "skipped; a changed file replaces its chunks.";
+    "skipped; a changed file replaces its chunks. With --pinecone URL (a\n"
+    "Pinecone control plane such as https://api.pinecone.io, key in\n"
+    "PINECONE_API_KEY) the vectors go to the existing Pinecone index NAME.";
 
 static const char search_usage[] =
     "usage: loom search TEXT --index NAME [--top-k N]\n"
     "                   [--mode hybrid|vector|keyword] [--filter JSON]\n"
-    "                   [--embed-model MODEL] [--tenant T] [--data-dir DIR]\n"
+    "                   [--embed-model MODEL] [--pinecone URL] [--tenant T]\n"
+    "                   [--data-dir DIR]\n"
     "\n"
     "Searches a collection made by `loom ingest`; prints the hits as JSON.";
 
 struct opts {
-  const char *index, *tenant, *mode, *filter, *embed_model;
+  const char *index, *tenant, *mode, *filter, *embed_model, *pinecone;
   size_t chunk_size, overlap, top_k;
   bool overlap_set;
   const char **paths;
@@ -81,7 +86,8 @@ static int take_flags(int argc, char **argv, struct opts *o) {
   o->rest[o->nrest++] = argv[0];
   static const char *const mine[] = {"--index", "--chunk-size", "--overlap",
                                      "--tenant", "--mode", "--filter",
-                                     "--top-k", "--embed-model", NULL};
+                                     "--top-k", "--embed-model",
+                                     "--pinecone", NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int k = -1;
@@ -112,7 +118,8 @@ static int take_flags(int argc, char **argv, struct opts *o) {
     case 4: o->mode = v; break;
     case 5: o->filter = v; break;
     case 6: ok = parse_size(v, &o->top_k); break;
-    default: o->embed_model = v; break;
+    case 7: o->embed_model = v; break;
+    default: o->pinecone = v; break;
     }
     if (!ok) {
       fprintf(stderr, "loom: %s wants a number, got '%s'\n", a, v);
@@ -225,6 +232,7 @@ struct collection {
   struct loom_vstore *vs;
   struct loom_rag_embedder hash;
   struct loom_rag_embedder *remote; /* --embed-model */
+  struct loom_pinecone *pinecone;   /* --pinecone */
   struct loom_rag rag;
 };
 
@@ -249,6 +257,30 @@ static loom_err open_embedder(const struct loom_config *c,
 }
 
 /* Opens the database (migrated) and the index, creating it when `create`. */
+/* The index: `<data dir>/indexes/NAME` (created when `create`), or with
+ * --pinecone the Pinecone index NAME at that URL (PINECONE_API_KEY). */
+static loom_err open_vectors(const struct loom_config *c, const struct opts *o,
+                             bool create, uint32_t dim,
+                             struct collection *col, struct loom_error *e) {
+  if (o->pinecone) {
+    loom_http_client_global_init();
+    return loom_pinecone_open(o->pinecone, getenv("PINECONE_API_KEY"),
+                              o->index, &col->pinecone, e);
+  }
+  struct loom_vstore_params p = {.dim = dim, .metric = LOOM_METRIC_COSINE};
+  char *dir = loom_asprintf("%s/indexes", c->data_dir);
+  mkdir(c->data_dir, 0755);
+  mkdir(dir, 0755);
+  char *sub = loom_asprintf("%s/%s", dir, o->index);
+  loom_err err = loom_vstore_open(sub, create ? &p : NULL, &col->vs, e);
+  if (err == LOOM_ERR_NOT_FOUND)
+    loom_error_set(e, err, "no index '%s' (ingest into it first)", o->index);
+  loom_free(sub);
+  loom_free(dir);
+  return err;
+}
+
+/* Opens the database (migrated), the embedder and the index. */
 static loom_err open_collection(const struct loom_config *c,
                                 const struct opts *o, bool create,
                                 struct collection *col,
@@ -257,36 +289,29 @@ static loom_err open_collection(const struct loom_config *c,
   if (err)
     return err;
   const struct loom_rag_embedder *emb = col->remote ? col->remote : &col->hash;
-  struct loom_vstore_params p = {.dim = emb->dim,
-                                 .metric = LOOM_METRIC_COSINE};
-  char *dir = loom_asprintf("%s/indexes", c->data_dir);
-  mkdir(c->data_dir, 0755);
-  mkdir(dir, 0755);
-  char *sub = loom_asprintf("%s/%s", dir, o->index);
   err = loom_store_open(c->database_url, c->data_dir, &col->store, e);
   if (!err)
     err = loom_store_migrate(col->store, e);
   if (!err)
-    err = loom_vstore_open(sub, create ? &p : NULL, &col->vs, e);
-  if (err == LOOM_ERR_NOT_FOUND)
-    loom_error_set(e, err, "no index '%s' (ingest into it first)", o->index);
-  if (!err && loom_vstore_params(col->vs)->dim != emb->dim)
+    err = open_vectors(c, o, create, emb->dim, col, e);
+  col->rag = (struct loom_rag){.store = col->store, .vectors = col->vs,
+                               .remote = col->pinecone, .embedder = emb,
+                               .tenant = o->tenant ? o->tenant : "default",
+                               .collection = o->index};
+  uint32_t dim = err ? 0
+                 : col->pinecone ? loom_pinecone_dim(col->pinecone)
+                                 : loom_vstore_params(col->vs)->dim;
+  if (!err && dim != emb->dim)
     err = loom_error_set(e, LOOM_ERR_INVALID,
                          "index '%s' has dimension %u; the %s embedder "
                          "makes %u",
-                         o->index, loom_vstore_params(col->vs)->dim,
-                         emb->name, emb->dim);
-  col->rag = (struct loom_rag){.store = col->store, .vectors = col->vs,
-                               .embedder = emb,
-                               .tenant = o->tenant ? o->tenant : "default",
-                               .collection = o->index};
-  loom_free(sub);
-  loom_free(dir);
+                         o->index, dim, emb->name, emb->dim);
   return err;
 }
 
 static void close_collection(struct collection *col) {
   loom_rag_provider_embedder_free(col->remote);
+  loom_pinecone_close(col->pinecone);
   loom_vstore_close(col->vs);
   loom_store_close(col->store);
 }
