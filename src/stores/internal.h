@@ -344,5 +344,16 @@ loom_err sqlite_search_chunks(struct loom_store *s, const char *tenant,
                               const char *collection, const char *query,
                               size_t limit, json_t **out,
                               struct loom_error *e);
+/* agent memories (sqlite_memories.c) */
+loom_err sqlite_put_memory(struct loom_store *s, const char *tenant,
+                           const json_t *row, json_t **out,
+                           struct loom_error *e);
+loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
+                              const char *ns, const char *kind,
+                              const char *key, size_t limit, json_t **out,
+                              struct loom_error *e);
+loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
+                                const char *ns, const char *id,
+                                size_t *deleted, struct loom_error *e);
 
 #endif

@@ -335,6 +335,30 @@ struct loom_store_ops {
                             const char *collection, const char *query,
                             size_t limit, json_t **out, struct loom_error *e);
 
+  /*
+   * Agent memories (agents/rag_memory.h): rows {"memory_id", "namespace",
+   * "kind", "key", "content", "metadata", "created_at", "updated_at",
+   * "expires_at"} (expires_at null when it never expires).
+   */
+  /* Stores {"namespace", "kind", "content", "key"?, "metadata"?,
+   * "ttl_ms"?}: with a key, the memory of that (namespace, kind, key) is
+   * replaced (same memory_id); without, a new one is added. `*out` (may
+   * be NULL) is the stored row. */
+  loom_err (*put_memory)(struct loom_store *s, const char *tenant,
+                         const json_t *row, json_t **out,
+                         struct loom_error *e);
+  /* Unexpired memories of a namespace, newest first, at most `limit`
+   * (0: LOOM_SEARCH_MAX_LIMIT); kind and key NULL match any. */
+  loom_err (*list_memories)(struct loom_store *s, const char *tenant,
+                            const char *ns, const char *kind,
+                            const char *key, size_t limit, json_t **out,
+                            struct loom_error *e);
+  /* Deletes memory `id` of the namespace, or all of it when id is NULL;
+   * `*deleted` (may be NULL) counts. */
+  loom_err (*delete_memories)(struct loom_store *s, const char *tenant,
+                              const char *ns, const char *id,
+                              size_t *deleted, struct loom_error *e);
+
   void (*close)(struct loom_store *s);
 };
 
@@ -614,6 +638,27 @@ loom_store_search_chunks(struct loom_store *s, const char *tenant,
                          size_t limit, json_t **out, struct loom_error *e) {
   return LOOM_STORE_CALL(search_chunks, e, tenant, collection, query, limit,
                          out, e);
+}
+static inline loom_err loom_store_put_memory(struct loom_store *s,
+                                             const char *tenant,
+                                             const json_t *row, json_t **out,
+                                             struct loom_error *e) {
+  return LOOM_STORE_CALL(put_memory, e, tenant, row, out, e);
+}
+static inline loom_err
+loom_store_list_memories(struct loom_store *s, const char *tenant,
+                         const char *ns, const char *kind, const char *key,
+                         size_t limit, json_t **out, struct loom_error *e) {
+  return LOOM_STORE_CALL(list_memories, e, tenant, ns, kind, key, limit, out,
+                         e);
+}
+static inline loom_err loom_store_delete_memories(struct loom_store *s,
+                                                  const char *tenant,
+                                                  const char *ns,
+                                                  const char *id,
+                                                  size_t *deleted,
+                                                  struct loom_error *e) {
+  return LOOM_STORE_CALL(delete_memories, e, tenant, ns, id, deleted, e);
 }
 #undef LOOM_STORE_CALL
 

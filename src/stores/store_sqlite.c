@@ -462,6 +462,9 @@ static const struct loom_store_ops sqlite_ops = {
     .list_documents = sqlite_list_documents,
     .delete_document = sqlite_delete_document,
     .search_chunks = sqlite_search_chunks,
+    .put_memory = sqlite_put_memory,
+    .list_memories = sqlite_list_memories,
+    .delete_memories = sqlite_delete_memories,
     .close = sqlite_close,
 };
 

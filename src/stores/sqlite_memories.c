@@ -1,0 +1,233 @@
+/*
+ * sqlite_memories — agent memories on SQLite (the memories table of schema
+ * v1).
+ *
+ * A memory with a key is unique per (tenant, namespace, kind, key): storing
+ * it again replaces the content in place, keeping its id and created_at
+ * (an entity's facts are updated, not piled up). Expired memories are
+ * never listed; they are removed on the next write to their namespace.
+ * Ranking for recall happens above the store (agents/rag_memory.c), so
+ * this stays plain SQL that PostgreSQL runs unchanged.
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/id.h"
+#include "stores/internal.h"
+
+#define MEM_COLUMNS                                                            \
+  "memory_id, namespace, kind, memory_key, content, metadata, created_at,"     \
+  " updated_at, expires_at"
+
+static json_t *memory_row_cb(sqlite3_stmt *st) {
+  json_t *exp = sqlite3_column_type(st, 8) == SQLITE_NULL
+                    ? json_null()
+                    : col_iso_time(st, 8);
+  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                   "memory_id", col_json_string(st, 0), "namespace",
+                   col_json_string(st, 1), "kind", col_json_string(st, 2),
+                   "key", col_json_string(st, 3), "content",
+                   col_json_string(st, 4), "metadata", col_json_object(st, 5),
+                   "created_at", col_iso_time(st, 6), "updated_at",
+                   col_iso_time(st, 7), "expires_at", exp);
+}
+
+static loom_err check_memory(const json_t *row, struct loom_error *e) {
+  static const char *const req[] = {"namespace", "kind", "content"};
+  for (size_t i = 0; i < 3; i++)
+    if (!json_is_string(json_object_get(row, req[i])))
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "a memory needs '%s' (a string)", req[i]);
+  json_t *key = json_object_get(row, "key");
+  json_t *meta = json_object_get(row, "metadata");
+  json_t *ttl = json_object_get(row, "ttl_ms");
+  if ((key && !json_is_string(key) && !json_is_null(key)) ||
+      (meta && !json_is_object(meta) && !json_is_null(meta)) ||
+      (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 0)))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "memory 'key' must be a string, 'metadata' an "
+                          "object, 'ttl_ms' a non-negative integer");
+  return LOOM_OK;
+}
+
+/* The id of the keyed memory, or a new one; `*exists` says which. */
+static loom_err memory_id(struct sqlite_conn *c, const char *tenant,
+                          const json_t *row, char id[LOOM_ID_LEN + 1],
+                          struct loom_error *e) {
+  const char *key = json_string_value(json_object_get(row, "key"));
+  loom_id_new(id);
+  if (!key)
+    return LOOM_OK;
+  sqlite3_stmt *st;
+  loom_err err = conn_stmt_sql(c,
+                               "SELECT memory_id FROM memories WHERE"
+                               " tenant_id = ?1 AND namespace = ?2 AND"
+                               " kind = ?3 AND memory_key = ?4",
+                               &st, e);
+  if (err)
+    return err;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, json_string_value(json_object_get(row, "namespace")));
+  bind_text(st, 3, json_string_value(json_object_get(row, "kind")));
+  bind_text(st, 4, key);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    snprintf(id, LOOM_ID_LEN + 1, "%s", sqlite3_column_text(st, 0));
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? LOOM_OK
+             : db_error(c, rc, "looking up a memory", e);
+}
+
+static loom_err write_memory(struct sqlite_conn *c, const char *tenant,
+                             const json_t *row, const char *id,
+                             struct loom_error *e) {
+  static const char *const purge =
+      "DELETE FROM memories WHERE tenant_id = ?1 AND namespace = ?2"
+      " AND expires_at IS NOT NULL AND expires_at <= ?3";
+  sqlite3_stmt *st;
+  sqlite3_int64 now = now_ms();
+  const char *ns = json_string_value(json_object_get(row, "namespace"));
+  loom_err err = conn_stmt_sql(c, purge, &st, e);
+  if (err)
+    return err;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, ns);
+  sqlite3_bind_int64(st, 3, now);
+  if ((err = stmt_exec(c, st, "purging expired memories", e)) ||
+      (err = conn_stmt_sql(
+           c,
+           "INSERT INTO memories (tenant_id, memory_id, namespace, kind,"
+           " memory_key, content, metadata, created_at, updated_at,"
+           " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)"
+           " ON CONFLICT (tenant_id, memory_id) DO UPDATE SET"
+           " content = ?6, metadata = ?7, updated_at = ?8, expires_at = ?9",
+           &st, e)))
+    return err;
+  json_t *meta = json_object_get(row, "metadata");
+  json_t *ttl = json_object_get(row, "ttl_ms");
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, id);
+  bind_text(st, 3, ns);
+  bind_text(st, 4, json_string_value(json_object_get(row, "kind")));
+  bind_text(st, 5, json_string_value(json_object_get(row, "key")));
+  bind_text(st, 6, json_string_value(json_object_get(row, "content")));
+  bind_json(st, 7, json_is_object(meta) ? meta : NULL);
+  sqlite3_bind_int64(st, 8, now);
+  if (json_integer_value(ttl) > 0)
+    sqlite3_bind_int64(st, 9, now + (sqlite3_int64)json_integer_value(ttl));
+  else
+    sqlite3_bind_null(st, 9);
+  return stmt_exec(c, st, "storing a memory", e);
+}
+
+static loom_err read_memories(struct sqlite_conn *c, sqlite3_stmt *st,
+                              json_t **out, struct loom_error *e) {
+  json_t *rows = json_array();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(rows, memory_row_cb(st));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(rows);
+    return db_error(c, rc, "reading memories", e);
+  }
+  *out = rows;
+  return LOOM_OK;
+}
+
+loom_err sqlite_put_memory(struct loom_store *s, const char *tenant,
+                           const json_t *row, json_t **out,
+                           struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result || (result = check_memory(row, e)))
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  char id[LOOM_ID_LEN + 1];
+  sqlite3_stmt *st;
+  json_t *rows = NULL;
+  if ((result = conn_acquire(sst, &c, e)))
+    return result;
+  if ((result = tx_begin(c, true, e)) ||
+      (result = memory_id(c, tenant, row, id, e)) ||
+      (result = write_memory(c, tenant, row, id, e)) ||
+      (result = tx_commit(c, e)))
+    goto out;
+  if (out &&
+      !(result = conn_stmt_sql(c,
+                               "SELECT " MEM_COLUMNS " FROM memories WHERE"
+                               " tenant_id = ?1 AND memory_id = ?2",
+                               &st, e))) {
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    if (!(result = read_memories(c, st, &rows, e)))
+      *out = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+  }
+out:
+  conn_release(sst, c);
+  return result;
+}
+
+loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
+                              const char *ns, const char *kind,
+                              const char *key, size_t limit, json_t **out,
+                              struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st;
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(
+           c,
+           "SELECT " MEM_COLUMNS " FROM memories WHERE tenant_id = ?1"
+           " AND namespace = ?2 AND (?3 IS NULL OR kind = ?3)"
+           " AND (?4 IS NULL OR memory_key = ?4)"
+           " AND (expires_at IS NULL OR expires_at > ?5)"
+           " ORDER BY updated_at DESC, memory_id DESC LIMIT ?6",
+           &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, ns ? ns : "");
+  bind_text(st, 3, kind);
+  bind_text(st, 4, key);
+  sqlite3_bind_int64(st, 5, now_ms());
+  sqlite3_bind_int64(
+      st, 6,
+      (sqlite3_int64)(limit && limit < LOOM_SEARCH_MAX_LIMIT
+                          ? limit
+                          : LOOM_SEARCH_MAX_LIMIT));
+  result = read_memories(c, st, out, e);
+out:
+  conn_release(sst, c);
+  return result;
+}
+
+loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
+                                const char *ns, const char *id,
+                                size_t *deleted, struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st;
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(c,
+                              "DELETE FROM memories WHERE tenant_id = ?1"
+                              " AND namespace = ?2"
+                              " AND (?3 IS NULL OR memory_id = ?3)",
+                              &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, ns ? ns : "");
+  bind_text(st, 3, id);
+  if (!(result = stmt_exec(c, st, "deleting memories", e)) && deleted)
+    *deleted = (size_t)sqlite3_changes(c->db);
+out:
+  conn_release(sst, c);
+  return result;
+}
