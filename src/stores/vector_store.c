@@ -130,8 +130,9 @@ static void apply(struct loom_vstore *s, uint64_t lsn, enum loom_vwal_op op,
 
 static void replay_cb(void *ud, const struct loom_vwal_rec *r) {
   struct loom_vstore *s = ud;
-  if (r->op != LOOM_VWAL_DROP && r->op != LOOM_VWAL_DELETE && r->nvalues &&
-      r->nvalues != s->p.dim)
+  if ((r->op == LOOM_VWAL_UPSERT && r->nvalues != s->p.dim) ||
+      (r->op == LOOM_VWAL_UPDATE && r->nvalues && r->nvalues != s->p.dim) ||
+      (r->op != LOOM_VWAL_DROP && !r->id))
     return;
   json_t *meta = r->meta ? json_loadb(r->meta, r->metalen, 0, NULL) : NULL;
   /* A DROP older than the namespace's snapshot must not drop it. */
@@ -375,6 +376,15 @@ static loom_err check_record(const struct loom_vstore *s, const char *id,
   return LOOM_OK;
 }
 
+/* Namespace names become file names (hex, two characters a byte). */
+static loom_err check_ns(const char *ns, struct loom_error *e) {
+  if (strlen(ns) > LOOM_VSTORE_MAX_NS)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "namespace names are at most %d bytes",
+                          LOOM_VSTORE_MAX_NS);
+  return LOOM_OK;
+}
+
 static void log_rec(struct loom_vstore *s, enum loom_vwal_op op,
                     const char *ns, const char *id, const float *values,
                     const char *meta) {
@@ -389,6 +399,7 @@ loom_err loom_vstore_upsert(struct loom_vstore *s, const char *ns,
                             const struct loom_vrecord *recs, size_t n,
                             struct loom_error *e) {
   ns = norm_ns(ns);
+  if (check_ns(ns, e)) return LOOM_ERR_INVALID;
   for (size_t i = 0; i < n; i++) {
     loom_err err = check_record(s, recs[i].id, recs[i].values, i, e);
     if (!err && !recs[i].values)
@@ -430,6 +441,7 @@ loom_err loom_vstore_update(struct loom_vstore *s, const char *ns,
                             const json_t *set_metadata, struct loom_error *e) {
   ns = norm_ns(ns);
   loom_err err = check_record(s, id, values, 0, e);
+  if (!err) err = check_ns(ns, e);
   if (err) return err;
   if (set_metadata && !json_is_object(set_metadata))
     return loom_error_set(e, LOOM_ERR_INVALID, "metadata must be an object");

@@ -16,7 +16,8 @@
  * acknowledged) is cut off. A checkpoint writes all snapshots and empties
  * the WAL; it runs when the WAL passes wal_max_bytes, and on close.
  *
- * Namespaces: "" and "__default__" are the same namespace (reported as "").
+ * Namespaces: "" and "__default__" are the same namespace (reported as "");
+ * names are at most LOOM_VSTORE_MAX_NS bytes.
  * A namespace exists while it holds vectors.
  *
  * Concurrency: writes are serialised by one mutex (WAL order = apply
@@ -31,6 +32,9 @@
 #include "stores/hnsw.h"
 
 struct loom_vstore;
+
+/* Longest namespace name, in bytes (names become file names). */
+#define LOOM_VSTORE_MAX_NS 120
 
 struct loom_vstore_params {
   uint32_t dim;

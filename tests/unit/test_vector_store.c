@@ -190,9 +190,17 @@ static void torn_log_tail_is_ignored(void **state) {
   loom_vstore_close(s);
   s = open_store(dir, 0);
   check_present(s, "", "after-crash");
+  char longns[200];
+  memset(longns, 'n', sizeof longns - 1);
+  longns[sizeof longns - 1] = '\0';
+  float v[DIM];
+  values_for("x", v);
+  struct loom_vrecord rec = {"x", v, NULL};
+  struct loom_error e;
+  assert_int_equal(loom_vstore_upsert(s, longns, &rec, 1, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "namespace"));
   loom_vstore_close(s);
   struct loom_vstore *none;
-  struct loom_error e;
   snprintf(path, sizeof path, "%s/missing", dir);
   assert_int_equal(loom_vstore_open(path, NULL, &none, &e), LOOM_ERR_NOT_FOUND);
   rm_rf(dir);
