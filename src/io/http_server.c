@@ -56,6 +56,7 @@ struct loom_http_server {
   loom_http_before_cb before_cb;
   void *before_ud;
   atomic_uint in_flight;
+  char keep_alive[32]; /* "timeout=N", the Keep-Alive response header */
   pthread_mutex_t lock; /* guards finished */
   pthread_cond_t cond;
   unsigned finished;    /* daemons fully stopped */
@@ -143,6 +144,10 @@ void loom_io_answer(struct loom_http_req *req, unsigned status,
   req->answered = true;
   req->status = status;
   MHD_add_response_header(resp, "x-request-id", req->id);
+  /* Tells keep-alive clients (undici, browsers) when idle connections are
+   * closed here, so they retire one before reusing it as it closes. */
+  if (!req->d->stopping)
+    MHD_add_response_header(resp, "Keep-Alive", req->d->srv->keep_alive);
   for (struct io_header *h = req->headers; h; h = h->next)
     MHD_add_response_header(resp, h->name, h->value);
   if (req->d->stopping)
@@ -550,6 +555,8 @@ loom_err loom_http_server_new(struct loom_loop_group *loops,
   if (opt)
     srv->opt = *opt;
   apply_defaults(&srv->opt);
+  snprintf(srv->keep_alive, sizeof srv->keep_alive, "timeout=%u",
+           srv->opt.idle_timeout_s);
   srv->port = srv->opt.port;
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->cond, NULL);

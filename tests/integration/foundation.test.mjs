@@ -102,7 +102,9 @@ test("keep-alive: consecutive requests reuse one connection", async () => {
     new Promise((resolve, reject) => {
       const req = http.get(`${loom.url}/healthz`, { agent }, (res) => {
         res.resume();
-        res.on("end", () => resolve({ reused: req.reusedSocket, conn: res.headers.connection }));
+        res.on("end", () =>
+          resolve({ reused: req.reusedSocket, conn: res.headers.connection, hint: res.headers["keep-alive"] }),
+        );
       });
       req.on("error", reject);
     });
@@ -112,6 +114,8 @@ test("keep-alive: consecutive requests reuse one connection", async () => {
   agent.destroy();
   assert.equal(first.reused, false);
   assert.notEqual(first.conn, "close");
+  // the idle timeout is announced, so clients retire connections first
+  assert.equal(first.hint, "timeout=2");
   assert.equal(second.reused, true);
   assert.equal(third.reused, true);
 });
