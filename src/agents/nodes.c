@@ -42,6 +42,7 @@ struct job {
   json_t *messages;
   json_t *schema;
   const char *const *tool_names;
+  const struct loom_tools *tools;
   int max_iterations;
   bool react;
   double temperature;
@@ -126,7 +127,7 @@ static void job_start_cb(struct loom_loop *loop, void *arg) {
     err = loom_llm_call_start(&env, j->p, &req, &o, NULL, &e);
   } else {
     struct loom_agent_opts o = {
-        .provider = j->p, .tools = rt.tools, .tool_names = j->tool_names,
+        .provider = j->p, .tools = j->tools, .tool_names = j->tool_names,
         .max_iterations = j->max_iterations, .react = j->react,
         .temperature = j->temperature, .on_delta = delta_cb,
         .on_done = agent_done_cb, .ud = j};
@@ -140,6 +141,11 @@ static void job_start_cb(struct loom_loop *loop, void *arg) {
 
 static const char *str(const json_t *cfg, const char *key) {
   return json_string_value(json_object_get(cfg, key));
+}
+
+/* A `tools` entry: a tool name, or an inline Lua tool declaration. */
+static const char *tool_name(const json_t *t) {
+  return json_is_object(t) ? str(t, "name") : json_string_value(t);
 }
 
 static loom_err check_config(struct loom_node *node, bool agent,
@@ -173,18 +179,56 @@ static loom_err check_config(struct loom_node *node, bool agent,
   size_t i;
   json_t *t;
   json_t *tools = json_object_get(c, "tools");
-  if (tools && (!agent || !json_is_array(tools)))
+  if ((tools || json_object_get(c, "tools_file")) &&
+      (!agent || (tools && !json_is_array(tools))))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "node '%s': 'tools' is a list of tool names, for "
                           "agent nodes", node->name);
+  const struct loom_tools *reg = node->kind_data ? node->kind_data : rt.tools;
   json_array_foreach(tools, i, t) {
-    if (!loom_tools_has(rt.tools, json_string_value(t)))
+    if (!loom_tools_has(reg, tool_name(t)))
       return loom_error_set(e, LOOM_ERR_INVALID,
                             "node '%s': tools[%zu] is not a known tool",
                             node->name, i);
   }
   return LOOM_OK;
 }
+
+/* The node's own Lua tools (declared inline in `tools` or in
+ * `tools_file`, relative to the spec) in a registry over the process's. */
+static loom_err node_tools(struct loom_node *node, const char *dir,
+                           struct loom_error *e) {
+  const json_t *c = node->config;
+  const char *file = str(c, "tools_file");
+  json_t *tools = json_object_get(c, "tools");
+  size_t i;
+  json_t *t;
+  bool inline_tools = false;
+  json_array_foreach(tools, i, t) inline_tools |= json_is_object(t);
+  if (!file && !inline_tools)
+    return LOOM_OK;
+  struct loom_tools *r = loom_tools_new();
+  loom_tools_set_parent(r, rt.tools);
+  node->kind_data = r;
+  struct loom_error sub = {0};
+  loom_err err = LOOM_OK;
+  if (file) {
+    char *path = file[0] == '/' || !dir || !*dir
+                     ? loom_strdup(file)
+                     : loom_asprintf("%s/%s", dir, file);
+    err = loom_tools_load_file(r, path, &sub);
+    loom_free(path);
+  }
+  json_array_foreach(tools, i, t) {
+    if (!err && json_is_object(t))
+      err = loom_tools_add_lua(r, t, &sub);
+  }
+  if (err)
+    return loom_error_set(e, err, "node '%s': %s", node->name, sub.message);
+  return LOOM_OK;
+}
+
+static void node_tools_free(void *data) { loom_tools_free(data); }
 
 static loom_err llm_compile(struct loom_node *node, const char *dir, int depth,
                             struct loom_error *e) {
@@ -195,9 +239,9 @@ static loom_err llm_compile(struct loom_node *node, const char *dir, int depth,
 
 static loom_err agent_compile(struct loom_node *node, const char *dir,
                               int depth, struct loom_error *e) {
-  (void)dir;
   (void)depth;
-  return check_config(node, true, e);
+  loom_err err = node_tools(node, dir, e);
+  return err ? err : check_config(node, true, e);
 }
 
 /* ---- task side ---- */
@@ -272,8 +316,9 @@ static void run_task(struct loom_task *t, bool agent) {
   json_t *tools = json_object_get(c, "tools");
   const char **names = loom_calloc(json_array_size(tools) + 1, sizeof *names);
   for (size_t i = 0; i < json_array_size(tools); i++)
-    names[i] = json_string_value(json_array_get(tools, i));
+    names[i] = tool_name(json_array_get(tools, i));
   j.tool_names = names;
+  j.tools = node->kind_data ? node->kind_data : rt.tools;
   json_t *temp = json_object_get(c, "temperature");
   j.temperature = json_is_number(temp) ? json_number_value(temp) : -1;
   j.max_tokens = (long)json_integer_value(json_object_get(c, "max_tokens"));
@@ -323,7 +368,8 @@ static void agent_start(struct loom_task *t) { run_task(t, true); }
 static const struct loom_node_kind LLM_KIND = {
     .name = "llm", .compile = llm_compile, .start = llm_start};
 static const struct loom_node_kind AGENT_KIND = {
-    .name = "agent", .compile = agent_compile, .start = agent_start};
+    .name = "agent", .compile = agent_compile, .start = agent_start,
+    .free_data = node_tools_free};
 
 /* ---- start-up and shutdown ---- */
 
@@ -386,7 +432,10 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   rt.tools = loom_tools_new();
   loom_tools_add_builtins(rt.tools);
   rt.prices = loom_llm_prices_new();
-  if ((err = load_prices(e))) {
+  const char *tools_file = getenv("LOOM_TOOLS_FILE");
+  if ((err = load_prices(e)) ||
+      (tools_file && *tools_file &&
+       (err = loom_tools_load_file(rt.tools, tools_file, e)))) {
     loom_agents_nodes_shutdown();
     return err;
   }

@@ -24,7 +24,13 @@ struct entry {
 struct loom_tools {
   struct entry e[MAX_TOOLS];
   size_t n;
+  const struct loom_tools *parent; /* looked up when a name is not here */
 };
+
+void loom_tools_set_parent(struct loom_tools *r,
+                           const struct loom_tools *parent) {
+  r->parent = parent;
+}
 
 struct loom_tools *loom_tools_new(void) { return LOOM_NEW(struct loom_tools); }
 
@@ -53,9 +59,10 @@ static bool valid_name(const char *s) {
 }
 
 static const struct entry *find(const struct loom_tools *r, const char *name) {
-  for (size_t i = 0; i < r->n; i++)
-    if (strcmp(r->e[i].t.name, name) == 0)
-      return &r->e[i];
+  for (; r; r = r->parent)
+    for (size_t i = 0; i < r->n; i++)
+      if (strcmp(r->e[i].t.name, name) == 0)
+        return &r->e[i];
   return NULL;
 }
 

@@ -16,6 +16,9 @@
  * as the calculator) or asynchronously on the caller's loop (`start`: it
  * calls `done` later, e.g. http_fetch over the loop's HTTP client).
  *
+ * Tools written in Lua (loom_tools_add_lua, loom_tools_load_file) run
+ * synchronously in the engine's Lua sandbox.
+ *
  * Built-ins: current_time, calculator (a safe arithmetic evaluator, no
  * names beyond a fixed list of functions) and http_fetch (GET with an SSRF
  * guard, size and time caps; see tools_fetch.c).
@@ -81,6 +84,33 @@ void loom_tools_add_builtins(struct loom_tools *r);
 
 /* Registers http_fetch alone (loom_tools_add_builtins includes it). */
 loom_err loom_tools_add_fetch(struct loom_tools *r,
+                              struct loom_error *e) LOOM_MUST_USE;
+
+/*
+ * Makes `r` fall back to `parent` for names it does not hold (a graph's
+ * own tools over the process's). `parent` must outlive `r`.
+ */
+void loom_tools_set_parent(struct loom_tools *r,
+                           const struct loom_tools *parent);
+
+/*
+ * Registers a tool written in Lua (tools_lua.c) from its declaration
+ * {"name", "description"?, "parameters"? (JSON Schema), "lua" (the body),
+ * "max_instructions"?, "max_memory"?}. The body runs in a fresh engine
+ * Lua sandbox per call (no io/os, instruction and memory caps), sees the
+ * validated arguments as the table `args`, and returns a string (sent as
+ * is), nil ("") or a table (sent as JSON). A Lua error or a limit reached
+ * becomes the tool's error message for the model. LOOM_ERR_INVALID for a
+ * malformed declaration or a body that does not compile.
+ */
+loom_err loom_tools_add_lua(struct loom_tools *r, const json_t *decl,
+                            struct loom_error *e) LOOM_MUST_USE;
+
+/*
+ * Registers every Lua tool of a tool file (YAML or JSON): {tools: [decl,
+ * ...]} or the list itself. Errors name the file and the entry.
+ */
+loom_err loom_tools_load_file(struct loom_tools *r, const char *path,
                               struct loom_error *e) LOOM_MUST_USE;
 
 /* True when a tool of that name is registered. */
