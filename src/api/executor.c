@@ -22,6 +22,7 @@
  */
 #include <string.h>
 
+#include "agents/llm_usage.h"
 #include "api/internal.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -40,6 +41,7 @@ struct exec {
   struct loom_run *engine;
   enum loom_run_status status;
   json_t *values, *interrupts;
+  json_t *usage; /* model tokens and cost, summed (agents/llm_usage.h) */
   struct loom_error error;
   uv_timer_t timer; /* after_seconds */
   struct loom_loop *loop;
@@ -155,6 +157,7 @@ static void event_cb(const struct loom_event *ev, void *arg) {
     break;
   }
   case LOOM_EVENT_CUSTOM:
+    loom_llm_usage_add(&x->usage, API_TENANT, ev->data);
     emit(r, "custom", ev->ns, json_deep_copy(ev->data));
     if (!strcmp(json_string_value(json_object_get(ev->data, "event"))
                     ? json_string_value(json_object_get(ev->data, "event"))
@@ -391,6 +394,7 @@ static void finish_locked(struct exec *x) {
   }
   json_decref(r->result);
   r->result = values;
+  loom_llm_usage_attach(&r->metadata, x->usage);
   json_decref(r->updated_at);
   r->updated_at = api_now();
   struct api_thread *t = api_thread_find(r->thread_id);
@@ -454,6 +458,7 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   loom_free(url);
   json_decref(x->values);
   json_decref(x->interrupts);
+  json_decref(x->usage);
   loom_free(x);
 }
 
