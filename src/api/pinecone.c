@@ -81,7 +81,7 @@ static json_t *index_model(struct loom_http_req *req, const char *name,
       loom_metric_name(p->metric), "host", url, "vector_type", "dense",
       "spec", spec, "status", "ready", 1, "state", "Ready",
       "deletion_protection", dp, "deployment", "deployment_type",
-      "serverless", "cloud", "aws", "region", "us-east-1", "schema", "fields",
+      "managed", "cloud", "aws", "region", "us-east-1", "schema", "fields",
       "_values", "type", "dense_vector", "dimension", (int)p->dim, "metric",
       loom_metric_name(p->metric));
   json_t *tags = json_object_get(info, "tags");
@@ -90,14 +90,32 @@ static json_t *index_model(struct loom_http_req *req, const char *name,
   return m;
 }
 
+/*
+ * The 2026-07 control plane (clients 9.x) describes the vectors as a schema
+ * field instead of top-level dimension/metric: {"schema": {"fields":
+ * {"_values": {"type": "dense_vector", "dimension": 3, "metric": "cosine"}}}}
+ * (sparse indexes use "_sparse_values"). Returns the field that holds the
+ * dimension and metric, `body` itself for the classic shape.
+ */
+static json_t *vector_field(json_t *body, const char **vector_type) {
+  json_t *fields = json_object_get(json_object_get(body, "schema"), "fields");
+  if (!json_is_object(fields))
+    return body;
+  if (json_object_get(fields, "_sparse_values"))
+    *vector_type = "sparse";
+  json_t *dense = json_object_get(fields, "_values");
+  return json_is_object(dense) ? dense : body;
+}
+
 static void create_index(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body;
   if (!loom_http_json_object(req, &body)) return;
   const char *name = json_string_value(json_object_get(body, "name"));
-  json_t *dim = json_object_get(body, "dimension");
-  const char *metric = json_string_value(json_object_get(body, "metric"));
   const char *vt = json_string_value(json_object_get(body, "vector_type"));
+  json_t *field = vector_field(body, &vt);
+  json_t *dim = json_object_get(field, "dimension");
+  const char *metric = json_string_value(json_object_get(field, "metric"));
   json_t *dp = json_object_get(body, "deletion_protection");
   int m = loom_metric_parse(metric ? metric : "cosine");
   if (!name) {

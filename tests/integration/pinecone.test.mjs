@@ -1,4 +1,4 @@
-// The official Pinecone clients (8.x and 6.x) against loom's built-in
+// The official Pinecone clients (9.x, 8.x and 6.x) against loom's built-in
 // vector index: loom's base URL is the client's controllerHostUrl, and every
 // call a RAG app makes works unchanged, including filters, limits and a
 // restart.
@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Pinecone } from "@pinecone-database/pinecone";
 import { Pinecone as Pinecone6 } from "pinecone-6";
+import { Pinecone as Pinecone9 } from "pinecone-9";
 import { rmSync } from "node:fs";
 import { startLoom } from "./harness.mjs";
 
@@ -20,19 +21,19 @@ after(async () => {
 
 const spec = { serverless: { cloud: "aws", region: "us-east-1" } };
 
-test("client 8.x: indexes, upsert, query, fetch, update, delete, list, stats", async () => {
-  const pc = new Pinecone({ apiKey: "loom", controllerHostUrl: loom.url });
-  await pc.createIndex({ name: "movies", dimension: 4, metric: "cosine", spec, waitUntilReady: true });
-  const desc = await pc.describeIndex("movies");
-  assert.equal(desc.dimension, 4);
-  assert.equal(desc.metric, "cosine");
+// The whole data plane, run with 8.x on "movies" and with 9.x (which speaks
+// the 2026-07 control plane: schema fields and deployments) on "movies9".
+async function dataPlane(pc, name, { describeShape }) {
+  await pc.createIndex({ name, dimension: 4, metric: "cosine", spec, waitUntilReady: true });
+  const desc = await pc.describeIndex(name);
+  describeShape(desc);
   assert.equal(desc.status.ready, true);
-  assert.match(desc.host, /^http:\/\/127\.0\.0\.1:\d+\/indexes\/movies$/);
+  assert.match(desc.host, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/indexes/${name}$`));
   const list = await pc.listIndexes();
-  assert.deepEqual(list.indexes.map((i) => i.name), ["movies"]);
-  await assert.rejects(pc.createIndex({ name: "movies", dimension: 4, spec }), /already exists|409|Conflict/i);
+  assert.ok(list.indexes.map((i) => i.name).includes(name));
+  await assert.rejects(pc.createIndex({ name, dimension: 4, spec }), /already exists|409|Conflict/i);
 
-  const index = pc.index({ name: "movies" });
+  const index = pc.index({ name });
   const records = [];
   for (let i = 0; i < 50; i++) {
     records.push({
@@ -88,6 +89,31 @@ test("client 8.x: indexes, upsert, query, fetch, update, delete, list, stats", a
   await assert.rejects(index.query({ vector: [1, 0, 0, 0], topK: 10001 }), /topK/);
   await assert.rejects(index.upsert({ records: [{ id: "bad", values: [1, 2] }] }), /dimension/);
   await assert.rejects(index.query({ vector: [1, 0, 0, 0], topK: 1, filter: { genre: { $regex: "d" } } }), /\$regex/);
+}
+
+test("client 8.x: indexes, upsert, query, fetch, update, delete, list, stats", async () => {
+  const pc = new Pinecone({ apiKey: "loom", controllerHostUrl: loom.url });
+  await dataPlane(pc, "movies", {
+    describeShape(desc) {
+      assert.equal(desc.dimension, 4);
+      assert.equal(desc.metric, "cosine");
+    },
+  });
+});
+
+test("client 9.x: the same calls over the 2026-07 control plane", async () => {
+  const pc = new Pinecone9({ apiKey: "loom", controllerHostUrl: loom.url });
+  await dataPlane(pc, "movies9", {
+    describeShape(desc) {
+      assert.equal(desc.deployment.deploymentType, "managed");
+      assert.deepEqual(
+        { dimension: desc.schema.fields._values.dimension, metric: desc.schema.fields._values.metric },
+        { dimension: 4, metric: "cosine" },
+      );
+    },
+  });
+  await pc.deleteIndex("movies9");
+  assert.ok(!(await pc.listIndexes()).indexes.map((i) => i.name).includes("movies9"));
 });
 
 test("client 6.x: the same index through the older API", async () => {
