@@ -12,7 +12,10 @@
  *   research:
  *     kind: agent
  *     prompt: "{question}"
- *     tools: [calculator, http_fetch]
+ *     tools:                         # names, or inline Lua tools
+ *       - calculator
+ *       - {name: shout, parameters: {...}, lua: "return args.s:upper()"}
+ *     tools_file: tools.yaml         # optional: more Lua tools (tools.h)
  *     max_iterations: 6              # optional (default 10)
  *     react: false                   # text-format tools for models without
  *     output: answer
@@ -22,7 +25,9 @@
  * the process's providers, tools and prices. Text deltas are forwarded to
  * the run's subscribers as `custom` events {"event":"token","node","text"},
  * and each node reports {"event":"llm_usage","node","model",
- * "prompt_tokens","completion_tokens","cost_usd","calls"}.
+ * "prompt_tokens","completion_tokens","cost_usd","calls"}; llm_usage.h sums
+ * those per run and tenant. LOOM_TOOLS_FILE names a tool file whose Lua
+ * tools every graph may use by name.
  *
  * Interim: the API executor cannot park a run on an asynchronous task yet,
  * so a task waits for its model calls on the run's (worker) thread. The
