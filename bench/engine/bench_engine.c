@@ -6,9 +6,10 @@
  * Cases: a 10-node linear graph (each node appends its name to a list)
  * with Lua nodes and with a native C node, on no store, the in-memory
  * store (like LangGraph's MemorySaver) and durable SQLite checkpoints
- * (sync, and async: written by a background thread); a 200-node chain; a 100-way fan-out; and bytes written per step
- * for a graph whose large channel never changes. Each line also goes out
- * as "RESULT <case> <microseconds per step>" for run.sh to compare.
+ * (sync, and async: written by a background thread); a 200-node chain; a
+ * 100-way fan-out; and bytes written per step for a graph whose large channel
+ * never changes. Each line also goes out as "RESULT <case> <microseconds per
+ * step>" for run.sh to compare.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +103,8 @@ static loom_err count_put_writes(struct loom_store *s, const char *tenant,
 }
 
 static loom_err count_get_cp(struct loom_store *s, const char *tenant,
-                             const char *thread, const char *ns,
-                             const char *id, struct loom_checkpoint **out,
+                             const char *thread, const char *ns, const char *id,
+                             struct loom_checkpoint **out,
                              struct loom_error *e) {
   struct counting *c = (struct counting *)s;
   return c->inner->ops->get_checkpoint(c->inner, tenant, thread, ns, id, out,
@@ -132,13 +133,14 @@ static double time_runs(const struct loom_graph *g, struct loom_store *store,
     char thread[64];
     snprintf(thread, sizeof(thread), "bench-%d-%llu", i,
              (unsigned long long)t0);
-    struct loom_run_opts o = {.store = store, .thread_id = thread,
-                              .input = input, .recursion_limit = 1000,
+    struct loom_run_opts o = {.store = store,
+                              .thread_id = thread,
+                              .input = input,
+                              .recursion_limit = 1000,
                               .durability = durability};
     struct loom_run *r = NULL;
     struct loom_error e = {0};
-    if (loom_run_new(g, &o, &r, &e) ||
-        loom_run_start(r) != LOOM_RUN_SUCCESS) {
+    if (loom_run_new(g, &o, &r, &e) || loom_run_start(r) != LOOM_RUN_SUCCESS) {
       fprintf(stderr, "bench run failed: %s %s\n", e.message,
               r ? loom_run_error(r)->message : "");
       exit(1);

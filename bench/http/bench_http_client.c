@@ -40,8 +40,8 @@ static void start_cb(struct loom_loop *loop, void *arg) {
   if (loom_http_client_new(loop, 100000, &run->client) != LOOM_OK)
     abort();
   for (int i = 0; i < run->n; i++) {
-    struct loom_http_client_request r = {.url = run->url, .timeout_s = 60,
-                                         .on_done = done_cb, .userdata = run};
+    struct loom_http_client_request r = {
+        .url = run->url, .timeout_s = 60, .on_done = done_cb, .userdata = run};
     if (loom_http_client_send(run->client, &r, NULL) != LOOM_OK)
       abort();
   }

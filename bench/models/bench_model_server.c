@@ -33,11 +33,14 @@ static const char JSON_ANSWER[] =
     "\"completion_tokens\":7,\"total_tokens\":16}}";
 
 static const char SSE_ANSWER[] =
-    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+    "data: "
+    "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
     "\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" from the "
+    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" "
+    "from the "
     "bench server.\"},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+    "data: "
+    "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
     "\"stop\"}]}\n\n"
     "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
     "\"completion_tokens\":7,\"total_tokens\":16}}\n\n"

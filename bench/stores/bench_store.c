@@ -113,7 +113,7 @@ static bool count_cb(const struct loom_checkpoint *cp, void *arg) {
 }
 
 static struct loom_store *open_in(const char *base, const char *name,
-                                   char **dir) {
+                                  char **dir) {
   struct loom_error e = {0};
   struct loom_store *s;
   *dir = loom_asprintf("%s/%s", base, name);
@@ -227,10 +227,9 @@ int main(void) {
   text[DOC] = '\0';
   json_t *doc = json_string(text);
   loom_free(text);
-  printf("| %-34s | %7s | %10s | %-18s |\n", "operation", "ops", "us/op",
-         "");
-  printf("|%s|%s|%s|%s|\n", "------------------------------------",
-         "---------", "------------", "--------------------");
+  printf("| %-34s | %7s | %10s | %-18s |\n", "operation", "ops", "us/op", "");
+  printf("|%s|%s|%s|%s|\n", "------------------------------------", "---------",
+         "------------", "--------------------");
   bench_write_models(base, doc);
   bench_reads_and_threads(base, doc);
   bench_cache();

@@ -39,8 +39,10 @@ static double rss_mb(const char *field) {
   double kb = 0;
   size_t n = strlen(field);
   while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, field, n) == 0) kb = atof(line + n + 1);
-  if (f) fclose(f);
+    if (strncmp(line, field, n) == 0)
+      kb = atof(line + n + 1);
+  if (f)
+    fclose(f);
   return kb / 1024.0;
 }
 
@@ -51,9 +53,11 @@ static void die(const char *msg, const char *arg) {
 
 static float *read_fvecs(const char *path, size_t *n, size_t *dim) {
   FILE *f = fopen(path, "rb");
-  if (!f) die("cannot open", path);
+  if (!f)
+    die("cannot open", path);
   int32_t d;
-  if (fread(&d, 4, 1, f) != 1 || d <= 0) die("bad fvecs", path);
+  if (fread(&d, 4, 1, f) != 1 || d <= 0)
+    die("bad fvecs", path);
   fseek(f, 0, SEEK_END);
   long len = ftell(f);
   fseek(f, 0, SEEK_SET);
@@ -81,18 +85,22 @@ static int cmd_convert(const char *in, const char *out) {
     die("not an IDX image file:", in);
   uint32_t n = be32(hd + 4), dim = be32(hd + 8) * be32(hd + 12);
   FILE *o = fopen(out, "wb");
-  if (!o) die("cannot write", out);
+  if (!o)
+    die("cannot write", out);
   unsigned char *px = malloc(dim);
   float *v = malloc(dim * sizeof *v);
   int32_t d = (int32_t)dim;
   for (uint32_t i = 0; i < n; i++) {
-    if (fread(px, 1, dim, f) != dim) die("short IDX file", in);
-    for (uint32_t j = 0; j < dim; j++) v[j] = px[j];
+    if (fread(px, 1, dim, f) != dim)
+      die("short IDX file", in);
+    for (uint32_t j = 0; j < dim; j++)
+      v[j] = px[j];
     fwrite(&d, 4, 1, o);
     fwrite(v, 4, dim, o);
   }
   fclose(f);
-  if (fclose(o) != 0) die("cannot write", out);
+  if (fclose(o) != 0)
+    die("cannot write", out);
   free(px), free(v);
   fprintf(stderr, "converted %u vectors of %u dims\n", n, dim);
   return 0;
@@ -101,17 +109,20 @@ static int cmd_convert(const char *in, const char *out) {
 static int cmd_truth(const char *bp, const char *qp, int k, const char *out) {
   size_t nb, nq, db, dq;
   float *base = read_fvecs(bp, &nb, &db), *qs = read_fvecs(qp, &nq, &dq);
-  if (db != dq || k <= 0 || k > 100) die("bad arguments", NULL);
+  if (db != dq || k <= 0 || k > 100)
+    die("bad arguments", NULL);
   const struct loom_vk *vk = loom_vk_best();
   FILE *o = fopen(out, "wb");
-  if (!o) die("cannot write", out);
+  if (!o)
+    die("cannot write", out);
   int32_t ids[100];
   float ds[100];
   for (size_t q = 0; q < nq; q++) {
     int got = 0;
     for (size_t i = 0; i < nb; i++) {
       float d = vk->l2sq(qs + q * dq, base + i * db, db);
-      if (got == k && d >= ds[k - 1]) continue;
+      if (got == k && d >= ds[k - 1])
+        continue;
       int j = got < k ? got++ : k - 1;
       while (j > 0 && ds[j - 1] > d) {
         ds[j] = ds[j - 1];
@@ -133,15 +144,18 @@ static void parse_efs(const char *s, size_t *efs, size_t *n) {
   *n = 0;
   while (*s && *n < 64) {
     efs[(*n)++] = strtoul(s, (char **)&s, 10);
-    if (*s == ',') s++;
+    if (*s == ',')
+      s++;
   }
 }
 
 static int cmd_run(int argc, char **argv) {
   size_t nb, nq, db, dq, efs[64], nef;
-  float *base = read_fvecs(argv[2], &nb, &db), *qs = read_fvecs(argv[3], &nq, &dq);
+  float *base = read_fvecs(argv[2], &nb, &db),
+        *qs = read_fvecs(argv[3], &nq, &dq);
   FILE *tf = fopen(argv[4], "rb");
-  if (!tf || db != dq) die("bad truth or dimensions", argv[4]);
+  if (!tf || db != dq)
+    die("bad truth or dimensions", argv[4]);
   int32_t *tids = malloc(nq * K * 4);
   float *tds = malloc(nq * K * 4);
   for (size_t q = 0; q < nq; q++)
@@ -149,12 +163,14 @@ static int cmd_run(int argc, char **argv) {
       die("short truth file", argv[4]);
   fclose(tf);
   struct loom_hnsw_params p = {.dim = (uint32_t)db,
-                               .metric = LOOM_METRIC_EUCLIDEAN, .m = 16,
+                               .metric = LOOM_METRIC_EUCLIDEAN,
+                               .m = 16,
                                .ef_construction = 200};
   const char *snap = NULL; /* --snapshot: reuse a saved build (profiling) */
   parse_efs("10,16,24,32,48,64,96,128,192,256,384,512", efs, &nef);
   for (int i = 5; i < argc; i++) {
-    if (strcmp(argv[i], "--quant") == 0) p.quantize = true;
+    if (strcmp(argv[i], "--quant") == 0)
+      p.quantize = true;
     else if (strcmp(argv[i], "--m") == 0 && i + 1 < argc)
       p.m = (uint32_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--efc") == 0 && i + 1 < argc)
@@ -163,7 +179,8 @@ static int cmd_run(int argc, char **argv) {
       parse_efs(argv[++i], efs, &nef);
     else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc)
       snap = argv[++i];
-    else die("unknown option", argv[i]);
+    else
+      die("unknown option", argv[i]);
   }
   const char *name = p.quantize ? "loom-int8" : "loom-f32";
   fprintf(stderr, "%s: kernels %s\n", name, loom_vk_best()->isa);
@@ -183,12 +200,14 @@ static int cmd_run(int argc, char **argv) {
   }
   double build = now() - t0;
   name = loom_hnsw_params(h)->quantize ? "loom-int8" : "loom-f32";
-  if (snap && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK) die("cannot save", snap);
+  if (snap && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK)
+    die("cannot save", snap);
   printf("BUILD %s %.1f %.0f %.0f\n", name, build, rss_mb("VmRSS:") - rss0,
          rss_mb("VmHWM:"));
   fflush(stdout);
   uint32_t *label = malloc(nb * sizeof *label);
-  for (uint32_t s = 0; s < nb; s++) label[s] = (uint32_t)atoi(loom_hnsw_slot_id(h, s));
+  for (uint32_t s = 0; s < nb; s++)
+    label[s] = (uint32_t)atoi(loom_hnsw_slot_id(h, s));
   const struct loom_vk *vk = loom_vk_best();
   struct loom_hnsw_hit out[K];
   uint32_t *got = malloc(nq * K * sizeof *got);
@@ -196,16 +215,18 @@ static int cmd_run(int argc, char **argv) {
   for (size_t e = 0; e < nef; e++) {
     double t = now();
     for (size_t q = 0; q < nq; q++) {
-      struct loom_hnsw_query query = {.vector = qs + q * dq, .k = K,
-                                      .ef = efs[e]};
+      struct loom_hnsw_query query = {
+          .vector = qs + q * dq, .k = K, .ef = efs[e]};
       ngot[q] = loom_hnsw_search(h, &query, out);
-      for (size_t i = 0; i < ngot[q]; i++) got[q * K + i] = out[i].slot;
+      for (size_t i = 0; i < ngot[q]; i++)
+        got[q * K + i] = out[i].slot;
     }
     double secs = now() - t;
     size_t hit = 0;
     for (size_t q = 0; q < nq; q++)
       for (size_t i = 0; i < ngot[q]; i++) {
-        float d = vk->l2sq(qs + q * dq, base + (size_t)label[got[q * K + i]] * db, db);
+        float d = vk->l2sq(qs + q * dq,
+                           base + (size_t)label[got[q * K + i]] * db, db);
         hit += d <= tds[q * K + K - 1] * 1.0001f + 1e-3f;
       }
     printf("RESULT %s %zu %.4f %.0f\n", name, efs[e], (double)hit / (nq * K),
@@ -213,7 +234,8 @@ static int cmd_run(int argc, char **argv) {
     fflush(stdout);
   }
   loom_hnsw_free(h);
-  free(base), free(qs), free(tids), free(tds), free(label), free(got), free(ngot);
+  free(base), free(qs), free(tids), free(tds), free(label), free(got),
+      free(ngot);
   return 0;
 }
 
@@ -222,7 +244,8 @@ int main(int argc, char **argv) {
     return cmd_convert(argv[2], argv[3]);
   if (argc >= 6 && strcmp(argv[1], "truth") == 0)
     return cmd_truth(argv[2], argv[3], atoi(argv[4]), argv[5]);
-  if (argc >= 5 && strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
+  if (argc >= 5 && strcmp(argv[1], "run") == 0)
+    return cmd_run(argc, argv);
   fprintf(stderr, "usage: bench_vector convert|truth|run ... (see source)\n");
   return 2;
 }

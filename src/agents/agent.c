@@ -19,7 +19,7 @@
 
 #define DEFAULT_MAX_ITERATIONS 10
 #define FINAL_NOTE                                                             \
-  "You have reached the last step: give your final answer now, without "      \
+  "You have reached the last step: give your final answer now, without "       \
   "calling any tool."
 
 struct slot {
@@ -53,10 +53,14 @@ static void ask(struct loom_agent *a);
 
 static void finish(struct loom_agent *a, loom_err err, const char *msg,
                    const char *answer) {
-  struct loom_agent_result r = {
-      .err = err, .error = msg ? msg : "", .messages = a->messages,
-      .answer = answer ? answer : "", .iterations = a->iterations,
-      .tool_calls = a->tools_run, .usage = a->usage, .cost_usd = a->cost_usd};
+  struct loom_agent_result r = {.err = err,
+                                .error = msg ? msg : "",
+                                .messages = a->messages,
+                                .answer = answer ? answer : "",
+                                .iterations = a->iterations,
+                                .tool_calls = a->tools_run,
+                                .usage = a->usage,
+                                .cost_usd = a->cost_usd};
   a->o.on_done(a->o.ud, &r);
   json_decref(a->messages);
   json_decref(a->tool_decls);
@@ -123,16 +127,16 @@ static void tool_done_cb(void *ud, bool is_error, const char *text) {
 /* "name\n" + the arguments as normalised JSON, for the repeat guard. */
 static char *call_key(const char *name, const char *args) {
   json_t *v = json_loads(args ? args : "{}", 0, NULL);
-  char *norm = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                 : NULL;
+  char *norm =
+      v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
   char *key = loom_asprintf("%s\n%s", name, norm ? norm : (args ? args : ""));
   free(norm);
   json_decref(v);
   return key;
 }
 
-static void run_tools(struct loom_agent *a, const struct loom_llm_tool_call *calls,
-                      size_t n) {
+static void run_tools(struct loom_agent *a,
+                      const struct loom_llm_tool_call *calls, size_t n) {
   a->slots = loom_calloc(n, sizeof *a->slots);
   a->results = json_array();
   for (size_t i = 0; i < n; i++)
@@ -146,9 +150,11 @@ static void run_tools(struct loom_agent *a, const struct loom_llm_tool_call *cal
     env.http = a->env.http;
   for (size_t i = 0; i < n; i++) {
     struct slot *s = &a->slots[i];
-    *s = (struct slot){a, i, loom_strdup(calls[i].id), loom_strdup(calls[i].name)};
-    emit(a, "tool_call", json_pack("{s:s, s:s, s:s}", "id", s->id, "name",
-                                   s->name, "arguments", calls[i].arguments));
+    *s = (struct slot){a, i, loom_strdup(calls[i].id),
+                       loom_strdup(calls[i].name)};
+    emit(a, "tool_call",
+         json_pack("{s:s, s:s, s:s}", "id", s->id, "name", s->name, "arguments",
+                   calls[i].arguments));
     char *key = call_key(calls[i].name, calls[i].arguments);
     bool repeat = json_object_get(a->seen, key) != NULL;
     json_object_set_new(a->seen, key, json_true());
@@ -156,7 +162,8 @@ static void run_tools(struct loom_agent *a, const struct loom_llm_tool_call *cal
     if (repeat) {
       char *msg = loom_asprintf(
           "Error: '%s' was already called with these arguments; its result "
-          "is above. Use it, or call with different arguments.", s->name);
+          "is above. Use it, or call with different arguments.",
+          s->name);
       tool_done_cb(s, true, msg);
       loom_free(msg);
       continue;
@@ -221,10 +228,10 @@ static char *react_prompt(const json_t *decls) {
   const json_t *t;
   json_array_foreach(decls, i, t) {
     char *params = loom_json_dump(json_object_get(t, "parameters"));
-    (void)!loom_buf_appendf(&b, "- %s: %s Arguments (JSON Schema): %s\n",
-                            json_string_value(json_object_get(t, "name")),
-                            json_string_value(json_object_get(t, "description")),
-                            params);
+    (void)!loom_buf_appendf(
+        &b, "- %s: %s Arguments (JSON Schema): %s\n",
+        json_string_value(json_object_get(t, "name")),
+        json_string_value(json_object_get(t, "description")), params);
     loom_free(params);
   }
   (void)!loom_buf_append_str(
@@ -267,12 +274,12 @@ static void llm_done_cb(void *ud, struct loom_llm_result *r) {
     finish(a, r->err, r->error, NULL);
     return;
   }
-  emit(a, "llm_end", json_pack("{s:i, s:s, s:{s:I, s:I}}", "iteration",
-                               a->iterations, "finish_reason",
-                               r->response.finish_reason, "usage", "prompt_tokens",
-                               (json_int_t)r->response.usage.prompt_tokens,
-                               "completion_tokens",
-                               (json_int_t)r->response.usage.completion_tokens));
+  emit(a, "llm_end",
+       json_pack("{s:i, s:s, s:{s:I, s:I}}", "iteration", a->iterations,
+                 "finish_reason", r->response.finish_reason, "usage",
+                 "prompt_tokens", (json_int_t)r->response.usage.prompt_tokens,
+                 "completion_tokens",
+                 (json_int_t)r->response.usage.completion_tokens));
   bool last = a->iterations >= a->max_iterations;
   if (a->react_prompt) {
     react_turn(a, r->response.content, last);
@@ -300,8 +307,8 @@ static json_t *request_messages(struct loom_agent *a, bool last) {
                                           "content", a->react_prompt));
   json_array_extend(msgs, a->messages);
   if (last && a->iterations > 0)
-    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user",
-                                          "content", FINAL_NOTE));
+    json_array_append_new(
+        msgs, json_pack("{s:s, s:s}", "role", "user", "content", FINAL_NOTE));
   return msgs;
 }
 
@@ -319,11 +326,12 @@ static loom_err ask_start(struct loom_agent *a, struct loom_error *e) {
       .tools = a->react_prompt ? NULL : a->tool_decls,
       .tool_choice = last && a->tool_decls && !a->react_prompt ? "none" : NULL,
       .temperature = a->o.temperature};
-  struct loom_llm_call_opts co = {
-      .on_delta = a->o.on_delta ? agent_delta_cb : NULL,
-      .on_done = llm_done_cb, .ud = a};
-  loom_err err = loom_llm_call_start(&a->env, a->o.provider, &req, &co,
-                                     &a->call, e);
+  struct loom_llm_call_opts co = {.on_delta =
+                                      a->o.on_delta ? agent_delta_cb : NULL,
+                                  .on_done = llm_done_cb,
+                                  .ud = a};
+  loom_err err =
+      loom_llm_call_start(&a->env, a->o.provider, &req, &co, &a->call, e);
   json_decref(msgs);
   return err;
 }
@@ -339,7 +347,8 @@ loom_err loom_agent_start(const struct loom_llm_env *env,
                           const json_t *messages, struct loom_agent **out,
                           struct loom_error *e) {
   if (!o->on_done || !o->provider)
-    return loom_error_set(e, LOOM_ERR_INVALID, "provider and on_done are required");
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "provider and on_done are required");
   json_t *decls = NULL;
   if (o->tool_names && o->tool_names[0]) {
     if (!o->tools)
@@ -358,8 +367,8 @@ loom_err loom_agent_start(const struct loom_llm_env *env,
   }
   a->tool_decls = decls;
   a->seen = json_object();
-  a->max_iterations = o->max_iterations > 0 ? o->max_iterations
-                                            : DEFAULT_MAX_ITERATIONS;
+  a->max_iterations =
+      o->max_iterations > 0 ? o->max_iterations : DEFAULT_MAX_ITERATIONS;
   if (o->react && decls)
     a->react_prompt = react_prompt(decls);
   loom_err err = ask_start(a, e);

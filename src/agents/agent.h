@@ -34,15 +34,15 @@
 struct loom_agent;
 
 struct loom_agent_result {
-  loom_err err;          /* LOOM_OK, or the failing model call's error */
-  const char *error;     /* message, "" on success */
-  json_t *messages;      /* the whole conversation, new messages appended
-                            (borrowed: json_incref to keep) */
-  const char *answer;    /* the final answer text */
-  int iterations;        /* model calls made */
-  int tool_calls;        /* tools run (repeats refused are not counted) */
+  loom_err err;                /* LOOM_OK, or the failing model call's error */
+  const char *error;           /* message, "" on success */
+  json_t *messages;            /* the whole conversation, new messages appended
+                                  (borrowed: json_incref to keep) */
+  const char *answer;          /* the final answer text */
+  int iterations;              /* model calls made */
+  int tool_calls;              /* tools run (repeats refused are not counted) */
   struct loom_llm_usage usage; /* summed over the model calls */
-  double cost_usd;       /* summed, from env->prices */
+  double cost_usd;             /* summed, from env->prices */
 };
 
 /* Progress for subscribers: type is "tool_call" ({id,name,arguments}),

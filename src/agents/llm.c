@@ -34,17 +34,16 @@ json_t *loom_llm_response_message(const struct loom_llm_response *r) {
   if (r->n_calls) {
     json_t *calls = json_array();
     for (size_t i = 0; i < r->n_calls; i++)
-      json_array_append_new(
-          calls, json_pack("{s:s, s:s, s:s}", "id", r->calls[i].id, "name",
-                           r->calls[i].name, "arguments",
-                           r->calls[i].arguments));
+      json_array_append_new(calls,
+                            json_pack("{s:s, s:s, s:s}", "id", r->calls[i].id,
+                                      "name", r->calls[i].name, "arguments",
+                                      r->calls[i].arguments));
     json_object_set_new(m, "tool_calls", calls);
   }
   return m;
 }
 
-void loom_llm_acc_init(struct loom_llm_acc *a, loom_llm_delta_cb cb,
-                       void *ud) {
+void loom_llm_acc_init(struct loom_llm_acc *a, loom_llm_delta_cb cb, void *ud) {
   memset(a, 0, sizeof *a);
   loom_buf_init(&a->content, LOOM_LLM_MAX_TEXT);
   a->delta_cb = cb;

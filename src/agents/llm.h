@@ -32,16 +32,16 @@
 #define LOOM_LLM_MAX_TOOL_CALLS 64
 
 struct loom_llm_request {
-  const char *model;      /* wire model id ("gpt-4o-mini"); NULL: provider's */
-  json_t *messages;       /* array, neutral shape above (borrowed) */
-  json_t *tools;          /* array of tools or NULL (borrowed) */
+  const char *model;       /* wire model id ("gpt-4o-mini"); NULL: provider's */
+  json_t *messages;        /* array, neutral shape above (borrowed) */
+  json_t *tools;           /* array of tools or NULL (borrowed) */
   const char *tool_choice; /* NULL, "auto", "none", "required" or a name */
   json_t *response_schema; /* JSON Schema the answer must follow, or NULL */
   const char *response_schema_name; /* its name; NULL gives "response" */
   bool parallel_tool_calls_off;     /* ask for at most one tool call */
-  double temperature;     /* < 0: not sent */
-  long max_tokens;        /* 0: not sent (Anthropic requires it: 4096) */
-  bool stream;            /* ask for SSE; the call layer sets this */
+  double temperature;               /* < 0: not sent */
+  long max_tokens; /* 0: not sent (Anthropic requires it: 4096) */
+  bool stream;     /* ask for SSE; the call layer sets this */
 };
 
 struct loom_llm_usage {
@@ -50,13 +50,13 @@ struct loom_llm_usage {
 };
 
 struct loom_llm_tool_call {
-  char *id;        /* provider's id ("call_…", "toolu_…") */
+  char *id; /* provider's id ("call_…", "toolu_…") */
   char *name;
   char *arguments; /* JSON text as the model wrote it ("{}" when empty) */
 };
 
 struct loom_llm_response {
-  char *content;       /* text answer, "" when the model only called tools */
+  char *content; /* text answer, "" when the model only called tools */
   struct loom_llm_tool_call *calls;
   size_t n_calls;
   char *finish_reason; /* normalised: stop, tool_calls, length, other */
@@ -84,14 +84,14 @@ struct loom_llm_acc {
     char *id;
     char *name;
     struct loom_buf args;
-    long index;   /* the stream's index for this call (or block index) */
+    long index; /* the stream's index for this call (or block index) */
   } calls[LOOM_LLM_MAX_TOOL_CALLS];
   size_t n_calls;
   char *finish_reason;
   char *model;
   char *id;
   struct loom_llm_usage usage;
-  bool done;          /* the stream said it is complete */
+  bool done; /* the stream said it is complete */
   loom_llm_delta_cb delta_cb;
   void *delta_ud;
 };
@@ -124,7 +124,7 @@ void loom_llm_acc_take(struct loom_llm_acc *a, struct loom_llm_response *out);
 
 /* Embeddings: one vector per input, in input order. */
 struct loom_embeddings {
-  float *data;     /* n * dims floats, row-major */
+  float *data; /* n * dims floats, row-major */
   size_t n;
   size_t dims;
   long prompt_tokens;

@@ -32,10 +32,9 @@ char *loom_llm_cache_key(const char *prefix, const char *url, const char *body,
 json_t *loom_llm_cache_pack(const struct loom_llm_response *r) {
   json_t *calls = json_array();
   for (size_t i = 0; i < r->n_calls; i++)
-    json_array_append_new(calls, json_pack("{s:s, s:s, s:s}", "id",
-                                           r->calls[i].id, "name",
-                                           r->calls[i].name, "arguments",
-                                           r->calls[i].arguments));
+    json_array_append_new(
+        calls, json_pack("{s:s, s:s, s:s}", "id", r->calls[i].id, "name",
+                         r->calls[i].name, "arguments", r->calls[i].arguments));
   return json_pack("{s:s, s:o, s:s?, s:s?, s:s?, s:[I,I]}", "content",
                    r->content ? r->content : "", "tool_calls", calls,
                    "finish_reason", r->finish_reason, "model", r->model, "id",
@@ -55,7 +54,8 @@ bool loom_llm_cache_unpack(const json_t *v, struct loom_llm_response *out) {
     return false;
   out->content = loom_strdup(json_string_value(content));
   out->n_calls = json_array_size(calls);
-  out->calls = out->n_calls ? loom_calloc(out->n_calls, sizeof *out->calls) : NULL;
+  out->calls =
+      out->n_calls ? loom_calloc(out->n_calls, sizeof *out->calls) : NULL;
   for (size_t i = 0; i < out->n_calls; i++) {
     const json_t *c = json_array_get(calls, i);
     const char *id = json_string_value(json_object_get(c, "id"));
@@ -104,10 +104,12 @@ bool loom_llm_cache_unpack_embeddings(const json_t *v,
       return false;
     }
     for (size_t j = 0; j < dims; j++)
-      out->data[i * dims + j] = (float)json_number_value(json_array_get(row, j));
+      out->data[i * dims + j] =
+          (float)json_number_value(json_array_get(row, j));
   }
   out->n = n;
   out->dims = dims;
-  out->prompt_tokens = (long)json_integer_value(json_object_get(v, "prompt_tokens"));
+  out->prompt_tokens =
+      (long)json_integer_value(json_object_get(v, "prompt_tokens"));
   return true;
 }

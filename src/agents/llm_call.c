@@ -53,14 +53,14 @@ struct loom_llm_call {
   struct loom_llm_acc acc;
   uv_timer_t timer;
   int attempts;
-  bool delivered;   /* a delta reached the caller: no more retries */
+  bool delivered; /* a delta reached the caller: no more retries */
   bool cancel_req;
-  loom_err fail;    /* set inside callbacks: stream error or timeout */
+  loom_err fail; /* set inside callbacks: stream error or timeout */
   char fail_msg[900];
   struct loom_llm_response answer; /* parsed non-streamed answer */
   bool has_answer;
-  char *cache_key;  /* when the caller asked for the cache */
-  bool cached;      /* answered from it */
+  char *cache_key; /* when the caller asked for the cache */
+  bool cached;     /* answered from it */
   struct loom_embeddings cached_emb;
   double start_s;
 };
@@ -85,12 +85,12 @@ static void record_metrics(const struct loom_llm_result *r) {
   loom_metric_inc(loom_metrics_counter("loom_llm_requests_total",
                                        "Model calls by outcome", outcome_l),
                   mo, 1);
-  loom_metric_observe(loom_metrics_histogram(
-                          "loom_llm_request_duration_seconds",
-                          "Model call latency, retries included", model_l,
-                          loom_metrics_latency_buckets,
-                          loom_metrics_latency_nbuckets),
-                      m, r->duration_s);
+  loom_metric_observe(
+      loom_metrics_histogram("loom_llm_request_duration_seconds",
+                             "Model call latency, retries included", model_l,
+                             loom_metrics_latency_buckets,
+                             loom_metrics_latency_nbuckets),
+      m, r->duration_s);
   if (r->attempts > 1)
     loom_metric_inc(loom_metrics_counter("loom_llm_retries_total",
                                          "Model call retries", model_l),
@@ -100,8 +100,9 @@ static void record_metrics(const struct loom_llm_result *r) {
   struct loom_metric *tok = loom_metrics_counter(
       "loom_llm_tokens_total", "Tokens by model and kind", kind_l);
   const char *p[] = {r->model, "prompt"}, *cpl[] = {r->model, "completion"};
-  loom_metric_inc(tok, p, (double)r->response.usage.prompt_tokens +
-                              (double)r->embeddings.prompt_tokens);
+  loom_metric_inc(tok, p,
+                  (double)r->response.usage.prompt_tokens +
+                      (double)r->embeddings.prompt_tokens);
   loom_metric_inc(tok, cpl, (double)r->response.usage.completion_tokens);
   loom_metric_inc(loom_metrics_counter("loom_llm_cost_usd_total",
                                        "Cost of model calls in USD", model_l),
@@ -110,8 +111,9 @@ static void record_metrics(const struct loom_llm_result *r) {
 
 static void store_in_cache(struct loom_llm_call *c,
                            const struct loom_llm_result *r) {
-  json_t *v = c->kind == KIND_CHAT ? loom_llm_cache_pack(&r->response)
-                                   : loom_llm_cache_pack_embeddings(&r->embeddings);
+  json_t *v = c->kind == KIND_CHAT
+                  ? loom_llm_cache_pack(&r->response)
+                  : loom_llm_cache_pack_embeddings(&r->embeddings);
   /* A cache is an optimisation: a failure to store changes nothing. */
   (void)!loom_cache_set_json(c->opts.cache, c->cache_key, v,
                              c->opts.cache_ttl_ms);
@@ -126,8 +128,10 @@ static void finish_with(struct loom_llm_call *c, loom_err err, const char *msg,
     return;
   c->state = ST_DONE;
   uv_timer_stop(&c->timer);
-  struct loom_llm_result r = {.err = err, .error = msg ? msg : "",
-                              .status = status, .attempts = c->attempts,
+  struct loom_llm_result r = {.err = err,
+                              .error = msg ? msg : "",
+                              .status = status,
+                              .attempts = c->attempts,
                               .model = c->label};
   if (!err && c->has_answer)
     r.response = c->answer; /* a whole (non-streamed) answer */
@@ -204,7 +208,8 @@ static bool chunk_cb(const char *data, size_t len, void *ud) {
 static bool maybe_retry(struct loom_llm_call *c, long status,
                         const struct loom_http_call *hc,
                         const struct loom_llm_error_info *info) {
-  const char *should = hc ? loom_http_client_header(hc, "x-should-retry") : NULL;
+  const char *should =
+      hc ? loom_http_client_header(hc, "x-should-retry") : NULL;
   if (c->delivered || c->attempts > c->max_retries ||
       !loom_llm_should_retry(status, should, info))
     return false;
@@ -221,12 +226,20 @@ static bool maybe_retry(struct loom_llm_call *c, long status,
 
 static loom_err status_err(long status) {
   switch (status) {
-  case 400: case 413: case 422: return LOOM_ERR_INVALID;
-  case 401: return LOOM_ERR_UNAUTHORIZED;
-  case 403: return LOOM_ERR_FORBIDDEN;
-  case 404: return LOOM_ERR_NOT_FOUND;
-  case 429: return LOOM_ERR_LIMIT;
-  default: return LOOM_ERR_UPSTREAM;
+  case 400:
+  case 413:
+  case 422:
+    return LOOM_ERR_INVALID;
+  case 401:
+    return LOOM_ERR_UNAUTHORIZED;
+  case 403:
+    return LOOM_ERR_FORBIDDEN;
+  case 404:
+    return LOOM_ERR_NOT_FOUND;
+  case 429:
+    return LOOM_ERR_LIMIT;
+  default:
+    return LOOM_ERR_UPSTREAM;
   }
 }
 
@@ -268,7 +281,8 @@ static void on_success(struct loom_llm_call *c,
     err = c->ops->chat_parse(resp->body, resp->body_len, &c->answer, &e);
     c->has_answer = !err;
     if (!err && c->opts.on_delta && c->answer.content[0])
-      c->opts.on_delta(c->opts.ud, c->answer.content, strlen(c->answer.content));
+      c->opts.on_delta(c->opts.ud, c->answer.content,
+                       strlen(c->answer.content));
   }
   if (err && !msg[0])
     snprintf(msg, sizeof msg, "%s: %s", c->label, e.message);
@@ -286,8 +300,7 @@ static void http_done_cb(const struct loom_http_client_response *resp,
     finish(c, LOOM_ERR_CANCELLED, msg, resp->status);
   } else if (c->fail == LOOM_ERR_TIMEOUT || (resp->err && !c->fail)) {
     loom_err err = c->fail ? c->fail : resp->err;
-    snprintf(msg, sizeof msg, "%s",
-             c->fail ? c->fail_msg : resp->error);
+    snprintf(msg, sizeof msg, "%s", c->fail ? c->fail_msg : resp->error);
     if (err == LOOM_ERR_TOO_LARGE || !maybe_retry(c, 0, NULL, NULL)) {
       char full[1400];
       snprintf(full, sizeof full, "%s%s%s", c->fail ? "" : c->label,
@@ -355,7 +368,8 @@ static void timer_cb(uv_timer_t *t) {
       break;
     }
     if (c->opts.on_delta && c->answer.content[0])
-      c->opts.on_delta(c->opts.ud, c->answer.content, strlen(c->answer.content));
+      c->opts.on_delta(c->opts.ud, c->answer.content,
+                       strlen(c->answer.content));
     finish(c, LOOM_OK, NULL, 200);
     break;
   case ST_DONE:
@@ -399,9 +413,9 @@ static void call_abort(struct loom_llm_call *c) {
 /* A cached answer for this exact request, if the caller wants the cache
  * and it has one: then the call is answered on the next loop iteration. */
 static bool from_cache(struct loom_llm_call *c) {
-  c->cache_key = loom_llm_cache_key(c->kind == KIND_CHAT ? "llm" : "emb",
-                                    c->spec.url, c->spec.body,
-                                    c->spec.body_len);
+  c->cache_key =
+      loom_llm_cache_key(c->kind == KIND_CHAT ? "llm" : "emb", c->spec.url,
+                         c->spec.body, c->spec.body_len);
   json_t *v = NULL;
   if (loom_cache_get_json(c->opts.cache, c->cache_key, &v) != LOOM_OK)
     return false;
@@ -433,8 +447,7 @@ loom_err loom_llm_call_start(const struct loom_llm_env *env,
                              const struct loom_provider *p,
                              const struct loom_llm_request *req,
                              const struct loom_llm_call_opts *o,
-                             struct loom_llm_call **out,
-                             struct loom_error *e) {
+                             struct loom_llm_call **out, struct loom_error *e) {
   if (!o->on_done)
     return loom_error_set(e, LOOM_ERR_INVALID, "on_done is required");
   struct loom_llm_call *c = call_new(env, p, o);

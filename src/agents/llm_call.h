@@ -46,20 +46,20 @@ struct loom_llm_env {
 };
 
 struct loom_llm_result {
-  loom_err err;          /* LOOM_OK, TIMEOUT, CANCELLED, UPSTREAM (server
-                            error, bad answer, error mid-stream), LIMIT (429
-                            after retries or insufficient_quota),
-                            UNAUTHORIZED, FORBIDDEN, NOT_FOUND, INVALID (4xx
-                            about the request) */
-  const char *error;     /* message for logs and users, "" on success */
-  long status;           /* last HTTP status, 0 when none */
-  int attempts;          /* requests sent, retries included */
-  double duration_s;     /* from start to finish, waits included */
-  const char *model;     /* the provider label ("openai/gpt-4o-mini") */
-  double cost_usd;       /* from the price table; 0 when unknown */
-  bool priced;           /* the model had a price */
-  bool cached;           /* answered from the exact-request cache (no
-                            request sent, cost 0, attempts 0) */
+  loom_err err;      /* LOOM_OK, TIMEOUT, CANCELLED, UPSTREAM (server
+                        error, bad answer, error mid-stream), LIMIT (429
+                        after retries or insufficient_quota),
+                        UNAUTHORIZED, FORBIDDEN, NOT_FOUND, INVALID (4xx
+                        about the request) */
+  const char *error; /* message for logs and users, "" on success */
+  long status;       /* last HTTP status, 0 when none */
+  int attempts;      /* requests sent, retries included */
+  double duration_s; /* from start to finish, waits included */
+  const char *model; /* the provider label ("openai/gpt-4o-mini") */
+  double cost_usd;   /* from the price table; 0 when unknown */
+  bool priced;       /* the model had a price */
+  bool cached;       /* answered from the exact-request cache (no
+                        request sent, cost 0, attempts 0) */
   /* Chat calls: the answer (err == LOOM_OK). The callback may move it out
    * (copy the struct, then zero it); otherwise it is cleaned up after. */
   struct loom_llm_response response;
@@ -78,7 +78,7 @@ struct loom_llm_call_opts {
   /* Exact-request cache (llm_cache.h), opt-in: NULL for none. A hit is
    * answered on the next loop iteration, its text as one delta. */
   struct loom_cache *cache;
-  uint64_t cache_ttl_ms;      /* 0: no expiry */
+  uint64_t cache_ttl_ms; /* 0: no expiry */
 };
 
 /*

@@ -71,7 +71,8 @@ loom_err loom_llm_prices_load_json(struct loom_llm_prices *t, const char *text,
   const char *model;
   json_t *v;
   json_object_foreach(root, model, v) {
-    json_t *in = json_object_get(v, "input"), *out = json_object_get(v, "output");
+    json_t *in = json_object_get(v, "input"),
+           *out = json_object_get(v, "output");
     if (!json_is_number(in) || !json_is_number(out) ||
         json_number_value(in) < 0 || json_number_value(out) < 0) {
       err = loom_error_set(e, LOOM_ERR_INVALID,
@@ -80,7 +81,8 @@ loom_err loom_llm_prices_load_json(struct loom_llm_prices *t, const char *text,
                            model);
       break;
     }
-    loom_llm_prices_set(t, model, json_number_value(in), json_number_value(out));
+    loom_llm_prices_set(t, model, json_number_value(in),
+                        json_number_value(out));
   }
   if (!json_is_object(root))
     err = loom_error_set(e, LOOM_ERR_INVALID,
@@ -121,7 +123,8 @@ bool loom_llm_cost(const struct loom_llm_prices *t, const char *label,
                    const struct loom_llm_usage *u, double *usd) {
   const struct price *p = label ? find(t, label) : NULL;
   *usd = p ? ((double)u->prompt_tokens * p->input +
-              (double)u->completion_tokens * p->output) / 1e6
+              (double)u->completion_tokens * p->output) /
+                 1e6
            : 0;
   return p != NULL;
 }

@@ -110,9 +110,12 @@ struct structured {
 
 static void finish(struct structured *s, loom_err err, const char *msg,
                    json_t *value) {
-  struct loom_llm_structured_result r = {
-      .err = err, .error = msg ? msg : "", .value = value,
-      .attempts = s->attempts, .usage = s->usage, .cost_usd = s->cost};
+  struct loom_llm_structured_result r = {.err = err,
+                                         .error = msg ? msg : "",
+                                         .value = value,
+                                         .attempts = s->attempts,
+                                         .usage = s->usage,
+                                         .cost_usd = s->cost};
   s->on_done(s->ud, &r);
   json_decref(value);
   json_decref(s->messages);
@@ -145,18 +148,21 @@ static void done_cb(void *ud, struct loom_llm_result *r) {
   json_decref(v);
   if (s->attempts >= 2) {
     char msg[700];
-    snprintf(msg, sizeof msg, "the answer does not follow the schema after a "
-             "repair attempt: %s", e.message);
+    snprintf(msg, sizeof msg,
+             "the answer does not follow the schema after a "
+             "repair attempt: %s",
+             e.message);
     finish(s, LOOM_ERR_UPSTREAM, msg, NULL);
     return;
   }
-  json_array_append_new(s->messages, json_pack("{s:s, s:s}", "role", "assistant",
-                                               "content", r->response.content));
+  json_array_append_new(s->messages,
+                        json_pack("{s:s, s:s}", "role", "assistant", "content",
+                                  r->response.content));
   char *fix = loom_asprintf("That answer is not valid: %s. Answer again with "
                             "only the JSON value, following the schema.",
                             e.message);
-  json_array_append_new(s->messages, json_pack("{s:s, s:s}", "role", "user",
-                                               "content", fix));
+  json_array_append_new(
+      s->messages, json_pack("{s:s, s:s}", "role", "user", "content", fix));
   loom_free(fix);
   struct loom_error se = {0};
   if (send(s, &se))
@@ -175,8 +181,9 @@ loom_err loom_llm_structured_start(const struct loom_llm_env *env,
                                    loom_llm_structured_cb on_done, void *ud,
                                    struct loom_error *e) {
   if (!req->response_schema || !on_done)
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "a structured call needs a response schema and on_done");
+    return loom_error_set(
+        e, LOOM_ERR_INVALID,
+        "a structured call needs a response schema and on_done");
   struct structured *s = LOOM_NEW(struct structured);
   s->env = *env;
   s->p = p;

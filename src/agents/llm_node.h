@@ -31,8 +31,8 @@ loom_err loom_llm_template_render(const char *tmpl, const json_t *state,
 struct loom_llm_structured_result {
   loom_err err;
   const char *error;
-  json_t *value;       /* the validated answer (borrowed: incref to keep) */
-  int attempts;        /* model calls: 1, or 2 after a repair */
+  json_t *value; /* the validated answer (borrowed: incref to keep) */
+  int attempts;  /* model calls: 1, or 2 after a repair */
   struct loom_llm_usage usage;
   double cost_usd;
 };

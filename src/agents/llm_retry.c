@@ -77,9 +77,8 @@ static double http_date(const char *s) {
   return (double)timegm(&tm);
 }
 
-double loom_llm_retry_delay(const char *retry_after_ms,
-                            const char *retry_after, int retries_done,
-                            double now_s, double rand01) {
+double loom_llm_retry_delay(const char *retry_after_ms, const char *retry_after,
+                            int retries_done, double now_s, double rand01) {
   double s = number(retry_after_ms) / 1000.0;
   if (isnan(s))
     s = number(retry_after);

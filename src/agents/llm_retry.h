@@ -46,8 +46,7 @@ bool loom_llm_should_retry(long status, const char *x_should_retry,
  * values may be NULL. `now_s` is the wall clock in seconds (for HTTP
  * dates); `rand01` a uniform number in [0,1) for the jitter.
  */
-double loom_llm_retry_delay(const char *retry_after_ms,
-                            const char *retry_after, int retries_done,
-                            double now_s, double rand01);
+double loom_llm_retry_delay(const char *retry_after_ms, const char *retry_after,
+                            int retries_done, double now_s, double rand01);
 
 #endif

@@ -33,9 +33,9 @@ static void record_metrics(const char *tenant, const char *model, json_int_t p,
                            json_int_t c, double cost, json_int_t calls) {
   static const char *const tok_labels[] = {"tenant", "model", "kind", NULL};
   static const char *const labels[] = {"tenant", "model", NULL};
-  struct loom_metric *tok = loom_metrics_counter(
-      "loom_llm_tenant_tokens_total", "Model tokens used by a tenant's runs",
-      tok_labels);
+  struct loom_metric *tok =
+      loom_metrics_counter("loom_llm_tenant_tokens_total",
+                           "Model tokens used by a tenant's runs", tok_labels);
   const char *pv[] = {tenant, model, "prompt"};
   const char *cv[] = {tenant, model, "completion"};
   const char *v[] = {tenant, model};
@@ -58,7 +58,8 @@ bool loom_llm_usage_add(json_t **acc, const char *tenant, const json_t *event) {
   const char *model = json_string_value(json_object_get(event, "model"));
   model = model ? model : "unknown";
   json_int_t p = json_integer_value(json_object_get(event, "prompt_tokens"));
-  json_int_t c = json_integer_value(json_object_get(event, "completion_tokens"));
+  json_int_t c =
+      json_integer_value(json_object_get(event, "completion_tokens"));
   double cost = json_number_value(json_object_get(event, "cost_usd"));
   json_int_t calls = json_integer_value(json_object_get(event, "calls"));
   if (!*acc)

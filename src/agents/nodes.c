@@ -53,8 +53,8 @@ struct job {
   bool done;
   loom_err err;
   char error[600];
-  json_t *value;          /* the answer */
-  json_t *conversation;   /* agent: the whole conversation */
+  json_t *value;        /* the answer */
+  json_t *conversation; /* agent: the whole conversation */
   struct loom_llm_usage usage;
   double cost;
   int calls;
@@ -96,7 +96,8 @@ static void structured_done_cb(void *ud, struct loom_llm_structured_result *r) {
   j->usage = r->usage;
   j->cost = r->cost_usd;
   j->calls = r->attempts;
-  job_finish(j, r->err, r->error, r->value ? json_incref(r->value) : NULL, NULL);
+  job_finish(j, r->err, r->error, r->value ? json_incref(r->value) : NULL,
+             NULL);
 }
 
 static void agent_done_cb(void *ud, struct loom_agent_result *r) {
@@ -112,7 +113,8 @@ static void agent_done_cb(void *ud, struct loom_agent_result *r) {
 
 static void job_start_cb(struct loom_loop *loop, void *arg) {
   struct job *j = arg;
-  struct loom_llm_env env = {.loop = loop, .http = rt.http, .prices = rt.prices};
+  struct loom_llm_env env = {
+      .loop = loop, .http = rt.http, .prices = rt.prices};
   struct loom_error e = {0};
   struct loom_llm_request req = {.messages = j->messages,
                                  .response_schema = j->schema,
@@ -120,17 +122,22 @@ static void job_start_cb(struct loom_loop *loop, void *arg) {
                                  .max_tokens = j->max_tokens};
   loom_err err;
   if (j->kind == JOB_STRUCTURED) {
-    err = loom_llm_structured_start(&env, j->p, &req, structured_done_cb, j, &e);
+    err =
+        loom_llm_structured_start(&env, j->p, &req, structured_done_cb, j, &e);
   } else if (j->kind == JOB_TEXT) {
-    struct loom_llm_call_opts o = {.on_delta = delta_cb,
-                                   .on_done = text_done_cb, .ud = j};
+    struct loom_llm_call_opts o = {
+        .on_delta = delta_cb, .on_done = text_done_cb, .ud = j};
     err = loom_llm_call_start(&env, j->p, &req, &o, NULL, &e);
   } else {
-    struct loom_agent_opts o = {
-        .provider = j->p, .tools = j->tools, .tool_names = j->tool_names,
-        .max_iterations = j->max_iterations, .react = j->react,
-        .temperature = j->temperature, .on_delta = delta_cb,
-        .on_done = agent_done_cb, .ud = j};
+    struct loom_agent_opts o = {.provider = j->p,
+                                .tools = j->tools,
+                                .tool_names = j->tool_names,
+                                .max_iterations = j->max_iterations,
+                                .react = j->react,
+                                .temperature = j->temperature,
+                                .on_delta = delta_cb,
+                                .on_done = agent_done_cb,
+                                .ud = j};
     err = loom_agent_start(&env, &o, j->messages, NULL, &e);
   }
   if (err)
@@ -163,7 +170,8 @@ static loom_err check_config(struct loom_node *node, bool agent,
   if (!str(c, "prompt"))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "node '%s': 'prompt' is required (a template such "
-                          "as \"Summarize: {text}\")", node->name);
+                          "as \"Summarize: {text}\")",
+                          node->name);
   json_t *schema = json_object_get(c, "schema");
   if (schema && !json_is_object(schema))
     return loom_error_set(e, LOOM_ERR_INVALID,
@@ -183,7 +191,8 @@ static loom_err check_config(struct loom_node *node, bool agent,
       (!agent || (tools && !json_is_array(tools))))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "node '%s': 'tools' is a list of tool names, for "
-                          "agent nodes", node->name);
+                          "agent nodes",
+                          node->name);
   const struct loom_tools *reg = node->kind_data ? node->kind_data : rt.tools;
   json_array_foreach(tools, i, t) {
     if (!loom_tools_has(reg, tool_name(t)))
@@ -258,10 +267,10 @@ static json_t *build_messages(const json_t *c, const json_t *state,
   }
   json_t *m = json_array();
   if (system)
-    json_array_append_new(m, json_pack("{s:s, s:s}", "role", "system",
-                                       "content", system));
-  json_array_append_new(m, json_pack("{s:s, s:s}", "role", "user", "content",
-                                     prompt));
+    json_array_append_new(
+        m, json_pack("{s:s, s:s}", "role", "system", "content", system));
+  json_array_append_new(
+      m, json_pack("{s:s, s:s}", "role", "user", "content", prompt));
   loom_free(system);
   loom_free(prompt);
   return m;
@@ -298,15 +307,18 @@ static void run_task(struct loom_task *t, bool agent) {
   const json_t *c = node->config;
   struct loom_error e = {0};
   if (!rt.loop) {
-    loom_task_fail(t, LOOM_ERR_UNAVAILABLE, "node '%s': the model runtime is "
-                   "not running", node->name);
+    loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
+                   "node '%s': the model runtime is "
+                   "not running",
+                   node->name);
     return;
   }
-  struct job j = {.kind = agent ? JOB_AGENT
-                              : json_object_get(c, "schema") ? JOB_STRUCTURED
-                                                             : JOB_TEXT};
+  struct job j = {.kind = agent                          ? JOB_AGENT
+                          : json_object_get(c, "schema") ? JOB_STRUCTURED
+                                                         : JOB_TEXT};
   j.messages = build_messages(c, loom_task_state(t), &e);
-  if (!j.messages || loom_providers_resolve(rt.providers, str(c, "model"), &j.p, &e)) {
+  if (!j.messages ||
+      loom_providers_resolve(rt.providers, str(c, "model"), &j.p, &e)) {
     json_decref(j.messages);
     loom_task_fail(t, e.code ? e.code : LOOM_ERR_INVALID, "node '%s': %s",
                    node->name, e.message);
@@ -322,7 +334,8 @@ static void run_task(struct loom_task *t, bool agent) {
   json_t *temp = json_object_get(c, "temperature");
   j.temperature = json_is_number(temp) ? json_number_value(temp) : -1;
   j.max_tokens = (long)json_integer_value(json_object_get(c, "max_tokens"));
-  j.max_iterations = (int)json_integer_value(json_object_get(c, "max_iterations"));
+  j.max_iterations =
+      (int)json_integer_value(json_object_get(c, "max_iterations"));
   j.react = json_is_true(json_object_get(c, "react"));
   pthread_mutex_init(&j.mu, NULL);
   pthread_cond_init(&j.cv, NULL);
@@ -331,12 +344,12 @@ static void run_task(struct loom_task *t, bool agent) {
     job_finish(&j, LOOM_ERR_UNAVAILABLE, "the model loop stopped", NULL, NULL);
   wait_job(t, &j, node->name);
   double cost = j.cost;
-  json_t *usage = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:i}", "event",
-                            "llm_usage", "node", node->name, "model", j.p->label,
-                            "prompt_tokens", (json_int_t)j.usage.prompt_tokens,
-                            "completion_tokens",
-                            (json_int_t)j.usage.completion_tokens, "cost_usd",
-                            cost, "calls", j.calls);
+  json_t *usage =
+      json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:i}", "event", "llm_usage",
+                "node", node->name, "model", j.p->label, "prompt_tokens",
+                (json_int_t)j.usage.prompt_tokens, "completion_tokens",
+                (json_int_t)j.usage.completion_tokens, "cost_usd", cost,
+                "calls", j.calls);
   loom_task_emit(t, usage);
   json_decref(usage);
   if (j.err) {
@@ -367,9 +380,10 @@ static void agent_start(struct loom_task *t) { run_task(t, true); }
 
 static const struct loom_node_kind LLM_KIND = {
     .name = "llm", .compile = llm_compile, .start = llm_start};
-static const struct loom_node_kind AGENT_KIND = {
-    .name = "agent", .compile = agent_compile, .start = agent_start,
-    .free_data = node_tools_free};
+static const struct loom_node_kind AGENT_KIND = {.name = "agent",
+                                                 .compile = agent_compile,
+                                                 .start = agent_start,
+                                                 .free_data = node_tools_free};
 
 /* ---- start-up and shutdown ---- */
 
@@ -386,7 +400,9 @@ static void client_free_cb(struct loom_loop *loop, void *arg) {
   rt.http = NULL;
 }
 
-struct loom_tools *loom_agents_tools(void) { return rt.tools; }
+struct loom_tools *loom_agents_tools(void) {
+  return rt.tools;
+}
 
 /* LOOM_LLM_PRICES: inline JSON ({"model": {"input": .., "output": ..}}) or
  * the path of a file holding it; adds to the built-in prices. */

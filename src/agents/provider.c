@@ -125,8 +125,7 @@ loom_err loom_providers_add_endpoint(struct loom_providers *ps,
   if (ps->n_endpoints == MAX_ENDPOINTS)
     return loom_error_set(e, LOOM_ERR_LIMIT, "more than %d endpoints",
                           MAX_ENDPOINTS);
-  endpoint_set(&ps->endpoints[ps->n_endpoints++], name, ops, base_url,
-               api_key);
+  endpoint_set(&ps->endpoints[ps->n_endpoints++], name, ops, base_url, api_key);
   return LOOM_OK;
 }
 
@@ -149,16 +148,16 @@ static loom_err parse_endpoint(struct loom_providers *ps, char *entry,
   char var[128];
   int n = snprintf(var, sizeof var, "LOOM_ENDPOINT_%s_KEY", entry);
   for (int i = 14; i < n - 4; i++)
-    var[i] = (char)(isalnum((unsigned char)var[i])
-                        ? toupper((unsigned char)var[i]) : '_');
+    var[i] =
+        (char)(isalnum((unsigned char)var[i]) ? toupper((unsigned char)var[i])
+                                              : '_');
   return loom_providers_add_endpoint(ps, entry, kind, url, getenv(var), e);
 }
 
 static bool set(const char *s) { return s && *s; }
 
 loom_err loom_providers_new(const struct loom_config *cfg,
-                            struct loom_providers **out,
-                            struct loom_error *e) {
+                            struct loom_providers **out, struct loom_error *e) {
   struct loom_providers *ps = LOOM_NEW(struct loom_providers);
   endpoint_set(&ps->openai, "openai", &loom_provider_openai,
                set(cfg->openai_base_url) ? cfg->openai_base_url
@@ -269,8 +268,8 @@ loom_err loom_providers_resolve(const struct loom_providers *ps,
                           model);
   size_t n = (size_t)(slash - model);
   if (n == 7 && memcmp(model, "offline", 7) == 0) {
-    *out = loom_provider_new(&loom_provider_offline, "offline", slash + 1, "",
-                             "");
+    *out =
+        loom_provider_new(&loom_provider_offline, "offline", slash + 1, "", "");
     return LOOM_OK;
   }
   const struct endpoint *ep = find(ps, model, n);
@@ -282,10 +281,9 @@ loom_err loom_providers_resolve(const struct loom_providers *ps,
   bool official = strcmp(ep->base_url, OPENAI_OFFICIAL) == 0 ||
                   strcmp(ep->base_url, ANTHROPIC_OFFICIAL) == 0;
   if (official && !set(ep->api_key))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "model '%s' needs %s to be set", model,
-                          ep == &ps->openai ? "OPENAI_API_KEY"
-                                            : "ANTHROPIC_API_KEY");
+    return loom_error_set(
+        e, LOOM_ERR_INVALID, "model '%s' needs %s to be set", model,
+        ep == &ps->openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
   *out = loom_provider_new(ep->ops, ep->name, slash + 1, ep->base_url,
                            ep->api_key);
   return LOOM_OK;

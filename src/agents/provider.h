@@ -85,13 +85,13 @@ struct loom_provider_ops {
 
 struct loom_provider {
   const struct loom_provider_ops *ops;
-  char *name;     /* prefix of the model string: openai, anthropic, ... */
-  char *model;    /* wire model id */
-  char *label;    /* the whole model string, for logs, metrics and prices */
-  char *base_url; /* no trailing slash */
-  char *api_key;  /* "" when none */
-  bool official;  /* the vendor's own host (affects a few field names) */
-  int max_retries;            /* default 2, as the official SDKs */
+  char *name;      /* prefix of the model string: openai, anthropic, ... */
+  char *model;     /* wire model id */
+  char *label;     /* the whole model string, for logs, metrics and prices */
+  char *base_url;  /* no trailing slash */
+  char *api_key;   /* "" when none */
+  bool official;   /* the vendor's own host (affects a few field names) */
+  int max_retries; /* default 2, as the official SDKs */
   long connect_timeout_ms;    /* default 10 s */
   long first_byte_timeout_ms; /* default 60 s: headers must come by then */
   long idle_timeout_ms;       /* default 60 s without a byte mid-stream */
@@ -117,8 +117,7 @@ loom_err loom_providers_new(const struct loom_config *cfg,
 /* Adds (or replaces) a named endpoint; `kind` is "openai" or "anthropic". */
 loom_err loom_providers_add_endpoint(struct loom_providers *ps,
                                      const char *name, const char *kind,
-                                     const char *base_url,
-                                     const char *api_key,
+                                     const char *base_url, const char *api_key,
                                      struct loom_error *e) LOOM_MUST_USE;
 
 void loom_providers_free(struct loom_providers *ps);
@@ -133,8 +132,7 @@ const char *loom_providers_default_model(const struct loom_providers *ps);
  * frees the result with loom_provider_free.
  */
 loom_err loom_providers_resolve(const struct loom_providers *ps,
-                                const char *model,
-                                struct loom_provider **out,
+                                const char *model, struct loom_provider **out,
                                 struct loom_error *e) LOOM_MUST_USE;
 
 /* A provider made directly (tests, plug-ins); strings are copied. */
@@ -148,7 +146,7 @@ void loom_provider_free(struct loom_provider *p);
 /* Internal to the providers: neutral-message helpers shared by them. */
 loom_err loom_provider_spec_json(struct loom_http_spec *out, const char *url,
                                  json_t *body);
-void loom_provider_spec_header(struct loom_http_spec *out, const char *fmt,
-                               ...) LOOM_PRINTF(2, 3);
+void loom_provider_spec_header(struct loom_http_spec *out, const char *fmt, ...)
+    LOOM_PRINTF(2, 3);
 
 #endif

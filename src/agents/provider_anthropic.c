@@ -30,8 +30,8 @@ static json_t *tool_use_blocks(const json_t *m) {
   json_t *blocks = json_array();
   const char *text = json_string_value(json_object_get(m, "content"));
   if (text && *text)
-    json_array_append_new(blocks, json_pack("{s:s, s:s}", "type", "text",
-                                             "text", text));
+    json_array_append_new(
+        blocks, json_pack("{s:s, s:s}", "type", "text", "text", text));
   size_t i;
   const json_t *c;
   json_array_foreach(json_object_get(m, "tool_calls"), i, c) {
@@ -51,9 +51,9 @@ static json_t *tool_use_blocks(const json_t *m) {
 
 static json_t *tool_result_block(const json_t *m) {
   json_t *content = json_object_get(m, "content");
-  json_t *b = json_pack("{s:s, s:O, s:o}", "type", "tool_result",
-                        "tool_use_id", json_object_get(m, "tool_call_id"),
-                        "content", content_or_empty(content));
+  json_t *b = json_pack("{s:s, s:O, s:o}", "type", "tool_result", "tool_use_id",
+                        json_object_get(m, "tool_call_id"), "content",
+                        content_or_empty(content));
   json_t *is_error = json_object_get(m, "is_error");
   if (json_is_true(is_error))
     json_object_set_new(b, "is_error", json_true());
@@ -80,11 +80,12 @@ static loom_err add_message(json_t *turns, struct loom_buf *system,
       return loom_error_set(e, LOOM_ERR_INVALID,
                             "messages[%zu] (tool) needs a tool_call_id", i);
     json_t *lc = json_object_get(last, "content");
-    bool merge = last && json_is_array(lc) &&
-                 !strcmp(json_string_value(json_object_get(last, "role")), "user");
+    bool merge =
+        last && json_is_array(lc) &&
+        !strcmp(json_string_value(json_object_get(last, "role")), "user");
     if (merge)
       return json_array_append_new(lc, tool_result_block(m)) ? LOOM_ERR_INTERNAL
-                                                            : LOOM_OK;
+                                                             : LOOM_OK;
     json_array_append_new(turns, json_pack("{s:s, s:[o]}", "role", "user",
                                            "content", tool_result_block(m)));
     return LOOM_OK;
@@ -99,13 +100,15 @@ static loom_err add_message(json_t *turns, struct loom_buf *system,
     return LOOM_OK;
   }
   if (strcmp(role, "user") == 0) {
-    json_array_append_new(turns, json_pack("{s:s, s:o}", "role", "user",
-                                           "content", content_or_empty(content)));
+    json_array_append_new(turns,
+                          json_pack("{s:s, s:o}", "role", "user", "content",
+                                    content_or_empty(content)));
     return LOOM_OK;
   }
   return loom_error_set(e, LOOM_ERR_INVALID,
                         "messages[%zu]: role '%s' must be system, user, "
-                        "assistant or tool", i, role);
+                        "assistant or tool",
+                        i, role);
 }
 
 static json_t *wire_tools(const json_t *tools) {
@@ -118,10 +121,10 @@ static json_t *wire_tools(const json_t *tools) {
     if (d)
       json_object_set(w, "description", d);
     json_t *params = json_object_get(t, "parameters");
-    json_object_set_new(w, "input_schema",
-                        params ? json_incref(params)
-                               : json_pack("{s:s, s:{}}", "type", "object",
-                                           "properties"));
+    json_object_set_new(
+        w, "input_schema",
+        params ? json_incref(params)
+               : json_pack("{s:s, s:{}}", "type", "object", "properties"));
     json_array_append_new(out, w);
   }
   return out;
@@ -167,19 +170,18 @@ static loom_err chat_build(const struct loom_provider *p,
       goto out;
     }
   }
-  json_t *body = json_pack("{s:s, s:i}", "model",
-                           req->model ? req->model : p->model, "max_tokens",
-                           req->max_tokens > 0 ? (json_int_t)req->max_tokens
-                                               : DEFAULT_MAX_TOKENS);
+  json_t *body = json_pack(
+      "{s:s, s:i}", "model", req->model ? req->model : p->model, "max_tokens",
+      req->max_tokens > 0 ? (json_int_t)req->max_tokens : DEFAULT_MAX_TOKENS);
   if (system.len)
     json_object_set_new(body, "system", json_string(system.data));
   json_object_set(body, "messages", turns);
   if (json_array_size(req->tools)) {
     json_object_set_new(body, "tools", wire_tools(req->tools));
     if (req->tool_choice || req->parallel_tool_calls_off)
-      json_object_set_new(body, "tool_choice",
-                          wire_tool_choice(req->tool_choice,
-                                           req->parallel_tool_calls_off));
+      json_object_set_new(
+          body, "tool_choice",
+          wire_tool_choice(req->tool_choice, req->parallel_tool_calls_off));
   }
   if (req->temperature >= 0)
     json_object_set_new(body, "temperature", json_real(req->temperature));
@@ -217,7 +219,8 @@ static void usage_from(const json_t *u, struct loom_llm_usage *out) {
   if (json_is_integer(in))
     out->prompt_tokens =
         (long)(json_integer_value(in) +
-               json_integer_value(json_object_get(u, "cache_read_input_tokens")) +
+               json_integer_value(
+                   json_object_get(u, "cache_read_input_tokens")) +
                json_integer_value(
                    json_object_get(u, "cache_creation_input_tokens")));
   json_t *o = json_object_get(u, "output_tokens");
@@ -233,11 +236,12 @@ static loom_err add_block(struct loom_llm_acc *acc, const json_t *b, long idx) {
   }
   if (type && strcmp(type, "tool_use") == 0) {
     json_t *input = json_object_get(b, "input");
-    char *args = input && json_object_size(input) ? loom_json_dump(input) : NULL;
-    loom_err err = loom_llm_acc_tool(
-        acc, idx, json_string_value(json_object_get(b, "id")),
-        json_string_value(json_object_get(b, "name")), args,
-        args ? strlen(args) : 0);
+    char *args =
+        input && json_object_size(input) ? loom_json_dump(input) : NULL;
+    loom_err err =
+        loom_llm_acc_tool(acc, idx, json_string_value(json_object_get(b, "id")),
+                          json_string_value(json_object_get(b, "name")), args,
+                          args ? strlen(args) : 0);
     loom_free(args);
     return err;
   }
@@ -264,9 +268,11 @@ static loom_err chat_parse(const char *body, size_t len,
     if (!err)
       err = add_block(&acc, b, (long)i);
   }
-  loom_llm_acc_set(&acc.finish_reason, norm_stop(json_string_value(
-                                           json_object_get(root, "stop_reason"))));
-  loom_llm_acc_set(&acc.model, json_string_value(json_object_get(root, "model")));
+  loom_llm_acc_set(
+      &acc.finish_reason,
+      norm_stop(json_string_value(json_object_get(root, "stop_reason"))));
+  loom_llm_acc_set(&acc.model,
+                   json_string_value(json_object_get(root, "model")));
   loom_llm_acc_set(&acc.id, json_string_value(json_object_get(root, "id")));
   usage_from(json_object_get(root, "usage"), &acc.usage);
   if (err)
@@ -316,7 +322,8 @@ static loom_err stream_event(struct loom_llm_acc *acc,
   } else if (strcmp(type, "message_start") == 0) {
     json_t *m = json_object_get(root, "message");
     loom_llm_acc_set(&acc->id, json_string_value(json_object_get(m, "id")));
-    loom_llm_acc_set(&acc->model, json_string_value(json_object_get(m, "model")));
+    loom_llm_acc_set(&acc->model,
+                     json_string_value(json_object_get(m, "model")));
     usage_from(json_object_get(m, "usage"), &acc->usage);
   } else if (strcmp(type, "content_block_start") == 0) {
     err = add_block(acc, json_object_get(root, "content_block"),

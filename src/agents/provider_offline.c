@@ -181,7 +181,8 @@ static char *extract(const json_t *messages, const char *question) {
   for (int k = 0; k < PICK; k++) {
     long best = -1;
     for (size_t j = 0; j < n; j++)
-      if (!keep[j] && ss[j].score > 0 && (best < 0 || ss[j].score > ss[best].score))
+      if (!keep[j] && ss[j].score > 0 &&
+          (best < 0 || ss[j].score > ss[best].score))
         best = (long)j;
     if (best >= 0)
       keep[best] = true;

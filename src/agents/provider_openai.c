@@ -29,10 +29,10 @@ static json_t *wire_tool_calls(const json_t *calls, struct loom_error *e) {
                      "tool_calls[%zu] needs a string id and name", i);
       return NULL;
     }
-    json_array_append_new(
-        out, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id, "type",
-                       "function", "function", "name", name, "arguments",
-                       args ? args : "{}"));
+    json_array_append_new(out,
+                          json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id,
+                                    "type", "function", "function", "name",
+                                    name, "arguments", args ? args : "{}"));
   }
   return out;
 }
@@ -59,7 +59,8 @@ static json_t *wire_message(const json_t *m, size_t i, struct loom_error *e) {
     json_decref(out);
     loom_error_set(e, LOOM_ERR_INVALID,
                    "messages[%zu]: role '%s' must be system, user, assistant "
-                   "or tool", i, role);
+                   "or tool",
+                   i, role);
     return NULL;
   }
   json_object_set(out, "content", content ? content : json_null());
@@ -85,12 +86,12 @@ static json_t *wire_tools(const json_t *tools) {
     if (d)
       json_object_set(fn, "description", d);
     json_t *params = json_object_get(t, "parameters");
-    json_object_set_new(fn, "parameters",
-                        params ? json_incref(params)
-                               : json_pack("{s:s, s:{}}", "type", "object",
-                                           "properties"));
-    json_array_append_new(out, json_pack("{s:s, s:o}", "type", "function",
-                                         "function", fn));
+    json_object_set_new(
+        fn, "parameters",
+        params ? json_incref(params)
+               : json_pack("{s:s, s:{}}", "type", "object", "properties"));
+    json_array_append_new(
+        out, json_pack("{s:s, s:o}", "type", "function", "function", fn));
   }
   return out;
 }
@@ -117,9 +118,9 @@ static loom_err chat_build(const struct loom_provider *p,
     }
     json_array_append_new(msgs, w);
   }
-  json_t *body = json_pack("{s:s, s:o}", "model",
-                           req->model ? req->model : p->model, "messages",
-                           msgs);
+  json_t *body =
+      json_pack("{s:s, s:o}", "model", req->model ? req->model : p->model,
+                "messages", msgs);
   if (json_array_size(req->tools)) {
     json_object_set_new(body, "tools", wire_tools(req->tools));
     if (req->tool_choice)
@@ -131,11 +132,10 @@ static loom_err chat_build(const struct loom_provider *p,
   if (req->response_schema)
     json_object_set_new(
         body, "response_format",
-        json_pack("{s:s, s:{s:s, s:O}}", "type", "json_schema", "json_schema",
-                  "name",
-                  req->response_schema_name ? req->response_schema_name
-                                            : "response",
-                  "schema", req->response_schema));
+        json_pack(
+            "{s:s, s:{s:s, s:O}}", "type", "json_schema", "json_schema", "name",
+            req->response_schema_name ? req->response_schema_name : "response",
+            "schema", req->response_schema));
   if (req->temperature >= 0)
     json_object_set_new(body, "temperature", json_real(req->temperature));
   if (req->max_tokens > 0)
@@ -168,7 +168,8 @@ static const char *norm_finish(const char *r) {
 static void usage_from(const json_t *u, struct loom_llm_usage *out) {
   if (!json_is_object(u))
     return;
-  out->prompt_tokens = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
+  out->prompt_tokens =
+      (long)json_integer_value(json_object_get(u, "prompt_tokens"));
   out->completion_tokens =
       (long)json_integer_value(json_object_get(u, "completion_tokens"));
 }
@@ -203,9 +204,11 @@ static loom_err chat_parse(const char *body, size_t len,
                               json_string_value(json_object_get(fn, "name")),
                               args, args ? strlen(args) : 0);
   }
-  loom_llm_acc_set(&acc.finish_reason, norm_finish(json_string_value(
-                                           json_object_get(choice, "finish_reason"))));
-  loom_llm_acc_set(&acc.model, json_string_value(json_object_get(root, "model")));
+  loom_llm_acc_set(
+      &acc.finish_reason,
+      norm_finish(json_string_value(json_object_get(choice, "finish_reason"))));
+  loom_llm_acc_set(&acc.model,
+                   json_string_value(json_object_get(root, "model")));
   loom_llm_acc_set(&acc.id, json_string_value(json_object_get(root, "id")));
   usage_from(json_object_get(root, "usage"), &acc.usage);
   if (err)
@@ -241,10 +244,11 @@ static loom_err chunk_deltas(struct loom_llm_acc *acc, const json_t *delta) {
     json_t *fn = json_object_get(tc, "function");
     const char *args = json_string_value(json_object_get(fn, "arguments"));
     if (!err)
-      err = loom_llm_acc_tool(acc, json_is_integer(idx) ? (long)json_integer_value(idx) : -1,
-                              json_string_value(json_object_get(tc, "id")),
-                              json_string_value(json_object_get(fn, "name")),
-                              args, args ? strlen(args) : 0);
+      err = loom_llm_acc_tool(
+          acc, json_is_integer(idx) ? (long)json_integer_value(idx) : -1,
+          json_string_value(json_object_get(tc, "id")),
+          json_string_value(json_object_get(fn, "name")), args,
+          args ? strlen(args) : 0);
   }
   return err;
 }
@@ -273,8 +277,8 @@ static loom_err stream_event(struct loom_llm_acc *acc,
   json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
   if (choice) {
     err = chunk_deltas(acc, json_object_get(choice, "delta"));
-    const char *fin =
-        norm_finish(json_string_value(json_object_get(choice, "finish_reason")));
+    const char *fin = norm_finish(
+        json_string_value(json_object_get(choice, "finish_reason")));
     if (fin)
       loom_llm_acc_set(&acc->finish_reason, fin);
   }
@@ -292,9 +296,9 @@ static loom_err embed_build(const struct loom_provider *p, const json_t *inputs,
   if (!json_is_array(inputs) || json_array_size(inputs) == 0)
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "embeddings need a non-empty array of strings");
-  json_t *body = json_pack("{s:s, s:O, s:s}", "model", p->model, "input",
-                           inputs, "encoding_format",
-                           base64 ? "base64" : "float");
+  json_t *body =
+      json_pack("{s:s, s:O, s:s}", "model", p->model, "input", inputs,
+                "encoding_format", base64 ? "base64" : "float");
   if (dims > 0)
     json_object_set_new(body, "dimensions", json_integer(dims));
   char *url = loom_asprintf("%s/embeddings", p->base_url);
@@ -365,15 +369,15 @@ static size_t dims_of(const json_t *emb) {
 }
 
 static loom_err embed_parse(const char *body, size_t len,
-                            struct loom_embeddings *out,
-                            struct loom_error *e) {
+                            struct loom_embeddings *out, struct loom_error *e) {
   json_t *root = loom_json_parse(body, len, e);
   if (!root)
     return LOOM_ERR_PARSE;
   loom_err err = LOOM_OK;
   json_t *data = json_object_get(root, "data");
   size_t n = json_array_size(data);
-  size_t dims = n ? dims_of(json_object_get(json_array_get(data, 0), "embedding")) : 0;
+  size_t dims =
+      n ? dims_of(json_object_get(json_array_get(data, 0), "embedding")) : 0;
   if (!n || !dims || dims > (1u << 16)) {
     err = loom_error_set(e, LOOM_ERR_UPSTREAM, "embeddings answer has no data");
     goto out;
@@ -389,8 +393,8 @@ static loom_err embed_parse(const char *body, size_t len,
     if (at >= n)
       err = LOOM_ERR_UPSTREAM;
     else
-      err = vector_into(json_object_get(item, "embedding"), out->data + at * dims,
-                        dims);
+      err = vector_into(json_object_get(item, "embedding"),
+                        out->data + at * dims, dims);
   }
   out->prompt_tokens = (long)json_integer_value(
       json_object_get(json_object_get(root, "usage"), "prompt_tokens"));

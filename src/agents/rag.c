@@ -121,8 +121,8 @@ static loom_err index_chunks(const struct loom_rag *r, struct prepared *p,
     recs[i] = (struct loom_vrecord){p->ids[i], p->vecs + i * dim, p->meta[i]};
     rows[i] = (struct loom_chunk){p->cs.v[i].text, p->ids[i], p->meta[i]};
   }
-  loom_err err = n ? r->embedder->embed(r->embedder->self, texts, n, p->vecs, e)
-                   : LOOM_OK;
+  loom_err err =
+      n ? r->embedder->embed(r->embedder->self, texts, n, p->vecs, e) : LOOM_OK;
   if (!err && n)
     err = rag_vec_upsert(r, recs, n, e);
   if (!err)
@@ -133,8 +133,7 @@ static loom_err index_chunks(const struct loom_rag *r, struct prepared *p,
   return err;
 }
 
-static size_t pick_overlap(const struct loom_rag_ingest_opts *o,
-                           size_t size) {
+static size_t pick_overlap(const struct loom_rag_ingest_opts *o, size_t size) {
   if (!o->default_overlap)
     return o->overlap;
   size_t ov = LOOM_RAG_DEFAULT_OVERLAP;
@@ -181,9 +180,9 @@ loom_err loom_rag_ingest(const struct loom_rag *r, const char *source,
   memcpy(res->document_id, doc_id, 33);
   snprintf(params, sizeof params, "%zu:%zu:%d:%s:%u\n", size, overlap,
            (int)o->format, r->embedder->name, r->embedder->dim);
-  char *meta_text = o->metadata ? json_dumps(o->metadata, JSON_SORT_KEYS |
-                                                             JSON_COMPACT)
-                                : NULL;
+  char *meta_text = o->metadata
+                        ? json_dumps(o->metadata, JSON_SORT_KEYS | JSON_COMPACT)
+                        : NULL;
   const void *hp[] = {params, meta_text ? meta_text : "", data};
   const size_t hl[] = {strlen(params), meta_text ? strlen(meta_text) : 0, len};
   sha256_hex(hp, hl, 3, hash, sizeof hash);
@@ -199,11 +198,13 @@ loom_err loom_rag_ingest(const struct loom_rag *r, const char *source,
   struct prepared p = {0};
   if ((err = loom_rag_chunk(data, len, o->format, size, overlap, &p.cs, e)))
     goto out;
-  struct loom_document doc = {
-      .document_id = doc_id, .collection = coll, .source = source,
-      .title = pick_title(o, &p.cs, source),
-      .content_type = loom_rag_format_mime(o->format), .content_hash = hash,
-      .metadata = o->metadata};
+  struct loom_document doc = {.document_id = doc_id,
+                              .collection = coll,
+                              .source = source,
+                              .title = pick_title(o, &p.cs, source),
+                              .content_type = loom_rag_format_mime(o->format),
+                              .content_hash = hash,
+                              .metadata = o->metadata};
   if ((err = index_chunks(r, &p, &doc, o->metadata, e)))
     goto out;
   if (old_n > p.cs.n && (err = drop_vectors(r, doc_id, p.cs.n, old_n, e)))

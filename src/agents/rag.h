@@ -44,8 +44,8 @@ struct loom_rag_embedder {
   const char *name; /* "hash", or the model name */
   uint32_t dim;
   /* out: n * dim floats. */
-  loom_err (*embed)(void *self, const char *const *texts, size_t n,
-                    float *out, struct loom_error *e);
+  loom_err (*embed)(void *self, const char *const *texts, size_t n, float *out,
+                    struct loom_error *e);
   void *self;
 };
 
@@ -77,7 +77,7 @@ void loom_rag_provider_embedder_free(struct loom_rag_embedder *em);
  * one of `vectors` / `remote`). */
 struct loom_rag {
   struct loom_store *store;
-  struct loom_vstore *vectors; /* cosine, dimension = embedder's */
+  struct loom_vstore *vectors;  /* cosine, dimension = embedder's */
   struct loom_pinecone *remote; /* when set, vectors live in this Pinecone
                                    index instead (`vectors` unused) */
   const struct loom_rag_embedder *embedder;
@@ -87,12 +87,12 @@ struct loom_rag {
 };
 
 struct loom_rag_ingest_opts {
-  size_t chunk_size;   /* 0: LOOM_RAG_DEFAULT_CHUNK_SIZE */
-  size_t overlap;      /* as given (0: none) */
-  bool default_overlap;/* true: LOOM_RAG_DEFAULT_OVERLAP, capped to size/4 */
+  size_t chunk_size;    /* 0: LOOM_RAG_DEFAULT_CHUNK_SIZE */
+  size_t overlap;       /* as given (0: none) */
+  bool default_overlap; /* true: LOOM_RAG_DEFAULT_OVERLAP, capped to size/4 */
   enum loom_rag_format format;
-  const char *title;       /* NULL: the first heading, else the source */
-  const json_t *metadata;  /* extra metadata for every chunk; borrowed */
+  const char *title;      /* NULL: the first heading, else the source */
+  const json_t *metadata; /* extra metadata for every chunk; borrowed */
 };
 
 struct loom_rag_ingest_result {
@@ -123,9 +123,9 @@ bool loom_rag_mode_parse(const char *s, enum loom_rag_mode *out);
 
 struct loom_rag_query {
   const char *text;
-  size_t top_k;          /* 0: 5; capped at LOOM_RAG_MAX_TOP_K */
+  size_t top_k; /* 0: 5; capped at LOOM_RAG_MAX_TOP_K */
   enum loom_rag_mode mode;
-  const json_t *filter;  /* Pinecone filter on chunk metadata, or NULL */
+  const json_t *filter; /* Pinecone filter on chunk metadata, or NULL */
 };
 
 /*

@@ -78,8 +78,7 @@ static bool sentence_end(const char *s, size_t i, size_t len) {
 /* Where a chunk starting at `start` should end (exclusive), given the
  * section length; prefers a paragraph break, then a sentence end, then a
  * space, in the second half of the window. */
-static size_t chunk_end(const char *s, size_t start, size_t len,
-                        size_t size) {
+static size_t chunk_end(const char *s, size_t start, size_t len, size_t size) {
   if (len - start <= size)
     return len;
   size_t limit = start + size, floor = start + size / 2;

@@ -37,11 +37,10 @@ static void add(float *v, uint32_t dim, uint64_t h, float w) {
 
 static bool stop_word(const char *w, size_t n) {
   static const char *const stop[] = {
-      "a",    "an",   "the",  "and",  "or",   "of",   "to",   "in",
-      "on",   "for",  "with", "is",   "are",  "was",  "be",   "by",
-      "at",   "as",   "it",   "its",  "this", "that", "from", "how",
-      "what", "which", "do",  "does", "can",  "i",    "you",  "we",
-      NULL};
+      "a",    "an",   "the",  "and",  "or",   "of",  "to",   "in",    "on",
+      "for",  "with", "is",   "are",  "was",  "be",  "by",   "at",    "as",
+      "it",   "its",  "this", "that", "from", "how", "what", "which", "do",
+      "does", "can",  "i",    "you",  "we",   NULL};
   for (size_t i = 0; stop[i]; i++)
     if (strlen(stop[i]) == n && !memcmp(stop[i], w, n))
       return true;

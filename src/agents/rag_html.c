@@ -64,8 +64,8 @@ static size_t entity(struct out *o, const char *s, const char *end) {
   static const struct {
     const char *name;
     const char *text;
-  } named[] = {{"amp;", "&"},   {"lt;", "<"},   {"gt;", ">"},
-               {"quot;", "\""}, {"apos;", "'"}, {"#39;", "'"},
+  } named[] = {{"amp;", "&"},   {"lt;", "<"},    {"gt;", ">"},
+               {"quot;", "\""}, {"apos;", "'"},  {"#39;", "'"},
                {"nbsp;", " "},  {"mdash;", "-"}, {"ndash;", "-"}};
   for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
     size_t n = strlen(named[i].name);
@@ -78,8 +78,8 @@ static size_t entity(struct out *o, const char *s, const char *end) {
   if (s < end && *s == '#') {
     /* The input is not NUL-terminated: parse a bounded copy. */
     char num[12] = {0};
-    size_t n = (size_t)(end - s) < sizeof num - 1 ? (size_t)(end - s)
-                                                  : sizeof num - 1;
+    size_t n =
+        (size_t)(end - s) < sizeof num - 1 ? (size_t)(end - s) : sizeof num - 1;
     memcpy(num, s, n);
     char *stop;
     bool hex = num[1] == 'x' || num[1] == 'X';
@@ -103,10 +103,11 @@ static void tag_name(const char *s, const char *end, char *name, size_t cap) {
 
 static bool is_block(const char *t) {
   static const char *const blocks[] = {
-      "p",  "div", "br",      "li",      "ul",     "ol",    "tr",
-      "td", "th",  "table",   "section", "article", "header", "footer",
-      "nav", "blockquote", "pre", "hr",  "dd",     "dt",    "main",
-      "aside", "form", "figure", "figcaption", NULL};
+      "p",          "div",    "br",   "li",         "ul",      "ol",
+      "tr",         "td",     "th",   "table",      "section", "article",
+      "header",     "footer", "nav",  "blockquote", "pre",     "hr",
+      "dd",         "dt",     "main", "aside",      "form",    "figure",
+      "figcaption", NULL};
   for (size_t i = 0; blocks[i]; i++)
     if (!strcmp(t, blocks[i]))
       return true;
@@ -115,8 +116,7 @@ static bool is_block(const char *t) {
 
 static bool is_skipped(const char *t) {
   return !strcmp(t, "script") || !strcmp(t, "style") ||
-         !strcmp(t, "noscript") || !strcmp(t, "template") ||
-         !strcmp(t, "svg");
+         !strcmp(t, "noscript") || !strcmp(t, "template") || !strcmp(t, "svg");
 }
 
 /* Skips to after the closing tag `</name`, or to the end. */

@@ -30,9 +30,9 @@ struct scored {
 };
 
 static bool valid_kind(const char *k) {
-  return k && (!strcmp(k, LOOM_MEMORY_SHORT_TERM) ||
-               !strcmp(k, LOOM_MEMORY_LONG_TERM) ||
-               !strcmp(k, LOOM_MEMORY_ENTITY));
+  return k &&
+         (!strcmp(k, LOOM_MEMORY_SHORT_TERM) ||
+          !strcmp(k, LOOM_MEMORY_LONG_TERM) || !strcmp(k, LOOM_MEMORY_ENTITY));
 }
 
 loom_err loom_memory_remember(struct loom_store *s, const char *tenant,
@@ -43,8 +43,8 @@ loom_err loom_memory_remember(struct loom_store *s, const char *tenant,
                           "memory kind must be short_term, long_term or "
                           "entity");
   json_t *row = json_pack("{s:s?, s:s, s:s?, s:s?, s:I}", "namespace", m->ns,
-                          "kind", m->kind, "content", m->content, "key",
-                          m->key, "ttl_ms", (json_int_t)m->ttl_ms);
+                          "kind", m->kind, "content", m->content, "key", m->key,
+                          "ttl_ms", (json_int_t)m->ttl_ms);
   if (m->metadata)
     json_object_set(row, "metadata", (json_t *)m->metadata);
   loom_err err = loom_store_put_memory(s, tenant, row, out, e);
@@ -140,9 +140,8 @@ static void fuse(struct scored *v, size_t n) {
 }
 
 loom_err loom_memory_recall(struct loom_store *s, const char *tenant,
-                            const char *ns, const char *kind,
-                            const char *query, size_t k, json_t **out,
-                            struct loom_error *e) {
+                            const char *ns, const char *kind, const char *query,
+                            size_t k, json_t **out, struct loom_error *e) {
   json_t *rows = NULL;
   loom_err err = loom_store_list_memories(s, tenant, ns, kind, NULL,
                                           LOOM_MEMORY_RECALL_SCAN, &rows, e);

@@ -26,12 +26,12 @@ struct loom_store;
 #define LOOM_MEMORY_RECALL_SCAN 1000
 
 struct loom_memory {
-  const char *ns;          /* required */
-  const char *kind;        /* one of the three above */
-  const char *key;         /* entity name, or NULL; same key replaces */
-  const char *content;     /* required */
-  const json_t *metadata;  /* object or NULL; borrowed */
-  int64_t ttl_ms;          /* 0: never expires */
+  const char *ns;         /* required */
+  const char *kind;       /* one of the three above */
+  const char *key;        /* entity name, or NULL; same key replaces */
+  const char *content;    /* required */
+  const json_t *metadata; /* object or NULL; borrowed */
+  int64_t ttl_ms;         /* 0: never expires */
 };
 
 /* Stores a memory; `*out` (may be NULL) is the stored row.
@@ -44,8 +44,8 @@ loom_err loom_memory_remember(struct loom_store *s, const char *tenant,
  * `query`, best first, each row with a "score". An empty query gives the
  * most recent ones. */
 loom_err loom_memory_recall(struct loom_store *s, const char *tenant,
-                            const char *ns, const char *kind,
-                            const char *query, size_t k, json_t **out,
+                            const char *ns, const char *kind, const char *query,
+                            size_t k, json_t **out,
                             struct loom_error *e) LOOM_MUST_USE;
 
 /* The entity memory `key` of `ns`; LOOM_ERR_NOT_FOUND when none. */

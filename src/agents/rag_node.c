@@ -83,8 +83,7 @@ static loom_err retrieve_compile(struct loom_node *node, const char *dir,
                           node->name);
   if ((v = json_object_get(c, "filter")) && !json_is_object(v))
     return loom_error_set(e, LOOM_ERR_INVALID,
-                          "node '%s': 'filter' must be an object",
-                          node->name);
+                          "node '%s': 'filter' must be an object", node->name);
   return LOOM_OK;
 }
 
@@ -119,18 +118,17 @@ static void retrieve_start(struct loom_task *t) {
   if ((err = loom_rag_resolve(index, &rag, &e)))
     goto out;
   json_t *k = json_object_get(c, "top_k");
-  struct loom_rag_query q = {
-      .text = text,
-      .top_k = k ? (size_t)json_integer_value(k) : DEFAULT_TOP_K,
-      .filter = json_object_get(c, "filter")};
+  struct loom_rag_query q = {.text = text,
+                             .top_k = k ? (size_t)json_integer_value(k)
+                                        : DEFAULT_TOP_K,
+                             .filter = json_object_get(c, "filter")};
   loom_rag_mode_parse(json_string_value(json_object_get(c, "mode")), &q.mode);
   err = loom_rag_search(&rag, &q, &hits, &e);
   loom_rag_release(&rag);
 out:
   loom_free(text);
   if (err) {
-    loom_task_fail(t, err, "node '%s': %s", loom_task_node(t)->name,
-                   e.message);
+    loom_task_fail(t, err, "node '%s': %s", loom_task_node(t)->name, e.message);
     return;
   }
   const char *output = json_string_value(json_object_get(c, "output"));

@@ -89,8 +89,7 @@ static loom_err embed_batch(struct pembed *pe, const char *const *texts,
     return loom_error_set(e, LOOM_ERR_UPSTREAM,
                           "embeddings from %s: %zu vectors of %zu dimensions "
                           "for %zu texts (expected %u dimensions)",
-                          pe->p->label, j->emb.n, j->emb.dims, n,
-                          pe->base.dim);
+                          pe->p->label, j->emb.n, j->emb.dims, n, pe->base.dim);
   return LOOM_OK;
 }
 
@@ -144,8 +143,8 @@ loom_err loom_rag_provider_embedder_new(struct loom_provider *p,
                                         struct loom_error *e) {
   struct pembed *pe = LOOM_NEW(struct pembed);
   pe->p = p;
-  pe->base = (struct loom_rag_embedder){.name = p->label, .embed = embed_cb,
-                                        .self = pe};
+  pe->base = (struct loom_rag_embedder){
+      .name = p->label, .embed = embed_cb, .self = pe};
   pthread_mutex_init(&pe->call_lock, NULL);
   pthread_mutex_init(&pe->lock, NULL);
   pthread_cond_init(&pe->cond, NULL);

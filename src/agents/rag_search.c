@@ -24,7 +24,7 @@
 #define MIN_CANDIDATES 20
 
 struct cand {
-  json_t *meta;  /* owned */
+  json_t *meta; /* owned */
   char *id;
   double score;  /* fused or side score */
   double vscore; /* the vector side's own score */
@@ -46,8 +46,8 @@ static struct cand *find_or_add(struct cands *c, const char *id,
     c->v = loom_realloc(c->v, c->cap * sizeof *c->v);
   }
   struct cand *x = &c->v[c->n];
-  *x = (struct cand){.meta = json_deep_copy(meta), .id = loom_strdup(id),
-                     .order = c->n};
+  *x = (struct cand){
+      .meta = json_deep_copy(meta), .id = loom_strdup(id), .order = c->n};
   c->n++;
   return x;
 }
@@ -72,8 +72,8 @@ static void vector_hit_cb(void *ud, const char *id, double score,
 static loom_err tenant_filter(const struct loom_rag *r, const json_t *filter,
                               json_t **json, struct loom_filter **out,
                               struct loom_error *e) {
-  json_t *all = json_pack("{s:[{s:{s:s}}]}", "$and", "tenant", "$eq",
-                          r->tenant);
+  json_t *all =
+      json_pack("{s:[{s:{s:s}}]}", "$and", "tenant", "$eq", r->tenant);
   if (filter && !(json_is_object(filter) && json_object_size(filter) == 0))
     json_array_append(json_object_get(all, "$and"), (json_t *)filter);
   loom_err err = loom_filter_compile(all, out, e);
@@ -141,8 +141,7 @@ static json_t *hit_json(const struct cand *x) {
     json_object_set(h, copy[i], v ? v : json_null());
   }
   json_t *text = json_object_get(m, "text");
-  json_object_set_new(h, "content",
-                      text ? json_incref(text) : json_string(""));
+  json_object_set_new(h, "content", text ? json_incref(text) : json_string(""));
   json_t *rest = json_deep_copy(m);
   json_object_del(rest, "text");
   json_object_del(rest, "tenant");

@@ -150,8 +150,10 @@ static loom_err dir_open_cb(void *ud, const char *name, struct loom_rag *out,
   pthread_mutex_unlock(&d->lock);
   if (err)
     return err;
-  *out = (struct loom_rag){.store = d->store, .vectors = x->vs,
-                           .embedder = &d->emb, .tenant = "default",
+  *out = (struct loom_rag){.store = d->store,
+                           .vectors = x->vs,
+                           .embedder = &d->emb,
+                           .tenant = "default",
                            .collection = x->name};
   return LOOM_OK;
 }

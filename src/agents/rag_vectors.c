@@ -55,9 +55,9 @@ static void local_hit_cb(void *ud, const char *id, float distance,
   c->cb(c->ud, id, loom_hnsw_score(c->metric, distance), metadata);
 }
 
-static loom_err remote_query(const struct loom_rag *r, const float *q,
-                             size_t k, const json_t *filter, rag_hit_cb cb,
-                             void *ud, struct loom_error *e) {
+static loom_err remote_query(const struct loom_rag *r, const float *q, size_t k,
+                             const json_t *filter, rag_hit_cb cb, void *ud,
+                             struct loom_error *e) {
   json_t *matches = NULL;
   loom_err err =
       loom_pinecone_query(r->remote, ns_of(r), q, k, filter, &matches, e);
@@ -80,7 +80,9 @@ loom_err rag_vec_query(const struct loom_rag *r, const float *q, size_t k,
                        rag_hit_cb cb, void *ud, struct loom_error *e) {
   if (r->remote)
     return remote_query(r, q, k, filter, cb, ud, e);
-  struct loom_hnsw_query hq = {.vector = q, .k = k, .ef = k * 2,
+  struct loom_hnsw_query hq = {.vector = q,
+                               .k = k,
+                               .ef = k * 2,
                                .filter = loom_filter_match_cb,
                                .filter_ud = f};
   struct local_ctx c = {cb, ud, loom_vstore_params(r->vectors)->metric};

@@ -128,8 +128,8 @@ loom_err loom_sse_feed(struct loom_sse_parser *p, const char *bytes,
       break;
     p->after_cr = bytes[i] == '\r';
     i++;
-    loom_err err = process_line(p, p->line.data ? p->line.data : "",
-                                p->line.len);
+    loom_err err =
+        process_line(p, p->line.data ? p->line.data : "", p->line.len);
     loom_buf_reset(&p->line);
     if (err)
       return err;

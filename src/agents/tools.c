@@ -32,7 +32,9 @@ void loom_tools_set_parent(struct loom_tools *r,
   r->parent = parent;
 }
 
-struct loom_tools *loom_tools_new(void) { return LOOM_NEW(struct loom_tools); }
+struct loom_tools *loom_tools_new(void) {
+  return LOOM_NEW(struct loom_tools);
+}
 
 void loom_tools_free(struct loom_tools *r) {
   if (!r)
@@ -136,8 +138,8 @@ static void unknown_tool(const struct loom_tools *r, const char *name,
                          loom_tool_done_cb done, void *ud) {
   struct loom_buf b;
   loom_buf_init(&b, 8192);
-  if (loom_buf_appendf(&b, "Error: there is no tool named '%s'. The tools are:",
-                       name))
+  if (loom_buf_appendf(
+          &b, "Error: there is no tool named '%s'. The tools are:", name))
     goto out;
   for (size_t i = 0; i < r->n; i++)
     if (loom_buf_appendf(&b, "%s %s", i ? "," : "", r->e[i].t.name))

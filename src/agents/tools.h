@@ -37,10 +37,10 @@ struct loom_http_client;
 
 /* Where a tool call runs; tools that need nothing may ignore it. */
 struct loom_tool_env {
-  struct loom_loop *loop;          /* the caller's loop (async tools) */
-  struct loom_http_client *http;   /* that loop's HTTP client, or NULL */
-  bool allow_private_addresses;    /* http_fetch may reach private nets */
-  double timeout_s;                /* cap for one call; 0 = tool default */
+  struct loom_loop *loop;        /* the caller's loop (async tools) */
+  struct loom_http_client *http; /* that loop's HTTP client, or NULL */
+  bool allow_private_addresses;  /* http_fetch may reach private nets */
+  double timeout_s;              /* cap for one call; 0 = tool default */
 };
 
 /* The result of a tool call: text for the model, heap-owned by the
@@ -61,7 +61,7 @@ struct loom_tool {
   loom_err (*start)(void *self, const struct loom_tool_env *env,
                     const json_t *args, loom_tool_done_cb done, void *ud,
                     struct loom_error *e);
-  void *self;                   /* passed to run/start */
+  void *self;                    /* passed to run/start */
   void (*free_self)(void *self); /* called when the registry is freed */
 };
 
@@ -133,8 +133,7 @@ loom_err loom_tools_describe(const struct loom_tools *r,
  */
 void loom_tools_invoke(const struct loom_tools *r,
                        const struct loom_tool_env *env, const char *name,
-                       const char *arguments, loom_tool_done_cb done,
-                       void *ud);
+                       const char *arguments, loom_tool_done_cb done, void *ud);
 
 /*
  * Validates `value` against `schema` (a JSON Schema subset: type, enum,

@@ -52,12 +52,14 @@ void loom_tools_add_builtins(struct loom_tools *r) {
        .parameters = "{\"type\":\"object\",\"properties\":{}}",
        .run = current_time_run},
       {.name = "calculator",
-       .description = "Evaluates an arithmetic expression exactly: + - * / % ^, "
-                      "parentheses, pi, e, and sqrt abs ln log log2 exp sin cos "
-                      "tan asin acos atan floor ceil round min max pow atan2.",
-       .parameters = "{\"type\":\"object\",\"properties\":{\"expression\":"
-                     "{\"type\":\"string\",\"description\":\"e.g. (2+3)*4^2\"}},"
-                     "\"required\":[\"expression\"],\"additionalProperties\":false}",
+       .description =
+           "Evaluates an arithmetic expression exactly: + - * / % ^, "
+           "parentheses, pi, e, and sqrt abs ln log log2 exp sin cos "
+           "tan asin acos atan floor ceil round min max pow atan2.",
+       .parameters =
+           "{\"type\":\"object\",\"properties\":{\"expression\":"
+           "{\"type\":\"string\",\"description\":\"e.g. (2+3)*4^2\"}},"
+           "\"required\":[\"expression\"],\"additionalProperties\":false}",
        .run = calculator_run},
   };
   struct loom_error e;

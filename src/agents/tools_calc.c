@@ -43,12 +43,12 @@ static const struct {
   double (*f1)(double);
   double (*f2)(double, double);
 } FUNCS[] = {
-    {"sqrt", sqrt, NULL},   {"abs", fabs, NULL},   {"ln", log, NULL},
+    {"sqrt", sqrt, NULL},   {"abs", fabs, NULL},    {"ln", log, NULL},
     {"log", log10, NULL},   {"log10", log10, NULL}, {"log2", log2, NULL},
-    {"exp", exp, NULL},     {"sin", sin, NULL},    {"cos", cos, NULL},
-    {"tan", tan, NULL},     {"asin", asin, NULL},  {"acos", acos, NULL},
+    {"exp", exp, NULL},     {"sin", sin, NULL},     {"cos", cos, NULL},
+    {"tan", tan, NULL},     {"asin", asin, NULL},   {"acos", acos, NULL},
     {"atan", atan, NULL},   {"floor", floor, NULL}, {"ceil", ceil, NULL},
-    {"round", round, NULL}, {"min", NULL, fmin},   {"max", NULL, fmax},
+    {"round", round, NULL}, {"min", NULL, fmin},    {"max", NULL, fmax},
     {"pow", NULL, pow},     {"atan2", NULL, atan2},
 };
 
@@ -187,4 +187,3 @@ loom_err loom_calc_eval(const char *text, double *out, struct loom_error *e) {
   *out = v;
   return LOOM_OK;
 }
-

@@ -62,9 +62,9 @@ static void html_text(const char *s, size_t n, struct loom_buf *out) {
     if (s[i] == '<') {
       bool skip = (n - i > 7 && strncasecmp(s + i, "<script", 7) == 0) ||
                   (n - i > 6 && strncasecmp(s + i, "<style", 6) == 0);
-      const char *close = skip ? (s[i + 2] == 'c' || s[i + 2] == 'C' ? "</script"
-                                                                     : "</style")
-                               : ">";
+      const char *close =
+          skip ? (s[i + 2] == 'c' || s[i + 2] == 'C' ? "</script" : "</style")
+               : ">";
       const char *end = NULL;
       for (size_t j = i + 1; j < n && !end; j++)
         if (strncasecmp(s + j, close, strlen(close)) == 0)
@@ -103,7 +103,8 @@ static void http_done_cb(const struct loom_http_client_response *r, void *ud) {
   struct fetch *f = ud;
   if (r->err && !(r->err == LOOM_ERR_CANCELLED && f->truncated)) {
     char msg[700];
-    snprintf(msg, sizeof msg, "Error: fetching %s failed: %s", f->url, r->error);
+    snprintf(msg, sizeof msg, "Error: fetching %s failed: %s", f->url,
+             r->error);
     finish(f, true, msg);
     return;
   }
@@ -132,11 +133,15 @@ static void send_get(struct fetch *f) {
   static const char *const headers[] = {
       "Accept: text/html, text/plain;q=0.9, application/json;q=0.9, */*;q=0.5",
       "User-Agent: loom-http_fetch", NULL};
-  struct loom_http_client_request r = {
-      .method = "GET", .url = f->url, .headers = headers,
-      .timeout_s = f->timeout_s, .connect_timeout_s = f->timeout_s,
-      .max_body = f->body.max, .on_chunk = chunk_cb, .on_done = http_done_cb,
-      .userdata = f};
+  struct loom_http_client_request r = {.method = "GET",
+                                       .url = f->url,
+                                       .headers = headers,
+                                       .timeout_s = f->timeout_s,
+                                       .connect_timeout_s = f->timeout_s,
+                                       .max_body = f->body.max,
+                                       .on_chunk = chunk_cb,
+                                       .on_done = http_done_cb,
+                                       .userdata = f};
   if (loom_http_client_send(f->http, &r, NULL) != LOOM_OK)
     finish(f, true, "Error: cannot start the request");
 }
@@ -156,8 +161,10 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     ok = loom_tools_address_is_public(a->ai_addr);
   uv_freeaddrinfo(res);
   if (!ok) {
-    snprintf(msg, sizeof msg, "Error: refused to fetch %s: the host resolves "
-             "to a private, loopback or link-local address", f->url);
+    snprintf(msg, sizeof msg,
+             "Error: refused to fetch %s: the host resolves "
+             "to a private, loopback or link-local address",
+             f->url);
     finish(f, true, msg);
     return;
   }
@@ -225,7 +232,8 @@ static loom_err fetch_start(void *self, const struct loom_tool_env *env,
   if (!env->allow_private_addresses && !public_ip)
     return loom_error_set(e, LOOM_ERR_FORBIDDEN,
                           "refused to fetch %s: private, loopback and "
-                          "link-local addresses are not allowed", url);
+                          "link-local addresses are not allowed",
+                          url);
   struct fetch *f = LOOM_NEW(struct fetch);
   f->done = done;
   f->ud = ud;
@@ -254,8 +262,9 @@ static loom_err fetch_start(void *self, const struct loom_tool_env *env,
 loom_err loom_tools_add_fetch(struct loom_tools *r, struct loom_error *e) {
   static const struct loom_tool fetch = {
       .name = "http_fetch",
-      .description = "Fetches a web page or document over HTTP(S) with GET and "
-                     "returns its status, type and text (HTML reduced to text).",
+      .description =
+          "Fetches a web page or document over HTTP(S) with GET and "
+          "returns its status, type and text (HTML reduced to text).",
       .parameters = "{\"type\":\"object\",\"properties\":{\"url\":{\"type\":"
                     "\"string\",\"description\":\"http:// or https:// URL\"},"
                     "\"max_bytes\":{\"type\":\"integer\",\"minimum\":1,"

@@ -17,21 +17,21 @@
 static bool v4_public(uint32_t a) {
   uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16);
   if (b0 == 0 || b0 == 10 || b0 == 127)
-    return false;                               /* this net, private, loopback */
+    return false; /* this net, private, loopback */
   if (b0 == 169 && b1 == 254)
-    return false;                               /* link-local, metadata */
+    return false; /* link-local, metadata */
   if (b0 == 172 && (b1 & 0xF0) == 16)
-    return false;                               /* 172.16/12 */
+    return false; /* 172.16/12 */
   if (b0 == 192 && b1 == 168)
-    return false;                               /* 192.168/16 */
+    return false; /* 192.168/16 */
   if (b0 == 100 && (b1 & 0xC0) == 64)
-    return false;                               /* 100.64/10 carrier NAT */
+    return false; /* 100.64/10 carrier NAT */
   if (b0 == 192 && b1 == 0 && (uint8_t)(a >> 8) == 0)
-    return false;                               /* 192.0.0/24 IETF */
+    return false; /* 192.0.0/24 IETF */
   if (b0 == 198 && (b1 & 0xFE) == 18)
-    return false;                               /* 198.18/15 benchmarking */
+    return false; /* 198.18/15 benchmarking */
   if (b0 >= 224)
-    return false;                               /* multicast, reserved, broadcast */
+    return false; /* multicast, reserved, broadcast */
   return true;
 }
 

@@ -6,8 +6,8 @@
  * (lua_sandbox.h: no io/os/package/load, memory and instruction caps), the
  * chunk sees the validated arguments as the local `args` (a table) and
  * returns a string (given to the model as is), nil (""), or any other
- * value (given as compact JSON, keys sorted). A Lua error, a limit reached, or an
- * interrupt() call is the tool's error, which loom_tools_invoke feeds back
+ * value (given as compact JSON, keys sorted). A Lua error, a limit reached, or
+ * an interrupt() call is the tool's error, which loom_tools_invoke feeds back
  * to the model; it never fails the run. The body is compiled once when the
  * tool is declared, so a syntax error is reported at load.
  *
@@ -30,7 +30,7 @@
 #define LUA_TOOL_MEMORY (16u << 20)
 
 struct lua_tool {
-  char *name;   /* chunk name: "tool NAME" */
+  char *name; /* chunk name: "tool NAME" */
   char *src;
   uint64_t max_instructions;
   size_t max_memory;
@@ -68,9 +68,9 @@ static loom_err lua_tool_run(void *self, const json_t *args, char **out,
   if (!err)
     err = loom_lua_run(lua, lt->name, &args, 1, &call, &res, e);
   if (!err && call.interrupt)
-    err = loom_error_set(e, LOOM_ERR_INVALID,
-                         "[%s]: interrupt() is not available in tools",
-                         lt->name);
+    err =
+        loom_error_set(e, LOOM_ERR_INVALID,
+                       "[%s]: interrupt() is not available in tools", lt->name);
   if (!err)
     *out = result_text(res);
   json_decref(call.interrupt);
@@ -109,12 +109,17 @@ loom_err loom_tools_add_lua(struct loom_tools *r, const json_t *decl,
   char *params = json_is_object(schema) ? loom_json_dump(schema) : NULL;
   json_decref(schema);
   if (!err) {
-    struct loom_tool t = {.name = name, .description = json_string_value(desc),
-                          .parameters = params, .run = lua_tool_run,
-                          .self = lt, .free_self = lua_tool_free};
+    struct loom_tool t = {.name = name,
+                          .description = json_string_value(desc),
+                          .parameters = params,
+                          .run = lua_tool_run,
+                          .self = lt,
+                          .free_self = lua_tool_free};
     err = params ? loom_tools_add(r, &t, e)
-                 : loom_error_set(e, LOOM_ERR_INVALID, "tool '%s': parameters "
-                                  "must be a JSON Schema object", name);
+                 : loom_error_set(e, LOOM_ERR_INVALID,
+                                  "tool '%s': parameters "
+                                  "must be a JSON Schema object",
+                                  name);
   }
   loom_free(params);
   if (err)
@@ -169,9 +174,8 @@ loom_err loom_tools_load_file(struct loom_tools *r, const char *path,
     err = loom_error_set(e, err, "%s: %s", path, sub.message);
     goto out;
   }
-  const json_t *list = json_is_object(doc.root)
-                           ? json_object_get(doc.root, "tools")
-                           : doc.root;
+  const json_t *list =
+      json_is_object(doc.root) ? json_object_get(doc.root, "tools") : doc.root;
   err = add_list(r, list, path, e);
   loom_doc_cleanup(&doc);
 out:

@@ -23,24 +23,37 @@ static loom_err check(const json_t *s, const json_t *v, const char *path,
 
 static const char *type_name(const json_t *v) {
   switch (json_typeof(v)) {
-  case JSON_OBJECT: return "an object";
-  case JSON_ARRAY: return "an array";
-  case JSON_STRING: return "a string";
-  case JSON_INTEGER: return "an integer";
-  case JSON_REAL: return "a number";
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+    return "an integer";
+  case JSON_REAL:
+    return "a number";
   case JSON_TRUE:
-  case JSON_FALSE: return "a boolean";
-  default: return "null";
+  case JSON_FALSE:
+    return "a boolean";
+  default:
+    return "null";
   }
 }
 
 static bool is_type(const json_t *v, const char *t) {
-  if (!strcmp(t, "object")) return json_is_object(v);
-  if (!strcmp(t, "array")) return json_is_array(v);
-  if (!strcmp(t, "string")) return json_is_string(v);
-  if (!strcmp(t, "number")) return json_is_number(v);
-  if (!strcmp(t, "boolean")) return json_is_boolean(v);
-  if (!strcmp(t, "null")) return json_is_null(v);
+  if (!strcmp(t, "object"))
+    return json_is_object(v);
+  if (!strcmp(t, "array"))
+    return json_is_array(v);
+  if (!strcmp(t, "string"))
+    return json_is_string(v);
+  if (!strcmp(t, "number"))
+    return json_is_number(v);
+  if (!strcmp(t, "boolean"))
+    return json_is_boolean(v);
+  if (!strcmp(t, "null"))
+    return json_is_null(v);
   if (!strcmp(t, "integer"))
     return json_is_integer(v) ||
            (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v));
@@ -52,8 +65,9 @@ static loom_err check_type(const json_t *type, const json_t *v,
   if (json_is_string(type)) {
     if (is_type(v, json_string_value(type)))
       return LOOM_OK;
-    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be %s %s, not %s",
-                          path, strchr("aeiou", json_string_value(type)[0]) ? "an" : "a",
+    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be %s %s, not %s", path,
+                          strchr("aeiou", json_string_value(type)[0]) ? "an"
+                                                                      : "a",
                           json_string_value(type), type_name(v));
   }
   if (!json_is_array(type))
@@ -110,16 +124,20 @@ static loom_err check_number(const json_t *s, const json_t *v, const char *path,
   bool has;
   b = num(s, "minimum", &has);
   if (has && x < b)
-    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be at least %g", path, b);
+    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be at least %g", path,
+                          b);
   b = num(s, "maximum", &has);
   if (has && x > b)
-    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be at most %g", path, b);
+    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be at most %g", path,
+                          b);
   b = num(s, "exclusiveMinimum", &has);
   if (has && x <= b)
-    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be more than %g", path, b);
+    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be more than %g", path,
+                          b);
   b = num(s, "exclusiveMaximum", &has);
   if (has && x >= b)
-    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be less than %g", path, b);
+    return loom_error_set(e, LOOM_ERR_INVALID, "%s must be less than %g", path,
+                          b);
   return LOOM_OK;
 }
 
@@ -233,22 +251,26 @@ static loom_err check_combinators(const json_t *s, const json_t *v,
   }
   const json_t *any = json_object_get(s, "anyOf");
   if (json_is_array(any)) {
-    json_array_foreach(any, i, sub) matched += check(sub, v, path, &ignore) == LOOM_OK;
+    json_array_foreach(any, i, sub) matched +=
+        check(sub, v, path, &ignore) == LOOM_OK;
     if (!matched)
       return loom_error_set(e, LOOM_ERR_INVALID,
-                            "%s matches none of the allowed shapes (anyOf)", path);
+                            "%s matches none of the allowed shapes (anyOf)",
+                            path);
   }
   const json_t *one = json_object_get(s, "oneOf");
   if (json_is_array(one)) {
     matched = 0;
-    json_array_foreach(one, i, sub) matched += check(sub, v, path, &ignore) == LOOM_OK;
+    json_array_foreach(one, i, sub) matched +=
+        check(sub, v, path, &ignore) == LOOM_OK;
     if (matched != 1)
-      return loom_error_set(e, LOOM_ERR_INVALID,
-                            "%s must match exactly one shape (oneOf), matches %zu",
-                            path, matched);
+      return loom_error_set(
+          e, LOOM_ERR_INVALID,
+          "%s must match exactly one shape (oneOf), matches %zu", path,
+          matched);
   }
   const json_t *not = json_object_get(s, "not");
-  if (json_is_object(not) && check(not, v, path, &ignore) == LOOM_OK)
+  if (json_is_object(not ) && check(not, v, path, &ignore) == LOOM_OK)
     return loom_error_set(e, LOOM_ERR_INVALID, "%s matches a forbidden shape",
                           path);
   return LOOM_OK;

@@ -84,10 +84,9 @@ static int take_flags(int argc, char **argv, struct opts *o) {
   o->paths = loom_calloc((size_t)argc, sizeof *o->paths);
   o->rest = loom_calloc((size_t)argc + 1, sizeof *o->rest);
   o->rest[o->nrest++] = argv[0];
-  static const char *const mine[] = {"--index", "--chunk-size", "--overlap",
-                                     "--tenant", "--mode", "--filter",
-                                     "--top-k", "--embed-model",
-                                     "--pinecone", NULL};
+  static const char *const mine[] = {
+      "--index",  "--chunk-size", "--overlap",     "--tenant",   "--mode",
+      "--filter", "--top-k",      "--embed-model", "--pinecone", NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int k = -1;
@@ -111,15 +110,34 @@ static int take_flags(int argc, char **argv, struct opts *o) {
     const char *v = argv[++i];
     bool ok = true;
     switch (k) {
-    case 0: o->index = v; break;
-    case 1: ok = parse_size(v, &o->chunk_size); break;
-    case 2: ok = parse_size(v, &o->overlap); o->overlap_set = true; break;
-    case 3: o->tenant = v; break;
-    case 4: o->mode = v; break;
-    case 5: o->filter = v; break;
-    case 6: ok = parse_size(v, &o->top_k); break;
-    case 7: o->embed_model = v; break;
-    default: o->pinecone = v; break;
+    case 0:
+      o->index = v;
+      break;
+    case 1:
+      ok = parse_size(v, &o->chunk_size);
+      break;
+    case 2:
+      ok = parse_size(v, &o->overlap);
+      o->overlap_set = true;
+      break;
+    case 3:
+      o->tenant = v;
+      break;
+    case 4:
+      o->mode = v;
+      break;
+    case 5:
+      o->filter = v;
+      break;
+    case 6:
+      ok = parse_size(v, &o->top_k);
+      break;
+    case 7:
+      o->embed_model = v;
+      break;
+    default:
+      o->pinecone = v;
+      break;
     }
     if (!ok) {
       fprintf(stderr, "loom: %s wants a number, got '%s'\n", a, v);
@@ -130,8 +148,8 @@ static int take_flags(int argc, char **argv, struct opts *o) {
 }
 
 static bool wanted(const char *name) {
-  static const char *const exts[] = {".md", ".markdown", ".html", ".htm",
-                                     ".txt", ".text", NULL};
+  static const char *const exts[] = {".md",  ".markdown", ".html", ".htm",
+                                     ".txt", ".text",     NULL};
   const char *dot = strrchr(name, '.');
   for (size_t i = 0; dot && exts[i]; i++)
     if (!strcasecmp(dot, exts[i]))
@@ -238,9 +256,8 @@ struct collection {
 
 /* The embedder: the provider's model when --embed-model is given, else
  * the built-in hash embedder. */
-static loom_err open_embedder(const struct loom_config *c,
-                              const struct opts *o, struct collection *col,
-                              struct loom_error *e) {
+static loom_err open_embedder(const struct loom_config *c, const struct opts *o,
+                              struct collection *col, struct loom_error *e) {
   col->hash = loom_rag_hash_embedder(0);
   if (!o->embed_model)
     return LOOM_OK;
@@ -260,12 +277,12 @@ static loom_err open_embedder(const struct loom_config *c,
 /* The index: `<data dir>/indexes/NAME` (created when `create`), or with
  * --pinecone the Pinecone index NAME at that URL (PINECONE_API_KEY). */
 static loom_err open_vectors(const struct loom_config *c, const struct opts *o,
-                             bool create, uint32_t dim,
-                             struct collection *col, struct loom_error *e) {
+                             bool create, uint32_t dim, struct collection *col,
+                             struct loom_error *e) {
   if (o->pinecone) {
     loom_http_client_global_init();
-    return loom_pinecone_open(o->pinecone, getenv("PINECONE_API_KEY"),
-                              o->index, &col->pinecone, e);
+    return loom_pinecone_open(o->pinecone, getenv("PINECONE_API_KEY"), o->index,
+                              &col->pinecone, e);
   }
   struct loom_vstore_params p = {.dim = dim, .metric = LOOM_METRIC_COSINE};
   char *dir = loom_asprintf("%s/indexes", c->data_dir);
@@ -283,8 +300,7 @@ static loom_err open_vectors(const struct loom_config *c, const struct opts *o,
 /* Opens the database (migrated), the embedder and the index. */
 static loom_err open_collection(const struct loom_config *c,
                                 const struct opts *o, bool create,
-                                struct collection *col,
-                                struct loom_error *e) {
+                                struct collection *col, struct loom_error *e) {
   loom_err err = open_embedder(c, o, col, e);
   if (err)
     return err;
@@ -294,11 +310,13 @@ static loom_err open_collection(const struct loom_config *c,
     err = loom_store_migrate(col->store, e);
   if (!err)
     err = open_vectors(c, o, create, emb->dim, col, e);
-  col->rag = (struct loom_rag){.store = col->store, .vectors = col->vs,
-                               .remote = col->pinecone, .embedder = emb,
+  col->rag = (struct loom_rag){.store = col->store,
+                               .vectors = col->vs,
+                               .remote = col->pinecone,
+                               .embedder = emb,
                                .tenant = o->tenant ? o->tenant : "default",
                                .collection = o->index};
-  uint32_t dim = err ? 0
+  uint32_t dim = err             ? 0
                  : col->pinecone ? loom_pinecone_dim(col->pinecone)
                                  : loom_vstore_params(col->vs)->dim;
   if (!err && dim != emb->dim)
@@ -326,13 +344,13 @@ static size_t ingest_all(struct collection *col, const struct opts *o,
     struct loom_rag_ingest_result r = {0};
     size_t len = 0;
     char *data = read_file(f->v[i], &len, &e);
-    struct loom_rag_ingest_opts io = {
-        .chunk_size = o->chunk_size, .overlap = o->overlap,
-        .default_overlap = !o->overlap_set,
-        .format = loom_rag_format_of(f->v[i])};
-    loom_err err = data ? loom_rag_ingest(&col->rag, f->v[i], data, len, &io,
-                                          &r, &e)
-                        : e.code;
+    struct loom_rag_ingest_opts io = {.chunk_size = o->chunk_size,
+                                      .overlap = o->overlap,
+                                      .default_overlap = !o->overlap_set,
+                                      .format = loom_rag_format_of(f->v[i])};
+    loom_err err =
+        data ? loom_rag_ingest(&col->rag, f->v[i], data, len, &io, &r, &e)
+             : e.code;
     loom_free(data);
     failed += err != LOOM_OK;
     changed += !err && !r.unchanged;

@@ -26,12 +26,9 @@ int main(int argc, char **argv) {
     const char *name;
     int (*fn)(int, char **);
   } commands[] = {
-      {"serve", loom_cli_serve},
-      {"migrate", loom_cli_migrate},
-      {"run", loom_cli_run},
-      {"resume", loom_cli_resume},
-      {"ingest", loom_cli_ingest},
-      {"search", loom_cli_search},
+      {"serve", loom_cli_serve},   {"migrate", loom_cli_migrate},
+      {"run", loom_cli_run},       {"resume", loom_cli_resume},
+      {"ingest", loom_cli_ingest}, {"search", loom_cli_search},
   };
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

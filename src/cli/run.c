@@ -31,7 +31,8 @@ static const char run_usage[] =
     "the embedded database, printing each node's result as it happens and\n"
     "the final state.\n"
     "\n"
-    "  --input JSON            initial channel values, e.g. '{\"topic\":\"x\"}'\n"
+    "  --input JSON            initial channel values, e.g. "
+    "'{\"topic\":\"x\"}'\n"
     "  --thread ID             thread id (default: a new one)\n"
     "  --db DIR                data directory holding loom.db\n"
     "                          (default: $LOOM_DATA_DIR or ./data)\n"
@@ -65,8 +66,8 @@ struct cli {
 
 static void print_cb(const struct loom_event *ev, void *arg) {
   const struct cli *c = arg;
-  if (c->quiet || (ev->type != LOOM_EVENT_TASK_RESULT &&
-                   ev->type != LOOM_EVENT_CUSTOM))
+  if (c->quiet ||
+      (ev->type != LOOM_EVENT_TASK_RESULT && ev->type != LOOM_EVENT_CUSTOM))
     return;
   char *data = NULL;
   const char *ns = ev->ns && *ev->ns ? ev->ns : NULL;
@@ -117,8 +118,21 @@ static int parse_durability(const char *s, enum loom_durability *out) {
 
 /* Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, const char *usage, struct cli *c) {
-  enum { O_INPUT = 256, O_THREAD, O_DB, O_LIMIT, O_DUR, O_BEFORE, O_AFTER,
-         O_QUIET, O_VALUE, O_UPDATE, O_GOTO, O_GRAPH, O_HELP };
+  enum {
+    O_INPUT = 256,
+    O_THREAD,
+    O_DB,
+    O_LIMIT,
+    O_DUR,
+    O_BEFORE,
+    O_AFTER,
+    O_QUIET,
+    O_VALUE,
+    O_UPDATE,
+    O_GOTO,
+    O_GRAPH,
+    O_HELP
+  };
   static const struct option opts[] = {
       {"input", required_argument, 0, O_INPUT},
       {"thread", required_argument, 0, O_THREAD},
@@ -138,25 +152,52 @@ static int parse_args(int argc, char **argv, const char *usage, struct cli *c) {
   int ch, rc = -1;
   while (rc < 0 && (ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (ch) {
-    case O_INPUT: c->input = optarg; break;
-    case O_THREAD: c->thread = optarg; break;
-    case O_DB: c->db = optarg; break;
+    case O_INPUT:
+      c->input = optarg;
+      break;
+    case O_THREAD:
+      c->thread = optarg;
+      break;
+    case O_DB:
+      c->db = optarg;
+      break;
     case O_LIMIT:
       c->limit = atoi(optarg);
       if (c->limit <= 0)
         rc = 2, fprintf(stderr, "loom: --recursion-limit must be positive\n");
       break;
-    case O_DUR: rc = parse_durability(optarg, &c->durability) ? 2 : -1; break;
-    case O_BEFORE: c->before = split_names(optarg, &c->nbefore); break;
-    case O_AFTER: c->after = split_names(optarg, &c->nafter); break;
-    case O_QUIET: c->quiet = true; break;
-    case O_VALUE: c->value = optarg; break;
-    case O_UPDATE: c->update = optarg; break;
-    case O_GOTO: c->go = optarg; break;
-    case O_GRAPH: c->file = optarg; break;
+    case O_DUR:
+      rc = parse_durability(optarg, &c->durability) ? 2 : -1;
+      break;
+    case O_BEFORE:
+      c->before = split_names(optarg, &c->nbefore);
+      break;
+    case O_AFTER:
+      c->after = split_names(optarg, &c->nafter);
+      break;
+    case O_QUIET:
+      c->quiet = true;
+      break;
+    case O_VALUE:
+      c->value = optarg;
+      break;
+    case O_UPDATE:
+      c->update = optarg;
+      break;
+    case O_GOTO:
+      c->go = optarg;
+      break;
+    case O_GRAPH:
+      c->file = optarg;
+      break;
     case 'h':
-    case O_HELP: fputs(usage, stdout); rc = 0; break;
-    default: fputs(usage, stderr); rc = 2;
+    case O_HELP:
+      fputs(usage, stdout);
+      rc = 0;
+      break;
+    default:
+      fputs(usage, stderr);
+      rc = 2;
     }
   }
   return rc;
@@ -180,10 +221,10 @@ static loom_err open_store(const struct cli *c, struct loom_store **out,
 }
 
 static void print_final(struct loom_run *r) {
-  json_t *out = json_pack("{sssssssO}", "thread_id", loom_run_thread_id(r),
-                          "status", loom_run_status_name(loom_run_status(r)),
-                          "checkpoint_id", loom_run_checkpoint_id(r),
-                          "values", loom_run_values(r));
+  json_t *out =
+      json_pack("{sssssssO}", "thread_id", loom_run_thread_id(r), "status",
+                loom_run_status_name(loom_run_status(r)), "checkpoint_id",
+                loom_run_checkpoint_id(r), "values", loom_run_values(r));
   if (loom_run_status(r) == LOOM_RUN_INTERRUPTED)
     json_object_set(out, "interrupts", (json_t *)loom_run_interrupts(r));
   char *text = json_dumps(out, JSON_INDENT(2));
@@ -196,16 +237,19 @@ static int execute(const struct cli *c, struct loom_store *store,
                    const struct loom_graph *g, const json_t *input,
                    const json_t *command) {
   char path[PATH_MAX];
-  json_t *meta = json_pack("{ss}", "graph_file",
-                           realpath(c->file, path) ? path : c->file);
-  struct loom_run_opts o = {
-      .store = store, .thread_id = c->thread, .input = input,
-      .command = command, .recursion_limit = c->limit,
-      .durability = c->durability,
-      .interrupt_before = (const char *const *)c->before,
-      .ninterrupt_before = c->nbefore,
-      .interrupt_after = (const char *const *)c->after,
-      .ninterrupt_after = c->nafter, .metadata = meta};
+  json_t *meta =
+      json_pack("{ss}", "graph_file", realpath(c->file, path) ? path : c->file);
+  struct loom_run_opts o = {.store = store,
+                            .thread_id = c->thread,
+                            .input = input,
+                            .command = command,
+                            .recursion_limit = c->limit,
+                            .durability = c->durability,
+                            .interrupt_before = (const char *const *)c->before,
+                            .ninterrupt_before = c->nbefore,
+                            .interrupt_after = (const char *const *)c->after,
+                            .ninterrupt_after = c->nafter,
+                            .metadata = meta};
   struct loom_run *r = NULL;
   struct loom_error e = {0};
   int rc = 1;
@@ -221,8 +265,7 @@ static int execute(const struct cli *c, struct loom_store *store,
   } else {
     rc = 0;
     if (st == LOOM_RUN_INTERRUPTED)
-      fprintf(stderr,
-              "waiting for a human: loom resume %s --value JSON\n",
+      fprintf(stderr, "waiting for a human: loom resume %s --value JSON\n",
               loom_run_thread_id(r));
   }
 out:

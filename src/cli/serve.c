@@ -53,8 +53,8 @@ static loom_err start(struct serve *s, struct loom_error *e) {
     err = loom_store_open(c->database_url, c->data_dir, &s->app.store, e);
   if (!err)
     err = loom_store_migrate(s->app.store, e);
-  if (!err && (err = loom_loop_group_new((unsigned)atoi(c->threads),
-                                         &s->app.loops)))
+  if (!err &&
+      (err = loom_loop_group_new((unsigned)atoi(c->threads), &s->app.loops)))
     loom_error_set(e, err, "cannot start the event loops");
   if (err)
     return err;
@@ -66,13 +66,13 @@ static loom_err start(struct serve *s, struct loom_error *e) {
   s->router = loom_http_router_new();
   if ((err = loom_api_routes_add(s->router, &s->app, e)))
     return err;
-  if ((err = loom_http_server_new(s->app.loops, s->router, &opt, &s->server,
-                                  e)))
+  if ((err =
+           loom_http_server_new(s->app.loops, s->router, &opt, &s->server, e)))
     return err;
   const char *const labels[] = {"method", "route", "status", NULL};
   struct loom_metric *latency = loom_metrics_histogram(
-      "http_request_duration_seconds", "HTTP request latency by route.",
-      labels, loom_metrics_latency_buckets, loom_metrics_latency_nbuckets);
+      "http_request_duration_seconds", "HTTP request latency by route.", labels,
+      loom_metrics_latency_buckets, loom_metrics_latency_nbuckets);
   loom_http_server_set_done_hook(s->server, loom_api_record_request, latency);
   return LOOM_OK;
 }
@@ -80,7 +80,7 @@ static loom_err start(struct serve *s, struct loom_error *e) {
 static void stop(struct serve *s) {
   loom_api_langgraph_stop(); /* running graph runs pause, resumed at start */
   loom_http_server_free(s->server); /* graceful: waits for in-flight work */
-  loom_api_pinecone_shutdown(); /* checkpoints the vector indexes */
+  loom_api_pinecone_shutdown();     /* checkpoints the vector indexes */
   loom_loop_group_free(s->app.loops);
   loom_agents_nodes_shutdown(); /* after the runs stopped */
   loom_http_router_free(s->router);
@@ -106,7 +106,8 @@ int loom_cli_serve(int argc, char **argv) {
 
   struct loom_error e = {0};
   if (start(&s, &e) != LOOM_OK) {
-    LOOM_ERROR("cannot start: %s", e.message[0] ? e.message : loom_strerror(e.code));
+    LOOM_ERROR("cannot start: %s",
+               e.message[0] ? e.message : loom_strerror(e.code));
     stop(&s);
     return 1;
   }

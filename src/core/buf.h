@@ -15,10 +15,10 @@
 #include "core/err.h"
 
 struct loom_buf {
-  char *data;  /* NUL-terminated; NULL until the first append */
-  size_t len;  /* bytes used, not counting the terminator */
-  size_t cap;  /* bytes allocated */
-  size_t max;  /* largest len allowed */
+  char *data; /* NUL-terminated; NULL until the first append */
+  size_t len; /* bytes used, not counting the terminator */
+  size_t cap; /* bytes allocated */
+  size_t max; /* largest len allowed */
 };
 
 /* Starts an empty buffer that may grow to `max` bytes. */

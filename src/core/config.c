@@ -75,8 +75,8 @@ loom_err loom_config_load_file(struct loom_config *c, const char *path,
       continue;
     char *eq = strchr(t, '=');
     if (!eq) {
-      result = loom_error_set(e, LOOM_ERR_INVALID,
-                              "%s:%d: expected NAME=value", path, lineno);
+      result = loom_error_set(e, LOOM_ERR_INVALID, "%s:%d: expected NAME=value",
+                              path, lineno);
       goto out;
     }
     *eq = 0;
@@ -88,9 +88,9 @@ loom_err loom_config_load_file(struct loom_config *c, const char *path,
       value++;
     }
     if (loom_config_set(c, trim(t), value) != LOOM_OK) {
-      result = loom_error_set(e, LOOM_ERR_INVALID,
-                              "%s:%d: unknown setting '%s'", path, lineno,
-                              trim(t));
+      result =
+          loom_error_set(e, LOOM_ERR_INVALID, "%s:%d: unknown setting '%s'",
+                         path, lineno, trim(t));
       goto out;
     }
   }

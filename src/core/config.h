@@ -17,32 +17,33 @@
 
 /* X(field, ENV_NAME, default, description): all settings are strings. */
 #define LOOM_CONFIG_MAP(X)                                                     \
-  X(addr, LOOM_ADDR, "127.0.0.1:8123", "host:port to listen on")             \
-  X(data_dir, LOOM_DATA_DIR, "./data", "directory for the database and indexes") \
-  X(graphs, LOOM_GRAPHS, "", "colon-separated directories of graph specs")  \
-  X(auth, LOOM_AUTH, "none", "authentication: none, apikey or clerk")       \
-  X(role, LOOM_ROLE, "all", "process role: all, api or worker")             \
-  X(log_level, LOOM_LOG_LEVEL, "info", "debug, info, warn, error or off")   \
-  X(max_body, LOOM_MAX_BODY, "10485760", "largest request body in bytes")   \
-  X(grace_seconds, LOOM_GRACE_SECONDS, "10", "shutdown grace period")       \
-  X(idle_timeout, LOOM_IDLE_TIMEOUT, "60",                                    \
-    "seconds before an idle or stalled connection is closed")                 \
-  X(threads, LOOM_THREADS, "0", "event loops to run (0 = one per core)")    \
+  X(addr, LOOM_ADDR, "127.0.0.1:8123", "host:port to listen on")               \
+  X(data_dir, LOOM_DATA_DIR, "./data",                                         \
+    "directory for the database and indexes")                                  \
+  X(graphs, LOOM_GRAPHS, "", "colon-separated directories of graph specs")     \
+  X(auth, LOOM_AUTH, "none", "authentication: none, apikey or clerk")          \
+  X(role, LOOM_ROLE, "all", "process role: all, api or worker")                \
+  X(log_level, LOOM_LOG_LEVEL, "info", "debug, info, warn, error or off")      \
+  X(max_body, LOOM_MAX_BODY, "10485760", "largest request body in bytes")      \
+  X(grace_seconds, LOOM_GRACE_SECONDS, "10", "shutdown grace period")          \
+  X(idle_timeout, LOOM_IDLE_TIMEOUT, "60",                                     \
+    "seconds before an idle or stalled connection is closed")                  \
+  X(threads, LOOM_THREADS, "0", "event loops to run (0 = one per core)")       \
   X(database_url, DATABASE_URL, "", "postgres://... (empty: embedded SQLite)") \
-  X(redis_url, REDIS_URL, "", "redis://... (empty: in-process cache)")      \
-  X(openai_api_key, OPENAI_API_KEY, "", "key for OpenAI-compatible servers") \
-  X(openai_base_url, OPENAI_BASE_URL, "https://api.openai.com/v1",           \
-    "base URL of the OpenAI-compatible server")                               \
-  X(anthropic_api_key, ANTHROPIC_API_KEY, "", "key for Anthropic")          \
-  X(anthropic_base_url, ANTHROPIC_BASE_URL, "https://api.anthropic.com",    \
-    "base URL of the Anthropic server")                                       \
-  X(model, LOOM_MODEL, "", "default model, e.g. openai/gpt-4o-mini")        \
-  X(clerk_jwt_key, CLERK_JWT_KEY, "", "PEM public key for Clerk tokens")    \
-  X(clerk_jwks_url, CLERK_JWKS_URL, "", "JWKS URL for Clerk tokens")        \
-  X(clerk_authorized_parties, CLERK_AUTHORIZED_PARTIES, "",                   \
-    "comma-separated allowed azp values")                                     \
-  X(sentry_dsn, SENTRY_DSN, "", "where errors are reported")                \
-  X(sentry_traces_sample_rate, SENTRY_TRACES_SAMPLE_RATE, "0.1",            \
+  X(redis_url, REDIS_URL, "", "redis://... (empty: in-process cache)")         \
+  X(openai_api_key, OPENAI_API_KEY, "", "key for OpenAI-compatible servers")   \
+  X(openai_base_url, OPENAI_BASE_URL, "https://api.openai.com/v1",             \
+    "base URL of the OpenAI-compatible server")                                \
+  X(anthropic_api_key, ANTHROPIC_API_KEY, "", "key for Anthropic")             \
+  X(anthropic_base_url, ANTHROPIC_BASE_URL, "https://api.anthropic.com",       \
+    "base URL of the Anthropic server")                                        \
+  X(model, LOOM_MODEL, "", "default model, e.g. openai/gpt-4o-mini")           \
+  X(clerk_jwt_key, CLERK_JWT_KEY, "", "PEM public key for Clerk tokens")       \
+  X(clerk_jwks_url, CLERK_JWKS_URL, "", "JWKS URL for Clerk tokens")           \
+  X(clerk_authorized_parties, CLERK_AUTHORIZED_PARTIES, "",                    \
+    "comma-separated allowed azp values")                                      \
+  X(sentry_dsn, SENTRY_DSN, "", "where errors are reported")                   \
+  X(sentry_traces_sample_rate, SENTRY_TRACES_SAMPLE_RATE, "0.1",               \
     "share of traces sent to Sentry")
 
 struct loom_config {

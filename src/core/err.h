@@ -20,23 +20,23 @@
 
 /* X(NAME, json_code, description) */
 #define LOOM_ERR_MAP(X)                                                        \
-  X(OK, ok, "success")                                                             \
-  X(INVALID, invalid, "invalid argument")                                               \
-  X(PARSE, parse, "malformed input")                                                  \
-  X(NOT_FOUND, not_found, "not found")                                                    \
-  X(EXISTS, exists, "already exists")                                                  \
-  X(CONFLICT, conflict, "conflicting state")                                             \
-  X(TOO_LARGE, too_large, "too large")                                                    \
-  X(LIMIT, limit, "limit reached")                                                    \
-  X(UNSUPPORTED, unsupported, "not supported")                                              \
-  X(UNAUTHORIZED, unauthorized, "not authenticated")                                         \
-  X(FORBIDDEN, forbidden, "not allowed")                                                  \
-  X(TIMEOUT, timeout, "timed out")                                                      \
-  X(CANCELLED, cancelled, "cancelled")                                                    \
-  X(UNAVAILABLE, unavailable, "service unavailable")                                        \
-  X(IO, io, "input/output error")                                                  \
-  X(DB, db, "database error")                                                      \
-  X(UPSTREAM, upstream, "upstream service error")                                        \
+  X(OK, ok, "success")                                                         \
+  X(INVALID, invalid, "invalid argument")                                      \
+  X(PARSE, parse, "malformed input")                                           \
+  X(NOT_FOUND, not_found, "not found")                                         \
+  X(EXISTS, exists, "already exists")                                          \
+  X(CONFLICT, conflict, "conflicting state")                                   \
+  X(TOO_LARGE, too_large, "too large")                                         \
+  X(LIMIT, limit, "limit reached")                                             \
+  X(UNSUPPORTED, unsupported, "not supported")                                 \
+  X(UNAUTHORIZED, unauthorized, "not authenticated")                           \
+  X(FORBIDDEN, forbidden, "not allowed")                                       \
+  X(TIMEOUT, timeout, "timed out")                                             \
+  X(CANCELLED, cancelled, "cancelled")                                         \
+  X(UNAVAILABLE, unavailable, "service unavailable")                           \
+  X(IO, io, "input/output error")                                              \
+  X(DB, db, "database error")                                                  \
+  X(UPSTREAM, upstream, "upstream service error")                              \
   X(INTERNAL, internal, "internal error")
 
 typedef enum {

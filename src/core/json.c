@@ -114,9 +114,8 @@ loom_err loom_json_get_bool(const json_t *obj, const char *key, bool required,
   return LOOM_OK;
 }
 
-loom_err loom_json_get_object(const json_t *obj, const char *key,
-                              bool required, json_t **out,
-                              struct loom_error *e) {
+loom_err loom_json_get_object(const json_t *obj, const char *key, bool required,
+                              json_t **out, struct loom_error *e) {
   loom_err err = lookup(obj, key, required, out, e);
   if (err || !*out)
     return err;

@@ -45,9 +45,8 @@ loom_err loom_json_get_int(const json_t *obj, const char *key, bool required,
 loom_err loom_json_get_bool(const json_t *obj, const char *key, bool required,
                             bool fallback, bool *out,
                             struct loom_error *e) LOOM_MUST_USE;
-loom_err loom_json_get_object(const json_t *obj, const char *key,
-                              bool required, json_t **out,
-                              struct loom_error *e) LOOM_MUST_USE;
+loom_err loom_json_get_object(const json_t *obj, const char *key, bool required,
+                              json_t **out, struct loom_error *e) LOOM_MUST_USE;
 loom_err loom_json_get_array(const json_t *obj, const char *key, bool required,
                              json_t **out, struct loom_error *e) LOOM_MUST_USE;
 

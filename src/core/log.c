@@ -50,8 +50,8 @@ void loom_log_fields(enum loom_log_level level, const char *msg,
   }
   char ts[33];
   json_t *line = json_object();
-  json_object_set_new(line, "ts",
-                      json_string(loom_clock_format_iso(loom_clock_wall_ms(), ts)));
+  json_object_set_new(
+      line, "ts", json_string(loom_clock_format_iso(loom_clock_wall_ms(), ts)));
   json_object_set_new(line, "level", json_string(level_names[level]));
   json_object_set_new(line, "msg", json_string(msg));
   if (ctx_request[0])

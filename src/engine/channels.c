@@ -40,8 +40,8 @@ static loom_err reduce_append(json_t *cur, const json_t *value, json_t **out) {
 static loom_err reduce_add(const struct loom_channel *ch, json_t *cur,
                            const json_t *value, json_t **out,
                            struct loom_error *e) {
-  if (!json_is_number(value) || (cur && !json_is_null(cur) &&
-                                 !json_is_number(cur)))
+  if (!json_is_number(value) ||
+      (cur && !json_is_null(cur) && !json_is_number(cur)))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "channel '%s' (reducer add) takes numbers", ch->name);
   if ((!cur || json_is_integer(cur) || json_is_null(cur)) &&
@@ -59,8 +59,8 @@ static loom_err reduce_lua(struct loom_lua *lua, const struct loom_channel *ch,
                            struct loom_error *e) {
   char *name = loom_asprintf("reducer %s", ch->name);
   const json_t *args[2] = {cur, value};
-  loom_err rc = loom_lua_compile(lua, name, ch->reducer_lua,
-                                 "current, update", e);
+  loom_err rc =
+      loom_lua_compile(lua, name, ch->reducer_lua, "current, update", e);
   if (!rc)
     rc = loom_lua_run(lua, name, args, 2, NULL, out, e);
   loom_free(name);
@@ -153,11 +153,11 @@ static loom_err apply_one(struct loom_run *r, const char *node,
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "node '%s' wrote a %s to channel '%s' of type %s",
                           node,
-                          json_is_string(value)   ? "string"
-                          : json_is_number(value) ? "number"
+                          json_is_string(value)    ? "string"
+                          : json_is_number(value)  ? "number"
                           : json_is_boolean(value) ? "boolean"
-                          : json_is_array(value)  ? "list"
-                                                  : "object",
+                          : json_is_array(value)   ? "list"
+                                                   : "object",
                           ch->name, ch->type);
   loom_err rc = loom_engine_reduce(loom_engine_lua(r), ch, r->values, value, e);
   if (rc)

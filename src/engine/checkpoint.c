@@ -32,8 +32,8 @@ void loom_engine_interrupt_id(const char *checkpoint_id, const char *task_id,
 }
 
 static loom_err write_parts(struct loom_run *r, const char *id, json_t *ckpt,
-                           json_t *meta, json_t *values,
-                           struct loom_error *e) {
+                            json_t *meta, json_t *values,
+                            struct loom_error *e) {
   json_t *versions = json_object_get(ckpt, "channel_versions");
   size_t n = 0, cap = json_object_size(versions) + 1;
   struct loom_blob *blobs = loom_calloc(cap, sizeof(*blobs));
@@ -47,10 +47,13 @@ static loom_err write_parts(struct loom_run *r, const char *id, json_t *ckpt,
     blobs[n++] = (struct loom_blob){ch, json_string_value(v),
                                     json_object_get(values, ch)};
   }
-  struct loom_checkpoint cp = {
-      .thread_id = r->thread_id, .ns = r->ns, .id = (char *)id,
-      .parent_id = r->persisted_id[0] ? r->persisted_id : NULL,
-      .checkpoint = ckpt, .metadata = meta};
+  struct loom_checkpoint cp = {.thread_id = r->thread_id,
+                               .ns = r->ns,
+                               .id = (char *)id,
+                               .parent_id =
+                                   r->persisted_id[0] ? r->persisted_id : NULL,
+                               .checkpoint = ckpt,
+                               .metadata = meta};
   loom_err rc =
       r->store->ops->put_checkpoint(r->store, r->tenant, &cp, blobs, n, e);
   loom_free(blobs);
@@ -85,8 +88,8 @@ loom_err loom_engine_flush(struct loom_run *r, struct loom_error *e) {
   json_array_clear(r->unsaved);
   json_array_foreach(r->unsaved_writes, i, w) {
     const char *cp = json_string_value(json_object_get(w, "checkpoint_id"));
-    if (rc || (r->durability == LOOM_DURABILITY_EXIT &&
-               strcmp(cp, r->persisted_id)))
+    if (rc ||
+        (r->durability == LOOM_DURABILITY_EXIT && strcmp(cp, r->persisted_id)))
       continue;
     rc = r->store->ops->put_writes(
         r->store, r->tenant, r->thread_id, r->ns, cp,
@@ -208,8 +211,8 @@ loom_err loom_engine_save(struct loom_run *r, const char *source,
   json_t *ckpt = json_object(), *meta = json_object();
   json_object_set_new(ckpt, "v", json_integer(1));
   json_object_set_new(ckpt, "id", json_string(id));
-  json_object_set_new(ckpt, "ts", json_string(loom_clock_format_iso(
-                                      loom_clock_wall_ms(), ts)));
+  json_object_set_new(
+      ckpt, "ts", json_string(loom_clock_format_iso(loom_clock_wall_ms(), ts)));
   json_object_set_new(ckpt, "channel_versions", json_copy(r->versions));
   json_object_set_new(ckpt, "next", json_copy(r->next));
   json_object_set_new(ckpt, "step", json_integer(r->step));

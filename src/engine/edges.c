@@ -29,7 +29,8 @@ static loom_err run_chunk(struct loom_run *r, const struct loom_edge *ed,
                           struct loom_error *e) {
   struct loom_error le = {0};
   const json_t *args[1] = {values};
-  loom_err rc = loom_lua_compile(loom_engine_lua(r), ed->name, ed->cond, "state", &le);
+  loom_err rc =
+      loom_lua_compile(loom_engine_lua(r), ed->name, ed->cond, "state", &le);
   if (!rc)
     rc = loom_lua_run(loom_engine_lua(r), ed->name, args, 1, NULL, out, &le);
   if (rc)
@@ -86,8 +87,8 @@ static loom_err follow(struct loom_run *r, const struct loom_edge *ed,
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item) {
-      json_array_append_new(next, json_pack("{sssOss}", "node", ed->to,
-                                            "item", item, "as", ed->as));
+      json_array_append_new(next, json_pack("{sssOss}", "node", ed->to, "item",
+                                            item, "as", ed->as));
     }
     break;
   }

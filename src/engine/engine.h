@@ -69,8 +69,8 @@ struct loom_node_kind {
  * graph loads (not thread-safe against loads). LOOM_ERR_EXISTS when the
  * name is taken. The struct is borrowed for the life of the process.
  */
-loom_err loom_engine_node_kind_register(const struct loom_node_kind *kind)
-    LOOM_MUST_USE;
+loom_err
+loom_engine_node_kind_register(const struct loom_node_kind *kind) LOOM_MUST_USE;
 
 /* The kind registered under `name` (built-ins: lua, interrupt, subgraph). */
 const struct loom_node_kind *loom_engine_node_kind(const char *name);
@@ -144,24 +144,24 @@ struct loom_run_opts {
   size_t ninterrupt_before;
   const char *const *interrupt_after;
   size_t ninterrupt_after;
-  size_t lua_memory;          /* 0: default */
-  uint64_t lua_instructions;  /* 0: default */
-  void *user;                 /* handed to node kinds (loop, clients) */
+  size_t lua_memory;         /* 0: default */
+  uint64_t lua_instructions; /* 0: default */
+  void *user;                /* handed to node kinds (loop, clients) */
   /* Extra keys for every checkpoint's metadata (graph id, run id, ...);
    * borrowed. */
   const json_t *metadata;
 };
 
 enum loom_event_type {
-  LOOM_EVENT_VALUES,     /* data: full state after a step */
-  LOOM_EVENT_UPDATES,    /* data: {node: writes} of a step */
-  LOOM_EVENT_TASKS,      /* data: [{id, name, input}] starting (debug) */
-  LOOM_EVENT_TASK_RESULT,/* data: {id, name, result|error|interrupts} */
-  LOOM_EVENT_CHECKPOINT, /* data: {checkpoint_id, parent_id, metadata, next} */
-  LOOM_EVENT_CUSTOM,     /* data: what a node emitted */
-  LOOM_EVENT_INTERRUPT,  /* data: [{id, value, node}] pending */
-  LOOM_EVENT_ERROR,      /* data: {code, message} */
-  LOOM_EVENT_END,        /* data: {status, values}; the last event */
+  LOOM_EVENT_VALUES,      /* data: full state after a step */
+  LOOM_EVENT_UPDATES,     /* data: {node: writes} of a step */
+  LOOM_EVENT_TASKS,       /* data: [{id, name, input}] starting (debug) */
+  LOOM_EVENT_TASK_RESULT, /* data: {id, name, result|error|interrupts} */
+  LOOM_EVENT_CHECKPOINT,  /* data: {checkpoint_id, parent_id, metadata, next} */
+  LOOM_EVENT_CUSTOM,      /* data: what a node emitted */
+  LOOM_EVENT_INTERRUPT,   /* data: [{id, value, node}] pending */
+  LOOM_EVENT_ERROR,       /* data: {code, message} */
+  LOOM_EVENT_END,         /* data: {status, values}; the last event */
 };
 
 struct loom_event {
@@ -229,16 +229,15 @@ void loom_run_free(struct loom_run *r);
  */
 loom_err loom_engine_get_state(struct loom_store *store, const char *tenant,
                                const struct loom_graph *g,
-                               const char *thread_id,
-                               const char *checkpoint_id, json_t **out,
+                               const char *thread_id, const char *checkpoint_id,
+                               json_t **out,
                                struct loom_error *e) LOOM_MUST_USE;
 
 /* States newest first (same shape as get_state), at most `limit` (0: all),
  * older than `before_id` when given. */
 loom_err loom_engine_history(struct loom_store *store, const char *tenant,
-                             const struct loom_graph *g,
-                             const char *thread_id, const char *before_id,
-                             size_t limit, json_t **out,
+                             const struct loom_graph *g, const char *thread_id,
+                             const char *before_id, size_t limit, json_t **out,
                              struct loom_error *e) LOOM_MUST_USE;
 
 /*
@@ -248,8 +247,7 @@ loom_err loom_engine_history(struct loom_store *store, const char *tenant,
  * checkpoint (source "update") whose next tasks follow as_node's edges.
  * From an older checkpoint this makes a new branch. New id in `out_id`.
  */
-loom_err loom_engine_update_state(struct loom_store *store,
-                                  const char *tenant,
+loom_err loom_engine_update_state(struct loom_store *store, const char *tenant,
                                   const struct loom_graph *g,
                                   const char *thread_id,
                                   const char *checkpoint_id,

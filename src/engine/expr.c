@@ -153,9 +153,10 @@ static loom_err primary(struct parser *p) {
 }
 
 static loom_err comparison(struct parser *p) {
-  static const struct { const char *op, *lua; } ops[] = {
-      {"==", " == "}, {"!=", " ~= "}, {"<=", " <= "},
-      {">=", " >= "}, {"<", " < "},   {">", " > "}};
+  static const struct {
+    const char *op, *lua;
+  } ops[] = {{"==", " == "}, {"!=", " ~= "}, {"<=", " <= "},
+             {">=", " >= "}, {"<", " < "},   {">", " > "}};
   loom_err rc = primary(p);
   if (rc)
     return rc;

@@ -33,13 +33,13 @@ enum task_state {
 struct loom_task {
   struct loom_run *run;
   const struct loom_node *node;
-  char id[160];    /* "node:index" */
-  json_t *item;    /* fan-out item or NULL */
-  json_t *view;    /* state the node reads */
-  json_t *resume;  /* array of resume values */
+  char id[160];   /* "node:index" */
+  json_t *item;   /* fan-out item or NULL */
+  json_t *view;   /* state the node reads */
+  json_t *resume; /* array of resume values */
   enum task_state state;
-  bool cached;     /* finished before a crash: writes from the store */
-  json_t *writes;  /* object */
+  bool cached;       /* finished before a crash: writes from the store */
+  json_t *writes;    /* object */
   json_t *interrupt; /* {"id","value","node"} when interrupted */
   struct loom_error err;
 };
@@ -58,34 +58,34 @@ struct loom_run {
   enum loom_durability durability;
   json_t *before, *after; /* node-name arrays: graph's plus the run's */
   void *user;
-  struct loom_lua *lua;  /* NULL until a Lua chunk runs: loom_engine_lua */
+  struct loom_lua *lua; /* NULL until a Lua chunk runs: loom_engine_lua */
   size_t lua_memory;
   uint64_t lua_instructions;
   uint64_t version_seed; /* random per run: version suffixes */
 
   enum loom_run_status status;
   struct loom_error error;
-  json_t *values;        /* channel -> value */
-  json_t *versions;      /* channel -> version string */
-  json_t *saved_versions;/* channel -> version last written as a blob */
-  json_t *next;          /* [{"node", "item"?, "as"?}]: tasks of this step */
-  json_t *pending;       /* pending writes of the current checkpoint */
-  json_t *interrupts;    /* pending interrupts when INTERRUPTED */
-  int step;              /* step number of the current checkpoint */
+  json_t *values;         /* channel -> value */
+  json_t *versions;       /* channel -> version string */
+  json_t *saved_versions; /* channel -> version last written as a blob */
+  json_t *next;           /* [{"node", "item"?, "as"?}]: tasks of this step */
+  json_t *pending;        /* pending writes of the current checkpoint */
+  json_t *interrupts;     /* pending interrupts when INTERRUPTED */
+  int step;               /* step number of the current checkpoint */
   int steps_run;
-  bool skip_before;      /* resuming: do not stop again before these */
+  bool skip_before; /* resuming: do not stop again before these */
   char checkpoint_id[LOOM_ID_LEN + 1];
   char parent_id[LOOM_ID_LEN + 1];
-  size_t writer_pending;   /* async durability: jobs queued (writer.c) */
+  size_t writer_pending; /* async durability: jobs queued (writer.c) */
   struct loom_error writer_err;
   json_t *queued_versions; /* async: versions handed to the writer */
-  json_t *unsaved;       /* exit durability: the checkpoint to write */
-  json_t *unsaved_writes;/* [{checkpoint_id, task_id, writes}] likewise */
+  json_t *unsaved;         /* exit durability: the checkpoint to write */
+  json_t *unsaved_writes;  /* [{checkpoint_id, task_id, writes}] likewise */
   char persisted_id[LOOM_ID_LEN + 1]; /* newest checkpoint in the store */
 
   struct loom_task *tasks;
   size_t ntasks, nfinished;
-  bool dispatching;      /* inside the start loop: finishing is recorded */
+  bool dispatching; /* inside the start loop: finishing is recorded */
   bool cancelled;
 
   struct loom_run **children; /* subgraph runs, freed with this run */

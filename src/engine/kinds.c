@@ -33,14 +33,14 @@ static void lua_start(struct loom_task *t) {
   const json_t **resume = loom_calloc(n + 1, sizeof(*resume));
   for (size_t i = 0; i < n; i++)
     resume[i] = loom_task_resume(t, i);
-  struct loom_lua_call call = {.resume = resume, .nresume = n,
-                               .emit_cb = lua_emit_cb, .arg = t};
+  struct loom_lua_call call = {
+      .resume = resume, .nresume = n, .emit_cb = lua_emit_cb, .arg = t};
   const json_t *args[2] = {loom_task_state(t), loom_task_item(t)};
   char *name = loom_asprintf("node %s", loom_task_node(t)->name);
   json_t *out = NULL;
   struct loom_error e = {0};
-  loom_err rc = loom_lua_compile(loom_task_lua(t), name,
-                                 loom_task_node(t)->lua, "state, item", &e);
+  loom_err rc = loom_lua_compile(loom_task_lua(t), name, loom_task_node(t)->lua,
+                                 "state, item", &e);
   if (!rc)
     rc = loom_lua_run(loom_task_lua(t), name, args, 2, &call, &out, &e);
   loom_free(name);
@@ -136,9 +136,10 @@ static void interrupt_start(struct loom_task *t) {
   }
 }
 
-static const struct loom_node_kind interrupt_kind = {
-    .name = "interrupt", .compile = interrupt_compile,
-    .start = interrupt_start};
+static const struct loom_node_kind interrupt_kind = {.name = "interrupt",
+                                                     .compile =
+                                                         interrupt_compile,
+                                                     .start = interrupt_start};
 
 /* ---- registry ---- */
 

@@ -74,8 +74,8 @@ loom_err loom_run_new(const struct loom_graph *g,
   char id[LOOM_ID_LEN + 1];
   r->thread_id = dup_or(opts->thread_id, loom_id_new(id));
   r->ns = dup_or(opts->ns, "");
-  r->from_checkpoint = opts->checkpoint_id ? loom_strdup(opts->checkpoint_id)
-                                           : NULL;
+  r->from_checkpoint =
+      opts->checkpoint_id ? loom_strdup(opts->checkpoint_id) : NULL;
   r->input = opts->input ? json_deep_copy(opts->input) : NULL;
   r->command = opts->command ? json_deep_copy(opts->command) : NULL;
   r->metadata = opts->metadata ? json_deep_copy(opts->metadata) : NULL;
@@ -119,8 +119,8 @@ enum loom_run_status loom_run_start(struct loom_run *r) {
   if (loom_engine_load(r, &e)) {
     r->error = e;
     r->status = LOOM_RUN_ERROR;
-    json_t *err = json_pack("{ssss}", "code", loom_err_code(e.code),
-                            "message", e.message);
+    json_t *err = json_pack("{ssss}", "code", loom_err_code(e.code), "message",
+                            e.message);
     loom_engine_emit(r, LOOM_EVENT_ERROR, err);
     json_decref(err);
     if (r->done_cb)
@@ -152,16 +152,16 @@ enum loom_run_status loom_run_status(const struct loom_run *r) {
 }
 
 const char *loom_run_status_name(enum loom_run_status s) {
-  static const char *const n[] = {"pending", "running", "waiting",
+  static const char *const n[] = {"pending",     "running", "waiting",
                                   "interrupted", "success", "error",
                                   "cancelled"};
   return s <= LOOM_RUN_CANCELLED ? n[s] : "unknown";
 }
 
 const char *loom_event_name(enum loom_event_type type) {
-  static const char *const n[] = {"values", "updates", "tasks",
+  static const char *const n[] = {"values",      "updates",     "tasks",
                                   "task_result", "checkpoints", "custom",
-                                  "interrupt", "error", "end"};
+                                  "interrupt",   "error",       "end"};
   return type <= LOOM_EVENT_END ? n[type] : "unknown";
 }
 

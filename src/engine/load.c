@@ -15,9 +15,7 @@
 static void restore(struct loom_run *r, const struct loom_checkpoint *cp) {
   const char *k;
   json_t *v;
-  json_object_foreach(cp->values, k, v) {
-    json_object_set(r->values, k, v);
-  }
+  json_object_foreach(cp->values, k, v) { json_object_set(r->values, k, v); }
   json_t *versions = json_object_get(cp->checkpoint, "channel_versions");
   json_object_update(r->versions, versions);
   json_object_update(r->saved_versions, versions);
@@ -63,14 +61,14 @@ static json_t *open_interrupts(const json_t *pending) {
     const char *hash = strstr(tid, "#interrupt:");
     if (!hash)
       continue;
-    char *answer = loom_asprintf("%.*s#resume:%s", (int)(hash - tid), tid,
-                                 hash + 11);
+    char *answer =
+        loom_asprintf("%.*s#resume:%s", (int)(hash - tid), tid, hash + 11);
     bool answered = false;
     size_t j;
     json_t *x;
     json_array_foreach(pending, j, x) {
-      answered |= !strcmp(json_string_value(json_object_get(x, "task_id"))
-                              ?: "", answer);
+      answered |= !strcmp(
+          json_string_value(json_object_get(x, "task_id")) ?: "", answer);
     }
     if (!answered)
       json_array_append_new(open, json_pack("{sOss}", "interrupt",
@@ -81,8 +79,8 @@ static json_t *open_interrupts(const json_t *pending) {
   return open;
 }
 
-static loom_err add_write(struct loom_run *r, const char *task_id,
-                          json_t *list, struct loom_error *e) {
+static loom_err add_write(struct loom_run *r, const char *task_id, json_t *list,
+                          struct loom_error *e) {
   loom_err rc = loom_engine_put_writes(r, task_id, list, e);
   size_t i;
   json_t *w;
@@ -99,9 +97,8 @@ static loom_err add_write(struct loom_run *r, const char *task_id,
 static loom_err resume_one(struct loom_run *r, const json_t *open_item,
                            const json_t *value, struct loom_error *e) {
   const char *answer = json_string_value(json_object_get(open_item, "answer"));
-  return add_write(r, answer,
-                   json_pack("[{sssO}]", "channel", W_RESUME, "value", value),
-                   e);
+  return add_write(
+      r, answer, json_pack("[{sssO}]", "channel", W_RESUME, "value", value), e);
 }
 
 static bool is_id_map(const json_t *resume, const json_t *open) {
@@ -173,8 +170,8 @@ static loom_err apply_command(struct loom_run *r, struct loom_error *e) {
     json_array_append_new(list, json_pack("{sssO}", "channel", k, "value", v));
   }
   if (go) {
-    json_t *targets = json_is_array(go) ? json_incref((json_t *)go)
-                                        : json_pack("[O]", go);
+    json_t *targets =
+        json_is_array(go) ? json_incref((json_t *)go) : json_pack("[O]", go);
     for (size_t i = 0; i < json_array_size(targets); i++) {
       const char *n = json_string_value(json_array_get(targets, i));
       if (!n || !loom_graph_node(r->g, n)) {
@@ -183,8 +180,8 @@ static loom_err apply_command(struct loom_run *r, struct loom_error *e) {
                               "command.goto: unknown node '%s'", n ? n : "?");
       }
     }
-    json_array_append_new(list, json_pack("{ssso}", "channel", "__goto__",
-                                          "value", targets));
+    json_array_append_new(
+        list, json_pack("{ssso}", "channel", "__goto__", "value", targets));
   }
   char id[LOOM_ID_LEN + 1];
   char *tid = loom_asprintf("__command__#%s", loom_id_new(id));
@@ -204,9 +201,8 @@ loom_err loom_engine_load(struct loom_run *r, struct loom_error *e) {
     return start_input(r, false, e);
   struct loom_checkpoint *cp = NULL;
   struct loom_error ge = {0};
-  loom_err rc = r->store->ops->get_checkpoint(r->store, r->tenant,
-                                              r->thread_id, r->ns,
-                                              r->from_checkpoint, &cp, &ge);
+  loom_err rc = r->store->ops->get_checkpoint(
+      r->store, r->tenant, r->thread_id, r->ns, r->from_checkpoint, &cp, &ge);
   if (rc && (rc != LOOM_ERR_NOT_FOUND || r->from_checkpoint))
     return loom_error_set(e, rc, "loading thread %s: %s", r->thread_id,
                           ge.message);

@@ -295,8 +295,8 @@ static int print_fn(lua_State *L) {
 }
 
 static void strip_globals(lua_State *L) {
-  static const char *const banned[] = {"dofile", "loadfile", "load", "require",
-                                       "collectgarbage", "loadstring"};
+  static const char *const banned[] = {
+      "dofile", "loadfile", "load", "require", "collectgarbage", "loadstring"};
   for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++) {
     lua_pushnil(L);
     lua_setglobal(L, banned[i]);
@@ -391,8 +391,8 @@ loom_err loom_lua_compile(struct loom_lua *lua, const char *name,
   loom_free(code);
   loom_free(chunkname);
   if (rc != LUA_OK) {
-    loom_err err = loom_error_set(e, LOOM_ERR_INVALID, "%s",
-                                  lua_tostring(L, -1));
+    loom_err err =
+        loom_error_set(e, LOOM_ERR_INVALID, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return err;
   }

@@ -19,8 +19,8 @@ struct memstore {
   json_t *threads;
 };
 
-static json_t *space(struct memstore *m, const char *tenant,
-                     const char *thread, const char *ns, bool create) {
+static json_t *space(struct memstore *m, const char *tenant, const char *thread,
+                     const char *ns, bool create) {
   char *key = loom_asprintf("%s|%s|%s", tenant, thread, ns ? ns : "");
   json_t *sp = json_object_get(m->threads, key);
   if (!sp && create) {
@@ -47,8 +47,8 @@ static loom_err mem_ping(struct loom_store *s) {
 
 static loom_err mem_put_checkpoint(struct loom_store *s, const char *tenant,
                                    const struct loom_checkpoint *cp,
-                                   const struct loom_blob *blobs,
-                                   size_t nblobs, struct loom_error *e) {
+                                   const struct loom_blob *blobs, size_t nblobs,
+                                   struct loom_error *e) {
   struct memstore *m = (struct memstore *)s;
   if (!cp->thread_id || !cp->id || !json_is_object(cp->checkpoint))
     return loom_error_set(e, LOOM_ERR_INVALID, "incomplete checkpoint");
@@ -58,16 +58,16 @@ static loom_err mem_put_checkpoint(struct loom_store *s, const char *tenant,
   for (size_t i = 0; i < nblobs; i++) {
     char *key = loom_asprintf("%s|%s", blobs[i].channel, blobs[i].version);
     if (!json_object_get(b, key))
-      json_object_set_new(b, key, blobs[i].value ? json_deep_copy(blobs[i].value)
-                                                 : json_pack("{sb}", "__empty__", 1));
+      json_object_set_new(b, key,
+                          blobs[i].value ? json_deep_copy(blobs[i].value)
+                                         : json_pack("{sb}", "__empty__", 1));
     loom_free(key);
   }
   json_t *cps = json_object_get(sp, "cps");
-  json_t *row = json_pack("{sssosOsO}", "id", cp->id, "parent",
-                          cp->parent_id ? json_string(cp->parent_id)
-                                        : json_null(),
-                          "checkpoint", cp->checkpoint, "metadata",
-                          cp->metadata ? cp->metadata : json_object());
+  json_t *row = json_pack(
+      "{sssosOsO}", "id", cp->id, "parent",
+      cp->parent_id ? json_string(cp->parent_id) : json_null(), "checkpoint",
+      cp->checkpoint, "metadata", cp->metadata ? cp->metadata : json_object());
   size_t at = json_array_size(cps);
   while (at > 0 && strcmp(json_string_value(json_object_get(
                               json_array_get(cps, at - 1), "id")),
@@ -106,8 +106,8 @@ static struct loom_checkpoint *to_cp(const json_t *row, const char *thread,
       json_object_set_new(cp->values, ch, json_deep_copy(val));
     loom_free(key);
   }
-  cp->pending_writes = json_deep_copy(
-      json_object_get(json_object_get(sp, "writes"), cp->id));
+  cp->pending_writes =
+      json_deep_copy(json_object_get(json_object_get(sp, "writes"), cp->id));
   if (!cp->pending_writes)
     cp->pending_writes = json_array();
   return cp;
@@ -150,11 +150,11 @@ static bool matches(const json_t *meta, const json_t *filter) {
   return true;
 }
 
-static loom_err mem_list_checkpoints(
-    struct loom_store *s, const char *tenant,
-    const struct loom_checkpoint_query *q,
-    bool (*each)(const struct loom_checkpoint *cp, void *arg), void *arg,
-    struct loom_error *e) {
+static loom_err
+mem_list_checkpoints(struct loom_store *s, const char *tenant,
+                     const struct loom_checkpoint_query *q,
+                     bool (*each)(const struct loom_checkpoint *cp, void *arg),
+                     void *arg, struct loom_error *e) {
   (void)e;
   struct memstore *m = (struct memstore *)s;
   pthread_mutex_lock(&m->mu);

@@ -19,11 +19,10 @@
 #include "engine/internal.h"
 #include "engine/lua_sandbox.h"
 
-
 void loom_engine_emit(struct loom_run *r, enum loom_event_type type,
                       const json_t *data) {
-  struct loom_event ev = {.type = type, .step = r->step, .ns = r->ns,
-                          .data = data};
+  struct loom_event ev = {
+      .type = type, .step = r->step, .ns = r->ns, .data = data};
   for (size_t i = 0; i < r->nsubs; i++)
     r->subs[i].cb(&ev, r->subs[i].arg);
 }
@@ -129,7 +128,8 @@ static void command_gotos(struct loom_run *r) {
   json_array_foreach(r->pending, i, w) {
     const char *tid = json_string_value(json_object_get(w, "task_id"));
     const char *ch = json_string_value(json_object_get(w, "channel"));
-    if (!tid || !ch || strncmp(tid, "__command__", 11) || strcmp(ch, "__goto__"))
+    if (!tid || !ch || strncmp(tid, "__command__", 11) ||
+        strcmp(ch, "__goto__"))
       continue;
     size_t j;
     json_t *node;
@@ -225,8 +225,8 @@ static bool begin_step(struct loom_run *r) {
     return false;
   }
   for (size_t i = 0; !r->skip_before && i < json_array_size(r->next); i++) {
-    const char *n = json_string_value(
-        json_object_get(json_array_get(r->next, i), "node"));
+    const char *n =
+        json_string_value(json_object_get(json_array_get(r->next, i), "node"));
     if (listed(r->before, n)) {
       json_array_clear(r->interrupts);
       loom_engine_emit(r, LOOM_EVENT_INTERRUPT, r->interrupts);

@@ -43,8 +43,8 @@ static loom_err bad(struct ctx *c, const json_t *at, const char *field,
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   int line = at ? loom_doc_line(c->doc, at) : 0;
-  return loom_error_set(c->e, LOOM_ERR_INVALID, "%s:%d: %s: %s", c->file,
-                        line, field, msg);
+  return loom_error_set(c->e, LOOM_ERR_INVALID, "%s:%d: %s: %s", c->file, line,
+                        field, msg);
 }
 
 static bool valid_name(const char *s) {
@@ -58,8 +58,8 @@ static bool valid_name(const char *s) {
 
 /* ---- state ---- */
 
-static loom_err parse_reducer(struct ctx *c, const char *name,
-                              const json_t *r, struct loom_channel *ch) {
+static loom_err parse_reducer(struct ctx *c, const char *name, const json_t *r,
+                              struct loom_channel *ch) {
   static const char *const names[] = {"replace", "append", "merge", "add"};
   char field[200];
   snprintf(field, sizeof(field), "state.%s.reducer", name);
@@ -83,16 +83,16 @@ static loom_err parse_reducer(struct ctx *c, const char *name,
   ch->reducer_lua = loom_strdup(json_string_value(src));
   char *chunk = loom_asprintf("reducer %s", name);
   struct loom_error le = {0};
-  loom_err rc = loom_lua_compile(c->lua, chunk, ch->reducer_lua,
-                                 "current, update", &le);
+  loom_err rc =
+      loom_lua_compile(c->lua, chunk, ch->reducer_lua, "current, update", &le);
   loom_free(chunk);
   return rc ? bad(c, src, field, "%s", le.message) : LOOM_OK;
 }
 
 static loom_err parse_channel(struct ctx *c, const char *name,
                               const json_t *def, struct loom_channel *ch) {
-  static const char *const types[] = {"string", "number",  "integer", "boolean",
-                                      "array",  "object",  "any",     "list"};
+  static const char *const types[] = {"string", "number", "integer", "boolean",
+                                      "array",  "object", "any",     "list"};
   char field[200];
   snprintf(field, sizeof(field), "state.%s", name);
   ch->name = loom_strdup(name);
@@ -212,8 +212,8 @@ static loom_err parse_node(struct ctx *c, const char *name, const json_t *def,
   if (!n->kind) {
     const json_t *kind = json_object_get(def, "kind");
     return bad(c, kind ? kind : def, field,
-               "unknown node kind%s%s; known kinds: %s",
-               kind ? " " : "", kind ? json_string_value(kind) : "",
+               "unknown node kind%s%s; known kinds: %s", kind ? " " : "",
+               kind ? json_string_value(kind) : "",
                loom_engine_node_kind_names());
   }
   return compile_node(c, n, at, field);
@@ -246,8 +246,8 @@ static loom_err load_subgraph(struct ctx *c, struct loom_node *n,
   loom_err rc;
   if (json_is_string(sub)) {
     const char *p = json_string_value(sub);
-    char *path = p[0] == '/' ? loom_strdup(p)
-                             : loom_asprintf("%s/%s", c->dir, p);
+    char *path =
+        p[0] == '/' ? loom_strdup(p) : loom_asprintf("%s/%s", c->dir, p);
     rc = loom_graph_load_file_depth(path, c->depth + 1, &n->subgraph, &se);
     loom_free(path);
   } else if (json_is_object(sub)) {
@@ -257,8 +257,7 @@ static loom_err load_subgraph(struct ctx *c, struct loom_node *n,
     return bad(c, sub, field, "must be a file path or an inline graph");
   }
   if (rc)
-    return loom_error_set(c->e, rc, "%s (in subgraph %s)", se.message,
-                          n->name);
+    return loom_error_set(c->e, rc, "%s (in subgraph %s)", se.message, n->name);
   return LOOM_OK;
 }
 
@@ -296,7 +295,8 @@ static loom_err split_arrow(struct ctx *c, const json_t *at, const char *field,
                             char **expr) {
   const char *arrow = strstr(text, "->");
   if (!arrow)
-    return bad(c, at, field, "expected 'FROM -> TO' or 'FROM -> TO: CONDITION'");
+    return bad(c, at, field,
+               "expected 'FROM -> TO' or 'FROM -> TO: CONDITION'");
   ed->from = trimmed(text, (size_t)(arrow - text));
   const char *rest = arrow + 2;
   const char *colon = strchr(rest, ':');
@@ -416,8 +416,7 @@ static loom_err parse_edges(struct ctx *c, const json_t *edges,
       snprintf(field, sizeof(field), "edges[%zu]", i);
       rc = check_ends(c, g, item, field, ed);
       if (!rc && ed->each && !loom_graph_channel(g, ed->each))
-        rc = bad(c, item, field, "fan-out over unknown channel '%s'",
-                 ed->each);
+        rc = bad(c, item, field, "fan-out over unknown channel '%s'", ed->each);
       if (!rc && !strcmp(ed->from, LOOM_GRAPH_END))
         rc = bad(c, item, field, "no edge can leave END");
     }
@@ -459,8 +458,7 @@ static void mark_targets(const struct loom_graph *g, const struct loom_edge *ed,
       hit = false;
       for (size_t k = 0; k < json_array_size(ed->targets); k++)
         hit |= !strcmp(g->nodes[j].name,
-                       json_string_value(json_array_get(ed->targets, k))
-                           ?: "");
+                       json_string_value(json_array_get(ed->targets, k)) ?: "");
     }
     if (hit && !seen[j]) {
       seen[j] = true;
@@ -502,10 +500,9 @@ static loom_err check_reachable(struct ctx *c, const struct loom_graph *g) {
 }
 
 static loom_err check_top(struct ctx *c, const json_t *root) {
-  static const char *const known[] = {"name",      "description",
-                                      "state",     "nodes",
-                                      "edges",     "interrupt_before",
-                                      "interrupt_after", "version"};
+  static const char *const known[] = {
+      "name",  "description",      "state",           "nodes",
+      "edges", "interrupt_before", "interrupt_after", "version"};
   if (!json_is_object(root))
     return bad(c, root, "(top)", "a graph spec is a mapping");
   const char *k;
@@ -550,8 +547,12 @@ loom_err loom_graph_build(const struct loom_doc *doc, const json_t *root,
   g->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
   g->file = loom_strdup(file ? file : "<spec>");
   g->source = json_incref((json_t *)root);
-  struct ctx c = {.doc = doc, .file = g->file, .dir = dir ? dir : ".",
-                  .depth = depth, .lua = loom_lua_new(0, 0), .e = e};
+  struct ctx c = {.doc = doc,
+                  .file = g->file,
+                  .dir = dir ? dir : ".",
+                  .depth = depth,
+                  .lua = loom_lua_new(0, 0),
+                  .e = e};
   loom_err rc = build(&c, root, g);
   loom_lua_free(c.lua);
   if (rc) {
@@ -569,8 +570,8 @@ static loom_err load_text(const char *text, size_t len, const char *file,
   struct loom_error pe = {0};
   if (loom_doc_parse(text, len, &doc, &pe))
     return loom_error_set(e, pe.code, "%s:%s", file ? file : "<spec>",
-                          pe.message + (strncmp(pe.message, "line ", 5)
-                                            ? 0 : 5));
+                          pe.message +
+                              (strncmp(pe.message, "line ", 5) ? 0 : 5));
   char *copy = loom_strdup(file ? file : ".");
   const char *dir = file ? dirname(copy) : ".";
   loom_err rc = loom_graph_build(&doc, doc.root, file, dir, depth, out, e);

@@ -53,29 +53,29 @@ struct loom_node_kind;
 struct loom_node {
   char *name;
   const struct loom_node_kind *kind;
-  json_t *config;    /* the node's mapping as written */
-  char *lua;         /* lua kind: chunk source */
+  json_t *config;              /* the node's mapping as written */
+  char *lua;                   /* lua kind: chunk source */
   struct loom_graph *subgraph; /* subgraph kind */
-  void *kind_data;   /* what the kind's compile step built */
+  void *kind_data;             /* what the kind's compile step built */
   int line;
 };
 
 enum loom_edge_type {
-  LOOM_EDGE_STATIC,  /* always */
-  LOOM_EDGE_WHEN,    /* when the expression holds */
-  LOOM_EDGE_ROUTE,   /* Lua returning a target name or a list of them */
-  LOOM_EDGE_EACH,    /* one task of `to` per item of channel `each` */
+  LOOM_EDGE_STATIC, /* always */
+  LOOM_EDGE_WHEN,   /* when the expression holds */
+  LOOM_EDGE_ROUTE,  /* Lua returning a target name or a list of them */
+  LOOM_EDGE_EACH,   /* one task of `to` per item of channel `each` */
 };
 
 struct loom_edge {
   enum loom_edge_type type;
   char *from;
-  char *to;    /* NULL for ROUTE */
-  char *cond;  /* WHEN: Lua chunk compiled from the expression; ROUTE: Lua */
-  char *each;  /* EACH: channel holding the list */
-  char *as;    /* EACH: field the item is given as (default "item") */
+  char *to;   /* NULL for ROUTE */
+  char *cond; /* WHEN: Lua chunk compiled from the expression; ROUTE: Lua */
+  char *each; /* EACH: channel holding the list */
+  char *as;   /* EACH: field the item is given as (default "item") */
   json_t *targets; /* ROUTE: the nodes it may return (optional) */
-  char *name;  /* "edge N": names its Lua chunk in messages */
+  char *name;      /* "edge N": names its Lua chunk in messages */
   int line;
 };
 
@@ -91,7 +91,7 @@ struct loom_graph {
   size_t nedges;
   char **interrupt_before, **interrupt_after;
   size_t ninterrupt_before, ninterrupt_after;
-  json_t *source; /* the whole spec as JSON, for GET /graphs/{id} */
+  json_t *source;       /* the whole spec as JSON, for GET /graphs/{id} */
   unsigned long serial; /* unique per loaded graph in this process */
 };
 

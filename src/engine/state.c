@@ -32,7 +32,8 @@ static json_t *state_tasks(const json_t *next, const json_t *pending,
     json_array_foreach(pending, k, w) {
       const char *tid = json_string_value(json_object_get(w, "task_id"));
       const char *ch = json_string_value(json_object_get(w, "channel"));
-      if (!tid || strcmp(ch ?: "", W_INTERRUPT) || strncmp(tid, id, strlen(id)) ||
+      if (!tid || strcmp(ch ?: "", W_INTERRUPT) ||
+          strncmp(tid, id, strlen(id)) ||
           strncmp(tid + strlen(id), "#interrupt:", 11))
         continue;
       char *answer = loom_asprintf("%s#resume:%s", id, tid + strlen(id) + 11);
@@ -40,8 +41,8 @@ static json_t *state_tasks(const json_t *next, const json_t *pending,
       size_t m;
       json_t *x;
       json_array_foreach(pending, m, x) {
-        answered |= !strcmp(json_string_value(json_object_get(x, "task_id"))
-                                ?: "", answer);
+        answered |= !strcmp(
+            json_string_value(json_object_get(x, "task_id")) ?: "", answer);
       }
       loom_free(answer);
       if (!answered) {
@@ -49,10 +50,11 @@ static json_t *state_tasks(const json_t *next, const json_t *pending,
         json_array_append(all_interrupts, json_object_get(w, "value"));
       }
     }
-    json_array_append_new(tasks, json_pack("{sssssoso}", "id", id, "name",
-                                           name, "interrupts", ints, "item",
-                                           json_incref(json_object_get(t, "item"))
-                                               ?: json_null()));
+    json_array_append_new(
+        tasks,
+        json_pack("{sssssoso}", "id", id, "name", name, "interrupts", ints,
+                  "item",
+                  json_incref(json_object_get(t, "item")) ?: json_null()));
   }
   return tasks;
 }
@@ -84,8 +86,7 @@ static json_t *snapshot(const struct loom_graph *g,
                 json_object_get(cp->checkpoint, "channel_versions")));
   json_object_set_new(out, "checkpoint_id", json_string(cp->id));
   json_object_set_new(out, "parent_checkpoint_id",
-                      cp->parent_id ? json_string(cp->parent_id)
-                                    : json_null());
+                      cp->parent_id ? json_string(cp->parent_id) : json_null());
   json_object_set(out, "metadata", cp->metadata ? cp->metadata : json_null());
   json_t *ts = json_object_get(cp->checkpoint, "ts");
   json_object_set(out, "created_at", ts ? ts : json_null());
@@ -94,13 +95,11 @@ static json_t *snapshot(const struct loom_graph *g,
 
 loom_err loom_engine_get_state(struct loom_store *store, const char *tenant,
                                const struct loom_graph *g,
-                               const char *thread_id,
-                               const char *checkpoint_id, json_t **out,
-                               struct loom_error *e) {
+                               const char *thread_id, const char *checkpoint_id,
+                               json_t **out, struct loom_error *e) {
   struct loom_checkpoint *cp = NULL;
-  loom_err rc = store->ops->get_checkpoint(store, tenant ? tenant : "default",
-                                           thread_id, "", checkpoint_id, &cp,
-                                           e);
+  loom_err rc = store->ops->get_checkpoint(
+      store, tenant ? tenant : "default", thread_id, "", checkpoint_id, &cp, e);
   if (rc)
     return rc;
   *out = snapshot(g, cp);
@@ -119,16 +118,15 @@ static bool collect_cb(const struct loom_checkpoint *cp, void *arg) {
 }
 
 loom_err loom_engine_history(struct loom_store *store, const char *tenant,
-                             const struct loom_graph *g,
-                             const char *thread_id, const char *before_id,
-                             size_t limit, json_t **out,
+                             const struct loom_graph *g, const char *thread_id,
+                             const char *before_id, size_t limit, json_t **out,
                              struct loom_error *e) {
   tenant = tenant ? tenant : "default";
   struct history h = {json_array()};
-  struct loom_checkpoint_query q = {.thread_id = thread_id, .ns = "",
-                                    .before_id = before_id, .limit = limit};
-  loom_err rc = store->ops->list_checkpoints(store, tenant, &q, collect_cb, &h,
-                                             e);
+  struct loom_checkpoint_query q = {
+      .thread_id = thread_id, .ns = "", .before_id = before_id, .limit = limit};
+  loom_err rc =
+      store->ops->list_checkpoints(store, tenant, &q, collect_cb, &h, e);
   json_t *list = json_array();
   size_t i;
   json_t *id;
@@ -199,15 +197,12 @@ static const char *pick_as_node(struct loom_store *store, const char *tenant,
   return name;
 }
 
-loom_err loom_engine_update_state(struct loom_store *store,
-                                  const char *tenant,
-                                  const struct loom_graph *g,
-                                  const char *thread_id,
-                                  const char *checkpoint_id,
-                                  const json_t *values, const char *as_node,
-                                  char out_id[LOOM_ID_LEN + 1],
-                                  struct loom_error *e) {
-  struct loom_run_opts o = {.store = store, .tenant = tenant,
+loom_err loom_engine_update_state(
+    struct loom_store *store, const char *tenant, const struct loom_graph *g,
+    const char *thread_id, const char *checkpoint_id, const json_t *values,
+    const char *as_node, char out_id[LOOM_ID_LEN + 1], struct loom_error *e) {
+  struct loom_run_opts o = {.store = store,
+                            .tenant = tenant,
                             .thread_id = thread_id,
                             .checkpoint_id = checkpoint_id};
   struct loom_run *r = NULL;
@@ -225,8 +220,7 @@ loom_err loom_engine_update_state(struct loom_store *store,
 
 loom_err loom_engine_fork(struct loom_store *store, const char *tenant,
                           const char *thread_id, const char *checkpoint_id,
-                          char out_id[LOOM_ID_LEN + 1],
-                          struct loom_error *e) {
+                          char out_id[LOOM_ID_LEN + 1], struct loom_error *e) {
   tenant = tenant ? tenant : "default";
   struct loom_checkpoint *cp = NULL;
   loom_err rc = store->ops->get_checkpoint(store, tenant, thread_id, "",
@@ -237,14 +231,17 @@ loom_err loom_engine_fork(struct loom_store *store, const char *tenant,
   loom_id_new(id);
   json_t *ckpt = json_deep_copy(cp->checkpoint);
   json_object_set_new(ckpt, "id", json_string(id));
-  json_object_set_new(ckpt, "ts", json_string(loom_clock_format_iso(
-                                      loom_clock_wall_ms(), ts)));
+  json_object_set_new(
+      ckpt, "ts", json_string(loom_clock_format_iso(loom_clock_wall_ms(), ts)));
   json_t *meta = json_pack("{sssOsnso}", "source", "fork", "step",
                            json_object_get(cp->metadata, "step") ?: json_null(),
                            "writes", "parents", json_object());
-  struct loom_checkpoint fork = {.thread_id = cp->thread_id, .ns = cp->ns,
-                                 .id = id, .parent_id = cp->id,
-                                 .checkpoint = ckpt, .metadata = meta};
+  struct loom_checkpoint fork = {.thread_id = cp->thread_id,
+                                 .ns = cp->ns,
+                                 .id = id,
+                                 .parent_id = cp->id,
+                                 .checkpoint = ckpt,
+                                 .metadata = meta};
   rc = store->ops->put_checkpoint(store, tenant, &fork, NULL, 0, e);
   json_decref(ckpt);
   json_decref(meta);

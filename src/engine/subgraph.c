@@ -82,8 +82,9 @@ static void child_done_cb(struct loom_run *child, void *arg) {
   default:
     loom_task_fail(t, child->error.code ? child->error.code : LOOM_ERR_INTERNAL,
                    "subgraph: %s",
-                   child->error.message[0] ? child->error.message
-                                           : loom_run_status_name(child->status));
+                   child->error.message[0]
+                       ? child->error.message
+                       : loom_run_status_name(child->status));
   }
 }
 
@@ -91,17 +92,20 @@ static void subgraph_start(struct loom_task *t) {
   struct loom_run *r = t->run;
   const struct loom_graph *g = t->node->subgraph;
   size_t nres = loom_task_resume_count(t);
-  char *ns = r->ns[0] ? loom_asprintf("%s|%s", r->ns, t->id)
-                      : loom_strdup(t->id);
+  char *ns =
+      r->ns[0] ? loom_asprintf("%s|%s", r->ns, t->id) : loom_strdup(t->id);
   json_t *input = nres ? NULL : only_channels(g, t->view);
-  json_t *command =
-      nres ? json_pack("{sO}", "resume",
-                       (json_t *)loom_task_resume(t, nres - 1))
-           : NULL;
-  struct loom_run_opts o = {.store = r->store, .tenant = r->tenant,
-                            .thread_id = r->thread_id, .ns = ns,
-                            .input = input, .command = command,
-                            .durability = r->durability, .user = r->user,
+  json_t *command = nres ? json_pack("{sO}", "resume",
+                                     (json_t *)loom_task_resume(t, nres - 1))
+                         : NULL;
+  struct loom_run_opts o = {.store = r->store,
+                            .tenant = r->tenant,
+                            .thread_id = r->thread_id,
+                            .ns = ns,
+                            .input = input,
+                            .command = command,
+                            .durability = r->durability,
+                            .user = r->user,
                             .metadata = r->metadata};
   struct loom_run *child = NULL;
   struct loom_error e = {0};
@@ -113,8 +117,8 @@ static void subgraph_start(struct loom_task *t) {
     loom_task_fail(t, rc, "subgraph: %s", e.message);
     return;
   }
-  r->children = loom_realloc(r->children,
-                             (r->nchildren + 1) * sizeof(*r->children));
+  r->children =
+      loom_realloc(r->children, (r->nchildren + 1) * sizeof(*r->children));
   r->children[r->nchildren++] = child;
   child->parent_task = t;
   loom_run_subscribe(child, forward_cb, t);

@@ -29,7 +29,9 @@ const json_t *loom_task_resume(const struct loom_task *t, size_t i) {
 struct loom_lua *loom_task_lua(struct loom_task *t) {
   return loom_engine_lua(t->run);
 }
-struct loom_run *loom_task_run(struct loom_task *t) { return t->run; }
+struct loom_run *loom_task_run(struct loom_task *t) {
+  return t->run;
+}
 void *loom_task_user(const struct loom_task *t) { return t->run->user; }
 
 void loom_task_emit(struct loom_task *t, const json_t *value) {
@@ -68,8 +70,8 @@ static void store_writes(struct loom_task *t) {
     json_array_append_new(list, json_pack("{sssO}", "channel", k, "value", v));
   }
   if (!json_array_size(list))
-    json_array_append_new(list, json_pack("{sssn}", "channel", W_DONE,
-                                          "value"));
+    json_array_append_new(list,
+                          json_pack("{sssn}", "channel", W_DONE, "value"));
   struct loom_error e = {0};
   if (loom_engine_put_writes(t->run, t->id, list, &e)) {
     t->state = TASK_FAILED;
@@ -78,8 +80,7 @@ static void store_writes(struct loom_task *t) {
   json_decref(list);
 }
 
-void loom_task_fail(struct loom_task *t, loom_err code, const char *fmt,
-                    ...) {
+void loom_task_fail(struct loom_task *t, loom_err code, const char *fmt, ...) {
   if (t->state != TASK_RUNNING)
     return;
   t->state = TASK_FAILED;
@@ -108,8 +109,8 @@ void loom_task_interrupt(struct loom_task *t, json_t *value) {
   json_decref(value);
   t->state = TASK_INTERRUPTED;
   char *tid = loom_asprintf("%s#interrupt:%zu", t->id, n);
-  json_t *list = json_pack("[{sssO}]", "channel", W_INTERRUPT, "value",
-                           t->interrupt);
+  json_t *list =
+      json_pack("[{sssO}]", "channel", W_INTERRUPT, "value", t->interrupt);
   struct loom_error e = {0};
   if (loom_engine_put_writes(t->run, tid, list, &e)) {
     t->state = TASK_FAILED;

@@ -29,16 +29,14 @@ const char *loom_http_route(const struct loom_http_req *req) {
   return req->match.pattern ? req->match.pattern : "(unmatched)";
 }
 
-const char *loom_http_param(const struct loom_http_req *req,
-                            const char *name) {
+const char *loom_http_param(const struct loom_http_req *req, const char *name) {
   for (size_t i = 0; i < req->match.nparams; i++)
     if (strcmp(req->match.param_names[i], name) == 0)
       return req->match.param_values[i];
   return NULL;
 }
 
-const char *loom_http_query(const struct loom_http_req *req,
-                            const char *name) {
+const char *loom_http_query(const struct loom_http_req *req, const char *name) {
   const char *value = NULL;
   size_t len = 0;
   if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name,
@@ -65,9 +63,8 @@ static enum MHD_Result query_value_cb(void *cls, enum MHD_ValueKind kind,
   return MHD_YES;
 }
 
-size_t loom_http_query_values(const struct loom_http_req *req,
-                              const char *name, const char **out,
-                              size_t max) {
+size_t loom_http_query_values(const struct loom_http_req *req, const char *name,
+                              const char **out, size_t max) {
   struct query_values q = {.name = name, .out = out, .max = max};
   MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_value_cb,
                             &q);
@@ -123,8 +120,8 @@ void loom_http_respond_raw(struct loom_http_req *req, unsigned status,
                            size_t len) {
   if (status == 204 || status == 304)
     len = 0;
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      len, (void *)data, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
   if (content_type)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
   loom_io_answer(req, status, resp);
@@ -168,22 +165,36 @@ void loom_http_respond_error(struct loom_http_req *req, unsigned status,
 
 unsigned loom_http_status_for(loom_err code) {
   switch (code) {
-  case LOOM_OK: return 200;
-  case LOOM_ERR_INVALID: return 422;
-  case LOOM_ERR_PARSE: return 400;
-  case LOOM_ERR_NOT_FOUND: return 404;
+  case LOOM_OK:
+    return 200;
+  case LOOM_ERR_INVALID:
+    return 422;
+  case LOOM_ERR_PARSE:
+    return 400;
+  case LOOM_ERR_NOT_FOUND:
+    return 404;
   case LOOM_ERR_EXISTS:
   case LOOM_ERR_CONFLICT:
-  case LOOM_ERR_CANCELLED: return 409;
-  case LOOM_ERR_TOO_LARGE: return 413;
-  case LOOM_ERR_LIMIT: return 429;
-  case LOOM_ERR_UNAUTHORIZED: return 401;
-  case LOOM_ERR_FORBIDDEN: return 403;
-  case LOOM_ERR_UNSUPPORTED: return 501;
-  case LOOM_ERR_TIMEOUT: return 504;
-  case LOOM_ERR_UNAVAILABLE: return 503;
-  case LOOM_ERR_UPSTREAM: return 502;
-  default: return 500;
+  case LOOM_ERR_CANCELLED:
+    return 409;
+  case LOOM_ERR_TOO_LARGE:
+    return 413;
+  case LOOM_ERR_LIMIT:
+    return 429;
+  case LOOM_ERR_UNAUTHORIZED:
+    return 401;
+  case LOOM_ERR_FORBIDDEN:
+    return 403;
+  case LOOM_ERR_UNSUPPORTED:
+    return 501;
+  case LOOM_ERR_TIMEOUT:
+    return 504;
+  case LOOM_ERR_UNAVAILABLE:
+    return 503;
+  case LOOM_ERR_UPSTREAM:
+    return 502;
+  default:
+    return 500;
   }
 }
 
@@ -268,10 +279,9 @@ bool loom_http_json_body(struct loom_http_req *req, json_t **out) {
       loom_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), body, len, out, &e);
   if (status == 0)
     return true;
-  loom_http_respond_error(req, status,
-                          status == 415 ? "unsupported_media_type"
-                                        : "invalid_json",
-                          "%s", e.message);
+  loom_http_respond_error(
+      req, status, status == 415 ? "unsupported_media_type" : "invalid_json",
+      "%s", e.message);
   return false;
 }
 

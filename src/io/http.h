@@ -71,8 +71,8 @@ const char *loom_http_query(const struct loom_http_req *req, const char *name);
 
 /* Every value of a repeated query argument (`?ids=a&ids=b`), in order:
  * fills up to `max` pointers and returns how many there are in all. */
-size_t loom_http_query_values(const struct loom_http_req *req,
-                              const char *name, const char **out, size_t max);
+size_t loom_http_query_values(const struct loom_http_req *req, const char *name,
+                              const char **out, size_t max);
 
 /* A request header, name case-insensitive; NULL when absent. */
 const char *loom_http_header(const struct loom_http_req *req, const char *name);

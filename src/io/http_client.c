@@ -41,14 +41,14 @@ struct loom_http_call {
   struct loom_http_call *prev, *next;
   CURL *easy;
   struct curl_slist *headers;
-  struct loom_buf body;        /* response body (non-streamed) */
+  struct loom_buf body;         /* response body (non-streamed) */
   struct loom_buf resp_headers; /* "name\0value\0" pairs, final response */
   char error[CURL_ERROR_SIZE];
   loom_http_chunk_cb on_chunk;
   loom_http_response_cb on_done;
   void *userdata;
   double start_s;
-  bool added;       /* in the multi handle */
+  bool added; /* in the multi handle */
   bool cancelled;
   bool too_large;
 };
@@ -60,8 +60,8 @@ struct loom_http_client {
   struct loom_http_call *calls;
   struct sock *socks;
   unsigned active;
-  int in_curl;      /* depth of calls into curl */
-  bool deferred;    /* a cancel or add waits for settle() */
+  int in_curl;   /* depth of calls into curl */
+  bool deferred; /* a cancel or add waits for settle() */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -95,8 +95,8 @@ static void complete(struct loom_http_call *call, CURLcode rc) {
   if (call->added)
     curl_multi_remove_handle(c->multi, call->easy);
   call->added = false;
-  struct loom_http_client_response r = {.err = LOOM_OK, .error = "",
-                                         .call = call};
+  struct loom_http_client_response r = {
+      .err = LOOM_OK, .error = "", .call = call};
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &r.status);
   char msg[CURL_ERROR_SIZE + 64];
   if (call->cancelled) {
@@ -108,8 +108,8 @@ static void complete(struct loom_http_call *call, CURLcode rc) {
              call->body.max);
     r.error = msg;
   } else if (rc != CURLE_OK) {
-    r.err = rc == CURLE_OPERATION_TIMEDOUT ? LOOM_ERR_TIMEOUT
-                                           : LOOM_ERR_UPSTREAM;
+    r.err =
+        rc == CURLE_OPERATION_TIMEDOUT ? LOOM_ERR_TIMEOUT : LOOM_ERR_UPSTREAM;
     snprintf(msg, sizeof msg, "%s",
              call->error[0] ? call->error : curl_easy_strerror(rc));
     r.error = msg;

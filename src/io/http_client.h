@@ -27,15 +27,15 @@ struct loom_http_client;
 struct loom_http_call;
 
 struct loom_http_client_response {
-  loom_err err;        /* LOOM_OK when an HTTP response arrived (any status);
-                          TIMEOUT, CANCELLED, TOO_LARGE (body over cap),
-                          UPSTREAM (connect/TLS/protocol failure) */
-  const char *error;   /* what went wrong, "" when err is LOOM_OK */
-  long status;         /* HTTP status, 0 when none arrived */
-  const char *body;    /* NUL-terminated; "" when streamed or none */
+  loom_err err;      /* LOOM_OK when an HTTP response arrived (any status);
+                        TIMEOUT, CANCELLED, TOO_LARGE (body over cap),
+                        UPSTREAM (connect/TLS/protocol failure) */
+  const char *error; /* what went wrong, "" when err is LOOM_OK */
+  long status;       /* HTTP status, 0 when none arrived */
+  const char *body;  /* NUL-terminated; "" when streamed or none */
   size_t body_len;
-  double duration_s;   /* from send to completion */
-  const struct loom_http_call *call;  /* for loom_http_client_header() */
+  double duration_s;                 /* from send to completion */
+  const struct loom_http_call *call; /* for loom_http_client_header() */
 };
 
 /*
@@ -52,15 +52,15 @@ typedef void (*loom_http_response_cb)(
     const struct loom_http_client_response *resp, void *userdata);
 
 struct loom_http_client_request {
-  const char *method;             /* NULL = "GET" ("POST" if a body) */
-  const char *url;                /* required */
-  const char *const *headers;     /* "Name: value" strings, NULL-ended */
-  const void *body;               /* copied; may be NULL */
+  const char *method;         /* NULL = "GET" ("POST" if a body) */
+  const char *url;            /* required */
+  const char *const *headers; /* "Name: value" strings, NULL-ended */
+  const void *body;           /* copied; may be NULL */
   size_t body_len;
-  double connect_timeout_s;       /* 0 = 10 */
-  double timeout_s;               /* total; 0 = 60 */
-  size_t max_body;                /* response cap; 0 = 16 MiB */
-  loom_http_chunk_cb on_chunk;    /* may be NULL */
+  double connect_timeout_s;      /* 0 = 10 */
+  double timeout_s;              /* total; 0 = 60 */
+  size_t max_body;               /* response cap; 0 = 16 MiB */
+  loom_http_chunk_cb on_chunk;   /* may be NULL */
   loom_http_response_cb on_done; /* required */
   void *userdata;
 };

@@ -56,10 +56,10 @@ struct loom_http_server {
   loom_http_before_cb before_cb;
   void *before_ud;
   atomic_uint in_flight;
-  char keep_alive[32]; /* "timeout=N", the Keep-Alive response header */
+  char keep_alive[32];  /* "timeout=N", the Keep-Alive response header */
   pthread_mutex_t lock; /* guards finished */
   pthread_cond_t cond;
-  unsigned finished;    /* daemons fully stopped */
+  unsigned finished; /* daemons fully stopped */
   bool stopped;
 };
 
@@ -156,8 +156,7 @@ void loom_io_answer(struct loom_http_req *req, unsigned status,
   loom_io_resume(req);
 }
 
-static void take_body(struct loom_http_req *req, const char *data,
-                      size_t len) {
+static void take_body(struct loom_http_req *req, const char *data, size_t len) {
   if (req->too_large)
     return;
   if (loom_buf_append(&req->body, data, len) != LOOM_OK) {
@@ -196,8 +195,8 @@ static void handle(struct loom_http_req *req) {
 /* A declared body far over the cap is refused before it is read; up to
  * this much is drained instead, so the connection can be kept. */
 static bool declared_too_large(struct loom_http_req *req) {
-  const char *cl = MHD_lookup_connection_value(
-      req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (!cl)
     return false;
   size_t max = req->d->srv->opt.max_body;
@@ -248,15 +247,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
     }
     return MHD_YES;
   }
-  LOOM_ERROR("http: handler for %s %s returned without answering",
-             req->method, loom_http_route(req));
+  LOOM_ERROR("http: handler for %s %s returned without answering", req->method,
+             loom_http_route(req));
   loom_http_respond_error(req, 500, "internal",
                           "the handler did not answer this request");
   return queue(req);
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn,
-                         void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
   (void)conn;
   (void)toe;
   struct io_daemon *d = cls;
@@ -365,13 +364,12 @@ static struct MHD_Daemon *start_mhd(struct io_daemon *d) {
   else
     ((struct sockaddr_in *)&addr)->sin_port = port;
   return MHD_start_daemon(
-      flags, 0, NULL, NULL, access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, log_cb,
-      d, MHD_OPTION_SOCK_ADDR, &addr,
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_LIMIT,
-      srv->opt.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      srv->opt.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, d,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      4096u, MHD_OPTION_END);
+      flags, 0, NULL, NULL, access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, log_cb, d,
+      MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+      MHD_OPTION_CONNECTION_LIMIT, srv->opt.connection_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, srv->opt.idle_timeout_s,
+      MHD_OPTION_NOTIFY_COMPLETED, completed_cb, d,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_END);
 }
 
 /* On the loop thread: start the daemon and wire it to the loop. */
@@ -381,8 +379,8 @@ static void attach_cb(struct loom_loop *loop, void *arg) {
   d->mhd = start_mhd(d);
   if (!d->mhd) {
     if (!d->start_error.code)
-      loom_error_set(&d->start_error, LOOM_ERR_IO,
-                     "cannot listen on port %u", d->srv->port);
+      loom_error_set(&d->start_error, LOOM_ERR_IO, "cannot listen on port %u",
+                     d->srv->port);
     return;
   }
   if (d->srv->port == 0)
@@ -522,8 +520,9 @@ static loom_err resolve(struct loom_http_server *srv, const char *host,
   struct addrinfo *res = NULL;
   int rc = getaddrinfo(host, NULL, &hints, &res);
   if (rc != 0 || !res)
-    return loom_error_set(e, LOOM_ERR_INVALID, "cannot resolve address '%s': %s",
-                          host, gai_strerror(rc));
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "cannot resolve address '%s': %s", host,
+                          gai_strerror(rc));
   memcpy(&srv->addr, res->ai_addr, res->ai_addrlen);
   srv->addr_len = res->ai_addrlen;
   srv->ipv6 = res->ai_family == AF_INET6;
@@ -604,9 +603,10 @@ unsigned loom_http_server_in_flight(const struct loom_http_server *srv) {
   return atomic_load(&((struct loom_http_server *)srv)->in_flight);
 }
 
-loom_err loom_http_server_options_from_config(
-    const struct loom_config *c, struct loom_http_server_options *opt,
-    struct loom_error *e) {
+loom_err
+loom_http_server_options_from_config(const struct loom_config *c,
+                                     struct loom_http_server_options *opt,
+                                     struct loom_error *e) {
   memset(opt, 0, sizeof *opt);
   const char *addr = c->addr ? c->addr : "";
   const char *colon = strrchr(addr, ':');

@@ -13,9 +13,10 @@
  * Per request: an id (UUIDv7, `x-request-id`), the body read into a capped
  * buffer (413 when over max_body, after draining it so keep-alive
  * survives; a declared Content-Length over twice the cap, or cap + 1 MiB,
- * is refused at once and the connection closed), routing (404, 405 + Allow), the optional `before` hook, then
- * the handler (see io/http.h for the contract). After every response the
- * `done` hook gets method, route pattern, status and duration.
+ * is refused at once and the connection closed), routing (404, 405 + Allow),
+ * the optional `before` hook, then the handler (see io/http.h for the
+ * contract). After every response the `done` hook gets method, route pattern,
+ * status and duration.
  */
 #ifndef LOOM_IO_HTTP_SERVER_H
 #define LOOM_IO_HTTP_SERVER_H
@@ -32,12 +33,12 @@
 struct loom_http_server;
 
 struct loom_http_server_options {
-  char host[128];             /* address to bind; "" = "127.0.0.1" */
-  uint16_t port;              /* 0 = an ephemeral port (see _port()) */
-  size_t max_body;            /* largest request body; 0 = 10 MiB */
-  unsigned connection_limit;  /* per loop; 0 = 10000 */
-  unsigned idle_timeout_s;    /* idle/stalled connection timeout; 0 = 60 */
-  double grace_seconds;       /* in-flight wait at stop; 0 = 10, <0 = none */
+  char host[128];            /* address to bind; "" = "127.0.0.1" */
+  uint16_t port;             /* 0 = an ephemeral port (see _port()) */
+  size_t max_body;           /* largest request body; 0 = 10 MiB */
+  unsigned connection_limit; /* per loop; 0 = 10000 */
+  unsigned idle_timeout_s;   /* idle/stalled connection timeout; 0 = 60 */
+  double grace_seconds;      /* in-flight wait at stop; 0 = 10, <0 = none */
 };
 
 /*
@@ -45,9 +46,10 @@ struct loom_http_server_options {
  * ":port"), LOOM_MAX_BODY, LOOM_GRACE_SECONDS; the rest default.
  * LOOM_ERR_INVALID with a message for a malformed address.
  */
-loom_err loom_http_server_options_from_config(
-    const struct loom_config *c, struct loom_http_server_options *opt,
-    struct loom_error *e) LOOM_MUST_USE;
+loom_err
+loom_http_server_options_from_config(const struct loom_config *c,
+                                     struct loom_http_server_options *opt,
+                                     struct loom_error *e) LOOM_MUST_USE;
 
 /* Called after every response: for request metrics, access logs. Runs on
  * the loop thread; `route` is the pattern or "(unmatched)". */
@@ -58,8 +60,7 @@ typedef void (*loom_http_done_cb)(const char *method, const char *route,
 /* Called after routing, before the handler. Return true to go on to the
  * handler; return false after answering (e.g. 401) or suspending the
  * request yourself. */
-typedef bool (*loom_http_before_cb)(struct loom_http_req *req,
-                                    void *userdata);
+typedef bool (*loom_http_before_cb)(struct loom_http_req *req, void *userdata);
 
 /*
  * Raises RLIMIT_NOFILE to its hard limit and starts listening on every loop

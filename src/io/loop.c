@@ -148,8 +148,7 @@ void loom_loop_free(struct loom_loop *loop) {
   loom_free(loop);
 }
 
-loom_err loom_loop_post(struct loom_loop *loop, loom_loop_fn_cb fn,
-                        void *arg) {
+loom_err loom_loop_post(struct loom_loop *loop, loom_loop_fn_cb fn, void *arg) {
   struct post *p = LOOM_NEW(struct post);
   p->fn = fn;
   p->arg = arg;
@@ -188,8 +187,7 @@ static void call_cb(struct loom_loop *loop, void *arg) {
   pthread_mutex_unlock(&c->lock);
 }
 
-loom_err loom_loop_call(struct loom_loop *loop, loom_loop_fn_cb fn,
-                        void *arg) {
+loom_err loom_loop_call(struct loom_loop *loop, loom_loop_fn_cb fn, void *arg) {
   if (loom_loop_is_current(loop)) {
     fn(loop, arg);
     return LOOM_OK;
@@ -250,7 +248,9 @@ loom_err loom_loop_work(struct loom_loop *loop, loom_loop_work_cb work,
 
 uv_loop_t *loom_loop_uv(struct loom_loop *loop) { return &loop->uv; }
 
-struct loom_loop *loom_loop_current(void) { return current; }
+struct loom_loop *loom_loop_current(void) {
+  return current;
+}
 
 bool loom_loop_is_current(const struct loom_loop *loop) {
   return current == loop;

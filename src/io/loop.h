@@ -14,8 +14,8 @@
  * Shutdown: free what lives on a loop first (HTTP server, clients, SSE
  * streams), then loom_loop_free / loom_loop_group_free. Freeing closes the
  * async handle, runs the posts already queued, waits for pool work to
- * finish and report back, and joins the thread. A handle still open at that point is closed with a
- * warning in the log, so shutdown never hangs.
+ * finish and report back, and joins the thread. A handle still open at that
+ * point is closed with a warning in the log, so shutdown never hangs.
  */
 #ifndef LOOM_IO_LOOP_H
 #define LOOM_IO_LOOP_H
@@ -104,8 +104,7 @@ void loom_loop_group_free(struct loom_loop_group *group);
 unsigned loom_loop_group_size(const struct loom_loop_group *group);
 
 /* Loop number i (0 <= i < size). */
-struct loom_loop *loom_loop_group_at(struct loom_loop_group *group,
-                                     unsigned i);
+struct loom_loop *loom_loop_group_at(struct loom_loop_group *group, unsigned i);
 
 /* Picks a loop round-robin, for spreading work that may run anywhere. */
 struct loom_loop *loom_loop_group_next(struct loom_loop_group *group);

@@ -23,13 +23,13 @@ struct route {
 };
 
 struct node {
-  char *literal;         /* segment text; NULL for the parameter node */
-  char *param_name;      /* for the parameter node */
-  struct node **kids;    /* literal children */
+  char *literal;      /* segment text; NULL for the parameter node */
+  char *param_name;   /* for the parameter node */
+  struct node **kids; /* literal children */
   size_t nkids;
-  struct node *param;    /* the parameter child */
-  char *pattern;         /* set where a pattern ends */
-  const char *names[LOOM_HTTP_MAX_PARAMS];  /* parameter names, in order */
+  struct node *param;                      /* the parameter child */
+  char *pattern;                           /* set where a pattern ends */
+  const char *names[LOOM_HTTP_MAX_PARAMS]; /* parameter names, in order */
   size_t nparams;
   struct route *routes;
   size_t nroutes;
@@ -70,9 +70,10 @@ void loom_http_router_free(struct loom_http_router *router) {
 static loom_err child_for(struct node *n, const char *seg, size_t len,
                           struct node **out, struct loom_error *e) {
   if (len >= 2 && seg[0] == '{' && seg[len - 1] == '}') {
-    if (len == 2 || memchr(seg + 1, '{', len - 2) || memchr(seg + 1, '}', len - 2))
-      return loom_error_set(e, LOOM_ERR_INVALID,
-                            "bad parameter segment '%.*s'", (int)len, seg);
+    if (len == 2 || memchr(seg + 1, '{', len - 2) ||
+        memchr(seg + 1, '}', len - 2))
+      return loom_error_set(e, LOOM_ERR_INVALID, "bad parameter segment '%.*s'",
+                            (int)len, seg);
     if (!n->param) {
       n->param = LOOM_NEW(struct node);
       n->param->param_name = loom_strndup(seg + 1, len - 2);
@@ -122,7 +123,8 @@ loom_err loom_http_route_add(struct loom_http_router *router,
                              loom_http_handler_cb handler, void *userdata,
                              struct loom_error *e) {
   if (!method || !*method || strlen(method) >= 16 || !handler)
-    return loom_error_set(e, LOOM_ERR_INVALID, "route needs a method and a handler");
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "route needs a method and a handler");
   if (!pattern || pattern[0] != '/')
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "route pattern must start with '/': '%s'",
@@ -171,10 +173,10 @@ static const struct route *find_method(const struct node *n,
 
 struct search {
   const char *method;
-  const struct node *first;      /* first node matching the path */
-  const struct node *found;      /* node with the method */
+  const struct node *first; /* first node matching the path */
+  const struct node *found; /* node with the method */
   const struct route *route;
-  const char *vals[LOOM_HTTP_MAX_PARAMS];  /* parameter text, current path */
+  const char *vals[LOOM_HTTP_MAX_PARAMS]; /* parameter text, current path */
   size_t lens[LOOM_HTTP_MAX_PARAMS];
   const char *found_vals[LOOM_HTTP_MAX_PARAMS];
   size_t found_lens[LOOM_HTTP_MAX_PARAMS];
@@ -224,8 +226,8 @@ static void allow_list(const struct node *n, char *out, size_t size) {
     head |= strcmp(n->routes[i].method, "HEAD") == 0;
   }
   for (size_t i = 0; i <= n->nroutes && used < size; i++) {
-    const char *m = i < n->nroutes ? n->routes[i].method
-                                   : (get && !head ? "HEAD" : NULL);
+    const char *m =
+        i < n->nroutes ? n->routes[i].method : (get && !head ? "HEAD" : NULL);
     if (!m)
       break;
     int w = snprintf(out + used, size - used, "%s%s", used ? ", " : "", m);

@@ -25,20 +25,20 @@
 struct loom_http_router;
 
 enum loom_http_match_kind {
-  LOOM_HTTP_MATCH_FOUND,       /* handler and params are set */
-  LOOM_HTTP_MATCH_NOT_FOUND,   /* no pattern matches the path: 404 */
-  LOOM_HTTP_MATCH_BAD_METHOD,  /* pattern exists, not this method: 405 */
+  LOOM_HTTP_MATCH_FOUND,      /* handler and params are set */
+  LOOM_HTTP_MATCH_NOT_FOUND,  /* no pattern matches the path: 404 */
+  LOOM_HTTP_MATCH_BAD_METHOD, /* pattern exists, not this method: 405 */
 };
 
 struct loom_http_match {
   enum loom_http_match_kind kind;
   loom_http_handler_cb handler;
   void *userdata;
-  const char *pattern;  /* the route as registered; borrowed from router */
+  const char *pattern; /* the route as registered; borrowed from router */
   size_t nparams;
-  const char *param_names[LOOM_HTTP_MAX_PARAMS];  /* borrowed from router */
-  char *param_values[LOOM_HTTP_MAX_PARAMS];       /* owned copies */
-  char allow[64];  /* for BAD_METHOD: "GET, HEAD, POST" */
+  const char *param_names[LOOM_HTTP_MAX_PARAMS]; /* borrowed from router */
+  char *param_values[LOOM_HTTP_MAX_PARAMS];      /* owned copies */
+  char allow[64]; /* for BAD_METHOD: "GET, HEAD, POST" */
 };
 
 /* An empty router. */

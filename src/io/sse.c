@@ -26,18 +26,18 @@
 #define SSE_BLOCK (16 * 1024) /* most bytes MHD asks for per read */
 
 struct loom_sse {
-  struct loom_http_req *req;  /* NULL once the connection is gone */
+  struct loom_http_req *req; /* NULL once the connection is gone */
   struct loom_loop *loop;
   char request_id[LOOM_ID_LEN + 1];
-  struct loom_buf out;        /* queued text; [sent, len) not yet read */
+  struct loom_buf out; /* queued text; [sent, len) not yet read */
   size_t sent;
   size_t max_pending;
   uv_timer_t keepalive;
-  bool quiet;                 /* nothing queued since the last tick */
+  bool quiet; /* nothing queued since the last tick */
   bool reader_suspended;
   bool producer_closed;
   bool server_closed;
-  bool told;                  /* on_disconnect has run */
+  bool told; /* on_disconnect has run */
   int holders;
   loom_sse_disconnect_cb on_disconnect;
   void *userdata;

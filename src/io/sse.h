@@ -33,13 +33,12 @@ struct loom_loop;
 
 /* The client went away (or the server is stopping). Sends fail from now
  * on; the producer still calls loom_sse_close. */
-typedef void (*loom_sse_disconnect_cb)(struct loom_sse *stream,
-                                       void *userdata);
+typedef void (*loom_sse_disconnect_cb)(struct loom_sse *stream, void *userdata);
 
 struct loom_sse_options {
-  double keepalive_s;          /* quiet time before ": keep-alive"; 0 = 15 */
-  size_t max_pending;          /* queued bytes not yet sent; 0 = 8 MiB */
-  loom_sse_disconnect_cb on_disconnect;  /* may be NULL */
+  double keepalive_s; /* quiet time before ": keep-alive"; 0 = 15 */
+  size_t max_pending; /* queued bytes not yet sent; 0 = 8 MiB */
+  loom_sse_disconnect_cb on_disconnect; /* may be NULL */
   void *userdata;
 };
 
@@ -66,8 +65,7 @@ loom_err loom_sse_send(struct loom_sse *stream, const char *event,
 
 /* loom_sse_send with `data` = the compact JSON of `value` (borrowed). */
 loom_err loom_sse_send_json(struct loom_sse *stream, const char *event,
-                            const char *id,
-                            const json_t *value) LOOM_MUST_USE;
+                            const char *id, const json_t *value) LOOM_MUST_USE;
 
 /* Queues a comment line (": text"), e.g. for tests of proxies. */
 loom_err loom_sse_comment(struct loom_sse *stream,

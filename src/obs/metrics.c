@@ -21,10 +21,10 @@ enum kind { COUNTER, GAUGE, HISTOGRAM };
 
 struct series {
   struct series *next;
-  char *key;               /* label values joined by \x1f */
-  char **values;           /* one per label name */
-  double value;            /* counter / gauge */
-  double sum;              /* histogram */
+  char *key;     /* label values joined by \x1f */
+  char **values; /* one per label name */
+  double value;  /* counter / gauge */
+  double sum;    /* histogram */
   unsigned long long count;
   unsigned long long *buckets; /* nbuckets + 1 (the last is +Inf) */
 };
@@ -44,9 +44,10 @@ struct loom_metric {
 
 const double loom_metrics_latency_buckets[] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-    0.25,   0.5,   1,      2.5,   5,    10,    30,    60};
+    0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 const size_t loom_metrics_latency_nbuckets =
-    sizeof loom_metrics_latency_buckets / sizeof loom_metrics_latency_buckets[0];
+    sizeof loom_metrics_latency_buckets /
+    sizeof loom_metrics_latency_buckets[0];
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loom_metric *families; /* registration order, reversed */

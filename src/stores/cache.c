@@ -11,8 +11,8 @@ loom_err loom_cache_open(const char *redis_url, size_t max_bytes,
                          struct loom_cache **out, struct loom_error *e) {
   *out = NULL;
   if (!redis_url || !*redis_url) {
-    *out = loom_cache_memory_new(max_bytes ? max_bytes
-                                           : LOOM_CACHE_DEFAULT_BYTES);
+    *out =
+        loom_cache_memory_new(max_bytes ? max_bytes : LOOM_CACHE_DEFAULT_BYTES);
     return LOOM_OK;
   }
   if (strncmp(redis_url, "redis://", 8) == 0 ||

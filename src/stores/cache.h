@@ -40,8 +40,8 @@ struct loom_cache_stats {
   uint64_t evictions; /* dropped to stay within the byte budget */
   uint64_t expired;   /* found past their time to live */
   size_t entries;
-  size_t bytes;       /* accounted bytes (keys, values, bookkeeping) */
-  size_t max_bytes;   /* the budget; 0 when the backend has none */
+  size_t bytes;     /* accounted bytes (keys, values, bookkeeping) */
+  size_t max_bytes; /* the budget; 0 when the backend has none */
 };
 
 struct loom_cache_ops {

@@ -26,8 +26,8 @@ struct entry {
   char *value;
   size_t len;
   uint64_t hash;
-  uint64_t expires_ms; /* monotonic; 0: never */
-  struct entry *chain; /* next in the bucket */
+  uint64_t expires_ms;       /* monotonic; 0: never */
+  struct entry *chain;       /* next in the bucket */
   struct entry *prev, *next; /* LRU list: head is the most recent */
 };
 
@@ -147,8 +147,8 @@ static loom_err mc_get(struct loom_cache *c, const char *key, char **out,
   return result;
 }
 
-static loom_err mc_set(struct loom_cache *c, const char *key,
-                       const void *value, size_t len, uint64_t ttl_ms) {
+static loom_err mc_set(struct loom_cache *c, const char *key, const void *value,
+                       size_t len, uint64_t ttl_ms) {
   struct memory_cache *m = mc_of(c);
   size_t keylen = strlen(key), bytes = entry_bytes(keylen, len);
   uint64_t h = hash_key(key);

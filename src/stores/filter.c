@@ -16,8 +16,19 @@
 #include "core/alloc.h"
 #include "core/json.h"
 
-enum fop { OP_AND, OP_OR, OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE,
-           OP_IN, OP_NIN, OP_EXISTS };
+enum fop {
+  OP_AND,
+  OP_OR,
+  OP_EQ,
+  OP_NE,
+  OP_GT,
+  OP_GTE,
+  OP_LT,
+  OP_LTE,
+  OP_IN,
+  OP_NIN,
+  OP_EXISTS
+};
 
 enum vkind { V_STR, V_NUM, V_BOOL };
 
@@ -57,15 +68,18 @@ static const struct {
   const char *name;
   enum fop op;
 } OPS[] = {
-    {"$eq", OP_EQ},   {"$ne", OP_NE},   {"$gt", OP_GT},   {"$gte", OP_GTE},
-    {"$lt", OP_LT},   {"$lte", OP_LTE}, {"$in", OP_IN},   {"$nin", OP_NIN},
-    {"$exists", OP_EXISTS},
+    {"$eq", OP_EQ},   {"$ne", OP_NE},   {"$gt", OP_GT},
+    {"$gte", OP_GTE}, {"$lt", OP_LT},   {"$lte", OP_LTE},
+    {"$in", OP_IN},   {"$nin", OP_NIN}, {"$exists", OP_EXISTS},
 };
 
 static void node_free(struct fnode *n) {
-  if (!n) return;
-  for (size_t i = 0; i < n->nkids; i++) node_free(n->kids[i]);
-  for (size_t i = 0; i < n->set.nstr; i++) loom_free(n->set.strs[i]);
+  if (!n)
+    return;
+  for (size_t i = 0; i < n->nkids; i++)
+    node_free(n->kids[i]);
+  for (size_t i = 0; i < n->set.nstr; i++)
+    loom_free(n->set.strs[i]);
   loom_free(n->kids);
   loom_free(n->set.strs);
   loom_free(n->set.nums);
@@ -82,8 +96,8 @@ static struct fnode *node_new(enum fop op, const char *field) {
 }
 
 static void add_kid(struct fnode *parent, struct fnode *kid) {
-  parent->kids = loom_realloc(parent->kids,
-                              (parent->nkids + 1) * sizeof *parent->kids);
+  parent->kids =
+      loom_realloc(parent->kids, (parent->nkids + 1) * sizeof *parent->kids);
   parent->kids[parent->nkids++] = kid;
 }
 
@@ -150,7 +164,8 @@ static loom_err compile_set(struct cctx *cx, struct fnode *n, const char *op,
 static loom_err compile_op(struct cctx *cx, const char *field, const char *op,
                            const json_t *operand, struct fnode **out) {
   size_t i = 0;
-  while (i < sizeof OPS / sizeof OPS[0] && strcmp(OPS[i].name, op) != 0) i++;
+  while (i < sizeof OPS / sizeof OPS[0] && strcmp(OPS[i].name, op) != 0)
+    i++;
   if (i == sizeof OPS / sizeof OPS[0])
     return loom_error_set(cx->e, LOOM_ERR_INVALID,
                           "unknown operator '%s' in field '%s' (supported: "
@@ -168,7 +183,8 @@ static loom_err compile_op(struct cctx *cx, const char *field, const char *op,
     if (!scalar(operand))
       err = loom_error_set(cx->e, LOOM_ERR_INVALID,
                            "%s in field '%s' needs a string, number or "
-                           "boolean", op, field);
+                           "boolean",
+                           op, field);
     else
       set_val(&n->v, operand);
     break;
@@ -208,10 +224,12 @@ static loom_err compile_op(struct cctx *cx, const char *field, const char *op,
 static loom_err compile_field(struct cctx *cx, const char *field,
                               const json_t *cond, struct fnode **out) {
   if (!json_is_object(cond)) {
-    if (scalar(cond)) return compile_op(cx, field, "$eq", cond, out);
+    if (scalar(cond))
+      return compile_op(cx, field, "$eq", cond, out);
     return loom_error_set(cx->e, LOOM_ERR_INVALID,
                           "field '%s' needs a value or an object of operators"
-                          "%s", field,
+                          "%s",
+                          field,
                           json_is_array(cond) ? " (use $in for a list)" : "");
   }
   if (json_object_size(cond) == 0)
@@ -285,7 +303,8 @@ static loom_err compile_object(struct cctx *cx, const json_t *obj, int depth,
     else if (key[0] == '$')
       err = loom_error_set(cx->e, LOOM_ERR_INVALID,
                            "unknown operator '%s' where a field name, $and "
-                           "or $or was expected", key);
+                           "or $or was expected",
+                           key);
     else
       err = compile_field(cx, key, val, &kid);
     if (err) {
@@ -309,7 +328,8 @@ loom_err loom_filter_compile(const json_t *filter, struct loom_filter **out,
   struct cctx cx = {0, e};
   struct fnode *root;
   loom_err err = compile_object(&cx, filter, 0, &root);
-  if (err) return err;
+  if (err)
+    return err;
   struct loom_filter *f = LOOM_NEW(struct loom_filter);
   f->root = root;
   *out = f;
@@ -319,25 +339,31 @@ loom_err loom_filter_compile(const json_t *filter, struct loom_filter **out,
 loom_err loom_filter_parse(const char *text, size_t len,
                            struct loom_filter **out, struct loom_error *e) {
   json_t *j = loom_json_parse(text, len, e);
-  if (!j) return LOOM_ERR_PARSE;
+  if (!j)
+    return LOOM_ERR_PARSE;
   loom_err err = loom_filter_compile(j, out, e);
   json_decref(j);
   return err;
 }
 
 void loom_filter_free(struct loom_filter *f) {
-  if (!f) return;
+  if (!f)
+    return;
   node_free(f->root);
   loom_free(f);
 }
 
-/* ---- matching ------------------------------------------------------------- */
+/* ---- matching -------------------------------------------------------------
+ */
 
 static bool scalar_eq(const json_t *v, const struct fval *c) {
   switch (c->kind) {
-  case V_STR: return json_is_string(v) && strcmp(json_string_value(v), c->s) == 0;
-  case V_NUM: return json_is_number(v) && json_number_value(v) == c->n;
-  case V_BOOL: return json_is_boolean(v) && json_is_true(v) == c->b;
+  case V_STR:
+    return json_is_string(v) && strcmp(json_string_value(v), c->s) == 0;
+  case V_NUM:
+    return json_is_number(v) && json_number_value(v) == c->n;
+  case V_BOOL:
+    return json_is_boolean(v) && json_is_true(v) == c->b;
   }
   return false;
 }
@@ -351,13 +377,15 @@ static bool scalar_in(const json_t *v, const struct fset *s) {
     double key = json_number_value(v);
     return s->nnum && bsearch(&key, s->nums, s->nnum, sizeof *s->nums, cmp_num);
   }
-  if (json_is_boolean(v)) return json_is_true(v) ? s->has_true : s->has_false;
+  if (json_is_boolean(v))
+    return json_is_true(v) ? s->has_true : s->has_false;
   return false;
 }
 
 /* A list field matches when any element does. */
 static bool any_eq(const json_t *v, const struct fval *c) {
-  if (!json_is_array(v)) return scalar_eq(v, c);
+  if (!json_is_array(v))
+    return scalar_eq(v, c);
   size_t i;
   json_t *x;
   json_array_foreach(v, i, x) if (scalar_eq(x, c)) return true;
@@ -365,7 +393,8 @@ static bool any_eq(const json_t *v, const struct fval *c) {
 }
 
 static bool any_in(const json_t *v, const struct fset *s) {
-  if (!json_is_array(v)) return scalar_in(v, s);
+  if (!json_is_array(v))
+    return scalar_in(v, s);
   size_t i;
   json_t *x;
   json_array_foreach(v, i, x) if (scalar_in(x, s)) return true;
@@ -373,37 +402,52 @@ static bool any_in(const json_t *v, const struct fset *s) {
 }
 
 static bool compare(const json_t *v, enum fop op, double c) {
-  if (!json_is_number(v)) return false;
+  if (!json_is_number(v))
+    return false;
   double x = json_number_value(v);
   switch (op) {
-  case OP_GT: return x > c;
-  case OP_GTE: return x >= c;
-  case OP_LT: return x < c;
-  case OP_LTE: return x <= c;
-  default: return false;
+  case OP_GT:
+    return x > c;
+  case OP_GTE:
+    return x >= c;
+  case OP_LT:
+    return x < c;
+  case OP_LTE:
+    return x <= c;
+  default:
+    return false;
   }
 }
 
 static bool match_node(const struct fnode *n, const json_t *meta) {
   if (n->op == OP_AND) {
     for (size_t i = 0; i < n->nkids; i++)
-      if (!match_node(n->kids[i], meta)) return false;
+      if (!match_node(n->kids[i], meta))
+        return false;
     return true;
   }
   if (n->op == OP_OR) {
     for (size_t i = 0; i < n->nkids; i++)
-      if (match_node(n->kids[i], meta)) return true;
+      if (match_node(n->kids[i], meta))
+        return true;
     return false;
   }
   const json_t *v = meta ? json_object_get(meta, n->field) : NULL;
-  if (v && json_is_null(v)) v = NULL;
+  if (v && json_is_null(v))
+    v = NULL;
   switch (n->op) {
-  case OP_EQ: return v && any_eq(v, &n->v);
-  case OP_NE: return !(v && any_eq(v, &n->v));
-  case OP_IN: return v && any_in(v, &n->set);
-  case OP_NIN: return !(v && any_in(v, &n->set));
-  case OP_EXISTS: return (v != NULL) == n->v.b;
-  default: return v && compare(v, n->op, n->v.n);
+  case OP_EQ:
+    return v && any_eq(v, &n->v);
+  case OP_NE:
+    return !(v && any_eq(v, &n->v));
+  case OP_IN:
+    return v && any_in(v, &n->set);
+  case OP_NIN:
+    return !(v && any_in(v, &n->set));
+  case OP_EXISTS:
+    return (v != NULL) == n->v.b;
+  default:
+    return v && compare(v, n->op, n->v.n);
   }
 }
 

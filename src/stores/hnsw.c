@@ -34,8 +34,9 @@ void hnsw_layout(struct loom_hnsw *h) {
   h->off_vec = sizeof(uint32_t) * (1 + h->m0);
   h->off_vec = (h->off_vec + 15) & ~(size_t)15;
   size_t vec = h->p.quantize ? sizeof(struct hnsw_qhdr) + h->qdim
-                              : sizeof(float) * h->dim;
-  h->elem_size = (h->off_vec + vec + HNSW_ALIGN - 1) & ~(size_t)(HNSW_ALIGN - 1);
+                             : sizeof(float) * h->dim;
+  h->elem_size =
+      (h->off_vec + vec + HNSW_ALIGN - 1) & ~(size_t)(HNSW_ALIGN - 1);
   h->level_mult = 1.0 / log((double)h->m);
 }
 
@@ -49,21 +50,25 @@ static void *alloc_aligned(size_t size) {
   enum { HUGE = 2 << 20 };
   void *p = NULL;
   size_t align = size >= 4 * (size_t)HUGE ? HUGE : HNSW_ALIGN;
-  if (size >= 4 * (size_t)HUGE) size = (size + HUGE - 1) & ~(size_t)(HUGE - 1);
+  if (size >= 4 * (size_t)HUGE)
+    size = (size + HUGE - 1) & ~(size_t)(HUGE - 1);
   if (posix_memalign(&p, align, size ? size : HNSW_ALIGN) != 0) {
     fprintf(stderr, "loom: out of memory (%zu bytes)\n", size);
     abort();
   }
 #ifdef MADV_HUGEPAGE
-  if (align == HUGE) (void)madvise(p, size, MADV_HUGEPAGE);
+  if (align == HUGE)
+    (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
   return p;
 }
 
 void hnsw_reserve(struct loom_hnsw *h, uint32_t cap) {
-  if (cap <= h->capacity) return;
+  if (cap <= h->capacity)
+    return;
   char *l0 = alloc_aligned((size_t)cap * h->elem_size);
-  if (h->level0) memcpy(l0, h->level0, (size_t)h->used * h->elem_size);
+  if (h->level0)
+    memcpy(l0, h->level0, (size_t)h->used * h->elem_size);
   if (h->map) {
     munmap(h->map, h->map_len);
     h->map = NULL;
@@ -93,19 +98,23 @@ void hnsw_reserve(struct loom_hnsw *h, uint32_t cap) {
 
 static uint64_t hash_id(const char *s) {
   uint64_t x = 1469598103934665603ull;
-  for (; *s; s++) x = (x ^ (unsigned char)*s) * 1099511628211ull;
+  for (; *s; s++)
+    x = (x ^ (unsigned char)*s) * 1099511628211ull;
   return x ^ (x >> 29);
 }
 
 static uint32_t idmap_find(const struct loom_hnsw *h, const char *id,
                            uint32_t *pos) {
-  if (!h->idmap_cap) return UINT32_MAX;
+  if (!h->idmap_cap)
+    return UINT32_MAX;
   uint32_t mask = h->idmap_cap - 1, i = (uint32_t)hash_id(id) & mask;
   for (;; i = (i + 1) & mask) {
     uint32_t v = h->idmap[i];
-    if (v == 0) return UINT32_MAX;
+    if (v == 0)
+      return UINT32_MAX;
     if (v != IDMAP_GONE && strcmp(h->nodes[v - 1].id, id) == 0) {
-      if (pos) *pos = i;
+      if (pos)
+        *pos = i;
       return v - 1;
     }
   }
@@ -114,7 +123,8 @@ static uint32_t idmap_find(const struct loom_hnsw *h, const char *id,
 static void idmap_insert_raw(struct loom_hnsw *h, uint32_t slot) {
   uint32_t mask = h->idmap_cap - 1;
   uint32_t i = (uint32_t)hash_id(h->nodes[slot].id) & mask;
-  while (h->idmap[i] != 0 && h->idmap[i] != IDMAP_GONE) i = (i + 1) & mask;
+  while (h->idmap[i] != 0 && h->idmap[i] != IDMAP_GONE)
+    i = (i + 1) & mask;
   h->idmap[i] = slot + 1;
 }
 
@@ -122,7 +132,8 @@ void hnsw_idmap_put(struct loom_hnsw *h, uint32_t slot) {
   if ((size_t)(h->idmap_used + 1) * 2 > h->idmap_cap) {
     uint32_t *old = h->idmap, oldcap = h->idmap_cap;
     h->idmap_cap = oldcap ? oldcap * 2 : 1024;
-    while ((size_t)(h->live + 1) * 4 > h->idmap_cap) h->idmap_cap *= 2;
+    while ((size_t)(h->live + 1) * 4 > h->idmap_cap)
+      h->idmap_cap *= 2;
     h->idmap = loom_calloc(h->idmap_cap, sizeof *h->idmap);
     h->idmap_used = 0;
     for (uint32_t i = 0; i < oldcap; i++)
@@ -147,14 +158,17 @@ loom_err loom_hnsw_new(const struct loom_hnsw_params *p, struct loom_hnsw **out,
                           LOOM_HNSW_MAX_DIM, q.dim);
   if ((unsigned)q.metric > LOOM_METRIC_EUCLIDEAN)
     return loom_error_set(e, LOOM_ERR_INVALID, "unknown metric %d", q.metric);
-  if (!q.m) q.m = 16;
-  if (!q.ef_construction) q.ef_construction = 200;
+  if (!q.m)
+    q.m = 16;
+  if (!q.ef_construction)
+    q.ef_construction = 200;
   if (q.m < 2 || q.m > 64)
     return loom_error_set(e, LOOM_ERR_INVALID, "m must be 2..64, got %u", q.m);
   if (q.ef_construction > 4096)
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "ef_construction must be at most 4096");
-  if (!q.seed) q.seed = 0x5eed5eed1234567ull;
+  if (!q.seed)
+    q.seed = 0x5eed5eed1234567ull;
   struct loom_hnsw *h = LOOM_NEW(struct loom_hnsw);
   h->p = q;
   h->rng = q.seed;
@@ -175,7 +189,8 @@ loom_err loom_hnsw_new(const struct loom_hnsw_params *p, struct loom_hnsw **out,
 static void release_items(struct loom_hnsw *h) {
   for (uint32_t s = 0; s < h->used; s++) {
     loom_free(h->nodes[s].id);
-    if (h->nodes[s].meta) json_decref(h->nodes[s].meta);
+    if (h->nodes[s].meta)
+      json_decref(h->nodes[s].meta);
     loom_free(h->upper[s]);
   }
   if (h->map)
@@ -201,7 +216,8 @@ static void release_items(struct loom_hnsw *h) {
 }
 
 void loom_hnsw_free(struct loom_hnsw *h) {
-  if (!h) return;
+  if (!h)
+    return;
   release_items(h);
   hnsw_ctx_free_all(h);
   pthread_rwlock_destroy(&h->lock);
@@ -228,21 +244,25 @@ size_t loom_hnsw_count(struct loom_hnsw *h) {
 
 size_t loom_hnsw_memory(struct loom_hnsw *h) {
   pthread_rwlock_rdlock(&h->lock);
-  size_t b = (size_t)h->capacity * (h->elem_size + sizeof *h->nodes +
-                                    sizeof *h->upper);
-  if (h->p.quantize) b += (size_t)h->capacity * h->dim * sizeof(float);
+  size_t b = (size_t)h->capacity *
+             (h->elem_size + sizeof *h->nodes + sizeof *h->upper);
+  if (h->p.quantize)
+    b += (size_t)h->capacity * h->dim * sizeof(float);
   b += (size_t)h->idmap_cap * sizeof *h->idmap;
   for (uint32_t s = 0; s < h->used; s++) {
-    if (h->nodes[s].id) b += strlen(h->nodes[s].id) + 1;
+    if (h->nodes[s].id)
+      b += strlen(h->nodes[s].id) + 1;
     if (h->upper[s])
       b += (size_t)h->nodes[s].level * (h->m + 1) * sizeof(uint32_t);
-    if (h->nodes[s].meta) b += 64 * (1 + json_object_size(h->nodes[s].meta));
+    if (h->nodes[s].meta)
+      b += 64 * (1 + json_object_size(h->nodes[s].meta));
   }
   pthread_rwlock_unlock(&h->lock);
   return b;
 }
 
-/* ---- graph construction --------------------------------------------------- */
+/* ---- graph construction ---------------------------------------------------
+ */
 
 static float slot_dist(const struct loom_hnsw *h, uint32_t a, uint32_t b) {
   return hnsw_fdist(h, hnsw_vec(h, a), hnsw_vec(h, b));
@@ -260,8 +280,10 @@ static uint32_t select_neighbors(const struct loom_hnsw *h,
   for (size_t i = 0; i < n && k < mmax; i++) {
     bool keep = true;
     for (uint32_t j = 0; j < k && keep; j++)
-      if (slot_dist(h, cand[i].id, out[j]) < cand[i].d) keep = false;
-    if (keep) out[k++] = cand[i].id;
+      if (slot_dist(h, cand[i].id, out[j]) < cand[i].d)
+        keep = false;
+    if (keep)
+      out[k++] = cand[i].id;
   }
   return k;
 }
@@ -272,7 +294,8 @@ static void add_backlink(struct loom_hnsw *h, uint32_t nb, uint32_t s,
   uint32_t *ll = hnsw_links(h, nb, level);
   uint32_t cap = level ? h->m : h->m0;
   for (uint32_t j = 1; j <= ll[0]; j++)
-    if (ll[j] == s) return;
+    if (ll[j] == s)
+      return;
   if (ll[0] < cap) {
     ll[++ll[0]] = s;
     return;
@@ -306,16 +329,19 @@ static void relink(struct loom_hnsw *h, uint32_t s) {
   }
   struct hnsw_qv qv = {.f = hnsw_vec(h, s)};
   uint32_t cur = (uint32_t)h->entry;
-  if (level < h->max_level) cur = hnsw_descend(h, &qv, level);
+  if (level < h->max_level)
+    cur = hnsw_descend(h, &qv, level);
   struct hnsw_ctx *c = hnsw_ctx_get(h);
   for (int l = level < h->max_level ? level : h->max_level; l >= 0; l--) {
     size_t n = hnsw_walk(h, c, &qv, cur, h->p.ef_construction, l, s, false,
                          NULL, NULL);
     hnsw_sort_pairs(c->res, n);
-    if (n) cur = c->res[0].id;
+    if (n)
+      cur = c->res[0].id;
     uint32_t *ll = hnsw_links(h, s, l);
     ll[0] = select_neighbors(h, c->res, n, h->m, ll + 1);
-    for (uint32_t j = 1; j <= ll[0]; j++) add_backlink(h, ll[j], s, l);
+    for (uint32_t j = 1; j <= ll[0]; j++)
+      add_backlink(h, ll[j], s, l);
   }
   hnsw_ctx_put(h, c);
   if (level > h->max_level) {
@@ -326,7 +352,8 @@ static void relink(struct loom_hnsw *h, uint32_t s) {
 
 static bool has_pair(const struct hnsw_pair *p, size_t n, uint32_t id) {
   for (size_t i = 0; i < n; i++)
-    if (p[i].id == id) return true;
+    if (p[i].id == id)
+      return true;
   return false;
 }
 
@@ -339,8 +366,10 @@ static void repair_around(struct loom_hnsw *h, uint32_t d) {
       uint32_t nb = dl[i];
       uint32_t *nl = hnsw_links(h, nb, l);
       bool links_d = false;
-      for (uint32_t j = 1; j <= nl[0]; j++) links_d |= nl[j] == d;
-      if (nb == d || !links_d) continue;
+      for (uint32_t j = 1; j <= nl[0]; j++)
+        links_d |= nl[j] == d;
+      if (nb == d || !links_d)
+        continue;
       struct hnsw_pair cand[4 * 64];
       size_t n = 0;
       for (uint32_t j = 1; j <= nl[0]; j++)
@@ -358,7 +387,8 @@ static void repair_around(struct loom_hnsw *h, uint32_t d) {
   }
 }
 
-/* ---- public writes -------------------------------------------------------- */
+/* ---- public writes --------------------------------------------------------
+ */
 
 static loom_err check_vector(const struct loom_hnsw *h, const float *v,
                              struct loom_error *e) {
@@ -384,7 +414,8 @@ static void write_vector(struct loom_hnsw *h, uint32_t s, const float *v) {
     h->nodes[s].norm = sqrtf(h->vk->dot(v, v, h->dim));
     inv = 1.0f / h->nodes[s].norm;
   }
-  for (uint32_t i = 0; i < h->dim; i++) dst[i] = v[i] * inv;
+  for (uint32_t i = 0; i < h->dim; i++)
+    dst[i] = v[i] * inv;
   if (h->p.quantize) {
     char *q = hnsw_elem(h, s) + h->off_vec;
     struct hnsw_qhdr hd;
@@ -427,10 +458,11 @@ loom_err loom_hnsw_upsert(struct loom_hnsw *h, const char *id,
                           struct loom_error *e) {
   size_t idlen = id ? strlen(id) : 0;
   if (idlen == 0 || idlen > LOOM_HNSW_MAX_ID)
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "id must be 1 to %d bytes long", LOOM_HNSW_MAX_ID);
+    return loom_error_set(e, LOOM_ERR_INVALID, "id must be 1 to %d bytes long",
+                          LOOM_HNSW_MAX_ID);
   loom_err err = check_vector(h, values, e);
-  if (err) return err;
+  if (err)
+    return err;
   pthread_rwlock_wrlock(&h->lock);
   uint32_t s = idmap_find(h, id, NULL);
   if (s != UINT32_MAX) {
@@ -439,7 +471,8 @@ loom_err loom_hnsw_upsert(struct loom_hnsw *h, const char *id,
       write_vector(h, s, values);
       relink(h, s);
     }
-    if (h->nodes[s].meta) json_decref(h->nodes[s].meta);
+    if (h->nodes[s].meta)
+      json_decref(h->nodes[s].meta);
   } else {
     s = take_slot(h, id);
     write_vector(h, s, values);
@@ -457,7 +490,8 @@ loom_err loom_hnsw_update(struct loom_hnsw *h, const char *id,
                           struct loom_error *e) {
   if (values) {
     loom_err err = check_vector(h, values, e);
-    if (err) return err;
+    if (err)
+      return err;
   }
   if (set_metadata && !json_is_object(set_metadata))
     return loom_error_set(e, LOOM_ERR_INVALID, "metadata must be an object");
@@ -475,10 +509,11 @@ loom_err loom_hnsw_update(struct loom_hnsw *h, const char *id,
   }
   if (set_metadata) {
     /* Copy first: the old object may still be referenced by a caller. */
-    json_t *meta = h->nodes[s].meta ? json_copy(h->nodes[s].meta)
-                                    : json_object();
+    json_t *meta =
+        h->nodes[s].meta ? json_copy(h->nodes[s].meta) : json_object();
     json_object_update(meta, (json_t *)set_metadata);
-    if (h->nodes[s].meta) json_decref(h->nodes[s].meta);
+    if (h->nodes[s].meta)
+      json_decref(h->nodes[s].meta);
     h->nodes[s].meta = meta;
   }
   pthread_rwlock_unlock(&h->lock);
@@ -491,7 +526,8 @@ bool loom_hnsw_delete(struct loom_hnsw *h, const char *id) {
   if (s != UINT32_MAX) {
     repair_around(h, s);
     h->nodes[s].deleted = true;
-    if (h->nodes[s].meta) json_decref(h->nodes[s].meta);
+    if (h->nodes[s].meta)
+      json_decref(h->nodes[s].meta);
     h->nodes[s].meta = NULL;
     h->idmap[pos] = IDMAP_GONE;
     if (h->nfree == h->free_cap) {

@@ -37,7 +37,7 @@
 struct loom_hnsw;
 
 struct loom_hnsw_params {
-  uint32_t dim;             /* 1..LOOM_HNSW_MAX_DIM */
+  uint32_t dim; /* 1..LOOM_HNSW_MAX_DIM */
   enum loom_metric metric;
   uint32_t m;               /* links per node above level 0 (0: 16); 2m at 0 */
   uint32_t ef_construction; /* candidate list while inserting (0: 200) */
@@ -50,12 +50,12 @@ struct loom_hnsw_params {
 typedef bool (*loom_hnsw_filter_cb)(void *ud, const json_t *metadata);
 
 struct loom_hnsw_query {
-  const float *vector;       /* dim floats */
-  size_t k;                  /* results wanted */
-  size_t ef;                 /* candidate list size (raised to k) */
+  const float *vector;        /* dim floats */
+  size_t k;                   /* results wanted */
+  size_t ef;                  /* candidate list size (raised to k) */
   loom_hnsw_filter_cb filter; /* NULL: no filter */
   void *filter_ud;
-  double exact_below;        /* 0: LOOM_HNSW_DEFAULT_EXACT_BELOW */
+  double exact_below; /* 0: LOOM_HNSW_DEFAULT_EXACT_BELOW */
 };
 
 struct loom_hnsw_hit {
@@ -158,7 +158,7 @@ loom_err loom_hnsw_save(struct loom_hnsw *h, const char *path, uint64_t lsn,
  * metadata. LOOM_ERR_IO, LOOM_ERR_NOT_FOUND (no file) or LOOM_ERR_PARSE
  * (corrupt file) on failure.
  */
-loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out,
-                        uint64_t *lsn, struct loom_error *e) LOOM_MUST_USE;
+loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out, uint64_t *lsn,
+                        struct loom_error *e) LOOM_MUST_USE;
 
 #endif

@@ -21,11 +21,11 @@
 #define HNSW_ALIGN 64
 
 struct hnsw_node {
-  char *id;       /* NULL: never used */
-  json_t *meta;   /* NULL: none */
-  int32_t level;  /* top level of this node */
-  bool deleted;   /* tombstone: walked through, never returned */
-  float norm;     /* cosine: |v| before normalising, to give v back */
+  char *id;      /* NULL: never used */
+  json_t *meta;  /* NULL: none */
+  int32_t level; /* top level of this node */
+  bool deleted;  /* tombstone: walked through, never returned */
+  float norm;    /* cosine: |v| before normalising, to give v back */
 };
 
 struct hnsw_pair {
@@ -40,8 +40,8 @@ struct hnsw_ctx {
   uint16_t epoch;
   struct hnsw_pair *cand, *res;
   size_t cand_cap, res_cap;
-  int8_t *qq;       /* quantized query */
-  float *qf;        /* normalised query (cosine) */
+  int8_t *qq; /* quantized query */
+  float *qf;  /* normalised query (cosine) */
   struct hnsw_ctx *next;
 };
 
@@ -49,21 +49,21 @@ struct loom_hnsw {
   struct loom_hnsw_params p;
   const struct loom_vk *vk;
   uint32_t dim, m, m0;
-  uint32_t qdim;     /* int8 length: dim rounded up to 64, zero padded */
-  size_t elem_size;  /* bytes per level-0 element */
-  size_t off_vec;    /* offset of the search vector in an element */
-  char *level0;      /* capacity * elem_size */
-  void *map;         /* snapshot mapping level0 points into, or NULL */
+  uint32_t qdim;    /* int8 length: dim rounded up to 64, zero padded */
+  size_t elem_size; /* bytes per level-0 element */
+  size_t off_vec;   /* offset of the search vector in an element */
+  char *level0;     /* capacity * elem_size */
+  void *map;        /* snapshot mapping level0 points into, or NULL */
   size_t map_len;
-  float *exact;      /* quantized only: capacity * dim floats */
+  float *exact; /* quantized only: capacity * dim floats */
   struct hnsw_node *nodes;
-  uint32_t **upper;  /* per slot: links above level 0, or NULL */
+  uint32_t **upper; /* per slot: links above level 0, or NULL */
   uint32_t capacity, used, live;
   uint32_t *free_slots;
   uint32_t nfree, free_cap;
-  int64_t entry;     /* -1: empty */
+  int64_t entry; /* -1: empty */
   int32_t max_level;
-  uint32_t *idmap;   /* open addressing: slot+1, 0 empty, UINT32_MAX gone */
+  uint32_t *idmap; /* open addressing: slot+1, 0 empty, UINT32_MAX gone */
   uint32_t idmap_cap, idmap_used;
   uint64_t rng;
   double level_mult;
@@ -98,20 +98,23 @@ static inline char *hnsw_elem(const struct loom_hnsw *h, uint32_t slot) {
 /* Links of `slot` at `level`: [0] is the count, the links follow. */
 static inline uint32_t *hnsw_links(const struct loom_hnsw *h, uint32_t slot,
                                    int level) {
-  if (level == 0) return (uint32_t *)hnsw_elem(h, slot);
+  if (level == 0)
+    return (uint32_t *)hnsw_elem(h, slot);
   return h->upper[slot] + (size_t)(level - 1) * (h->m + 1);
 }
 
 /* The exact float vector of `slot`. */
 static inline const float *hnsw_vec(const struct loom_hnsw *h, uint32_t slot) {
-  if (h->p.quantize) return h->exact + (size_t)slot * h->dim;
+  if (h->p.quantize)
+    return h->exact + (size_t)slot * h->dim;
   return (const float *)(hnsw_elem(h, slot) + h->off_vec);
 }
 
 /* Exact distance between two float vectors under the index metric. */
 static inline float hnsw_fdist(const struct loom_hnsw *h, const float *a,
                                const float *b) {
-  if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return h->vk->l2sq(a, b, h->dim);
+  if (h->p.metric == LOOM_METRIC_EUCLIDEAN)
+    return h->vk->l2sq(a, b, h->dim);
   float d = h->vk->dot(a, b, h->dim);
   return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - d : -d;
 }
@@ -119,16 +122,19 @@ static inline float hnsw_fdist(const struct loom_hnsw *h, const float *a,
 /* Distance from a query to `slot` as the walk measures it. */
 static inline float hnsw_qdist(const struct loom_hnsw *h,
                                const struct hnsw_qv *qv, uint32_t slot) {
-  if (!qv->quant) return hnsw_fdist(h, qv->f, hnsw_vec(h, slot));
+  if (!qv->quant)
+    return hnsw_fdist(h, qv->f, hnsw_vec(h, slot));
   const char *v = hnsw_elem(h, slot) + h->off_vec;
   struct hnsw_qhdr x;
   __builtin_memcpy(&x, v, sizeof x);
   const struct hnsw_qhdr *q = &qv->hd;
-  float dot = (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + sizeof x),
-                                   h->qdim) * x.scale * q->scale +
-              (float)h->dim * q->offset * x.offset +
-              q->offset * x.scale * x.qsum + x.offset * q->scale * q->qsum;
-  if (h->p.metric == LOOM_METRIC_EUCLIDEAN) return q->sqn + x.sqn - 2.0f * dot;
+  float dot =
+      (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + sizeof x), h->qdim) *
+          x.scale * q->scale +
+      (float)h->dim * q->offset * x.offset + q->offset * x.scale * x.qsum +
+      x.offset * q->scale * q->qsum;
+  if (h->p.metric == LOOM_METRIC_EUCLIDEAN)
+    return q->sqn + x.sqn - 2.0f * dot;
   return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - dot : -dot;
 }
 
@@ -140,8 +146,10 @@ static inline float hnsw_qdist(const struct loom_hnsw *h,
 static inline const float *hnsw_user_vec(const struct loom_hnsw *h,
                                          uint32_t slot, float *buf) {
   const float *v = hnsw_vec(h, slot);
-  if (h->p.metric != LOOM_METRIC_COSINE) return v;
-  for (uint32_t i = 0; i < h->dim; i++) buf[i] = v[i] * h->nodes[slot].norm;
+  if (h->p.metric != LOOM_METRIC_COSINE)
+    return v;
+  for (uint32_t i = 0; i < h->dim; i++)
+    buf[i] = v[i] * h->nodes[slot].norm;
   return buf;
 }
 

@@ -58,14 +58,14 @@ static bool write_nodes(struct loom_hnsw *h, FILE *f) {
     uint8_t level = (uint8_t)nd->level;
     uint16_t idlen = nd->id ? (uint16_t)strlen(nd->id) : 0;
     uint32_t metalen = meta ? (uint32_t)strlen(meta) : 0;
-    bool ok = put(f, &flags, 1) && put(f, &level, 1) && put(f, &idlen, 2) &&
-              put(f, &metalen, 4) && put(f, &nd->norm, 4) &&
-              put(f, nd->id, idlen) &&
-              put(f, meta, metalen) &&
-              put(f, h->upper[s],
-                  (size_t)nd->level * (h->m + 1) * sizeof(uint32_t));
+    bool ok =
+        put(f, &flags, 1) && put(f, &level, 1) && put(f, &idlen, 2) &&
+        put(f, &metalen, 4) && put(f, &nd->norm, 4) && put(f, nd->id, idlen) &&
+        put(f, meta, metalen) &&
+        put(f, h->upper[s], (size_t)nd->level * (h->m + 1) * sizeof(uint32_t));
     free(meta);
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   return true;
 }
@@ -85,12 +85,14 @@ static bool write_body(struct loom_hnsw *h, FILE *f, uint64_t lsn) {
   hd.rng = h->rng;
   hd.seed = h->p.seed;
   hd.elem_size = h->elem_size;
-  if (!put(f, &hd, sizeof hd) || !write_nodes(h, f)) return false;
+  if (!put(f, &hd, sizeof hd) || !write_nodes(h, f))
+    return false;
   if (h->p.quantize &&
       !put(f, h->exact, (size_t)h->used * h->dim * sizeof(float)))
     return false;
   long pos = ftell(f);
-  if (pos < 0) return false;
+  if (pos < 0)
+    return false;
   static const char zeros[SNAP_PAGE];
   size_t padding = (SNAP_PAGE - (size_t)pos % SNAP_PAGE) % SNAP_PAGE;
   hd.level0_off = (uint64_t)pos + padding;
@@ -123,7 +125,8 @@ loom_err loom_hnsw_save(struct loom_hnsw *h, const char *path, uint64_t lsn,
   bool ok = f && write_body(h, f, lsn);
   int saved = errno;
   pthread_rwlock_unlock(&h->lock);
-  if (f && fclose(f) != 0) ok = false;
+  if (f && fclose(f) != 0)
+    ok = false;
   if (!ok || rename(tmp, path) != 0) {
     result = loom_error_set(e, LOOM_ERR_IO, "cannot write snapshot %s: %s",
                             path, strerror(ok ? errno : saved));
@@ -143,7 +146,8 @@ struct reader {
 };
 
 static const void *take(struct reader *r, size_t n) {
-  if ((size_t)(r->end - r->p) < n) return NULL;
+  if ((size_t)(r->end - r->p) < n)
+    return NULL;
   const void *at = r->p;
   r->p += n;
   return at;
@@ -152,7 +156,8 @@ static const void *take(struct reader *r, size_t n) {
 static bool read_nodes(struct loom_hnsw *h, struct reader *r) {
   for (uint32_t s = 0; s < h->used; s++) {
     const uint8_t *hd = take(r, 12);
-    if (!hd) return false;
+    if (!hd)
+      return false;
     uint16_t idlen;
     uint32_t metalen;
     memcpy(&idlen, hd + 2, 2);
@@ -164,11 +169,14 @@ static bool read_nodes(struct loom_hnsw *h, struct reader *r) {
     const char *id = take(r, idlen), *meta = take(r, metalen);
     size_t up = (size_t)nd->level * (h->m + 1) * sizeof(uint32_t);
     const void *links = take(r, up);
-    if (!id || !meta || !links || nd->level > 16) return false;
-    if (hd[0] & NODE_USED) nd->id = loom_strndup(id, idlen);
+    if (!id || !meta || !links || nd->level > 16)
+      return false;
+    if (hd[0] & NODE_USED)
+      nd->id = loom_strndup(id, idlen);
     if (metalen) {
       nd->meta = json_loadb(meta, metalen, 0, NULL);
-      if (!nd->meta) return false;
+      if (!nd->meta)
+        return false;
     }
     if (up) {
       h->upper[s] = loom_malloc(up);
@@ -182,7 +190,8 @@ static bool read_nodes(struct loom_hnsw *h, struct reader *r) {
 static bool index_nodes(struct loom_hnsw *h) {
   for (uint32_t s = 0; s < h->used; s++) {
     struct hnsw_node *nd = &h->nodes[s];
-    if (!nd->id) return false;
+    if (!nd->id)
+      return false;
     if (nd->deleted) {
       if (h->nfree == h->free_cap) {
         h->free_cap = h->free_cap ? h->free_cap * 2 : 64;
@@ -201,7 +210,8 @@ static bool index_nodes(struct loom_hnsw *h) {
 static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
                             uint64_t *lsn, struct loom_error *e) {
   struct snap_header hd;
-  if (len < sizeof hd + 8) goto corrupt;
+  if (len < sizeof hd + 8)
+    goto corrupt;
   memcpy(&hd, base, sizeof hd);
   if (memcmp(hd.magic, SNAP_MAGIC, 8) != 0 ||
       memcmp(base + len - 8, SNAP_TRAILER, 8) != 0)
@@ -214,7 +224,8 @@ static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
                                .seed = hd.seed};
   struct loom_hnsw *h;
   loom_err err = loom_hnsw_new(&p, &h, e);
-  if (err) return err;
+  if (err)
+    return err;
   if (h->elem_size != hd.elem_size || hd.level0_off % SNAP_PAGE ||
       hd.level0_off + (uint64_t)hd.used * hd.elem_size + 8 != len ||
       (hd.used && (hd.entry < 0 || hd.entry >= hd.used))) {
@@ -239,7 +250,8 @@ static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
       size_t n = (size_t)cap * h->dim * sizeof(float);
       const void *src = take(&r, n);
       h->exact = src ? malloc(n) : NULL; /* hnsw_reserve re-homes it */
-      if (src) memcpy(h->exact, src, n);
+      if (src)
+        memcpy(h->exact, src, n);
       ok = src != NULL;
     }
     if (!ok || !index_nodes(h)) {
@@ -258,8 +270,8 @@ corrupt:
   return loom_error_set(e, LOOM_ERR_PARSE, "snapshot is corrupt");
 }
 
-loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out,
-                        uint64_t *lsn, struct loom_error *e) {
+loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out, uint64_t *lsn,
+                        struct loom_error *e) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return loom_error_set(e, errno == ENOENT ? LOOM_ERR_NOT_FOUND : LOOM_ERR_IO,

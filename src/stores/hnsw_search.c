@@ -23,7 +23,8 @@ static inline void heap_push(struct hnsw_pair *a, size_t *n, float d,
   size_t i = (*n)++;
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (a[parent].d >= d) break;
+    if (a[parent].d >= d)
+      break;
     a[i] = a[parent];
     i = parent;
   }
@@ -36,13 +37,16 @@ static inline void heap_pop(struct hnsw_pair *a, size_t *n) {
   size_t i = 0, len = *n;
   for (;;) {
     size_t l = 2 * i + 1;
-    if (l >= len) break;
+    if (l >= len)
+      break;
     size_t r = l + 1, big = (r < len && a[r].d > a[l].d) ? r : l;
-    if (a[big].d <= last.d) break;
+    if (a[big].d <= last.d)
+      break;
     a[i] = a[big];
     i = big;
   }
-  if (len) a[i] = last;
+  if (len)
+    a[i] = last;
 }
 
 static int pair_cmp(const void *x, const void *y) {
@@ -59,7 +63,8 @@ void hnsw_sort_pairs(struct hnsw_pair *p, size_t n) {
 struct hnsw_ctx *hnsw_ctx_get(struct loom_hnsw *h) {
   pthread_mutex_lock(&h->pool_lock);
   struct hnsw_ctx *c = h->pool;
-  if (c) h->pool = c->next;
+  if (c)
+    h->pool = c->next;
   pthread_mutex_unlock(&h->pool_lock);
   if (!c) {
     c = LOOM_NEW(struct hnsw_ctx);
@@ -96,9 +101,11 @@ void hnsw_ctx_free_all(struct loom_hnsw *h) {
 }
 
 static void reserve_pairs(struct hnsw_pair **a, size_t *cap, size_t want) {
-  if (*cap >= want) return;
+  if (*cap >= want)
+    return;
   size_t n = *cap ? *cap : 64;
-  while (n < want) n *= 2;
+  while (n < want)
+    n *= 2;
   *a = loom_realloc(*a, n * sizeof **a);
   *cap = n;
 }
@@ -115,7 +122,8 @@ static inline uint16_t new_epoch(struct hnsw_ctx *c) {
 
 static inline const char *walk_ptr(const struct loom_hnsw *h,
                                    const struct hnsw_qv *qv, uint32_t slot) {
-  if (qv->quant || !h->p.quantize) return hnsw_elem(h, slot) + h->off_vec;
+  if (qv->quant || !h->p.quantize)
+    return hnsw_elem(h, slot) + h->off_vec;
   return (const char *)(h->exact + (size_t)slot * h->dim);
 }
 
@@ -124,17 +132,21 @@ static inline const char *walk_ptr(const struct loom_hnsw *h,
 static inline void prefetch_rest(const struct loom_hnsw *h,
                                  const struct hnsw_qv *qv, uint32_t slot) {
   const char *p = walk_ptr(h, qv, slot);
-  size_t bytes = qv->quant ? sizeof(struct hnsw_qhdr) + h->qdim
-                           : sizeof(float) * h->dim;
-  if (bytes > 1024) bytes = 1024;
-  for (size_t off = 64; off < bytes; off += 64) __builtin_prefetch(p + off);
+  size_t bytes =
+      qv->quant ? sizeof(struct hnsw_qhdr) + h->qdim : sizeof(float) * h->dim;
+  if (bytes > 1024)
+    bytes = 1024;
+  for (size_t off = 64; off < bytes; off += 64)
+    __builtin_prefetch(p + off);
 }
 
 static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
                             bool live_only, loom_hnsw_filter_cb filter,
                             void *ud) {
-  if (!live_only) return true;
-  if (h->nodes[slot].deleted) return false;
+  if (!live_only)
+    return true;
+  if (h->nodes[slot].deleted)
+    return false;
   return !filter || filter(ud, h->nodes[slot].meta);
 }
 
@@ -172,7 +184,8 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
   size_t nres = 0, ncand = 0;
   float bound = INFINITY;
 
-  if (skip != UINT32_MAX) vis[skip] = epoch;
+  if (skip != UINT32_MAX)
+    vis[skip] = epoch;
   vis[ep] = epoch;
   float d = hnsw_qdist(h, qv, ep);
   if (ep != skip && accepted(h, ep, live_only, filter, filter_ud)) {
@@ -184,7 +197,8 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
   uint32_t todo[2 * 64];
   while (ncand) {
     struct hnsw_pair top = cand[0];
-    if (-top.d > bound && nres >= ef) break;
+    if (-top.d > bound && nres >= ef)
+      break;
     heap_pop(cand, &ncand);
     const uint32_t *ll = hnsw_links(h, top.id, level);
     uint32_t n = ll[0], nt = 0;
@@ -192,16 +206,20 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
      * their cache misses overlap instead of coming one after another. */
     for (uint32_t j = 1; j <= n; j++) {
       uint32_t nb = ll[j];
-      if (vis[nb] == epoch) continue;
+      if (vis[nb] == epoch)
+        continue;
       vis[nb] = epoch;
       todo[nt++] = nb;
       __builtin_prefetch(walk_ptr(h, qv, nb));
     }
-    if (nt) prefetch_rest(h, qv, todo[0]);
-    if (nt > 1) prefetch_rest(h, qv, todo[1]);
+    if (nt)
+      prefetch_rest(h, qv, todo[0]);
+    if (nt > 1)
+      prefetch_rest(h, qv, todo[1]);
     for (uint32_t j = 0; j < nt; j++) {
       uint32_t nb = todo[j];
-      if (j + 2 < nt) prefetch_rest(h, qv, todo[j + 2]);
+      if (j + 2 < nt)
+        prefetch_rest(h, qv, todo[j + 2]);
       float nd = hnsw_qdist(h, qv, nb);
       if (nres < ef || nd < bound) {
         if (ncand + 1 >= c->cand_cap) {
@@ -211,7 +229,8 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
         heap_push(cand, &ncand, -nd, nb);
         if (accepted(h, nb, live_only, filter, filter_ud)) {
           heap_push(res, &nres, nd, nb);
-          if (nres > ef) heap_pop(res, &nres);
+          if (nres > ef)
+            heap_pop(res, &nres);
           bound = res[0].d;
         }
       }
@@ -230,7 +249,8 @@ void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
     hi = fmaxf(hi, v[i]);
   }
   float off = 0.5f * (lo + hi), s = (hi - lo) / 254.0f;
-  if (!(s > 0)) s = 1.0f;
+  if (!(s > 0))
+    s = 1.0f;
   float inv = 1.0f / s;
   int32_t sum = 0;
   for (uint32_t i = 0; i < h->dim; i++) { /* plain C so it vectorises */
@@ -254,7 +274,8 @@ static void prepare_query(const struct loom_hnsw *h, struct hnsw_ctx *c,
   if (h->p.metric == LOOM_METRIC_COSINE) {
     float n = sqrtf(h->vk->dot(v, v, h->dim));
     float inv = n > 0 ? 1.0f / n : 0.0f;
-    for (uint32_t i = 0; i < h->dim; i++) c->qf[i] = v[i] * inv;
+    for (uint32_t i = 0; i < h->dim; i++)
+      c->qf[i] = v[i] * inv;
     f = c->qf;
   }
   memset(qv, 0, sizeof *qv);
@@ -273,7 +294,8 @@ static double filter_share(const struct loom_hnsw *h,
   uint32_t stride = h->used / SAMPLE ? h->used / SAMPLE : 1;
   uint32_t seen = 0, pass = 0;
   for (uint32_t s = 0; s < h->used && seen < SAMPLE; s += stride) {
-    if (!h->nodes[s].id || h->nodes[s].deleted) continue;
+    if (!h->nodes[s].id || h->nodes[s].deleted)
+      continue;
     seen++;
     pass += q->filter(q->filter_ud, h->nodes[s].meta);
   }
@@ -288,12 +310,15 @@ static size_t exact_scan(const struct loom_hnsw *h, struct hnsw_ctx *c,
   size_t n = 0;
   for (uint32_t s = 0; s < h->used; s++) {
     const struct hnsw_node *nd = &h->nodes[s];
-    if (!nd->id || nd->deleted) continue;
-    if (q->filter && !q->filter(q->filter_ud, nd->meta)) continue;
+    if (!nd->id || nd->deleted)
+      continue;
+    if (q->filter && !q->filter(q->filter_ud, nd->meta))
+      continue;
     float d = hnsw_fdist(h, qv->f, hnsw_vec(h, s));
     if (n < q->k || d < c->res[0].d) {
       heap_push(c->res, &n, d, s);
-      if (n > q->k) heap_pop(c->res, &n);
+      if (n > q->k)
+        heap_pop(c->res, &n);
     }
   }
   hnsw_sort_pairs(c->res, n);
@@ -303,19 +328,22 @@ static size_t exact_scan(const struct loom_hnsw *h, struct hnsw_ctx *c,
 /* The search proper; sorted hits are left in c->res. Read lock held. */
 static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
                             const struct loom_hnsw_query *q) {
-  if (!h->live || q->k == 0) return 0;
+  if (!h->live || q->k == 0)
+    return 0;
   struct hnsw_qv qv;
   prepare_query(h, c, q->vector, &qv);
   if (q->filter) {
-    double below = q->exact_below > 0 ? q->exact_below
-                                      : LOOM_HNSW_DEFAULT_EXACT_BELOW;
-    if (filter_share(h, q) < below) return exact_scan(h, c, q, &qv);
+    double below =
+        q->exact_below > 0 ? q->exact_below : LOOM_HNSW_DEFAULT_EXACT_BELOW;
+    if (filter_share(h, q) < below)
+      return exact_scan(h, c, q, &qv);
   }
   size_t ef = q->ef > q->k ? q->ef : q->k;
   uint32_t ep = hnsw_descend(h, &qv, 0);
   size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, true, q->filter,
                        q->filter_ud);
-  if (q->filter && n < q->k && n < h->live) return exact_scan(h, c, q, &qv);
+  if (q->filter && n < q->k && n < h->live)
+    return exact_scan(h, c, q, &qv);
   if (h->p.quantize) /* re-rank: exact vectors are cold, fetch ahead */
     for (size_t i = 0; i < n; i++) {
       if (i + 2 < n) {
@@ -372,15 +400,19 @@ void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud) {
 }
 
 const char *loom_hnsw_slot_id(struct loom_hnsw *h, uint32_t slot) {
-  if (slot >= h->used || h->nodes[slot].deleted) return NULL;
+  if (slot >= h->used || h->nodes[slot].deleted)
+    return NULL;
   return h->nodes[slot].id;
 }
 
 float loom_hnsw_score(enum loom_metric metric, float distance) {
   switch (metric) {
-  case LOOM_METRIC_COSINE: return 1.0f - distance;
-  case LOOM_METRIC_DOT: return -distance;
-  case LOOM_METRIC_EUCLIDEAN: return distance;
+  case LOOM_METRIC_COSINE:
+    return 1.0f - distance;
+  case LOOM_METRIC_DOT:
+    return -distance;
+  case LOOM_METRIC_EUCLIDEAN:
+    return distance;
   }
   return distance;
 }

@@ -198,8 +198,8 @@ size_t search_limit(const struct loom_search *q);
  * NULL, counts every match into `*count` instead, without paging. */
 loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
                       json_t *(*row_cb)(sqlite3_stmt *st), const char *id_key,
-                      const struct loom_search *q, json_t **out,
-                      size_t *count, struct loom_error *e);
+                      const struct loom_search *q, json_t **out, size_t *count,
+                      struct loom_error *e);
 
 /* Looks `sort_by` up in `allowed` (pairs of API field, SQL column, NULL
  * terminated); NULL sort_by is created_at. LOOM_ERR_INVALID otherwise. */
@@ -245,8 +245,7 @@ loom_err sqlite_copy_thread_checkpoints(struct loom_store *s,
                                         const char *to_thread,
                                         struct loom_error *e);
 /* delete_thread_checkpoints inside the caller's write transaction. */
-loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c,
-                                      const char *tenant,
+loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c, const char *tenant,
                                       const char *thread_id,
                                       struct loom_error *e);
 
@@ -260,9 +259,8 @@ loom_err sqlite_get_assistant(struct loom_store *s, const char *tenant,
 loom_err sqlite_update_assistant(struct loom_store *s, const char *tenant,
                                  const char *id, const json_t *patch,
                                  json_t **out, struct loom_error *e);
-loom_err sqlite_set_assistant_version(struct loom_store *s,
-                                      const char *tenant, const char *id,
-                                      int version, json_t **out,
+loom_err sqlite_set_assistant_version(struct loom_store *s, const char *tenant,
+                                      const char *id, int version, json_t **out,
                                       struct loom_error *e);
 loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,
                                   const struct loom_search *q, json_t **out,
@@ -282,11 +280,10 @@ loom_err sqlite_put_thread(struct loom_store *s, const char *tenant,
                            const json_t *row, enum loom_if_exists ie,
                            json_t **out, struct loom_error *e);
 loom_err sqlite_get_thread(struct loom_store *s, const char *tenant,
-                           const char *id, json_t **out,
-                           struct loom_error *e);
+                           const char *id, json_t **out, struct loom_error *e);
 loom_err sqlite_update_thread(struct loom_store *s, const char *tenant,
-                              const char *id, const json_t *patch,
-                              json_t **out, struct loom_error *e);
+                              const char *id, const json_t *patch, json_t **out,
+                              struct loom_error *e);
 loom_err sqlite_search_threads(struct loom_store *s, const char *tenant,
                                const struct loom_search *q, json_t **out,
                                struct loom_error *e);
@@ -298,11 +295,9 @@ loom_err sqlite_delete_thread(struct loom_store *s, const char *tenant,
 
 /* sqlite_runs.c */
 loom_err sqlite_put_run(struct loom_store *s, const char *tenant,
-                        const json_t *row, json_t **out,
-                        struct loom_error *e);
+                        const json_t *row, json_t **out, struct loom_error *e);
 loom_err sqlite_get_run(struct loom_store *s, const char *tenant,
-                        const char *run_id, json_t **out,
-                        struct loom_error *e);
+                        const char *run_id, json_t **out, struct loom_error *e);
 loom_err sqlite_list_runs(struct loom_store *s, const char *tenant,
                           const char *thread_id, const struct loom_search *q,
                           json_t **out, struct loom_error *e);
@@ -342,18 +337,16 @@ loom_err sqlite_delete_document(struct loom_store *s, const char *tenant,
                                 struct loom_error *e);
 loom_err sqlite_search_chunks(struct loom_store *s, const char *tenant,
                               const char *collection, const char *query,
-                              size_t limit, json_t **out,
-                              struct loom_error *e);
+                              size_t limit, json_t **out, struct loom_error *e);
 /* agent memories (sqlite_memories.c) */
 loom_err sqlite_put_memory(struct loom_store *s, const char *tenant,
                            const json_t *row, json_t **out,
                            struct loom_error *e);
 loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
-                              const char *ns, const char *kind,
-                              const char *key, size_t limit, json_t **out,
-                              struct loom_error *e);
+                              const char *ns, const char *kind, const char *key,
+                              size_t limit, json_t **out, struct loom_error *e);
 loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
-                                const char *ns, const char *id,
-                                size_t *deleted, struct loom_error *e);
+                                const char *ns, const char *id, size_t *deleted,
+                                struct loom_error *e);
 
 #endif

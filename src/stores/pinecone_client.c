@@ -41,9 +41,9 @@ static loom_err status_error(long status, const json_t *body, const char *url,
     msg = json_string_value(json_object_get(body, "message"));
   if (!msg)
     msg = json_string_value(err);
-  loom_err code = status == 404   ? LOOM_ERR_NOT_FOUND
-                  : status == 401 ? LOOM_ERR_UNAUTHORIZED
-                  : status == 403 ? LOOM_ERR_FORBIDDEN
+  loom_err code = status == 404                    ? LOOM_ERR_NOT_FOUND
+                  : status == 401                  ? LOOM_ERR_UNAUTHORIZED
+                  : status == 403                  ? LOOM_ERR_FORBIDDEN
                   : status == 400 || status == 422 ? LOOM_ERR_INVALID
                                                    : LOOM_ERR_UPSTREAM;
   return loom_error_set(e, code, "pinecone %s: HTTP %ld: %s", url, status,
@@ -206,10 +206,10 @@ loom_err loom_pinecone_upsert(struct loom_pinecone *p, const char *ns,
         json_object_set(v, "metadata", recs[i].metadata);
       json_array_append_new(vs, v);
     }
-    err = post(p, "/vectors/upsert",
-               json_pack("{s:o, s:s}", "vectors", vs, "namespace",
-                         ns ? ns : ""),
-               NULL, e);
+    err =
+        post(p, "/vectors/upsert",
+             json_pack("{s:o, s:s}", "vectors", vs, "namespace", ns ? ns : ""),
+             NULL, e);
   }
   return err;
 }

@@ -252,9 +252,8 @@ static const char v2_sqlite_ddl[] =
     " content, tenant_id UNINDEXED, collection UNINDEXED,"
     " document_id UNINDEXED, idx UNINDEXED,"
     " tokenize = 'porter unicode61');";
-static const char v2_ddl[] =
-    "CREATE INDEX IF NOT EXISTS chunks_fts ON chunks"
-    " USING GIN (to_tsvector('english', content));";
+static const char v2_ddl[] = "CREATE INDEX IF NOT EXISTS chunks_fts ON chunks"
+                             " USING GIN (to_tsvector('english', content));";
 
 static const struct schema_migration migrations[] = {
     {1, "initial schema", v1_ddl, NULL},

@@ -21,13 +21,13 @@
   " version, created_at"
 
 /* Fields a patch may replace ("metadata" is merged). */
-static const char *const patch_keys[] = {"graph_id", "name", "description",
-                                         "config", "context", NULL};
+static const char *const patch_keys[] = {"graph_id", "name",    "description",
+                                         "config",   "context", NULL};
 
 static const char *const sortable[] = {
-    "created_at", "created_at", "updated_at", "updated_at",
-    "assistant_id", "assistant_id", "graph_id", "graph_id",
-    "name", "name", NULL};
+    "created_at",   "created_at",   "updated_at", "updated_at",
+    "assistant_id", "assistant_id", "graph_id",   "graph_id",
+    "name",         "name",         NULL};
 
 static json_t *assistant_row_cb(sqlite3_stmt *st) {
   return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}",
@@ -53,8 +53,8 @@ static json_t *version_row_cb(sqlite3_stmt *st) {
 
 /* ?1 tenant ?2 id ?3 graph ?4 name ?5 description ?6 config ?7 context
  * ?8 metadata ?9 version ?10 now. */
-static void bind_assistant(sqlite3_stmt *st, const char *tenant,
-                           const char *id, const json_t *row, int version) {
+static void bind_assistant(sqlite3_stmt *st, const char *tenant, const char *id,
+                           const json_t *row, int version) {
   static const char *const json_keys[] = {"config", "context", "metadata"};
   bind_text(st, 1, tenant);
   bind_text(st, 2, id);
@@ -92,7 +92,8 @@ static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
   if (rc == SQLITE_DONE)
     return loom_error_set(e, LOOM_ERR_NOT_FOUND, "assistant '%s' not found",
                           id);
-  return rc == SQLITE_ROW ? LOOM_OK : db_error(c, rc, "reading an assistant", e);
+  return rc == SQLITE_ROW ? LOOM_OK
+                          : db_error(c, rc, "reading an assistant", e);
 }
 
 /* Writes `row` as version `version`: into assistants (insert or update)
@@ -137,8 +138,7 @@ loom_err sqlite_put_assistant(struct loom_store *s, const char *tenant,
   loom_err result = store_check_tenant(tenant, e);
   if (result)
     return result;
-  if (!json_is_object(row) ||
-      !json_is_string(json_object_get(row, "graph_id")))
+  if (!json_is_object(row) || !json_is_string(json_object_get(row, "graph_id")))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "an assistant needs a string 'graph_id'");
   char *id = row_id_or_new(row, "assistant_id");
@@ -254,9 +254,8 @@ out:
   return result;
 }
 
-loom_err sqlite_set_assistant_version(struct loom_store *s,
-                                      const char *tenant, const char *id,
-                                      int version, json_t **out,
+loom_err sqlite_set_assistant_version(struct loom_store *s, const char *tenant,
+                                      const char *id, int version, json_t **out,
                                       struct loom_error *e) {
   *out = NULL;
   loom_err result = store_check_tenant(tenant, e);
@@ -288,8 +287,8 @@ loom_err sqlite_set_assistant_version(struct loom_store *s,
                             "assistant '%s' has no version %d", id, version);
   else if (rc != SQLITE_ROW)
     result = db_error(c, rc, "reading an assistant version", e);
-  if (result || (result = write_version(c, tenant, id, row, version, false,
-                                        e)) ||
+  if (result ||
+      (result = write_version(c, tenant, id, row, version, false, e)) ||
       (result = load(c, tenant, id, out, e)))
     goto out;
   result = tx_commit(c, e);
@@ -327,8 +326,8 @@ static loom_err find(struct loom_store *s, const char *tenant,
     goto out;
   bind_text(st, 1, tenant);
   bind_text(st, 2, q->graph_id);
-  result = collect_rows(c, st, assistant_row_cb, "assistant_id", q, out,
-                        count, e);
+  result =
+      collect_rows(c, st, assistant_row_cb, "assistant_id", q, out, count, e);
 out:
   conn_release(sst, c);
   loom_free(sql);
@@ -394,8 +393,8 @@ loom_err sqlite_delete_assistant(struct loom_store *s, const char *tenant,
   if ((result = stmt_exec(c, st, "deleting an assistant", e)))
     goto out;
   if (sqlite3_changes(c->db) == 0)
-    result = loom_error_set(e, LOOM_ERR_NOT_FOUND, "assistant '%s' not found",
-                            id);
+    result =
+        loom_error_set(e, LOOM_ERR_NOT_FOUND, "assistant '%s' not found", id);
 out:
   conn_release(sst, c);
   return result;

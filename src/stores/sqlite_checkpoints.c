@@ -104,9 +104,8 @@ out:
 }
 
 /* Builds a checkpoint from a row of CP_COLUMNS. */
-static struct loom_checkpoint *row_checkpoint(sqlite3_stmt *st,
-                                              const char *thread_id,
-                                              const char *ns) {
+static struct loom_checkpoint *
+row_checkpoint(sqlite3_stmt *st, const char *thread_id, const char *ns) {
   struct loom_checkpoint *cp = LOOM_NEW(struct loom_checkpoint);
   cp->thread_id = loom_strdup(thread_id);
   cp->ns = loom_strdup(ns);
@@ -187,13 +186,13 @@ static loom_err load_writes(struct sqlite_conn *c, const char *tenant,
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     json_t *value = col_json(st, 2);
-    json_array_append_new(
-        cp->pending_writes,
-        json_pack("{s:s, s:s, s:o, s:I}", "task_id",
-                  (const char *)sqlite3_column_text(st, 0), "channel",
-                  (const char *)sqlite3_column_text(st, 1), "value",
-                  value ? value : json_null(), "idx",
-                  (json_int_t)sqlite3_column_int64(st, 3)));
+    json_array_append_new(cp->pending_writes,
+                          json_pack("{s:s, s:s, s:o, s:I}", "task_id",
+                                    (const char *)sqlite3_column_text(st, 0),
+                                    "channel",
+                                    (const char *)sqlite3_column_text(st, 1),
+                                    "value", value ? value : json_null(), "idx",
+                                    (json_int_t)sqlite3_column_int64(st, 3)));
   }
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
@@ -236,8 +235,8 @@ static loom_err read_row(struct sqlite_conn *c, const char *tenant,
     return loom_error_set(e, LOOM_ERR_NOT_FOUND,
                           "checkpoint '%s' not found in thread '%s'", id,
                           thread_id);
-  return loom_error_set(e, LOOM_ERR_NOT_FOUND,
-                        "thread '%s' has no checkpoint", thread_id);
+  return loom_error_set(e, LOOM_ERR_NOT_FOUND, "thread '%s' has no checkpoint",
+                        thread_id);
 }
 
 loom_err sqlite_get_checkpoint(struct loom_store *s, const char *tenant,
@@ -384,8 +383,8 @@ loom_err sqlite_put_writes(struct loom_store *s, const char *tenant,
   if ((result = tx_begin(c, true, e)))
     goto out;
   for (size_t i = 0; i < json_array_size(writes); i++)
-    if ((result = insert_write(c, tenant, key, i,
-                               json_array_get(writes, i), e)))
+    if ((result =
+             insert_write(c, tenant, key, i, json_array_get(writes, i), e)))
       goto out;
   result = tx_commit(c, e);
 out:
@@ -393,8 +392,7 @@ out:
   return result;
 }
 
-loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c,
-                                      const char *tenant,
+loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c, const char *tenant,
                                       const char *thread_id,
                                       struct loom_error *e) {
   static const char *const sql[3] = {

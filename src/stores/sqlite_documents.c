@@ -22,7 +22,7 @@
 #define FTS_MAX_TERM 64
 
 #define DOC_COLUMNS                                                            \
-  "d.document_id, d.collection, d.source, d.title, d.content_type,"           \
+  "d.document_id, d.collection, d.source, d.title, d.content_type,"            \
   " d.content_hash, d.metadata, d.created_at, d.updated_at,"                   \
   " (SELECT COUNT(*) FROM chunks c WHERE c.tenant_id = d.tenant_id"            \
   "  AND c.document_id = d.document_id)"
@@ -129,8 +129,7 @@ loom_err sqlite_put_document(struct loom_store *s, const char *tenant,
     return loom_error_set(e, LOOM_ERR_INVALID, "a document needs an id");
   for (size_t i = 0; i < n; i++)
     if (!chunks[i].content)
-      return loom_error_set(e, LOOM_ERR_INVALID, "chunk %zu has no content",
-                            i);
+      return loom_error_set(e, LOOM_ERR_INVALID, "chunk %zu has no content", i);
   struct sqlite_store *st = sqlite_of(s);
   struct sqlite_conn *c = NULL;
   if ((result = conn_acquire(st, &c, e)))
@@ -259,8 +258,8 @@ loom_err sqlite_delete_document(struct loom_store *s, const char *tenant,
   if ((result = stmt_exec(c, del, "deleting a document", e)))
     goto out;
   if (sqlite3_changes(c->db) == 0) {
-    result = loom_error_set(e, LOOM_ERR_NOT_FOUND, "no document '%s'",
-                            id ? id : "");
+    result =
+        loom_error_set(e, LOOM_ERR_NOT_FOUND, "no document '%s'", id ? id : "");
     goto out;
   }
   if ((result = tx_commit(c, e)))
@@ -309,13 +308,11 @@ static char *fts_query(const char *text) {
 }
 
 static json_t *hit_row_cb(sqlite3_stmt *st) {
-  return json_pack("{s:o, s:I, s:o, s:o, s:o, s:f}", "document_id",
-                   col_json_string(st, 0), "idx",
-                   (json_int_t)sqlite3_column_int64(st, 1), "content",
-                   col_json_string(st, 2), "vector_id",
-                   col_json_string(st, 3), "metadata",
-                   col_json_object(st, 4), "score",
-                   -sqlite3_column_double(st, 5));
+  return json_pack(
+      "{s:o, s:I, s:o, s:o, s:o, s:f}", "document_id", col_json_string(st, 0),
+      "idx", (json_int_t)sqlite3_column_int64(st, 1), "content",
+      col_json_string(st, 2), "vector_id", col_json_string(st, 3), "metadata",
+      col_json_object(st, 4), "score", -sqlite3_column_double(st, 5));
 }
 
 loom_err sqlite_search_chunks(struct loom_store *s, const char *tenant,

@@ -20,16 +20,15 @@
   " updated_at, expires_at"
 
 static json_t *memory_row_cb(sqlite3_stmt *st) {
-  json_t *exp = sqlite3_column_type(st, 8) == SQLITE_NULL
-                    ? json_null()
-                    : col_iso_time(st, 8);
-  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                   "memory_id", col_json_string(st, 0), "namespace",
-                   col_json_string(st, 1), "kind", col_json_string(st, 2),
-                   "key", col_json_string(st, 3), "content",
-                   col_json_string(st, 4), "metadata", col_json_object(st, 5),
-                   "created_at", col_iso_time(st, 6), "updated_at",
-                   col_iso_time(st, 7), "expires_at", exp);
+  json_t *exp = sqlite3_column_type(st, 8) == SQLITE_NULL ? json_null()
+                                                          : col_iso_time(st, 8);
+  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "memory_id",
+                   col_json_string(st, 0), "namespace", col_json_string(st, 1),
+                   "kind", col_json_string(st, 2), "key",
+                   col_json_string(st, 3), "content", col_json_string(st, 4),
+                   "metadata", col_json_object(st, 5), "created_at",
+                   col_iso_time(st, 6), "updated_at", col_iso_time(st, 7),
+                   "expires_at", exp);
 }
 
 static loom_err check_memory(const json_t *row, struct loom_error *e) {
@@ -171,8 +170,8 @@ out:
 }
 
 loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
-                              const char *ns, const char *kind,
-                              const char *key, size_t limit, json_t **out,
+                              const char *ns, const char *kind, const char *key,
+                              size_t limit, json_t **out,
                               struct loom_error *e) {
   loom_err result = store_check_tenant(tenant, e);
   if (result)
@@ -195,11 +194,10 @@ loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
   bind_text(st, 3, kind);
   bind_text(st, 4, key);
   sqlite3_bind_int64(st, 5, now_ms());
-  sqlite3_bind_int64(
-      st, 6,
-      (sqlite3_int64)(limit && limit < LOOM_SEARCH_MAX_LIMIT
-                          ? limit
-                          : LOOM_SEARCH_MAX_LIMIT));
+  sqlite3_bind_int64(st, 6,
+                     (sqlite3_int64)(limit && limit < LOOM_SEARCH_MAX_LIMIT
+                                         ? limit
+                                         : LOOM_SEARCH_MAX_LIMIT));
   result = read_memories(c, st, out, e);
 out:
   conn_release(sst, c);
@@ -207,8 +205,8 @@ out:
 }
 
 loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
-                                const char *ns, const char *id,
-                                size_t *deleted, struct loom_error *e) {
+                                const char *ns, const char *id, size_t *deleted,
+                                struct loom_error *e) {
   loom_err result = store_check_tenant(tenant, e);
   if (result)
     return result;

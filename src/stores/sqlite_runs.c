@@ -29,10 +29,10 @@ static json_t *run_row_cb(sqlite3_stmt *st) {
   return json_pack(
       "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
       "run_id", col_json_string(st, 0), "thread_id", col_json_string(st, 1),
-      "assistant_id", col_json_string(st, 2), "status",
-      col_json_string(st, 3), "kwargs", col_json_object(st, 4), "metadata",
-      col_json_object(st, 5), "multitask_strategy", col_json_string(st, 6),
-      "error", col_json_or_null(st, 7), "attempt",
+      "assistant_id", col_json_string(st, 2), "status", col_json_string(st, 3),
+      "kwargs", col_json_object(st, 4), "metadata", col_json_object(st, 5),
+      "multitask_strategy", col_json_string(st, 6), "error",
+      col_json_or_null(st, 7), "attempt",
       (json_int_t)sqlite3_column_int64(st, 8), "created_at",
       col_iso_time(st, 9), "updated_at", col_iso_time(st, 10), "started_at",
       col_iso_time(st, 11), "finished_at", col_iso_time(st, 12));
@@ -94,8 +94,7 @@ struct put_args {
   json_t **out;
 };
 
-static loom_err put_cb(struct sqlite_conn *c, void *arg,
-                       struct loom_error *e) {
+static loom_err put_cb(struct sqlite_conn *c, void *arg, struct loom_error *e) {
   struct put_args *a = arg;
   const json_t *row = a->row;
   const char *status = json_string_value(json_object_get(row, "status"));
@@ -137,8 +136,7 @@ out:
 }
 
 loom_err sqlite_put_run(struct loom_store *s, const char *tenant,
-                        const json_t *row, json_t **out,
-                        struct loom_error *e) {
+                        const json_t *row, json_t **out, struct loom_error *e) {
   *out = NULL;
   if (!json_is_object(row))
     return loom_error_set(e, LOOM_ERR_INVALID, "a run must be an object");
@@ -161,8 +159,7 @@ struct get_args {
   json_t **out;
 };
 
-static loom_err get_cb(struct sqlite_conn *c, void *arg,
-                       struct loom_error *e) {
+static loom_err get_cb(struct sqlite_conn *c, void *arg, struct loom_error *e) {
   struct get_args *a = arg;
   return load(c, a->tenant, a->id, a->out, e);
 }
@@ -472,11 +469,11 @@ static loom_err read_cb(struct sqlite_conn *c, void *arg,
   json_t *events = json_array();
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    json_array_append_new(
-        events, json_pack("{s:I, s:o, s:o}", "seq",
-                          (json_int_t)sqlite3_column_int64(st, 0), "event",
-                          col_json_string(st, 1), "data",
-                          col_json_or_null(st, 2)));
+    json_array_append_new(events,
+                          json_pack("{s:I, s:o, s:o}", "seq",
+                                    (json_int_t)sqlite3_column_int64(st, 0),
+                                    "event", col_json_string(st, 1), "data",
+                                    col_json_or_null(st, 2)));
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) {
     json_decref(events);

@@ -21,18 +21,17 @@
 static const char *const patch_keys[] = {"status", "values", "interrupts",
                                          "config", NULL};
 
-static const char *const sortable[] = {
-    "created_at", "created_at", "updated_at", "updated_at",
-    "thread_id", "thread_id", "status", "status", NULL};
+static const char *const sortable[] = {"created_at", "created_at", "updated_at",
+                                       "updated_at", "thread_id",  "thread_id",
+                                       "status",     "status",     NULL};
 
 static json_t *thread_row_cb(sqlite3_stmt *st) {
-  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "thread_id",
-                   col_json_string(st, 0), "status", col_json_string(st, 1),
-                   "metadata", col_json_object(st, 2), "values",
-                   col_json_or_null(st, 3), "interrupts",
-                   col_json_object(st, 4), "config", col_json_object(st, 5),
-                   "created_at", col_iso_time(st, 6), "updated_at",
-                   col_iso_time(st, 7));
+  return json_pack(
+      "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "thread_id",
+      col_json_string(st, 0), "status", col_json_string(st, 1), "metadata",
+      col_json_object(st, 2), "values", col_json_or_null(st, 3), "interrupts",
+      col_json_object(st, 4), "config", col_json_object(st, 5), "created_at",
+      col_iso_time(st, 6), "updated_at", col_iso_time(st, 7));
 }
 
 static bool valid_status(const char *s) {
@@ -118,8 +117,8 @@ loom_err sqlite_put_thread(struct loom_store *s, const char *tenant,
     goto out;
   result = load(c, tenant, id, out, NULL);
   if (result == LOOM_OK && ie == LOOM_IF_EXISTS_RAISE) {
-    result = loom_error_set(e, LOOM_ERR_EXISTS, "thread '%s' already exists",
-                            id);
+    result =
+        loom_error_set(e, LOOM_ERR_EXISTS, "thread '%s' already exists", id);
     goto out;
   }
   if (result == LOOM_ERR_NOT_FOUND) {
@@ -149,8 +148,7 @@ out:
 }
 
 loom_err sqlite_get_thread(struct loom_store *s, const char *tenant,
-                           const char *id, json_t **out,
-                           struct loom_error *e) {
+                           const char *id, json_t **out, struct loom_error *e) {
   *out = NULL;
   loom_err result = store_check_tenant(tenant, e);
   if (result)
@@ -165,8 +163,8 @@ loom_err sqlite_get_thread(struct loom_store *s, const char *tenant,
 }
 
 loom_err sqlite_update_thread(struct loom_store *s, const char *tenant,
-                              const char *id, const json_t *patch,
-                              json_t **out, struct loom_error *e) {
+                              const char *id, const json_t *patch, json_t **out,
+                              struct loom_error *e) {
   if (out)
     *out = NULL;
   loom_err result = store_check_tenant(tenant, e);
@@ -181,8 +179,7 @@ loom_err sqlite_update_thread(struct loom_store *s, const char *tenant,
   struct sqlite_conn *c = NULL;
   json_t *row = NULL;
   sqlite3_stmt *st;
-  if ((result = conn_acquire(sst, &c, e)) ||
-      (result = tx_begin(c, true, e)) ||
+  if ((result = conn_acquire(sst, &c, e)) || (result = tx_begin(c, true, e)) ||
       (result = load(c, tenant, id, &row, e)))
     goto out;
   merge_patch(row, patch, patch_keys);
@@ -262,8 +259,7 @@ loom_err sqlite_delete_thread(struct loom_store *s, const char *tenant,
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
   sqlite3_stmt *st;
-  if ((result = conn_acquire(sst, &c, e)) ||
-      (result = tx_begin(c, true, e)) ||
+  if ((result = conn_acquire(sst, &c, e)) || (result = tx_begin(c, true, e)) ||
       (result = conn_stmt(c, STMT_TH_DELETE,
                           "DELETE FROM threads WHERE tenant_id = ?1 AND"
                           " thread_id = ?2",

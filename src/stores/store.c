@@ -156,8 +156,7 @@ char *row_id_or_new(const json_t *row, const char *key) {
 loom_err loom_store_unsupported(const struct loom_store *s, const char *op,
                                 struct loom_error *e) {
   return loom_error_set(e, LOOM_ERR_UNSUPPORTED,
-                        "the %s store does not implement %s", s->ops->name,
-                        op);
+                        "the %s store does not implement %s", s->ops->name, op);
 }
 
 bool store_row_matches(const json_t *row, const struct loom_search *q,

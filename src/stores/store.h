@@ -52,20 +52,20 @@ struct loom_checkpoint {
   char *ns;        /* "" for the root graph, "node:task" paths for subgraphs */
   char *id;        /* time-sortable (loom_id_new) */
   char *parent_id; /* NULL for the first checkpoint of a thread */
-  json_t *checkpoint; /* {"v":1,"ts":..,"channel_versions":{..},
-                         "versions_seen":{..}, ...}: no values */
-  json_t *metadata;   /* {"source":"loop","step":3,...} */
-  json_t *values;     /* channel -> value at channel_versions (get only) */
+  json_t *checkpoint;     /* {"v":1,"ts":..,"channel_versions":{..},
+                             "versions_seen":{..}, ...}: no values */
+  json_t *metadata;       /* {"source":"loop","step":3,...} */
+  json_t *values;         /* channel -> value at channel_versions (get only) */
   json_t *pending_writes; /* [{"task_id","channel","value","idx"}...] */
 };
 
 /* Filters for listing checkpoints, newest first. Unset fields are NULL/0. */
 struct loom_checkpoint_query {
-  const char *thread_id; /* required */
-  const char *ns;        /* NULL: root namespace "" */
-  const char *before_id; /* only checkpoints older than this id */
+  const char *thread_id;         /* required */
+  const char *ns;                /* NULL: root namespace "" */
+  const char *before_id;         /* only checkpoints older than this id */
   const json_t *metadata_filter; /* every key must equal */
-  size_t limit;          /* 0: no limit */
+  size_t limit;                  /* 0: no limit */
 };
 
 /* What to do when a row with the given id exists (LangGraph's if_exists). */
@@ -93,8 +93,8 @@ struct loom_search {
    * or the row's id field; assistants also "graph_id" and "name", threads
    * "status". Anything else is LOOM_ERR_INVALID. */
   const char *sort_by;
-  bool ascending;         /* false (default): newest / largest first */
-  size_t limit;           /* 0: LOOM_SEARCH_DEFAULT_LIMIT; capped at MAX */
+  bool ascending; /* false (default): newest / largest first */
+  size_t limit;   /* 0: LOOM_SEARCH_DEFAULT_LIMIT; capped at MAX */
   size_t offset;
 };
 
@@ -196,15 +196,13 @@ struct loom_store_ops {
                                const struct loom_search *q, size_t *out,
                                struct loom_error *e);
   /* `*out`: array of versions newest first (uses metadata, paging). */
-  loom_err (*list_assistant_versions)(struct loom_store *s,
-                                      const char *tenant,
+  loom_err (*list_assistant_versions)(struct loom_store *s, const char *tenant,
                                       const char *assistant_id,
-                                      const struct loom_search *q,
-                                      json_t **out, struct loom_error *e);
+                                      const struct loom_search *q, json_t **out,
+                                      struct loom_error *e);
   /* Removes the assistant and its versions; LOOM_ERR_NOT_FOUND if none. */
   loom_err (*delete_assistant)(struct loom_store *s, const char *tenant,
-                               const char *assistant_id,
-                               struct loom_error *e);
+                               const char *assistant_id, struct loom_error *e);
 
   /*
    * Threads: {"thread_id", "status", "metadata", "values", "interrupts",
@@ -272,8 +270,7 @@ struct loom_store_ops {
    * (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED.)
    */
   loom_err (*claim_run)(struct loom_store *s, const char *worker,
-                        long long lease_ms, json_t **out,
-                        struct loom_error *e);
+                        long long lease_ms, json_t **out, struct loom_error *e);
   /* Extends the lease of a run `worker` holds; LOOM_ERR_CONFLICT when it
    * lost it (expired and taken, or finished). */
   loom_err (*renew_run_lease)(struct loom_store *s, const char *tenant,
@@ -290,14 +287,12 @@ struct loom_store_ops {
    * order, at most `limit` (0: LOOM_SEARCH_MAX_LIMIT). */
   loom_err (*read_run_events)(struct loom_store *s, const char *tenant,
                               const char *run_id, long long after_seq,
-                              size_t limit, json_t **out,
-                              struct loom_error *e);
+                              size_t limit, json_t **out, struct loom_error *e);
 
   /* Copies every checkpoint, blob and pending write of `from_thread` (all
    * namespaces) to `to_thread`, keeping ids (LangGraph's thread copy).
    * Rows `to_thread` already has are kept. */
-  loom_err (*copy_thread_checkpoints)(struct loom_store *s,
-                                      const char *tenant,
+  loom_err (*copy_thread_checkpoints)(struct loom_store *s, const char *tenant,
                                       const char *from_thread,
                                       const char *to_thread,
                                       struct loom_error *e);
@@ -345,19 +340,17 @@ struct loom_store_ops {
    * replaced (same memory_id); without, a new one is added. `*out` (may
    * be NULL) is the stored row. */
   loom_err (*put_memory)(struct loom_store *s, const char *tenant,
-                         const json_t *row, json_t **out,
-                         struct loom_error *e);
+                         const json_t *row, json_t **out, struct loom_error *e);
   /* Unexpired memories of a namespace, newest first, at most `limit`
    * (0: LOOM_SEARCH_MAX_LIMIT); kind and key NULL match any. */
   loom_err (*list_memories)(struct loom_store *s, const char *tenant,
-                            const char *ns, const char *kind,
-                            const char *key, size_t limit, json_t **out,
-                            struct loom_error *e);
+                            const char *ns, const char *kind, const char *key,
+                            size_t limit, json_t **out, struct loom_error *e);
   /* Deletes memory `id` of the namespace, or all of it when id is NULL;
    * `*deleted` (may be NULL) counts. */
   loom_err (*delete_memories)(struct loom_store *s, const char *tenant,
-                              const char *ns, const char *id,
-                              size_t *deleted, struct loom_error *e);
+                              const char *ns, const char *id, size_t *deleted,
+                              struct loom_error *e);
 
   void (*close)(struct loom_store *s);
 };
@@ -395,18 +388,15 @@ static inline loom_err loom_store_ping(struct loom_store *s) {
 }
 
 /* Checkpoints: see the contracts on the ops above. */
-static inline loom_err
-loom_store_put_checkpoint(struct loom_store *s, const char *tenant,
-                          const struct loom_checkpoint *cp,
-                          const struct loom_blob *blobs, size_t nblobs,
-                          struct loom_error *e) {
+static inline loom_err loom_store_put_checkpoint(
+    struct loom_store *s, const char *tenant, const struct loom_checkpoint *cp,
+    const struct loom_blob *blobs, size_t nblobs, struct loom_error *e) {
   return s->ops->put_checkpoint(s, tenant, cp, blobs, nblobs, e);
 }
 static inline loom_err
 loom_store_get_checkpoint(struct loom_store *s, const char *tenant,
-                          const char *thread_id, const char *ns,
-                          const char *id, struct loom_checkpoint **out,
-                          struct loom_error *e) {
+                          const char *thread_id, const char *ns, const char *id,
+                          struct loom_checkpoint **out, struct loom_error *e) {
   return s->ops->get_checkpoint(s, tenant, thread_id, ns, id, out, e);
 }
 static inline loom_err loom_store_list_checkpoints(
@@ -441,14 +431,11 @@ loom_err loom_store_unsupported(const struct loom_store *s, const char *op,
                                 struct loom_error *e);
 
 #define LOOM_STORE_CALL(op, e, ...)                                            \
-  (s->ops->op ? s->ops->op(s, __VA_ARGS__)                                     \
-              : loom_store_unsupported(s, #op, e))
-static inline loom_err loom_store_put_assistant(struct loom_store *s,
-                                                const char *tenant,
-                                                const json_t *row,
-                                                enum loom_if_exists ie,
-                                                json_t **out,
-                                                struct loom_error *e) {
+  (s->ops->op ? s->ops->op(s, __VA_ARGS__) : loom_store_unsupported(s, #op, e))
+static inline loom_err
+loom_store_put_assistant(struct loom_store *s, const char *tenant,
+                         const json_t *row, enum loom_if_exists ie,
+                         json_t **out, struct loom_error *e) {
   return LOOM_STORE_CALL(put_assistant, e, tenant, row, ie, out, e);
 }
 static inline loom_err loom_store_get_assistant(struct loom_store *s,
@@ -469,10 +456,11 @@ loom_store_set_assistant_version(struct loom_store *s, const char *tenant,
                                  struct loom_error *e) {
   return LOOM_STORE_CALL(set_assistant_version, e, tenant, id, version, out, e);
 }
-static inline loom_err
-loom_store_search_assistants(struct loom_store *s, const char *tenant,
-                             const struct loom_search *q, json_t **out,
-                             struct loom_error *e) {
+static inline loom_err loom_store_search_assistants(struct loom_store *s,
+                                                    const char *tenant,
+                                                    const struct loom_search *q,
+                                                    json_t **out,
+                                                    struct loom_error *e) {
   return LOOM_STORE_CALL(search_assistants, e, tenant, q, out, e);
 }
 static inline loom_err loom_store_count_assistants(struct loom_store *s,
@@ -482,9 +470,10 @@ static inline loom_err loom_store_count_assistants(struct loom_store *s,
                                                    struct loom_error *e) {
   return LOOM_STORE_CALL(count_assistants, e, tenant, q, out, e);
 }
-static inline loom_err loom_store_list_assistant_versions(
-    struct loom_store *s, const char *tenant, const char *id,
-    const struct loom_search *q, json_t **out, struct loom_error *e) {
+static inline loom_err
+loom_store_list_assistant_versions(struct loom_store *s, const char *tenant,
+                                   const char *id, const struct loom_search *q,
+                                   json_t **out, struct loom_error *e) {
   return LOOM_STORE_CALL(list_assistant_versions, e, tenant, id, q, out, e);
 }
 static inline loom_err loom_store_delete_assistant(struct loom_store *s,
@@ -493,26 +482,22 @@ static inline loom_err loom_store_delete_assistant(struct loom_store *s,
                                                    struct loom_error *e) {
   return LOOM_STORE_CALL(delete_assistant, e, tenant, id, e);
 }
-static inline loom_err loom_store_put_thread(struct loom_store *s,
-                                             const char *tenant,
-                                             const json_t *row,
-                                             enum loom_if_exists ie,
-                                             json_t **out,
-                                             struct loom_error *e) {
+static inline loom_err
+loom_store_put_thread(struct loom_store *s, const char *tenant,
+                      const json_t *row, enum loom_if_exists ie, json_t **out,
+                      struct loom_error *e) {
   return LOOM_STORE_CALL(put_thread, e, tenant, row, ie, out, e);
 }
 static inline loom_err loom_store_get_thread(struct loom_store *s,
-                                             const char *tenant,
-                                             const char *id, json_t **out,
+                                             const char *tenant, const char *id,
+                                             json_t **out,
                                              struct loom_error *e) {
   return LOOM_STORE_CALL(get_thread, e, tenant, id, out, e);
 }
-static inline loom_err loom_store_update_thread(struct loom_store *s,
-                                                const char *tenant,
-                                                const char *id,
-                                                const json_t *patch,
-                                                json_t **out,
-                                                struct loom_error *e) {
+static inline loom_err
+loom_store_update_thread(struct loom_store *s, const char *tenant,
+                         const char *id, const json_t *patch, json_t **out,
+                         struct loom_error *e) {
   return LOOM_STORE_CALL(update_thread, e, tenant, id, patch, out, e);
 }
 static inline loom_err loom_store_search_threads(struct loom_store *s,
@@ -536,9 +521,8 @@ static inline loom_err loom_store_delete_thread(struct loom_store *s,
   return LOOM_STORE_CALL(delete_thread, e, tenant, id, e);
 }
 static inline loom_err loom_store_put_run(struct loom_store *s,
-                                          const char *tenant,
-                                          const json_t *row, json_t **out,
-                                          struct loom_error *e) {
+                                          const char *tenant, const json_t *row,
+                                          json_t **out, struct loom_error *e) {
   return LOOM_STORE_CALL(put_run, e, tenant, row, out, e);
 }
 static inline loom_err loom_store_get_run(struct loom_store *s,
@@ -547,12 +531,10 @@ static inline loom_err loom_store_get_run(struct loom_store *s,
                                           struct loom_error *e) {
   return LOOM_STORE_CALL(get_run, e, tenant, run_id, out, e);
 }
-static inline loom_err loom_store_list_runs(struct loom_store *s,
-                                            const char *tenant,
-                                            const char *thread_id,
-                                            const struct loom_search *q,
-                                            json_t **out,
-                                            struct loom_error *e) {
+static inline loom_err
+loom_store_list_runs(struct loom_store *s, const char *tenant,
+                     const char *thread_id, const struct loom_search *q,
+                     json_t **out, struct loom_error *e) {
   return LOOM_STORE_CALL(list_runs, e, tenant, thread_id, q, out, e);
 }
 static inline loom_err
@@ -575,12 +557,10 @@ static inline loom_err loom_store_claim_run(struct loom_store *s,
                                             struct loom_error *e) {
   return LOOM_STORE_CALL(claim_run, e, worker, lease_ms, out, e);
 }
-static inline loom_err loom_store_renew_run_lease(struct loom_store *s,
-                                                  const char *tenant,
-                                                  const char *run_id,
-                                                  const char *worker,
-                                                  long long lease_ms,
-                                                  struct loom_error *e) {
+static inline loom_err
+loom_store_renew_run_lease(struct loom_store *s, const char *tenant,
+                           const char *run_id, const char *worker,
+                           long long lease_ms, struct loom_error *e) {
   return LOOM_STORE_CALL(renew_run_lease, e, tenant, run_id, worker, lease_ms,
                          e);
 }
@@ -599,17 +579,17 @@ loom_store_read_run_events(struct loom_store *s, const char *tenant,
   return LOOM_STORE_CALL(read_run_events, e, tenant, run_id, after_seq, limit,
                          out, e);
 }
-static inline loom_err
-loom_store_copy_thread_checkpoints(struct loom_store *s, const char *tenant,
-                                   const char *from_thread,
-                                   const char *to_thread,
-                                   struct loom_error *e) {
+static inline loom_err loom_store_copy_thread_checkpoints(
+    struct loom_store *s, const char *tenant, const char *from_thread,
+    const char *to_thread, struct loom_error *e) {
   return LOOM_STORE_CALL(copy_thread_checkpoints, e, tenant, from_thread,
                          to_thread, e);
 }
-static inline loom_err loom_store_put_document(
-    struct loom_store *s, const char *tenant, const struct loom_document *doc,
-    const struct loom_chunk *chunks, size_t n, struct loom_error *e) {
+static inline loom_err loom_store_put_document(struct loom_store *s,
+                                               const char *tenant,
+                                               const struct loom_document *doc,
+                                               const struct loom_chunk *chunks,
+                                               size_t n, struct loom_error *e) {
   return LOOM_STORE_CALL(put_document, e, tenant, doc, chunks, n, e);
 }
 static inline loom_err loom_store_get_document(struct loom_store *s,
@@ -652,12 +632,10 @@ loom_store_list_memories(struct loom_store *s, const char *tenant,
   return LOOM_STORE_CALL(list_memories, e, tenant, ns, kind, key, limit, out,
                          e);
 }
-static inline loom_err loom_store_delete_memories(struct loom_store *s,
-                                                  const char *tenant,
-                                                  const char *ns,
-                                                  const char *id,
-                                                  size_t *deleted,
-                                                  struct loom_error *e) {
+static inline loom_err
+loom_store_delete_memories(struct loom_store *s, const char *tenant,
+                           const char *ns, const char *id, size_t *deleted,
+                           struct loom_error *e) {
   return LOOM_STORE_CALL(delete_memories, e, tenant, ns, id, deleted, e);
 }
 #undef LOOM_STORE_CALL

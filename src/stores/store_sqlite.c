@@ -46,14 +46,13 @@ static loom_err conn_open(const char *path, struct sqlite_conn **out,
                           struct loom_error *e) {
   struct sqlite_conn *c = LOOM_NEW(struct sqlite_conn);
   loom_err result = LOOM_OK;
-  int rc = sqlite3_open_v2(path, &c->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
+  int rc = sqlite3_open_v2(
+      path, &c->db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
-    result = loom_error_set(e, LOOM_ERR_IO, "cannot open database '%s': %s",
-                            path, c->db ? sqlite3_errmsg(c->db)
-                                        : sqlite3_errstr(rc));
+    result =
+        loom_error_set(e, LOOM_ERR_IO, "cannot open database '%s': %s", path,
+                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
     goto out;
   }
   sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
@@ -135,8 +134,8 @@ loom_err conn_stmt_sql(struct sqlite_conn *c, const char *sql,
     }
   }
   sqlite3_stmt *stmt;
-  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              &stmt, NULL);
+  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+                              NULL);
   if (rc != SQLITE_OK)
     return db_error(c, rc, "preparing a query", e);
   unsigned slot = c->dyn_next++ % DYN_STMT_MAX;
@@ -186,9 +185,9 @@ loom_err stmt_exec(struct sqlite_conn *c, sqlite3_stmt *stmt, const char *what,
 
 loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e) {
   sqlite3_stmt *stmt;
-  loom_err err = write ? conn_stmt(c, STMT_BEGIN_IMMEDIATE,
-                                   "BEGIN IMMEDIATE", &stmt, e)
-                       : conn_stmt(c, STMT_BEGIN, "BEGIN", &stmt, e);
+  loom_err err =
+      write ? conn_stmt(c, STMT_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE", &stmt, e)
+            : conn_stmt(c, STMT_BEGIN, "BEGIN", &stmt, e);
   if (err)
     return err;
   return stmt_exec(c, stmt, "starting a transaction", e);
@@ -257,8 +256,8 @@ sqlite3_int64 now_ms(void) { return (sqlite3_int64)loom_clock_wall_ms(); }
 
 loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
                       json_t *(*row_cb)(sqlite3_stmt *st), const char *id_key,
-                      const struct loom_search *q, json_t **out,
-                      size_t *count, struct loom_error *e) {
+                      const struct loom_search *q, json_t **out, size_t *count,
+                      struct loom_error *e) {
   static const struct loom_search none = {0};
   q = q ? q : &none;
   size_t offset = out ? q->offset : 0, matched = 0;

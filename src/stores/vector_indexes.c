@@ -32,7 +32,8 @@ struct loom_vindexes {
 
 static bool valid_name(const char *name) {
   size_t n = strlen(name);
-  if (n == 0 || n > LOOM_VINDEX_MAX_NAME || name[0] == '-') return false;
+  if (n == 0 || n > LOOM_VINDEX_MAX_NAME || name[0] == '-')
+    return false;
   for (const char *p = name; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
       return false;
@@ -41,7 +42,8 @@ static bool valid_name(const char *name) {
 
 static struct vindex *find(struct loom_vindexes *r, const char *name) {
   for (size_t i = 0; i < r->n; i++)
-    if (strcmp(r->v[i].name, name) == 0) return &r->v[i];
+    if (strcmp(r->v[i].name, name) == 0)
+      return &r->v[i];
   return NULL;
 }
 
@@ -82,7 +84,8 @@ loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
   loom_err result = LOOM_OK;
   struct dirent *de;
   while (!result && (de = readdir(d))) {
-    if (!valid_name(de->d_name)) continue;
+    if (!valid_name(de->d_name))
+      continue;
     char *sub = loom_asprintf("%s/%s", dir, de->d_name);
     struct loom_vstore *s;
     loom_err err = loom_vstore_open(sub, NULL, &s, e);
@@ -106,7 +109,8 @@ loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
 }
 
 void loom_vindexes_close(struct loom_vindexes *r) {
-  if (!r) return;
+  if (!r)
+    return;
   for (size_t i = 0; i < r->n; i++) {
     loom_vstore_close(r->v[i].store);
     json_decref(r->v[i].info);
@@ -136,7 +140,8 @@ loom_err loom_vindexes_create(struct loom_vindexes *r, const char *name,
   json_t *copy = info ? json_deep_copy(info) : json_object();
   struct loom_vstore *s;
   err = loom_vstore_open(sub, p, &s, e);
-  if (!err && (err = write_info(sub, copy, e))) loom_vstore_close(s);
+  if (!err && (err = write_info(sub, copy, e)))
+    loom_vstore_close(s);
   if (err) {
     json_decref(copy);
     goto out;
@@ -153,12 +158,14 @@ static void remove_dir(const char *path) {
   DIR *d = opendir(path);
   struct dirent *de;
   while (d && (de = readdir(d))) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
     char *f = loom_asprintf("%s/%s", path, de->d_name);
     unlink(f);
     loom_free(f);
   }
-  if (d) closedir(d);
+  if (d)
+    closedir(d);
   rmdir(path);
 }
 
@@ -214,7 +221,8 @@ struct loom_vstore *loom_vindexes_acquire(struct loom_vindexes *r,
     pthread_rwlock_unlock(&r->lock);
     return NULL;
   }
-  if (info) *info = v->info;
+  if (info)
+    *info = v->info;
   return v->store;
 }
 
@@ -227,6 +235,7 @@ void loom_vindexes_each(struct loom_vindexes *r,
                                    struct loom_vstore *s, const json_t *info),
                         void *ud) {
   pthread_rwlock_rdlock(&r->lock);
-  for (size_t i = 0; i < r->n; i++) cb(ud, r->v[i].name, r->v[i].store, r->v[i].info);
+  for (size_t i = 0; i < r->n; i++)
+    cb(ud, r->v[i].name, r->v[i].store, r->v[i].info);
   pthread_rwlock_unlock(&r->lock);
 }

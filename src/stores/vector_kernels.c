@@ -31,7 +31,8 @@ static float dot_portable(const float *a, const float *b, size_t n) {
     s2 += a[i + 2] * b[i + 2];
     s3 += a[i + 3] * b[i + 3];
   }
-  for (; i < n; i++) s0 += a[i] * b[i];
+  for (; i < n; i++)
+    s0 += a[i] * b[i];
   return (s0 + s1) + (s2 + s3);
 }
 
@@ -46,12 +47,14 @@ static float l2sq_portable(const float *a, const float *b, size_t n) {
     s2 += d2 * d2;
     s3 += d3 * d3;
   }
-  for (; i < n; i++) s0 += (a[i] - b[i]) * (a[i] - b[i]);
+  for (; i < n; i++)
+    s0 += (a[i] - b[i]) * (a[i] - b[i]);
   return (s0 + s1) + (s2 + s3);
 }
 
 static float cos_from(float ab, float aa, float bb) {
-  if (aa <= 0.0f || bb <= 0.0f) return 0.0f;
+  if (aa <= 0.0f || bb <= 0.0f)
+    return 0.0f;
   return ab / (sqrtf(aa) * sqrtf(bb));
 }
 
@@ -67,7 +70,8 @@ static float cosine_portable(const float *a, const float *b, size_t n) {
 
 static int32_t dot_i8_portable(const int8_t *a, const int8_t *b, size_t n) {
   int32_t s = 0;
-  for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+  for (size_t i = 0; i < n; i++)
+    s += (int32_t)a[i] * b[i];
   return s;
 }
 
@@ -81,8 +85,8 @@ static int32_t l2sq_i8_portable(const int8_t *a, const int8_t *b, size_t n) {
 }
 
 static const struct loom_vk vk_portable = {
-    "portable",       dot_portable,     l2sq_portable,
-    cosine_portable,  dot_i8_portable,  l2sq_i8_portable,
+    "portable",      dot_portable,    l2sq_portable,
+    cosine_portable, dot_i8_portable, l2sq_i8_portable,
 };
 
 #ifdef LOOM_X86
@@ -100,8 +104,8 @@ AVX2 static inline float hsum256(__m256 v) {
 }
 
 AVX2 static inline int32_t hsum256_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v),
-                            _mm256_extracti128_si256(v, 1));
+  __m128i s =
+      _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
   return _mm_cvtsi128_si32(s);
@@ -112,8 +116,8 @@ AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
-                         _mm256_loadu_ps(b + i + 8), s1);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8),
+                         s1);
     s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16),
                          _mm256_loadu_ps(b + i + 16), s2);
     s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24),
@@ -121,8 +125,10 @@ AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
   }
   for (; i + 8 <= n; i += 8)
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; i++) s += a[i] * b[i];
+  float s =
+      hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++)
+    s += a[i] * b[i];
   return s;
 }
 
@@ -131,12 +137,12 @@ AVX2 static float l2sq_avx2(const float *a, const float *b, size_t n) {
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8),
-                              _mm256_loadu_ps(b + i + 8));
-    __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16),
-                              _mm256_loadu_ps(b + i + 16));
-    __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24),
-                              _mm256_loadu_ps(b + i + 24));
+    __m256 d1 =
+        _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    __m256 d2 =
+        _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+    __m256 d3 =
+        _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
     s0 = _mm256_fmadd_ps(d0, d0, s0);
     s1 = _mm256_fmadd_ps(d1, d1, s1);
     s2 = _mm256_fmadd_ps(d2, d2, s2);
@@ -146,8 +152,10 @@ AVX2 static float l2sq_avx2(const float *a, const float *b, size_t n) {
     __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
     s0 = _mm256_fmadd_ps(d, d, s0);
   }
-  float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+  float s =
+      hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++)
+    s += (a[i] - b[i]) * (a[i] - b[i]);
   return s;
 }
 
@@ -184,21 +192,23 @@ AVX2 static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     __m256i y0 = _mm256_loadu_si256((const __m256i *)(b + i));
     __m256i x1 = _mm256_loadu_si256((const __m256i *)(a + i + 32));
     __m256i y1 = _mm256_loadu_si256((const __m256i *)(b + i + 32));
-    __m256i p0 = _mm256_maddubs_epi16(_mm256_abs_epi8(x0),
-                                      _mm256_sign_epi8(y0, x0));
-    __m256i p1 = _mm256_maddubs_epi16(_mm256_abs_epi8(x1),
-                                      _mm256_sign_epi8(y1, x1));
+    __m256i p0 =
+        _mm256_maddubs_epi16(_mm256_abs_epi8(x0), _mm256_sign_epi8(y0, x0));
+    __m256i p1 =
+        _mm256_maddubs_epi16(_mm256_abs_epi8(x1), _mm256_sign_epi8(y1, x1));
     acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, ones));
     acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, ones));
   }
   for (; i + 32 <= n; i += 32) {
     __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
     __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
-    __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+    __m256i p =
+        _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
     acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p, ones));
   }
   int32_t s = hsum256_i32(_mm256_add_epi32(acc0, acc1));
-  for (; i < n; i++) s += (int32_t)a[i] * b[i];
+  for (; i < n; i++)
+    s += (int32_t)a[i] * b[i];
   return s;
 }
 
@@ -223,7 +233,8 @@ static const struct loom_vk vk_avx2 = {
     "avx2", dot_avx2, l2sq_avx2, cosine_avx2, dot_i8_avx2, l2sq_i8_avx2,
 };
 
-/* ---- AVX-512 (F + BW + VL) -------------------------------------------------- */
+/* ---- AVX-512 (F + BW + VL) --------------------------------------------------
+ */
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
@@ -259,12 +270,12 @@ AVX512 static float l2sq_avx512(const float *a, const float *b, size_t n) {
   size_t i = 0;
   for (; i + 64 <= n; i += 64) {
     __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-    __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16),
-                              _mm512_loadu_ps(b + i + 16));
-    __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32),
-                              _mm512_loadu_ps(b + i + 32));
-    __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48),
-                              _mm512_loadu_ps(b + i + 48));
+    __m512 d1 =
+        _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+    __m512 d2 =
+        _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+    __m512 d3 =
+        _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
     s0 = _mm512_fmadd_ps(d0, d0, s0);
     s1 = _mm512_fmadd_ps(d1, d1, s1);
     s2 = _mm512_fmadd_ps(d2, d2, s2);
@@ -306,8 +317,7 @@ AVX512 static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b,
   __m512i acc = zero;
   size_t i = 0;
   for (; i < n; i += 64) {
-    __mmask64 m = n - i >= 64 ? ~(__mmask64)0
-                              : (((__mmask64)1 << (n - i)) - 1);
+    __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
     __m512i x = _mm512_maskz_loadu_epi8(m, a + i);
     __m512i y = _mm512_maskz_loadu_epi8(m, b + i);
     __m512i ys = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), zero, y);
@@ -364,27 +374,37 @@ const struct loom_vk *loom_vk_best(void) {
   /* Racing first calls compute the same answer; the store is idempotent. */
   static const struct loom_vk *best;
   const struct loom_vk *b = __atomic_load_n(&best, __ATOMIC_ACQUIRE);
-  if (b) return b;
+  if (b)
+    return b;
   b = loom_vk_avx512();
-  if (!b) b = loom_vk_avx2();
-  if (!b) b = &vk_portable;
+  if (!b)
+    b = loom_vk_avx2();
+  if (!b)
+    b = &vk_portable;
   __atomic_store_n(&best, b, __ATOMIC_RELEASE);
   return b;
 }
 
 int loom_metric_parse(const char *name) {
-  if (!name) return -1;
-  if (strcmp(name, "cosine") == 0) return LOOM_METRIC_COSINE;
-  if (strcmp(name, "dotproduct") == 0) return LOOM_METRIC_DOT;
-  if (strcmp(name, "euclidean") == 0) return LOOM_METRIC_EUCLIDEAN;
+  if (!name)
+    return -1;
+  if (strcmp(name, "cosine") == 0)
+    return LOOM_METRIC_COSINE;
+  if (strcmp(name, "dotproduct") == 0)
+    return LOOM_METRIC_DOT;
+  if (strcmp(name, "euclidean") == 0)
+    return LOOM_METRIC_EUCLIDEAN;
   return -1;
 }
 
 const char *loom_metric_name(enum loom_metric m) {
   switch (m) {
-  case LOOM_METRIC_COSINE: return "cosine";
-  case LOOM_METRIC_DOT: return "dotproduct";
-  case LOOM_METRIC_EUCLIDEAN: return "euclidean";
+  case LOOM_METRIC_COSINE:
+    return "cosine";
+  case LOOM_METRIC_DOT:
+    return "dotproduct";
+  case LOOM_METRIC_EUCLIDEAN:
+    return "euclidean";
   }
   return "unknown";
 }

@@ -60,7 +60,8 @@ static char *snap_path(const struct loom_vstore *s, const char *ns) {
 /* Caller holds table_lock (either way). */
 static struct ns_entry *find_ns(struct loom_vstore *s, const char *ns) {
   for (size_t i = 0; i < s->nns; i++)
-    if (strcmp(s->ns[i].name, ns) == 0) return &s->ns[i];
+    if (strcmp(s->ns[i].name, ns) == 0)
+      return &s->ns[i];
   return NULL;
 }
 
@@ -82,13 +83,16 @@ static struct ns_entry *add_ns(struct loom_vstore *s, const char *ns,
 
 static struct ns_entry *get_or_add_ns(struct loom_vstore *s, const char *ns) {
   struct ns_entry *e = find_ns(s, ns); /* writers are the only mutators */
-  if (e) return e;
-  struct loom_hnsw_params hp = {.dim = s->p.dim, .metric = s->p.metric,
+  if (e)
+    return e;
+  struct loom_hnsw_params hp = {.dim = s->p.dim,
+                                .metric = s->p.metric,
                                 .m = s->p.m,
                                 .ef_construction = s->p.ef_construction,
                                 .quantize = s->p.quantize};
   struct loom_hnsw *h;
-  if (loom_hnsw_new(&hp, &h, NULL) != LOOM_OK) return NULL;
+  if (loom_hnsw_new(&hp, &h, NULL) != LOOM_OK)
+    return NULL;
   return add_ns(s, ns, h, 0);
 }
 
@@ -112,9 +116,10 @@ static void apply(struct loom_vstore *s, uint64_t lsn, enum loom_vwal_op op,
     drop_ns(s, ns);
     return;
   }
-  struct ns_entry *e = op == LOOM_VWAL_UPSERT ? get_or_add_ns(s, ns)
-                                              : find_ns(s, ns);
-  if (!e || lsn <= e->snap_lsn) return;
+  struct ns_entry *e =
+      op == LOOM_VWAL_UPSERT ? get_or_add_ns(s, ns) : find_ns(s, ns);
+  if (!e || lsn <= e->snap_lsn)
+    return;
   struct loom_error err;
   loom_err rc = LOOM_OK;
   if (op == LOOM_VWAL_UPSERT)
@@ -138,19 +143,24 @@ static void replay_cb(void *ud, const struct loom_vwal_rec *r) {
   /* A DROP older than the namespace's snapshot must not drop it. */
   if (r->op == LOOM_VWAL_DROP) {
     struct ns_entry *e = find_ns(s, r->ns);
-    if (e && r->lsn <= e->snap_lsn) r = NULL;
+    if (e && r->lsn <= e->snap_lsn)
+      r = NULL;
   }
-  if (r) apply(s, r->lsn, r->op, r->ns, r->id, r->values, meta);
-  if (meta) json_decref(meta);
+  if (r)
+    apply(s, r->lsn, r->op, r->ns, r->id, r->values, meta);
+  if (meta)
+    json_decref(meta);
 }
 
-/* ---- open / close ------------------------------------------------------------ */
+/* ---- open / close
+ * ------------------------------------------------------------ */
 
 static loom_err read_config(struct loom_vstore *s, const char *path,
                             struct loom_error *e) {
   json_error_t je;
   json_t *j = json_load_file(path, 0, &je);
-  if (!j) return loom_error_set(e, LOOM_ERR_PARSE, "%s: %s", path, je.text);
+  if (!j)
+    return loom_error_set(e, LOOM_ERR_PARSE, "%s: %s", path, je.text);
   const char *metric = json_string_value(json_object_get(j, "metric"));
   int m = loom_metric_parse(metric);
   s->p.dim = (uint32_t)json_integer_value(json_object_get(j, "dimension"));
@@ -176,7 +186,8 @@ static loom_err write_config(struct loom_vstore *s, const char *path,
   FILE *f = fopen(tmp, "w");
   bool ok = f && json_dumpf(j, f, JSON_INDENT(2)) == 0 && fflush(f) == 0 &&
             fsync(fileno(f)) == 0;
-  if (f && fclose(f) != 0) ok = false;
+  if (f && fclose(f) != 0)
+    ok = false;
   ok = ok && rename(tmp, path) == 0;
   json_decref(j);
   loom_free(tmp);
@@ -187,10 +198,12 @@ static loom_err write_config(struct loom_vstore *s, const char *path,
 }
 
 static bool unhex(const char *hex, size_t n, char *out) {
-  if (n % 2) return false;
+  if (n % 2)
+    return false;
   for (size_t i = 0; i < n / 2; i++) {
     unsigned v;
-    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return false;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+      return false;
     out[i] = (char)v;
   }
   out[n / 2] = '\0';
@@ -216,9 +229,11 @@ static loom_err load_snapshots(struct loom_vstore *s, struct loom_error *e) {
     uint64_t lsn;
     result = loom_hnsw_load(path, &h, &lsn, e);
     loom_free(path);
-    if (result) break;
+    if (result)
+      break;
     add_ns(s, name, h, lsn);
-    if (lsn > s->lsn) s->lsn = lsn;
+    if (lsn > s->lsn)
+      s->lsn = lsn;
   }
   closedir(d);
   return result;
@@ -237,29 +252,37 @@ loom_err loom_vstore_open(const char *dir,
   if (access(config, F_OK) == 0) {
     result = read_config(s, config, e);
   } else if (!create) {
-    result = loom_error_set(e, LOOM_ERR_NOT_FOUND, "no vector store in %s", dir);
+    result =
+        loom_error_set(e, LOOM_ERR_NOT_FOUND, "no vector store in %s", dir);
   } else {
     s->p = *create;
-    if (!s->p.m) s->p.m = 16;
-    if (!s->p.ef_construction) s->p.ef_construction = 200;
+    if (!s->p.m)
+      s->p.m = 16;
+    if (!s->p.ef_construction)
+      s->p.ef_construction = 200;
     struct loom_hnsw *probe; /* validates the parameters */
-    result = loom_hnsw_new(&(struct loom_hnsw_params){
-                               .dim = s->p.dim, .metric = s->p.metric,
-                               .m = s->p.m,
-                               .ef_construction = s->p.ef_construction},
-                           &probe, e);
+    result = loom_hnsw_new(
+        &(struct loom_hnsw_params){.dim = s->p.dim,
+                                   .metric = s->p.metric,
+                                   .m = s->p.m,
+                                   .ef_construction = s->p.ef_construction},
+        &probe, e);
     loom_hnsw_free(result ? NULL : probe);
     if (!result && mkdir(dir, 0755) != 0 && errno != EEXIST)
       result = loom_error_set(e, LOOM_ERR_IO, "cannot create %s: %s", dir,
                               strerror(errno));
-    if (!result) result = write_config(s, config, e);
+    if (!result)
+      result = write_config(s, config, e);
   }
-  s->p.wal_max_bytes = create && create->wal_max_bytes ? create->wal_max_bytes
-                                                        : 64u << 20;
-  if (!result) result = load_snapshots(s, e);
+  s->p.wal_max_bytes =
+      create && create->wal_max_bytes ? create->wal_max_bytes : 64u << 20;
+  if (!result)
+    result = load_snapshots(s, e);
   uint64_t wal_lsn = 0;
-  if (!result) result = loom_vwal_open(wal, replay_cb, s, &s->wal, &wal_lsn, e);
-  if (wal_lsn > s->lsn) s->lsn = wal_lsn;
+  if (!result)
+    result = loom_vwal_open(wal, replay_cb, s, &s->wal, &wal_lsn, e);
+  if (wal_lsn > s->lsn)
+    s->lsn = wal_lsn;
   loom_free(config);
   loom_free(wal);
   if (result) {
@@ -273,7 +296,8 @@ loom_err loom_vstore_open(const char *dir,
 }
 
 void loom_vstore_close(struct loom_vstore *s) {
-  if (!s) return;
+  if (!s)
+    return;
   if (s->wal && loom_vwal_size(s->wal) > 0) {
     struct loom_error e;
     if (loom_vstore_checkpoint(s, &e) != LOOM_OK)
@@ -292,11 +316,13 @@ void loom_vstore_close(struct loom_vstore *s) {
   loom_free(s);
 }
 
-const struct loom_vstore_params *loom_vstore_params(const struct loom_vstore *s) {
+const struct loom_vstore_params *
+loom_vstore_params(const struct loom_vstore *s) {
   return &s->p;
 }
 
-/* ---- checkpoints --------------------------------------------------------------- */
+/* ---- checkpoints
+ * --------------------------------------------------------------- */
 
 /* Removes snapshot files of namespaces that no longer exist. */
 static void remove_stale(struct loom_vstore *s) {
@@ -316,18 +342,21 @@ static void remove_stale(struct loom_vstore *s) {
       loom_free(path);
     }
   }
-  if (d) closedir(d);
+  if (d)
+    closedir(d);
 }
 
 /* Caller holds write_lock. */
 static loom_err checkpoint_locked(struct loom_vstore *s, struct loom_error *e) {
   for (size_t i = 0; i < s->nns; i++) {
     struct ns_entry *ns = &s->ns[i];
-    if (loom_hnsw_count(ns->h) == 0) continue;
+    if (loom_hnsw_count(ns->h) == 0)
+      continue;
     char *path = snap_path(s, ns->name);
     loom_err err = loom_hnsw_save(ns->h, path, s->lsn, e);
     loom_free(path);
-    if (err) return err;
+    if (err)
+      return err;
     ns->snap_lsn = s->lsn;
   }
   remove_stale(s);
@@ -344,13 +373,15 @@ loom_err loom_vstore_checkpoint(struct loom_vstore *s, struct loom_error *e) {
 /* After a write: checkpoint when the log is large (failures are logged;
  * the log still holds everything). */
 static void maybe_checkpoint(struct loom_vstore *s) {
-  if (loom_vwal_size(s->wal) < s->p.wal_max_bytes) return;
+  if (loom_vwal_size(s->wal) < s->p.wal_max_bytes)
+    return;
   struct loom_error e;
   if (checkpoint_locked(s, &e) != LOOM_OK)
     LOOM_WARN("vector store %s: checkpoint failed: %s", s->dir, e.message);
 }
 
-/* ---- writes -------------------------------------------------------------------- */
+/* ---- writes
+ * -------------------------------------------------------------------- */
 
 static loom_err check_record(const struct loom_vstore *s, const char *id,
                              const float *values, size_t index,
@@ -360,7 +391,8 @@ static loom_err check_record(const struct loom_vstore *s, const char *id,
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "vector %zu: id must be 1 to %d bytes long", index,
                           LOOM_HNSW_MAX_ID);
-  if (!values) return LOOM_OK;
+  if (!values)
+    return LOOM_OK;
   bool nonzero = false;
   for (uint32_t i = 0; i < s->p.dim; i++) {
     if (!isfinite(values[i]))
@@ -372,7 +404,8 @@ static loom_err check_record(const struct loom_vstore *s, const char *id,
   if (!nonzero && s->p.metric == LOOM_METRIC_COSINE)
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "vector '%s' is all zeros, which has no direction "
-                          "under the cosine metric", id);
+                          "under the cosine metric",
+                          id);
   return LOOM_OK;
 }
 
@@ -385,12 +418,15 @@ static loom_err check_ns(const char *ns, struct loom_error *e) {
   return LOOM_OK;
 }
 
-static void log_rec(struct loom_vstore *s, enum loom_vwal_op op,
-                    const char *ns, const char *id, const float *values,
-                    const char *meta) {
-  struct loom_vwal_rec r = {.lsn = ++s->lsn, .op = op, .ns = ns, .id = id,
+static void log_rec(struct loom_vstore *s, enum loom_vwal_op op, const char *ns,
+                    const char *id, const float *values, const char *meta) {
+  struct loom_vwal_rec r = {.lsn = ++s->lsn,
+                            .op = op,
+                            .ns = ns,
+                            .id = id,
                             .values = values,
-                            .nvalues = values ? s->p.dim : 0, .meta = meta,
+                            .nvalues = values ? s->p.dim : 0,
+                            .meta = meta,
                             .metalen = meta ? (uint32_t)strlen(meta) : 0};
   loom_vwal_add(s->wal, &r);
 }
@@ -399,22 +435,24 @@ loom_err loom_vstore_upsert(struct loom_vstore *s, const char *ns,
                             const struct loom_vrecord *recs, size_t n,
                             struct loom_error *e) {
   ns = norm_ns(ns);
-  if (check_ns(ns, e)) return LOOM_ERR_INVALID;
+  if (check_ns(ns, e))
+    return LOOM_ERR_INVALID;
   for (size_t i = 0; i < n; i++) {
     loom_err err = check_record(s, recs[i].id, recs[i].values, i, e);
     if (!err && !recs[i].values)
       err = loom_error_set(e, LOOM_ERR_INVALID, "vector %zu has no values", i);
     if (!err && recs[i].metadata && !json_is_object(recs[i].metadata))
-      err = loom_error_set(e, LOOM_ERR_INVALID,
-                           "vector '%s': metadata must be an object",
-                           recs[i].id);
-    if (err) return err;
+      err =
+          loom_error_set(e, LOOM_ERR_INVALID,
+                         "vector '%s': metadata must be an object", recs[i].id);
+    if (err)
+      return err;
   }
   pthread_mutex_lock(&s->write_lock);
   uint64_t first = s->lsn + 1;
   for (size_t i = 0; i < n; i++) {
-    char *meta = recs[i].metadata ? json_dumps(recs[i].metadata, JSON_COMPACT)
-                                  : NULL;
+    char *meta =
+        recs[i].metadata ? json_dumps(recs[i].metadata, JSON_COMPACT) : NULL;
     log_rec(s, LOOM_VWAL_UPSERT, ns, recs[i].id, recs[i].values, meta);
     free(meta);
   }
@@ -441,8 +479,10 @@ loom_err loom_vstore_update(struct loom_vstore *s, const char *ns,
                             const json_t *set_metadata, struct loom_error *e) {
   ns = norm_ns(ns);
   loom_err err = check_record(s, id, values, 0, e);
-  if (!err) err = check_ns(ns, e);
-  if (err) return err;
+  if (!err)
+    err = check_ns(ns, e);
+  if (err)
+    return err;
   if (set_metadata && !json_is_object(set_metadata))
     return loom_error_set(e, LOOM_ERR_INVALID, "metadata must be an object");
   pthread_mutex_lock(&s->write_lock);
@@ -471,7 +511,8 @@ out:
 static loom_err delete_locked(struct loom_vstore *s, const char *ns,
                               const char *const *ids, size_t n,
                               struct loom_error *e) {
-  if (!find_ns(s, ns) || n == 0) return LOOM_OK;
+  if (!find_ns(s, ns) || n == 0)
+    return LOOM_OK;
   uint64_t first = s->lsn + 1;
   for (size_t i = 0; i < n; i++)
     log_rec(s, LOOM_VWAL_DELETE, ns, ids[i], NULL, NULL);
@@ -492,7 +533,8 @@ loom_err loom_vstore_delete(struct loom_vstore *s, const char *ns,
   ns = norm_ns(ns);
   for (size_t i = 0; i < n; i++) {
     loom_err err = check_record(s, ids[i], NULL, i, e);
-    if (err) return err;
+    if (err)
+      return err;
   }
   pthread_mutex_lock(&s->write_lock);
   loom_err err = delete_locked(s, ns, ids, n, e);
@@ -510,7 +552,8 @@ static void collect_cb(void *ud, const char *id, float d, const float *v,
                        const json_t *meta) {
   struct collect *c = ud;
   (void)d, (void)v;
-  if (!loom_filter_match(c->f, meta)) return;
+  if (!loom_filter_match(c->f, meta))
+    return;
   if (c->n == c->cap) {
     c->cap = c->cap ? 2 * c->cap : 64;
     c->ids = loom_realloc(c->ids, c->cap * sizeof *c->ids);
@@ -525,11 +568,14 @@ loom_err loom_vstore_delete_where(struct loom_vstore *s, const char *ns,
   struct collect c = {.f = filter};
   pthread_mutex_lock(&s->write_lock);
   struct ns_entry *entry = find_ns(s, ns);
-  if (entry) loom_hnsw_each(entry->h, collect_cb, &c);
+  if (entry)
+    loom_hnsw_each(entry->h, collect_cb, &c);
   loom_err err = delete_locked(s, ns, (const char *const *)c.ids, c.n, e);
   pthread_mutex_unlock(&s->write_lock);
-  if (deleted) *deleted = err ? 0 : c.n;
-  for (size_t i = 0; i < c.n; i++) loom_free(c.ids[i]);
+  if (deleted)
+    *deleted = err ? 0 : c.n;
+  for (size_t i = 0; i < c.n; i++)
+    loom_free(c.ids[i]);
   loom_free(c.ids);
   return err;
 }
@@ -551,7 +597,8 @@ loom_err loom_vstore_delete_all(struct loom_vstore *s, const char *ns,
   return err;
 }
 
-/* ---- reads ------------------------------------------------------------------------ */
+/* ---- reads
+ * ------------------------------------------------------------------------ */
 
 size_t loom_vstore_query(struct loom_vstore *s, const char *ns,
                          const struct loom_hnsw_query *q, loom_hnsw_item_cb cb,
@@ -576,7 +623,8 @@ void loom_vstore_each(struct loom_vstore *s, const char *ns,
                       loom_hnsw_item_cb cb, void *ud) {
   pthread_rwlock_rdlock(&s->table_lock);
   struct ns_entry *e = find_ns(s, norm_ns(ns));
-  if (e) loom_hnsw_each(e->h, cb, ud);
+  if (e)
+    loom_hnsw_each(e->h, cb, ud);
   pthread_rwlock_unlock(&s->table_lock);
 }
 
@@ -588,7 +636,8 @@ size_t loom_vstore_namespaces(struct loom_vstore *s,
   pthread_rwlock_rdlock(&s->table_lock);
   for (size_t i = 0; i < s->nns; i++) {
     size_t n = loom_hnsw_count(s->ns[i].h);
-    if (n && cb) cb(ud, s->ns[i].name, n);
+    if (n && cb)
+      cb(ud, s->ns[i].name, n);
     total += n;
   }
   pthread_rwlock_unlock(&s->table_lock);

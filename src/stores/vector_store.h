@@ -42,7 +42,7 @@ struct loom_vstore_params {
   uint32_t m;               /* 0: 16 */
   uint32_t ef_construction; /* 0: 200 */
   bool quantize;
-  size_t wal_max_bytes;     /* checkpoint past this (0: 64 MB); not stored */
+  size_t wal_max_bytes; /* checkpoint past this (0: 64 MB); not stored */
 };
 
 /* One vector to upsert; metadata (object or NULL) is borrowed. */
@@ -68,7 +68,8 @@ loom_err loom_vstore_open(const char *dir,
 void loom_vstore_close(struct loom_vstore *s);
 
 /* The store's parameters. */
-const struct loom_vstore_params *loom_vstore_params(const struct loom_vstore *s);
+const struct loom_vstore_params *
+loom_vstore_params(const struct loom_vstore *s);
 
 /*
  * Upserts `n` records into namespace `ns` as one durable batch: all are

@@ -23,8 +23,8 @@
 
 struct loom_vwal {
   int fd;
-  size_t size;       /* bytes in the file */
-  char *batch;       /* encoded, not yet written */
+  size_t size; /* bytes in the file */
+  char *batch; /* encoded, not yet written */
   size_t blen, bcap;
 };
 
@@ -34,7 +34,8 @@ static uint32_t crc_table[256];
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78u ^ (c >> 1) : c >> 1;
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? 0x82f63b78u ^ (c >> 1) : c >> 1;
     crc_table[i] = c;
   }
 }
@@ -44,18 +45,21 @@ static uint32_t crc32c(const void *data, size_t n) {
   pthread_once(&once, crc_init);
   const unsigned char *p = data;
   uint32_t c = 0xffffffffu;
-  while (n--) c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+  while (n--)
+    c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
   return c ^ 0xffffffffu;
 }
 
 static void batch_put(struct loom_vwal *w, const void *p, size_t n) {
   if (w->blen + n > w->bcap) {
     size_t cap = w->bcap ? w->bcap : 4096;
-    while (cap < w->blen + n) cap *= 2;
+    while (cap < w->blen + n)
+      cap *= 2;
     w->batch = loom_realloc(w->batch, cap);
     w->bcap = cap;
   }
-  if (n) memcpy(w->batch + w->blen, p, n);
+  if (n)
+    memcpy(w->batch + w->blen, p, n);
   w->blen += n;
 }
 
@@ -87,13 +91,16 @@ loom_err loom_vwal_commit(struct loom_vwal *w, struct loom_error *e) {
   size_t off = 0;
   loom_err result = LOOM_OK;
   while (off < w->blen) {
-    ssize_t n = pwrite(w->fd, w->batch + off, w->blen - off,
-                       (off_t)(w->size + off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) goto fail;
+    ssize_t n =
+        pwrite(w->fd, w->batch + off, w->blen - off, (off_t)(w->size + off));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      goto fail;
     off += (size_t)n;
   }
-  if (w->blen && fdatasync(w->fd) != 0) goto fail;
+  if (w->blen && fdatasync(w->fd) != 0)
+    goto fail;
   w->size += w->blen;
   goto out;
 fail:
@@ -117,27 +124,31 @@ loom_err loom_vwal_reset(struct loom_vwal *w, struct loom_error *e) {
 size_t loom_vwal_size(const struct loom_vwal *w) { return w->size; }
 
 void loom_vwal_close(struct loom_vwal *w) {
-  if (!w) return;
+  if (!w)
+    return;
   close(w->fd);
   loom_free(w->batch);
   loom_free(w);
 }
 
-/* ---- replay ---------------------------------------------------------------- */
+/* ---- replay ----------------------------------------------------------------
+ */
 
 struct cursor {
   const char *p, *end;
 };
 
 static bool get(struct cursor *c, void *out, size_t n) {
-  if ((size_t)(c->end - c->p) < n) return false;
+  if ((size_t)(c->end - c->p) < n)
+    return false;
   memcpy(out, c->p, n);
   c->p += n;
   return true;
 }
 
 static char *get_str(struct cursor *c, size_t n) {
-  if ((size_t)(c->end - c->p) < n) return NULL;
+  if ((size_t)(c->end - c->p) < n)
+    return NULL;
   char *s = loom_strndup(c->p, n);
   c->p += n;
   return s;
@@ -169,7 +180,8 @@ static bool decode(const char *p, size_t len, loom_vwal_replay_cb cb, void *ud,
     r.values = values;
     r.meta = r.metalen ? meta : NULL;
     cb(ud, &r);
-    if (r.lsn > *lsn) *lsn = r.lsn;
+    if (r.lsn > *lsn)
+      *lsn = r.lsn;
   }
   loom_free(ns);
   loom_free(id);
@@ -181,16 +193,20 @@ static bool decode(const char *p, size_t len, loom_vwal_replay_cb cb, void *ud,
 /* Replays the file; returns the length of its intact prefix. */
 static size_t replay(int fd, size_t size, loom_vwal_replay_cb cb, void *ud,
                      uint64_t *lsn) {
-  if (size == 0) return 0;
+  if (size == 0)
+    return 0;
   char *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (base == MAP_FAILED) return 0;
+  if (base == MAP_FAILED)
+    return 0;
   size_t off = 0;
   while (size - off >= 8) {
     uint32_t len, crc;
     memcpy(&len, base + off, 4);
     memcpy(&crc, base + off + 4, 4);
-    if (len > size - off - 8 || crc32c(base + off + 8, len) != crc) break;
-    if (!decode(base + off + 8, len, cb, ud, lsn)) break;
+    if (len > size - off - 8 || crc32c(base + off + 8, len) != crc)
+      break;
+    if (!decode(base + off + 8, len, cb, ud, lsn))
+      break;
     off += 8 + (size_t)len;
   }
   munmap(base, size);
@@ -205,7 +221,8 @@ loom_err loom_vwal_open(const char *path, loom_vwal_replay_cb cb, void *ud,
   if (fd < 0 || fstat(fd, &st) != 0) {
     loom_err err = loom_error_set(e, LOOM_ERR_IO, "cannot open %s: %s", path,
                                   strerror(errno));
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+      close(fd);
     return err;
   }
   *last_lsn = 0;

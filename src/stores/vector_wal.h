@@ -28,10 +28,10 @@ struct loom_vwal_rec {
   uint64_t lsn;
   enum loom_vwal_op op;
   const char *ns;
-  const char *id;       /* NULL for DROP */
-  const float *values;  /* NULL when nvalues is 0 */
+  const char *id;      /* NULL for DROP */
+  const float *values; /* NULL when nvalues is 0 */
   uint32_t nvalues;
-  const char *meta;     /* JSON text, NULL when metalen is 0 */
+  const char *meta; /* JSON text, NULL when metalen is 0 */
   uint32_t metalen;
 };
 

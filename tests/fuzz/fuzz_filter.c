@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static json_t *doc;
   if (!doc)
     doc = json_loads("{\"genre\":\"drama\",\"year\":2019,\"r\":8.5,\"ok\":true,"
-                     "\"tags\":[\"a\",\"b\"]}", 0, NULL);
+                     "\"tags\":[\"a\",\"b\"]}",
+                     0, NULL);
   struct loom_filter *f = NULL;
   struct loom_error e;
   if (loom_filter_parse((const char *)data, size, &f, &e) == LOOM_OK) {

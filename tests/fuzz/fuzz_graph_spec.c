@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (loom_graph_load((const char *)data, size, "fuzz.yaml", &g, &e))
     return 0;
   json_t *in = json_object();
-  struct loom_run_opts o = {.input = in, .recursion_limit = 8,
+  struct loom_run_opts o = {.input = in,
+                            .recursion_limit = 8,
                             .lua_memory = 1 << 20,
                             .lua_instructions = 20000};
   struct loom_run *r = NULL;

@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct loom_error e;
   loom_error_clear(&e);
   json_t *value = NULL;
-  unsigned status = loom_http_json_check(strcmp(ct, "-") == 0 ? NULL : ct,
-                                         body, body_len, &value, &e);
+  unsigned status = loom_http_json_check(strcmp(ct, "-") == 0 ? NULL : ct, body,
+                                         body_len, &value, &e);
   if (status == 0) {
     if (!value)
       abort();

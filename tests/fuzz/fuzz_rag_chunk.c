@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int f = LOOM_RAG_TEXT; f <= LOOM_RAG_HTML; f++) {
     struct loom_rag_chunks cs = {0};
     struct loom_error e;
-    if (loom_rag_chunk(text, size, (enum loom_rag_format)f, SIZE, OVERLAP,
-                       &cs, &e) != LOOM_OK)
+    if (loom_rag_chunk(text, size, (enum loom_rag_format)f, SIZE, OVERLAP, &cs,
+                       &e) != LOOM_OK)
       __builtin_trap();
     for (size_t i = 0; i < cs.n; i++) {
       size_t n = strlen(cs.v[i].text);

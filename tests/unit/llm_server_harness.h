@@ -103,8 +103,8 @@ static size_t llm_server_write_cb(char *p, size_t sz, size_t n, void *ud) {
 }
 
 /* A blocking request to a control endpoint; returns the parsed body. */
-static inline json_t *llm_server_control(struct llm_server *s,
-                                         const char *path, const char *body) {
+static inline json_t *llm_server_control(struct llm_server *s, const char *path,
+                                         const char *body) {
   CURL *c = curl_easy_init();
   char url[256];
   snprintf(url, sizeof url, "%s%s", s->base, path);

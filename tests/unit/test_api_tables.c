@@ -41,8 +41,7 @@ static void threads_keep_insertion_order(void **state) {
   size_t k = 0;
   for (int i = 0; i < 300; i++)
     if (i % 3)
-      assert_string_equal(json_string_value(json_array_get(seen, k++)),
-                          ids[i]);
+      assert_string_equal(json_string_value(json_array_get(seen, k++)), ids[i]);
   json_decref(seen);
   for (int i = 0; i < 300; i++)
     if (i % 3)
@@ -144,8 +143,8 @@ static void system_assistant_ids_match_langgraph(void **state) {
   api_assistant_ensure_system("agent");
   json_t *row = api_assistant_resolve("agent");
   assert_non_null(row);
-  assert_string_equal(
-      json_string_value(json_object_get(row, "assistant_id")), id);
+  assert_string_equal(json_string_value(json_object_get(row, "assistant_id")),
+                      id);
   assert_ptr_equal(api_assistant_resolve(id), row);
   api_assistant_remove(id);
   assert_null(api_assistant_resolve("agent"));
@@ -164,8 +163,7 @@ static void validation_names_the_field(void **state) {
   assert_string_equal(e.message, "multitask_strategy: must be one of "
                                  "'reject', 'enqueue' (got 'later')");
   long long n = 5;
-  assert_int_equal(api_opt_int(body, "limit", 1, 10, &n, &e),
-                   LOOM_ERR_INVALID);
+  assert_int_equal(api_opt_int(body, "limit", 1, 10, &n, &e), LOOM_ERR_INVALID);
   assert_string_equal(e.message, "limit: must be between 1 and 10");
   assert_int_equal(n, 5);
   json_t *tags = NULL;
@@ -189,8 +187,8 @@ static void validation_names_the_field(void **state) {
 
 static void metadata_filters_match_nested_objects(void **state) {
   (void)state;
-  json_t *obj = json_pack("{s:s, s:{s:i, s:i}}", "user", "ann", "tags", "a",
-                          1, "b", 2);
+  json_t *obj =
+      json_pack("{s:s, s:{s:i, s:i}}", "user", "ann", "tags", "a", 1, "b", 2);
   json_t *yes = json_pack("{s:{s:i}}", "tags", "a", 1);
   json_t *no = json_pack("{s:s}", "user", "bob");
   assert_true(api_json_contains(obj, yes));

@@ -33,36 +33,36 @@ static void test_linear_reducers(void **st) {
 
 static void test_conditions_and_loops(void **st) {
   (void)st;
-  struct loom_graph *g = load_graph(
-      "state:\n"
-      "  i: {type: integer, default: 0}\n"
-      "  path: {reducer: append}\n"
-      "nodes:\n"
-      "  inc: {lua: 'return {i = state.i + 1, path = {\"inc\"}}'}\n"
-      "  big: {lua: 'return {path = {\"big\"}}'}\n"
-      "edges:\n"
-      "  - START -> inc\n"
-      "  - inc -> inc: i < 3\n"
-      "  - inc -> big: i >= 3 and not (i == 4)\n"
-      "  - big -> END\n");
+  struct loom_graph *g =
+      load_graph("state:\n"
+                 "  i: {type: integer, default: 0}\n"
+                 "  path: {reducer: append}\n"
+                 "nodes:\n"
+                 "  inc: {lua: 'return {i = state.i + 1, path = {\"inc\"}}'}\n"
+                 "  big: {lua: 'return {path = {\"big\"}}'}\n"
+                 "edges:\n"
+                 "  - START -> inc\n"
+                 "  - inc -> inc: i < 3\n"
+                 "  - inc -> big: i >= 3 and not (i == 4)\n"
+                 "  - big -> END\n");
   json_t *in = J("{}");
   struct loom_run_opts o = {.input = in};
   json_t *values = NULL;
   assert_int_equal(run_graph(g, &o, &values, NULL, NULL), LOOM_RUN_SUCCESS);
-  assert_true(json_is(values,
-                      "{\"i\":3,\"path\":[\"inc\",\"inc\",\"inc\",\"big\"]}"));
+  assert_true(
+      json_is(values, "{\"i\":3,\"path\":[\"inc\",\"inc\",\"inc\",\"big\"]}"));
   json_decref(values), json_decref(in);
   loom_graph_free(g);
 }
 
 static void test_concurrent_replace_write_is_an_error(void **st) {
   (void)st;
-  struct loom_graph *g = load_graph(
-      "state: {x: {type: string}}\n"
-      "nodes:\n"
-      "  left: {lua: 'return {x = \"l\"}'}\n"
-      "  right: {lua: 'return {x = \"r\"}'}\n"
-      "edges: ['START -> left', 'START -> right']\n");
+  struct loom_graph *g =
+      load_graph("state: {x: {type: string}}\n"
+                 "nodes:\n"
+                 "  left: {lua: 'return {x = \"l\"}'}\n"
+                 "  right: {lua: 'return {x = \"r\"}'}\n"
+                 "edges: ['START -> left', 'START -> right']\n");
   json_t *in = J("{}");
   struct loom_run_opts o = {.input = in};
   struct loom_error e = {0};
@@ -76,10 +76,10 @@ static void test_concurrent_replace_write_is_an_error(void **st) {
 
 static void test_recursion_limit(void **st) {
   (void)st;
-  struct loom_graph *g = load_graph(
-      "state: {n: {reducer: add, default: 0}}\n"
-      "nodes: {spin: {lua: 'return {n = 1}'}}\n"
-      "edges: ['START -> spin', 'spin -> spin']\n");
+  struct loom_graph *g =
+      load_graph("state: {n: {reducer: add, default: 0}}\n"
+                 "nodes: {spin: {lua: 'return {n = 1}'}}\n"
+                 "edges: ['START -> spin', 'spin -> spin']\n");
   json_t *in = J("{}");
   struct loom_run_opts o = {.input = in};
   struct loom_error e = {0};
@@ -137,14 +137,14 @@ static void test_async_node_parks_the_run(void **st) {
   (void)st;
   loom_err rc = loom_engine_node_kind_register(&later_kind);
   assert_true(rc == LOOM_OK || rc == LOOM_ERR_EXISTS);
-  struct loom_graph *g = load_graph(
-      "state: {log: {reducer: append}}\n"
-      "nodes:\n"
-      "  slow1: {kind: later}\n"
-      "  slow2: {later: {}}\n"
-      "  after: {lua: 'return {log = {\"after\"}}'}\n"
-      "edges: ['START -> slow1', 'START -> slow2', 'slow1 -> after',"
-      " 'slow2 -> after']\n");
+  struct loom_graph *g =
+      load_graph("state: {log: {reducer: append}}\n"
+                 "nodes:\n"
+                 "  slow1: {kind: later}\n"
+                 "  slow2: {later: {}}\n"
+                 "  after: {lua: 'return {log = {\"after\"}}'}\n"
+                 "edges: ['START -> slow1', 'START -> slow2', 'slow1 -> after',"
+                 " 'slow2 -> after']\n");
   json_t *in = J("{}");
   struct loom_run_opts o = {.input = in};
   struct loom_run *r = NULL;
@@ -158,8 +158,8 @@ static void test_async_node_parks_the_run(void **st) {
   assert_int_equal(loom_run_status(r), LOOM_RUN_WAITING);
   loom_task_done(parked[0], J("{\"log\": [\"slow1\"]}"));
   assert_int_equal(loom_run_status(r), LOOM_RUN_SUCCESS);
-  assert_true(json_is(loom_run_values(r),
-                      "{\"log\":[\"slow1\",\"slow2\",\"after\"]}"));
+  assert_true(
+      json_is(loom_run_values(r), "{\"log\":[\"slow1\",\"slow2\",\"after\"]}"));
   loom_run_free(r);
   json_decref(in);
   loom_graph_free(g);

@@ -46,19 +46,22 @@ static void test_run_and_resume(void **st) {
   const char *src = getenv("LOOM_SOURCE_DIR");
   snprintf(file, sizeof(file), "%s/examples/graphs/approval.yaml",
            src ? src : ".");
-  char *run[] = {"run", file, "--input", "{\"topic\":\"otters\"}",
-                 "--thread", "cli1", "--db", dir, NULL};
+  char *run[] = {"run",      file,   "--input", "{\"topic\":\"otters\"}",
+                 "--thread", "cli1", "--db",    dir,
+                 NULL};
   assert_int_equal(capture(loom_cli_run, run, out, sizeof(out)), 0);
-  assert_non_null(strstr(out, "write        {\"draft\":\"Draft about otters\""));
+  assert_non_null(
+      strstr(out, "write        {\"draft\":\"Draft about otters\""));
   assert_non_null(strstr(out, "\"status\": \"interrupted\""));
   assert_non_null(strstr(out, "Approve this draft?"));
-  char *no[] = {"resume", "cli1", "--value",
-                "{\"approved\":false,\"feedback\":\"short\"}", "--db", dir,
+  char *no[] = {"resume",  "cli1",
+                "--value", "{\"approved\":false,\"feedback\":\"short\"}",
+                "--db",    dir,
                 NULL};
   assert_int_equal(capture(loom_cli_resume, no, out, sizeof(out)), 0);
   assert_non_null(strstr(out, "(revised: short)"));
-  char *yes[] = {"resume", "cli1", "--value", "{\"approved\":true}", "--db",
-                 dir, "--quiet", NULL};
+  char *yes[] = {"resume", "cli1", "--value", "{\"approved\":true}",
+                 "--db",   dir,    "--quiet", NULL};
   assert_int_equal(capture(loom_cli_resume, yes, out, sizeof(out)), 0);
   assert_non_null(strstr(out, "\"status\": \"success\""));
   assert_non_null(strstr(out, "\"publish\""));

@@ -56,7 +56,9 @@ static void child(const char *dir) {
                                           &cp, &e) == LOOM_ERR_NOT_FOUND;
   loom_checkpoint_free(cp);
   json_t *in = fresh ? J("{}") : NULL;
-  struct loom_run_opts o = {.store = store, .thread_id = THREAD, .input = in,
+  struct loom_run_opts o = {.store = store,
+                            .thread_id = THREAD,
+                            .input = in,
                             .recursion_limit = 1000};
   enum loom_run_status st = run_graph(g, &o, NULL, NULL, NULL);
   _exit(st == LOOM_RUN_SUCCESS ? 0 : 6);
@@ -78,11 +80,11 @@ static int loop_steps(struct loom_store *store) {
   struct loom_error e = {0};
   int steps = 0, last_step = 1 << 30;
   char *id = NULL;
-  while (!store->ops->get_checkpoint(store, "default", THREAD, "", id, &cp,
-                                     &e)) {
+  while (
+      !store->ops->get_checkpoint(store, "default", THREAD, "", id, &cp, &e)) {
     int step = (int)json_integer_value(json_object_get(cp->metadata, "step"));
-    const char *src = json_string_value(json_object_get(cp->metadata,
-                                                        "source"));
+    const char *src =
+        json_string_value(json_object_get(cp->metadata, "source"));
     assert_true(step < last_step); /* no step twice on the chain */
     last_step = step;
     steps += !strcmp(src, "loop");
@@ -131,8 +133,8 @@ static void test_kill_nine_over_and_over(void **st) {
   assert_int_equal(loom_store_open("", dir, &store, &e), LOOM_OK);
   struct loom_graph *g = load_graph(spec);
   json_t *state = NULL;
-  assert_int_equal(loom_engine_get_state(store, NULL, g, THREAD, NULL, &state,
-                                         &e), LOOM_OK);
+  assert_int_equal(
+      loom_engine_get_state(store, NULL, g, THREAD, NULL, &state, &e), LOOM_OK);
   assert_true(json_equal(json_object_get(state, "values"), want));
   assert_int_equal(json_array_size(json_object_get(state, "next")), 0);
   assert_int_equal(loop_steps(store), 80);

@@ -65,8 +65,8 @@ static enum loom_run_status go(struct fixture *f, const struct loom_graph *g,
                                const char *command, json_t **values,
                                json_t **interrupts) {
   json_t *in = input ? J(input) : NULL, *cmd = command ? J(command) : NULL;
-  struct loom_run_opts o = {.store = f->store, .thread_id = thread,
-                            .input = in, .command = cmd};
+  struct loom_run_opts o = {
+      .store = f->store, .thread_id = thread, .input = in, .command = cmd};
   enum loom_run_status s = run_graph(g, &o, values, interrupts, NULL);
   json_decref(in), json_decref(cmd);
   return s;
@@ -87,22 +87,25 @@ static void test_approval_round_trip(void **st) {
   json_decref(v), json_decref(ints);
   /* The state shows the pending interrupt and the next node. */
   json_t *state = NULL;
-  assert_int_equal(loom_engine_get_state(f->store, NULL, g, "t1", NULL, &state,
-                                         &e), LOOM_OK);
+  assert_int_equal(
+      loom_engine_get_state(f->store, NULL, g, "t1", NULL, &state, &e),
+      LOOM_OK);
   assert_true(json_is(json_object_get(state, "next"), "[\"review\"]"));
   assert_int_equal(json_array_size(json_object_get(state, "interrupts")), 1);
   json_decref(state);
   /* Reject with feedback: back to write, and to review again. */
-  assert_int_equal(go(f, g, "t1", NULL,
-                      "{\"resume\":{\"approved\":false,\"feedback\":\"short\"}}",
-                      &v, &ints), LOOM_RUN_INTERRUPTED);
+  assert_int_equal(
+      go(f, g, "t1", NULL,
+         "{\"resume\":{\"approved\":false,\"feedback\":\"short\"}}", &v, &ints),
+      LOOM_RUN_INTERRUPTED);
   assert_true(json_is(json_object_get(v, "draft"),
                       "\"Draft about otters (revised: short)\""));
   json_decref(v), json_decref(ints);
-  assert_int_equal(go(f, g, "t1", NULL, "{\"resume\":{\"approved\":true}}", &v,
-                      NULL), LOOM_RUN_SUCCESS);
-  assert_true(json_is(json_object_get(v, "log"),
-                      "[\"write\",\"write\",\"publish\"]"));
+  assert_int_equal(
+      go(f, g, "t1", NULL, "{\"resume\":{\"approved\":true}}", &v, NULL),
+      LOOM_RUN_SUCCESS);
+  assert_true(
+      json_is(json_object_get(v, "log"), "[\"write\",\"write\",\"publish\"]"));
   json_decref(v);
   /* Nothing is waiting any more. */
   assert_int_equal(go(f, g, "t1", NULL, "{\"resume\":1}", NULL, NULL),
@@ -126,10 +129,10 @@ static void test_lua_interrupts_resumed_by_id(void **st) {
   /* A bare value is ambiguous with two pending. */
   assert_int_equal(go(f, g, "t2", NULL, "{\"resume\":\"x\"}", NULL, NULL),
                    LOOM_RUN_ERROR);
-  const char *id_a = json_string_value(json_object_get(json_array_get(ints, 0),
-                                                       "id"));
-  const char *id_b = json_string_value(json_object_get(json_array_get(ints, 1),
-                                                       "id"));
+  const char *id_a =
+      json_string_value(json_object_get(json_array_get(ints, 0), "id"));
+  const char *id_b =
+      json_string_value(json_object_get(json_array_get(ints, 1), "id"));
   char cmd[256];
   snprintf(cmd, sizeof(cmd), "{\"resume\":{\"%s\":\"A\",\"%s\":\"B\"}}", id_a,
            id_b);
@@ -138,8 +141,8 @@ static void test_lua_interrupts_resumed_by_id(void **st) {
   assert_int_equal(go(f, g, "t2", NULL, cmd, NULL, &ints2),
                    LOOM_RUN_INTERRUPTED);
   assert_int_equal(json_array_size(ints2), 1);
-  assert_true(json_is(json_object_get(json_array_get(ints2, 0), "value"),
-                      "\"a2?\""));
+  assert_true(
+      json_is(json_object_get(json_array_get(ints2, 0), "value"), "\"a2?\""));
   assert_int_equal(go(f, g, "t2", NULL, "{\"resume\":\"2\"}", &v, NULL),
                    LOOM_RUN_SUCCESS);
   assert_true(json_is(json_object_get(v, "answers"), "[\"A2\",\"B\"]"));
@@ -160,7 +163,9 @@ static void test_interrupt_before_after_and_command(void **st) {
   struct loom_graph *g = load_graph(three);
   const char *before[] = {"b"}, *after[] = {"b"};
   json_t *in = J("{}"), *v = NULL;
-  struct loom_run_opts o = {.store = f->store, .thread_id = "t3", .input = in,
+  struct loom_run_opts o = {.store = f->store,
+                            .thread_id = "t3",
+                            .input = in,
                             .interrupt_before = before,
                             .ninterrupt_before = 1};
   assert_int_equal(run_graph(g, &o, &v, NULL, NULL), LOOM_RUN_INTERRUPTED);
@@ -168,19 +173,23 @@ static void test_interrupt_before_after_and_command(void **st) {
   json_decref(v);
   /* Continue with an update: b sees it, and we stop after b. */
   json_t *cmd = J("{\"update\":{\"note\":\"!\"}}");
-  struct loom_run_opts o2 = {.store = f->store, .thread_id = "t3",
-                             .command = cmd, .interrupt_after = after,
+  struct loom_run_opts o2 = {.store = f->store,
+                             .thread_id = "t3",
+                             .command = cmd,
+                             .interrupt_after = after,
                              .ninterrupt_after = 1};
   assert_int_equal(run_graph(g, &o2, &v, NULL, NULL), LOOM_RUN_INTERRUPTED);
   assert_true(json_is(json_object_get(v, "log"), "[\"a\",\"b!\"]"));
   json_decref(v), json_decref(cmd);
   /* goto: jump back to a instead of going on to c. */
   cmd = J("{\"goto\":\"a\"}");
-  struct loom_run_opts o3 = {.store = f->store, .thread_id = "t3",
-                             .command = cmd, .recursion_limit = 2};
+  struct loom_run_opts o3 = {.store = f->store,
+                             .thread_id = "t3",
+                             .command = cmd,
+                             .recursion_limit = 2};
   run_graph(g, &o3, &v, NULL, NULL);
-  assert_true(json_is(json_object_get(v, "log"),
-                      "[\"a\",\"b!\",\"a\",\"c\",\"b!\"]"));
+  assert_true(
+      json_is(json_object_get(v, "log"), "[\"a\",\"b!\",\"a\",\"c\",\"b!\"]"));
   json_decref(v), json_decref(cmd), json_decref(in);
   loom_graph_free(g);
 }
@@ -189,8 +198,8 @@ static json_t *history_of(struct fixture *f, const struct loom_graph *g,
                           const char *thread) {
   json_t *h = NULL;
   struct loom_error e = {0};
-  assert_int_equal(loom_engine_history(f->store, NULL, g, thread, NULL, 0, &h,
-                                       &e), LOOM_OK);
+  assert_int_equal(
+      loom_engine_history(f->store, NULL, g, thread, NULL, 0, &h, &e), LOOM_OK);
   return h;
 }
 
@@ -205,20 +214,21 @@ static void test_fork_update_and_history(void **st) {
   /* Newest first; parents chain back. */
   json_t *after_a = json_array_get(h, 2);
   assert_true(json_is(json_object_get(after_a, "next"), "[\"b\"]"));
-  assert_true(json_is(json_object_get(json_object_get(after_a, "metadata"),
-                                      "source"), "\"loop\""));
-  assert_true(json_equal(json_object_get(json_array_get(h, 0),
-                                         "parent_checkpoint_id"),
-                         json_object_get(json_array_get(h, 1),
-                                         "checkpoint_id")));
+  assert_true(
+      json_is(json_object_get(json_object_get(after_a, "metadata"), "source"),
+              "\"loop\""));
+  assert_true(
+      json_equal(json_object_get(json_array_get(h, 0), "parent_checkpoint_id"),
+                 json_object_get(json_array_get(h, 1), "checkpoint_id")));
   /* Update state at the checkpoint after a, as node a, then continue. */
   char id[LOOM_ID_LEN + 1];
   struct loom_error e = {0};
   json_t *upd = J("{\"note\": \"?\"}");
   const char *cp_a =
       json_string_value(json_object_get(after_a, "checkpoint_id"));
-  assert_int_equal(loom_engine_update_state(f->store, NULL, g, "t4", cp_a, upd,
-                                            "a", id, &e), LOOM_OK);
+  assert_int_equal(
+      loom_engine_update_state(f->store, NULL, g, "t4", cp_a, upd, "a", id, &e),
+      LOOM_OK);
   assert_int_equal(go(f, g, "t4", NULL, NULL, &v, NULL), LOOM_RUN_SUCCESS);
   /* From a's checkpoint: a's update routes to b again; the old branch's
    * b and c are not in this state. */
@@ -228,10 +238,12 @@ static void test_fork_update_and_history(void **st) {
   assert_int_equal(loom_engine_fork(f->store, NULL, "t4", cp_a, id, &e),
                    LOOM_OK);
   json_t *state = NULL;
-  assert_int_equal(loom_engine_get_state(f->store, NULL, g, "t4", NULL, &state,
-                                         &e), LOOM_OK);
-  assert_true(json_is(json_object_get(json_object_get(state, "metadata"),
-                                      "source"), "\"fork\""));
+  assert_int_equal(
+      loom_engine_get_state(f->store, NULL, g, "t4", NULL, &state, &e),
+      LOOM_OK);
+  assert_true(
+      json_is(json_object_get(json_object_get(state, "metadata"), "source"),
+              "\"fork\""));
   json_decref(state);
   assert_int_equal(go(f, g, "t4", NULL, NULL, &v, NULL), LOOM_RUN_SUCCESS);
   assert_true(json_is(json_object_get(v, "log"), "[\"a\",\"b\",\"c\"]"));
@@ -258,10 +270,10 @@ static void test_finished_tasks_do_not_run_again(void **st) {
   struct fixture *f = *st;
   loom_err rc = loom_engine_node_kind_register(&flaky_kind);
   assert_true(rc == LOOM_OK || rc == LOOM_ERR_EXISTS);
-  struct loom_graph *g = load_graph(
-      "state: {log: {reducer: append}}\n"
-      "nodes: {ok: {kind: flaky}, bad: {kind: flaky}}\n"
-      "edges: ['START -> ok', 'START -> bad']\n");
+  struct loom_graph *g =
+      load_graph("state: {log: {reducer: append}}\n"
+                 "nodes: {ok: {kind: flaky}, bad: {kind: flaky}}\n"
+                 "edges: ['START -> ok', 'START -> bad']\n");
   calls_ok = 0, fail_flaky = 1;
   json_t *v = NULL;
   assert_int_equal(go(f, g, "t5", "{}", NULL, NULL, NULL), LOOM_RUN_ERROR);
@@ -287,7 +299,8 @@ static void test_durability_modes(void **st) {
   size_t want[] = {4, 4, 1};
   for (int m = 0; m < 3; m++) {
     json_t *in = J("{}"), *v = NULL;
-    struct loom_run_opts o = {.store = f->store, .thread_id = threads[m],
+    struct loom_run_opts o = {.store = f->store,
+                              .thread_id = threads[m],
                               .input = in,
                               .durability = (enum loom_durability)m};
     assert_int_equal(run_graph(g, &o, &v, NULL, NULL), LOOM_RUN_SUCCESS);
@@ -299,8 +312,9 @@ static void test_durability_modes(void **st) {
                      LOOM_OK);
     assert_int_equal(count_cb_n, want[m]);
     json_t *state = NULL;
-    assert_int_equal(loom_engine_get_state(f->store, NULL, g, threads[m], NULL,
-                                           &state, &e), LOOM_OK);
+    assert_int_equal(
+        loom_engine_get_state(f->store, NULL, g, threads[m], NULL, &state, &e),
+        LOOM_OK);
     assert_true(json_equal(json_object_get(state, "values"), v));
     json_decref(state), json_decref(v), json_decref(in);
   }
@@ -309,25 +323,26 @@ static void test_durability_modes(void **st) {
 
 static void test_interrupt_inside_subgraph(void **st) {
   struct fixture *f = *st;
-  struct loom_graph *g = load_graph(
-      "state: {ok: {type: boolean}, log: {reducer: append}}\n"
-      "nodes:\n"
-      "  inner:\n"
-      "    subgraph:\n"
-      "      state: {ok: {type: boolean}, log: {reducer: append}}\n"
-      "      nodes:\n"
-      "        ask: {interrupt: {question: 'ok?'}}\n"
-      "        done: {lua: 'return {log = {\"inner \" .. tostring(state.ok)}}'}\n"
-      "      edges: ['START -> ask', 'ask -> done']\n"
-      "  after: {lua: 'return {log = {\"after\"}}'}\n"
-      "edges: ['START -> inner', 'inner -> after']\n");
+  struct loom_graph *g =
+      load_graph("state: {ok: {type: boolean}, log: {reducer: append}}\n"
+                 "nodes:\n"
+                 "  inner:\n"
+                 "    subgraph:\n"
+                 "      state: {ok: {type: boolean}, log: {reducer: append}}\n"
+                 "      nodes:\n"
+                 "        ask: {interrupt: {question: 'ok?'}}\n"
+                 "        done: {lua: 'return {log = {\"inner \" .. "
+                 "tostring(state.ok)}}'}\n"
+                 "      edges: ['START -> ask', 'ask -> done']\n"
+                 "  after: {lua: 'return {log = {\"after\"}}'}\n"
+                 "edges: ['START -> inner', 'inner -> after']\n");
   json_t *v = NULL, *ints = NULL;
   assert_int_equal(go(f, g, "t6", "{}", NULL, NULL, &ints),
                    LOOM_RUN_INTERRUPTED);
   assert_true(json_is(json_object_get(json_array_get(ints, 0), "value"),
                       "{\"question\":\"ok?\"}"));
-  assert_int_equal(go(f, g, "t6", NULL, "{\"resume\":{\"ok\":true}}", &v,
-                      NULL), LOOM_RUN_SUCCESS);
+  assert_int_equal(go(f, g, "t6", NULL, "{\"resume\":{\"ok\":true}}", &v, NULL),
+                   LOOM_RUN_SUCCESS);
   assert_true(json_is(json_object_get(v, "log"), "[\"inner true\",\"after\"]"));
   assert_true(json_is(json_object_get(v, "ok"), "true"));
   json_decref(v), json_decref(ints);

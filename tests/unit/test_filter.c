@@ -86,11 +86,13 @@ static void and_or_nest(void **state) {
   assert_false(matches("{\"genre\":\"drama\",\"year\":2020}"));
 }
 
-static void expect_error(const char *filter, loom_err code, const char *needle) {
+static void expect_error(const char *filter, loom_err code,
+                         const char *needle) {
   struct loom_filter *f = NULL;
   struct loom_error e;
   loom_err err = loom_filter_parse(filter, strlen(filter), &f, &e);
-  if (err != code) fail_msg("%s: got %s", filter, loom_err_name(err));
+  if (err != code)
+    fail_msg("%s: got %s", filter, loom_err_name(err));
   if (!strstr(e.message, needle))
     fail_msg("%s: message '%s' lacks '%s'", filter, e.message, needle);
   assert_null(f);
@@ -112,9 +114,11 @@ static void errors_name_the_problem(void **state) {
   expect_error("[1]", LOOM_ERR_INVALID, "object");
   expect_error("{\"a\":", LOOM_ERR_PARSE, "line");
   char deep[4096] = "";
-  for (int i = 0; i < 40; i++) strcat(deep, "{\"$and\":[");
+  for (int i = 0; i < 40; i++)
+    strcat(deep, "{\"$and\":[");
   strcat(deep, "{\"a\":1}");
-  for (int i = 0; i < 40; i++) strcat(deep, "]}");
+  for (int i = 0; i < 40; i++)
+    strcat(deep, "]}");
   expect_error(deep, LOOM_ERR_INVALID, "nested");
 }
 
@@ -136,40 +140,45 @@ static void filtered_search_matches_scan(void **state) {
       r = r * 6364136223846793005ull + 1442695040888963407ull;
       base[i * DIM + j] = (float)(r >> 40) / 16777216.0f;
     }
-    meta[i] = json_pack("{s:i,s:[s,s]}", "n", (int)i, "colors",
-                        colors[i % 4], colors[(i / 4) % 4]);
+    meta[i] = json_pack("{s:i,s:[s,s]}", "n", (int)i, "colors", colors[i % 4],
+                        colors[(i / 4) % 4]);
     char id[16];
     snprintf(id, sizeof id, "%zu", i);
     assert_int_equal(loom_hnsw_upsert(h, id, base + i * DIM, meta[i], NULL),
                      LOOM_OK);
   }
   const char *filters[] = {
-      "{\"colors\":\"red\"}",                              /* ~44% */
+      "{\"colors\":\"red\"}",                                   /* ~44% */
       "{\"colors\":{\"$in\":[\"blue\"]},\"n\":{\"$lt\":1500}}", /* ~22% */
-      "{\"n\":{\"$in\":[7,77,777,2777]}}",                  /* 4 items */
+      "{\"n\":{\"$in\":[7,77,777,2777]}}",                      /* 4 items */
       "{\"$or\":[{\"n\":{\"$lt\":3}},{\"n\":{\"$gte\":2990}}]}",
   };
   for (size_t fi = 0; fi < sizeof filters / sizeof *filters; fi++) {
     struct loom_filter *f;
-    assert_int_equal(loom_filter_parse(filters[fi], strlen(filters[fi]), &f,
-                                       NULL), LOOM_OK);
+    assert_int_equal(
+        loom_filter_parse(filters[fi], strlen(filters[fi]), &f, NULL), LOOM_OK);
     size_t hits = 0, total = 0;
     for (size_t q = 0; q < 30; q++) {
       const float *qv = base + (q * 97 % N) * DIM;
       size_t truth[K], nt = 0;
       float td[K];
       for (size_t i = 0; i < N; i++) {
-        if (!loom_filter_match(f, meta[i])) continue;
+        if (!loom_filter_match(f, meta[i]))
+          continue;
         float d = 0;
         for (int j = 0; j < DIM; j++)
           d += (qv[j] - base[i * DIM + j]) * (qv[j] - base[i * DIM + j]);
-        if (nt == K && d >= td[K - 1]) continue;
+        if (nt == K && d >= td[K - 1])
+          continue;
         size_t k = nt < K ? nt++ : K - 1;
-        while (k > 0 && td[k - 1] > d) td[k] = td[k - 1], truth[k] = truth[k - 1], k--;
+        while (k > 0 && td[k - 1] > d)
+          td[k] = td[k - 1], truth[k] = truth[k - 1], k--;
         td[k] = d, truth[k] = i;
       }
       struct loom_hnsw_hit out[K];
-      struct loom_hnsw_query query = {.vector = qv, .k = K, .ef = 64,
+      struct loom_hnsw_query query = {.vector = qv,
+                                      .k = K,
+                                      .ef = 64,
                                       .filter = loom_filter_match_cb,
                                       .filter_ud = f};
       size_t n = loom_hnsw_search(h, &query, out);
@@ -177,7 +186,8 @@ static void filtered_search_matches_scan(void **state) {
       for (size_t i = 0; i < n; i++) {
         size_t got = strtoul(loom_hnsw_slot_id(h, out[i].slot), NULL, 10);
         assert_true(loom_filter_match(f, meta[got]));
-        for (size_t j = 0; j < nt; j++) hits += truth[j] == got;
+        for (size_t j = 0; j < nt; j++)
+          hits += truth[j] == got;
       }
       total += nt;
     }
@@ -186,7 +196,8 @@ static void filtered_search_matches_scan(void **state) {
       fail_msg("filter %s recall %.3f", filters[fi], recall);
     loom_filter_free(f);
   }
-  for (size_t i = 0; i < N; i++) json_decref(meta[i]);
+  for (size_t i = 0; i < N; i++)
+    json_decref(meta[i]);
   loom_hnsw_free(h);
   free(meta), free(base);
 }

@@ -28,17 +28,17 @@ static char *load_error(const char *text) {
 
 static void test_yaml_and_json_give_the_same_graph(void **st) {
   (void)st;
-  struct loom_graph *y = load_graph(
-      "name: g\n"
-      "state:\n"
-      "  n: {type: integer, default: 0, reducer: add}\n"
-      "  m: {reducer: merge}\n"
-      "nodes:\n"
-      "  a: {lua: 'return {n = 1}'}\n"
-      "edges:\n"
-      "  - START -> a\n"
-      "  - a -> END: n > 3\n"
-      "  - {from: a, to: a, when: 'n <= 3'}\n");
+  struct loom_graph *y =
+      load_graph("name: g\n"
+                 "state:\n"
+                 "  n: {type: integer, default: 0, reducer: add}\n"
+                 "  m: {reducer: merge}\n"
+                 "nodes:\n"
+                 "  a: {lua: 'return {n = 1}'}\n"
+                 "edges:\n"
+                 "  - START -> a\n"
+                 "  - a -> END: n > 3\n"
+                 "  - {from: a, to: a, when: 'n <= 3'}\n");
   struct loom_graph *j = load_graph(
       "{\"name\": \"g\", \"state\": {\"n\": {\"type\": \"integer\", "
       "\"default\": 0, \"reducer\": \"add\"}, \"m\": {\"reducer\": "
@@ -132,7 +132,8 @@ static void test_parse_errors_have_lines(void **st) {
                  "edges: ['START -> a']\n"
                  "colour: blue\n");
   HAS(m, "g.yaml:3: colour: unknown field");
-  m = load_error("nodes: {END: {lua: 'return nil'}}\nedges: ['START -> END']\n");
+  m = load_error(
+      "nodes: {END: {lua: 'return nil'}}\nedges: ['START -> END']\n");
   HAS(m, "nodes.END");
 }
 
@@ -153,16 +154,17 @@ static void test_expressions(void **st) {
 
 static void test_route_and_fan_out_shapes(void **st) {
   (void)st;
-  struct loom_graph *g = load_graph(
-      "state: {xs: {type: array}, seen: {reducer: append}}\n"
-      "nodes:\n"
-      "  pick: {lua: 'return nil'}\n"
-      "  each: {lua: 'return {seen = {item}}'}\n"
-      "  other: {lua: 'return nil'}\n"
-      "edges:\n"
-      "  - START -> pick\n"
-      "  - {from: pick, route: 'return {\"other\", \"END\"}', targets: [other]}\n"
-      "  - {from: other, to: each, each: xs}\n");
+  struct loom_graph *g =
+      load_graph("state: {xs: {type: array}, seen: {reducer: append}}\n"
+                 "nodes:\n"
+                 "  pick: {lua: 'return nil'}\n"
+                 "  each: {lua: 'return {seen = {item}}'}\n"
+                 "  other: {lua: 'return nil'}\n"
+                 "edges:\n"
+                 "  - START -> pick\n"
+                 "  - {from: pick, route: 'return {\"other\", \"END\"}', "
+                 "targets: [other]}\n"
+                 "  - {from: other, to: each, each: xs}\n");
   json_t *in = J("{\"xs\": [1, 2]}"), *v = NULL;
   struct loom_run_opts o = {.input = in};
   assert_int_equal(run_graph(g, &o, &v, NULL, NULL), LOOM_RUN_SUCCESS);

@@ -31,7 +31,8 @@ static float frand(void) {
 static float *random_vectors(size_t n, uint64_t seed) {
   rng = seed;
   float *v = malloc(n * DIM * sizeof *v);
-  for (size_t i = 0; i < n * DIM; i++) v[i] = frand();
+  for (size_t i = 0; i < n * DIM; i++)
+    v[i] = frand();
   return v;
 }
 
@@ -41,8 +42,10 @@ static float dist(enum loom_metric m, const float *a, const float *b) {
     ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
     l2 += (a[i] - b[i]) * (a[i] - b[i]);
   }
-  if (m == LOOM_METRIC_EUCLIDEAN) return (float)l2;
-  if (m == LOOM_METRIC_DOT) return (float)-ab;
+  if (m == LOOM_METRIC_EUCLIDEAN)
+    return (float)l2;
+  if (m == LOOM_METRIC_DOT)
+    return (float)-ab;
   return (float)(1 - ab / sqrt(aa * bb));
 }
 
@@ -64,12 +67,16 @@ static size_t brute(enum loom_metric m, const float *base, size_t n,
   size_t got = 0;
   float best[K];
   for (size_t i = 0; i < n; i++) {
-    if (dead && dead[i]) continue;
-    if (p && !pred_cb((void *)p, meta[i])) continue;
+    if (dead && dead[i])
+      continue;
+    if (p && !pred_cb((void *)p, meta[i]))
+      continue;
     float d = dist(m, q, base + i * DIM);
     size_t j = got < K ? got++ : K;
-    if (j == K && d >= best[K - 1]) continue;
-    if (j == K) j = K - 1;
+    if (j == K && d >= best[K - 1])
+      continue;
+    if (j == K)
+      j = K - 1;
     while (j > 0 && best[j - 1] > d) {
       best[j] = best[j - 1];
       out[j] = out[j - 1];
@@ -89,9 +96,9 @@ static struct loom_hnsw *build(enum loom_metric m, bool quantize,
   for (size_t i = 0; i < n; i++) {
     char id[24];
     snprintf(id, sizeof id, "v%zu", i);
-    assert_int_equal(loom_hnsw_upsert(h, id, base + i * DIM,
-                                      meta ? meta[i] : NULL, NULL),
-                     LOOM_OK);
+    assert_int_equal(
+        loom_hnsw_upsert(h, id, base + i * DIM, meta ? meta[i] : NULL, NULL),
+        LOOM_OK);
   }
   return h;
 }
@@ -113,16 +120,21 @@ static double recall(struct loom_hnsw *h, enum loom_metric m, const float *base,
     size_t truth[K];
     size_t nt = brute(m, base, N, dead, meta, p, q, truth);
     struct loom_hnsw_hit out[K];
-    struct loom_hnsw_query query = {.vector = q, .k = K, .ef = ef,
+    struct loom_hnsw_query query = {.vector = q,
+                                    .k = K,
+                                    .ef = ef,
                                     .filter = p ? pred_cb : NULL,
                                     .filter_ud = (void *)p};
     size_t n = loom_hnsw_search(h, &query, out);
     assert_int_equal(n, nt);
     for (size_t i = 0; i < n; i++) {
       size_t got = id_index(h, out[i].slot);
-      if (dead) assert_false(dead[got]);
-      if (p) assert_true(pred_cb((void *)p, meta[got]));
-      for (size_t j = 0; j < nt; j++) hit += truth[j] == got;
+      if (dead)
+        assert_false(dead[got]);
+      if (p)
+        assert_true(pred_cb((void *)p, meta[got]));
+      for (size_t j = 0; j < nt; j++)
+        hit += truth[j] == got;
     }
     total += nt;
   }
@@ -137,7 +149,8 @@ static void recall_matches_brute_force(void **state) {
       struct loom_hnsw *h = build(m, quant, base, N, NULL);
       assert_int_equal(loom_hnsw_count(h), N);
       double r = recall(h, m, base, NULL, NULL, NULL, qs, 100, 100);
-      if (r < 0.95) fail_msg("metric %d quant %d recall %.3f", m, quant, r);
+      if (r < 0.95)
+        fail_msg("metric %d quant %d recall %.3f", m, quant, r);
       loom_hnsw_free(h);
     }
   }
@@ -164,7 +177,8 @@ static void upsert_replaces(void **state) {
   float *base = random_vectors(N, 3);
   struct loom_hnsw *h = build(LOOM_METRIC_EUCLIDEAN, false, base, N, NULL);
   float far[DIM];
-  for (int i = 0; i < DIM; i++) far[i] = 5.0f;
+  for (int i = 0; i < DIM; i++)
+    far[i] = 5.0f;
   json_t *meta = json_pack("{s:s}", "kind", "moved");
   assert_int_equal(loom_hnsw_upsert(h, "v7", far, meta, NULL), LOOM_OK);
   json_decref(meta);
@@ -200,9 +214,10 @@ static void deletes_never_come_back(void **state) {
   }
   assert_false(loom_hnsw_delete(h, "v0"));
   assert_int_equal(loom_hnsw_count(h), N / 2);
-  double r = recall(h, LOOM_METRIC_EUCLIDEAN, base, dead, NULL, NULL, qs, 100,
-                    100);
-  if (r < 0.95) fail_msg("recall after deletes %.3f", r);
+  double r =
+      recall(h, LOOM_METRIC_EUCLIDEAN, base, dead, NULL, NULL, qs, 100, 100);
+  if (r < 0.95)
+    fail_msg("recall after deletes %.3f", r);
   /* Reinsert a quarter under the same ids (reusing tombstoned slots). */
   for (size_t i = 0; i < N; i += 4) {
     char id[16];
@@ -212,7 +227,8 @@ static void deletes_never_come_back(void **state) {
     dead[i] = false;
   }
   r = recall(h, LOOM_METRIC_EUCLIDEAN, base, dead, NULL, NULL, qs, 100, 100);
-  if (r < 0.95) fail_msg("recall after reinsert %.3f", r);
+  if (r < 0.95)
+    fail_msg("recall after reinsert %.3f", r);
   loom_hnsw_clear(h);
   assert_int_equal(loom_hnsw_count(h), 0);
   struct loom_hnsw_hit out[K];
@@ -234,7 +250,8 @@ static void filtered_matches_filtered_scan(void **state) {
     struct pred tenth = {"cat", 3}, rare = {"rare", 1}, none = {"cat", 99};
     double r = recall(h, LOOM_METRIC_COSINE, base, NULL,
                       (const json_t *const *)meta, &tenth, qs, 50, 100);
-    if (r < 0.95) fail_msg("10%% filter recall %.3f", r);
+    if (r < 0.95)
+      fail_msg("10%% filter recall %.3f", r);
     /* 5 matches in 2000: exact scan, so exactly the brute-force answer. */
     r = recall(h, LOOM_METRIC_COSINE, base, NULL, (const json_t *const *)meta,
                &rare, qs, 50, 100);
@@ -244,7 +261,8 @@ static void filtered_matches_filtered_scan(void **state) {
     assert_true(r == 1.0);
     loom_hnsw_free(h);
   }
-  for (size_t i = 0; i < N; i++) json_decref(meta[i]);
+  for (size_t i = 0; i < N; i++)
+    json_decref(meta[i]);
   free(meta), free(base), free(qs);
 }
 
@@ -257,7 +275,8 @@ static void update_values_and_metadata(void **state) {
   json_decref(set);
   set = json_pack("{s:i}", "year", 2021);
   float nv[DIM];
-  for (int i = 0; i < DIM; i++) nv[i] = 0.25f;
+  for (int i = 0; i < DIM; i++)
+    nv[i] = 0.25f;
   assert_int_equal(loom_hnsw_update(h, "v3", nv, set, NULL), LOOM_OK);
   json_decref(set);
   struct seen s = {0};
@@ -325,7 +344,8 @@ static void snapshot_reloads_same_index(void **state) {
   struct loom_hnsw *g;
   uint64_t lsn;
   assert_int_equal(loom_hnsw_load(path, &g, &lsn, NULL), LOOM_ERR_NOT_FOUND);
-  for (size_t i = 0; i < N; i++) json_decref(meta[i]);
+  for (size_t i = 0; i < N; i++)
+    json_decref(meta[i]);
   free(meta), free(base), free(qs);
 }
 
@@ -340,8 +360,8 @@ static void *reader_main(void *arg) {
   struct reader_arg *a = arg;
   struct loom_hnsw_hit out[K];
   while (!*a->stop) {
-    struct loom_hnsw_query q = {.vector = a->qs + (a->searches % 50) * DIM,
-                                .k = K, .ef = 32};
+    struct loom_hnsw_query q = {
+        .vector = a->qs + (a->searches % 50) * DIM, .k = K, .ef = 32};
     size_t n = loom_hnsw_search(a->h, &q, out);
     assert_true(n <= K);
     a->searches++;

@@ -223,8 +223,10 @@ static void test_many_concurrent_requests(void **state) {
 static void test_streamed_response(void **state) {
   (void)state;
   struct result res = {.chunks_left = -1};
-  struct job j = {.req = {.url = url("/stream"), .on_chunk = chunk_cb,
-                          .on_done = done_cb, .userdata = &res}};
+  struct job j = {.req = {.url = url("/stream"),
+                          .on_chunk = chunk_cb,
+                          .on_done = done_cb,
+                          .userdata = &res}};
   send_on_loop(&j);
   wait_done(&res, 10);
   assert_int_equal(res.err, LOOM_OK);
@@ -238,8 +240,10 @@ static void test_streamed_response(void **state) {
 static void test_stop_stream_from_chunk_callback(void **state) {
   (void)state;
   struct result res = {.chunks_left = 1};
-  struct job j = {.req = {.url = url("/stream"), .on_chunk = chunk_cb,
-                          .on_done = done_cb, .userdata = &res}};
+  struct job j = {.req = {.url = url("/stream"),
+                          .on_chunk = chunk_cb,
+                          .on_done = done_cb,
+                          .userdata = &res}};
   send_on_loop(&j);
   wait_done(&res, 10);
   assert_int_equal(res.err, LOOM_ERR_CANCELLED);
@@ -248,8 +252,10 @@ static void test_stop_stream_from_chunk_callback(void **state) {
 static void test_total_timeout(void **state) {
   (void)state;
   struct result res = {0};
-  struct job j = {.req = {.url = url("/sleep?ms=3000"), .timeout_s = 0.2,
-                          .on_done = done_cb, .userdata = &res}};
+  struct job j = {.req = {.url = url("/sleep?ms=3000"),
+                          .timeout_s = 0.2,
+                          .on_done = done_cb,
+                          .userdata = &res}};
   send_on_loop(&j);
   wait_done(&res, 5);
   assert_int_equal(res.err, LOOM_ERR_TIMEOUT);
@@ -259,7 +265,8 @@ static void test_total_timeout(void **state) {
 static void test_cancel(void **state) {
   (void)state;
   struct result res = {0};
-  struct job j = {.req = {.url = url("/sleep?ms=3000"), .on_done = done_cb,
+  struct job j = {.req = {.url = url("/sleep?ms=3000"),
+                          .on_done = done_cb,
                           .userdata = &res}};
   send_on_loop(&j);
   sleep_ms(100);
@@ -273,8 +280,10 @@ static void test_cancel(void **state) {
 static void test_body_cap(void **state) {
   (void)state;
   struct result res = {0};
-  struct job j = {.req = {.url = url("/big?n=100000"), .max_body = 1000,
-                          .on_done = done_cb, .userdata = &res}};
+  struct job j = {.req = {.url = url("/big?n=100000"),
+                          .max_body = 1000,
+                          .on_done = done_cb,
+                          .userdata = &res}};
   send_on_loop(&j);
   wait_done(&res, 5);
   assert_int_equal(res.err, LOOM_ERR_TOO_LARGE);
@@ -283,7 +292,8 @@ static void test_body_cap(void **state) {
 static void test_connection_refused(void **state) {
   (void)state;
   struct result res = {0};
-  struct job j = {.req = {.url = "http://127.0.0.1:1/", .on_done = done_cb,
+  struct job j = {.req = {.url = "http://127.0.0.1:1/",
+                          .on_done = done_cb,
                           .userdata = &res}};
   send_on_loop(&j);
   wait_done(&res, 5);
@@ -294,7 +304,8 @@ static void test_connection_refused(void **state) {
 static void test_free_cancels_in_flight(void **state) {
   (void)state;
   struct result res = {0};
-  struct job j = {.req = {.url = url("/sleep?ms=3000"), .on_done = done_cb,
+  struct job j = {.req = {.url = url("/sleep?ms=3000"),
+                          .on_done = done_cb,
                           .userdata = &res}};
   send_on_loop(&j);
   sleep_ms(50);
@@ -328,8 +339,7 @@ static bool chain_chunk_cb(const char *data, size_t len, void *ud) {
   return true;
 }
 
-static void chain_done_cb(const struct loom_http_client_response *r,
-                          void *ud) {
+static void chain_done_cb(const struct loom_http_client_response *r, void *ud) {
   struct chain *c = ud;
   done_cb(r, &c->first);
 }
@@ -346,9 +356,11 @@ static void test_send_and_cancel_from_inside_a_callback(void **state) {
   char hello[256];
   snprintf(hello, sizeof hello, "%s", url("/hello"));
   c.next.req.url = hello;
-  c.first_job.req = (struct loom_http_client_request){
-      .url = url("/stream"), .on_chunk = chain_chunk_cb,
-      .on_done = chain_done_cb, .userdata = &c};
+  c.first_job.req =
+      (struct loom_http_client_request){.url = url("/stream"),
+                                        .on_chunk = chain_chunk_cb,
+                                        .on_done = chain_done_cb,
+                                        .userdata = &c};
   assert_int_equal(loom_loop_call(client_loop, chain_send_cb, &c), LOOM_OK);
   assert_int_equal(c.first_job.err, LOOM_OK);
   wait_done(&c.first, 5);
@@ -371,8 +383,8 @@ int main(void) {
       cmocka_unit_test(test_free_cancels_in_flight),
       cmocka_unit_test(test_send_and_cancel_from_inside_a_callback),
   };
-  int failed = cmocka_run_group_tests_name("http_client", tests, setup,
-                                           teardown);
+  int failed =
+      cmocka_run_group_tests_name("http_client", tests, setup, teardown);
   curl_global_cleanup();
   return failed;
 }

@@ -65,7 +65,7 @@ struct reply {
   long status;
   struct loom_buf body;
   struct loom_buf headers;
-  long connects;   /* CURLINFO_NUM_CONNECTS: 0 when a connection was reused */
+  long connects; /* CURLINFO_NUM_CONNECTS: 0 when a connection was reused */
   double seconds;
 };
 

@@ -126,8 +126,9 @@ static void square(struct loom_http_req *req, void *ud) {
   struct pooled *p = LOOM_NEW(struct pooled);
   p->req = req;
   p->input = atoi(loom_http_param(req, "n"));
-  assert_int_equal(loom_loop_work(loom_http_loop(req), square_work_cb,
-                                  square_after_cb, p), LOOM_OK);
+  assert_int_equal(
+      loom_loop_work(loom_http_loop(req), square_work_cb, square_after_cb, p),
+      LOOM_OK);
   loom_http_suspend(req);
 }
 
@@ -138,14 +139,14 @@ static void ids(struct loom_http_req *req, void *ud) {
   json_t *arr = json_array();
   for (size_t i = 0; i < n && i < 4; i++)
     json_array_append_new(arr, json_string(v[i]));
-  loom_http_respond_json(req, 200, json_pack("{s:o, s:i}", "ids", arr,
-                                             "count", (int)n));
+  loom_http_respond_json(req, 200,
+                         json_pack("{s:o, s:i}", "ids", arr, "count", (int)n));
 }
 
 static void private_page(struct loom_http_req *req, void *ud) {
   (void)ud;
-  loom_http_respond_json(req, 200, json_pack("{s:s}", "who",
-                                             (char *)loom_http_context(req)));
+  loom_http_respond_json(
+      req, 200, json_pack("{s:s}", "who", (char *)loom_http_context(req)));
 }
 
 /* The before hook's key check runs on the pool, then continues. */
@@ -171,8 +172,9 @@ static bool before_hook(struct loom_http_req *req, void *ud) {
     loom_http_respond_error(req, 401, "unauthorized", "missing API key");
     return false;
   }
-  assert_int_equal(loom_loop_work(loom_http_loop(req), key_work_cb,
-                                  key_after_cb, req), LOOM_OK);
+  assert_int_equal(
+      loom_loop_work(loom_http_loop(req), key_work_cb, key_after_cb, req),
+      LOOM_OK);
   loom_http_suspend(req);
   return false;
 }
@@ -235,8 +237,7 @@ static void add_routes(struct harness *h) {
 static int setup(void **state) {
   (void)state;
   add_routes(&H);
-  struct loom_http_server_options opt = {.max_body = 4096,
-                                         .idle_timeout_s = 1};
+  struct loom_http_server_options opt = {.max_body = 4096, .idle_timeout_s = 1};
   harness_start(&H, 2, &opt);
   loom_http_server_set_done_hook(H.srv, done_hook, NULL);
   loom_http_server_set_before_hook(H.srv, before_hook, NULL);
@@ -256,8 +257,8 @@ static char *url(const char *path) {
 }
 
 static json_t *reply_json(struct reply *r) {
-  json_t *j = loom_json_parse(r->body.data ? r->body.data : "", r->body.len,
-                              NULL);
+  json_t *j =
+      loom_json_parse(r->body.data ? r->body.data : "", r->body.len, NULL);
   assert_non_null(j);
   return j;
 }
@@ -273,7 +274,8 @@ static void test_route_params_query_headers(void **state) {
           &r);
   assert_int_equal(r.status, 200);
   json_t *j = reply_json(&r);
-  assert_string_equal(json_string_value(json_object_get(j, "thread_id")), "t-1");
+  assert_string_equal(json_string_value(json_object_get(j, "thread_id")),
+                      "t-1");
   assert_string_equal(json_string_value(json_object_get(j, "run_id")), "r 2");
   assert_string_equal(json_string_value(json_object_get(j, "q")), "a&b");
   assert_string_equal(json_string_value(json_object_get(j, "route")),
@@ -458,10 +460,10 @@ static void test_answer_handed_over_from_another_thread(void **state) {
 static void test_repeated_query_values(void **state) {
   (void)state;
   struct reply r;
-  http_do(NULL, "GET", url("/ids?ids=a&x=1&ids=b+c%2B&ids"), NULL, NULL, 0,
-          &r);
+  http_do(NULL, "GET", url("/ids?ids=a&x=1&ids=b+c%2B&ids"), NULL, NULL, 0, &r);
   assert_int_equal(r.status, 200);
-  assert_string_equal(r.body.data, "{\"ids\":[\"a\",\"b c+\",\"\"],\"count\":3}");
+  assert_string_equal(r.body.data,
+                      "{\"ids\":[\"a\",\"b c+\",\"\"],\"count\":3}");
   reply_cleanup(&r);
 }
 
@@ -741,8 +743,8 @@ int main(void) {
       cmocka_unit_test(test_options_from_config),
       cmocka_unit_test(test_port_taken_is_reported),
   };
-  int failed = cmocka_run_group_tests_name("http_server", tests, setup,
-                                           teardown);
+  int failed =
+      cmocka_run_group_tests_name("http_server", tests, setup, teardown);
   failed += cmocka_run_group_tests_name("http_server_stop", alone, NULL, NULL);
   curl_global_cleanup();
   return failed;

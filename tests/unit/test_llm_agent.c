@@ -36,8 +36,10 @@ static void on_event(void *ud, const char *type, const json_t *data) {
 
 static void on_delta(void *ud, const char *text, size_t len) {
   struct outcome *o = ud;
-  strncat(o->deltas, text, len < sizeof o->deltas - strlen(o->deltas) - 1
-                               ? len : sizeof o->deltas - strlen(o->deltas) - 1);
+  strncat(o->deltas, text,
+          len < sizeof o->deltas - strlen(o->deltas) - 1
+              ? len
+              : sizeof o->deltas - strlen(o->deltas) - 1);
 }
 
 static void on_done(void *ud, struct loom_agent_result *r) {
@@ -65,11 +67,14 @@ struct job {
 static void start_cb(struct loom_loop *loop, void *arg) {
   struct job *j = arg;
   struct loom_llm_env env = {.loop = loop, .http = srv.http};
-  struct loom_agent_opts o = {.provider = j->p, .tools = tools,
+  struct loom_agent_opts o = {.provider = j->p,
+                              .tools = tools,
                               .tool_names = j->names,
                               .max_iterations = j->max_iterations,
-                              .react = j->react, .temperature = -1,
-                              .on_event = on_event, .on_delta = on_delta,
+                              .react = j->react,
+                              .temperature = -1,
+                              .on_event = on_event,
+                              .on_delta = on_delta,
                               .on_done = on_done,
                               .ud = j->o};
   struct loom_error e;
@@ -107,11 +112,14 @@ static const char *const CALC_AND_TIME[] = {"calculator", "current_time", NULL};
 
 static void parallel_tools_then_answer(void **state) {
   (void)state;
-  llm_server_script(&srv,
-                    "[{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"calculator\",\"arguments\":"
-                    "\"{\\\"expression\\\":\\\"6*7\\\"}\"},{\"id\":\"c2\",\"name\":\"calculator\","
-                    "\"arguments\":\"{\\\"expr\\\":1}\"},{\"id\":\"c3\",\"name\":\"current_time\","
-                    "\"arguments\":\"{}\"}]},{\"content\":\"It is 42.\"}]");
+  llm_server_script(
+      &srv,
+      "[{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"calculator\",\"arguments\":"
+      "\"{\\\"expression\\\":\\\"6*7\\\"}\"},{\"id\":\"c2\",\"name\":"
+      "\"calculator\","
+      "\"arguments\":\"{\\\"expr\\\":1}\"},{\"id\":\"c3\",\"name\":\"current_"
+      "time\","
+      "\"arguments\":\"{}\"}]},{\"content\":\"It is 42.\"}]");
   struct loom_provider *p = openai();
   json_t *q = question("What is 6*7?");
   struct outcome o;
@@ -128,9 +136,11 @@ static void parallel_tools_then_answer(void **state) {
   json_t *msgs = json_object_get(body, "messages");
   assert_int_equal(json_array_size(msgs), 5);
   json_t *t1 = json_array_get(msgs, 2), *t2 = json_array_get(msgs, 3);
-  assert_string_equal(json_string_value(json_object_get(t1, "tool_call_id")), "c1");
+  assert_string_equal(json_string_value(json_object_get(t1, "tool_call_id")),
+                      "c1");
   assert_string_equal(json_string_value(json_object_get(t1, "content")), "42");
-  assert_string_equal(json_string_value(json_object_get(t2, "tool_call_id")), "c2");
+  assert_string_equal(json_string_value(json_object_get(t2, "tool_call_id")),
+                      "c2");
   assert_non_null(strstr(json_string_value(json_object_get(t2, "content")),
                          "invalid arguments for 'calculator'"));
   json_t *first = request_json(0);
@@ -148,13 +158,17 @@ static void repeats_refused_and_final_answer_forced(void **state) {
       "{\"tool_calls\":[{\"id\":\"x\",\"name\":\"calculator\",\"arguments\":"
       "\"{\\\"expression\\\": \\\"1+1\\\"}\"}]}";
   char script[1024];
-  snprintf(script, sizeof script, "[%s,%s,{\"content\":\"Two.\"}]", again, again);
+  snprintf(script, sizeof script, "[%s,%s,{\"content\":\"Two.\"}]", again,
+           again);
   llm_server_script(&srv, script);
   struct loom_provider *p = openai();
   json_t *q = question("1+1?");
   struct outcome o;
-  struct job j = {.p = p, .names = CALC_AND_TIME, .max_iterations = 3,
-                  .messages = q, .o = &o};
+  struct job j = {.p = p,
+                  .names = CALC_AND_TIME,
+                  .max_iterations = 3,
+                  .messages = q,
+                  .o = &o};
   run(&j);
   assert_int_equal(o.err, LOOM_OK);
   assert_string_equal(o.answer, "Two.");
@@ -165,7 +179,8 @@ static void repeats_refused_and_final_answer_forced(void **state) {
   assert_non_null(strstr(json_string_value(json_object_get(refusal, "content")),
                          "already called with these arguments"));
   /* The last allowed call asks for the answer: no tools, a note. */
-  assert_string_equal(json_string_value(json_object_get(body, "tool_choice")), "none");
+  assert_string_equal(json_string_value(json_object_get(body, "tool_choice")),
+                      "none");
   json_t *note = json_array_get(msgs, json_array_size(msgs) - 1);
   assert_non_null(strstr(json_string_value(json_object_get(note, "content")),
                          "final answer"));
@@ -177,15 +192,16 @@ static void repeats_refused_and_final_answer_forced(void **state) {
 
 static void react_fallback(void **state) {
   (void)state;
-  llm_server_script(&srv,
-                    "[{\"content\":\"Thought: compute it\\nAction: calculator\\nAction Input: "
-                    "{\\\"expression\\\": \\\"2^10\\\"}\\nObservation: (made up)\"},"
-                    "{\"content\":\"Thought: done\\nFinal Answer: 1024\"}]");
+  llm_server_script(
+      &srv, "[{\"content\":\"Thought: compute it\\nAction: calculator\\nAction "
+            "Input: "
+            "{\\\"expression\\\": \\\"2^10\\\"}\\nObservation: (made up)\"},"
+            "{\"content\":\"Thought: done\\nFinal Answer: 1024\"}]");
   struct loom_provider *p = openai();
   json_t *q = question("2^10?");
   struct outcome o;
-  struct job j = {.p = p, .names = CALC_AND_TIME, .react = true, .messages = q,
-                  .o = &o};
+  struct job j = {
+      .p = p, .names = CALC_AND_TIME, .react = true, .messages = q, .o = &o};
   run(&j);
   assert_int_equal(o.err, LOOM_OK);
   assert_string_equal(o.answer, "1024");
@@ -209,8 +225,8 @@ static void react_fallback(void **state) {
 static void react_parser(void **state) {
   (void)state;
   char *tool, *input, *answer;
-  assert_true(loom_agent_react_parse("Action: search\nAction Input: {\"q\":1}\n",
-                                     &tool, &input, &answer));
+  assert_true(loom_agent_react_parse(
+      "Action: search\nAction Input: {\"q\":1}\n", &tool, &input, &answer));
   assert_string_equal(tool, "search");
   assert_string_equal(input, "{\"q\":1}");
   assert_null(answer);
@@ -237,8 +253,9 @@ static void offline_agent_end_to_end(void **state) {
   assert_int_equal(o.err, LOOM_OK);
   assert_int_equal(o.iterations, 2);
   assert_int_equal(o.tool_calls, 1);
-  assert_string_equal(o.answer, "[offline extractive answer: no model is configured] "
-                                "The meeting is on Tuesday.");
+  assert_string_equal(o.answer,
+                      "[offline extractive answer: no model is configured] "
+                      "The meeting is on Tuesday.");
   assert_int_equal(o.events, 4); /* llm_end, tool_call, tool_result, llm_end */
   json_decref(o.messages);
   json_decref(q);

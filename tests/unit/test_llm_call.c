@@ -71,14 +71,16 @@ static void start_cb(struct loom_loop *loop, void *arg) {
   struct job *j = arg;
   struct loom_llm_env env = {.loop = loop, .http = srv.http, .prices = prices};
   struct loom_llm_call_opts opts = {.on_delta = j->stream ? on_delta : NULL,
-                                    .on_done = on_done, .ud = j->o,
+                                    .on_done = on_done,
+                                    .ud = j->o,
                                     .cache = j->cache};
   struct loom_error e;
   if (j->inputs)
     j->start_err = loom_llm_embed_start(&env, j->p, j->inputs, 0, j->base64,
                                         &opts, &j->o->call, &e);
   else
-    j->start_err = loom_llm_call_start(&env, j->p, j->req, &opts, &j->o->call, &e);
+    j->start_err =
+        loom_llm_call_start(&env, j->p, j->req, &opts, &j->o->call, &e);
 }
 
 static void cancel_cb(struct loom_loop *loop, void *arg) {
@@ -97,9 +99,9 @@ static struct loom_provider *openai(void) {
 }
 
 static struct loom_provider *anthropic(void) {
-  struct loom_provider *p = loom_provider_new(
-      &loom_provider_anthropic, "anthropic", "claude-3-5-haiku-latest",
-      srv.base, "sk-ant");
+  struct loom_provider *p =
+      loom_provider_new(&loom_provider_anthropic, "anthropic",
+                        "claude-3-5-haiku-latest", srv.base, "sk-ant");
   return p;
 }
 
@@ -141,8 +143,9 @@ static size_t request_count(void) {
 
 static void openai_exact_request_and_answer(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"content\":\"Hello there.\",\"usage\":"
-                          "{\"prompt_tokens\":1000,\"completion_tokens\":2000}}]");
+  llm_server_script(&srv,
+                    "[{\"content\":\"Hello there.\",\"usage\":"
+                    "{\"prompt_tokens\":1000,\"completion_tokens\":2000}}]");
   struct loom_provider *p = openai();
   json_t *msgs = messages();
   struct loom_llm_request req = {.messages = msgs, .temperature = 0};
@@ -157,10 +160,11 @@ static void openai_exact_request_and_answer(void **state) {
   json_t *r = nth_request(0);
   assert_string_equal(json_string_value(json_object_get(r, "path")),
                       "/v1/chat/completions");
-  assert_string_equal(json_string_value(json_object_get(r, "body")),
-                      "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\","
-                      "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
-                      "\"Hi?\"}],\"temperature\":0.0}");
+  assert_string_equal(
+      json_string_value(json_object_get(r, "body")),
+      "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\","
+      "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
+      "\"Hi?\"}],\"temperature\":0.0}");
   json_t *h = json_object_get(r, "headers");
   assert_string_equal(json_string_value(json_object_get(h, "authorization")),
                       "Bearer sk-test");
@@ -174,14 +178,15 @@ static void openai_exact_request_and_answer(void **state) {
 
 static void openai_stream_deltas_and_tool_fragments(void **state) {
   (void)state;
-  llm_server_script(&srv,
-                    "[{\"content\":\"Let me look.\",\"content_chunk\":3,\"arg_chunk\":4,"
-                    "\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"get_weather\","
-                    "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"},{\"id\":\"call_2\","
-                    "\"name\":\"get_time\",\"arguments\":\"{\\\"tz\\\":\\\"CET\\\"}\"}]},"
-                    "{\"omit_index\":true,\"tool_calls\":[{\"id\":\"a\",\"name\":\"f\","
-                    "\"arguments\":\"{\\\"q\\\":\\\"xyz\\\"}\"},{\"id\":\"b\",\"name\":\"g\","
-                    "\"arguments\":\"{}\"}]}]");
+  llm_server_script(
+      &srv,
+      "[{\"content\":\"Let me look.\",\"content_chunk\":3,\"arg_chunk\":4,"
+      "\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"get_weather\","
+      "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"},{\"id\":\"call_2\","
+      "\"name\":\"get_time\",\"arguments\":\"{\\\"tz\\\":\\\"CET\\\"}\"}]},"
+      "{\"omit_index\":true,\"tool_calls\":[{\"id\":\"a\",\"name\":\"f\","
+      "\"arguments\":\"{\\\"q\\\":\\\"xyz\\\"}\"},{\"id\":\"b\",\"name\":\"g\","
+      "\"arguments\":\"{}\"}]}]");
   struct loom_provider *p = openai();
   json_t *msgs = messages();
   struct loom_llm_request req = {.messages = msgs, .temperature = -1};
@@ -199,8 +204,8 @@ static void openai_stream_deltas_and_tool_fragments(void **state) {
   json_t *r = nth_request(0);
   json_t *body = json_object_get(r, "json");
   assert_true(json_is_true(json_object_get(body, "stream")));
-  assert_true(json_is_true(json_object_get(json_object_get(body, "stream_options"),
-                                           "include_usage")));
+  assert_true(json_is_true(json_object_get(
+      json_object_get(body, "stream_options"), "include_usage")));
   json_decref(r);
   outcome_cleanup(&o);
   /* A server that omits the index. */
@@ -217,12 +222,14 @@ static void openai_stream_deltas_and_tool_fragments(void **state) {
 
 static void anthropic_stream_and_request(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"content\":[{\"type\":\"text\",\"text\":\"Checking\"},"
-                          "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"calc\","
-                          "\"input\":{\"expression\":\"2+2\"}}]}]");
+  llm_server_script(
+      &srv, "[{\"content\":[{\"type\":\"text\",\"text\":\"Checking\"},"
+            "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"calc\","
+            "\"input\":{\"expression\":\"2+2\"}}]}]");
   struct loom_provider *p = anthropic();
   json_t *msgs = messages();
-  struct loom_llm_request req = {.messages = msgs, .temperature = -1, .max_tokens = 256};
+  struct loom_llm_request req = {
+      .messages = msgs, .temperature = -1, .max_tokens = 256};
   struct outcome o;
   run(p, &req, true, &o);
   assert_int_equal(o.err, LOOM_OK);
@@ -233,15 +240,18 @@ static void anthropic_stream_and_request(void **state) {
   assert_int_equal(o.resp.usage.prompt_tokens, 25);
   assert_int_equal(o.resp.usage.completion_tokens, 15);
   json_t *r = nth_request(0);
-  assert_string_equal(json_string_value(json_object_get(r, "path")), "/v1/messages");
-  assert_string_equal(json_string_value(json_object_get(r, "body")),
-                      "{\"model\":\"claude-3-5-haiku-latest\",\"max_tokens\":256,"
-                      "\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\","
-                      "\"content\":\"Hi?\"}],\"stream\":true}");
+  assert_string_equal(json_string_value(json_object_get(r, "path")),
+                      "/v1/messages");
+  assert_string_equal(
+      json_string_value(json_object_get(r, "body")),
+      "{\"model\":\"claude-3-5-haiku-latest\",\"max_tokens\":256,"
+      "\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\","
+      "\"content\":\"Hi?\"}],\"stream\":true}");
   json_t *h = json_object_get(r, "headers");
-  assert_string_equal(json_string_value(json_object_get(h, "x-api-key")), "sk-ant");
-  assert_string_equal(json_string_value(json_object_get(h, "anthropic-version")),
-                      "2023-06-01");
+  assert_string_equal(json_string_value(json_object_get(h, "x-api-key")),
+                      "sk-ant");
+  assert_string_equal(
+      json_string_value(json_object_get(h, "anthropic-version")), "2023-06-01");
   json_decref(r);
   outcome_cleanup(&o);
   json_decref(msgs);
@@ -255,11 +265,13 @@ static void retries_follow_the_sdks(void **state) {
   struct loom_llm_request req = {.messages = msgs, .temperature = -1};
   struct outcome o;
   /* 429 with retry-after-ms, then 500, then success: three attempts. */
-  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":429,\"headers\":"
-                          "{\"retry-after-ms\":\"50\"},\"error\":{\"message\":\"slow down\","
-                          "\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}},"
-                          "{\"kind\":\"error\",\"status\":500,\"headers\":{\"retry-after\":\"0\"}},"
-                          "{\"content\":\"finally\"}]");
+  llm_server_script(
+      &srv,
+      "[{\"kind\":\"error\",\"status\":429,\"headers\":"
+      "{\"retry-after-ms\":\"50\"},\"error\":{\"message\":\"slow down\","
+      "\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}},"
+      "{\"kind\":\"error\",\"status\":500,\"headers\":{\"retry-after\":\"0\"}},"
+      "{\"content\":\"finally\"}]");
   run(p, &req, false, &o);
   assert_int_equal(o.err, LOOM_OK);
   assert_int_equal(o.attempts, 3);
@@ -274,9 +286,11 @@ static void retries_follow_the_sdks(void **state) {
   assert_true(o.seconds >= 0.95);
   outcome_cleanup(&o);
   /* insufficient_quota is never retried. */
-  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":429,\"error\":{\"message\":"
-                          "\"You exceeded your current quota\",\"type\":\"insufficient_quota\","
-                          "\"param\":null,\"code\":\"insufficient_quota\"}}]");
+  llm_server_script(
+      &srv,
+      "[{\"kind\":\"error\",\"status\":429,\"error\":{\"message\":"
+      "\"You exceeded your current quota\",\"type\":\"insufficient_quota\","
+      "\"param\":null,\"code\":\"insufficient_quota\"}}]");
   run(p, &req, false, &o);
   assert_int_equal(o.err, LOOM_ERR_LIMIT);
   assert_int_equal(o.attempts, 1);
@@ -289,26 +303,32 @@ static void retries_follow_the_sdks(void **state) {
   assert_int_equal(o.err, LOOM_ERR_UPSTREAM);
   assert_int_equal(o.attempts, 1);
   outcome_cleanup(&o);
-  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":400,\"headers\":"
-                          "{\"x-should-retry\":\"true\",\"retry-after-ms\":\"10\"}},"
-                          "{\"content\":\"ok\"}]");
+  llm_server_script(&srv,
+                    "[{\"kind\":\"error\",\"status\":400,\"headers\":"
+                    "{\"x-should-retry\":\"true\",\"retry-after-ms\":\"10\"}},"
+                    "{\"content\":\"ok\"}]");
   run(p, &req, false, &o);
   assert_int_equal(o.err, LOOM_OK);
   assert_int_equal(o.attempts, 2);
   outcome_cleanup(&o);
   /* Gives up after max_retries (2): three 500s. */
-  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":500,\"headers\":{\"retry-after-ms\":\"1\"}},"
-                          "{\"kind\":\"error\",\"status\":500,\"headers\":{\"retry-after-ms\":\"1\"}},"
-                          "{\"kind\":\"error\",\"status\":500,\"headers\":{\"retry-after-ms\":\"1\"}},"
+  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":500,\"headers\":{"
+                          "\"retry-after-ms\":\"1\"}},"
+                          "{\"kind\":\"error\",\"status\":500,\"headers\":{"
+                          "\"retry-after-ms\":\"1\"}},"
+                          "{\"kind\":\"error\",\"status\":500,\"headers\":{"
+                          "\"retry-after-ms\":\"1\"}},"
                           "{\"content\":\"never\"}]");
   run(p, &req, false, &o);
   assert_int_equal(o.err, LOOM_ERR_UPSTREAM);
   assert_int_equal(o.attempts, 3);
   outcome_cleanup(&o);
   /* A flat error body from a self-hosted server; 404 is final. */
-  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":404,\"body\":{\"object\":\"error\","
-                          "\"message\":\"The model `x` does not exist.\",\"type\":"
-                          "\"NotFoundError\",\"param\":null,\"code\":404}}]");
+  llm_server_script(
+      &srv,
+      "[{\"kind\":\"error\",\"status\":404,\"body\":{\"object\":\"error\","
+      "\"message\":\"The model `x` does not exist.\",\"type\":"
+      "\"NotFoundError\",\"param\":null,\"code\":404}}]");
   run(p, &req, false, &o);
   assert_int_equal(o.err, LOOM_ERR_NOT_FOUND);
   assert_non_null(strstr(o.error, "The model `x` does not exist."));
@@ -319,9 +339,11 @@ static void retries_follow_the_sdks(void **state) {
 
 static void anthropic_overloaded_then_success(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"kind\":\"error\",\"status\":529,\"headers\":"
-                          "{\"retry-after-ms\":\"20\"},\"body\":{\"type\":\"error\",\"error\":"
-                          "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}},{}]");
+  llm_server_script(
+      &srv,
+      "[{\"kind\":\"error\",\"status\":529,\"headers\":"
+      "{\"retry-after-ms\":\"20\"},\"body\":{\"type\":\"error\",\"error\":"
+      "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}},{}]");
   struct loom_provider *p = anthropic();
   json_t *msgs = messages();
   struct loom_llm_request req = {.messages = msgs, .temperature = -1};
@@ -403,11 +425,12 @@ static void cancel_stops_a_call(void **state) {
 
 static void embeddings_both_encodings(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"vectors\":[[0.5,-1,2]]},{\"vectors\":[[0.5,-1,2]]}]");
+  llm_server_script(&srv,
+                    "[{\"vectors\":[[0.5,-1,2]]},{\"vectors\":[[0.5,-1,2]]}]");
   char url[128];
   snprintf(url, sizeof url, "%s/v1", srv.base);
-  struct loom_provider *p = loom_provider_new(&loom_provider_openai, "openai",
-                                              "text-embedding-3-small", url, "k");
+  struct loom_provider *p = loom_provider_new(
+      &loom_provider_openai, "openai", "text-embedding-3-small", url, "k");
   json_t *inputs = json_pack("[s]", "hello");
   for (int b64 = 0; b64 <= 1; b64++) {
     struct outcome o;
@@ -426,9 +449,10 @@ static void embeddings_both_encodings(void **state) {
     outcome_cleanup(&o);
   }
   json_t *r = nth_request(1);
-  assert_string_equal(json_string_value(json_object_get(r, "body")),
-                      "{\"model\":\"text-embedding-3-small\",\"input\":[\"hello\"],"
-                      "\"encoding_format\":\"base64\"}");
+  assert_string_equal(
+      json_string_value(json_object_get(r, "body")),
+      "{\"model\":\"text-embedding-3-small\",\"input\":[\"hello\"],"
+      "\"encoding_format\":\"base64\"}");
   json_decref(r);
   json_decref(inputs);
   loom_provider_free(p);
@@ -439,8 +463,12 @@ static void run_cached(struct loom_provider *p, struct loom_llm_request *req,
                        struct outcome *o) {
   memset(o, 0, sizeof *o);
   sem_init(&o->done, 0, 0);
-  struct job j = {.p = p, .req = req, .inputs = inputs, .stream = true,
-                  .o = o, .cache = cache};
+  struct job j = {.p = p,
+                  .req = req,
+                  .inputs = inputs,
+                  .stream = true,
+                  .o = o,
+                  .cache = cache};
   assert_int_equal(loom_loop_call(srv.loop, start_cb, &j), LOOM_OK);
   assert_int_equal(j.start_err, LOOM_OK);
   sem_wait(&o->done);
@@ -449,7 +477,8 @@ static void run_cached(struct loom_provider *p, struct loom_llm_request *req,
 
 static void exact_request_cache(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"content\":\"cached words\"},{\"content\":\"other\"}]");
+  llm_server_script(&srv,
+                    "[{\"content\":\"cached words\"},{\"content\":\"other\"}]");
   struct loom_cache *cache = loom_cache_memory_new(1 << 20);
   struct loom_provider *p = openai();
   json_t *msgs = messages();
@@ -497,17 +526,17 @@ static void offline_provider_is_labelled(void **state) {
   (void)state;
   struct loom_provider *p = loom_provider_new(&loom_provider_offline, "offline",
                                               "extractive", "", "");
-  json_t *msgs = json_pack(
-      "[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content",
-      "Paris is the capital of France. The Loire is a long river. "
-      "Lyon is known for food.",
-      "role", "user", "content", "What is the capital of France?");
-  json_t *tools = json_pack("[{s:s, s:s, s:{s:s, s:{s:{s:s}}, s:[s]}}]", "name",
-                            "search", "description", "Search", "parameters",
-                            "type", "object", "properties", "q", "type",
-                            "string", "required", "q");
-  struct loom_llm_request req = {.messages = msgs, .tools = tools,
-                                 .temperature = -1};
+  json_t *msgs =
+      json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content",
+                "Paris is the capital of France. The Loire is a long river. "
+                "Lyon is known for food.",
+                "role", "user", "content", "What is the capital of France?");
+  json_t *tools =
+      json_pack("[{s:s, s:s, s:{s:s, s:{s:{s:s}}, s:[s]}}]", "name", "search",
+                "description", "Search", "parameters", "type", "object",
+                "properties", "q", "type", "string", "required", "q");
+  struct loom_llm_request req = {
+      .messages = msgs, .tools = tools, .temperature = -1};
   struct outcome o;
   run(p, &req, true, &o);
   assert_int_equal(o.err, LOOM_OK);
@@ -519,15 +548,17 @@ static void offline_provider_is_labelled(void **state) {
   /* After the tool ran: the answer is extracted, and says what it is. */
   json_t *m = loom_llm_response_message(&o.resp);
   json_array_append_new(msgs, m);
-  json_array_append_new(msgs, json_pack("{s:s, s:s, s:s}", "role", "tool",
-                                        "tool_call_id", o.resp.calls[0].id,
-                                        "content", "France has 68 million people."));
+  json_array_append_new(msgs,
+                        json_pack("{s:s, s:s, s:s}", "role", "tool",
+                                  "tool_call_id", o.resp.calls[0].id, "content",
+                                  "France has 68 million people."));
   outcome_cleanup(&o);
   run(p, &req, true, &o);
   assert_int_equal(o.resp.n_calls, 0);
-  assert_string_equal(o.resp.content,
-                      "[offline extractive answer: no model is configured] "
-                      "Paris is the capital of France. France has 68 million people.");
+  assert_string_equal(
+      o.resp.content,
+      "[offline extractive answer: no model is configured] "
+      "Paris is the capital of France. France has 68 million people.");
   assert_string_equal(o.deltas, o.resp.content);
   outcome_cleanup(&o);
   json_decref(msgs);

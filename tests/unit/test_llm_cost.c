@@ -15,7 +15,8 @@
 static void builtin_and_snapshot_names(void **state) {
   (void)state;
   struct loom_llm_prices *t = loom_llm_prices_new();
-  struct loom_llm_usage u = {.prompt_tokens = 1000000, .completion_tokens = 500000};
+  struct loom_llm_usage u = {.prompt_tokens = 1000000,
+                             .completion_tokens = 500000};
   double usd;
   assert_true(loom_llm_cost(t, "openai/gpt-4o-mini", &u, &usd));
   assert_true(fabs(usd - 0.45) < 1e-9);
@@ -33,18 +34,21 @@ static void table_from_json(void **state) {
   (void)state;
   struct loom_llm_prices *t = loom_llm_prices_new();
   struct loom_error e;
-  assert_int_equal(loom_llm_prices_load_json(
-                       t, "{\"vllm/llama-3\":{\"input\":1,\"output\":2},"
-                          "\"gpt-4o-mini\":{\"input\":0,\"output\":0}}", &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_llm_prices_load_json(t,
+                                "{\"vllm/llama-3\":{\"input\":1,\"output\":2},"
+                                "\"gpt-4o-mini\":{\"input\":0,\"output\":0}}",
+                                &e),
+      LOOM_OK);
   struct loom_llm_usage u = {.prompt_tokens = 2000, .completion_tokens = 1000};
   double usd;
   assert_true(loom_llm_cost(t, "vllm/llama-3", &u, &usd));
   assert_true(fabs(usd - 0.004) < 1e-12);
   assert_true(loom_llm_cost(t, "openai/gpt-4o-mini", &u, &usd));
   assert_true(usd == 0);
-  assert_int_equal(loom_llm_prices_load_json(t, "{\"x\":{\"input\":-1,\"output\":0}}", &e),
-                   LOOM_ERR_INVALID);
+  assert_int_equal(
+      loom_llm_prices_load_json(t, "{\"x\":{\"input\":-1,\"output\":0}}", &e),
+      LOOM_ERR_INVALID);
   assert_non_null(strstr(e.message, "'x'"));
   assert_int_equal(loom_llm_prices_load_json(t, "[", &e), LOOM_ERR_PARSE);
   loom_llm_prices_free(t);

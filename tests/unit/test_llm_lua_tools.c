@@ -55,7 +55,8 @@ static const char *SCRIPT =
     "\"{\\\"text\\\":\\\"owls hunt at night\\\"}\"},"
     "{\"id\":\"c2\",\"name\":\"boom\",\"arguments\":\"{}\"},"
     "{\"id\":\"c3\",\"name\":\"spin\",\"arguments\":\"{}\"},"
-    "{\"id\":\"c4\",\"name\":\"word_count\",\"arguments\":\"{\\\"text\\\":7}\"}]},"
+    "{\"id\":\"c4\",\"name\":\"word_count\",\"arguments\":\"{\\\"text\\\":7}\"}"
+    "]},"
     "{\"content\":\"Four words.\"}]";
 
 static const char *content_of(json_t *msgs, size_t i) {
@@ -84,14 +85,15 @@ static void agent_calls_lua_tools(void **state) {
   assert_int_equal(json_array_size(reqs), 2);
   /* The first request declares the Lua tool with its schema. */
   json_t *first = json_object_get(json_array_get(reqs, 0), "json");
-  json_t *decl = json_object_get(json_array_get(json_object_get(first, "tools"), 1),
-                                 "function");
-  assert_string_equal(json_string_value(json_object_get(decl, "name")), "word_count");
+  json_t *decl = json_object_get(
+      json_array_get(json_object_get(first, "tools"), 1), "function");
+  assert_string_equal(json_string_value(json_object_get(decl, "name")),
+                      "word_count");
   assert_string_equal(json_string_value(json_object_get(decl, "description")),
                       "Counts the words of a text.");
   /* The second carries the four results, in call order. */
-  json_t *msgs = json_object_get(json_object_get(json_array_get(reqs, 1), "json"),
-                                 "messages");
+  json_t *msgs = json_object_get(
+      json_object_get(json_array_get(reqs, 1), "json"), "messages");
   assert_int_equal(json_array_size(msgs), 6);
   assert_string_equal(content_of(msgs, 2), "{\"first\":\"owls\",\"words\":4}");
   const char *boom = content_of(msgs, 3);
@@ -118,14 +120,15 @@ static void tool_file_and_default_limit(void **state) {
   char path[] = "/tmp/loom-lua-tools-XXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
-  const char *text = "tools:\n"
-                     "  - name: shout\n"
-                     "    parameters: {type: object, properties: {s: {type: string}}}\n"
-                     "    lua: return string.upper(args.s)\n"
-                     "  - name: forever\n"
-                     "    lua: \"local i = 0 while true do i = i + 1 end\"\n"
-                     "  - name: escape\n"
-                     "    lua: return os.getenv('HOME')\n";
+  const char *text =
+      "tools:\n"
+      "  - name: shout\n"
+      "    parameters: {type: object, properties: {s: {type: string}}}\n"
+      "    lua: return string.upper(args.s)\n"
+      "  - name: forever\n"
+      "    lua: \"local i = 0 while true do i = i + 1 end\"\n"
+      "  - name: escape\n"
+      "    lua: return os.getenv('HOME')\n";
   assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
   close(fd);
   struct loom_tools *r = loom_tools_new();
@@ -158,7 +161,8 @@ static void declaration_errors_at_load(void **state) {
     snprintf(spec, sizeof spec,
              "name: b\nstate: {out: {}}\nnodes:\n  n:\n    kind: agent\n"
              "    prompt: hi\n    tools:\n%sedges:\n  - START -> n\n"
-             "  - n -> END\n", bad[i][0]);
+             "  - n -> END\n",
+             bad[i][0]);
     struct loom_graph *g = NULL;
     struct loom_error e = {0};
     assert_int_not_equal(loom_graph_load(spec, strlen(spec), "b.yaml", &g, &e),

@@ -16,40 +16,40 @@
 
 static struct llm_server srv;
 
-static const char *GRAPH =
-    "name: t\n"
-    "state:\n"
-    "  text: {type: string}\n"
-    "  summary: {}\n"
-    "  rating: {}\n"
-    "  answer: {}\n"
-    "  transcript: {type: array, reducer: append}\n"
-    "nodes:\n"
-    "  summarize:\n"
-    "    kind: llm\n"
-    "    model: scripted/small\n"
-    "    system: Be brief.\n"
-    "    prompt: \"Summarize: {text}\"\n"
-    "    output: summary\n"
-    "  rate:\n"
-    "    kind: llm\n"
-    "    model: scripted/small\n"
-    "    prompt: \"Rate: {summary}\"\n"
-    "    schema: {type: object, properties: {score: {type: integer}}, required: [score]}\n"
-    "    output: rating\n"
-    "  solve:\n"
-    "    kind: agent\n"
-    "    model: offline/extractive\n"
-    "    system: \"{text}\"\n"
-    "    prompt: When do owls hunt?\n"
-    "    tools: [current_time]\n"
-    "    output: answer\n"
-    "    messages: transcript\n"
-    "edges:\n"
-    "  - START -> summarize\n"
-    "  - summarize -> rate\n"
-    "  - rate -> solve\n"
-    "  - solve -> END\n";
+static const char *GRAPH = "name: t\n"
+                           "state:\n"
+                           "  text: {type: string}\n"
+                           "  summary: {}\n"
+                           "  rating: {}\n"
+                           "  answer: {}\n"
+                           "  transcript: {type: array, reducer: append}\n"
+                           "nodes:\n"
+                           "  summarize:\n"
+                           "    kind: llm\n"
+                           "    model: scripted/small\n"
+                           "    system: Be brief.\n"
+                           "    prompt: \"Summarize: {text}\"\n"
+                           "    output: summary\n"
+                           "  rate:\n"
+                           "    kind: llm\n"
+                           "    model: scripted/small\n"
+                           "    prompt: \"Rate: {summary}\"\n"
+                           "    schema: {type: object, properties: {score: "
+                           "{type: integer}}, required: [score]}\n"
+                           "    output: rating\n"
+                           "  solve:\n"
+                           "    kind: agent\n"
+                           "    model: offline/extractive\n"
+                           "    system: \"{text}\"\n"
+                           "    prompt: When do owls hunt?\n"
+                           "    tools: [current_time]\n"
+                           "    output: answer\n"
+                           "    messages: transcript\n"
+                           "edges:\n"
+                           "  - START -> summarize\n"
+                           "  - summarize -> rate\n"
+                           "  - rate -> solve\n"
+                           "  - solve -> END\n";
 
 struct seen {
   int tokens;
@@ -73,13 +73,15 @@ static void event_cb(const struct loom_event *ev, void *arg) {
 
 static void graph_with_model_nodes(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"content\":\"Owls hunt at night.\",\"content_chunk\":5,\"chunk_delay_ms\":50},"
+  llm_server_script(&srv, "[{\"content\":\"Owls hunt at "
+                          "night.\",\"content_chunk\":5,\"chunk_delay_ms\":50},"
                           "{\"content\":\"{\\\"score\\\": 8}\"}]");
   struct loom_graph *g;
   struct loom_error e = {0};
   if (loom_graph_load(GRAPH, strlen(GRAPH), "t.yaml", &g, &e))
     fail_msg("load: %s", e.message);
-  json_t *input = json_pack("{s:s}", "text", "Owls hunt at night. They sleep by day.");
+  json_t *input =
+      json_pack("{s:s}", "text", "Owls hunt at night. They sleep by day.");
   struct loom_run_opts opts = {.input = input};
   struct loom_run *run;
   assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
@@ -92,8 +94,9 @@ static void graph_with_model_nodes(void **state) {
   const json_t *v = loom_run_values(run);
   assert_string_equal(json_string_value(json_object_get(v, "summary")),
                       "Owls hunt at night.");
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "rating"),
-                                                      "score")), 8);
+  assert_int_equal(json_integer_value(
+                       json_object_get(json_object_get(v, "rating"), "score")),
+                   8);
   assert_string_equal(json_string_value(json_object_get(v, "answer")),
                       "[offline extractive answer: no model is configured] "
                       "Owls hunt at night.");
@@ -107,9 +110,11 @@ static void graph_with_model_nodes(void **state) {
   json_t *reqs = llm_server_requests(&srv);
   json_t *first = json_object_get(json_array_get(reqs, 0), "json");
   json_t *msgs = json_object_get(first, "messages");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
-                      "Summarize: Owls hunt at night. They sleep by day.");
-  assert_string_equal(json_string_value(json_object_get(first, "model")), "small");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+      "Summarize: Owls hunt at night. They sleep by day.");
+  assert_string_equal(json_string_value(json_object_get(first, "model")),
+                      "small");
   json_decref(reqs);
   loom_run_free(run);
   json_decref(input);
@@ -119,18 +124,23 @@ static void graph_with_model_nodes(void **state) {
 static void config_errors_at_load(void **state) {
   (void)state;
   const char *bad[][2] = {
-      {"    kind: agent\n    prompt: hi\n    tools: [no_such_tool]\n", "tools[0] is not a known tool"},
+      {"    kind: agent\n    prompt: hi\n    tools: [no_such_tool]\n",
+       "tools[0] is not a known tool"},
       {"    kind: llm\n", "'prompt' is required"},
-      {"    kind: llm\n    prompt: hi\n    model: nowhere/x\n", "unknown provider 'nowhere'"},
+      {"    kind: llm\n    prompt: hi\n    model: nowhere/x\n",
+       "unknown provider 'nowhere'"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char spec[1024];
-    snprintf(spec, sizeof spec,
-             "name: b\nstate: {out: {}}\nnodes:\n  n:\n%sedges:\n  - START -> n\n"
-             "  - n -> END\n", bad[i][0]);
+    snprintf(
+        spec, sizeof spec,
+        "name: b\nstate: {out: {}}\nnodes:\n  n:\n%sedges:\n  - START -> n\n"
+        "  - n -> END\n",
+        bad[i][0]);
     struct loom_graph *g = NULL;
     struct loom_error e = {0};
-    assert_int_not_equal(loom_graph_load(spec, strlen(spec), "b.yaml", &g, &e), LOOM_OK);
+    assert_int_not_equal(loom_graph_load(spec, strlen(spec), "b.yaml", &g, &e),
+                         LOOM_OK);
     if (!strstr(e.message, bad[i][1]))
       fail_msg("%zu: '%s'", i, e.message);
   }

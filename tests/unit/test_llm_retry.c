@@ -27,15 +27,18 @@ static void statuses_and_header(void **state) {
 
 static void insufficient_quota_is_final(void **state) {
   (void)state;
-  const char *body = "{\"error\":{\"message\":\"You exceeded your current quota\","
-                     "\"type\":\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}";
+  const char *body =
+      "{\"error\":{\"message\":\"You exceeded your current quota\","
+      "\"type\":\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_"
+      "quota\"}}";
   struct loom_llm_error_info info;
   loom_llm_error_parse(body, strlen(body), &info);
   assert_string_equal(info.type, "insufficient_quota");
   assert_string_equal(info.message, "You exceeded your current quota");
   assert_false(loom_llm_should_retry(429, NULL, &info));
-  const char *limit = "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
-                      "\"param\":null,\"code\":\"rate_limit_exceeded\"}}";
+  const char *limit =
+      "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
+      "\"param\":null,\"code\":\"rate_limit_exceeded\"}}";
   loom_llm_error_parse(limit, strlen(limit), &info);
   assert_string_equal(info.code, "rate_limit_exceeded");
   assert_true(loom_llm_should_retry(429, NULL, &info));
@@ -44,14 +47,16 @@ static void insufficient_quota_is_final(void **state) {
 static void error_shapes(void **state) {
   (void)state;
   struct loom_llm_error_info info;
-  const char *flat = "{\"object\":\"error\",\"message\":\"model llama not found\","
-                     "\"type\":\"NotFoundError\",\"param\":null,\"code\":404}";
+  const char *flat =
+      "{\"object\":\"error\",\"message\":\"model llama not found\","
+      "\"type\":\"NotFoundError\",\"param\":null,\"code\":404}";
   loom_llm_error_parse(flat, strlen(flat), &info);
   assert_string_equal(info.message, "model llama not found");
   assert_string_equal(info.type, "NotFoundError");
   assert_string_equal(info.code, "404");
-  const char *anth = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
-                     "\"message\":\"Overloaded\"}}";
+  const char *anth =
+      "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+      "\"message\":\"Overloaded\"}}";
   loom_llm_error_parse(anth, strlen(anth), &info);
   assert_string_equal(info.type, "overloaded_error");
   assert_string_equal(info.message, "Overloaded");

@@ -41,17 +41,16 @@ static char *parse_split(const char *text, size_t split, size_t step) {
   return loom_buf_take(&out, NULL);
 }
 
-static const char *ANTHROPIC =
-    "event: message_start\r\n"
-    "data: {\"type\":\"message_start\"}\r\n"
-    "\r\n"
-    ": keep-alive comment\r\n"
-    "event: content_block_delta\r\n"
-    "data: {\"text\":\"a\"}\r\n"
-    "\r\n"
-    "event: ping\n"
-    "data: {\"type\": \"ping\"}\n"
-    "\n";
+static const char *ANTHROPIC = "event: message_start\r\n"
+                               "data: {\"type\":\"message_start\"}\r\n"
+                               "\r\n"
+                               ": keep-alive comment\r\n"
+                               "event: content_block_delta\r\n"
+                               "data: {\"text\":\"a\"}\r\n"
+                               "\r\n"
+                               "event: ping\n"
+                               "data: {\"type\": \"ping\"}\n"
+                               "\n";
 
 static const char *ANTHROPIC_EVENTS =
     "message_start||{\"type\":\"message_start\"};"
@@ -83,8 +82,8 @@ static void multiline_data_cr_endings_and_ids(void **state) {
 
 static void events_without_data_are_not_dispatched(void **state) {
   (void)state;
-  char *got = parse_split("event: lonely\n\nretry: 10\nfoo: bar\n\ndata\n\n",
-                          0, 0);
+  char *got =
+      parse_split("event: lonely\n\nretry: 10\nfoo: bar\n\ndata\n\n", 0, 0);
   /* "data" with no colon is a data field with an empty value. */
   assert_string_equal(got, "message||;");
   loom_free(got);
@@ -92,7 +91,8 @@ static void events_without_data_are_not_dispatched(void **state) {
 
 static void bom_is_skipped_even_when_split(void **state) {
   (void)state;
-  const char *text = "\xEF\xBB\xBF" "data: x\n\n";
+  const char *text = "\xEF\xBB\xBF"
+                     "data: x\n\n";
   for (size_t split = 0; split <= 4; split++) {
     char *got = parse_split(text, split, 0);
     assert_string_equal(got, "message||x;");

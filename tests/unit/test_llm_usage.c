@@ -20,27 +20,26 @@
 
 static struct llm_server srv;
 
-static const char *GRAPH =
-    "name: t\n"
-    "state:\n"
-    "  text: {type: string}\n"
-    "  a: {}\n"
-    "  b: {}\n"
-    "nodes:\n"
-    "  first:\n"
-    "    kind: llm\n"
-    "    model: scripted/small\n"
-    "    prompt: \"Summarize: {text}\"\n"
-    "    output: a\n"
-    "  second:\n"
-    "    kind: llm\n"
-    "    model: scripted/small\n"
-    "    prompt: \"Shorter: {a}\"\n"
-    "    output: b\n"
-    "edges:\n"
-    "  - START -> first\n"
-    "  - first -> second\n"
-    "  - second -> END\n";
+static const char *GRAPH = "name: t\n"
+                           "state:\n"
+                           "  text: {type: string}\n"
+                           "  a: {}\n"
+                           "  b: {}\n"
+                           "nodes:\n"
+                           "  first:\n"
+                           "    kind: llm\n"
+                           "    model: scripted/small\n"
+                           "    prompt: \"Summarize: {text}\"\n"
+                           "    output: a\n"
+                           "  second:\n"
+                           "    kind: llm\n"
+                           "    model: scripted/small\n"
+                           "    prompt: \"Shorter: {a}\"\n"
+                           "    output: b\n"
+                           "edges:\n"
+                           "  - START -> first\n"
+                           "  - first -> second\n"
+                           "  - second -> END\n";
 
 static void usage_cb(const struct loom_event *ev, void *arg) {
   if (ev->type == LOOM_EVENT_CUSTOM)
@@ -58,10 +57,11 @@ static void metric_has(const char *text, const char *line) {
 
 static void run_totals_are_the_sum_of_its_calls(void **state) {
   (void)state;
-  llm_server_script(&srv, "[{\"content\":\"Owls hunt.\",\"usage\":{\"prompt_tokens\":11,"
-                          "\"completion_tokens\":5}},"
-                          "{\"content\":\"Owls.\",\"usage\":{\"prompt_tokens\":30,"
-                          "\"completion_tokens\":7}}]");
+  llm_server_script(
+      &srv, "[{\"content\":\"Owls hunt.\",\"usage\":{\"prompt_tokens\":11,"
+            "\"completion_tokens\":5}},"
+            "{\"content\":\"Owls.\",\"usage\":{\"prompt_tokens\":30,"
+            "\"completion_tokens\":7}}]");
   struct loom_graph *g;
   struct loom_error e = {0};
   if (loom_graph_load(GRAPH, strlen(GRAPH), "t.yaml", &g, &e))
@@ -85,7 +85,8 @@ static void run_totals_are_the_sum_of_its_calls(void **state) {
   double want = (41 * 1.0 + 12 * 2.0) / 1e6;
   double cost = json_number_value(json_object_get(usage, "cost_usd"));
   assert_true(cost > want - 1e-12 && cost < want + 1e-12);
-  json_t *m = json_object_get(json_object_get(usage, "models"), "scripted/small");
+  json_t *m =
+      json_object_get(json_object_get(usage, "models"), "scripted/small");
   assert_int_equal(int_at(m, "prompt_tokens"), 41);
   /* As the executor shows it: the run's metadata gets "usage". */
   json_t *meta = json_pack("{s:s}", "owner", "me");
@@ -93,12 +94,18 @@ static void run_totals_are_the_sum_of_its_calls(void **state) {
   assert_string_equal(json_string_value(json_object_get(meta, "owner")), "me");
   assert_true(json_equal(json_object_get(meta, "usage"), usage));
   char *text = loom_metrics_render();
-  metric_has(text, "loom_llm_tenant_tokens_total{tenant=\"acme\",model=\"scripted/small\","
-                   "kind=\"prompt\"} 41");
-  metric_has(text, "loom_llm_tenant_tokens_total{tenant=\"acme\",model=\"scripted/small\","
-                   "kind=\"completion\"} 12");
-  metric_has(text, "loom_llm_tenant_calls_total{tenant=\"acme\",model=\"scripted/small\"} 2");
-  metric_has(text, "loom_llm_tenant_cost_usd_total{tenant=\"acme\",model=\"scripted/small\"}");
+  metric_has(
+      text,
+      "loom_llm_tenant_tokens_total{tenant=\"acme\",model=\"scripted/small\","
+      "kind=\"prompt\"} 41");
+  metric_has(
+      text,
+      "loom_llm_tenant_tokens_total{tenant=\"acme\",model=\"scripted/small\","
+      "kind=\"completion\"} 12");
+  metric_has(text, "loom_llm_tenant_calls_total{tenant=\"acme\",model="
+                   "\"scripted/small\"} 2");
+  metric_has(text, "loom_llm_tenant_cost_usd_total{tenant=\"acme\",model="
+                   "\"scripted/small\"}");
   loom_free(text);
   json_decref(meta);
   json_decref(usage);
@@ -126,7 +133,8 @@ static int setup(void **state) {
   char list[128];
   snprintf(list, sizeof list, "scripted=%s/v1", srv.base);
   setenv("LOOM_ENDPOINTS", list, 1);
-  setenv("LOOM_LLM_PRICES", "{\"scripted/small\":{\"input\":1,\"output\":2}}", 1);
+  setenv("LOOM_LLM_PRICES", "{\"scripted/small\":{\"input\":1,\"output\":2}}",
+         1);
   struct loom_config cfg = {0};
   struct loom_error e = {0};
   if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {

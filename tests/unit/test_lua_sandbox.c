@@ -78,14 +78,14 @@ static void test_memory_limit(void **st) {
 
 static void test_errors_name_node_and_line(void **st) {
   (void)st;
-  struct loom_graph *g = load_graph(
-      "state: {topic: {type: string}}\n"
-      "nodes:\n"
-      "  write:\n"
-      "    lua: |\n"
-      "      local a = 1\n"
-      "      return {topic = state.missing .. 'x'}\n"
-      "edges: ['START -> write']\n");
+  struct loom_graph *g =
+      load_graph("state: {topic: {type: string}}\n"
+                 "nodes:\n"
+                 "  write:\n"
+                 "    lua: |\n"
+                 "      local a = 1\n"
+                 "      return {topic = state.missing .. 'x'}\n"
+                 "edges: ['START -> write']\n");
   json_t *in = J("{}");
   struct loom_run_opts o = {.input = in};
   struct loom_error e = {0};
@@ -108,16 +108,17 @@ static void test_json_round_trip(void **st) {
   assert_true(json_is(out, doc));
   json_decref(out);
   /* Tables built in Lua: sequences become lists, null is JSON null. */
-  assert_int_equal(run(l, "build", "return {xs = {1, 2}, n = null, k = {a = 1}}",
-                       NULL, &out, &e),
+  assert_int_equal(run(l, "build",
+                       "return {xs = {1, 2}, n = null, k = {a = 1}}", NULL,
+                       &out, &e),
                    LOOM_OK);
   assert_true(json_is(out, "{\"k\":{\"a\":1},\"n\":null,\"xs\":[1,2]}"));
   json_decref(out);
   assert_int_equal(run(l, "fn", "return {f = print}", NULL, &out, &e),
                    LOOM_ERR_INVALID);
-  assert_int_equal(run(l, "cycle", "local t = {} t.t = t return t", NULL, &out,
-                       &e),
-                   LOOM_ERR_INVALID);
+  assert_int_equal(
+      run(l, "cycle", "local t = {} t.t = t return t", NULL, &out, &e),
+      LOOM_ERR_INVALID);
   json_decref(in);
   loom_lua_free(l);
 }
@@ -149,9 +150,9 @@ static void test_interrupt_and_function_chunks(void **st) {
   json_decref(out), json_decref(answer), json_decref(st_in);
   /* A chunk returning a function: the function is the node. */
   json_t *n = J("{\"n\": 4}");
-  assert_int_equal(run(l, "fnode", "return function(s) return s.n * 2 end", n,
-                       &out, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      run(l, "fnode", "return function(s) return s.n * 2 end", n, &out, &e),
+      LOOM_OK);
   assert_true(json_is(out, "8"));
   json_decref(out);
   assert_int_equal(run(l, "fnode", "", n, &out, &e), LOOM_OK);
@@ -169,18 +170,17 @@ static void test_nothing_carries_over_between_runs(void **st) {
   assert_non_null(strstr(e.message, "globals are read-only"));
   assert_int_equal(run(l, "s", "string.upper = nil", NULL, &out, &e),
                    LOOM_ERR_INVALID);
-  assert_int_equal(run(l, "m", "getmetatable('').__index.upper = nil", NULL,
-                       &out, &e),
-                   LOOM_ERR_INVALID);
+  assert_int_equal(
+      run(l, "m", "getmetatable('').__index.upper = nil", NULL, &out, &e),
+      LOOM_ERR_INVALID);
   assert_int_equal(run(l, "u", "return string.upper('ok')", NULL, &out, &e),
                    LOOM_OK);
   assert_true(json_is(out, "\"OK\""));
   json_decref(out);
   /* The same graph run twice on one thread reuses the sandbox. */
-  struct loom_graph *g = load_graph(
-      "state: {n: {reducer: add, default: 0}}\n"
-      "nodes: {a: {lua: 'return {n = 1}'}}\n"
-      "edges: ['START -> a']\n");
+  struct loom_graph *g = load_graph("state: {n: {reducer: add, default: 0}}\n"
+                                    "nodes: {a: {lua: 'return {n = 1}'}}\n"
+                                    "edges: ['START -> a']\n");
   for (int i = 0; i < 2; i++) {
     json_t *in = J("{}"), *v = NULL;
     struct loom_run_opts o = {.input = in};

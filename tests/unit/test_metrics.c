@@ -60,11 +60,13 @@ static void histogram_renders_cumulative_buckets(void **state) {
 static void label_values_are_escaped(void **state) {
   (void)state;
   const char *const labels[] = {"route", NULL};
-  struct loom_metric *c = loom_metrics_counter("odd_total", "Help with \\ and\nnewline.", labels);
+  struct loom_metric *c =
+      loom_metrics_counter("odd_total", "Help with \\ and\nnewline.", labels);
   loom_metric_inc(c, (const char *const[]){"a\"b\\c\nd"}, 1);
   char *page = loom_metrics_render();
   assert_non_null(strstr(page, "odd_total{route=\"a\\\"b\\\\c\\nd\"} 1\n"));
-  assert_non_null(strstr(page, "# HELP odd_total Help with \\\\ and\\nnewline.\n"));
+  assert_non_null(
+      strstr(page, "# HELP odd_total Help with \\\\ and\\nnewline.\n"));
   loom_free(page);
 }
 
@@ -90,7 +92,8 @@ static void promtool_accepts_the_page(void **state) {
   struct loom_metric *h = loom_metrics_histogram(
       "http_request_duration_seconds", "HTTP request latency.", labels,
       loom_metrics_latency_buckets, loom_metrics_latency_nbuckets);
-  loom_metric_observe(h, (const char *const[]){"GET", "/healthz", "200"}, 0.001);
+  loom_metric_observe(h, (const char *const[]){"GET", "/healthz", "200"},
+                      0.001);
   char *page = loom_metrics_render();
   FILE *p = popen("promtool check metrics >/tmp/loom-promtool.out 2>&1", "w");
   assert_non_null(p);

@@ -28,10 +28,13 @@ static const char *CONVERSATION =
     "[{\"role\":\"system\",\"content\":\"Be brief.\"},"
     "{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
     "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
-    "{\"id\":\"call_1\",\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"},"
+    "{\"id\":\"call_1\",\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":"
+    "\\\"Paris\\\"}\"},"
     "{\"id\":\"call_2\",\"name\":\"get_time\",\"arguments\":\"{}\"}]},"
-    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"name\":\"get_weather\",\"content\":\"18C\"},"
-    "{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"name\":\"get_time\",\"content\":\"noon\"}]";
+    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"name\":\"get_weather\","
+    "\"content\":\"18C\"},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"name\":\"get_time\","
+    "\"content\":\"noon\"}]";
 
 static const char *TOOLS =
     "[{\"name\":\"get_weather\",\"description\":\"Weather now\",\"parameters\":"
@@ -40,16 +43,19 @@ static const char *TOOLS =
 
 static void openai_request_is_exact(void **state) {
   (void)state;
-  struct loom_provider *p = loom_provider_new(
-      &loom_provider_openai, "openai", "gpt-4o-mini",
-      "https://api.openai.com/v1/", "sk-test");
+  struct loom_provider *p =
+      loom_provider_new(&loom_provider_openai, "openai", "gpt-4o-mini",
+                        "https://api.openai.com/v1/", "sk-test");
   json_t *msgs = J(CONVERSATION), *tools = J(TOOLS);
-  json_t *schema = J("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}");
-  struct loom_llm_request req = {.messages = msgs, .tools = tools,
+  json_t *schema =
+      J("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}");
+  struct loom_llm_request req = {.messages = msgs,
+                                 .tools = tools,
                                  .tool_choice = "auto",
                                  .response_schema = schema,
                                  .response_schema_name = "answer",
-                                 .temperature = 0.5, .max_tokens = 100,
+                                 .temperature = 0.5,
+                                 .max_tokens = 100,
                                  .stream = true};
   struct loom_http_spec spec = {0};
   struct loom_error e;
@@ -61,16 +67,21 @@ static void openai_request_is_exact(void **state) {
       "{\"role\":\"system\",\"content\":\"Be brief.\"},"
       "{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
       "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
-      "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
-      "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"{}\"}}]},"
+      "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_"
+      "weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
+      "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"get_"
+      "time\",\"arguments\":\"{}\"}}]},"
       "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"18C\"},"
       "{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"content\":\"noon\"}],"
-      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_"
+      "weather\","
       "\"description\":\"Weather now\",\"parameters\":{\"type\":\"object\","
-      "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}],"
+      "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}"
+      "}}],"
       "\"tool_choice\":\"auto\","
       "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
-      "\"answer\",\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}},"
+      "\"answer\",\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{"
+      "\"type\":\"string\"}}}}},"
       "\"temperature\":0.5,\"max_completion_tokens\":100,\"stream\":true,"
       "\"stream_options\":{\"include_usage\":true}}");
   assert_string_equal(spec.headers[0], "Content-Type: application/json");
@@ -80,10 +91,12 @@ static void openai_request_is_exact(void **state) {
   /* A self-hosted server: max_tokens, a named tool choice, no key header. */
   struct loom_provider *local = loom_provider_new(
       &loom_provider_openai, "vllm", "llama", "http://gpu:8000/v1", "");
-  struct loom_llm_request req2 = {.messages = msgs, .tools = tools,
+  struct loom_llm_request req2 = {.messages = msgs,
+                                  .tools = tools,
                                   .tool_choice = "get_weather",
                                   .parallel_tool_calls_off = true,
-                                  .temperature = -1, .max_tokens = 5};
+                                  .temperature = -1,
+                                  .max_tokens = 5};
   json_array_remove(msgs, 4);
   json_array_remove(msgs, 3);
   json_array_remove(msgs, 2);
@@ -93,10 +106,13 @@ static void openai_request_is_exact(void **state) {
       "{\"model\":\"llama\",\"messages\":["
       "{\"role\":\"system\",\"content\":\"Be brief.\"},"
       "{\"role\":\"user\",\"content\":\"Weather in Paris?\"}],"
-      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_"
+      "weather\","
       "\"description\":\"Weather now\",\"parameters\":{\"type\":\"object\","
-      "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}],"
-      "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},"
+      "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}"
+      "}}],"
+      "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_"
+      "weather\"}},"
       "\"parallel_tool_calls\":false,\"max_tokens\":5}");
   assert_int_equal(spec.n_headers, 2);
   loom_http_spec_cleanup(&spec);
@@ -127,9 +143,11 @@ static void anthropic_request_is_exact(void **state) {
       &loom_provider_anthropic, "anthropic", "claude-3-5-haiku-latest",
       "https://api.anthropic.com", "sk-ant");
   json_t *msgs = J(CONVERSATION), *tools = J(TOOLS);
-  struct loom_llm_request req = {.messages = msgs, .tools = tools,
+  struct loom_llm_request req = {.messages = msgs,
+                                 .tools = tools,
                                  .tool_choice = "required",
-                                 .temperature = -1, .stream = true};
+                                 .temperature = -1,
+                                 .stream = true};
   struct loom_http_spec spec = {0};
   struct loom_error e;
   assert_int_equal(p->ops->chat_build(p, &req, &spec, &e), LOOM_OK);
@@ -140,14 +158,20 @@ static void anthropic_request_is_exact(void **state) {
       "\"system\":\"Be brief.\",\"messages\":["
       "{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
       "{\"role\":\"assistant\",\"content\":["
-      "{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}},"
-      "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"get_time\",\"input\":{}}]},"
+      "{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"get_weather\","
+      "\"input\":{\"city\":\"Paris\"}},"
+      "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"get_time\","
+      "\"input\":{}}]},"
       "{\"role\":\"user\",\"content\":["
-      "{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"18C\"},"
-      "{\"type\":\"tool_result\",\"tool_use_id\":\"call_2\",\"content\":\"noon\"}]}],"
+      "{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":"
+      "\"18C\"},"
+      "{\"type\":\"tool_result\",\"tool_use_id\":\"call_2\",\"content\":"
+      "\"noon\"}]}],"
       "\"tools\":[{\"name\":\"get_weather\",\"description\":\"Weather now\","
-      "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
-      "\"required\":[\"city\"]}}],\"tool_choice\":{\"type\":\"any\"},\"stream\":true}");
+      "\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":{"
+      "\"type\":\"string\"}},"
+      "\"required\":[\"city\"]}}],\"tool_choice\":{\"type\":\"any\"},"
+      "\"stream\":true}");
   assert_string_equal(spec.headers[2], "x-api-key: sk-ant");
   assert_string_equal(spec.headers[3], "anthropic-version: 2023-06-01");
   loom_http_spec_cleanup(&spec);
@@ -160,11 +184,15 @@ static void openai_answer_with_tool_calls(void **state) {
   (void)state;
   const char *body =
       "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
-      "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":"
-      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_a\","
-      "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}}],"
+      "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,"
+      "\"message\":"
+      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_"
+      "a\","
+      "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{"
+      "\\\"x\\\":1}\"}}],"
       "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
-      "\"usage\":{\"prompt_tokens\":82,\"completion_tokens\":17,\"total_tokens\":99}}";
+      "\"usage\":{\"prompt_tokens\":82,\"completion_tokens\":17,\"total_"
+      "tokens\":99}}";
   struct loom_llm_response r;
   struct loom_error e;
   assert_int_equal(loom_provider_openai.chat_parse(body, strlen(body), &r, &e),
@@ -180,8 +208,10 @@ static void openai_answer_with_tool_calls(void **state) {
   assert_int_equal(r.usage.completion_tokens, 17);
   json_t *m = loom_llm_response_message(&r);
   char *dump = loom_json_dump(m);
-  assert_string_equal(dump, "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":"
-                            "[{\"id\":\"call_a\",\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}]}");
+  assert_string_equal(
+      dump,
+      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":"
+      "[{\"id\":\"call_a\",\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}]}");
   loom_free(dump);
   json_decref(m);
   loom_llm_response_cleanup(&r);
@@ -191,10 +221,13 @@ static void anthropic_answer(void **state) {
   (void)state;
   const char *body =
       "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
-      "\"claude-x\",\"content\":[{\"type\":\"text\",\"text\":\"Let me check.\"},"
+      "\"claude-x\",\"content\":[{\"type\":\"text\",\"text\":\"Let me "
+      "check.\"},"
       "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"calc\",\"input\":"
-      "{\"expr\":\"1+2\"}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
-      "\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":5,\"output_tokens\":7}}";
+      "{\"expr\":\"1+2\"}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":"
+      "null,"
+      "\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":5,\"output_"
+      "tokens\":7}}";
   struct loom_llm_response r;
   struct loom_error e;
   assert_int_equal(
@@ -225,8 +258,10 @@ static loom_err feed(const struct loom_provider_ops *ops,
                      struct loom_llm_acc *acc, const char *const *events,
                      struct loom_error *e) {
   for (size_t i = 0; events[i]; i += 2) {
-    struct loom_sse_event ev = {.event = events[i], .data = events[i + 1],
-                                .data_len = strlen(events[i + 1]), .id = ""};
+    struct loom_sse_event ev = {.event = events[i],
+                                .data = events[i + 1],
+                                .data_len = strlen(events[i + 1]),
+                                .id = ""};
     loom_err err = ops->stream_event(acc, &ev, e);
     if (err)
       return err;
@@ -238,17 +273,42 @@ static void openai_stream_joins_fragments(void **state) {
   (void)state;
   /* Two calls interleaved by index, then usage, then [DONE]. */
   const char *const events[] = {
-      "message", "{\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}],\"usage\":null}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}],\"usage\":null}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}}]}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"y\\\"\"}}]}}]}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"x\\\":\"}}]}}]}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"1}\"}}]}}]}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":2}\"}}]}}]}",
-      "message", "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}",
-      "message", "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":12,\"total_tokens\":21}}",
-      "message", "[DONE]", NULL};
+      "message",
+      "{\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{"
+      "\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],"
+      "\"usage\":null}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}],\"usage\":"
+      "null}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}],\"usage\":"
+      "null}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+      "\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+      "\"arguments\":\"\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+      "\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"g\","
+      "\"arguments\":\"{\\\"y\\\"\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+      "\"function\":{\"arguments\":\"{\\\"x\\\":\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+      "\"function\":{\"arguments\":\"1}\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+      "\"function\":{\"arguments\":\":2}\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_"
+      "calls\"}]}",
+      "message",
+      "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":12,"
+      "\"total_tokens\":21}}",
+      "message",
+      "[DONE]",
+      NULL};
   struct deltas d = {0};
   struct loom_llm_acc acc;
   loom_llm_acc_init(&acc, delta_cb, &d);
@@ -273,10 +333,18 @@ static void openai_stream_joins_fragments(void **state) {
 static void openai_stream_without_index(void **state) {
   (void)state;
   const char *const events[] = {
-      "message", "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"q\\\"\"}}]}}]}",
-      "message", "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\":1}\"}}]}}]}",
-      "message", "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"b\",\"function\":{\"name\":\"g\",\"arguments\":\"\"}}]}}]}",
-      "message", "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"{}\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{"
+      "\"name\":\"f\",\"arguments\":\"{\\\"q\\\"\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":"
+      "\":1}\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"b\",\"function\":{"
+      "\"name\":\"g\",\"arguments\":\"\"}}]}}]}",
+      "message",
+      "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":"
+      "\"{}\"}}]}}]}",
       NULL};
   struct loom_llm_acc acc;
   loom_llm_acc_init(&acc, NULL, NULL);
@@ -296,41 +364,75 @@ static void openai_stream_without_index(void **state) {
 static void stream_errors_fail_cleanly(void **state) {
   (void)state;
   const char *const oa[] = {
-      "message", "{\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}",
-      "message", "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}",
+      "message", "{\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}", "message",
+      "{\"error\":{\"message\":\"The server had an "
+      "error\",\"type\":\"server_error\"}}",
       NULL};
   const char *const an[] = {
-      "message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}",
-      "error", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+      "message_start",
+      "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{"
+      "\"input_tokens\":3,\"output_tokens\":1}}}",
+      "error",
+      "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+      "\"message\":\"Overloaded\"}}",
       NULL};
   struct loom_llm_acc acc;
   struct loom_error e;
   loom_llm_acc_init(&acc, NULL, NULL);
-  assert_int_equal(feed(&loom_provider_openai, &acc, oa, &e), LOOM_ERR_UPSTREAM);
+  assert_int_equal(feed(&loom_provider_openai, &acc, oa, &e),
+                   LOOM_ERR_UPSTREAM);
   assert_string_equal(e.message, "stream failed: The server had an error");
   loom_llm_acc_cleanup(&acc);
   loom_llm_acc_init(&acc, NULL, NULL);
-  assert_int_equal(feed(&loom_provider_anthropic, &acc, an, &e), LOOM_ERR_UPSTREAM);
-  assert_string_equal(e.message, "stream failed: Overloaded (overloaded_error)");
+  assert_int_equal(feed(&loom_provider_anthropic, &acc, an, &e),
+                   LOOM_ERR_UPSTREAM);
+  assert_string_equal(e.message,
+                      "stream failed: Overloaded (overloaded_error)");
   loom_llm_acc_cleanup(&acc);
 }
 
 static void anthropic_stream_named_events(void **state) {
   (void)state;
   const char *const events[] = {
-      "message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-x\",\"stop_reason\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}",
-      "content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
-      "ping", "{\"type\": \"ping\"}",
-      "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi \"}}",
-      "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"there\"}}",
-      "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}",
-      "content_block_start", "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"calc\",\"input\":{}}}",
-      "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}",
-      "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"e\\\": \\\"1\"}}",
-      "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"+2\\\"}\"}}",
-      "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}",
-      "message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}",
-      "message_stop", "{\"type\":\"message_stop\"}", NULL};
+      "message_start",
+      "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":"
+      "\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-"
+      "x\",\"stop_reason\":null,\"usage\":{\"input_tokens\":25,\"output_"
+      "tokens\":1}}}",
+      "content_block_start",
+      "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{"
+      "\"type\":\"text\",\"text\":\"\"}}",
+      "ping",
+      "{\"type\": \"ping\"}",
+      "content_block_delta",
+      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"Hi \"}}",
+      "content_block_delta",
+      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"there\"}}",
+      "content_block_stop",
+      "{\"type\":\"content_block_stop\",\"index\":0}",
+      "content_block_start",
+      "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{"
+      "\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"calc\",\"input\":{}}"
+      "}",
+      "content_block_delta",
+      "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+      "\"input_json_delta\",\"partial_json\":\"\"}}",
+      "content_block_delta",
+      "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+      "\"input_json_delta\",\"partial_json\":\"{\\\"e\\\": \\\"1\"}}",
+      "content_block_delta",
+      "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+      "\"input_json_delta\",\"partial_json\":\"+2\\\"}\"}}",
+      "content_block_stop",
+      "{\"type\":\"content_block_stop\",\"index\":1}",
+      "message_delta",
+      "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
+      "\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}",
+      "message_stop",
+      "{\"type\":\"message_stop\"}",
+      NULL};
   struct deltas d = {0};
   struct loom_llm_acc acc;
   loom_llm_acc_init(&acc, delta_cb, &d);
@@ -353,22 +455,25 @@ static void anthropic_stream_named_events(void **state) {
 
 static void embeddings_float_and_base64(void **state) {
   (void)state;
-  struct loom_provider *p = loom_provider_new(
-      &loom_provider_openai, "openai", "text-embedding-3-small",
-      "http://x/v1", "k");
+  struct loom_provider *p =
+      loom_provider_new(&loom_provider_openai, "openai",
+                        "text-embedding-3-small", "http://x/v1", "k");
   json_t *inputs = J("[\"a\",\"b\"]");
   struct loom_http_spec spec = {0};
   struct loom_error e;
   assert_int_equal(p->ops->embed_build(p, inputs, 8, true, &spec, &e), LOOM_OK);
   assert_string_equal(spec.url, "http://x/v1/embeddings");
-  assert_string_equal(spec.body, "{\"model\":\"text-embedding-3-small\",\"input\":"
-                                 "[\"a\",\"b\"],\"encoding_format\":\"base64\",\"dimensions\":8}");
+  assert_string_equal(
+      spec.body,
+      "{\"model\":\"text-embedding-3-small\",\"input\":"
+      "[\"a\",\"b\"],\"encoding_format\":\"base64\",\"dimensions\":8}");
   loom_http_spec_cleanup(&spec);
   json_decref(inputs);
   /* [1.0, -2.5] as little-endian float32, base64; and the same as floats. */
-  const char *b64 = "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":1,"
-                    "\"embedding\":\"AACAPwAAIMA=\"},{\"object\":\"embedding\",\"index\":0,"
-                    "\"embedding\":\"AAAAAAAAgD8=\"}],\"usage\":{\"prompt_tokens\":2}}";
+  const char *b64 =
+      "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":1,"
+      "\"embedding\":\"AACAPwAAIMA=\"},{\"object\":\"embedding\",\"index\":0,"
+      "\"embedding\":\"AAAAAAAAgD8=\"}],\"usage\":{\"prompt_tokens\":2}}";
   struct loom_embeddings em;
   assert_int_equal(p->ops->embed_parse(b64, strlen(b64), &em, &e), LOOM_OK);
   assert_int_equal(em.n, 2);
@@ -383,7 +488,8 @@ static void embeddings_float_and_base64(void **state) {
   assert_true(em.data[1] == -0.25f);
   loom_embeddings_cleanup(&em);
   const char *bad = "{\"data\":[{\"embedding\":[1,2]},{\"embedding\":[1]}]}";
-  assert_int_equal(p->ops->embed_parse(bad, strlen(bad), &em, &e), LOOM_ERR_UPSTREAM);
+  assert_int_equal(p->ops->embed_parse(bad, strlen(bad), &em, &e),
+                   LOOM_ERR_UPSTREAM);
   loom_provider_free(p);
 }
 
@@ -397,7 +503,8 @@ static void model_strings_pick_providers(void **state) {
   cfg.model = empty;
   cfg.openai_base_url = url;
   cfg.anthropic_base_url = aurl;
-  setenv("LOOM_ENDPOINTS", "vllm=http://gpu:8000/v1/,claudeish=anthropic+http://c:1", 1);
+  setenv("LOOM_ENDPOINTS",
+         "vllm=http://gpu:8000/v1/,claudeish=anthropic+http://c:1", 1);
   setenv("LOOM_ENDPOINT_VLLM_KEY", "vk", 1);
   struct loom_providers *ps;
   struct loom_error e;
@@ -420,7 +527,8 @@ static void model_strings_pick_providers(void **state) {
   assert_non_null(strstr(e.message, "OPENAI_API_KEY"));
   assert_int_equal(loom_providers_resolve(ps, "mystery/x", &p, &e),
                    LOOM_ERR_NOT_FOUND);
-  assert_int_equal(loom_providers_resolve(ps, "gpt-4o", &p, &e), LOOM_ERR_INVALID);
+  assert_int_equal(loom_providers_resolve(ps, "gpt-4o", &p, &e),
+                   LOOM_ERR_INVALID);
   loom_providers_free(ps);
   unsetenv("LOOM_ENDPOINTS");
 

@@ -70,12 +70,13 @@ static int remove_cb(const char *path, const struct stat *sb, int flag,
 
 static void ingest(struct fixture *f, const char *source, const char *text,
                    struct loom_rag_ingest_result *res) {
-  struct loom_rag_ingest_opts o = {.chunk_size = 400, .default_overlap = true,
+  struct loom_rag_ingest_opts o = {.chunk_size = 400,
+                                   .default_overlap = true,
                                    .format = loom_rag_format_of(source)};
   struct loom_error e = {0};
   struct loom_rag_ingest_result tmp;
-  if (loom_rag_ingest(&f->rag, source, text, strlen(text), &o,
-                      res ? res : &tmp, &e) != LOOM_OK)
+  if (loom_rag_ingest(&f->rag, source, text, strlen(text), &o, res ? res : &tmp,
+                      &e) != LOOM_OK)
     fail_msg("ingest %s: %s", source, e.message);
 }
 
@@ -88,7 +89,8 @@ static int setup(void **state) {
   struct loom_error e = {0};
   char *vdir = loom_asprintf("%s/vec", f->dir);
   f->emb = loom_rag_hash_embedder(0);
-  struct loom_vstore_params p = {.dim = f->emb.dim, .metric = LOOM_METRIC_COSINE};
+  struct loom_vstore_params p = {.dim = f->emb.dim,
+                                 .metric = LOOM_METRIC_COSINE};
   if (loom_store_open("", f->dir, &f->store, &e) ||
       loom_store_migrate(f->store, &e) ||
       loom_vstore_open(vdir, &p, &f->vs, &e)) {
@@ -96,8 +98,10 @@ static int setup(void **state) {
     return -1;
   }
   loom_free(vdir);
-  f->rag = (struct loom_rag){.store = f->store, .vectors = f->vs,
-                             .embedder = &f->emb, .tenant = "t1",
+  f->rag = (struct loom_rag){.store = f->store,
+                             .vectors = f->vs,
+                             .embedder = &f->emb,
+                             .tenant = "t1",
                              .collection = "docs"};
   ingest(f, "sourdough.md", sourdough_md, NULL);
   ingest(f, "volcano.html", volcano_html, NULL);
@@ -120,8 +124,8 @@ static int teardown(void **state) {
 /* The source of the first hit of a query. */
 static char *first_source(struct fixture *f, const char *text,
                           enum loom_rag_mode mode, const json_t *filter) {
-  struct loom_rag_query q = {.text = text, .top_k = 3, .mode = mode,
-                             .filter = filter};
+  struct loom_rag_query q = {
+      .text = text, .top_k = 3, .mode = mode, .filter = filter};
   json_t *hits = NULL;
   struct loom_error e = {0};
   if (loom_rag_search(&f->rag, &q, &hits, &e) != LOOM_OK)
@@ -150,8 +154,7 @@ static void test_keyword_vector_hybrid(void **state) {
                "sourdough.md");
   expect_first(f, "container replicas in a cluster", LOOM_RAG_VECTOR,
                "kube.txt");
-  expect_first(f, "why does the moon cause tides", LOOM_RAG_HYBRID,
-               "tides.md");
+  expect_first(f, "why does the moon cause tides", LOOM_RAG_HYBRID, "tides.md");
   expect_first(f, "castling the king", LOOM_RAG_HYBRID, "chess.txt");
 }
 

@@ -33,8 +33,8 @@ static int remove_cb(const char *path, const struct stat *sb, int flag,
 
 static void remember(const char *ns, const char *kind, const char *key,
                      const char *content, int64_t ttl) {
-  struct loom_memory m = {.ns = ns, .kind = kind, .key = key,
-                          .content = content, .ttl_ms = ttl};
+  struct loom_memory m = {
+      .ns = ns, .kind = kind, .key = key, .content = content, .ttl_ms = ttl};
   struct loom_error e = {0};
   if (loom_memory_remember(store, "t1", &m, NULL, &e))
     fail_msg("remember: %s", e.message);
@@ -118,11 +118,10 @@ static void test_entities_replace_by_key(void **state) {
   assert_int_equal(loom_memory_entity(store, "t2", "crew-a", "Acme", &none, &e),
                    LOOM_ERR_NOT_FOUND);
   /* Forget by id. */
-  assert_int_equal(
-      loom_memory_forget(store, "t1", "crew-a",
-                         json_string_value(json_object_get(b, "memory_id")),
-                         &e),
-      LOOM_OK);
+  assert_int_equal(loom_memory_forget(
+                       store, "t1", "crew-a",
+                       json_string_value(json_object_get(b, "memory_id")), &e),
+                   LOOM_OK);
   assert_int_equal(loom_memory_entity(store, "t1", "crew-a", "Acme", &none, &e),
                    LOOM_ERR_NOT_FOUND);
   json_decref(a);

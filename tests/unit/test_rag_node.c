@@ -62,11 +62,13 @@ static int setup(void **state) {
   mkdir(idx, 0755);
   struct loom_vstore *vs = NULL;
   if (loom_store_open("", f->dir, &f->store, &e) ||
-      loom_store_migrate(f->store, &e) ||
-      loom_vstore_open(docs, &p, &vs, &e))
+      loom_store_migrate(f->store, &e) || loom_vstore_open(docs, &p, &vs, &e))
     return -1;
-  struct loom_rag rag = {.store = f->store, .vectors = vs, .embedder = &emb,
-                         .tenant = "default", .collection = "docs"};
+  struct loom_rag rag = {.store = f->store,
+                         .vectors = vs,
+                         .embedder = &emb,
+                         .tenant = "default",
+                         .collection = "docs"};
   for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++) {
     struct loom_rag_ingest_opts o = {.format =
                                          loom_rag_format_of(corpus[i].source)};

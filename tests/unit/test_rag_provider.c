@@ -62,13 +62,16 @@ static void test_provider_embeddings(void **state) {
   assert_int_equal(loom_store_open("", dir, &store, &e), LOOM_OK);
   assert_int_equal(loom_store_migrate(store, &e), LOOM_OK);
   assert_int_equal(loom_vstore_open(vdir, &vp, &vs, &e), LOOM_OK);
-  struct loom_rag rag = {.store = store, .vectors = vs, .embedder = emb,
-                         .tenant = "t", .collection = "c"};
+  struct loom_rag rag = {.store = store,
+                         .vectors = vs,
+                         .embedder = emb,
+                         .tenant = "t",
+                         .collection = "c"};
   ingest_one(&rag, "alpha.txt", "Alpha text.", LOOM_OK, &e);
   ingest_one(&rag, "beta.txt", "Beta text.", LOOM_OK, &e);
   /* The model's vectors decide: the query's is nearest beta's. */
-  struct loom_rag_query q = {.text = "which one", .top_k = 1,
-                             .mode = LOOM_RAG_VECTOR};
+  struct loom_rag_query q = {
+      .text = "which one", .top_k = 1, .mode = LOOM_RAG_VECTOR};
   json_t *hits = NULL;
   assert_int_equal(loom_rag_search(&rag, &q, &hits, &e), LOOM_OK);
   assert_string_equal(

@@ -22,15 +22,19 @@ static struct loom_http_router *make(void) {
   struct loom_http_router *r = loom_http_router_new();
   struct loom_error e;
   assert_int_equal(loom_http_route_add(r, "GET", "/threads/{thread_id}",
-                                       handler, &tag_a, &e), LOOM_OK);
-  assert_int_equal(loom_http_route_add(r, "POST", "/threads/search", handler,
-                                       &tag_b, &e), LOOM_OK);
+                                       handler, &tag_a, &e),
+                   LOOM_OK);
+  assert_int_equal(
+      loom_http_route_add(r, "POST", "/threads/search", handler, &tag_b, &e),
+      LOOM_OK);
   assert_int_equal(loom_http_route_add(r, "GET",
                                        "/threads/{thread_id}/runs/{run_id}",
-                                       handler, &tag_c, &e), LOOM_OK);
+                                       handler, &tag_c, &e),
+                   LOOM_OK);
   assert_int_equal(loom_http_route_add(r, "DELETE",
                                        "/threads/{thread_id}/runs/{run_id}/",
-                                       handler, &tag_d, &e), LOOM_OK);
+                                       handler, &tag_d, &e),
+                   LOOM_OK);
   return r;
 }
 
@@ -101,10 +105,12 @@ static void test_refused_patterns(void **state) {
   struct loom_http_router *r = make();
   struct loom_error e;
   loom_error_clear(&e);
-  assert_int_equal(loom_http_route_add(r, "GET", "/threads/{thread_id}",
-                                       handler, NULL, &e), LOOM_ERR_EXISTS);
-  assert_int_equal(loom_http_route_add(r, "GET", "/threads/{id}/state",
-                                       handler, NULL, &e), LOOM_ERR_EXISTS);
+  assert_int_equal(
+      loom_http_route_add(r, "GET", "/threads/{thread_id}", handler, NULL, &e),
+      LOOM_ERR_EXISTS);
+  assert_int_equal(
+      loom_http_route_add(r, "GET", "/threads/{id}/state", handler, NULL, &e),
+      LOOM_ERR_EXISTS);
   assert_non_null(strstr(e.message, "thread_id"));
   assert_int_equal(loom_http_route_add(r, "GET", "threads", handler, NULL, &e),
                    LOOM_ERR_INVALID);

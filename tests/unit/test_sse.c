@@ -135,8 +135,7 @@ static void test_200_concurrent_streams(void **state) {
     long status = 0;
     curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
     int events = 0;
-    for (const char *p = body[i].data; p && (p = strstr(p, "event: tick"));
-         p++)
+    for (const char *p = body[i].data; p && (p = strstr(p, "event: tick")); p++)
       events++;
     ok += status == 200 && events == 3;
     curl_multi_remove_handle(m, easy[i]);

@@ -82,10 +82,10 @@ static long long query_int(const struct fixture *f, const char *sql) {
 
 /* Puts a checkpoint whose channel_versions are given as "ch=ver" pairs;
  * `blobs` are the values stored with it. Returns the new id in `id`. */
-static void put_cp(struct loom_store *s, const char *tenant,
-                   const char *thread, const char *parent, json_t *versions,
-                   json_t *metadata, const struct loom_blob *blobs,
-                   size_t nblobs, char id[LOOM_ID_LEN + 1]) {
+static void put_cp(struct loom_store *s, const char *tenant, const char *thread,
+                   const char *parent, json_t *versions, json_t *metadata,
+                   const struct loom_blob *blobs, size_t nblobs,
+                   char id[LOOM_ID_LEN + 1]) {
   loom_id_new(id);
   json_t *doc = json_pack("{s:i, s:O, s:{}}", "v", 1, "channel_versions",
                           versions, "versions_seen");
@@ -124,12 +124,22 @@ static void test_migrations_fresh_and_rerun(void **state) {
   assert_int_equal(loom_store_schema_version(f->store, &version), LOOM_OK);
   assert_int_equal(version, 2);
   assert_string_equal(loom_store_backend(f->store), "sqlite");
-  static const char *tables[] = {
-      "tenants",    "principals",  "api_keys",          "assistants",
-      "assistant_versions",        "threads",           "runs",
-      "checkpoints", "checkpoint_blobs", "checkpoint_writes", "run_events",
-      "crews",      "kickoffs",    "documents",         "chunks",
-      "memories"};
+  static const char *tables[] = {"tenants",
+                                 "principals",
+                                 "api_keys",
+                                 "assistants",
+                                 "assistant_versions",
+                                 "threads",
+                                 "runs",
+                                 "checkpoints",
+                                 "checkpoint_blobs",
+                                 "checkpoint_writes",
+                                 "run_events",
+                                 "crews",
+                                 "kickoffs",
+                                 "documents",
+                                 "chunks",
+                                 "memories"};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     char *sql = loom_asprintf("SELECT COUNT(*) FROM sqlite_master WHERE "
                               "type='table' AND name='%s'",
@@ -168,8 +178,8 @@ static void test_checkpoint_round_trip(void **state) {
   json_t *a = json_pack("{s:s}", "text", "hello");
   json_t *b = json_pack("[i, i, i]", 1, 2, 3);
   struct loom_blob blobs[] = {{"messages", "00001", a}, {"counts", "00001", b}};
-  json_t *versions = json_pack("{s:s, s:s}", "messages", "00001", "counts",
-                               "00001");
+  json_t *versions =
+      json_pack("{s:s, s:s}", "messages", "00001", "counts", "00001");
   json_t *meta = json_pack("{s:s, s:i}", "source", "input", "step", -1);
   char id[LOOM_ID_LEN + 1];
   put_cp(f->store, "t1", "th", NULL, versions, meta, blobs, 2, id);
@@ -186,8 +196,8 @@ static void test_checkpoint_round_trip(void **state) {
   assert_true(json_equal(json_object_get(cp->values, "messages"), a));
   assert_true(json_equal(json_object_get(cp->values, "counts"), b));
   assert_true(json_equal(cp->metadata, meta));
-  assert_true(json_equal(
-      json_object_get(cp->checkpoint, "channel_versions"), versions));
+  assert_true(json_equal(json_object_get(cp->checkpoint, "channel_versions"),
+                         versions));
   assert_int_equal(json_array_size(cp->pending_writes), 0);
   loom_checkpoint_free(cp);
   json_decref(a), json_decref(b), json_decref(versions), json_decref(meta);
@@ -232,9 +242,9 @@ static void test_incremental_blobs(void **state) {
   /* Every checkpoint still reads back the big value and its own step. */
   for (int i = 0; i < STEPS; i++) {
     struct loom_checkpoint *cp = NULL;
-    assert_int_equal(loom_store_get_checkpoint(f->store, "t1", "big", "",
-                                               ids[i], &cp, NULL),
-                     LOOM_OK);
+    assert_int_equal(
+        loom_store_get_checkpoint(f->store, "t1", "big", "", ids[i], &cp, NULL),
+        LOOM_OK);
     assert_true(json_equal(json_object_get(cp->values, "doc"), big));
     assert_int_equal(json_integer_value(json_object_get(cp->values, "step")),
                      i);
@@ -254,8 +264,8 @@ static void put_five(struct fixture *f, const char *tenant, const char *thread,
     json_t *step = json_integer(i);
     struct loom_blob blob = {"step", ver, step};
     json_t *versions = json_pack("{s:s}", "step", ver);
-    json_t *meta = json_pack("{s:i, s:s}", "step", i, "source",
-                             i % 2 ? "loop" : "input");
+    json_t *meta =
+        json_pack("{s:i, s:s}", "step", i, "source", i % 2 ? "loop" : "input");
     put_cp(f->store, tenant, thread, i ? ids[i - 1] : NULL, versions, meta,
            &blob, 1, ids[i]);
     json_decref(versions), json_decref(meta), json_decref(step);
@@ -363,8 +373,8 @@ static void test_put_writes_idempotent(void **state) {
   struct fixture *f = *state;
   char ids[5][LOOM_ID_LEN + 1];
   put_five(f, "t1", "th", ids);
-  json_t *w1 = json_pack("[{s:s, s:i}, {s:s, s:s}]", "channel", "step",
-                         "value", 10, "channel", "log", "value", "a");
+  json_t *w1 = json_pack("[{s:s, s:i}, {s:s, s:s}]", "channel", "step", "value",
+                         10, "channel", "log", "value", "a");
   json_t *w2 = json_pack("[{s:s, s:[s]}]", "channel", "log", "value", "b");
   struct loom_error e = {0};
   for (int i = 0; i < 3; i++) /* a replayed task */
@@ -413,11 +423,11 @@ static void test_tenant_isolation(void **state) {
   struct loom_checkpoint *cp = NULL;
   struct loom_error e = {0};
   /* B knows A's thread and checkpoint ids and still sees nothing. */
-  assert_int_equal(loom_store_get_checkpoint(f->store, "tenant-b", "shared",
-                                             "", ids[2], &cp, &e),
+  assert_int_equal(loom_store_get_checkpoint(f->store, "tenant-b", "shared", "",
+                                             ids[2], &cp, &e),
                    LOOM_ERR_NOT_FOUND);
-  assert_int_equal(loom_store_get_checkpoint(f->store, "tenant-b", "shared",
-                                             "", NULL, &cp, &e),
+  assert_int_equal(loom_store_get_checkpoint(f->store, "tenant-b", "shared", "",
+                                             NULL, &cp, &e),
                    LOOM_ERR_NOT_FOUND);
   assert_null(cp);
   struct collected c = {0};
@@ -433,8 +443,8 @@ static void test_tenant_isolation(void **state) {
   assert_int_equal(
       loom_store_delete_thread_checkpoints(f->store, "tenant-b", "shared", &e),
       LOOM_OK);
-  assert_int_equal(loom_store_get_checkpoint(f->store, "tenant-a", "shared",
-                                             "", NULL, &cp, &e),
+  assert_int_equal(loom_store_get_checkpoint(f->store, "tenant-a", "shared", "",
+                                             NULL, &cp, &e),
                    LOOM_OK);
   assert_string_equal(cp->id, ids[4]);
   assert_int_equal(json_array_size(cp->pending_writes), 0);
@@ -459,9 +469,9 @@ static void test_delete_thread(void **state) {
   put_five(f, "t1", "kept", other);
   json_t *w = json_pack("[{s:s, s:i}]", "channel", "step", "value", 1);
   struct loom_error e = {0};
-  assert_int_equal(loom_store_put_writes(f->store, "t1", "gone", "", ids[4],
-                                         "t", w, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_put_writes(f->store, "t1", "gone", "", ids[4], "t", w, &e),
+      LOOM_OK);
   json_decref(w);
   assert_int_equal(
       loom_store_delete_thread_checkpoints(f->store, "t1", "gone", &e),
@@ -487,9 +497,9 @@ static void test_copy_thread(void **state) {
   put_five(f, "t1", "orig", ids);
   json_t *w = json_pack("[{s:s, s:i}]", "channel", "step", "value", 7);
   struct loom_error e = {0};
-  assert_int_equal(loom_store_put_writes(f->store, "t1", "orig", "", ids[4],
-                                         "t", w, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_put_writes(f->store, "t1", "orig", "", ids[4], "t", w, &e),
+      LOOM_OK);
   json_decref(w);
   assert_int_equal(
       loom_store_copy_thread_checkpoints(f->store, "t1", "orig", "copy", &e),
@@ -600,8 +610,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tenant_isolation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(test_copy_thread, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_concurrent_threads, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_threads, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,14 +122,15 @@ static void test_assistant_versions(void **state) {
                    LOOM_ERR_EXISTS);
   assert_null(out);
   assert_int_equal(loom_store_put_assistant(f->store, "t1", again,
-                                            LOOM_IF_EXISTS_DO_NOTHING, &out, &e),
+                                            LOOM_IF_EXISTS_DO_NOTHING, &out,
+                                            &e),
                    LOOM_OK);
   assert_string_equal(str(out, "graph_id"), "approval");
   json_decref(out), json_decref(again);
 
   /* An update is version 2: config replaced, metadata merged. */
-  json_t *patch = json_pack("{s:{s:i}, s:{s:s}}", "config", "k", 2,
-                            "metadata", "team", "ops");
+  json_t *patch = json_pack("{s:{s:i}, s:{s:s}}", "config", "k", 2, "metadata",
+                            "team", "ops");
   assert_int_equal(
       loom_store_update_assistant(f->store, "t1", id, patch, &out, &e),
       LOOM_OK);
@@ -193,31 +194,31 @@ static void test_assistant_search(void **state) {
   json_decref(put_assistant(f->store, "t2", "{\"graph_id\":\"g1\"}"));
   json_t *rows = NULL;
   struct loom_error e = {0};
-  assert_int_equal(loom_store_search_assistants(f->store, "t1", NULL, &rows, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_search_assistants(f->store, "t1", NULL, &rows, &e), LOOM_OK);
   assert_column(rows, "assistant_id", "a3,a2,a1");
   json_decref(rows);
-  assert_int_equal(loom_store_search_assistants(
-                       f->store, "t1", &(struct loom_search){.graph_id = "g1"},
-                       &rows, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_search_assistants(
+          f->store, "t1", &(struct loom_search){.graph_id = "g1"}, &rows, &e),
+      LOOM_OK);
   assert_column(rows, "assistant_id", "a3,a1");
   json_decref(rows);
   json_t *meta = json_pack("{s:s}", "env", "prod");
   assert_int_equal(
-      loom_store_search_assistants(
-          f->store, "t1",
-          &(struct loom_search){
-              .metadata = meta, .sort_by = "name", .ascending = true},
-          &rows, &e),
+      loom_store_search_assistants(f->store, "t1",
+                                   &(struct loom_search){.metadata = meta,
+                                                         .sort_by = "name",
+                                                         .ascending = true},
+                                   &rows, &e),
       LOOM_OK);
   assert_column(rows, "name", "bravo,charlie");
   json_decref(rows), json_decref(meta);
   assert_int_equal(
       loom_store_search_assistants(
           f->store, "t1",
-          &(struct loom_search){.sort_by = "name", .ascending = true,
-                                .limit = 1, .offset = 1},
+          &(struct loom_search){
+              .sort_by = "name", .ascending = true, .limit = 1, .offset = 1},
           &rows, &e),
       LOOM_OK);
   assert_column(rows, "name", "bravo");
@@ -229,10 +230,10 @@ static void test_assistant_search(void **state) {
                    LOOM_ERR_INVALID);
   assert_null(rows);
   size_t count = 0;
-  assert_int_equal(loom_store_count_assistants(
-                       f->store, "t1", &(struct loom_search){.graph_id = "g1"},
-                       &count, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_count_assistants(
+          f->store, "t1", &(struct loom_search){.graph_id = "g1"}, &count, &e),
+      LOOM_OK);
   assert_int_equal(count, 2);
   /* Counting ignores paging. */
   assert_int_equal(loom_store_count_assistants(
@@ -248,9 +249,9 @@ static void test_assistant_search(void **state) {
 static void put_thread(struct loom_store *s, const char *tenant,
                        const char *json) {
   json_t *row = json_loads(json, 0, NULL), *out = NULL;
-  assert_int_equal(loom_store_put_thread(s, tenant, row, LOOM_IF_EXISTS_RAISE,
-                                         &out, NULL),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_put_thread(s, tenant, row, LOOM_IF_EXISTS_RAISE, &out, NULL),
+      LOOM_OK);
   json_decref(row), json_decref(out);
 }
 
@@ -267,9 +268,8 @@ static void test_threads(void **state) {
   assert_true(json_is_null(json_object_get(out, "values")));
   json_decref(out);
 
-  json_t *patch = json_pack("{s:s, s:{s:s}, s:{s:i}}", "status",
-                            "interrupted", "values", "draft", "hello",
-                            "metadata", "v", 2);
+  json_t *patch = json_pack("{s:s, s:{s:s}, s:{s:i}}", "status", "interrupted",
+                            "values", "draft", "hello", "metadata", "v", 2);
   assert_int_equal(
       loom_store_update_thread(f->store, "t1", "th1", patch, &out, &e),
       LOOM_OK);
@@ -286,30 +286,28 @@ static void test_threads(void **state) {
 
   json_t *rows = NULL, *values = json_pack("{s:s}", "draft", "hello");
   assert_int_equal(
-      loom_store_search_threads(f->store, "t1",
-                                &(struct loom_search){.status = "idle"}, &rows,
-                                &e),
+      loom_store_search_threads(
+          f->store, "t1", &(struct loom_search){.status = "idle"}, &rows, &e),
       LOOM_OK);
   assert_column(rows, "thread_id", "th2");
   json_decref(rows);
   assert_int_equal(
-      loom_store_search_threads(f->store, "t1",
-                                &(struct loom_search){.values = values}, &rows,
-                                &e),
+      loom_store_search_threads(
+          f->store, "t1", &(struct loom_search){.values = values}, &rows, &e),
       LOOM_OK);
   assert_column(rows, "thread_id", "th1");
   json_decref(rows), json_decref(values);
-  assert_int_equal(loom_store_search_threads(
-                       f->store, "t1", &(struct loom_search){.ascending = true},
-                       &rows, &e),
-                   LOOM_OK);
+  assert_int_equal(
+      loom_store_search_threads(
+          f->store, "t1", &(struct loom_search){.ascending = true}, &rows, &e),
+      LOOM_OK);
   assert_column(rows, "thread_id", "th1,th2");
   json_decref(rows);
   json_t *ids = json_pack("[s, s]", "th2", "nope");
-  assert_int_equal(
-      loom_store_search_threads(f->store, "t1",
-                                &(struct loom_search){.ids = ids}, &rows, &e),
-      LOOM_OK);
+  assert_int_equal(loom_store_search_threads(f->store, "t1",
+                                             &(struct loom_search){.ids = ids},
+                                             &rows, &e),
+                   LOOM_OK);
   assert_column(rows, "thread_id", "th2");
   json_decref(rows), json_decref(ids);
   size_t count = 0;
@@ -345,14 +343,13 @@ static void test_delete_thread_cascades(void **state) {
                                                NULL, NULL, &e),
                    LOOM_OK);
   json_t *doc = json_pack("{s:{}}", "channel_versions");
-  struct loom_checkpoint cp = {
-      .thread_id = "th", .id = "00000000-0000-7000-8000-000000000001",
-      .checkpoint = doc};
+  struct loom_checkpoint cp = {.thread_id = "th",
+                               .id = "00000000-0000-7000-8000-000000000001",
+                               .checkpoint = doc};
   assert_int_equal(loom_store_put_checkpoint(f->store, "t1", &cp, NULL, 0, &e),
                    LOOM_OK);
   json_decref(doc);
-  assert_int_equal(loom_store_delete_thread(f->store, "t1", "th", &e),
-                   LOOM_OK);
+  assert_int_equal(loom_store_delete_thread(f->store, "t1", "th", &e), LOOM_OK);
   assert_int_equal(loom_store_get_run(f->store, "t1", "r1", &out, &e),
                    LOOM_ERR_NOT_FOUND);
   struct loom_checkpoint *got = NULL;
@@ -373,9 +370,8 @@ static void test_delete_thread_cascades(void **state) {
 
 static void put_run(struct loom_store *s, const char *tenant,
                     const char *thread, const char *id) {
-  json_t *row = json_pack("{s:s, s:s, s:s, s:{s:i}}", "run_id", id,
-                          "thread_id", thread, "assistant_id", "a",
-                          "kwargs", "input", 1);
+  json_t *row = json_pack("{s:s, s:s, s:s, s:{s:i}}", "run_id", id, "thread_id",
+                          thread, "assistant_id", "a", "kwargs", "input", 1);
   json_t *out = NULL;
   struct loom_error e = {0};
   loom_err err = loom_store_put_run(s, tenant, row, &out, &e);
@@ -448,8 +444,7 @@ static void test_runs_and_queue(void **state) {
                                              "interrupted", "running", NULL,
                                              &e),
                    LOOM_ERR_CONFLICT);
-  assert_int_equal(loom_store_get_run(f->store, "t1", "a1", &out, &e),
-                   LOOM_OK);
+  assert_int_equal(loom_store_get_run(f->store, "t1", "a1", &out, &e), LOOM_OK);
   assert_string_equal(str(out, "status"), "success");
   assert_true(json_is_string(json_object_get(out, "finished_at")));
   json_decref(out);
@@ -466,18 +461,17 @@ static void test_runs_and_queue(void **state) {
   assert_int_equal(attempt, 2);
 
   /* Status filter, other tenants, deletion. */
-  assert_int_equal(loom_store_list_runs(f->store, "t1", "A",
-                                        &(struct loom_search){.status =
-                                                                  "success"},
-                                        &rows, &e),
+  assert_int_equal(loom_store_list_runs(
+                       f->store, "t1", "A",
+                       &(struct loom_search){.status = "success"}, &rows, &e),
                    LOOM_OK);
   assert_column(rows, "run_id", "a1");
   json_decref(rows);
   assert_int_equal(loom_store_get_run(f->store, "t2", "a1", &out, &e),
                    LOOM_ERR_NOT_FOUND);
-  assert_int_equal(loom_store_set_run_status(f->store, "t2", "a2", "error",
-                                             NULL, NULL, &e),
-                   LOOM_ERR_NOT_FOUND);
+  assert_int_equal(
+      loom_store_set_run_status(f->store, "t2", "a2", "error", NULL, NULL, &e),
+      LOOM_ERR_NOT_FOUND);
   assert_int_equal(loom_store_delete_run(f->store, "t1", "a1", &e), LOOM_OK);
   assert_int_equal(loom_store_delete_run(f->store, "t1", "a1", &e),
                    LOOM_ERR_NOT_FOUND);
@@ -504,8 +498,8 @@ static void test_run_events(void **state) {
       LOOM_OK);
   assert_int_equal(json_array_size(events), 3);
   assert_int_equal(num(json_array_get(events, 0), "seq"), 3);
-  assert_int_equal(
-      num(json_object_get(json_array_get(events, 0), "data"), "i"), 3);
+  assert_int_equal(num(json_object_get(json_array_get(events, 0), "data"), "i"),
+                   3);
   assert_string_equal(str(json_array_get(events, 2), "event"), "end");
   json_decref(events);
   assert_int_equal(
@@ -539,8 +533,7 @@ static void test_missing_op_is_unsupported(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_assistant_versions, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_assistant_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_assistant_search, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_thread_cascades, setup,

@@ -46,10 +46,11 @@ static loom_err weather_run(void *self, const json_t *args, char **out,
 static const struct loom_tool WEATHER = {
     .name = "get_weather",
     .description = "Weather now",
-    .parameters = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"
-                  "\"string\",\"minLength\":2},\"unit\":{\"enum\":[\"C\",\"F\"]},"
-                  "\"days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":7}},"
-                  "\"required\":[\"city\"],\"additionalProperties\":false}",
+    .parameters =
+        "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"
+        "\"string\",\"minLength\":2},\"unit\":{\"enum\":[\"C\",\"F\"]},"
+        "\"days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":7}},"
+        "\"required\":[\"city\"],\"additionalProperties\":false}",
     .run = weather_run,
 };
 
@@ -69,14 +70,18 @@ static void arguments_are_validated_before_the_call(void **state) {
   assert_int_equal(loom_tools_add(r, &WEATHER, &e), LOOM_OK);
   assert_int_equal(loom_tools_add(r, &WEATHER, &e), LOOM_ERR_EXISTS);
   weather_runs = 0;
-  struct result res = invoke(r, "get_weather", "{\"city\":\"Paris\",\"days\":3}");
+  struct result res =
+      invoke(r, "get_weather", "{\"city\":\"Paris\",\"days\":3}");
   assert_false(res.is_error);
   assert_string_equal(res.text, "18C in Paris");
-  const struct { const char *args, *says; } bad[] = {
+  const struct {
+    const char *args, *says;
+  } bad[] = {
       {"{}", "$.city is required"},
       {"{\"city\":7}", "$.city must be a string, not an integer"},
       {"{\"city\":\"P\"}", "$.city must have at least 2 characters"},
-      {"{\"city\":\"Paris\",\"unit\":\"K\"}", "$.unit must be one of [\"C\",\"F\"]"},
+      {"{\"city\":\"Paris\",\"unit\":\"K\"}",
+       "$.unit must be one of [\"C\",\"F\"]"},
       {"{\"city\":\"Paris\",\"days\":9}", "$.days must be at most 7"},
       {"{\"city\":\"Paris\",\"days\":1.5}", "$.days must be an integer"},
       {"{\"city\":\"Paris\",\"x\":1}", "$.x is not allowed"},
@@ -114,21 +119,35 @@ static void registry_describes_tools(void **state) {
   const char *names[] = {"get_weather", NULL};
   assert_int_equal(loom_tools_describe(r, names, &decl, &e), LOOM_OK);
   char *s = loom_json_dump(decl);
-  assert_non_null(strstr(s, "[{\"name\":\"get_weather\",\"description\":\"Weather now\","
-                            "\"parameters\":{\"type\":\"object\""));
+  assert_non_null(
+      strstr(s, "[{\"name\":\"get_weather\",\"description\":\"Weather now\","
+                "\"parameters\":{\"type\":\"object\""));
   loom_free(s);
   json_decref(decl);
   const char *missing[] = {"nope", NULL};
-  assert_int_equal(loom_tools_describe(r, missing, &decl, &e), LOOM_ERR_NOT_FOUND);
+  assert_int_equal(loom_tools_describe(r, missing, &decl, &e),
+                   LOOM_ERR_NOT_FOUND);
   loom_tools_free(r);
 }
 
 static void calculator(void **state) {
   (void)state;
-  const struct { const char *x; double v; } ok[] = {
-      {"1+2*3", 7}, {"(1+2)*3", 9}, {"2^3^2", 512}, {"2**10", 1024},
-      {"-3^2", -9}, {"2^-1", 0.5}, {"--2", 2}, {"10 % 4", 2}, {"sqrt(16) + abs(-2)", 6},
-      {"max(2, 7) - min(1, 0)", 7}, {"round(pi*100)", 314}, {"1e3/4", 250},
+  const struct {
+    const char *x;
+    double v;
+  } ok[] = {
+      {"1+2*3", 7},
+      {"(1+2)*3", 9},
+      {"2^3^2", 512},
+      {"2**10", 1024},
+      {"-3^2", -9},
+      {"2^-1", 0.5},
+      {"--2", 2},
+      {"10 % 4", 2},
+      {"sqrt(16) + abs(-2)", 6},
+      {"max(2, 7) - min(1, 0)", 7},
+      {"round(pi*100)", 314},
+      {"1e3/4", 250},
       {"  ( ( 42 ) )  ", 42},
   };
   struct loom_error e;
@@ -138,11 +157,17 @@ static void calculator(void **state) {
     if (v != ok[i].v)
       fail_msg("%s = %g, want %g", ok[i].x, v, ok[i].v);
   }
-  const struct { const char *x, *says; } bad[] = {
-      {"1/0", "division by zero"}, {"2+", "ends early"},
-      {"system(1)", "unknown function 'system'"}, {"x+1", "unknown name"},
-      {"(1+2", "missing ')'"}, {"1 2", "unexpected text"},
-      {"10^400", "not a finite number"}, {"sqrt(-1)", "not a finite number"},
+  const struct {
+    const char *x, *says;
+  } bad[] = {
+      {"1/0", "division by zero"},
+      {"2+", "ends early"},
+      {"system(1)", "unknown function 'system'"},
+      {"x+1", "unknown name"},
+      {"(1+2", "missing ')'"},
+      {"1 2", "unexpected text"},
+      {"10^400", "not a finite number"},
+      {"sqrt(-1)", "not a finite number"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     double v;
@@ -172,18 +197,25 @@ static bool public6(const char *ip) {
 
 static void ssrf_guard(void **state) {
   (void)state;
-  const char *refused4[] = {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255",
-                            "192.168.1.1", "169.254.169.254", "0.0.0.0",
-                            "100.64.0.1", "224.0.0.1", "255.255.255.255"};
+  const char *refused4[] = {"127.0.0.1",      "10.1.2.3",    "172.16.0.1",
+                            "172.31.255.255", "192.168.1.1", "169.254.169.254",
+                            "0.0.0.0",        "100.64.0.1",  "224.0.0.1",
+                            "255.255.255.255"};
   for (size_t i = 0; i < sizeof refused4 / sizeof *refused4; i++)
     if (public4(refused4[i]))
       fail_msg("%s allowed", refused4[i]);
   assert_true(public4("93.184.216.34"));
   assert_true(public4("172.32.0.1"));
   assert_true(public4("8.8.8.8"));
-  const char *refused6[] = {"::1", "::", "fe80::1", "fd00::1", "fc00::1",
-                            "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-                            "ff02::1", "64:ff9b::a00:1"};
+  const char *refused6[] = {"::1",
+                            "::",
+                            "fe80::1",
+                            "fd00::1",
+                            "fc00::1",
+                            "::ffff:127.0.0.1",
+                            "::ffff:169.254.169.254",
+                            "ff02::1",
+                            "64:ff9b::a00:1"};
   for (size_t i = 0; i < sizeof refused6 / sizeof *refused6; i++)
     if (public6(refused6[i]))
       fail_msg("%s allowed", refused6[i]);

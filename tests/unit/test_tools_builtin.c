@@ -38,7 +38,8 @@ static void done_cb(void *ud, bool is_error, const char *text) {
 
 static void invoke_cb(struct loom_loop *loop, void *arg) {
   struct inv *i = arg;
-  struct loom_tool_env env = {.loop = loop, .http = srv.http,
+  struct loom_tool_env env = {.loop = loop,
+                              .http = srv.http,
                               .allow_private_addresses = i->allow_private,
                               .timeout_s = 5};
   loom_tools_invoke(tools, &env, i->name, i->args, done_cb, i->r);
@@ -86,7 +87,8 @@ static void fetch_is_guarded(void **state) {
   r = call("http_fetch", url, false); /* resolved, then refused */
   assert_true(r.is_error);
   assert_non_null(strstr(r.text, "resolves to a private, loopback"));
-  r = call("http_fetch", "{\"url\":\"http://169.254.169.254/latest/meta-data\"}", false);
+  r = call("http_fetch",
+           "{\"url\":\"http://169.254.169.254/latest/meta-data\"}", false);
   assert_true(r.is_error);
   assert_non_null(strstr(r.text, "refused"));
   r = call("http_fetch", "{\"url\":\"http://[::1]:9/\"}", false);
@@ -102,14 +104,15 @@ static void fetch_is_guarded(void **state) {
 
 static void fetch_when_allowed(void **state) {
   (void)state;
-  llm_server_script(&srv,
-                    "[{\"kind\":\"raw\",\"headers\":{\"content-type\":\"text/html\"},"
-                    "\"body\":\"<html><head><style>p{color:red}</style><script>var x=1;"
-                    "</script></head><body><h1>Title</h1>\\n<p>Some   text.</p></body></html>\"},"
-                    "{\"kind\":\"raw\",\"headers\":{\"content-type\":\"text/plain\"},"
-                    "\"body\":\"0123456789abcdefghijklmnopqrstuvwxyz\"},"
-                    "{\"kind\":\"raw\",\"status\":404,\"headers\":{\"content-type\":"
-                    "\"text/plain\"},\"body\":\"no such page\"}]");
+  llm_server_script(
+      &srv, "[{\"kind\":\"raw\",\"headers\":{\"content-type\":\"text/html\"},"
+            "\"body\":\"<html><head><style>p{color:red}</style><script>var x=1;"
+            "</script></head><body><h1>Title</h1>\\n<p>Some   "
+            "text.</p></body></html>\"},"
+            "{\"kind\":\"raw\",\"headers\":{\"content-type\":\"text/plain\"},"
+            "\"body\":\"0123456789abcdefghijklmnopqrstuvwxyz\"},"
+            "{\"kind\":\"raw\",\"status\":404,\"headers\":{\"content-type\":"
+            "\"text/plain\"},\"body\":\"no such page\"}]");
   char url[256];
   snprintf(url, sizeof url, "{\"url\":\"%s/page\"}", srv.base);
   struct res r = call("http_fetch", url, true);
@@ -125,8 +128,9 @@ static void fetch_when_allowed(void **state) {
   assert_string_equal(r.text, "HTTP 404, text/plain\n\nno such page");
   json_t *reqs = llm_server_requests(&srv);
   assert_int_equal(json_array_size(reqs), 3);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(reqs, 0), "method")),
-                      "GET");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(reqs, 0), "method")),
+      "GET");
   json_decref(reqs);
 }
 

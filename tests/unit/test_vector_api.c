@@ -47,8 +47,8 @@ static json_t *call(const char *method, const char *path, const char *body,
   http_do(NULL, method, url, body ? "application/json" : NULL, body,
           body ? strlen(body) : 0, &r);
   *status = r.status;
-  json_t *j = r.body.len ? json_loadb(r.body.data, r.body.len, 0, NULL)
-                         : json_object();
+  json_t *j =
+      r.body.len ? json_loadb(r.body.data, r.body.len, 0, NULL) : json_object();
   reply_cleanup(&r);
   assert_non_null(j);
   return j;
@@ -74,18 +74,22 @@ static void control_plane(void **state) {
   json_t *j = ok("POST", "/indexes",
                  "{\"name\":\"movies\",\"dimension\":4,\"metric\":\"cosine\","
                  "\"spec\":{\"serverless\":{\"cloud\":\"aws\",\"region\":"
-                 "\"us-east-1\"}}}", 201);
+                 "\"us-east-1\"}}}",
+                 201);
   assert_string_equal(dumps_at(j, "name"), "movies");
   assert_int_equal(json_integer_value(json_object_get(j, "dimension")), 4);
   assert_true(strncmp(dumps_at(j, "host"), "http://", 7) == 0);
   assert_non_null(strstr(dumps_at(j, "host"), "/indexes/movies"));
-  assert_true(json_is_true(json_object_get(json_object_get(j, "status"), "ready")));
+  assert_true(
+      json_is_true(json_object_get(json_object_get(j, "status"), "ready")));
   json_decref(j);
   long status;
-  j = call("POST", "/indexes", "{\"name\":\"movies\",\"dimension\":4}", &status);
+  j = call("POST", "/indexes", "{\"name\":\"movies\",\"dimension\":4}",
+           &status);
   assert_int_equal(status, 409);
   json_decref(j);
-  j = call("POST", "/indexes", "{\"name\":\"Bad_Name\",\"dimension\":4}", &status);
+  j = call("POST", "/indexes", "{\"name\":\"Bad_Name\",\"dimension\":4}",
+           &status);
   assert_int_equal(status, 400);
   assert_non_null(strstr(json_string_value(json_object_get(
                              json_object_get(j, "error"), "message")),
@@ -97,7 +101,8 @@ static void control_plane(void **state) {
   j = ok("GET", "/indexes", NULL, 200);
   assert_int_equal(json_array_size(json_object_get(j, "indexes")), 1);
   json_decref(j);
-  j = ok("PATCH", "/indexes/movies", "{\"deletion_protection\":\"enabled\"}", 200);
+  j = ok("PATCH", "/indexes/movies", "{\"deletion_protection\":\"enabled\"}",
+         200);
   assert_string_equal(dumps_at(j, "deletion_protection"), "enabled");
   json_decref(j);
   j = call("DELETE", "/indexes/movies", NULL, &status);
@@ -113,37 +118,44 @@ static void control_plane(void **state) {
 
 static void data_plane(void **state) {
   (void)state;
-  json_decref(ok("POST", "/indexes", "{\"name\":\"docs\",\"dimension\":3,"
-                 "\"metric\":\"euclidean\"}", 201));
+  json_decref(ok("POST", "/indexes",
+                 "{\"name\":\"docs\",\"dimension\":3,"
+                 "\"metric\":\"euclidean\"}",
+                 201));
   json_t *j = ok("POST", "/indexes/docs/vectors/upsert",
                  "{\"vectors\":["
                  "{\"id\":\"a\",\"values\":[0,0,0],\"metadata\":{\"genre\":"
                  "\"drama\",\"tags\":[\"x\",\"y\"],\"year\":2019}},"
                  "{\"id\":\"b\",\"values\":[1,0,0],\"metadata\":{\"genre\":"
                  "\"comedy\",\"year\":2021}},"
-                 "{\"id\":\"c\",\"values\":[2,0,0]}],\"namespace\":\"\"}", 200);
+                 "{\"id\":\"c\",\"values\":[2,0,0]}],\"namespace\":\"\"}",
+                 200);
   assert_int_equal(json_integer_value(json_object_get(j, "upsertedCount")), 3);
   json_decref(j);
   /* default namespace under both names */
   j = ok("POST", "/indexes/docs/query",
          "{\"topK\":2,\"vector\":[0.1,0,0],\"includeMetadata\":true,"
-         "\"includeValues\":true,\"namespace\":\"__default__\"}", 200);
+         "\"includeValues\":true,\"namespace\":\"__default__\"}",
+         200);
   json_t *m = json_object_get(j, "matches");
   assert_int_equal(json_array_size(m), 2);
   assert_string_equal(dumps_at(json_array_get(m, 0), "id"), "a");
   assert_string_equal(dumps_at(json_array_get(m, 1), "id"), "b");
-  assert_int_equal(json_array_size(json_object_get(json_array_get(m, 0), "values")), 3);
-  assert_string_equal(dumps_at(json_object_get(json_array_get(m, 0), "metadata"),
-                               "genre"), "drama");
+  assert_int_equal(
+      json_array_size(json_object_get(json_array_get(m, 0), "values")), 3);
+  assert_string_equal(
+      dumps_at(json_object_get(json_array_get(m, 0), "metadata"), "genre"),
+      "drama");
   json_decref(j);
   j = ok("POST", "/indexes/docs/query",
          "{\"topK\":5,\"vector\":[0,0,0],\"filter\":{\"$or\":[{\"tags\":\"y\"},"
-         "{\"year\":{\"$gte\":2021}}]}}", 200);
+         "{\"year\":{\"$gte\":2021}}]}}",
+         200);
   assert_int_equal(json_array_size(json_object_get(j, "matches")), 2);
   json_decref(j);
   j = ok("POST", "/indexes/docs/query", "{\"topK\":1,\"id\":\"c\"}", 200);
-  assert_string_equal(dumps_at(json_array_get(json_object_get(j, "matches"), 0),
-                               "id"), "c");
+  assert_string_equal(
+      dumps_at(json_array_get(json_object_get(j, "matches"), 0), "id"), "c");
   json_decref(j);
   j = ok("GET", "/indexes/docs/vectors/fetch?ids=a&ids=zz", NULL, 200);
   assert_non_null(json_object_get(json_object_get(j, "vectors"), "a"));
@@ -156,19 +168,22 @@ static void data_plane(void **state) {
   const char *next = dumps_at(json_object_get(j, "pagination"), "next");
   assert_non_null(next);
   char path[128];
-  snprintf(path, sizeof path, "/indexes/docs/vectors/list?limit=2&paginationToken=%s",
-           next);
+  snprintf(path, sizeof path,
+           "/indexes/docs/vectors/list?limit=2&paginationToken=%s", next);
   json_decref(j);
   j = ok("GET", path, NULL, 200);
   assert_int_equal(json_array_size(json_object_get(j, "vectors")), 1);
-  assert_string_equal(dumps_at(json_array_get(json_object_get(j, "vectors"), 0), "id"), "c");
+  assert_string_equal(
+      dumps_at(json_array_get(json_object_get(j, "vectors"), 0), "id"), "c");
   assert_null(json_object_get(j, "pagination"));
   json_decref(j);
   json_decref(ok("POST", "/indexes/docs/vectors/delete",
                  "{\"filter\":{\"genre\":\"doc\"}}", 200));
-  json_decref(ok("POST", "/indexes/docs/vectors/delete", "{\"ids\":[\"b\"]}", 200));
+  json_decref(
+      ok("POST", "/indexes/docs/vectors/delete", "{\"ids\":[\"b\"]}", 200));
   j = ok("POST", "/indexes/docs/describe_index_stats", "{}", 200);
-  assert_int_equal(json_integer_value(json_object_get(j, "totalVectorCount")), 1);
+  assert_int_equal(json_integer_value(json_object_get(j, "totalVectorCount")),
+                   1);
   assert_int_equal(json_integer_value(json_object_get(j, "dimension")), 3);
   json_decref(j);
 }
@@ -176,7 +191,8 @@ static void data_plane(void **state) {
 static void limits_and_errors(void **state) {
   (void)state;
   long status;
-  json_t *j = call("POST", "/indexes/docs/query", "{\"topK\":10001,\"vector\":[0,0,0]}", &status);
+  json_t *j = call("POST", "/indexes/docs/query",
+                   "{\"topK\":10001,\"vector\":[0,0,0]}", &status);
   assert_int_equal(status, 400);
   assert_non_null(strstr(dumps_at(j, "message"), "topK"));
   json_decref(j);
@@ -186,12 +202,14 @@ static void limits_and_errors(void **state) {
   assert_non_null(strstr(dumps_at(j, "message"), "dimension"));
   json_decref(j);
   j = call("POST", "/indexes/docs/query",
-           "{\"topK\":1,\"vector\":[0,0,0],\"filter\":{\"a\":{\"$regex\":1}}}", &status);
+           "{\"topK\":1,\"vector\":[0,0,0],\"filter\":{\"a\":{\"$regex\":1}}}",
+           &status);
   assert_int_equal(status, 400);
   assert_non_null(strstr(dumps_at(j, "message"), "$regex"));
   json_decref(j);
   j = call("POST", "/indexes/docs/vectors/upsert",
-           "{\"vectors\":[{\"id\":\"d\",\"values\":[1,2,3],\"metadata\":{\"o\":{\"x\":1}}}]}",
+           "{\"vectors\":[{\"id\":\"d\",\"values\":[1,2,3],\"metadata\":{\"o\":"
+           "{\"x\":1}}}]}",
            &status);
   assert_int_equal(status, 400);
   json_decref(j);
@@ -200,15 +218,18 @@ static void limits_and_errors(void **state) {
   loom_buf_init(&b, 1u << 20);
   assert_int_equal(loom_buf_append_str(&b, "{\"vectors\":["), LOOM_OK);
   for (int i = 0; i < 1001; i++)
-    assert_int_equal(loom_buf_appendf(&b, "%s{\"id\":\"v%d\",\"values\":[1,1,1]}",
-                                      i ? "," : "", i), LOOM_OK);
+    assert_int_equal(loom_buf_appendf(&b,
+                                      "%s{\"id\":\"v%d\",\"values\":[1,1,1]}",
+                                      i ? "," : "", i),
+                     LOOM_OK);
   assert_int_equal(loom_buf_append_str(&b, "]}"), LOOM_OK);
   j = call("POST", "/indexes/docs/vectors/upsert", b.data, &status);
   assert_int_equal(status, 400);
   assert_non_null(strstr(dumps_at(j, "message"), "1000"));
   json_decref(j);
   loom_buf_cleanup(&b);
-  j = call("POST", "/indexes/none/query", "{\"topK\":1,\"vector\":[0]}", &status);
+  j = call("POST", "/indexes/none/query", "{\"topK\":1,\"vector\":[0]}",
+           &status);
   assert_int_equal(status, 404);
   json_decref(j);
 }
@@ -220,13 +241,15 @@ static void survives_restart(void **state) {
   json_t *j = ok("GET", "/indexes/docs/vectors/fetch?ids=a", NULL, 200);
   json_t *a = json_object_get(json_object_get(j, "vectors"), "a");
   assert_non_null(a);
-  assert_string_equal(dumps_at(json_object_get(a, "metadata"), "genre"), "drama");
+  assert_string_equal(dumps_at(json_object_get(a, "metadata"), "genre"),
+                      "drama");
   json_decref(j);
 }
 
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/loom-vapi-XXXXXX");
-  if (!mkdtemp(dir)) return 1;
+  if (!mkdtemp(dir))
+    return 1;
   start();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(control_plane),
@@ -238,6 +261,7 @@ int main(void) {
   stop();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) rc = 1;
+  if (system(cmd) != 0)
+    rc = 1;
   return rc;
 }

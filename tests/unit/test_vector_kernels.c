@@ -22,17 +22,21 @@ static uint32_t next_u32(void) {
   rng ^= rng << 17;
   return (uint32_t)rng;
 }
-static float next_f(void) { return (float)(next_u32() % 20001) / 10000.0f - 1.0f; }
+static float next_f(void) {
+  return (float)(next_u32() % 20001) / 10000.0f - 1.0f;
+}
 
 static void near(float got, float want, size_t n) {
   float tol = 1e-4f * (float)n * 0.05f + 1e-4f + fabsf(want) * 1e-4f;
-  if (fabsf(got - want) > tol) fail_msg("n=%zu got %g want %g", n, got, want);
+  if (fabsf(got - want) > tol)
+    fail_msg("n=%zu got %g want %g", n, got, want);
 }
 
 static void check_one(const struct loom_vk *vk) {
   const struct loom_vk *ref = loom_vk_portable();
   enum { MAXN = 1100 };
-  float *a = malloc((MAXN + 3) * sizeof *a), *b = malloc((MAXN + 3) * sizeof *b);
+  float *a = malloc((MAXN + 3) * sizeof *a),
+        *b = malloc((MAXN + 3) * sizeof *b);
   int8_t *qa = malloc(MAXN + 3), *qb = malloc(MAXN + 3);
   for (size_t n = 0; n <= MAXN; n += (n < 70 ? 1 : 37)) {
     for (size_t off = 0; off < 3; off++) {
@@ -72,14 +76,16 @@ static void portable_matches_definitions(void **state) {
 static void avx2_matches_portable(void **state) {
   (void)state;
   const struct loom_vk *vk = loom_vk_avx2();
-  if (!vk) skip();
+  if (!vk)
+    skip();
   check_one(vk);
 }
 
 static void avx512_matches_portable(void **state) {
   (void)state;
   const struct loom_vk *vk = loom_vk_avx512();
-  if (!vk) skip();
+  if (!vk)
+    skip();
   check_one(vk);
 }
 

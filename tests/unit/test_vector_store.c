@@ -38,7 +38,8 @@ static void rm_rf(const char *d) {
 /* Deterministic values for an id, so a reader can check them. */
 static void values_for(const char *id, float *v) {
   uint32_t hsh = 2166136261u;
-  for (const char *p = id; *p; p++) hsh = (hsh ^ (unsigned char)*p) * 16777619u;
+  for (const char *p = id; *p; p++)
+    hsh = (hsh ^ (unsigned char)*p) * 16777619u;
   for (int i = 0; i < DIM; i++) {
     hsh = hsh * 1103515245u + 12345u;
     v[i] = (float)(hsh >> 8) / 16777216.0f + 0.01f;
@@ -61,11 +62,12 @@ static void got_cb(void *ud, const char *id, float d, const float *values,
 }
 
 static struct loom_vstore *open_store(const char *dir, size_t wal_max) {
-  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_EUCLIDEAN,
-                                 .wal_max_bytes = wal_max};
+  struct loom_vstore_params p = {
+      .dim = DIM, .metric = LOOM_METRIC_EUCLIDEAN, .wal_max_bytes = wal_max};
   struct loom_vstore *s;
   struct loom_error e;
-  if (loom_vstore_open(dir, &p, &s, &e) != LOOM_OK) fail_msg("%s", e.message);
+  if (loom_vstore_open(dir, &p, &s, &e) != LOOM_OK)
+    fail_msg("%s", e.message);
   return s;
 }
 
@@ -82,23 +84,28 @@ static void check_present(struct loom_vstore *s, const char *ns,
   struct got g = {0};
   float v[DIM];
   values_for(id, v);
-  if (!loom_vstore_fetch(s, ns, id, got_cb, &g)) fail_msg("%s lost", id);
+  if (!loom_vstore_fetch(s, ns, id, got_cb, &g))
+    fail_msg("%s lost", id);
   assert_memory_equal(g.v, v, sizeof v);
-  if (g.meta) json_decref(g.meta);
+  if (g.meta)
+    json_decref(g.meta);
 }
 
 static void write_everything(struct loom_vstore *s) {
   char id[32];
   for (int i = 0; i < 300; i++) {
     snprintf(id, sizeof id, "doc-%d", i);
-    json_t *meta = json_pack("{s:i,s:s}", "n", i, "kind", i % 2 ? "odd" : "even");
+    json_t *meta =
+        json_pack("{s:i,s:s}", "n", i, "kind", i % 2 ? "odd" : "even");
     upsert_one(s, i < 200 ? "" : "other", id, meta);
     json_decref(meta);
   }
   const char *gone[] = {"doc-1", "doc-2"};
-  assert_int_equal(loom_vstore_delete(s, "__default__", gone, 2, NULL), LOOM_OK);
+  assert_int_equal(loom_vstore_delete(s, "__default__", gone, 2, NULL),
+                   LOOM_OK);
   json_t *set = json_pack("{s:s}", "kind", "edited");
-  assert_int_equal(loom_vstore_update(s, "", "doc-3", NULL, set, NULL), LOOM_OK);
+  assert_int_equal(loom_vstore_update(s, "", "doc-3", NULL, set, NULL),
+                   LOOM_OK);
   json_decref(set);
   assert_int_equal(loom_vstore_update(s, "", "nope", NULL, NULL, NULL),
                    LOOM_ERR_NOT_FOUND);
@@ -144,7 +151,8 @@ static void check_everything(struct loom_vstore *s) {
   struct loom_hnsw_query query = {.vector = q, .k = 1, .ef = 32};
   assert_int_equal(loom_vstore_query(s, "", &query, got_cb, &top), 1);
   assert_memory_equal(top.v, q, sizeof q);
-  if (top.meta) json_decref(top.meta);
+  if (top.meta)
+    json_decref(top.meta);
 }
 
 static void restart_keeps_everything(void **state) {
@@ -197,7 +205,8 @@ static void torn_log_tail_is_ignored(void **state) {
   values_for("x", v);
   struct loom_vrecord rec = {"x", v, NULL};
   struct loom_error e;
-  assert_int_equal(loom_vstore_upsert(s, longns, &rec, 1, &e), LOOM_ERR_INVALID);
+  assert_int_equal(loom_vstore_upsert(s, longns, &rec, 1, &e),
+                   LOOM_ERR_INVALID);
   assert_non_null(strstr(e.message, "namespace"));
   loom_vstore_close(s);
   struct loom_vstore *none;
@@ -228,14 +237,17 @@ static void kill9_loses_no_acknowledged_write(void **state) {
       }
       if (loom_vstore_upsert(s, b % 2 ? "odd" : "", r, 5, NULL) != LOOM_OK)
         _exit(3);
-      if (write(fds[1], &b, sizeof b) != sizeof b) _exit(4); /* acknowledged */
+      if (write(fds[1], &b, sizeof b) != sizeof b)
+        _exit(4); /* acknowledged */
     }
   }
   close(fds[1]);
   int32_t acked = -1, b;
-  while (acked < 400 && read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+  while (acked < 400 && read(fds[0], &b, sizeof b) == sizeof b)
+    acked = b;
   kill(pid, SIGKILL);
-  while (read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+  while (read(fds[0], &b, sizeof b) == sizeof b)
+    acked = b;
   close(fds[0]);
   int status;
   waitpid(pid, &status, 0);
