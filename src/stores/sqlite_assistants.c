@@ -75,7 +75,7 @@ static void bind_assistant(sqlite3_stmt *st, const char *tenant, const char *id,
 /* Reads the current row; LOOM_ERR_NOT_FOUND (with message) when absent. */
 static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
                      json_t **out, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   *out = NULL;
   loom_err err = conn_stmt(c, STMT_AS_GET,
                            "SELECT " AS_COLUMNS " FROM assistants"
@@ -101,7 +101,7 @@ static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
 static loom_err write_version(struct sqlite_conn *c, const char *tenant,
                               const char *id, const json_t *row, int version,
                               bool insert, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err =
       insert
           ? conn_stmt(c, STMT_AS_INSERT,
@@ -199,7 +199,7 @@ loom_err sqlite_get_assistant(struct loom_store *s, const char *tenant,
 
 static loom_err max_version(struct sqlite_conn *c, const char *tenant,
                             const char *id, int *out, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(c, STMT_AS_VERSION_MAX,
                            "SELECT COALESCE(MAX(version), 0) FROM"
                            " assistant_versions WHERE tenant_id = ?1 AND"
@@ -268,7 +268,7 @@ loom_err sqlite_set_assistant_version(struct loom_store *s, const char *tenant,
     return result;
   if ((result = tx_begin(c, true, e)))
     goto out;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_stmt(c, STMT_AS_VERSION_GET,
                           "SELECT " VS_COLUMNS " FROM assistant_versions"
                           " WHERE tenant_id = ?1 AND assistant_id = ?2 AND"
@@ -320,7 +320,7 @@ static loom_err find(struct loom_store *s, const char *tenant,
                             column, dir, dir);
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) ||
       (result = conn_stmt_sql(c, sql, &st, e)))
     goto out;
@@ -358,7 +358,7 @@ loom_err sqlite_list_assistant_versions(struct loom_store *s,
     return result;
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) ||
       (result = conn_stmt(c, STMT_AS_VERSIONS,
                           "SELECT " VS_COLUMNS " FROM assistant_versions"
@@ -381,7 +381,7 @@ loom_err sqlite_delete_assistant(struct loom_store *s, const char *tenant,
     return result;
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) ||
       (result = conn_stmt(c, STMT_AS_DELETE,
                           "DELETE FROM assistants WHERE tenant_id = ?1 AND"

@@ -26,7 +26,7 @@ static loom_err insert_blob(struct sqlite_conn *c, const char *tenant,
   if (!b->channel || !b->version)
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "every blob needs a channel and a version");
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_CP_BLOB_INSERT,
       "INSERT INTO checkpoint_blobs (tenant_id, thread_id, checkpoint_ns,"
@@ -48,7 +48,7 @@ static loom_err insert_blob(struct sqlite_conn *c, const char *tenant,
 static loom_err insert_checkpoint(struct sqlite_conn *c, const char *tenant,
                                   const struct loom_checkpoint *cp,
                                   const char *ns, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_CP_INSERT,
       "INSERT INTO checkpoints (tenant_id, thread_id, checkpoint_ns,"
@@ -133,7 +133,7 @@ static loom_err load_values(struct sqlite_conn *c, const char *tenant,
     char *vtext = json_is_string(version)
                       ? loom_strdup(json_string_value(version))
                       : loom_json_dump(version);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     loom_err err = conn_stmt(
         c, STMT_CP_BLOB_GET,
         "SELECT type, value FROM checkpoint_blobs WHERE tenant_id = ?1 AND"
@@ -169,7 +169,7 @@ static loom_err load_values(struct sqlite_conn *c, const char *tenant,
 /* Fills cp->pending_writes, ordered by task then index. */
 static loom_err load_writes(struct sqlite_conn *c, const char *tenant,
                             struct loom_checkpoint *cp, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_CP_WRITES_GET,
       "SELECT task_id, channel, value, idx FROM checkpoint_writes"
@@ -204,7 +204,7 @@ static loom_err load_writes(struct sqlite_conn *c, const char *tenant,
 static loom_err read_row(struct sqlite_conn *c, const char *tenant,
                          const char *thread_id, const char *ns, const char *id,
                          struct loom_checkpoint **out, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err =
       id ? conn_stmt(c, STMT_CP_BY_ID,
                      "SELECT " CP_COLUMNS " FROM checkpoints"
@@ -287,7 +287,7 @@ loom_err sqlite_list_checkpoints(struct loom_store *s, const char *tenant,
   struct sqlite_conn *c = NULL;
   if ((result = conn_acquire(sst, &c, e)))
     return result;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   result = q->before_id
                ? conn_stmt(c, STMT_CP_LIST_BEFORE,
                            "SELECT " CP_COLUMNS " FROM checkpoints"
@@ -345,7 +345,7 @@ static loom_err insert_write(struct sqlite_conn *c, const char *tenant,
                           "write %zu must be an object with a string "
                           "'channel' and a 'value'",
                           idx);
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_CP_WRITE_INSERT,
       "INSERT INTO checkpoint_writes (tenant_id, thread_id, checkpoint_ns,"
@@ -403,7 +403,7 @@ loom_err sqlite_delete_checkpoints_in(struct sqlite_conn *c, const char *tenant,
   static const enum stmt_id ids[3] = {STMT_CP_DEL_WRITES, STMT_CP_DEL_BLOBS,
                                       STMT_CP_DEL};
   for (int i = 0; i < 3; i++) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     loom_err err = conn_stmt(c, ids[i], sql[i], &st, e);
     if (err)
       return err;
@@ -472,7 +472,7 @@ loom_err sqlite_copy_thread_checkpoints(struct loom_store *s,
   if ((result = conn_acquire(sst, &c, e)) || (result = tx_begin(c, true, e)))
     goto out;
   for (int i = 0; i < 3; i++) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     if ((result = conn_stmt(c, ids[i], sql[i], &st, e)))
       goto out;
     bind_text(st, 1, tenant);

@@ -45,7 +45,7 @@ static loom_err drop_chunks(struct sqlite_conn *c, const char *tenant,
       "DELETE FROM chunks_fts WHERE tenant_id = ?1 AND document_id = ?2",
       "DELETE FROM chunks WHERE tenant_id = ?1 AND document_id = ?2"};
   for (size_t i = 0; i < 2; i++) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     loom_err err = conn_stmt_sql(c, sql[i], &st, e);
     if (err)
       return err;
@@ -60,7 +60,7 @@ static loom_err drop_chunks(struct sqlite_conn *c, const char *tenant,
 static loom_err upsert_doc_row(struct sqlite_conn *c, const char *tenant,
                                const struct loom_document *d,
                                struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt_sql(
       c,
       "INSERT INTO documents (tenant_id, document_id, collection, source,"
@@ -88,7 +88,7 @@ static loom_err insert_chunk(struct sqlite_conn *c, const char *tenant,
                              const struct loom_document *d, size_t idx,
                              const struct loom_chunk *ch,
                              struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt_sql(
       c,
       "INSERT INTO chunks (tenant_id, document_id, idx, content, vector_id,"
@@ -160,7 +160,7 @@ static loom_err select_docs(struct loom_store *s, const char *tenant,
   struct sqlite_conn *c = NULL;
   if ((result = conn_acquire(st, &c, e)))
     return result;
-  sqlite3_stmt *stmt;
+  sqlite3_stmt *stmt = NULL;
   if ((result = conn_stmt_sql(c, sql, &stmt, e)))
     goto out;
   bind_text(stmt, 1, tenant);
@@ -216,7 +216,7 @@ loom_err sqlite_list_documents(struct loom_store *s, const char *tenant,
 static loom_err chunk_vector_ids(struct sqlite_conn *c, const char *tenant,
                                  const char *id, json_t *ids,
                                  struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt_sql(c,
                                "SELECT vector_id FROM chunks WHERE"
                                " tenant_id = ?1 AND document_id = ?2"
@@ -329,7 +329,7 @@ loom_err sqlite_search_chunks(struct loom_store *s, const char *tenant,
   }
   struct sqlite_store *st = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *stmt;
+  sqlite3_stmt *stmt = NULL;
   if ((result = conn_acquire(st, &c, e)) ||
       (result = conn_stmt_sql(
            c,

@@ -57,7 +57,7 @@ static loom_err memory_id(struct sqlite_conn *c, const char *tenant,
   loom_id_new(id);
   if (!key)
     return LOOM_OK;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt_sql(c,
                                "SELECT memory_id FROM memories WHERE"
                                " tenant_id = ?1 AND namespace = ?2 AND"
@@ -84,7 +84,7 @@ static loom_err write_memory(struct sqlite_conn *c, const char *tenant,
   static const char *const purge =
       "DELETE FROM memories WHERE tenant_id = ?1 AND namespace = ?2"
       " AND expires_at IS NOT NULL AND expires_at <= ?3";
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   sqlite3_int64 now = now_ms();
   const char *ns = json_string_value(json_object_get(row, "namespace"));
   loom_err err = conn_stmt_sql(c, purge, &st, e);
@@ -144,7 +144,7 @@ loom_err sqlite_put_memory(struct loom_store *s, const char *tenant,
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
   char id[LOOM_ID_LEN + 1];
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   json_t *rows = NULL;
   if ((result = conn_acquire(sst, &c, e)))
     return result;
@@ -178,7 +178,7 @@ loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
     return result;
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) ||
       (result = conn_stmt_sql(
            c,
@@ -212,7 +212,7 @@ loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
     return result;
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) ||
       (result = conn_stmt_sql(c,
                               "DELETE FROM memories WHERE tenant_id = ?1"

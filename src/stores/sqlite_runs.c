@@ -49,7 +49,7 @@ static bool valid_status(const char *s) {
 
 static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
                      json_t **out, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   *out = NULL;
   loom_err err = conn_stmt(c, STMT_RUN_GET,
                            "SELECT " RUN_COLUMNS " FROM runs"
@@ -101,7 +101,7 @@ static loom_err put_cb(struct sqlite_conn *c, void *arg, struct loom_error *e) {
   const char *strategy =
       json_string_value(json_object_get(row, "multitask_strategy"));
   char *id = row_id_or_new(row, "run_id");
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_RUN_INSERT,
       "INSERT INTO runs (tenant_id, run_id, thread_id, assistant_id, status,"
@@ -181,7 +181,7 @@ struct list_args {
 static loom_err list_cb(struct sqlite_conn *c, void *arg,
                         struct loom_error *e) {
   struct list_args *a = arg;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(c, STMT_RUN_LIST,
                            "SELECT " RUN_COLUMNS " FROM runs"
                            " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
@@ -214,7 +214,7 @@ struct status_args {
 static loom_err status_cb(struct sqlite_conn *c, void *arg,
                           struct loom_error *e) {
   struct status_args *a = arg;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_RUN_SET_STATUS,
       "UPDATE runs SET status = ?3, error = COALESCE(?4, error),"
@@ -264,7 +264,7 @@ loom_err sqlite_set_run_status(struct loom_store *s, const char *tenant,
 static loom_err delete_cb(struct sqlite_conn *c, void *arg,
                           struct loom_error *e) {
   struct get_args *a = arg;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(c, STMT_RUN_DELETE,
                            "DELETE FROM runs WHERE tenant_id = ?1 AND"
                            " run_id = ?2",
@@ -296,7 +296,7 @@ static loom_err claim_cb(struct sqlite_conn *c, void *arg,
                          struct loom_error *e) {
   struct claim_args *a = arg;
   sqlite3_int64 now = now_ms();
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_RUN_CLAIM_PICK,
       "SELECT r.tenant_id, r.run_id FROM runs r"
@@ -365,7 +365,7 @@ struct renew_args {
 static loom_err renew_cb(struct sqlite_conn *c, void *arg,
                          struct loom_error *e) {
   struct renew_args *a = arg;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(c, STMT_RUN_RENEW,
                            "UPDATE runs SET lease_until = ?4, updated_at = ?5"
                            " WHERE tenant_id = ?1 AND run_id = ?2 AND"
@@ -404,7 +404,7 @@ struct event_args {
 static loom_err append_cb(struct sqlite_conn *c, void *arg,
                           struct loom_error *e) {
   struct event_args *a = arg;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(
       c, STMT_EV_APPEND,
       "INSERT INTO run_events (tenant_id, run_id, seq, event, data,"
@@ -454,7 +454,7 @@ struct read_args {
 static loom_err read_cb(struct sqlite_conn *c, void *arg,
                         struct loom_error *e) {
   struct read_args *a = arg;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   loom_err err = conn_stmt(c, STMT_EV_READ,
                            "SELECT seq, event, data FROM run_events"
                            " WHERE tenant_id = ?1 AND run_id = ?2 AND"

@@ -80,7 +80,7 @@ static void bind_thread(sqlite3_stmt *st, const char *tenant, const char *id,
 
 static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
                      json_t **out, struct loom_error *e) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   *out = NULL;
   loom_err err = conn_stmt(c, STMT_TH_GET,
                            "SELECT " TH_COLUMNS " FROM threads"
@@ -122,7 +122,7 @@ loom_err sqlite_put_thread(struct loom_store *s, const char *tenant,
     goto out;
   }
   if (result == LOOM_ERR_NOT_FOUND) {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     if ((result = conn_stmt(c, STMT_TH_INSERT,
                             "INSERT INTO threads (tenant_id, " TH_COLUMNS ")"
                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
@@ -178,7 +178,7 @@ loom_err sqlite_update_thread(struct loom_store *s, const char *tenant,
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
   json_t *row = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) || (result = tx_begin(c, true, e)) ||
       (result = load(c, tenant, id, &row, e)))
     goto out;
@@ -224,7 +224,7 @@ static loom_err find(struct loom_store *s, const char *tenant,
                             column, dir, dir);
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) ||
       (result = conn_stmt_sql(c, sql, &st, e)))
     goto out;
@@ -258,7 +258,7 @@ loom_err sqlite_delete_thread(struct loom_store *s, const char *tenant,
     return result;
   struct sqlite_store *sst = sqlite_of(s);
   struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if ((result = conn_acquire(sst, &c, e)) || (result = tx_begin(c, true, e)) ||
       (result = conn_stmt(c, STMT_TH_DELETE,
                           "DELETE FROM threads WHERE tenant_id = ?1 AND"

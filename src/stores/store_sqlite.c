@@ -133,7 +133,7 @@ loom_err conn_stmt_sql(struct sqlite_conn *c, const char *sql,
       return LOOM_OK;
     }
   }
-  sqlite3_stmt *stmt;
+  sqlite3_stmt *stmt = NULL;
   int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
                               NULL);
   if (rc != SQLITE_OK)
@@ -184,7 +184,7 @@ loom_err stmt_exec(struct sqlite_conn *c, sqlite3_stmt *stmt, const char *what,
 }
 
 loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e) {
-  sqlite3_stmt *stmt;
+  sqlite3_stmt *stmt = NULL;
   loom_err err =
       write ? conn_stmt(c, STMT_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE", &stmt, e)
             : conn_stmt(c, STMT_BEGIN, "BEGIN", &stmt, e);
@@ -194,7 +194,7 @@ loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e) {
 }
 
 loom_err tx_commit(struct sqlite_conn *c, struct loom_error *e) {
-  sqlite3_stmt *stmt;
+  sqlite3_stmt *stmt = NULL;
   loom_err err = conn_stmt(c, STMT_COMMIT, "COMMIT", &stmt, e);
   if (err)
     return err;
@@ -204,7 +204,7 @@ loom_err tx_commit(struct sqlite_conn *c, struct loom_error *e) {
 void tx_rollback(struct sqlite_conn *c) {
   if (sqlite3_get_autocommit(c->db))
     return;
-  sqlite3_stmt *stmt;
+  sqlite3_stmt *stmt = NULL;
   if (conn_stmt(c, STMT_ROLLBACK, "ROLLBACK", &stmt, NULL) == LOOM_OK)
     (void)stmt_exec(c, stmt, "rolling back", NULL);
 }
