@@ -227,12 +227,17 @@ static bool search_each(json_t *row, void *arg) {
   return true;
 }
 
-static const char *sort_key;
-static bool sort_desc;
+/* What a sort compares by; passed to qsort_r, as loop threads may sort at
+ * the same time. */
+struct sort_by {
+  const char *key;
+  bool desc;
+};
 
-static int compare_rows(const void *a, const void *b) {
-  const json_t *x = json_object_get(*(json_t *const *)a, sort_key);
-  const json_t *y = json_object_get(*(json_t *const *)b, sort_key);
+static int compare_rows(const void *a, const void *b, void *arg) {
+  const struct sort_by *by = arg;
+  const json_t *x = json_object_get(*(json_t *const *)a, by->key);
+  const json_t *y = json_object_get(*(json_t *const *)b, by->key);
   int c;
   if (json_is_integer(x) && json_is_integer(y))
     c = (json_integer_value(x) > json_integer_value(y)) -
@@ -240,19 +245,17 @@ static int compare_rows(const void *a, const void *b) {
   else
     c = strcmp(json_string_value(x) ? json_string_value(x) : "",
                json_string_value(y) ? json_string_value(y) : "");
-  return sort_desc ? -c : c;
+  return by->desc ? -c : c;
 }
 
-/* Sorts `rows` in place by `key`; a static comparator context is fine as
- * the caller holds the api lock. */
+/* Sorts `rows` in place by `key`. */
 static void sort_rows(json_t *rows, const char *key, bool desc) {
   size_t n = json_array_size(rows);
   json_t **v = loom_malloc((n ? n : 1) * sizeof *v);
   for (size_t i = 0; i < n; i++)
     v[i] = json_incref(json_array_get(rows, i));
-  sort_key = key;
-  sort_desc = desc;
-  qsort(v, n, sizeof *v, compare_rows);
+  struct sort_by by = {key, desc};
+  qsort_r(v, n, sizeof *v, compare_rows, &by);
   json_array_clear(rows);
   for (size_t i = 0; i < n; i++)
     json_array_append_new(rows, v[i]);

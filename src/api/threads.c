@@ -359,14 +359,19 @@ static loom_err read_search(const json_t *body, struct search *s,
   return err;
 }
 
-static const char *sort_key;
-static bool sort_desc;
+/* What a search sorts by; passed to qsort_r, as loop threads may sort at
+ * the same time. */
+struct sort_by {
+  const char *key;
+  bool desc;
+};
 
-static int compare(const void *a, const void *b) {
-  const char *x = json_string_value(json_object_get(*(json_t *const *)a, sort_key));
-  const char *y = json_string_value(json_object_get(*(json_t *const *)b, sort_key));
+static int compare(const void *a, const void *b, void *arg) {
+  const struct sort_by *by = arg;
+  const char *x = json_string_value(json_object_get(*(json_t *const *)a, by->key));
+  const char *y = json_string_value(json_object_get(*(json_t *const *)b, by->key));
   int c = strcmp(x ? x : "", y ? y : "");
-  return sort_desc ? -c : c;
+  return by->desc ? -c : c;
 }
 
 static void search_cb(struct loom_http_req *req, void *ud) {
@@ -390,9 +395,9 @@ static void search_cb(struct loom_http_req *req, void *ud) {
   json_t **v = loom_malloc((n ? n : 1) * sizeof *v);
   for (size_t i = 0; i < n; i++)
     v[i] = json_array_get(s.hits, i);
-  sort_key = s.sort_by ? s.sort_by : "created_at";
-  sort_desc = !s.sort_order || !strcmp(s.sort_order, "desc");
-  qsort(v, n, sizeof *v, compare);
+  struct sort_by by = {s.sort_by ? s.sort_by : "created_at",
+                       !s.sort_order || !strcmp(s.sort_order, "desc")};
+  qsort_r(v, n, sizeof *v, compare, &by);
   json_t *page = json_array();
   for (size_t i = (size_t)offset; i < n && json_array_size(page) < (size_t)limit;
        i++)
