@@ -350,8 +350,18 @@ static json_t *thread_interrupts(const json_t *engine_interrupts) {
   return out;
 }
 
-/* Sets the run's final status and result and its thread's state. Lock
- * held. */
+/* The final status of `arg` (a run, ref held) is in the store: tell the
+ * streams and waits. Any thread (see api_persist_ack). */
+static void final_saved_cb(void *arg, loom_err err) {
+  struct api_run *r = arg;
+  (void)err; /* a failed write is logged; the run did finish */
+  api_lock();
+  api_run_emit(r, "*", "end", json_null());
+  api_run_retire(r);
+  api_run_unref(r);
+  api_unlock();
+}
+
 /* A run stopped by the shutdown goes back to pending, untouched otherwise:
  * the next process continues it from its last checkpoint. Lock held. */
 static void requeue_locked(struct api_run *r) {
@@ -360,6 +370,8 @@ static void requeue_locked(struct api_run *r) {
   api_persist_run(r, false);
 }
 
+/* Sets the run's final status and result and its thread's state. Lock
+ * held. */
 static void finish_locked(struct exec *x) {
   struct api_run *r = x->run;
   if (r->requeue && x->status != LOOM_RUN_SUCCESS &&
@@ -413,12 +425,17 @@ static void finish_locked(struct exec *x) {
     t->updated_at = api_now();
     api_persist_thread(t);
   }
-  if (r->rollback)
+  if (r->rollback) {
     api_persist_run_delete(r);
-  else
-    api_persist_run(r, false);
-  api_run_emit(r, "*", "end", json_null());
-  api_run_retire(r);
+    api_run_emit(r, "*", "end", json_null());
+    api_run_retire(r);
+    return;
+  }
+  /* `end` (what streams and waits answer on) goes out once the final
+   * status is in the store. */
+  api_run_ref(r);
+  struct api_persist_ack ack = {x->loop, final_saved_cb, r};
+  api_persist_run_ack(r, false, &ack);
 }
 
 static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
@@ -490,8 +507,8 @@ void api_executor_kick(struct api_thread *t) {
   if (t->active || stopping)
     return;
   struct api_run *r = api_run_next_pending(t->id);
-  if (!r)
-    return;
+  if (!r || r->unsaved)
+    return; /* an unsaved run is kicked again once it is stored */
   t->active = r;
   r->started = true;
   loom_free(t->status);

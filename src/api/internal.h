@@ -180,6 +180,11 @@ struct api_run {
   bool recovered;       /* was running when the process stopped */
   bool requeue;         /* stopped by a shutdown: pending again, resumed
                            by the next process */
+  bool unsaved;         /* its row is not in the store yet: the executor
+                           waits (the client has no answer either) */
+  bool ended;           /* the `end` event was emitted */
+  bool events_gone;     /* the events before the last one in memory are
+                           only in the store (retired, or loaded) */
   char *start_checkpoint; /* thread's latest checkpoint when it started */
   json_t *result;       /* final values (+ __interrupt__ / __error__) */
   struct api_event *events;
@@ -245,9 +250,17 @@ void api_thread_runs_each(struct api_thread *t,
                           bool (*each)(struct api_run *r, void *arg),
                           void *arg);
 
-/* Appends an event (data stolen) and wakes the watchers. */
+/* Appends an event (data stolen), queues it for the store and wakes the
+ * watchers. */
 void api_run_emit(struct api_run *r, const char *mode, const char *event,
                   json_t *data);
+/* Appends an event read back from the store (data stolen): no store
+ * write, no wake-up. */
+void api_run_restore_event(struct api_run *r, const char *event,
+                           json_t *data);
+/* The stream mode of an event name ("updates|ns" → "updates"; metadata,
+ * error and end → "*"), written into `buf`. */
+const char *api_event_mode(const char *event, char *buf, size_t size);
 /* Keeps the stream events of the last API_KEEP_EVENTS_RUNS finished runs
  * whole; older ones keep their ids and their final event, and lose their
  * data (a late Last-Event-ID reconnect then gets `end`). Call when `r`
@@ -290,7 +303,19 @@ enum api_persist_how {
   API_PERSIST_DELETE,
 };
 
+/* Someone waiting for a write: cb(arg, err) runs on `loop` once the row is
+ * in the store (err: how the write went). When the loop is stopping, cb
+ * runs on the writing thread with LOOM_ERR_UNAVAILABLE instead: it must
+ * then only release what `arg` holds. */
+struct api_persist_ack {
+  struct loom_loop *loop;
+  void (*cb)(void *arg, loom_err err);
+  void *arg;
+};
+
 void api_persist_init(struct loom_app *app);
+/* The store the rows go to (NULL when there is none). */
+struct loom_store *api_store(void);
 /* Loads assistants, threads and runs; queues unfinished runs again. */
 void api_persist_load(void);
 /* Each queues a snapshot (lock held by the caller where it reads tables). */
@@ -299,6 +324,15 @@ void api_persist_thread_delete(const char *id);
 void api_persist_assistant(const json_t *row, enum api_persist_how how);
 void api_persist_run(const struct api_run *r, bool created);
 void api_persist_run_delete(const struct api_run *r);
+/* The same, acknowledged (see api_persist_ack; `ack` NULL: none). Stateless
+ * runs and temporary threads are acknowledged at once. */
+void api_persist_thread_ack(const struct api_thread *t,
+                            const struct api_persist_ack *ack);
+void api_persist_run_ack(const struct api_run *r, bool created,
+                         const struct api_persist_ack *ack);
+/* Queues a stream event of a run (data borrowed: a reference is taken). */
+void api_persist_event(const struct api_run *r, const char *event,
+                       json_t *data);
 
 /* Applies thread-creation supersteps (each update as
  * loom_engine_update_state with its as_node) on the pool, then answers the

@@ -4,10 +4,18 @@
  *
  * Write-behind: the tables in memory answer every request; each change
  * also queues a store operation. One drain job at a time runs the queue on
- * the worker pool, in order (a thread is written before its runs), so a
- * request never waits for the database. What a crash can lose is the last
- * few milliseconds of row changes; graph state itself is written by the
- * engine, step by step.
+ * the worker pool, in order (a thread is written before its runs, a run
+ * before its stream events), so the loop threads never wait for the
+ * database. Every stream event of a run is queued too, so a replay
+ * (Last-Event-ID, joining a finished run) works after a restart.
+ *
+ * Acknowledged writes: what a client is told exists (a new run or thread,
+ * a run's final status) is queued with an ack; the drain posts the ack to
+ * the requester's loop once that row is written, and only then is the
+ * answer sent (the request stays suspended meanwhile). What a crash can
+ * lose is what nobody was told about yet: intermediate row changes and the
+ * last few stream events. Graph state itself is written by the engine,
+ * step by step.
  *
  * At start-up, api_persist_load() reads the rows back. Runs that were
  * pending go back in the queue; runs that were running when the process
@@ -33,12 +41,14 @@ enum op_kind {
   OP_RUN_CREATE,
   OP_RUN_STATUS,
   OP_RUN_DELETE,
+  OP_RUN_EVENT,
 };
 
 struct op {
   enum op_kind kind;
   char *id;
   json_t *row; /* what to write (a snapshot, owned) */
+  struct api_persist_ack ack; /* cb NULL: nobody waits */
   struct op *next;
 };
 
@@ -47,7 +57,7 @@ static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static struct op *head, *tail;
 static bool draining;
 
-static void run_op(const struct op *o) {
+static loom_err run_op(const struct op *o) {
   struct loom_store *s = app->store;
   struct loom_error e = {0};
   json_t *out = NULL;
@@ -89,6 +99,11 @@ static void run_op(const struct op *o) {
   case OP_RUN_DELETE:
     err = loom_store_delete_run(s, T, o->id, &e);
     break;
+  case OP_RUN_EVENT:
+    err = loom_store_append_run_event(
+        s, T, o->id, json_string_value(json_object_get(o->row, "event")),
+        json_object_get(o->row, "data"), NULL, &e);
+    break;
   }
   json_decref(out);
   if (err && err != LOOM_ERR_NOT_FOUND)
@@ -97,6 +112,31 @@ static void run_op(const struct op *o) {
                                         ? "assistant"
                                         : "run",
               o->id, e.message);
+  return err;
+}
+
+struct ack_post {
+  struct api_persist_ack ack;
+  loom_err err;
+};
+
+static void ack_deliver_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  struct ack_post *p = arg;
+  p->ack.cb(p->ack.arg, p->err);
+  loom_free(p);
+}
+
+/* Hands the outcome of a write to whoever waits for it, on its loop. */
+static void ack_send(const struct api_persist_ack *ack, loom_err err) {
+  if (!ack->cb)
+    return;
+  struct ack_post *p = LOOM_NEW(struct ack_post);
+  *p = (struct ack_post){*ack, err};
+  if (loom_loop_post(ack->loop, ack_deliver_cb, p) != LOOM_OK) {
+    loom_free(p);
+    ack->cb(ack->arg, LOOM_ERR_UNAVAILABLE); /* see internal.h */
+  }
 }
 
 static void drain_work_cb(void *arg) {
@@ -114,7 +154,8 @@ static void drain_work_cb(void *arg) {
     pthread_mutex_unlock(&qlock);
     if (!o)
       return;
-    run_op(o);
+    loom_err err = run_op(o);
+    ack_send(&o->ack, err);
     loom_free(o->id);
     json_decref(o->row);
     loom_free(o);
@@ -128,11 +169,18 @@ static void drain_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
     drain_work_cb(NULL);
 }
 
-static void enqueue(enum op_kind kind, const char *id, json_t *row) {
-  if (!app || !app->store)
+static void enqueue_ack(enum op_kind kind, const char *id, json_t *row,
+                        const struct api_persist_ack *ack) {
+  if (!app || !app->store) {
+    json_decref(row);
+    if (ack)
+      ack_send(ack, LOOM_OK);
     return;
+  }
   struct op *o = LOOM_NEW(struct op);
-  *o = (struct op){kind, loom_strdup(id), row, NULL};
+  *o = (struct op){kind, loom_strdup(id), row, {0}, NULL};
+  if (ack)
+    o->ack = *ack;
   pthread_mutex_lock(&qlock);
   if (tail)
     tail->next = o;
@@ -147,10 +195,22 @@ static void enqueue(enum op_kind kind, const char *id, json_t *row) {
     drain_work_cb(NULL); /* stopping: write synchronously */
 }
 
-void api_persist_thread(const struct api_thread *t) {
-  if (t->temporary)
+static void enqueue(enum op_kind kind, const char *id, json_t *row) {
+  enqueue_ack(kind, id, row, NULL);
+}
+
+void api_persist_thread_ack(const struct api_thread *t,
+                            const struct api_persist_ack *ack) {
+  if (t->temporary) {
+    if (ack)
+      ack_send(ack, LOOM_OK);
     return;
-  enqueue(OP_THREAD_SAVE, t->id, api_thread_json(t));
+  }
+  enqueue_ack(OP_THREAD_SAVE, t->id, api_thread_json(t), ack);
+}
+
+void api_persist_thread(const struct api_thread *t) {
+  api_persist_thread_ack(t, NULL);
 }
 
 void api_persist_thread_delete(const char *id) {
@@ -170,18 +230,34 @@ void api_persist_assistant(const json_t *row, enum api_persist_how how) {
   enqueue(kinds[how], id, json_deep_copy(row));
 }
 
-void api_persist_run(const struct api_run *r, bool created) {
-  if (r->stateless)
+void api_persist_run_ack(const struct api_run *r, bool created,
+                         const struct api_persist_ack *ack) {
+  if (r->stateless) {
+    if (ack)
+      ack_send(ack, LOOM_OK);
     return;
+  }
   if (created) {
-    enqueue(OP_RUN_CREATE, r->id, api_run_json(r));
+    enqueue_ack(OP_RUN_CREATE, r->id, api_run_json(r), ack);
     return;
   }
   json_t *row = json_pack("{s:s}", "status", api_run_status_name(r->status));
   const json_t *err = json_object_get(r->result, "__error__");
   if (err)
     json_object_set(row, "error", (json_t *)err);
-  enqueue(OP_RUN_STATUS, r->id, row);
+  enqueue_ack(OP_RUN_STATUS, r->id, row, ack);
+}
+
+void api_persist_run(const struct api_run *r, bool created) {
+  api_persist_run_ack(r, created, NULL);
+}
+
+void api_persist_event(const struct api_run *r, const char *event,
+                       json_t *data) {
+  if (!r->stateless)
+    enqueue(OP_RUN_EVENT, r->id,
+            json_pack("{s:s, s:O}", "event", event, "data",
+                      data ? data : json_null()));
 }
 
 void api_persist_run_delete(const struct api_run *r) {
@@ -190,6 +266,8 @@ void api_persist_run_delete(const struct api_run *r) {
 }
 
 void api_persist_init(struct loom_app *a) { app = a; }
+
+struct loom_store *api_store(void) { return app ? app->store : NULL; }
 
 /* ---- loading at start-up (single-threaded, before the server serves) ---- */
 
@@ -229,6 +307,35 @@ static size_t load_assistants(void) {
   }
 }
 
+/* Whether the store has events of `r`. An unfinished run gets them back
+ * in memory, so the ids of the events it emits next go on from there; a
+ * finished one leaves them in the store, where replays read them. */
+static bool load_events(struct api_run *r, bool finished) {
+  long long after = 0;
+  for (;;) {
+    json_t *rows = NULL;
+    if (loom_store_read_run_events(app->store, API_TENANT, r->id, after,
+                                   finished ? 1 : 0, &rows, NULL) != LOOM_OK)
+      return after > 0;
+    size_t i, n = json_array_size(rows);
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+      after = json_integer_value(json_object_get(row, "seq"));
+      if (!finished)
+        api_run_restore_event(
+            r, json_string_value(json_object_get(row, "event")),
+            json_incref(json_object_get(row, "data")));
+    }
+    json_decref(rows);
+    if (finished && n) {
+      r->events_gone = true;
+      return true;
+    }
+    if (finished || n < LOOM_SEARCH_MAX_LIMIT)
+      return after > 0;
+  }
+}
+
 /* A run row back into the table. Unfinished ones are queued again. */
 static void load_run(struct api_thread *t, const json_t *row) {
   struct api_run *r =
@@ -255,8 +362,10 @@ static void load_run(struct api_thread *t, const json_t *row) {
   for (size_t i = 0; st && i < sizeof names / sizeof names[0]; i++)
     if (!strcmp(st, names[i]))
       r->status = (enum api_run_status)i;
-  api_run_emit(r, "*", "metadata",
-               json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
+  bool stored = load_events(r, api_run_finished(r->status));
+  if (!stored) /* stored before events were */
+    api_run_emit(r, "*", "metadata",
+                 json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
   if (r->status == API_RUN_RUNNING) {
     r->status = API_RUN_PENDING;
     r->recovered = true; /* continue from the last checkpoint */
@@ -270,7 +379,10 @@ static void load_run(struct api_thread *t, const json_t *row) {
       json_decref(r->result);
       r->result = json_object();
     }
-    api_run_emit(r, "*", "end", json_null());
+    if (stored)
+      r->ended = true; /* replays read the store (stream.c) */
+    else
+      api_run_emit(r, "*", "end", json_null());
   }
 }
 

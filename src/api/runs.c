@@ -175,6 +175,7 @@ struct create {
   unsigned status; /* on failure */
   struct loom_error e;
   struct api_run *run; /* ref for the caller */
+  struct api_persist_ack ack; /* told when the run is in the store */
 };
 
 static bool thread_busy(const struct api_thread *t) {
@@ -298,9 +299,21 @@ static void add_run_locked(struct create *c, struct api_thread *t,
                json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
   api_run_ref(r);
   c->run = r;
+  /* The run starts once its row is in the store (see run_saved_cb);
+   * stateless runs are not stored. */
+  r->unsaved = !r->stateless;
   api_persist_thread(t);
-  api_persist_run(r, true);
-  api_executor_kick(t);
+  api_persist_run_ack(r, true, &c->ack);
+  if (!r->unsaved)
+    api_executor_kick(t);
+}
+
+/* The run of a create, stored: lets the executor have it. Lock held. */
+static void run_saved_locked(struct api_run *r) {
+  r->unsaved = false;
+  struct api_thread *t = api_thread_find(r->thread_id);
+  if (t && !r->deleted)
+    api_executor_kick(t);
 }
 
 static void add_location(struct loom_http_req *req, const struct api_run *r,
@@ -317,27 +330,38 @@ static void add_location(struct loom_http_req *req, const struct api_run *r,
   loom_free(loc);
 }
 
-static void create_and_reply(struct loom_http_req *req, const char *thread_id,
-                             enum run_reply reply) {
-  json_t *body = NULL;
-  if (!loom_http_json_object(req, &body))
-    return;
-  struct create c = {.thread_id = thread_id};
-  if (read_run_body(body, &c.kw, &c.e)) {
-    api_fail_err(req, &c.e);
-    goto out;
-  }
-  if (!create_run(&c)) {
-    api_fail(req, c.status, loom_err_code(c.e.code), "%s", c.e.message);
-    goto out;
-  }
-  struct api_run *r = c.run;
-  const char *od = json_string_value(json_object_get(c.kw, "on_disconnect"));
+/* A create waiting for its run to be stored before it answers. */
+struct pending {
+  struct loom_http_req *req;
+  enum run_reply reply;
+  json_t *kw;
+  struct api_run *run; /* ref */
+  bool aborted;        /* the server gave up on the request */
+};
+
+static void pending_free(struct pending *p) {
+  api_lock();
+  if (p->run)
+    api_run_unref(p->run);
+  api_unlock();
+  json_decref(p->kw);
+  loom_free(p);
+}
+
+static void pending_abort_cb(struct loom_http_req *req, void *arg) {
+  (void)req;
+  ((struct pending *)arg)->aborted = true; /* freed by run_saved_cb */
+}
+
+static void reply_run(struct pending *p) {
+  struct loom_http_req *req = p->req;
+  struct api_run *r = p->run;
+  const char *od = json_string_value(json_object_get(p->kw, "on_disconnect"));
   bool cancel = od && !strcmp(od, "cancel");
-  add_location(req, r, reply == REPLY_STREAM);
-  if (reply == REPLY_STREAM) {
-    api_stream_run(req, r, json_object_get(c.kw, "stream_mode"), 0, cancel);
-  } else if (reply == REPLY_WAIT) {
+  add_location(req, r, p->reply == REPLY_STREAM);
+  if (p->reply == REPLY_STREAM) {
+    api_stream_run(req, r, json_object_get(p->kw, "stream_mode"), 0, cancel);
+  } else if (p->reply == REPLY_WAIT) {
     api_wait_run(req, r, cancel);
   } else {
     api_lock();
@@ -345,11 +369,55 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
     api_unlock();
     loom_http_respond_json(req, 200, row);
   }
+}
+
+/* On the request's loop once the run's row is written (or not): only now
+ * is the run acknowledged, so a crash cannot lose a run a client knows. */
+static void run_saved_cb(void *arg, loom_err err) {
+  struct pending *p = arg;
+  if (err == LOOM_ERR_UNAVAILABLE) { /* stopping (see api_persist_ack) */
+    pending_free(p);
+    return;
+  }
   api_lock();
-  api_run_unref(r);
+  if (err == LOOM_OK)
+    run_saved_locked(p->run);
+  else /* not stored: nobody hears of it, and it never runs */
+    api_run_remove(p->run);
   api_unlock();
-out:
-  json_decref(c.kw);
+  if (p->aborted) {
+    pending_free(p);
+    return;
+  }
+  if (err)
+    api_fail(p->req, 500, "internal", "the run could not be stored");
+  else
+    reply_run(p);
+  pending_free(p);
+}
+
+static void create_and_reply(struct loom_http_req *req, const char *thread_id,
+                             enum run_reply reply) {
+  json_t *body = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  struct pending *p = LOOM_NEW(struct pending);
+  *p = (struct pending){.req = req, .reply = reply};
+  struct create c = {.thread_id = thread_id,
+                     .ack = {loom_http_loop(req), run_saved_cb, p}};
+  if (read_run_body(body, &c.kw, &c.e)) {
+    api_fail_err(req, &c.e);
+    loom_free(p);
+  } else if (!create_run(&c)) {
+    api_fail(req, c.status, loom_err_code(c.e.code), "%s", c.e.message);
+    json_decref(c.kw);
+    loom_free(p);
+  } else {
+    p->kw = c.kw; /* the ack is posted to this loop: it comes after this */
+    p->run = c.run;
+    loom_http_suspend(req);
+    loom_http_on_abort(req, pending_abort_cb, p);
+  }
   json_decref(body);
 }
 
@@ -378,9 +446,15 @@ static void stateless_wait_cb(struct loom_http_req *req, void *ud) {
   create_and_reply(req, NULL, REPLY_WAIT);
 }
 
+/* Batch runs are stateless: acknowledged at once, without a write. */
+static void batch_saved_cb(void *arg, loom_err err) {
+  (void)arg;
+  (void)err;
+}
+
 static bool batch_one(struct loom_http_req *req, const json_t *item,
                       json_t *out, struct loom_error *e) {
-  struct create c = {0};
+  struct create c = {.ack = {loom_http_loop(req), batch_saved_cb, NULL}};
   if (!json_is_object(item))
     return api_invalid(e, "[]", "every item must be a run object"), false;
   if (read_run_body(item, &c.kw, e))

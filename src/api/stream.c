@@ -7,7 +7,10 @@
  * the lock), then sends those its modes select; event ids are the events'
  * positions in the run (1, 2, ...), so Last-Event-ID: N resumes at N+1.
  * Events with mode "*" (metadata, error, end) always go out. Once the run
- * has finished and every event is sent, the stream closes. A wait answers
+ * has finished and every event is sent, the stream closes. Events no
+ * longer in memory (a retired run, or one loaded at start-up) are read
+ * back from the store on the pool, a page at a time, then the stream goes
+ * on from memory. A wait answers
  * when the run has finished: the final values, with `__interrupt__` or
  * `__error__` as LangGraph's server does.
  */
@@ -57,17 +60,22 @@ struct stream {
   struct api_watch *watch;
   json_t *modes; /* NULL: every mode */
   bool subgraphs;
-  size_t next; /* index of the next event to send */
+  size_t next; /* index of the next event to send (its id - 1) */
   bool cancel_on_disconnect;
   bool closed;
+  bool reading;  /* a store read is on the pool */
+  bool from_store_done; /* the store replay reached its end */
+  char run_id[LOOM_ID_LEN + 1];
+  json_t *rows;  /* what the store read returned */
 };
 
-static bool selected(const struct stream *s, const struct api_event *ev) {
-  if (!ev->mode) /* trimmed: an old run's event (see api_run_retire) */
+static bool selected(const struct stream *s, const char *mode,
+                     const char *event) {
+  if (!mode) /* trimmed: an old run's event (see api_run_retire) */
     return false;
-  if (!strcmp(ev->mode, "*"))
+  if (!strcmp(mode, "*"))
     return true;
-  if (strchr(ev->event, '|') && !s->subgraphs)
+  if (strchr(event, '|') && !s->subgraphs)
     return false;
   if (!s->modes)
     return true;
@@ -75,32 +83,124 @@ static bool selected(const struct stream *s, const struct api_event *ev) {
   json_t *m;
   json_array_foreach(s->modes, i, m) {
     const char *name = json_string_value(m);
-    if (!strcmp(name, ev->mode))
+    if (!strcmp(name, mode))
       return true;
-    if (!strcmp(ev->mode, "messages") && !strcmp(name, "messages-tuple"))
+    if (!strcmp(mode, "messages") && !strcmp(name, "messages-tuple"))
       return true;
   }
   return false;
 }
 
-/* Lock held. Stops watching and closes the SSE stream. */
+static void stream_free(struct stream *s) {
+  json_decref(s->modes);
+  json_decref(s->rows);
+  loom_free(s);
+}
+
+/* Lock held. Stops watching and closes the SSE stream; the stream itself
+ * waits for a store read in flight. */
 static void stream_end_locked(struct stream *s) {
   if (s->closed)
     return;
   s->closed = true;
   api_watch_remove(s->watch);
   loom_sse_close(s->sse);
-  json_decref(s->modes);
-  loom_free(s);
+  if (!s->reading)
+    stream_free(s);
+}
+
+/* ---- replay from the store: events no longer in memory ---- */
+
+static void stream_wake_cb(struct api_watch *w);
+
+static void read_work_cb(void *arg) {
+  struct stream *s = arg;
+  json_decref(s->rows);
+  s->rows = NULL;
+  struct loom_error e = {0};
+  if (loom_store_read_run_events(api_store(), API_TENANT, s->run_id,
+                                 (long long)s->next, 0, &s->rows, &e))
+    LOOM_WARN("replay of run %s: %s", s->run_id, e.message);
+}
+
+/* Sends what the store gave; true when the replay is over. Lock held. */
+static bool send_rows_locked(struct stream *s, bool *ended) {
+  size_t i, n = json_array_size(s->rows);
+  json_t *row;
+  json_array_foreach(s->rows, i, row) {
+    const char *event = json_string_value(json_object_get(row, "event"));
+    char mode[64], id[24];
+    s->next = (size_t)json_integer_value(json_object_get(row, "seq"));
+    *ended = !strcmp(event, "end");
+    if (!selected(s, api_event_mode(event, mode, sizeof mode), event))
+      continue;
+    snprintf(id, sizeof id, "%zu", s->next);
+    if (loom_sse_send_json(s->sse, event, id, json_object_get(row, "data")) ==
+        LOOM_ERR_CANCELLED)
+      return true;
+  }
+  return n < LOOM_SEARCH_MAX_LIMIT;
+}
+
+static void read_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
+  struct stream *s = arg;
+  api_lock();
+  s->reading = false;
+  if (s->closed) {
+    api_unlock();
+    stream_free(s);
+    return;
+  }
+  bool ended = false;
+  bool over = st != LOOM_OK || !s->rows || send_rows_locked(s, &ended);
+  struct api_run *r = s->watch->run;
+  if (!over) { /* a full page: read the next one */
+    if (loom_loop_work(loop, read_work_cb, read_after_cb, s) == LOOM_OK)
+      s->reading = true;
+    else
+      stream_end_locked(s);
+    api_unlock();
+    return;
+  }
+  s->from_store_done = true;
+  /* A run loaded at start-up has no events in memory: close here, with an
+   * `end` if the store lacks it (written behind, lost in a crash). */
+  if (!ended && r->nevents == 0 && loom_sse_is_open(s->sse))
+    (void)!loom_sse_send_json(s->sse, "end", NULL, json_null());
+  bool close = ended || r->nevents == 0 || !loom_sse_is_open(s->sse);
+  if (close)
+    stream_end_locked(s);
+  api_unlock();
+  if (!close)
+    stream_wake_cb(s->watch); /* the rest from memory */
+}
+
+/* True (and a read started) when the stream's next event is only in the
+ * store. Lock held. */
+static bool replay_from_store_locked(struct stream *s, const struct api_run *r) {
+  if (!r->events_gone || r->stateless || s->from_store_done || !api_store())
+    return false;
+  if (r->nevents && s->next + 1 >= r->nevents)
+    return false; /* only the last event is left: it is in memory */
+  snprintf(s->run_id, sizeof s->run_id, "%s", r->id);
+  if (loom_loop_work(loom_sse_loop(s->sse), read_work_cb, read_after_cb, s) !=
+      LOOM_OK)
+    return false;
+  s->reading = true;
+  return true;
 }
 
 static void stream_wake_cb(struct api_watch *w) {
   struct stream *s = w->userdata;
   struct api_run *r = w->run;
   api_lock();
+  if (s->reading || replay_from_store_locked(s, r)) {
+    api_unlock();
+    return;
+  }
   for (; s->next < r->nevents; s->next++) {
     const struct api_event *ev = &r->events[s->next];
-    if (!selected(s, ev))
+    if (!selected(s, ev->mode, ev->event))
       continue;
     char id[24];
     snprintf(id, sizeof id, "%zu", s->next + 1);
@@ -109,8 +209,7 @@ static void stream_wake_cb(struct api_watch *w) {
       break;
   }
   bool done = api_run_finished(r->status) && s->next >= r->nevents &&
-              r->nevents > 0 &&
-              !strcmp(r->events[r->nevents - 1].event, "end");
+              r->ended;
   if (done || !loom_sse_is_open(s->sse))
     stream_end_locked(s);
   api_unlock();
@@ -165,8 +264,9 @@ static void waiter_wake_cb(struct api_watch *watch) {
   struct waiter *w = watch->userdata;
   struct api_run *r = watch->run;
   api_lock();
-  /* The result is set with the `end` event, after the status. */
-  bool done = api_run_finished(r->status) && r->result;
+  /* The result is set with the status; `end` follows once the status is
+   * in the store, and only then is the run's end acknowledged. */
+  bool done = api_run_finished(r->status) && r->result && r->ended;
   json_t *result = done ? json_deep_copy(r->result) : NULL;
   if (done)
     api_watch_remove(watch);

@@ -365,6 +365,7 @@ static struct api_run *retired[API_KEEP_EVENTS_RUNS];
 static size_t nretired, retired_head;
 
 static void trim_events(struct api_run *r) {
+  r->events_gone = true; /* a replay reads them from the store */
   for (size_t i = 0; i + 1 < r->nevents; i++) {
     loom_free(r->events[i].mode);
     loom_free(r->events[i].event);
@@ -415,15 +416,38 @@ void api_run_wake(struct api_run *r) {
     wake_one(w);
 }
 
-void api_run_emit(struct api_run *r, const char *mode, const char *event,
-                  json_t *data) {
+static void push_event(struct api_run *r, const char *mode, const char *event,
+                       json_t *data) {
   if (r->nevents == r->capevents) {
     r->capevents = r->capevents ? r->capevents * 2 : 16;
     r->events = loom_realloc(r->events, r->capevents * sizeof *r->events);
   }
   r->events[r->nevents++] =
       (struct api_event){loom_strdup(mode), loom_strdup(event), data};
+  if (!strcmp(event, "end"))
+    r->ended = true;
+}
+
+void api_run_emit(struct api_run *r, const char *mode, const char *event,
+                  json_t *data) {
+  push_event(r, mode, event, data);
+  /* Queued in emit order, so the store's seq equals the event's id. */
+  api_persist_event(r, event, data);
   api_run_wake(r);
+}
+
+void api_run_restore_event(struct api_run *r, const char *event,
+                           json_t *data) {
+  char mode[64];
+  push_event(r, api_event_mode(event, mode, sizeof mode), event, data);
+}
+
+const char *api_event_mode(const char *event, char *buf, size_t size) {
+  if (!strcmp(event, "metadata") || !strcmp(event, "end") ||
+      !strcmp(event, "error"))
+    return "*";
+  snprintf(buf, size, "%.*s", (int)strcspn(event, "|"), event);
+  return buf;
 }
 
 struct api_watch *api_watch_add(struct api_run *r, struct loom_loop *loop,

@@ -71,6 +71,54 @@ static struct api_graph *supersteps_graph(struct loom_http_req *req,
   return g;
 }
 
+/* A created thread's answer, sent once its row is in the store: a thread
+ * a client was told about survives a crash. */
+struct saved_reply {
+  struct loom_http_req *req;
+  char id[LOOM_ID_LEN + 1];
+  json_t *reply;
+  bool aborted; /* the server gave up on the request */
+};
+
+static void saved_abort_cb(struct loom_http_req *req, void *arg) {
+  (void)req;
+  ((struct saved_reply *)arg)->aborted = true; /* freed by thread_saved_cb */
+}
+
+static void thread_saved_cb(void *arg, loom_err err) {
+  struct saved_reply *sr = arg;
+  bool gone = err == LOOM_ERR_UNAVAILABLE || sr->aborted;
+  if (err && err != LOOM_ERR_UNAVAILABLE) { /* nobody hears of it */
+    api_lock();
+    struct api_thread *t = api_thread_find(sr->id);
+    if (t && !t->nruns)
+      api_thread_remove(t);
+    api_unlock();
+  }
+  if (!gone && err) {
+    api_fail(sr->req, 500, "internal", "the thread could not be stored");
+  } else if (!gone) {
+    loom_http_respond_json(sr->req, 200, sr->reply);
+    sr->reply = NULL;
+  }
+  json_decref(sr->reply);
+  loom_free(sr);
+}
+
+/* Lock held. Queues the thread's row and answers `reply` (stolen) once it
+ * is written. */
+static void reply_when_saved_locked(struct loom_http_req *req,
+                                    const struct api_thread *t,
+                                    json_t *reply) {
+  struct saved_reply *sr = LOOM_NEW(struct saved_reply);
+  *sr = (struct saved_reply){.req = req, .reply = reply};
+  snprintf(sr->id, sizeof sr->id, "%s", t->id);
+  struct api_persist_ack ack = {loom_http_loop(req), thread_saved_cb, sr};
+  loom_http_suspend(req);
+  loom_http_on_abort(req, saved_abort_cb, sr);
+  api_persist_thread_ack(t, &ack);
+}
+
 static void create_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = NULL;
@@ -112,10 +160,15 @@ static void create_cb(struct loom_http_req *req, void *ud) {
       json_object_del(t->metadata, "graph_id");
     else if (json_is_string(gid))
       t->graph_id = loom_strdup(json_string_value(gid));
-    api_persist_thread(t);
+    if (g) /* answered after the supersteps, which follow this write */
+      api_persist_thread(t);
   }
   if (status == 200)
     reply = api_thread_json(t);
+  if (created && !g) {
+    reply_when_saved_locked(req, t, reply);
+    reply = NULL;
+  }
   char tid[LOOM_ID_LEN + 1];
   snprintf(tid, sizeof tid, "%s", t ? t->id : "");
   api_unlock();
@@ -125,7 +178,7 @@ static void create_cb(struct loom_http_req *req, void *ud) {
   } else if (g && created) {
     json_decref(reply);
     api_thread_supersteps(req, tid, g, steps); /* takes g */
-  } else {
+  } else if (!created) {
     api_graph_release(g);
     loom_http_respond_json(req, 200, reply);
   }
