@@ -295,8 +295,6 @@ static void add_run_locked(struct create *c, struct api_thread *t,
     t->graph_id = loom_strdup(graph_id);
   json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
   json_object_set_new(t->metadata, "assistant_id", json_string(asid));
-  api_run_emit(r, "*", "metadata",
-               json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
   api_run_ref(r);
   c->run = r;
   /* The run starts once its row is in the store (see run_saved_cb);
@@ -304,6 +302,9 @@ static void add_run_locked(struct create *c, struct api_thread *t,
   r->unsaved = !r->stateless;
   api_persist_thread(t);
   api_persist_run_ack(r, true, &c->ack);
+  /* After the row: its events are stored after it, seq = id. */
+  api_run_emit(r, "*", "metadata",
+               json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
   if (!r->unsaved)
     api_executor_kick(t);
 }

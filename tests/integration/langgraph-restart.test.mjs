@@ -3,6 +3,9 @@
 // can be resumed by the next process; a run killed (SIGKILL) in the middle
 // continues from its last checkpoint when the server starts again, and
 // ends in the same state as an uninterrupted run (no step applied twice).
+// What a client was told exists (a created thread or run) survives a
+// SIGKILL right after the answer, and a finished run's stream replays the
+// same events after a restart (Last-Event-ID or a whole join).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -117,6 +120,75 @@ test("a graceful stop pauses a running run; the next start finishes it", async (
     assert.equal((await client.runs.get(t.thread_id, run.run_id)).status, "success");
     await loom.stop();
   } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+const TEXT = "cats purr. dogs bark. birds sing.";
+
+async function collect(iter) {
+  const out = [];
+  for await (const p of iter) out.push(p);
+  return out;
+}
+
+test("runs acknowledged just before a SIGKILL exist after the restart and complete", async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-ack-"));
+  let loom;
+  try {
+    loom = await startLoom({ dataDir });
+    let client = new Client({ apiUrl: loom.url });
+    // Many at once, so the store is busy when the process dies.
+    const made = await Promise.all(
+      Array.from({ length: 20 }, async (_, n) => {
+        const t = await client.threads.create({ metadata: { n } });
+        const run = await client.runs.create(t.thread_id, "map_reduce", { input: { text: TEXT } });
+        return { thread: t.thread_id, run: run.run_id };
+      }),
+    );
+    await loom.stop({ signal: "SIGKILL", keepData: true });
+
+    loom = await startLoom({ dataDir });
+    client = new Client({ apiUrl: loom.url });
+    for (const m of made) {
+      const out = await client.runs.join(m.thread, m.run);
+      assert.equal(out.summary, "BIRDS SING / CATS PURR / DOGS BARK");
+      assert.equal((await client.runs.get(m.thread, m.run)).status, "success");
+    }
+    await loom.stop();
+  } finally {
+    await loom?.stop(); // also when an assertion failed
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a finished run's stream replays identically after a restart", async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-replay-"));
+  let loom;
+  try {
+    loom = await startLoom({ dataDir });
+    let client = new Client({ apiUrl: loom.url });
+    const t = await client.threads.create();
+    const all = await collect(
+      client.runs.stream(t.thread_id, "map_reduce", {
+        input: { text: TEXT },
+        streamMode: ["values", "updates", "custom"],
+      }),
+    );
+    const runId = all[0].data.run_id;
+    assert.equal(all.at(-1).event, "end");
+    assert.ok(all.length > 6);
+    await loom.stop({ keepData: true });
+
+    loom = await startLoom({ dataDir });
+    client = new Client({ apiUrl: loom.url });
+    const missed = await collect(client.runs.joinStream(t.thread_id, runId, { lastEventId: all[2].id }));
+    assert.deepEqual(missed, all.slice(3));
+    const whole = await collect(client.runs.joinStream(t.thread_id, runId));
+    assert.deepEqual(whole, all);
+    await loom.stop();
+  } finally {
+    await loom?.stop(); // also when an assertion failed
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
