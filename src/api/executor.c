@@ -193,13 +193,19 @@ static enum loom_durability durability(const char *s) {
   return LOOM_DURABILITY_ASYNC;
 }
 
+/* Also decides how a recovered run goes on: from its own last checkpoint,
+ * or (killed before it wrote one) from the start, with its input. */
 static void remember_start_checkpoint(struct api_run *r) {
   struct loom_checkpoint *cp = NULL;
+  const char *by = NULL;
   if (loom_store_get_checkpoint(app->store, API_TENANT, r->thread_id, "", NULL,
                                 &cp, NULL) == LOOM_OK) {
     r->start_checkpoint = loom_strdup(cp->id);
-    loom_checkpoint_free(cp);
+    by = json_string_value(json_object_get(cp->metadata, "run_id"));
   }
+  if (r->recovered && !(by && !strcmp(by, r->id)))
+    r->recovered = false;
+  loom_checkpoint_free(cp);
 }
 
 /* As LangGraph does, checkpoints carry the run's metadata and ids, so

@@ -142,7 +142,12 @@ test("runs acknowledged just before a SIGKILL exist after the restart and comple
     const made = await Promise.all(
       Array.from({ length: 20 }, async (_, n) => {
         const t = await client.threads.create({ metadata: { n } });
-        const run = await client.runs.create(t.thread_id, "map_reduce", { input: { text: TEXT } });
+        // sync: a run cut mid-way resumes from a checkpoint with its
+        // task writes (async may apply a fan-out step twice; see report).
+        const run = await client.runs.create(t.thread_id, "map_reduce", {
+          input: { text: TEXT },
+          durability: "sync",
+        });
         return { thread: t.thread_id, run: run.run_id };
       }),
     );
@@ -155,7 +160,7 @@ test("runs acknowledged just before a SIGKILL exist after the restart and comple
       assert.equal(out.summary, "BIRDS SING / CATS PURR / DOGS BARK");
       assert.equal((await client.runs.get(m.thread, m.run)).status, "success");
     }
-    await loom.stop();
+    assert.equal((await loom.stop()).code, 0);
   } finally {
     await loom?.stop(); // also when an assertion failed
     rmSync(dataDir, { recursive: true, force: true });
@@ -186,7 +191,7 @@ test("a finished run's stream replays identically after a restart", async () => 
     assert.deepEqual(missed, all.slice(3));
     const whole = await collect(client.runs.joinStream(t.thread_id, runId));
     assert.deepEqual(whole, all);
-    await loom.stop();
+    assert.equal((await loom.stop()).code, 0);
   } finally {
     await loom?.stop(); // also when an assertion failed
     rmSync(dataDir, { recursive: true, force: true });
