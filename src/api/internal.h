@@ -14,9 +14,10 @@
  * A run's events are appended to the run (under the lock) by whichever
  * thread executes it; readers (SSE streams, waits, joins) are watchers:
  * each has a loop, and an append posts a wake-up to that loop, where the
- * watcher reads what is new. The event list is the single source of truth,
- * so a reconnect with Last-Event-ID is just a watcher starting further
- * back.
+ * watcher reads what is new. The event list is what streams read, so a
+ * reconnect with Last-Event-ID is just a watcher starting further back;
+ * every event is also queued for the store (persist.c), where replays
+ * read those no longer in memory (stream.c).
  */
 #ifndef LOOM_API_INTERNAL_H
 #define LOOM_API_INTERNAL_H

@@ -54,8 +54,34 @@ struct op {
 
 static struct loom_app *app;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
-static struct op *head, *tail;
+/* Two lanes: rows (threads, assistants, runs) and stream events. The drain
+ * always empties the rows lane first, so an acknowledged create never
+ * waits behind other runs' events; order still holds where it matters,
+ * as an event is queued after its run's row, which is then written by the
+ * time the event is taken. */
+struct lane {
+  struct op *head, *tail;
+};
+static struct lane row_lane, event_lane;
 static bool draining;
+
+static struct op *lane_pop(struct lane *l) {
+  struct op *o = l->head;
+  if (o) {
+    l->head = o->next;
+    if (!l->head)
+      l->tail = NULL;
+  }
+  return o;
+}
+
+static void lane_push(struct lane *l, struct op *o) {
+  if (l->tail)
+    l->tail->next = o;
+  else
+    l->head = o;
+  l->tail = o;
+}
 
 static loom_err run_op(const struct op *o) {
   struct loom_store *s = app->store;
@@ -143,14 +169,11 @@ static void drain_work_cb(void *arg) {
   (void)arg;
   for (;;) {
     pthread_mutex_lock(&qlock);
-    struct op *o = head;
-    if (o) {
-      head = o->next;
-      if (!head)
-        tail = NULL;
-    } else {
+    struct op *o = lane_pop(&row_lane);
+    if (!o)
+      o = lane_pop(&event_lane);
+    if (!o)
       draining = false;
-    }
     pthread_mutex_unlock(&qlock);
     if (!o)
       return;
@@ -182,11 +205,7 @@ static void enqueue_ack(enum op_kind kind, const char *id, json_t *row,
   if (ack)
     o->ack = *ack;
   pthread_mutex_lock(&qlock);
-  if (tail)
-    tail->next = o;
-  else
-    head = o;
-  tail = o;
+  lane_push(kind == OP_RUN_EVENT ? &event_lane : &row_lane, o);
   bool start = !draining;
   draining = true;
   pthread_mutex_unlock(&qlock);
