@@ -193,8 +193,9 @@ static enum loom_durability durability(const char *s) {
   return LOOM_DURABILITY_ASYNC;
 }
 
-/* Also decides how a recovered run goes on: from its own last checkpoint,
- * or (killed before it wrote one) from the start, with its input. */
+/* Also decides how the run starts: from its own last checkpoint when it
+ * wrote one before a crash (its status may still read "pending": that
+ * write is behind), otherwise from the start, with its input. */
 static void remember_start_checkpoint(struct api_run *r) {
   struct loom_checkpoint *cp = NULL;
   const char *by = NULL;
@@ -203,8 +204,7 @@ static void remember_start_checkpoint(struct api_run *r) {
     r->start_checkpoint = loom_strdup(cp->id);
     by = json_string_value(json_object_get(cp->metadata, "run_id"));
   }
-  if (r->recovered && !(by && !strcmp(by, r->id)))
-    r->recovered = false;
+  r->recovered = by && !strcmp(by, r->id);
   loom_checkpoint_free(cp);
 }
 

@@ -178,7 +178,8 @@ struct api_run {
   bool rollback;        /* ... and its effects are to be undone */
   bool deleted;         /* removed from the table; freed on last ref */
   bool started;         /* handed to the executor */
-  bool recovered;       /* was running when the process stopped */
+  bool recovered;       /* has checkpoints of its own (a crash or stop
+                           cut it): goes on from them, input not re-applied */
   bool requeue;         /* stopped by a shutdown: pending again, resumed
                            by the next process */
   bool unsaved;         /* its row is not in the store yet: the executor

@@ -142,12 +142,7 @@ test("runs acknowledged just before a SIGKILL exist after the restart and comple
     const made = await Promise.all(
       Array.from({ length: 20 }, async (_, n) => {
         const t = await client.threads.create({ metadata: { n } });
-        // sync: a run cut mid-way resumes from a checkpoint with its
-        // task writes (async may apply a fan-out step twice; see report).
-        const run = await client.runs.create(t.thread_id, "map_reduce", {
-          input: { text: TEXT },
-          durability: "sync",
-        });
+        const run = await client.runs.create(t.thread_id, "map_reduce", { input: { text: TEXT } });
         return { thread: t.thread_id, run: run.run_id };
       }),
     );
