@@ -110,9 +110,8 @@ static void create_cb(struct loom_http_req *req, void *userdata) {
       f.config ? json_deep_copy(f.config) : json_pack("{s:{}}", "configurable"),
       "context", f.context ? json_deep_copy(f.context) : json_object(),
       "metadata", f.metadata ? json_deep_copy(f.metadata) : json_object(),
-      "name",
-      f.name ? f.name : "Untitled", "description", f.description, "version", 1,
-      "created_at", now, "updated_at", now);
+      "name", f.name ? f.name : "Untitled", "description", f.description,
+      "version", 1, "created_at", now, "updated_at", now);
   json_decref(now);
   if (!json_object_get(row, "description"))
     json_object_set_new(row, "description", json_null());
@@ -182,8 +181,9 @@ static void update_cb(struct loom_http_req *req, void *userdata) {
     json_object_set(next, "context", f.context);
   if (f.metadata)
     json_object_update(json_object_get(next, "metadata"), f.metadata);
-  json_object_set_new(next, "version",
-                      json_integer(max_version(api_assistant_versions(id)) + 1));
+  json_object_set_new(
+      next, "version",
+      json_integer(max_version(api_assistant_versions(id)) + 1));
   json_object_set_new(next, "updated_at", api_now());
   api_assistant_add_version(id, json_deep_copy(next));
   api_assistant_put(json_incref(next));
@@ -265,7 +265,7 @@ static void sort_rows(json_t *rows, const char *key, bool desc) {
 static loom_err read_search(const json_t *body, struct search *s,
                             long long *limit, long long *offset,
                             struct loom_error *e) {
-  static const char *const sort_by[] = {"assistant_id", "graph_id", "name",
+  static const char *const sort_by[] = {"assistant_id", "graph_id",   "name",
                                         "created_at",   "updated_at", NULL};
   static const char *const order[] = {"asc", "desc", NULL};
   json_t *md = NULL;
@@ -469,8 +469,8 @@ static void subgraphs_cb(struct loom_http_req *req, void *userdata) {
   loom_http_respond_json(req, 200, json_object());
 }
 
-loom_err api_assistant_routes(struct loom_http_router *r,
-                              struct loom_app *app, struct loom_error *e) {
+loom_err api_assistant_routes(struct loom_http_router *r, struct loom_app *app,
+                              struct loom_error *e) {
   static const struct {
     const char *method, *path;
     loom_http_handler_cb cb;

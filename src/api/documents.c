@@ -45,8 +45,10 @@ static loom_err api_open_cb(void *ud, const char *name, struct loom_rag *out,
   if (!vs)
     return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'",
                           name ? name : "");
-  *out = (struct loom_rag){.store = doc_app->store, .vectors = vs,
-                           .embedder = &doc_embedder, .tenant = API_TENANT,
+  *out = (struct loom_rag){.store = doc_app->store,
+                           .vectors = vs,
+                           .embedder = &doc_embedder,
+                           .tenant = API_TENANT,
                            .collection = name};
   return LOOM_OK;
 }
@@ -139,8 +141,8 @@ static void post_document(struct loom_http_req *req, void *ud) {
     else
       loom_http_respond_json(
           req, r.unchanged ? 200 : 201,
-          json_pack("{s:s, s:I, s:b}", "document_id", r.document_id,
-                    "chunks", (json_int_t)r.chunks, "unchanged", r.unchanged));
+          json_pack("{s:s, s:I, s:b}", "document_id", r.document_id, "chunks",
+                    (json_int_t)r.chunks, "unchanged", r.unchanged));
   }
   json_decref(b);
 }
@@ -232,8 +234,7 @@ static void search(struct loom_http_req *req, void *ud) {
 }
 
 loom_err loom_api_documents_routes(struct loom_http_router *router,
-                                   struct loom_app *app,
-                                   struct loom_error *e) {
+                                   struct loom_app *app, struct loom_error *e) {
   doc_app = app;
   doc_embedder = loom_rag_hash_embedder(0);
   static const struct loom_rag_resolver resolver = {.open = api_open_cb,

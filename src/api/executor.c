@@ -36,7 +36,7 @@ static bool stopping; /* under the api lock */
 void api_executor_init(struct loom_app *a) { app = a; }
 
 struct exec {
-  struct api_run *run;   /* ref held */
+  struct api_run *run; /* ref held */
   struct api_graph *graph;
   struct loom_run *engine;
   enum loom_run_status status;
@@ -54,11 +54,11 @@ static json_t *interrupt_list(const json_t *engine_interrupts) {
   size_t i;
   const json_t *it;
   json_array_foreach(engine_interrupts, i, it) {
-    json_array_append_new(
-        out, json_pack("{s:O, s:O?}", "value",
-                       json_object_get(it, "value") ? json_object_get(it, "value")
-                                                    : json_null(),
-                       "id", json_object_get(it, "id")));
+    json_array_append_new(out, json_pack("{s:O, s:O?}", "value",
+                                         json_object_get(it, "value")
+                                             ? json_object_get(it, "value")
+                                             : json_null(),
+                                         "id", json_object_get(it, "id")));
   }
   return out;
 }
@@ -78,8 +78,8 @@ static void emit_debug(struct api_run *r, const struct loom_event *ev,
                        const char *type, const json_t *payload) {
   json_t *now = api_now();
   emit(r, "debug", ev->ns,
-       json_pack("{s:s, s:o, s:i, s:O}", "type", type, "timestamp", now,
-                 "step", ev->step, "payload", payload));
+       json_pack("{s:s, s:o, s:i, s:O}", "type", type, "timestamp", now, "step",
+                 ev->step, "payload", payload));
 }
 
 static json_t *checkpoint_event(const struct api_run *r,
@@ -90,11 +90,11 @@ static json_t *checkpoint_event(const struct api_run *r,
   json_t *cfg = json_pack("{s:{s:s, s:s, s:s?}}", "configurable", "thread_id",
                           r->thread_id, "checkpoint_ns", ev->ns ? ev->ns : "",
                           "checkpoint_id", id);
-  json_t *pcfg = parent ? json_pack("{s:{s:s, s:s, s:s}}", "configurable",
-                                    "thread_id", r->thread_id, "checkpoint_ns",
-                                    ev->ns ? ev->ns : "", "checkpoint_id",
-                                    parent)
-                        : json_null();
+  json_t *pcfg = parent
+                     ? json_pack("{s:{s:s, s:s, s:s}}", "configurable",
+                                 "thread_id", r->thread_id, "checkpoint_ns",
+                                 ev->ns ? ev->ns : "", "checkpoint_id", parent)
+                     : json_null();
   json_t *out = json_pack("{s:o, s:o, s:O?, s:O?, s:O?, s:[]}", "config", cfg,
                           "parent_config", pcfg, "metadata",
                           json_object_get(d, "metadata"), "next",
@@ -228,10 +228,11 @@ static void run_engine(struct exec *x) {
   const json_t *kw = r->kwargs;
   const json_t *config = json_object_get(kw, "config");
   size_t nb = 0, na = 0;
-  const char **before = string_list(json_object_get(kw, "interrupt_before"), &nb);
+  const char **before =
+      string_list(json_object_get(kw, "interrupt_before"), &nb);
   const char **after = string_list(json_object_get(kw, "interrupt_after"), &na);
-  const json_t *cp = json_object_get(json_object_get(kw, "checkpoint"),
-                                     "checkpoint_id");
+  const json_t *cp =
+      json_object_get(json_object_get(kw, "checkpoint"), "checkpoint_id");
   const char *checkpoint_id =
       json_string_value(json_object_get(kw, "checkpoint_id"));
   struct loom_run_opts opts = {
@@ -240,7 +241,7 @@ static void run_engine(struct exec *x) {
       .thread_id = r->thread_id,
       /* A run recovered after a restart continues where its thread
        * stopped: its input or command was applied before. */
-      .checkpoint_id = r->recovered ? NULL
+      .checkpoint_id = r->recovered    ? NULL
                        : checkpoint_id ? checkpoint_id
                                        : json_string_value(cp),
       .input = r->recovered || json_is_null(json_object_get(kw, "input"))
@@ -290,12 +291,11 @@ out:
 static void roll_back(struct api_run *r) {
   struct loom_error e = {0};
   char id[LOOM_ID_LEN + 1];
-  loom_err err =
-      r->start_checkpoint
-          ? loom_engine_fork(app->store, API_TENANT, r->thread_id,
-                             r->start_checkpoint, id, &e)
-          : loom_store_delete_thread_checkpoints(app->store, API_TENANT,
-                                                 r->thread_id, &e);
+  loom_err err = r->start_checkpoint
+                     ? loom_engine_fork(app->store, API_TENANT, r->thread_id,
+                                        r->start_checkpoint, id, &e)
+                     : loom_store_delete_thread_checkpoints(
+                           app->store, API_TENANT, r->thread_id, &e);
   if (err)
     LOOM_WARN("rollback of run %s failed: %s", r->id, e.message);
 }
@@ -321,8 +321,8 @@ static void exec_work_cb(void *arg) {
   x->graph = api_graph_get(r->graph_id);
   if (!x->graph) {
     x->status = LOOM_RUN_ERROR;
-    loom_error_set(&x->error, LOOM_ERR_NOT_FOUND, "graph '%s' is not registered",
-                   r->graph_id);
+    loom_error_set(&x->error, LOOM_ERR_NOT_FOUND,
+                   "graph '%s' is not registered", r->graph_id);
   } else {
     run_engine(x);
   }
@@ -349,9 +349,9 @@ static json_t *thread_interrupts(const json_t *engine_interrupts) {
     json_t *list = json_object_get(out, node ? node : "");
     if (!list)
       json_object_set_new(out, node ? node : "", list = json_array());
-    json_array_append_new(
-        list, json_pack("{s:O?, s:O?}", "value", json_object_get(it, "value"),
-                        "id", json_object_get(it, "id")));
+    json_array_append_new(list, json_pack("{s:O?, s:O?}", "value",
+                                          json_object_get(it, "value"), "id",
+                                          json_object_get(it, "id")));
   }
   return out;
 }
@@ -392,15 +392,14 @@ static void finish_locked(struct exec *x) {
     break;
   case LOOM_RUN_INTERRUPTED:
     r->status = API_RUN_INTERRUPTED;
-    json_object_set_new(values, "__interrupt__",
-                        interrupt_list(x->interrupts));
+    json_object_set_new(values, "__interrupt__", interrupt_list(x->interrupts));
     break;
   case LOOM_RUN_CANCELLED:
     r->status = API_RUN_INTERRUPTED;
     break;
   default:
-    r->status = x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT
-                                                  : API_RUN_ERROR;
+    r->status =
+        x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT : API_RUN_ERROR;
     json_decref(values);
     values = json_pack("{s:{s:s, s:s}}", "__error__", "error",
                        loom_err_name(x->error.code), "message",
@@ -465,9 +464,10 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   }
   if (t)
     api_executor_kick(t);
-  const char *hook = api_run_finished(r->status)
-                         ? json_string_value(json_object_get(r->kwargs, "webhook"))
-                         : NULL;
+  const char *hook =
+      api_run_finished(r->status)
+          ? json_string_value(json_object_get(r->kwargs, "webhook"))
+          : NULL;
   char *url = hook ? loom_strdup(hook) : NULL;
   json_t *payload = NULL;
   if (url) {
@@ -503,7 +503,8 @@ static void timer_cb(uv_timer_t *timer) {
 
 static void delay_cb(struct loom_loop *loop, void *arg) {
   struct exec *x = arg;
-  double s = json_number_value(json_object_get(x->run->kwargs, "after_seconds"));
+  double s =
+      json_number_value(json_object_get(x->run->kwargs, "after_seconds"));
   uv_timer_init(loom_loop_uv(loop), &x->timer);
   x->timer.data = x;
   uv_timer_start(&x->timer, timer_cb, (uint64_t)(s * 1000.0), 0);

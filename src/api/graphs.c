@@ -131,11 +131,11 @@ static void load_dir(const char *dir, bool id_from_file) {
     if (loom_graph_load_file(path, &lg, &e) != LOOM_OK) {
       LOOM_WARN("graphs: skipping %s", e.message[0] ? e.message : path);
     } else {
-      char *id = !id_from_file && lg->name && *lg->name
-                     ? loom_strdup(lg->name)
-                     : loom_strndup(de->d_name,
-                                    (size_t)(strrchr(de->d_name, '.') -
-                                             de->d_name));
+      char *id =
+          !id_from_file && lg->name && *lg->name
+              ? loom_strdup(lg->name)
+              : loom_strndup(de->d_name,
+                             (size_t)(strrchr(de->d_name, '.') - de->d_name));
       api_lock();
       if (!id_from_file && find_locked(id, NULL))
         LOOM_WARN("graphs: %s redefines graph '%s'", path, id);
@@ -202,14 +202,14 @@ static const char *node_id(const char *name) {
 json_t *api_graph_drawable(const struct loom_graph *g, bool xray) {
   (void)xray;
   json_t *nodes = json_array(), *edges = json_array();
-  json_array_append_new(nodes, json_pack("{s:s, s:s, s:s}", "id", "__start__",
-                                         "type", "schema", "data",
-                                         "__start__"));
+  json_array_append_new(nodes,
+                        json_pack("{s:s, s:s, s:s}", "id", "__start__", "type",
+                                  "schema", "data", "__start__"));
   for (size_t i = 0; i < g->nnodes; i++) {
     const struct loom_node *n = &g->nodes[i];
-    json_array_append_new(
-        nodes, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", n->name, "type",
-                         "runnable", "data", "id", n->name, "name", n->name));
+    json_array_append_new(nodes, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
+                                           n->name, "type", "runnable", "data",
+                                           "id", n->name, "name", n->name));
   }
   json_array_append_new(nodes, json_pack("{s:s, s:s, s:s}", "id", "__end__",
                                          "type", "schema", "data", "__end__"));
@@ -228,8 +228,8 @@ json_t *api_graph_drawable(const struct loom_graph *g, bool xray) {
 
 static json_t *channel_schema(const struct loom_channel *c) {
   json_t *s = json_object();
-  static const char *const types[] = {"string", "number", "integer",
-                                      "boolean", "array",  "object", NULL};
+  static const char *const types[] = {"string", "number", "integer", "boolean",
+                                      "array",  "object", NULL};
   for (size_t i = 0; c->type && types[i]; i++)
     if (!strcmp(c->type, types[i]))
       json_object_set_new(s, "type", json_string(types[i]));
@@ -279,8 +279,8 @@ static void get_cb(struct loom_http_req *req, void *userdata) {
     return;
   }
   json_t *out = graph_summary(g);
-  json_object_set(out, "spec", g->graph->source ? g->graph->source
-                                                : json_null());
+  json_object_set(out, "spec",
+                  g->graph->source ? g->graph->source : json_null());
   json_object_set_new(out, "graph", api_graph_drawable(g->graph, false));
   api_graph_release(g);
   loom_http_respond_json(req, 200, out);
@@ -313,10 +313,10 @@ static void put_cb(struct loom_http_req *req, void *userdata) {
   loom_err err = loom_graph_load(body, len, file, &lg, &e);
   loom_free(file);
   if (err) {
-    loom_http_respond_json(
-        req, 422,
-        json_pack("{s:s, s:s, s:s}", "error", "invalid_graph", "message",
-                  e.message, "detail", e.message));
+    loom_http_respond_json(req, 422,
+                           json_pack("{s:s, s:s, s:s}", "error",
+                                     "invalid_graph", "message", e.message,
+                                     "detail", e.message));
     return;
   }
   save_spec(id, body, len);
@@ -338,8 +338,7 @@ static void delete_cb(struct loom_http_req *req, void *userdata) {
     graphs[i] = graphs[--ngraphs];
     graph_unref_locked(g);
     json_t *sys = api_assistant_resolve(id);
-    if (sys && !strcmp(json_string_value(json_object_get(sys, "graph_id")),
-                       id))
+    if (sys && !strcmp(json_string_value(json_object_get(sys, "graph_id")), id))
       api_assistant_remove(
           json_string_value(json_object_get(sys, "assistant_id")));
   }
@@ -360,7 +359,7 @@ loom_err api_graph_routes(struct loom_http_router *r, struct loom_app *app,
   if (!err)
     err = loom_http_route_add(r, "PUT", "/graphs/{graph_id}", put_cb, app, e);
   if (!err)
-    err = loom_http_route_add(r, "DELETE", "/graphs/{graph_id}", delete_cb,
-                              app, e);
+    err = loom_http_route_add(r, "DELETE", "/graphs/{graph_id}", delete_cb, app,
+                              e);
   return err;
 }

@@ -44,12 +44,12 @@ static void info_cb(struct loom_http_req *req, void *userdata) {
       "cache", *c->redis_url ? "redis" : "memory", "vectors", "hnsw", "queue",
       *c->database_url ? "postgres" : "in-process", "events",
       *c->redis_url ? "redis" : "in-process");
-  loom_http_respond_json(
-      req, 200,
-      json_pack("{s:s, s:s, s:s, s:o, s:i, s:f}", "name", "loom", "version",
-                LOOM_VERSION, "role", c->role, "backends", backends, "loops",
-                (int)loom_loop_group_size(app->loops), "uptime_seconds",
-                uptime));
+  loom_http_respond_json(req, 200,
+                         json_pack("{s:s, s:s, s:s, s:o, s:i, s:f}", "name",
+                                   "loom", "version", LOOM_VERSION, "role",
+                                   c->role, "backends", backends, "loops",
+                                   (int)loom_loop_group_size(app->loops),
+                                   "uptime_seconds", uptime));
 }
 
 static void metrics_cb(struct loom_http_req *req, void *userdata) {

@@ -89,10 +89,8 @@ json_t *api_checkpoint_ref(const char *thread_id, const char *checkpoint_id);
  * `done(req, arg)` on the request's loop to answer. The request is
  * suspended meanwhile. `arg` belongs to the caller; free it in `done`.
  */
-void api_offload(struct loom_http_req *req,
-                 void (*work)(void *arg),
-                 void (*done)(struct loom_http_req *req, void *arg),
-                 void *arg);
+void api_offload(struct loom_http_req *req, void (*work)(void *arg),
+                 void (*done)(struct loom_http_req *req, void *arg), void *arg);
 
 /* RFC 4122 version 5 UUID of `name` in `ns` (a UUID string). */
 void api_uuid5(const char *ns, const char *name, char out[LOOM_ID_LEN + 1]);
@@ -103,8 +101,8 @@ void api_uuid5(const char *ns, const char *name, char out[LOOM_ID_LEN + 1]);
 struct api_graph {
   char *id;
   struct loom_graph *graph;
-  char *file;        /* where it came from; NULL when registered by API */
-  int refs;          /* under the api lock */
+  char *file; /* where it came from; NULL when registered by API */
+  int refs;   /* under the api lock */
 };
 
 /* Loads every spec in the colon-separated directories; bad specs are
@@ -167,28 +165,28 @@ struct api_run {
   char thread_id[LOOM_ID_LEN + 1];
   char assistant_id[LOOM_ID_LEN + 1];
   char *graph_id;
-  json_t *kwargs;   /* the validated run body (input, command, config ...) */
+  json_t *kwargs; /* the validated run body (input, command, config ...) */
   json_t *metadata;
   char *multitask_strategy;
   json_t *created_at, *updated_at;
   enum api_run_status status;
-  bool stateless;       /* /runs...: the thread is temporary */
-  bool delete_thread;   /* stateless with on_completion delete */
-  bool cancel;          /* cancellation asked for */
-  bool rollback;        /* ... and its effects are to be undone */
-  bool deleted;         /* removed from the table; freed on last ref */
-  bool started;         /* handed to the executor */
-  bool recovered;       /* has checkpoints of its own (a crash or stop
-                           cut it): goes on from them, input not re-applied */
-  bool requeue;         /* stopped by a shutdown: pending again, resumed
-                           by the next process */
-  bool unsaved;         /* its row is not in the store yet: the executor
-                           waits (the client has no answer either) */
-  bool ended;           /* the `end` event was emitted */
-  bool events_gone;     /* the events before the last one in memory are
-                           only in the store (retired, or loaded) */
+  bool stateless;         /* /runs...: the thread is temporary */
+  bool delete_thread;     /* stateless with on_completion delete */
+  bool cancel;            /* cancellation asked for */
+  bool rollback;          /* ... and its effects are to be undone */
+  bool deleted;           /* removed from the table; freed on last ref */
+  bool started;           /* handed to the executor */
+  bool recovered;         /* has checkpoints of its own (a crash or stop
+                             cut it): goes on from them, input not re-applied */
+  bool requeue;           /* stopped by a shutdown: pending again, resumed
+                             by the next process */
+  bool unsaved;           /* its row is not in the store yet: the executor
+                             waits (the client has no answer either) */
+  bool ended;             /* the `end` event was emitted */
+  bool events_gone;       /* the events before the last one in memory are
+                             only in the store (retired, or loaded) */
   char *start_checkpoint; /* thread's latest checkpoint when it started */
-  json_t *result;       /* final values (+ __interrupt__ / __error__) */
+  json_t *result;         /* final values (+ __interrupt__ / __error__) */
   struct api_event *events;
   size_t nevents, capevents;
   struct api_watch *watchers;
@@ -199,15 +197,15 @@ struct api_thread {
   char id[LOOM_ID_LEN + 1];
   json_t *metadata;
   json_t *created_at, *updated_at;
-  json_t *values;     /* latest values, or NULL */
-  json_t *interrupts; /* {task_id: [...]} when interrupted */
-  char *graph_id;     /* the graph of its runs */
-  char *status;       /* "idle" | "busy" | "interrupted" | "error" */
+  json_t *values;         /* latest values, or NULL */
+  json_t *interrupts;     /* {task_id: [...]} when interrupted */
+  char *graph_id;         /* the graph of its runs */
+  char *status;           /* "idle" | "busy" | "interrupted" | "error" */
   struct api_run *active; /* the run executing or about to */
   struct api_run **runs;  /* its runs in creation order (borrowed; a run
                              leaves the list when it leaves the table) */
   size_t nruns, capruns;
-  bool temporary;     /* made for a stateless run */
+  bool temporary; /* made for a stateless run */
 };
 
 /* Threads. */
@@ -216,8 +214,7 @@ struct api_thread *api_thread_add(const char *id, json_t *metadata);
 void api_thread_remove(struct api_thread *t);
 json_t *api_thread_json(const struct api_thread *t);
 /* Calls `each` for every thread (stops when it returns false). */
-void api_threads_each(bool (*each)(struct api_thread *t, void *arg),
-                      void *arg);
+void api_threads_each(bool (*each)(struct api_thread *t, void *arg), void *arg);
 
 /* Assistants are JSON rows: {assistant_id, graph_id, config, context,
  * metadata, name, description, version, created_at, updated_at}. */
@@ -258,8 +255,7 @@ void api_run_emit(struct api_run *r, const char *mode, const char *event,
                   json_t *data);
 /* Appends an event read back from the store (data stolen): no store
  * write, no wake-up. */
-void api_run_restore_event(struct api_run *r, const char *event,
-                           json_t *data);
+void api_run_restore_event(struct api_run *r, const char *event, json_t *data);
 /* The stream mode of an event name ("updates|ns" → "updates"; metadata,
  * error and end → "*"), written into `buf`. */
 const char *api_event_mode(const char *event, char *buf, size_t size);
@@ -348,14 +344,14 @@ void api_webhook_send(const char *url, json_t *payload);
 /* ---- routes of each module ---- */
 loom_err api_graph_routes(struct loom_http_router *r, struct loom_app *app,
                           struct loom_error *e);
-loom_err api_assistant_routes(struct loom_http_router *r,
-                              struct loom_app *app, struct loom_error *e);
+loom_err api_assistant_routes(struct loom_http_router *r, struct loom_app *app,
+                              struct loom_error *e);
 loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
                            struct loom_error *e);
 loom_err api_state_routes(struct loom_http_router *r, struct loom_app *app,
                           struct loom_error *e);
-loom_err api_run_manage_routes(struct loom_http_router *r,
-                               struct loom_app *app, struct loom_error *e);
+loom_err api_run_manage_routes(struct loom_http_router *r, struct loom_app *app,
+                               struct loom_error *e);
 loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
                         struct loom_error *e);
 

@@ -47,7 +47,7 @@ enum op_kind {
 struct op {
   enum op_kind kind;
   char *id;
-  json_t *row; /* what to write (a snapshot, owned) */
+  json_t *row;                /* what to write (a snapshot, owned) */
   struct api_persist_ack ack; /* cb NULL: nobody waits */
   struct op *next;
 };
@@ -108,8 +108,8 @@ static loom_err run_op(const struct op *o) {
     break;
   case OP_ASSISTANT_LATEST:
     err = loom_store_set_assistant_version(
-        s, T, o->id, (int)json_integer_value(json_object_get(o->row, "version")),
-        &out, &e);
+        s, T, o->id,
+        (int)json_integer_value(json_object_get(o->row, "version")), &out, &e);
     break;
   case OP_ASSISTANT_DELETE:
     err = loom_store_delete_assistant(s, T, o->id, &e);
@@ -119,8 +119,8 @@ static loom_err run_op(const struct op *o) {
     break;
   case OP_RUN_STATUS:
     err = loom_store_set_run_status(
-        s, T, o->id, json_string_value(json_object_get(o->row, "status")),
-        NULL, json_object_get(o->row, "error"), &e);
+        s, T, o->id, json_string_value(json_object_get(o->row, "status")), NULL,
+        json_object_get(o->row, "error"), &e);
     break;
   case OP_RUN_DELETE:
     err = loom_store_delete_run(s, T, o->id, &e);
@@ -133,10 +133,10 @@ static loom_err run_op(const struct op *o) {
   }
   json_decref(out);
   if (err && err != LOOM_ERR_NOT_FOUND)
-    LOOM_WARN("persist: %s %s: %s", o->kind <= OP_THREAD_DELETE ? "thread"
-                                    : o->kind <= OP_ASSISTANT_DELETE
-                                        ? "assistant"
-                                        : "run",
+    LOOM_WARN("persist: %s %s: %s",
+              o->kind <= OP_THREAD_DELETE      ? "thread"
+              : o->kind <= OP_ASSISTANT_DELETE ? "assistant"
+                                               : "run",
               o->id, e.message);
   return err;
 }
@@ -209,8 +209,8 @@ static void enqueue_ack(enum op_kind kind, const char *id, json_t *row,
   bool start = !draining;
   draining = true;
   pthread_mutex_unlock(&qlock);
-  if (start && loom_loop_work(loom_loop_group_at(app->loops, 0),
-                              drain_work_cb, drain_after_cb, NULL) != LOOM_OK)
+  if (start && loom_loop_work(loom_loop_group_at(app->loops, 0), drain_work_cb,
+                              drain_after_cb, NULL) != LOOM_OK)
     drain_work_cb(NULL); /* stopping: write synchronously */
 }
 
@@ -245,7 +245,8 @@ void api_persist_assistant(const json_t *row, enum api_persist_how how) {
   if (by && !strcmp(by, "system"))
     return; /* made again from the graph at every start */
   static const enum op_kind kinds[] = {OP_ASSISTANT_CREATE, OP_ASSISTANT_UPDATE,
-                                       OP_ASSISTANT_LATEST, OP_ASSISTANT_DELETE};
+                                       OP_ASSISTANT_LATEST,
+                                       OP_ASSISTANT_DELETE};
   enqueue(kinds[how], id, json_deep_copy(row));
 }
 
@@ -286,7 +287,9 @@ void api_persist_run_delete(const struct api_run *r) {
 
 void api_persist_init(struct loom_app *a) { app = a; }
 
-struct loom_store *api_store(void) { return app ? app->store : NULL; }
+struct loom_store *api_store(void) {
+  return app ? app->store : NULL;
+}
 
 /* ---- loading at start-up (single-threaded, before the server serves) ---- */
 
@@ -304,8 +307,8 @@ static void load_versions(const char *id) {
 static size_t load_assistants(void) {
   size_t count = 0;
   for (size_t off = 0;; off += LOOM_SEARCH_MAX_LIMIT) {
-    struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .offset = off,
-                            .ascending = true};
+    struct loom_search q = {
+        .limit = LOOM_SEARCH_MAX_LIMIT, .offset = off, .ascending = true};
     json_t *rows = NULL;
     struct loom_error e = {0};
     if (loom_store_search_assistants(app->store, API_TENANT, &q, &rows, &e)) {
@@ -341,9 +344,9 @@ static bool load_events(struct api_run *r, bool finished) {
     json_array_foreach(rows, i, row) {
       after = json_integer_value(json_object_get(row, "seq"));
       if (!finished)
-        api_run_restore_event(
-            r, json_string_value(json_object_get(row, "event")),
-            json_incref(json_object_get(row, "data")));
+        api_run_restore_event(r,
+                              json_string_value(json_object_get(row, "event")),
+                              json_incref(json_object_get(row, "data")));
     }
     json_decref(rows);
     if (finished && n) {
@@ -377,7 +380,7 @@ static void load_run(struct api_thread *t, const json_t *row) {
   r->updated_at = json_deep_copy(json_object_get(row, "updated_at"));
   const char *st = json_string_value(json_object_get(row, "status"));
   static const char *const names[] = {"pending", "running", "success",
-                                      "error", "timeout", "interrupted"};
+                                      "error",   "timeout", "interrupted"};
   for (size_t i = 0; st && i < sizeof names / sizeof names[0]; i++)
     if (!strcmp(st, names[i]))
       r->status = (enum api_run_status)i;
@@ -417,8 +420,8 @@ static void load_thread(const json_t *row) {
   const json_t *v = json_object_get(row, "values");
   t->values = json_is_object(v) ? json_deep_copy(v) : NULL;
   v = json_object_get(row, "interrupts");
-  t->interrupts = json_is_object(v) && json_object_size(v) ? json_deep_copy(v)
-                                                           : NULL;
+  t->interrupts =
+      json_is_object(v) && json_object_size(v) ? json_deep_copy(v) : NULL;
   const char *st = json_string_value(json_object_get(row, "status"));
   loom_free(t->status);
   t->status = loom_strdup(st && strcmp(st, "busy") ? st : "idle");
@@ -439,8 +442,8 @@ static void load_thread(const json_t *row) {
 static size_t load_threads(void) {
   size_t count = 0;
   for (size_t off = 0;; off += LOOM_SEARCH_MAX_LIMIT) {
-    struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .offset = off,
-                            .ascending = true};
+    struct loom_search q = {
+        .limit = LOOM_SEARCH_MAX_LIMIT, .offset = off, .ascending = true};
     json_t *rows = NULL;
     struct loom_error e = {0};
     if (loom_store_search_threads(app->store, API_TENANT, &q, &rows, &e)) {

@@ -29,7 +29,7 @@ void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  const char *code = status == 404 ? "NOT_FOUND"
+  const char *code = status == 404   ? "NOT_FOUND"
                      : status == 409 ? "ALREADY_EXISTS"
                      : status == 403 ? "FORBIDDEN"
                      : status == 401 ? "UNAUTHENTICATED"
@@ -59,15 +59,17 @@ unsigned pc_status(loom_err code) {
   }
 }
 
-struct loom_vindexes *pc_indexes(void) { return indexes; }
+struct loom_vindexes *pc_indexes(void) {
+  return indexes;
+}
 
 /* The index model Pinecone clients 6.x to 9.x read. */
 static json_t *index_model(struct loom_http_req *req, const char *name,
                            struct loom_vstore *s, const json_t *info) {
   const struct loom_vstore_params *p = loom_vstore_params(s);
   const char *host = loom_http_header(req, "Host");
-  char *url = loom_asprintf("http://%s/indexes/%s", host ? host : "localhost",
-                            name);
+  char *url =
+      loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", name);
   json_t *spec = json_object_get(info, "spec");
   json_t *dp = json_object_get(info, "deletion_protection");
   spec = spec ? json_incref(spec)
@@ -78,14 +80,14 @@ static json_t *index_model(struct loom_http_req *req, const char *name,
       "{s:s,s:i,s:s,s:s,s:s,s:o,s:{s:b,s:s},s:o,s:{s:s,s:s,s:s},"
       "s:{s:{s:{s:s,s:i,s:s}}}}",
       "name", name, "dimension", (int)p->dim, "metric",
-      loom_metric_name(p->metric), "host", url, "vector_type", "dense",
-      "spec", spec, "status", "ready", 1, "state", "Ready",
-      "deletion_protection", dp, "deployment", "deployment_type",
-      "managed", "cloud", "aws", "region", "us-east-1", "schema", "fields",
-      "_values", "type", "dense_vector", "dimension", (int)p->dim, "metric",
-      loom_metric_name(p->metric));
+      loom_metric_name(p->metric), "host", url, "vector_type", "dense", "spec",
+      spec, "status", "ready", 1, "state", "Ready", "deletion_protection", dp,
+      "deployment", "deployment_type", "managed", "cloud", "aws", "region",
+      "us-east-1", "schema", "fields", "_values", "type", "dense_vector",
+      "dimension", (int)p->dim, "metric", loom_metric_name(p->metric));
   json_t *tags = json_object_get(info, "tags");
-  if (tags) json_object_set(m, "tags", tags);
+  if (tags)
+    json_object_set(m, "tags", tags);
   loom_free(url);
   return m;
 }
@@ -110,7 +112,8 @@ static json_t *vector_field(json_t *body, const char **vector_type) {
 static void create_index(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body;
-  if (!loom_http_json_object(req, &body)) return;
+  if (!loom_http_json_object(req, &body))
+    return;
   const char *name = json_string_value(json_object_get(body, "name"));
   const char *vt = json_string_value(json_object_get(body, "vector_type"));
   json_t *field = vector_field(body, &vt);
@@ -138,7 +141,8 @@ static void create_index(struct loom_http_req *req, void *ud) {
     json_t *info = json_object();
     if (json_object_get(body, "spec"))
       json_object_set(info, "spec", json_object_get(body, "spec"));
-    if (dp) json_object_set(info, "deletion_protection", dp);
+    if (dp)
+      json_object_set(info, "deletion_protection", dp);
     if (json_is_object(json_object_get(body, "tags")))
       json_object_set(info, "tags", json_object_get(body, "tags"));
     struct loom_error e;
@@ -206,7 +210,8 @@ static void delete_index(struct loom_http_req *req, void *ud) {
   if (protect) {
     pc_fail(req, 403,
             "deletion protection is enabled for index '%s'; disable it with "
-            "configure first", name);
+            "configure first",
+            name);
     return;
   }
   struct loom_error e;
@@ -220,19 +225,22 @@ static void configure_index(struct loom_http_req *req, void *ud) {
   (void)ud;
   const char *name = loom_http_param(req, "index");
   json_t *body;
-  if (!loom_http_json_object(req, &body)) return;
+  if (!loom_http_json_object(req, &body))
+    return;
   json_t *info = json_object();
   json_t *dp = json_object_get(body, "deletion_protection");
   json_t *tags = json_object_get(body, "tags");
   struct loom_error e;
-  if (dp && !(json_is_string(dp) &&
-              (!strcmp(json_string_value(dp), "enabled") ||
-               !strcmp(json_string_value(dp), "disabled")))) {
+  if (dp &&
+      !(json_is_string(dp) && (!strcmp(json_string_value(dp), "enabled") ||
+                               !strcmp(json_string_value(dp), "disabled")))) {
     pc_fail(req, 400, "deletion_protection must be enabled or disabled");
     goto out;
   }
-  if (dp) json_object_set(info, "deletion_protection", dp);
-  if (json_is_object(tags)) json_object_set(info, "tags", tags);
+  if (dp)
+    json_object_set(info, "deletion_protection", dp);
+  if (json_is_object(tags))
+    json_object_set(info, "tags", tags);
   if (loom_vindexes_configure(indexes, name, info, &e) != LOOM_OK) {
     pc_fail(req, pc_status(e.code), "%s", e.message);
     goto out;
@@ -252,7 +260,8 @@ loom_err loom_api_pinecone_routes(struct loom_http_router *router,
     char *dir = loom_asprintf("%s/indexes", data);
     loom_err err = loom_vindexes_open(dir, &indexes, e);
     loom_free(dir);
-    if (err) return err;
+    if (err)
+      return err;
   }
   static const struct {
     const char *method, *pattern;
@@ -265,9 +274,10 @@ loom_err loom_api_pinecone_routes(struct loom_http_router *router,
       {"PATCH", "/indexes/{index}", configure_index},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(router, routes[i].method,
-                                       routes[i].pattern, routes[i].cb, NULL, e);
-    if (err) return err;
+    loom_err err = loom_http_route_add(
+        router, routes[i].method, routes[i].pattern, routes[i].cb, NULL, e);
+    if (err)
+      return err;
   }
   return pc_data_routes(router, e);
 }

@@ -24,27 +24,28 @@
 #define PC_MAX_META (40u << 10)
 #define PC_MAX_FETCH 1000
 
-static void dp_fail(struct loom_http_req *req, unsigned status,
-                    const char *fmt, ...) LOOM_PRINTF(3, 4);
+static void dp_fail(struct loom_http_req *req, unsigned status, const char *fmt,
+                    ...) LOOM_PRINTF(3, 4);
 
-static void dp_fail(struct loom_http_req *req, unsigned status,
-                    const char *fmt, ...) {
+static void dp_fail(struct loom_http_req *req, unsigned status, const char *fmt,
+                    ...) {
   char msg[600];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   int grpc = status == 404 ? 5 : status == 409 ? 6 : status >= 500 ? 13 : 3;
-  loom_http_respond_json(req, status,
-                         json_pack("{s:i,s:s,s:[]}", "code", grpc, "message",
-                                   msg, "details"));
+  loom_http_respond_json(
+      req, status,
+      json_pack("{s:i,s:s,s:[]}", "code", grpc, "message", msg, "details"));
 }
 
 /* The index of the request, with the table held; answers 404 if absent. */
 static struct loom_vstore *acquire(struct loom_http_req *req) {
   const char *name = loom_http_param(req, "index");
   struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), name, NULL);
-  if (!s) dp_fail(req, 404, "index '%s' not found", name ? name : "");
+  if (!s)
+    dp_fail(req, 404, "index '%s' not found", name ? name : "");
   return s;
 }
 
@@ -55,8 +56,10 @@ static json_t *body_object(struct loom_http_req *req) {
   size_t len;
   loom_http_body(req, &len);
   if (len > PC_MAX_BODY) {
-    dp_fail(req, 400, "request size %zu bytes exceeds the maximum of %u "
-                      "bytes (2 MB)", len, PC_MAX_BODY);
+    dp_fail(req, 400,
+            "request size %zu bytes exceeds the maximum of %u "
+            "bytes (2 MB)",
+            len, PC_MAX_BODY);
     return NULL;
   }
   json_t *body;
@@ -69,8 +72,8 @@ static const char *ns_of(const json_t *body) {
 }
 
 /* `arr` as dim floats into `out`; false with a message in `err`. */
-static bool parse_values(const json_t *arr, uint32_t dim, float *out,
-                         char *err, size_t errlen, const char *what) {
+static bool parse_values(const json_t *arr, uint32_t dim, float *out, char *err,
+                         size_t errlen, const char *what) {
   if (!json_is_array(arr)) {
     snprintf(err, errlen, "%s: values must be an array of numbers", what);
     return false;
@@ -78,7 +81,8 @@ static bool parse_values(const json_t *arr, uint32_t dim, float *out,
   if (json_array_size(arr) != dim) {
     snprintf(err, errlen,
              "%s: vector dimension %zu does not match the dimension of the "
-             "index %u", what, json_array_size(arr), dim);
+             "index %u",
+             what, json_array_size(arr), dim);
     return false;
   }
   for (uint32_t i = 0; i < dim; i++) {
@@ -111,7 +115,8 @@ static bool check_metadata(const json_t *meta, char *err, size_t errlen,
     if (!ok) {
       snprintf(err, errlen,
                "%s: metadata field '%s' must be a string, number, boolean "
-               "or list of strings", what, k);
+               "or list of strings",
+               what, k);
       return false;
     }
   }
@@ -119,8 +124,10 @@ static bool check_metadata(const json_t *meta, char *err, size_t errlen,
   size_t n = text ? strlen(text) : 0;
   free(text);
   if (n > PC_MAX_META) {
-    snprintf(err, errlen, "%s: metadata size is %zu bytes, over the limit "
-             "of %u bytes per vector", what, n, PC_MAX_META);
+    snprintf(err, errlen,
+             "%s: metadata size is %zu bytes, over the limit "
+             "of %u bytes per vector",
+             what, n, PC_MAX_META);
     return false;
   }
   return true;
@@ -129,9 +136,11 @@ static bool check_metadata(const json_t *meta, char *err, size_t errlen,
 static void upsert(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = body_object(req);
-  if (!body) return;
+  if (!body)
+    return;
   struct loom_vstore *s = acquire(req);
-  if (!s) goto out_body;
+  if (!s)
+    goto out_body;
   uint32_t dim = loom_vstore_params(s)->dim;
   json_t *vectors = json_object_get(body, "vectors");
   size_t n = json_array_size(vectors);
@@ -139,8 +148,8 @@ static void upsert(struct loom_http_req *req, void *ud) {
   if (!json_is_array(vectors) || n == 0)
     snprintf(err, sizeof err, "vectors must be a non-empty array");
   else if (n > PC_MAX_UPSERT)
-    snprintf(err, sizeof err, "%zu vectors in one upsert; the limit is %d",
-             n, PC_MAX_UPSERT);
+    snprintf(err, sizeof err, "%zu vectors in one upsert; the limit is %d", n,
+             PC_MAX_UPSERT);
   float *values = loom_malloc(n * dim * sizeof(float) + 1);
   struct loom_vrecord *recs = loom_calloc(n + 1, sizeof *recs);
   for (size_t i = 0; !err[0] && i < n; i++) {
@@ -163,7 +172,8 @@ static void upsert(struct loom_http_req *req, void *ud) {
       break;
     recs[i].values = values + i * dim;
     if (meta && !json_is_null(meta)) {
-      if (!check_metadata(meta, err, sizeof err, what)) break;
+      if (!check_metadata(meta, err, sizeof err, what))
+        break;
       recs[i].metadata = meta;
     }
   }
@@ -173,7 +183,8 @@ static void upsert(struct loom_http_req *req, void *ud) {
   else if (loom_vstore_upsert(s, ns_of(body), recs, n, &e) != LOOM_OK)
     dp_fail(req, pc_status(e.code), "%s", e.message);
   else
-    loom_http_respond_json(req, 200, json_pack("{s:i}", "upsertedCount", (int)n));
+    loom_http_respond_json(req, 200,
+                           json_pack("{s:i}", "upsertedCount", (int)n));
   loom_free(values);
   loom_free(recs);
   release();
@@ -190,7 +201,8 @@ struct match_ctx {
 
 static json_t *floats(const float *v, uint32_t dim) {
   json_t *a = json_array();
-  for (uint32_t i = 0; i < dim; i++) json_array_append_new(a, json_real(v[i]));
+  for (uint32_t i = 0; i < dim; i++)
+    json_array_append_new(a, json_real(v[i]));
   return a;
 }
 
@@ -201,7 +213,8 @@ static void match_cb(void *ud, const char *id, float d, const float *values,
                         (double)loom_hnsw_score(c->metric, d));
   json_object_set_new(m, "values",
                       c->values ? floats(values, c->dim) : json_array());
-  if (c->metadata && meta) json_object_set_new(m, "metadata", json_deep_copy(meta));
+  if (c->metadata && meta)
+    json_object_set_new(m, "metadata", json_deep_copy(meta));
   json_array_append_new(c->matches, m);
 }
 
@@ -215,9 +228,11 @@ static void copy_cb(void *ud, const char *id, float d, const float *values,
 static void query(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = body_object(req);
-  if (!body) return;
+  if (!body)
+    return;
   struct loom_vstore *s = acquire(req);
-  if (!s) goto out_body;
+  if (!s)
+    goto out_body;
   const struct loom_vstore_params *p = loom_vstore_params(s);
   json_t *topk = json_object_get(body, "topK");
   json_t *vec = json_object_get(body, "vector");
@@ -254,7 +269,9 @@ static void query(struct loom_http_req *req, void *ud) {
   }
   if (have) {
     size_t k = (size_t)json_integer_value(topk);
-    struct loom_hnsw_query hq = {.vector = q, .k = k, .ef = k < 100 ? 100 : k,
+    struct loom_hnsw_query hq = {.vector = q,
+                                 .k = k,
+                                 .ef = k < 100 ? 100 : k,
                                  .filter = filter ? loom_filter_match_cb : NULL,
                                  .filter_ud = filter};
     loom_vstore_query(s, ns, &hq, match_cb, &c);
@@ -275,15 +292,18 @@ static void fetch_cb(void *ud, const char *id, float d, const float *values,
                      const json_t *meta) {
   (void)d;
   struct match_ctx *c = ud;
-  json_t *v = json_pack("{s:s,s:o}", "id", id, "values", floats(values, c->dim));
-  if (meta) json_object_set_new(v, "metadata", json_deep_copy(meta));
+  json_t *v =
+      json_pack("{s:s,s:o}", "id", id, "values", floats(values, c->dim));
+  if (meta)
+    json_object_set_new(v, "metadata", json_deep_copy(meta));
   json_object_set_new(c->matches, id, v);
 }
 
 static void fetch(struct loom_http_req *req, void *ud) {
   (void)ud;
   struct loom_vstore *s = acquire(req);
-  if (!s) return;
+  if (!s)
+    return;
   const char *ids[PC_MAX_FETCH];
   size_t n = loom_http_query_values(req, "ids", ids, PC_MAX_FETCH);
   const char *ns = loom_http_query(req, "namespace");
@@ -293,7 +313,8 @@ static void fetch(struct loom_http_req *req, void *ud) {
   } else {
     struct match_ctx c = {json_object(), 0, true, true,
                           loom_vstore_params(s)->dim};
-    for (size_t i = 0; i < n; i++) loom_vstore_fetch(s, ns, ids[i], fetch_cb, &c);
+    for (size_t i = 0; i < n; i++)
+      loom_vstore_fetch(s, ns, ids[i], fetch_cb, &c);
     loom_http_respond_json(req, 200,
                            json_pack("{s:o,s:s,s:{s:i}}", "vectors", c.matches,
                                      "namespace", ns, "usage", "readUnits", 1));
@@ -304,9 +325,11 @@ static void fetch(struct loom_http_req *req, void *ud) {
 static void update(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = body_object(req);
-  if (!body) return;
+  if (!body)
+    return;
   struct loom_vstore *s = acquire(req);
-  if (!s) goto out_body;
+  if (!s)
+    goto out_body;
   uint32_t dim = loom_vstore_params(s)->dim;
   const char *id = json_string_value(json_object_get(body, "id"));
   json_t *vals = json_object_get(body, "values");
@@ -322,10 +345,9 @@ static void update(struct loom_http_req *req, void *ud) {
     check_metadata(meta, err, sizeof err, "setMetadata");
   if (err[0])
     dp_fail(req, 400, "%s", err);
-  else if (loom_vstore_update(s, ns_of(body), id,
-                              vals && !json_is_null(vals) ? v : NULL,
-                              meta && !json_is_null(meta) ? meta : NULL,
-                              &e) != LOOM_OK)
+  else if (loom_vstore_update(
+               s, ns_of(body), id, vals && !json_is_null(vals) ? v : NULL,
+               meta && !json_is_null(meta) ? meta : NULL, &e) != LOOM_OK)
     dp_fail(req, pc_status(e.code), "%s", e.message);
   else
     loom_http_respond_json(req, 200, json_object());
@@ -338,9 +360,11 @@ out_body:
 static void delete_vectors(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = body_object(req);
-  if (!body) return;
+  if (!body)
+    return;
   struct loom_vstore *s = acquire(req);
-  if (!s) goto out_body;
+  if (!s)
+    goto out_body;
   json_t *ids = json_object_get(body, "ids");
   json_t *fj = json_object_get(body, "filter");
   bool all = json_is_true(json_object_get(body, "deleteAll"));
@@ -417,9 +441,11 @@ static void ns_cb(void *ud, const char *ns, size_t count) {
 static void stats(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = body_object(req);
-  if (!body) return;
+  if (!body)
+    return;
   struct loom_vstore *s = acquire(req);
-  if (!s) goto out_body;
+  if (!s)
+    goto out_body;
   struct stats_ctx c = {json_object(), s, NULL, 0, 0};
   json_t *fj = json_object_get(body, "filter");
   struct loom_error e;
@@ -453,8 +479,10 @@ static void list_cb(void *ud, const char *id, float d, const float *v,
                     const json_t *meta) {
   (void)d, (void)v, (void)meta;
   struct list_ctx *c = ud;
-  if (strncmp(id, c->prefix, strlen(c->prefix)) != 0) return;
-  if (c->after[0] && strcmp(id, c->after) <= 0) return;
+  if (strncmp(id, c->prefix, strlen(c->prefix)) != 0)
+    return;
+  if (c->after[0] && strcmp(id, c->after) <= 0)
+    return;
   if (c->n == c->cap) {
     c->cap = c->cap ? 2 * c->cap : 256;
     c->ids = loom_realloc(c->ids, c->cap * sizeof *c->ids);
@@ -469,7 +497,8 @@ static int cmp_ids(const void *a, const void *b) {
 static void list_ids(struct loom_http_req *req, void *ud) {
   (void)ud;
   struct loom_vstore *s = acquire(req);
-  if (!s) return;
+  if (!s)
+    return;
   const char *ns = loom_http_query(req, "namespace");
   const char *lim = loom_http_query(req, "limit");
   const char *prefix = loom_http_query(req, "prefix");
@@ -494,7 +523,8 @@ static void list_ids(struct loom_http_req *req, void *ud) {
   if (take < c.n)
     json_object_set_new(out, "pagination",
                         json_pack("{s:s}", "next", c.ids[take - 1]));
-  for (size_t i = 0; i < c.n; i++) loom_free(c.ids[i]);
+  for (size_t i = 0; i < c.n; i++)
+    loom_free(c.ids[i]);
   loom_free(c.ids);
   loom_http_respond_json(req, 200, out);
 }
@@ -514,9 +544,10 @@ loom_err pc_data_routes(struct loom_http_router *router, struct loom_error *e) {
       {"GET", "/indexes/{index}/vectors/list", list_ids},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(router, routes[i].method,
-                                       routes[i].pattern, routes[i].cb, NULL, e);
-    if (err) return err;
+    loom_err err = loom_http_route_add(
+        router, routes[i].method, routes[i].pattern, routes[i].cb, NULL, e);
+    if (err)
+      return err;
   }
   return LOOM_OK;
 }

@@ -3,17 +3,16 @@
  *
  *   POST   /threads/{thread_id}/runs                 create, in the background
  *   POST   /threads/{thread_id}/runs/stream          create and stream (SSE)
- *   POST   /threads/{thread_id}/runs/wait            create and wait for the end
- *   GET    /threads/{thread_id}/runs                 list (limit, offset, status)
- *   GET    /threads/{thread_id}/runs/{run_id}        get
- *   DELETE /threads/{thread_id}/runs/{run_id}        delete a finished run
- *   POST   /threads/{thread_id}/runs/{run_id}/cancel cancel (wait, action)
- *   GET    /threads/{thread_id}/runs/{run_id}/join   wait for the end
- *   GET    /threads/{thread_id}/runs/{run_id}/stream join the stream
- *   POST   /runs, /runs/stream, /runs/wait           stateless runs
- *   GET    /runs/{run_id}/stream                     join a stateless stream
- *   POST   /runs/cancel                              cancel many
- *   POST   /runs/batch                               create many (stateless)
+ *   POST   /threads/{thread_id}/runs/wait            create and wait for the
+ * end GET    /threads/{thread_id}/runs                 list (limit, offset,
+ * status) GET    /threads/{thread_id}/runs/{run_id}        get DELETE
+ * /threads/{thread_id}/runs/{run_id}        delete a finished run POST
+ * /threads/{thread_id}/runs/{run_id}/cancel cancel (wait, action) GET
+ * /threads/{thread_id}/runs/{run_id}/join   wait for the end GET
+ * /threads/{thread_id}/runs/{run_id}/stream join the stream POST   /runs,
+ * /runs/stream, /runs/wait           stateless runs GET /runs/{run_id}/stream
+ * join a stateless stream POST   /runs/cancel cancel many POST   /runs/batch
+ * create many (stateless)
  *
  * Every body is validated before anything happens: a field of the wrong
  * type or value is 422 naming the field; an unknown thread (without
@@ -75,7 +74,8 @@ static loom_err check_config(const json_t *body, struct loom_error *e) {
     return LOOM_OK;
   long long limit = 0;
   json_t *conf = NULL, *tags = NULL;
-  loom_err err = api_opt_int(config, "recursion_limit", 1, 100000000, &limit, e);
+  loom_err err =
+      api_opt_int(config, "recursion_limit", 1, 100000000, &limit, e);
   if (!err)
     err = api_opt_object(config, "configurable", &conf, e);
   if (!err)
@@ -174,7 +174,7 @@ struct create {
   json_t *kw;
   unsigned status; /* on failure */
   struct loom_error e;
-  struct api_run *run; /* ref for the caller */
+  struct api_run *run;        /* ref for the caller */
   struct api_persist_ack ack; /* told when the run is in the store */
 };
 

@@ -243,8 +243,8 @@ static void join_stream_cb(struct loom_http_req *req, void *ud) {
   release(r);
 }
 
-loom_err api_run_manage_routes(struct loom_http_router *r,
-                               struct loom_app *app, struct loom_error *e) {
+loom_err api_run_manage_routes(struct loom_http_router *r, struct loom_app *app,
+                               struct loom_error *e) {
   static const struct {
     const char *method, *path;
     loom_http_handler_cb cb;

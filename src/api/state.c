@@ -8,8 +8,9 @@
  *   POST /threads/{thread_id}/state/checkpoint       same, {checkpoint: {...}}
  *   POST /threads/{thread_id}/state                  update state (values,
  *                                                    as_node, checkpoint_id)
- *   GET  /threads/{thread_id}/history                newest first (limit, before)
- *   POST /threads/{thread_id}/history                same, with a metadata filter
+ *   GET  /threads/{thread_id}/history                newest first (limit,
+ * before) POST /threads/{thread_id}/history                same, with a
+ * metadata filter
  *
  * The engine's state shape is turned into LangGraph's: checkpoint and
  * parent_checkpoint as {thread_id, checkpoint_ns, checkpoint_id,
@@ -60,12 +61,11 @@ static json_t *convert_state(const char *thread_id, const json_t *s) {
       "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "values",
       values ? json_deep_copy(values) : json_object(), "next",
       next ? json_deep_copy(next) : json_array(), "tasks", tasks, "checkpoint",
-      api_checkpoint_ref(thread_id,
-                         json_string_value(json_object_get(s, "checkpoint_id"))),
-      "parent_checkpoint",
       api_checkpoint_ref(
-          thread_id,
-          json_string_value(json_object_get(s, "parent_checkpoint_id"))),
+          thread_id, json_string_value(json_object_get(s, "checkpoint_id"))),
+      "parent_checkpoint",
+      api_checkpoint_ref(thread_id, json_string_value(json_object_get(
+                                        s, "parent_checkpoint_id"))),
       "metadata", md ? json_deep_copy(md) : json_null(), "created_at",
       created ? json_deep_copy(created) : json_null(), "interrupts",
       ints ? json_deep_copy(ints) : json_array());
@@ -116,10 +116,9 @@ static void job_history(struct job *j) {
 
 static void job_update(struct job *j) {
   char id[LOOM_ID_LEN + 1] = "";
-  j->err = loom_engine_update_state(the_app->store, API_TENANT,
-                                    j->graph->graph, j->thread_id,
-                                    j->checkpoint_id, j->values, j->as_node,
-                                    id, &j->e);
+  j->err = loom_engine_update_state(the_app->store, API_TENANT, j->graph->graph,
+                                    j->thread_id, j->checkpoint_id, j->values,
+                                    j->as_node, id, &j->e);
   if (j->err)
     return;
   json_t *raw = NULL;
@@ -137,7 +136,8 @@ static void job_update(struct job *j) {
     api_unlock();
     json_decref(raw);
   }
-  j->out = json_pack("{s:o}", "checkpoint", api_checkpoint_ref(j->thread_id, id));
+  j->out =
+      json_pack("{s:o}", "checkpoint", api_checkpoint_ref(j->thread_id, id));
 }
 
 /* Supersteps at thread creation: every update in order, as its node. */
@@ -329,11 +329,11 @@ static void update_state_cb(struct loom_http_req *req, void *ud) {
     j->values = values && !json_is_null(values) ? json_deep_copy(values)
                                                 : json_object();
     j->as_node = as_node ? loom_strdup(as_node) : NULL;
-    j->checkpoint_id = checkpoint_of(body) ? loom_strdup(checkpoint_of(body))
-                                           : NULL;
+    j->checkpoint_id =
+        checkpoint_of(body) ? loom_strdup(checkpoint_of(body)) : NULL;
     if (j->graph && as_node && !loom_graph_node(j->graph->graph, as_node)) {
-      api_fail(req, 422, "invalid_request", "as_node: graph '%s' has no node '%s'",
-               j->graph->id, as_node);
+      api_fail(req, 422, "invalid_request",
+               "as_node: graph '%s' has no node '%s'", j->graph->id, as_node);
       job_free(j);
     } else {
       api_offload(req, job_work, job_done, j);

@@ -23,8 +23,8 @@
 #include "io/sse.h"
 
 static const char *const modes_valid[] = {
-    "values", "updates", "messages", "messages-tuple", "custom", "debug",
-    "tasks",  "checkpoints", "events", NULL};
+    "values", "updates", "messages",    "messages-tuple", "custom",
+    "debug",  "tasks",   "checkpoints", "events",         NULL};
 
 loom_err api_stream_modes(const json_t *body, json_t **out,
                           struct loom_error *e) {
@@ -63,10 +63,10 @@ struct stream {
   size_t next; /* index of the next event to send (its id - 1) */
   bool cancel_on_disconnect;
   bool closed;
-  bool reading;  /* a store read is on the pool */
+  bool reading;         /* a store read is on the pool */
   bool from_store_done; /* the store replay reached its end */
   char run_id[LOOM_ID_LEN + 1];
-  json_t *rows;  /* what the store read returned */
+  json_t *rows; /* what the store read returned */
 };
 
 static bool selected(const struct stream *s, const char *mode,
@@ -177,7 +177,8 @@ static void read_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
 
 /* True (and a read started) when the stream's next event is only in the
  * store. Lock held. */
-static bool replay_from_store_locked(struct stream *s, const struct api_run *r) {
+static bool replay_from_store_locked(struct stream *s,
+                                     const struct api_run *r) {
   if (!r->events_gone || r->stateless || s->from_store_done || !api_store())
     return false;
   if (r->nevents && s->next + 1 >= r->nevents)
@@ -208,8 +209,7 @@ static void stream_wake_cb(struct api_watch *w) {
         LOOM_ERR_CANCELLED)
       break;
   }
-  bool done = api_run_finished(r->status) && s->next >= r->nevents &&
-              r->ended;
+  bool done = api_run_finished(r->status) && s->next >= r->nevents && r->ended;
   if (done || !loom_sse_is_open(s->sse))
     stream_end_locked(s);
   api_unlock();
@@ -235,9 +235,8 @@ void api_stream_run(struct loom_http_req *req, struct api_run *r,
   s->subgraphs = json_is_true(json_object_get(r->kwargs, "stream_subgraphs"));
   s->next = after_seq;
   s->cancel_on_disconnect = cancel_on_disconnect;
-  struct loom_sse_options opt = {.keepalive_s = 15,
-                                 .on_disconnect = stream_disconnect_cb,
-                                 .userdata = s};
+  struct loom_sse_options opt = {
+      .keepalive_s = 15, .on_disconnect = stream_disconnect_cb, .userdata = s};
   s->sse = loom_sse_start(req, &opt);
   api_lock();
   s->watch = api_watch_add(r, loom_sse_loop(s->sse), stream_wake_cb, s);

@@ -246,9 +246,9 @@ void api_assistant_ensure_system(const char *graph_id) {
 /* ---- runs ---- */
 
 static const char *const status_names[] = {
-    [API_RUN_PENDING] = "pending",         [API_RUN_RUNNING] = "running",
-    [API_RUN_SUCCESS] = "success",         [API_RUN_ERROR] = "error",
-    [API_RUN_TIMEOUT] = "timeout",         [API_RUN_INTERRUPTED] = "interrupted",
+    [API_RUN_PENDING] = "pending", [API_RUN_RUNNING] = "running",
+    [API_RUN_SUCCESS] = "success", [API_RUN_ERROR] = "error",
+    [API_RUN_TIMEOUT] = "timeout", [API_RUN_INTERRUPTED] = "interrupted",
 };
 
 const char *api_run_status_name(enum api_run_status s) {
@@ -436,8 +436,7 @@ void api_run_emit(struct api_run *r, const char *mode, const char *event,
   api_run_wake(r);
 }
 
-void api_run_restore_event(struct api_run *r, const char *event,
-                           json_t *data) {
+void api_run_restore_event(struct api_run *r, const char *event, json_t *data) {
   char mode[64];
   push_event(r, api_event_mode(event, mode, sizeof mode), event, data);
 }

@@ -108,8 +108,7 @@ static void thread_saved_cb(void *arg, loom_err err) {
 /* Lock held. Queues the thread's row and answers `reply` (stolen) once it
  * is written. */
 static void reply_when_saved_locked(struct loom_http_req *req,
-                                    const struct api_thread *t,
-                                    json_t *reply) {
+                                    const struct api_thread *t, json_t *reply) {
   struct saved_reply *sr = LOOM_NEW(struct saved_reply);
   *sr = (struct saved_reply){.req = req, .reply = reply};
   snprintf(sr->id, sizeof sr->id, "%s", t->id);
@@ -304,8 +303,8 @@ static void prune_work(void *arg) {
   size_t i;
   json_t *id;
   json_array_foreach(p->ids, i, id) {
-    (void)loom_store_delete_thread_checkpoints(
-        the_app->store, API_TENANT, json_string_value(id), NULL);
+    (void)loom_store_delete_thread_checkpoints(the_app->store, API_TENANT,
+                                               json_string_value(id), NULL);
   }
 }
 
@@ -387,10 +386,10 @@ static bool search_each(struct api_thread *t, void *arg) {
   return true;
 }
 
-static loom_err read_search(const json_t *body, struct search *s,
-                            json_t **ids, struct loom_error *e) {
-  static const char *const statuses[] = {"idle", "busy", "interrupted",
-                                         "error", NULL};
+static loom_err read_search(const json_t *body, struct search *s, json_t **ids,
+                            struct loom_error *e) {
+  static const char *const statuses[] = {"idle", "busy", "interrupted", "error",
+                                         NULL};
   static const char *const sort_by[] = {"thread_id", "status", "created_at",
                                         "updated_at", NULL};
   static const char *const order[] = {"asc", "desc", NULL};
@@ -421,8 +420,10 @@ struct sort_by {
 
 static int compare(const void *a, const void *b, void *arg) {
   const struct sort_by *by = arg;
-  const char *x = json_string_value(json_object_get(*(json_t *const *)a, by->key));
-  const char *y = json_string_value(json_object_get(*(json_t *const *)b, by->key));
+  const char *x =
+      json_string_value(json_object_get(*(json_t *const *)a, by->key));
+  const char *y =
+      json_string_value(json_object_get(*(json_t *const *)b, by->key));
   int c = strcmp(x ? x : "", y ? y : "");
   return by->desc ? -c : c;
 }
@@ -452,8 +453,8 @@ static void search_cb(struct loom_http_req *req, void *ud) {
                        !s.sort_order || !strcmp(s.sort_order, "desc")};
   qsort_r(v, n, sizeof *v, compare, &by);
   json_t *page = json_array();
-  for (size_t i = (size_t)offset; i < n && json_array_size(page) < (size_t)limit;
-       i++)
+  for (size_t i = (size_t)offset;
+       i < n && json_array_size(page) < (size_t)limit; i++)
     json_array_append(page, v[i]);
   api_unlock();
   loom_free(v);

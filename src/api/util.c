@@ -30,8 +30,8 @@ void api_fail(struct loom_http_req *req, unsigned status, const char *code,
 
 void api_fail_err(struct loom_http_req *req, const struct loom_error *e) {
   unsigned status = loom_http_status_for(e->code);
-  const char *code = e->code == LOOM_ERR_INVALID ? "invalid_request"
-                                                 : loom_err_code(e->code);
+  const char *code =
+      e->code == LOOM_ERR_INVALID ? "invalid_request" : loom_err_code(e->code);
   api_fail(req, status, code, "%s",
            e->message[0] ? e->message : loom_strerror(e->code));
 }
@@ -249,8 +249,9 @@ void api_uuid5(const char *ns, const char *name, char out[LOOM_ID_LEN + 1]) {
   loom_free(msg);
   h[6] = (unsigned char)((h[6] & 0x0f) | 0x50);
   h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
-  snprintf(out, LOOM_ID_LEN + 1,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-           h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10],
-           h[11], h[12], h[13], h[14], h[15]);
+  snprintf(
+      out, LOOM_ID_LEN + 1,
+      "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+      h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
+      h[12], h[13], h[14], h[15]);
 }

@@ -48,8 +48,7 @@ void api_webhook_send(const char *url, json_t *payload) {
   h->url = loom_strdup(url);
   h->body = loom_json_dump(payload);
   json_decref(payload);
-  static const char *const headers[] = {"Content-Type: application/json",
-                                        NULL};
+  static const char *const headers[] = {"Content-Type: application/json", NULL};
   struct loom_http_client_request rq = {
       .method = "POST",
       .url = h->url,
