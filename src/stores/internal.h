@@ -201,6 +201,24 @@ loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
                       const struct loom_search *q, json_t **out, size_t *count,
                       struct loom_error *e);
 
+/* One table as find_rows reads it. */
+struct row_table {
+  const char *name;            /* "assistants" */
+  const char *columns;         /* the SELECT list that row_cb reads */
+  const char *id_key;          /* id column (and row field): the tie-break */
+  const char *filter_column;   /* compared with find_rows' filter_value */
+  const char *const *sortable; /* for sort_column */
+  json_t *(*row_cb)(sqlite3_stmt *st);
+};
+
+/* Search (`out` set) or count (`count` set) of a tenant's rows of `t`,
+ * sorted as `q` asks; `filter_value` (may be NULL: no filter) must equal
+ * the table's filter column. Paging and row filters as collect_rows. */
+loom_err find_rows(struct loom_store *s, const struct row_table *t,
+                   const char *tenant, const struct loom_search *q,
+                   const char *filter_value, json_t **out, size_t *count,
+                   struct loom_error *e);
+
 /* Looks `sort_by` up in `allowed` (pairs of API field, SQL column, NULL
  * terminated); NULL sort_by is created_at. LOOM_ERR_INVALID otherwise. */
 loom_err sort_column(const char *sort_by, const char *const *allowed,

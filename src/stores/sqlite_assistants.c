@@ -302,36 +302,15 @@ out:
   return result;
 }
 
+static const struct row_table table = {"assistants",   AS_COLUMNS,
+                                       "assistant_id", "graph_id",
+                                       sortable,       assistant_row_cb};
+
 /* Search (out set) or count (count set) of a tenant's assistants. */
 static loom_err find(struct loom_store *s, const char *tenant,
                      const struct loom_search *q, json_t **out, size_t *count,
                      struct loom_error *e) {
-  static const struct loom_search none = {0};
-  q = q ? q : &none;
-  const char *column;
-  loom_err result = store_check_tenant(tenant, e);
-  if (result || (result = sort_column(q->sort_by, sortable, &column, e)))
-    return result;
-  const char *dir = q->ascending ? "ASC" : "DESC";
-  char *sql = loom_asprintf("SELECT " AS_COLUMNS " FROM assistants"
-                            " WHERE tenant_id = ?1 AND"
-                            " (?2 IS NULL OR graph_id = ?2)"
-                            " ORDER BY %s %s, assistant_id %s",
-                            column, dir, dir);
-  struct sqlite_store *sst = sqlite_of(s);
-  struct sqlite_conn *c = NULL;
-  sqlite3_stmt *st = NULL;
-  if ((result = conn_acquire(sst, &c, e)) ||
-      (result = conn_stmt_sql(c, sql, &st, e)))
-    goto out;
-  bind_text(st, 1, tenant);
-  bind_text(st, 2, q->graph_id);
-  result =
-      collect_rows(c, st, assistant_row_cb, "assistant_id", q, out, count, e);
-out:
-  conn_release(sst, c);
-  loom_free(sql);
-  return result;
+  return find_rows(s, &table, tenant, q, q ? q->graph_id : NULL, out, count, e);
 }
 
 loom_err sqlite_search_assistants(struct loom_store *s, const char *tenant,

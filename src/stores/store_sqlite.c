@@ -284,6 +284,37 @@ loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
   return LOOM_OK;
 }
 
+loom_err find_rows(struct loom_store *s, const struct row_table *t,
+                   const char *tenant, const struct loom_search *q,
+                   const char *filter_value, json_t **out, size_t *count,
+                   struct loom_error *e) {
+  static const struct loom_search none = {0};
+  q = q ? q : &none;
+  const char *column;
+  loom_err result = store_check_tenant(tenant, e);
+  if (result || (result = sort_column(q->sort_by, t->sortable, &column, e)))
+    return result;
+  const char *dir = q->ascending ? "ASC" : "DESC";
+  char *sql = loom_asprintf("SELECT %s FROM %s WHERE tenant_id = ?1 AND"
+                            " (?2 IS NULL OR %s = ?2)"
+                            " ORDER BY %s %s, %s %s",
+                            t->columns, t->name, t->filter_column, column, dir,
+                            t->id_key, dir);
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st = NULL;
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(c, sql, &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, filter_value);
+  result = collect_rows(c, st, t->row_cb, t->id_key, q, out, count, e);
+out:
+  conn_release(sst, c);
+  loom_free(sql);
+  return result;
+}
+
 json_t *col_iso_time(sqlite3_stmt *stmt, int idx) {
   if (sqlite3_column_type(stmt, idx) == SQLITE_NULL)
     return json_null();
