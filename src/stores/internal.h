@@ -201,6 +201,16 @@ loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
                       const struct loom_search *q, json_t **out, size_t *count,
                       struct loom_error *e);
 
+/*
+ * Reads the one row of a tenant that `sql` (prepared once as `stmt`, with
+ * ?1 the tenant and ?2 the id) selects, built by `row_cb`. NOT_FOUND says
+ * "<noun> '<id>' not found"; other failures are "reading a <noun>".
+ */
+loom_err load_row(struct sqlite_conn *c, enum stmt_id stmt, const char *sql,
+                  const char *noun, json_t *(*row_cb)(sqlite3_stmt *st),
+                  const char *tenant, const char *id, json_t **out,
+                  struct loom_error *e);
+
 /* One table as find_rows reads it. */
 struct row_table {
   const char *name;            /* "assistants" */

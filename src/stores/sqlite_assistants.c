@@ -75,25 +75,10 @@ static void bind_assistant(sqlite3_stmt *st, const char *tenant, const char *id,
 /* Reads the current row; LOOM_ERR_NOT_FOUND (with message) when absent. */
 static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
                      json_t **out, struct loom_error *e) {
-  sqlite3_stmt *st = NULL;
-  *out = NULL;
-  loom_err err = conn_stmt(c, STMT_AS_GET,
-                           "SELECT " AS_COLUMNS " FROM assistants"
-                           " WHERE tenant_id = ?1 AND assistant_id = ?2",
-                           &st, e);
-  if (err)
-    return err;
-  bind_text(st, 1, tenant);
-  bind_text(st, 2, id);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
-    *out = assistant_row_cb(st);
-  sqlite3_reset(st);
-  if (rc == SQLITE_DONE)
-    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "assistant '%s' not found",
-                          id);
-  return rc == SQLITE_ROW ? LOOM_OK
-                          : db_error(c, rc, "reading an assistant", e);
+  return load_row(c, STMT_AS_GET,
+                  "SELECT " AS_COLUMNS " FROM assistants"
+                  " WHERE tenant_id = ?1 AND assistant_id = ?2",
+                  "assistant", assistant_row_cb, tenant, id, out, e);
 }
 
 /* Writes `row` as version `version`: into assistants (insert or update)

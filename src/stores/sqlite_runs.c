@@ -49,23 +49,10 @@ static bool valid_status(const char *s) {
 
 static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
                      json_t **out, struct loom_error *e) {
-  sqlite3_stmt *st = NULL;
-  *out = NULL;
-  loom_err err = conn_stmt(c, STMT_RUN_GET,
-                           "SELECT " RUN_COLUMNS " FROM runs"
-                           " WHERE tenant_id = ?1 AND run_id = ?2",
-                           &st, e);
-  if (err)
-    return err;
-  bind_text(st, 1, tenant);
-  bind_text(st, 2, id);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
-    *out = run_row_cb(st);
-  sqlite3_reset(st);
-  if (rc == SQLITE_DONE)
-    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "run '%s' not found", id);
-  return rc == SQLITE_ROW ? LOOM_OK : db_error(c, rc, "reading a run", e);
+  return load_row(c, STMT_RUN_GET,
+                  "SELECT " RUN_COLUMNS " FROM runs"
+                  " WHERE tenant_id = ?1 AND run_id = ?2",
+                  "run", run_row_cb, tenant, id, out, e);
 }
 
 /* Runs `fn` on a pooled connection, inside a write transaction when

@@ -80,23 +80,10 @@ static void bind_thread(sqlite3_stmt *st, const char *tenant, const char *id,
 
 static loom_err load(struct sqlite_conn *c, const char *tenant, const char *id,
                      json_t **out, struct loom_error *e) {
-  sqlite3_stmt *st = NULL;
-  *out = NULL;
-  loom_err err = conn_stmt(c, STMT_TH_GET,
-                           "SELECT " TH_COLUMNS " FROM threads"
-                           " WHERE tenant_id = ?1 AND thread_id = ?2",
-                           &st, e);
-  if (err)
-    return err;
-  bind_text(st, 1, tenant);
-  bind_text(st, 2, id);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
-    *out = thread_row_cb(st);
-  sqlite3_reset(st);
-  if (rc == SQLITE_DONE)
-    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "thread '%s' not found", id);
-  return rc == SQLITE_ROW ? LOOM_OK : db_error(c, rc, "reading a thread", e);
+  return load_row(c, STMT_TH_GET,
+                  "SELECT " TH_COLUMNS " FROM threads"
+                  " WHERE tenant_id = ?1 AND thread_id = ?2",
+                  "thread", thread_row_cb, tenant, id, out, e);
 }
 
 loom_err sqlite_put_thread(struct loom_store *s, const char *tenant,

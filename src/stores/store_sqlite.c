@@ -284,6 +284,30 @@ loom_err collect_rows(struct sqlite_conn *c, sqlite3_stmt *st,
   return LOOM_OK;
 }
 
+loom_err load_row(struct sqlite_conn *c, enum stmt_id stmt, const char *sql,
+                  const char *noun, json_t *(*row_cb)(sqlite3_stmt *st),
+                  const char *tenant, const char *id, json_t **out,
+                  struct loom_error *e) {
+  sqlite3_stmt *st = NULL;
+  *out = NULL;
+  loom_err err = conn_stmt(c, stmt, sql, &st, e);
+  if (err)
+    return err;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *out = row_cb(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE)
+    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "%s '%s' not found", noun, id);
+  if (rc == SQLITE_ROW)
+    return LOOM_OK;
+  char what[64];
+  snprintf(what, sizeof what, "reading a %s", noun);
+  return db_error(c, rc, what, e);
+}
+
 loom_err find_rows(struct loom_store *s, const struct row_table *t,
                    const char *tenant, const struct loom_search *q,
                    const char *filter_value, json_t **out, size_t *count,
