@@ -93,8 +93,9 @@ json_t *loom_llm_answer_json(const char *text) {
   return json_loadb(s, (size_t)(end - s), JSON_DECODE_ANY, NULL);
 }
 
-struct structured {
+struct loom_llm_structured {
   struct loom_llm_env env;
+  struct loom_llm_call *call; /* in flight, or NULL */
   const struct loom_provider *p;
   struct loom_llm_request req; /* messages and schema owned below */
   json_t *messages;
@@ -108,7 +109,7 @@ struct structured {
   double cost;
 };
 
-static void finish(struct structured *s, loom_err err, const char *msg,
+static void finish(struct loom_llm_structured *s, loom_err err, const char *msg,
                    json_t *value) {
   struct loom_llm_structured_result r = {.err = err,
                                          .error = msg ? msg : "",
@@ -125,10 +126,11 @@ static void finish(struct structured *s, loom_err err, const char *msg,
   loom_free(s);
 }
 
-static loom_err send(struct structured *s, struct loom_error *e);
+static loom_err send(struct loom_llm_structured *s, struct loom_error *e);
 
 static void done_cb(void *ud, struct loom_llm_result *r) {
-  struct structured *s = ud;
+  struct loom_llm_structured *s = ud;
+  s->call = NULL;
   s->attempts++;
   s->usage.prompt_tokens += r->response.usage.prompt_tokens;
   s->usage.completion_tokens += r->response.usage.completion_tokens;
@@ -169,22 +171,23 @@ static void done_cb(void *ud, struct loom_llm_result *r) {
     finish(s, se.code ? se.code : LOOM_ERR_INTERNAL, se.message, NULL);
 }
 
-static loom_err send(struct structured *s, struct loom_error *e) {
+static loom_err send(struct loom_llm_structured *s, struct loom_error *e) {
   s->req.messages = s->messages;
   struct loom_llm_call_opts o = {.on_done = done_cb, .ud = s};
-  return loom_llm_call_start(&s->env, s->p, &s->req, &o, NULL, e);
+  return loom_llm_call_start(&s->env, s->p, &s->req, &o, &s->call, e);
 }
 
 loom_err loom_llm_structured_start(const struct loom_llm_env *env,
                                    const struct loom_provider *p,
                                    const struct loom_llm_request *req,
                                    loom_llm_structured_cb on_done, void *ud,
+                                   struct loom_llm_structured **out,
                                    struct loom_error *e) {
   if (!req->response_schema || !on_done)
     return loom_error_set(
         e, LOOM_ERR_INVALID,
         "a structured call needs a response schema and on_done");
-  struct structured *s = LOOM_NEW(struct structured);
+  struct loom_llm_structured *s = LOOM_NEW(struct loom_llm_structured);
   s->env = *env;
   s->p = p;
   s->req = *req;
@@ -208,6 +211,13 @@ loom_err loom_llm_structured_start(const struct loom_llm_env *env,
     loom_free(s->schema_name);
     loom_free(s->model);
     loom_free(s);
+  } else if (out) {
+    *out = s;
   }
   return err;
+}
+
+void loom_llm_structured_cancel(struct loom_llm_structured *s) {
+  if (s->call) /* its on_done finishes this call with CANCELLED */
+    loom_llm_call_cancel(s->call);
 }

@@ -40,16 +40,24 @@ struct loom_llm_structured_result {
 typedef void (*loom_llm_structured_cb)(void *ud,
                                        struct loom_llm_structured_result *r);
 
+struct loom_llm_structured;
+
 /*
  * Starts a call whose answer must be JSON valid against
  * req->response_schema (required). `p` must outlive the call. on_done runs
- * exactly once, on env->loop, unless this returns an error.
+ * exactly once, on env->loop, unless this returns an error. `*out` (may be
+ * NULL) is valid until on_done has run.
  */
 loom_err loom_llm_structured_start(const struct loom_llm_env *env,
                                    const struct loom_provider *p,
                                    const struct loom_llm_request *req,
                                    loom_llm_structured_cb on_done, void *ud,
+                                   struct loom_llm_structured **out,
                                    struct loom_error *e) LOOM_MUST_USE;
+
+/* Cancels it (on its loop): on_done runs with LOOM_ERR_CANCELLED before
+ * this returns. Do not call after on_done ran. */
+void loom_llm_structured_cancel(struct loom_llm_structured *s);
 
 /* Parses an answer as JSON, tolerating a ``` fence; NULL if it is not. */
 json_t *loom_llm_answer_json(const char *text);

@@ -1,17 +1,25 @@
 /*
  * nodes — `llm` and `agent` kinds: config checks at load, and tasks that
- * hand their model work to the model loop and wait for it.
+ * hand their model work to the model loop and park the run meanwhile.
  *
- * A task builds a job (provider, messages, options), posts it to the model
- * loop and waits on the job's condition variable. The loop side starts the
- * call (llm_call, llm_node structured, or agent) and, from its callbacks,
- * queues text deltas and finally the result under the job's mutex; the
- * waiting thread emits the deltas as `custom` events as they come (events
- * must be sent from the run's thread) and finishes the task.
+ * A task builds a job (provider, messages, options), posts it to the
+ * model loop and returns: the run parks, holding no thread. The loop side
+ * starts the call (llm_call, llm_node structured, or agent); from its
+ * callbacks it queues text deltas and finally the result under the job's
+ * mutex and posts continuations back to the run (loom_task_post): one to
+ * emit the deltas queued so far as `custom` token events, one to finish
+ * the task. Both run on the run's side (a worker that may write to the
+ * store), never on the model loop.
+ *
+ * Cancel (run side) marks the job cancelled under its mutex, so the loop
+ * side posts nothing more for the task, and asks the loop to cancel the
+ * call. The job is reference-counted: the task, the loop side, and each
+ * continuation or cancel in flight hold one.
  */
 #include "agents/nodes.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +45,27 @@ static struct {
 enum job_kind { JOB_TEXT, JOB_STRUCTURED, JOB_AGENT };
 
 struct job {
+  atomic_int refs;
+  struct loom_task *t; /* the run side's; not touched once cancelled */
   enum job_kind kind;
   struct loom_provider *p;
   json_t *messages;
-  json_t *schema;
-  const char *const *tool_names;
+  json_t *schema; /* borrowed from the node config */
+  const char **tool_names;
   const struct loom_tools *tools;
   int max_iterations;
   bool react;
   double temperature;
   long max_tokens;
+  /* loop side only */
+  void *call; /* llm call, structured call or agent in flight */
+  bool model_done;
+  /* under mu */
   pthread_mutex_t mu;
-  pthread_cond_t cv;
   struct loom_buf deltas; /* text not yet emitted */
-  bool done;
+  bool flush_posted;      /* a continuation will emit them */
+  bool cancelled;
+  /* the outcome: written by the loop side before it posts the finish */
   loom_err err;
   char error[600];
   json_t *value;        /* the answer */
@@ -60,26 +75,54 @@ struct job {
   int calls;
 };
 
+static void job_unref(struct job *j) {
+  if (atomic_fetch_sub(&j->refs, 1) != 1)
+    return;
+  json_decref(j->value);
+  json_decref(j->conversation);
+  json_decref(j->messages);
+  loom_free(j->tool_names);
+  loom_provider_free(j->p);
+  loom_buf_cleanup(&j->deltas);
+  pthread_mutex_destroy(&j->mu);
+  loom_free(j);
+}
+
+static void flush_cb(void *arg);
+static void finish_cb(void *arg);
+
 /* ---- loop side ---- */
 
 static void delta_cb(void *ud, const char *text, size_t len) {
   struct job *j = ud;
   pthread_mutex_lock(&j->mu);
-  (void)!loom_buf_append(&j->deltas, text, len); /* over the cap: dropped */
-  pthread_cond_signal(&j->cv);
+  if (!j->cancelled) {
+    (void)!loom_buf_append(&j->deltas, text, len); /* over the cap: dropped */
+    if (!j->flush_posted) {
+      atomic_fetch_add(&j->refs, 1);
+      j->flush_posted = loom_task_post(j->t, flush_cb, j) == LOOM_OK;
+      if (!j->flush_posted)
+        atomic_fetch_sub(&j->refs, 1); /* not the last: the loop holds one */
+    }
+  }
   pthread_mutex_unlock(&j->mu);
 }
 
+/* The call ended: hand the outcome (and the loop side's reference) to a
+ * continuation on the run's side, unless the task was cancelled. */
 static void job_finish(struct job *j, loom_err err, const char *msg,
                        json_t *value, json_t *conversation) {
+  j->model_done = true;
+  j->call = NULL;
   pthread_mutex_lock(&j->mu);
   j->err = err;
   snprintf(j->error, sizeof j->error, "%s", msg ? msg : "");
   j->value = value;
   j->conversation = conversation;
-  j->done = true;
-  pthread_cond_signal(&j->cv);
-  pthread_mutex_unlock(&j->mu); /* the job belongs to the task again */
+  bool posted = !j->cancelled && loom_task_post(j->t, finish_cb, j) == LOOM_OK;
+  pthread_mutex_unlock(&j->mu);
+  if (!posted)
+    job_unref(j);
 }
 
 static void text_done_cb(void *ud, struct loom_llm_result *r) {
@@ -105,43 +148,70 @@ static void agent_done_cb(void *ud, struct loom_agent_result *r) {
   j->usage = r->usage;
   j->cost = r->cost_usd;
   j->calls = r->iterations;
-  /* A copy: the agent frees its own on this thread while the task's
-   * thread hands the conversation to the engine. */
+  /* A copy: the agent frees its own on this thread while the run's side
+   * hands the conversation to the engine. */
   job_finish(j, r->err, r->error, r->err ? NULL : json_string(r->answer),
              json_deep_copy(r->messages));
 }
 
-static void job_start_cb(struct loom_loop *loop, void *arg) {
-  struct job *j = arg;
+static loom_err job_call(struct job *j, struct loom_loop *loop,
+                         struct loom_error *e) {
   struct loom_llm_env env = {
       .loop = loop, .http = rt.http, .prices = rt.prices};
-  struct loom_error e = {0};
   struct loom_llm_request req = {.messages = j->messages,
                                  .response_schema = j->schema,
                                  .temperature = j->temperature,
                                  .max_tokens = j->max_tokens};
-  loom_err err;
-  if (j->kind == JOB_STRUCTURED) {
-    err =
-        loom_llm_structured_start(&env, j->p, &req, structured_done_cb, j, &e);
-  } else if (j->kind == JOB_TEXT) {
+  if (j->kind == JOB_STRUCTURED)
+    return loom_llm_structured_start(&env, j->p, &req, structured_done_cb, j,
+                                     (struct loom_llm_structured **)&j->call,
+                                     e);
+  if (j->kind == JOB_TEXT) {
     struct loom_llm_call_opts o = {
         .on_delta = delta_cb, .on_done = text_done_cb, .ud = j};
-    err = loom_llm_call_start(&env, j->p, &req, &o, NULL, &e);
-  } else {
-    struct loom_agent_opts o = {.provider = j->p,
-                                .tools = j->tools,
-                                .tool_names = j->tool_names,
-                                .max_iterations = j->max_iterations,
-                                .react = j->react,
-                                .temperature = j->temperature,
-                                .on_delta = delta_cb,
-                                .on_done = agent_done_cb,
-                                .ud = j};
-    err = loom_agent_start(&env, &o, j->messages, NULL, &e);
+    return loom_llm_call_start(&env, j->p, &req, &o,
+                               (struct loom_llm_call **)&j->call, e);
   }
-  if (err)
-    job_finish(j, err, e.message, NULL, NULL);
+  struct loom_agent_opts o = {.provider = j->p,
+                              .tools = j->tools,
+                              .tool_names = j->tool_names,
+                              .max_iterations = j->max_iterations,
+                              .react = j->react,
+                              .temperature = j->temperature,
+                              .on_delta = delta_cb,
+                              .on_done = agent_done_cb,
+                              .ud = j};
+  return loom_agent_start(&env, &o, j->messages, (struct loom_agent **)&j->call,
+                          e);
+}
+
+static void job_start_cb(struct loom_loop *loop, void *arg) {
+  struct job *j = arg;
+  pthread_mutex_lock(&j->mu);
+  bool cancelled = j->cancelled;
+  pthread_mutex_unlock(&j->mu);
+  if (cancelled) { /* cancelled before it started: nothing to send */
+    j->model_done = true;
+    job_unref(j);
+    return;
+  }
+  struct loom_error e = {0};
+  if (job_call(j, loop, &e))
+    job_finish(j, e.code ? e.code : LOOM_ERR_INTERNAL, e.message, NULL, NULL);
+}
+
+static void job_cancel_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  struct job *j = arg;
+  if (j->call && !j->model_done) { /* on_done runs inside, CANCELLED */
+    if (j->kind == JOB_STRUCTURED)
+      loom_llm_structured_cancel(j->call);
+    else if (j->kind == JOB_TEXT)
+      loom_llm_call_cancel(j->call);
+    else
+      loom_agent_cancel(j->call);
+  }
+  job_unref(j);
 }
 
 /* ---- config ---- */
@@ -276,113 +346,165 @@ static json_t *build_messages(const json_t *c, const json_t *state,
   return m;
 }
 
-static void emit_text(struct loom_task *t, const char *node, const char *text) {
-  json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "token", "node", node,
-                         "text", text);
+static void emit_text(struct loom_task *t, const char *text) {
+  json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "token", "node",
+                         loom_task_node(t)->name, "text", text);
   loom_task_emit(t, ev);
   json_decref(ev);
 }
 
-/* Waits for the job, emitting deltas as they arrive. */
-static void wait_job(struct loom_task *t, struct job *j, const char *node) {
+/* Run side: the deltas queued so far go out as one token event. */
+static void flush_cb(void *arg) {
+  struct job *j = arg;
   pthread_mutex_lock(&j->mu);
-  for (;;) {
-    if (j->deltas.len) {
-      char *text = loom_buf_take(&j->deltas, NULL);
-      pthread_mutex_unlock(&j->mu);
-      emit_text(t, node, text);
-      loom_free(text);
-      pthread_mutex_lock(&j->mu);
-      continue;
-    }
-    if (j->done)
-      break;
-    pthread_cond_wait(&j->cv, &j->mu);
-  }
+  j->flush_posted = false;
+  bool live = !j->cancelled && j->t;
+  char *text = live && j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
   pthread_mutex_unlock(&j->mu);
+  if (text)
+    emit_text(j->t, text);
+  loom_free(text);
+  job_unref(j);
 }
 
-static void run_task(struct loom_task *t, bool agent) {
-  const struct loom_node *node = loom_task_node(t);
-  const json_t *c = node->config;
-  struct loom_error e = {0};
-  if (!rt.loop) {
-    loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
-                   "node '%s': the model runtime is "
-                   "not running",
-                   node->name);
-    return;
-  }
-  struct job j = {.kind = agent                          ? JOB_AGENT
-                          : json_object_get(c, "schema") ? JOB_STRUCTURED
-                                                         : JOB_TEXT};
-  j.messages = build_messages(c, loom_task_state(t), &e);
-  if (!j.messages ||
-      loom_providers_resolve(rt.providers, str(c, "model"), &j.p, &e)) {
-    json_decref(j.messages);
-    loom_task_fail(t, e.code ? e.code : LOOM_ERR_INVALID, "node '%s': %s",
-                   node->name, e.message);
-    return;
-  }
-  j.schema = json_object_get(c, "schema");
-  json_t *tools = json_object_get(c, "tools");
-  const char **names = loom_calloc(json_array_size(tools) + 1, sizeof *names);
-  for (size_t i = 0; i < json_array_size(tools); i++)
-    names[i] = tool_name(json_array_get(tools, i));
-  j.tool_names = names;
-  j.tools = node->kind_data ? node->kind_data : rt.tools;
-  json_t *temp = json_object_get(c, "temperature");
-  j.temperature = json_is_number(temp) ? json_number_value(temp) : -1;
-  j.max_tokens = (long)json_integer_value(json_object_get(c, "max_tokens"));
-  j.max_iterations =
-      (int)json_integer_value(json_object_get(c, "max_iterations"));
-  j.react = json_is_true(json_object_get(c, "react"));
-  pthread_mutex_init(&j.mu, NULL);
-  pthread_cond_init(&j.cv, NULL);
-  loom_buf_init(&j.deltas, 1u << 20);
-  if (loom_loop_post(rt.loop, job_start_cb, &j) != LOOM_OK)
-    job_finish(&j, LOOM_ERR_UNAVAILABLE, "the model loop stopped", NULL, NULL);
-  wait_job(t, &j, node->name);
-  double cost = j.cost;
+static void emit_usage(struct loom_task *t, const struct job *j) {
   json_t *usage =
       json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:i}", "event", "llm_usage",
-                "node", node->name, "model", j.p->label, "prompt_tokens",
-                (json_int_t)j.usage.prompt_tokens, "completion_tokens",
-                (json_int_t)j.usage.completion_tokens, "cost_usd", cost,
-                "calls", j.calls);
+                "node", loom_task_node(t)->name, "model", j->p->label,
+                "prompt_tokens", (json_int_t)j->usage.prompt_tokens,
+                "completion_tokens", (json_int_t)j->usage.completion_tokens,
+                "cost_usd", j->cost, "calls", j->calls);
   loom_task_emit(t, usage);
   json_decref(usage);
-  if (j.err) {
-    loom_task_fail(t, j.err, "node '%s': %s", node->name, j.error);
-    json_decref(j.conversation);
+}
+
+/* Run side: the call ended; finish the task with its outcome. Holds the
+ * loop side's reference; drops the task's too. */
+static void finish_cb(void *arg) {
+  struct job *j = arg;
+  pthread_mutex_lock(&j->mu);
+  bool cancelled = j->cancelled;
+  char *text =
+      !cancelled && j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
+  pthread_mutex_unlock(&j->mu);
+  if (cancelled) { /* the task is gone; the cancel dropped its reference */
+    job_unref(j);
+    return;
+  }
+  struct loom_task *t = j->t;
+  const struct loom_node *node = loom_task_node(t);
+  const json_t *c = node->config;
+  if (text)
+    emit_text(t, text);
+  loom_free(text);
+  emit_usage(t, j);
+  j->t = NULL;
+  loom_task_set_state(t, NULL);
+  if (j->err) {
+    loom_task_fail(t, j->err, "node '%s': %s", node->name, j->error);
   } else {
     json_t *writes = json_object();
     json_object_set_new(writes, str(c, "output") ? str(c, "output") : "output",
-                        j.value);
-    j.value = NULL;
-    if (str(c, "messages") && j.conversation)
-      json_object_set_new(writes, str(c, "messages"), j.conversation);
-    else
-      json_decref(j.conversation);
+                        j->value);
+    j->value = NULL;
+    if (str(c, "messages") && j->conversation) {
+      json_object_set_new(writes, str(c, "messages"), j->conversation);
+      j->conversation = NULL;
+    }
     loom_task_done(t, writes);
   }
-  json_decref(j.value);
-  json_decref(j.messages);
-  loom_free(names);
-  loom_provider_free(j.p);
-  loom_buf_cleanup(&j.deltas);
-  pthread_mutex_destroy(&j.mu);
-  pthread_cond_destroy(&j.cv);
+  job_unref(j);
+  job_unref(j);
+}
+
+/* The job for task `t`, or NULL after failing the task. */
+static struct job *job_new(struct loom_task *t, bool agent) {
+  const struct loom_node *node = loom_task_node(t);
+  const json_t *c = node->config;
+  struct loom_error e = {0};
+  struct loom_provider *p = NULL;
+  json_t *messages = build_messages(c, loom_task_state(t), &e);
+  if (!messages ||
+      loom_providers_resolve(rt.providers, str(c, "model"), &p, &e)) {
+    json_decref(messages);
+    loom_task_fail(t, e.code ? e.code : LOOM_ERR_INVALID, "node '%s': %s",
+                   node->name, e.message);
+    return NULL;
+  }
+  struct job *j = LOOM_NEW(struct job);
+  j->kind = agent                          ? JOB_AGENT
+            : json_object_get(c, "schema") ? JOB_STRUCTURED
+                                           : JOB_TEXT;
+  atomic_init(&j->refs, 2); /* the task's and the loop side's */
+  j->t = t;
+  j->p = p;
+  j->messages = messages;
+  j->schema = json_object_get(c, "schema");
+  json_t *tools = json_object_get(c, "tools");
+  j->tool_names = loom_calloc(json_array_size(tools) + 1, sizeof(char *));
+  for (size_t i = 0; i < json_array_size(tools); i++)
+    j->tool_names[i] = tool_name(json_array_get(tools, i));
+  j->tools = node->kind_data ? node->kind_data : rt.tools;
+  json_t *temp = json_object_get(c, "temperature");
+  j->temperature = json_is_number(temp) ? json_number_value(temp) : -1;
+  j->max_tokens = (long)json_integer_value(json_object_get(c, "max_tokens"));
+  j->max_iterations =
+      (int)json_integer_value(json_object_get(c, "max_iterations"));
+  j->react = json_is_true(json_object_get(c, "react"));
+  pthread_mutex_init(&j->mu, NULL);
+  loom_buf_init(&j->deltas, 1u << 20);
+  return j;
+}
+
+static void run_task(struct loom_task *t, bool agent) {
+  if (!rt.loop) {
+    loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
+                   "node '%s': the model runtime is not running",
+                   loom_task_node(t)->name);
+    return;
+  }
+  struct job *j = job_new(t, agent);
+  if (!j)
+    return;
+  loom_task_set_state(t, j);
+  if (loom_loop_post(rt.loop, job_start_cb, j) != LOOM_OK) {
+    loom_task_set_state(t, NULL);
+    job_unref(j); /* the loop side's */
+    job_unref(j);
+    loom_task_fail(t, LOOM_ERR_UNAVAILABLE, "node '%s': the model loop stopped",
+                   loom_task_node(t)->name);
+  }
+  /* Parked: the loop side posts finish_cb when the call ends. */
+}
+
+/* Run side: the run was cancelled. Nothing is posted for the task from
+ * here on; the loop cancels the call in flight. */
+static void task_cancel(struct loom_task *t) {
+  struct job *j = loom_task_get_state(t);
+  if (!j)
+    return;
+  loom_task_set_state(t, NULL);
+  pthread_mutex_lock(&j->mu);
+  j->cancelled = true;
+  j->t = NULL;
+  pthread_mutex_unlock(&j->mu);
+  atomic_fetch_add(&j->refs, 1);
+  if (loom_loop_post(rt.loop, job_cancel_cb, j) != LOOM_OK)
+    job_unref(j);
+  job_unref(j); /* the task's */
 }
 
 static void llm_start(struct loom_task *t) { run_task(t, false); }
 static void agent_start(struct loom_task *t) { run_task(t, true); }
 
-static const struct loom_node_kind LLM_KIND = {
-    .name = "llm", .compile = llm_compile, .start = llm_start};
+static const struct loom_node_kind LLM_KIND = {.name = "llm",
+                                               .compile = llm_compile,
+                                               .start = llm_start,
+                                               .cancel = task_cancel};
 static const struct loom_node_kind AGENT_KIND = {.name = "agent",
                                                  .compile = agent_compile,
                                                  .start = agent_start,
+                                                 .cancel = task_cancel,
                                                  .free_data = node_tools_free};
 
 /* ---- start-up and shutdown ---- */

@@ -9,16 +9,21 @@
  * is turned into the stream events LangGraph clients expect and appended
  * to the run (which wakes its streams), and a cancel request is honoured
  * from inside the event callback, i.e. on the thread that owns the engine
- * run. When the engine stops, the run's status, result and its thread's
- * status and values are set, `end` is emitted, and the next pending run
- * of the thread starts.
+ * run. A run parked on asynchronous nodes (model calls) gives its worker
+ * back: when a continuation is posted to it, the engine's wake_cb queues
+ * loom_run_resume on the pool, so thousands of parked runs cost memory,
+ * not threads; cancel reaches a parked run through loom_run_post. When
+ * the engine stops (loom_run_on_done, on whichever worker last ran it),
+ * the run's status, result and its thread's status and values are set,
+ * `end` is emitted, and the next pending run of the thread starts.
  *
  * Rollback (multitask "rollback", cancel action=rollback): the thread's
  * latest checkpoint from before the run is forked as the newest again (or
  * every checkpoint goes when there was none), and the run is deleted.
  *
- * States of a run here: pending (queued) → running (on a worker) →
- * success | error | interrupted (human input or cancelled) | timeout.
+ * States of a run here: pending (queued) → running (on a worker, or
+ * parked) → success | error | interrupted (human input or cancelled) |
+ * timeout.
  */
 #include <string.h>
 
@@ -31,7 +36,8 @@
 #include "io/loop.h"
 
 static struct loom_app *app;
-static bool stopping; /* under the api lock */
+static bool stopping;        /* under the api lock */
+static struct exec *engines; /* runs with an engine run, under the lock */
 
 void api_executor_init(struct loom_app *a) { app = a; }
 
@@ -45,6 +51,15 @@ struct exec {
   struct loom_error error;
   uv_timer_t timer; /* after_seconds */
   struct loom_loop *loop;
+  struct exec *prev, *next; /* in `engines` while x->engine is set */
+};
+
+/* One trip of a run through the pool: the first, or a resume. Only the
+ * trip in which the run stopped finishes it, on the loop, after. */
+struct trip {
+  struct exec *x;
+  bool resume;
+  bool stopped;
 };
 
 /* ---- engine events → stream events ---- */
@@ -223,7 +238,50 @@ static json_t *checkpoint_metadata(const struct api_run *r) {
   return meta;
 }
 
-static void run_engine(struct exec *x) {
+/* Engine stopped (on the run's side): keep what the API reports. */
+static void engine_done_cb(struct loom_run *run, void *arg) {
+  struct exec *x = arg;
+  x->status = loom_run_status(run);
+  if (x->status == LOOM_RUN_ERROR && loom_run_error(run))
+    x->error = *loom_run_error(run);
+  x->values = json_deep_copy(loom_run_values(run));
+  if (x->status == LOOM_RUN_INTERRUPTED && loom_run_interrupts(run))
+    x->interrupts = json_deep_copy(loom_run_interrupts(run));
+}
+
+static void resume_work_cb(void *arg);
+static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st);
+
+/* A continuation was posted to the parked run: resume it on the pool. */
+static void wake_cb(struct loom_run *run, void *arg) {
+  (void)run;
+  struct exec *x = arg;
+  struct trip *t = LOOM_NEW(struct trip);
+  t->x = x;
+  t->resume = true;
+  if (loom_loop_work(x->loop, resume_work_cb, exec_after_cb, t) != LOOM_OK) {
+    /* Only while the server stops, after every run was cancelled: the run
+     * stays "running" in the store and is continued at the next start. */
+    LOOM_WARN("run %s cannot resume: the server is stopping", x->run->id);
+    loom_free(t);
+  }
+}
+
+static void cancel_cb(void *arg) {
+  struct exec *x = arg;
+  loom_run_cancel(x->engine);
+}
+
+/* Asks the engine run to cancel from its own side (refused once it has
+ * stopped: nothing left to cancel). Lock held. */
+static void post_cancel_locked(struct exec *x) {
+  if (x->engine)
+    (void)!loom_run_post(x->engine, cancel_cb, x);
+}
+
+/* Builds and starts the engine run; true when it stopped at once, false
+ * when it parked (a later resume finishes it). */
+static bool run_engine(struct exec *x) {
   struct api_run *r = x->run;
   const json_t *kw = r->kwargs;
   const json_t *config = json_object_get(kw, "config");
@@ -256,35 +314,32 @@ static void run_engine(struct exec *x) {
       .ninterrupt_before = nb,
       .interrupt_after = after,
       .ninterrupt_after = na,
+      .wake_cb = wake_cb,
+      .wake_arg = x,
   };
   json_t *meta = checkpoint_metadata(r);
   opts.metadata = meta;
-  loom_err made = loom_run_new(x->graph->graph, &opts, &x->engine, &x->error);
+  struct loom_run *engine = NULL;
+  loom_err made = loom_run_new(x->graph->graph, &opts, &engine, &x->error);
   json_decref(meta);
-  if (made != LOOM_OK) {
-    x->status = LOOM_RUN_ERROR;
-    goto out;
-  }
-  loom_run_subscribe(x->engine, event_cb, x);
-  x->status = loom_run_start(x->engine);
-  if (x->status == LOOM_RUN_WAITING) {
-    /* Parked on an asynchronous node kind: the worker-pool executor cannot
-     * wait for it yet. */
-    loom_run_cancel(x->engine);
-    x->status = LOOM_RUN_ERROR;
-    loom_error_set(&x->error, LOOM_ERR_UNSUPPORTED,
-                   "asynchronous nodes are not supported by this executor");
-  } else if (x->status == LOOM_RUN_ERROR && loom_run_error(x->engine)) {
-    x->error = *loom_run_error(x->engine);
-  }
-  x->values = json_deep_copy(loom_run_values(x->engine));
-  if (x->status == LOOM_RUN_INTERRUPTED && loom_run_interrupts(x->engine))
-    x->interrupts = json_deep_copy(loom_run_interrupts(x->engine));
-  loom_run_free(x->engine);
-  x->engine = NULL;
-out:
   loom_free(before);
   loom_free(after);
+  if (made != LOOM_OK) {
+    x->status = LOOM_RUN_ERROR;
+    return true;
+  }
+  loom_run_subscribe(engine, event_cb, x);
+  loom_run_on_done(engine, engine_done_cb, x);
+  api_lock();
+  x->engine = engine;
+  x->next = engines;
+  if (engines)
+    engines->prev = x;
+  engines = x;
+  if (r->cancel) /* cancelled while it was being built */
+    post_cancel_locked(x);
+  api_unlock();
+  return loom_run_start(engine) != LOOM_RUN_WAITING;
 }
 
 /* Undoes a run's checkpoints: fork the one from before it, or drop all. */
@@ -300,33 +355,25 @@ static void roll_back(struct api_run *r) {
     LOOM_WARN("rollback of run %s failed: %s", r->id, e.message);
 }
 
-static void exec_work_cb(void *arg) {
-  struct exec *x = arg;
+/* The engine run stopped: free it, then what the API does after a run
+ * on the worker (rollback, thread deletion). */
+static void engine_finished(struct exec *x) {
   struct api_run *r = x->run;
-  api_lock();
-  bool skip = r->cancel || r->deleted;
-  if (!skip) {
-    r->status = API_RUN_RUNNING;
-    json_decref(r->updated_at);
-    r->updated_at = api_now();
-    api_persist_run(r, false);
-    api_run_wake(r);
-  }
-  api_unlock();
-  if (skip) {
-    x->status = LOOM_RUN_CANCELLED;
-    return;
-  }
-  remember_start_checkpoint(r);
-  x->graph = api_graph_get(r->graph_id);
-  if (!x->graph) {
-    x->status = LOOM_RUN_ERROR;
-    loom_error_set(&x->error, LOOM_ERR_NOT_FOUND,
-                   "graph '%s' is not registered", r->graph_id);
-  } else {
-    run_engine(x);
+  if (x->engine) {
+    api_lock();
+    if (x->prev)
+      x->prev->next = x->next;
+    else
+      engines = x->next;
+    if (x->next)
+      x->next->prev = x->prev;
+    struct loom_run *engine = x->engine;
+    x->engine = NULL;
+    api_unlock();
+    loom_run_free(engine);
   }
   api_graph_release(x->graph);
+  x->graph = NULL;
   api_lock();
   bool cancelled = r->cancel, rollback = r->rollback;
   api_unlock();
@@ -338,6 +385,45 @@ static void exec_work_cb(void *arg) {
   if (r->delete_thread)
     (void)loom_store_delete_thread_checkpoints(app->store, API_TENANT,
                                                r->thread_id, NULL);
+}
+
+static void exec_work_cb(void *arg) {
+  struct trip *t = arg;
+  struct exec *x = t->x;
+  struct api_run *r = x->run;
+  api_lock();
+  bool skip = r->cancel || r->deleted;
+  if (!skip) {
+    r->status = API_RUN_RUNNING;
+    json_decref(r->updated_at);
+    r->updated_at = api_now();
+    api_persist_run(r, false);
+    api_run_wake(r);
+  }
+  api_unlock();
+  t->stopped = true;
+  if (skip) {
+    x->status = LOOM_RUN_CANCELLED;
+    return;
+  }
+  remember_start_checkpoint(r);
+  x->graph = api_graph_get(r->graph_id);
+  if (!x->graph) {
+    x->status = LOOM_RUN_ERROR;
+    loom_error_set(&x->error, LOOM_ERR_NOT_FOUND,
+                   "graph '%s' is not registered", r->graph_id);
+  } else if (!run_engine(x)) {
+    t->stopped = false; /* parked: x belongs to the resumes now */
+    return;
+  }
+  engine_finished(x);
+}
+
+static void resume_work_cb(void *arg) {
+  struct trip *t = arg;
+  t->stopped = loom_run_resume(t->x->engine);
+  if (t->stopped)
+    engine_finished(t->x);
 }
 
 static json_t *thread_interrupts(const json_t *engine_interrupts) {
@@ -445,8 +531,14 @@ static void finish_locked(struct exec *x) {
 
 static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   (void)loop;
-  (void)st;
-  struct exec *x = arg;
+  struct trip *trip = arg;
+  struct exec *x = trip->x;
+  /* Not run by libuv: a first trip finishes the run (as an error), a
+   * resume cannot. */
+  bool stopped = trip->stopped || (st != LOOM_OK && !trip->resume);
+  loom_free(trip);
+  if (!stopped)
+    return; /* parked, or another trip finishes it */
   struct api_run *r = x->run;
   api_lock();
   finish_locked(x);
@@ -486,11 +578,14 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
 }
 
 static void submit(struct exec *x) {
-  if (loom_loop_work(x->loop, exec_work_cb, exec_after_cb, x) != LOOM_OK) {
+  struct trip *t = LOOM_NEW(struct trip);
+  t->x = x;
+  if (loom_loop_work(x->loop, exec_work_cb, exec_after_cb, t) != LOOM_OK) {
     LOOM_WARN("run %s not started: the server is stopping", x->run->id);
     api_lock();
     api_run_unref(x->run);
     api_unlock();
+    loom_free(t);
     loom_free(x);
   }
 }
@@ -536,8 +631,14 @@ void api_executor_cancel(struct api_run *r, bool rollback) {
     return;
   r->cancel = true;
   r->rollback = r->rollback || rollback;
-  if (r->started)
-    return; /* the worker sees the flag at its next event */
+  if (r->started) {
+    /* A running run sees the flag at its next event; a parked one has
+     * none coming: the cancel is posted to it. */
+    for (struct exec *x = engines; x; x = x->next)
+      if (x->run == r)
+        post_cancel_locked(x);
+    return;
+  }
   /* Still queued: it never runs. */
   r->status = API_RUN_INTERRUPTED;
   json_decref(r->result);
@@ -566,5 +667,7 @@ void api_executor_stop(void) {
   api_lock();
   stopping = true;
   api_runs_each(stop_each, NULL);
+  for (struct exec *x = engines; x; x = x->next)
+    post_cancel_locked(x); /* parked runs stop too, and are requeued */
   api_unlock();
 }

@@ -6,6 +6,8 @@
  * per finished task (node, writes, interrupt or error) and custom events,
  * then the final state as JSON. `run` records the graph file in the
  * checkpoints' metadata so `resume` finds the graph from the thread alone.
+ * A run parked on model calls (llm, agent nodes) continues on the main
+ * thread as their answers are posted back (loom_run_wait).
  */
 #include "cli/run.h"
 
@@ -259,6 +261,9 @@ static int execute(const struct cli *c, struct loom_store *store,
   }
   loom_run_subscribe(r, print_cb, (void *)c);
   enum loom_run_status st = loom_run_start(r);
+  /* Parked on model calls: their continuations run on this thread. */
+  if (st == LOOM_RUN_WAITING)
+    st = loom_run_wait(r);
   print_final(r);
   if (st == LOOM_RUN_ERROR) {
     fprintf(stderr, "loom: run failed: %s\n", loom_run_error(r)->message);

@@ -9,7 +9,11 @@
  * node kinds: native plug-ins registered by name. A kind may finish a task
  * inside `start` or later (an LLM call waiting on the network): the run is
  * then parked, holding no thread, until the kind calls loom_task_done from
- * the loop that owns the run; the step continues inside that call.
+ * the loop that owns the run; the step continues inside that call. Work
+ * finished on another thread gets back to the run with loom_task_post:
+ * the engine wakes the run's owner (opts.wake_cb), which calls
+ * loom_run_resume where the run may block; calls into one run are
+ * always serialized (see post.c).
  *
  * Checkpoints follow LangGraph's saver model (see stores/store.h): each
  * records the channel versions, the tasks of the next step, and metadata
@@ -95,6 +99,24 @@ void *loom_task_user(const struct loom_task *t);
 /* Sends a `custom` event to the run's subscribers (value borrowed). */
 void loom_task_emit(struct loom_task *t, const json_t *value);
 
+/* A pointer the kind keeps with a started task (its work in flight, for
+ * `cancel`); NULL until set. */
+void loom_task_set_state(struct loom_task *t, void *state);
+void *loom_task_get_state(const struct loom_task *t);
+
+typedef void (*loom_run_fn_cb)(void *arg);
+
+/*
+ * Runs fn(arg) later on the run's side: from any thread, e.g. the loop
+ * where a model call finished. fn runs serialized with every other call
+ * into the run (it may call loom_task_done). LOOM_ERR_UNAVAILABLE when
+ * the run has stopped: then fn will not run. A kind must not post for a
+ * task after its `cancel` returned (hold a lock shared with the cancel
+ * around this call).
+ */
+loom_err loom_task_post(struct loom_task *t, loom_run_fn_cb fn,
+                        void *arg) LOOM_MUST_USE;
+
 /* Finishes with `writes` ({channel: value}; stolen; NULL = no writes). */
 void loom_task_done(struct loom_task *t, json_t *writes);
 /* Finishes with an error; the run fails with this message. */
@@ -150,6 +172,15 @@ struct loom_run_opts {
   /* Extra keys for every checkpoint's metadata (graph id, run id, ...);
    * borrowed. */
   const json_t *metadata;
+  /* How a parked run gets its thread back: when work is posted to the
+   * idle run (loom_task_post, loom_run_post), wake_cb(run, wake_arg) is
+   * called once, on the posting thread; it must arrange for
+   * loom_run_resume(run) to be called soon on a thread that may block
+   * (store calls), e.g. queue it on a worker pool. Not called again until
+   * that resume has drained the run. NULL: the owner blocks in
+   * loom_run_wait instead. */
+  void (*wake_cb)(struct loom_run *r, void *arg);
+  void *wake_arg;
 };
 
 enum loom_event_type {
@@ -197,10 +228,40 @@ void loom_run_on_done(struct loom_run *r,
 /*
  * Loads the checkpoint, applies input or command, and runs steps until
  * the run stops or parks on asynchronous tasks. Returns the status then.
+ * LOOM_RUN_WAITING (parked) means the run belongs to its continuations:
+ * it may already be resuming on another thread, and it stops in a later
+ * loom_run_resume (or loom_run_wait); do not touch it meanwhile except
+ * through loom_run_post. Any other status: the run has stopped.
  */
 enum loom_run_status loom_run_start(struct loom_run *r);
 
-/* Stops at the next opportunity; started tasks are cancelled. */
+/*
+ * Runs what was posted to a parked run (call it after wake_cb asked, on
+ * the thread it chose). Returns true exactly once over the run's life,
+ * from the call in which the run stopped (done_cb has run): the caller
+ * may then free it. False: still parked; touch nothing more.
+ */
+bool loom_run_resume(struct loom_run *r);
+
+/*
+ * For owners without a loop (no wake_cb: the CLI, tests): after
+ * loom_run_start returned LOOM_RUN_WAITING, runs posted continuations on
+ * the calling thread until the run stops, and returns its final status.
+ * Only for runs whose asynchronous kinds finish through loom_task_post.
+ */
+enum loom_run_status loom_run_wait(struct loom_run *r);
+
+/*
+ * Runs fn(arg) on the run's side, serialized with the run (as
+ * loom_task_post does): how another thread reaches a parked run, e.g. to
+ * cancel it. LOOM_ERR_UNAVAILABLE once the run has stopped (fn will not
+ * run). The run must not be freed during this call.
+ */
+loom_err loom_run_post(struct loom_run *r, loom_run_fn_cb fn,
+                       void *arg) LOOM_MUST_USE;
+
+/* Stops at the next opportunity; started tasks are cancelled. Call on the
+ * run's side (inside an event callback, or through loom_run_post). */
 void loom_run_cancel(struct loom_run *r);
 
 enum loom_run_status loom_run_status(const struct loom_run *r);

@@ -7,6 +7,7 @@
 #define LOOM_ENGINE_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "core/err.h"
@@ -42,6 +43,18 @@ struct loom_task {
   json_t *writes;    /* object */
   json_t *interrupt; /* {"id","value","node"} when interrupted */
   struct loom_error err;
+  void *kind_state; /* the kind's, while the task runs */
+};
+
+/* post.c: continuations posted to a root run from other threads. */
+struct posted;
+struct mailbox {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* no wake_cb: loom_run_wait sleeps here */
+  struct posted *head, *tail;
+  bool active;   /* a thread is inside the run, or has been woken to be */
+  bool closed;   /* the run stopped: posts are refused */
+  bool reported; /* the stop was reported to the owner */
 };
 
 struct subscriber {
@@ -91,6 +104,10 @@ struct loom_run {
   struct loom_run **children; /* subgraph runs, freed with this run */
   size_t nchildren;
   struct loom_task *parent_task; /* for a subgraph run */
+  struct loom_run *root;         /* this run, or the subgraph's top run */
+  void (*wake_cb)(struct loom_run *r, void *arg);
+  void *wake_arg;
+  struct mailbox mbox; /* used on the root only */
 
   struct subscriber subs[RUN_MAX_SUBSCRIBERS];
   size_t nsubs;
@@ -153,6 +170,16 @@ loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
 /* Deterministic interrupt id from checkpoint, task and ordinal. */
 void loom_engine_interrupt_id(const char *checkpoint_id, const char *task_id,
                               size_t n, char out[33]);
+
+/* post.c */
+void loom_engine_mailbox_init(struct loom_run *r);
+void loom_engine_mailbox_cleanup(struct loom_run *r);
+/* The root run stopped: later posts are refused. */
+void loom_engine_mailbox_close(struct loom_run *r);
+/* A thread enters the run / leaves it after running what was posted
+ * meanwhile; leave returns true once, when the run has stopped. */
+void loom_engine_mailbox_enter(struct loom_run *r);
+bool loom_engine_mailbox_leave(struct loom_run *r);
 
 /* scheduler.c */
 void loom_engine_task_finished(struct loom_task *t);

@@ -88,6 +88,10 @@ loom_err loom_run_new(const struct loom_graph *g,
   r->after = names(g->interrupt_after, g->ninterrupt_after,
                    opts->interrupt_after, opts->ninterrupt_after);
   r->user = opts->user;
+  r->root = r;
+  r->wake_cb = opts->wake_cb;
+  r->wake_arg = opts->wake_arg;
+  loom_engine_mailbox_init(r);
   r->lua_memory = opts->lua_memory;
   r->lua_instructions = opts->lua_instructions;
   loom_random_bytes(&r->version_seed, sizeof(r->version_seed));
@@ -111,24 +115,37 @@ void loom_run_on_done(struct loom_run *r,
   r->done_arg = arg;
 }
 
-enum loom_run_status loom_run_start(struct loom_run *r) {
-  if (r->status != LOOM_RUN_PENDING)
-    return r->status;
+/* Loads the checkpoint and runs steps until the run stops or parks. */
+static void start(struct loom_run *r) {
   r->status = LOOM_RUN_RUNNING;
   struct loom_error e = {0};
   if (loom_engine_load(r, &e)) {
     r->error = e;
     r->status = LOOM_RUN_ERROR;
+    loom_engine_mailbox_close(r);
     json_t *err = json_pack("{ssss}", "code", loom_err_code(e.code), "message",
                             e.message);
     loom_engine_emit(r, LOOM_EVENT_ERROR, err);
     json_decref(err);
     if (r->done_cb)
       r->done_cb(r, r->done_arg);
-    return r->status;
+    return;
   }
   loom_engine_drive(r);
-  return r->status;
+}
+
+enum loom_run_status loom_run_start(struct loom_run *r) {
+  if (r->status != LOOM_RUN_PENDING)
+    return r->status;
+  if (r->root != r) { /* a subgraph: already inside its root's call */
+    start(r);
+    return r->status;
+  }
+  loom_engine_mailbox_enter(r);
+  start(r);
+  /* Not stopped: the run is parked, and may already be resuming on
+   * another thread, so its status is not read here. */
+  return loom_engine_mailbox_leave(r) ? r->status : LOOM_RUN_WAITING;
 }
 
 void loom_run_cancel(struct loom_run *r) {
@@ -205,5 +222,6 @@ void loom_run_free(struct loom_run *r) {
   json_decref(r->pending), json_decref(r->interrupts);
   json_decref(r->unsaved), json_decref(r->unsaved_writes);
   release_lua(r);
+  loom_engine_mailbox_cleanup(r);
   loom_free(r);
 }

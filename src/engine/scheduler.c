@@ -45,6 +45,7 @@ static void stop(struct loom_run *r, enum loom_run_status status) {
     r->status = LOOM_RUN_ERROR;
     r->error = fe;
   }
+  loom_engine_mailbox_close(r);
   if (r->status == LOOM_RUN_ERROR) {
     json_t *err = json_pack("{ssss}", "code", loom_err_code(r->error.code),
                             "message", r->error.message);
@@ -343,7 +344,9 @@ void loom_engine_drive(struct loom_run *r) {
     if (!r->tasks) {
       if (!begin_step(r))
         return;
-      if (r->nfinished < r->ntasks) {
+      /* Cancelled while starting tasks: the ones started were cancelled
+       * and will not finish; end_step stops the run. */
+      if (r->nfinished < r->ntasks && !r->cancelled) {
         r->status = LOOM_RUN_WAITING;
         return;
       }

@@ -8,8 +8,9 @@
  * the task's writes (for the parent's append channels, only what it
  * added). An interrupt inside the child interrupts the parent task; the
  * resume value is passed down, and the child continues from its own
- * checkpoint. The child may park on asynchronous nodes like any run; it is
- * freed with the parent run.
+ * checkpoint. The child may park on asynchronous nodes like any run (its
+ * continuations go through the parent's mailbox, see post.c); it is
+ * freed with the parent run, and cancelled with it.
  */
 #include <string.h>
 
@@ -121,10 +122,25 @@ static void subgraph_start(struct loom_task *t) {
       loom_realloc(r->children, (r->nchildren + 1) * sizeof(*r->children));
   r->children[r->nchildren++] = child;
   child->parent_task = t;
+  child->root = r->root; /* continuations go through the top run */
   loom_run_subscribe(child, forward_cb, t);
   loom_run_on_done(child, child_done_cb, t);
   loom_run_start(child);
 }
 
+/* The parent run is cancelled: so is the child, quietly (the engine
+ * fails the parent's task itself). */
+static void subgraph_cancel(struct loom_task *t) {
+  struct loom_run *r = t->run;
+  for (size_t i = r->nchildren; i-- > 0;) {
+    struct loom_run *child = r->children[i];
+    if (child->parent_task != t)
+      continue;
+    loom_run_on_done(child, NULL, NULL);
+    loom_run_cancel(child);
+    break;
+  }
+}
+
 const struct loom_node_kind loom_engine_subgraph_kind = {
-    .name = "subgraph", .start = subgraph_start};
+    .name = "subgraph", .start = subgraph_start, .cancel = subgraph_cancel};

@@ -33,6 +33,10 @@ struct loom_run *loom_task_run(struct loom_task *t) {
   return t->run;
 }
 void *loom_task_user(const struct loom_task *t) { return t->run->user; }
+void loom_task_set_state(struct loom_task *t, void *state) {
+  t->kind_state = state;
+}
+void *loom_task_get_state(const struct loom_task *t) { return t->kind_state; }
 
 void loom_task_emit(struct loom_task *t, const json_t *value) {
   loom_engine_emit(t->run, LOOM_EVENT_CUSTOM, value ? value : json_null());

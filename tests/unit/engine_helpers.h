@@ -34,6 +34,8 @@ run_graph(const struct loom_graph *g, struct loom_run_opts *o, json_t **values,
     abort();
   }
   enum loom_run_status st = loom_run_start(r);
+  if (st == LOOM_RUN_WAITING) /* parked on kinds that post back */
+    st = loom_run_wait(r);
   if (values)
     *values = json_deep_copy(loom_run_values(r));
   if (interrupts)

@@ -75,6 +75,8 @@ static void agent_calls_lua_tools(void **state) {
   struct loom_run *run;
   assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
   enum loom_run_status st = loom_run_start(run);
+  if (st == LOOM_RUN_WAITING) /* parked on the model call */
+    st = loom_run_wait(run);
   if (st != LOOM_RUN_SUCCESS)
     fail_msg("status %s: %s", loom_run_status_name(st),
              loom_run_error(run) ? loom_run_error(run)->message : "");

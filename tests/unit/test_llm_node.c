@@ -79,7 +79,7 @@ static void start_cb(struct loom_loop *loop, void *arg) {
   struct loom_llm_env env = {.loop = loop, .http = srv.http};
   struct loom_error e;
   j->start_err =
-      loom_llm_structured_start(&env, j->p, j->req, on_done, j->o, &e);
+      loom_llm_structured_start(&env, j->p, j->req, on_done, j->o, NULL, &e);
 }
 
 static void run(struct loom_provider *p, struct loom_llm_request *req,

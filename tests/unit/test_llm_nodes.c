@@ -88,6 +88,8 @@ static void graph_with_model_nodes(void **state) {
   struct seen s = {0};
   loom_run_subscribe(run, event_cb, &s);
   enum loom_run_status st = loom_run_start(run);
+  if (st == LOOM_RUN_WAITING) /* parked on the model calls */
+    st = loom_run_wait(run);
   if (st != LOOM_RUN_SUCCESS)
     fail_msg("status %s: %s", loom_run_status_name(st),
              loom_run_error(run) ? loom_run_error(run)->message : "");
