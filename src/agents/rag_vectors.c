@@ -80,11 +80,7 @@ loom_err rag_vec_query(const struct loom_rag *r, const float *q, size_t k,
                        rag_hit_cb cb, void *ud, struct loom_error *e) {
   if (r->remote)
     return remote_query(r, q, k, filter, cb, ud, e);
-  struct loom_hnsw_query hq = {.vector = q,
-                               .k = k,
-                               .ef = k * 2,
-                               .filter = loom_filter_match_cb,
-                               .filter_ud = f};
+  struct loom_hnsw_query hq = {.vector = q, .k = k, .ef = k * 2, .where = f};
   struct local_ctx c = {cb, ud, loom_vstore_params(r->vectors)->metric};
   loom_vstore_query(r->vectors, ns_of(r), &hq, local_hit_cb, &c);
   return LOOM_OK;

@@ -269,11 +269,8 @@ static void query(struct loom_http_req *req, void *ud) {
   }
   if (have) {
     size_t k = (size_t)json_integer_value(topk);
-    struct loom_hnsw_query hq = {.vector = q,
-                                 .k = k,
-                                 .ef = k < 100 ? 100 : k,
-                                 .filter = filter ? loom_filter_match_cb : NULL,
-                                 .filter_ud = filter};
+    struct loom_hnsw_query hq = {
+        .vector = q, .k = k, .ef = k < 100 ? 100 : k, .where = filter};
     loom_vstore_query(s, ns, &hq, match_cb, &c);
   }
   loom_http_respond_json(req, 200,

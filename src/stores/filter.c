@@ -458,3 +458,171 @@ bool loom_filter_match(const struct loom_filter *f, const json_t *metadata) {
 bool loom_filter_match_cb(void *ud, const json_t *metadata) {
   return match_node(((const struct loom_filter *)ud)->root, metadata);
 }
+
+/* ---- evaluation over the column index -------------------------------------
+ */
+
+struct ectx {
+  const struct loom_vmeta *m;
+  uint32_t n;
+  size_t words;
+  loom_filter_meta_cb meta_of;
+  void *ud;
+};
+
+/* A leaf's constants translated into the field's interned ids. */
+struct leafq {
+  uint32_t cid;   /* $eq/$ne string */
+  uint8_t *inset; /* $in/$nin: per interned id, 1 when in the set */
+  uint32_t nstr;
+};
+
+static bool list_any(const uint32_t *list, const struct leafq *q) {
+  for (uint32_t k = 1; k <= list[0]; k++)
+    if (q->inset ? (list[k] < q->nstr && q->inset[list[k]]) : list[k] == q->cid)
+      return true;
+  return false;
+}
+
+/* Whether a column value satisfies the leaf, $ne/$nin included. */
+static bool leaf_test(const struct fnode *n, const struct leafq *q, uint8_t tag,
+                      uint32_t sid, const uint32_t *list, double num) {
+  bool r = false;
+  switch (n->op) {
+  case OP_EQ:
+  case OP_NE:
+    if (n->v.kind == V_STR)
+      r = tag == LOOM_VMETA_STR    ? sid == q->cid
+          : tag == LOOM_VMETA_LIST ? list_any(list, q)
+                                   : false;
+    else if (n->v.kind == V_NUM)
+      r = tag == LOOM_VMETA_NUM && num == n->v.n;
+    else
+      r = tag == LOOM_VMETA_BOOL && (num != 0) == n->v.b;
+    return n->op == OP_EQ ? r : !r;
+  case OP_IN:
+  case OP_NIN:
+    if (tag == LOOM_VMETA_STR)
+      r = sid < q->nstr && q->inset[sid];
+    else if (tag == LOOM_VMETA_LIST)
+      r = list_any(list, q);
+    else if (tag == LOOM_VMETA_NUM)
+      r = n->set.nnum &&
+          bsearch(&num, n->set.nums, n->set.nnum, sizeof(double), cmp_num);
+    else if (tag == LOOM_VMETA_BOOL)
+      r = num != 0 ? n->set.has_true : n->set.has_false;
+    return n->op == OP_IN ? r : !r;
+  case OP_EXISTS:
+    return (tag != LOOM_VMETA_NONE) == n->v.b;
+  case OP_GT:
+    return tag == LOOM_VMETA_NUM && num > n->v.n;
+  case OP_GTE:
+    return tag == LOOM_VMETA_NUM && num >= n->v.n;
+  case OP_LT:
+    return tag == LOOM_VMETA_NUM && num < n->v.n;
+  case OP_LTE:
+    return tag == LOOM_VMETA_NUM && num <= n->v.n;
+  default:
+    return false;
+  }
+}
+
+static void set_range(uint64_t *bits, uint32_t from, uint32_t to) {
+  for (uint32_t s = from; s < to; s++)
+    bits[s / 64] |= 1ull << (s % 64);
+}
+
+static void leaf_prepare(const struct fnode *n,
+                         const struct loom_vmeta_field *f, struct leafq *q) {
+  memset(q, 0, sizeof *q);
+  q->cid = UINT32_MAX;
+  q->nstr = f->nstr;
+  if ((n->op == OP_EQ || n->op == OP_NE) && n->v.kind == V_STR)
+    q->cid = loom_vmeta_str_id(f, n->v.s);
+  if (n->op == OP_IN || n->op == OP_NIN) {
+    q->inset = loom_calloc(f->nstr + 1, 1);
+    for (size_t i = 0; i < n->set.nstr; i++) {
+      uint32_t id = loom_vmeta_str_id(f, n->set.strs[i]);
+      if (id != UINT32_MAX)
+        q->inset[id] = 1;
+    }
+  }
+}
+
+static void eval_leaf(const struct ectx *x, const struct fnode *n,
+                      uint64_t *out) {
+  memset(out, 0, x->words * sizeof *out);
+  const struct loom_vmeta_field *f = loom_vmeta_field(x->m, n->field);
+  if (!f) {
+    if (x->m->overflow) { /* maybe an unindexed field: ask the JSON */
+      for (uint32_t s = 0; s < x->n; s++)
+        if (match_node(n, x->meta_of(x->ud, s)))
+          out[s / 64] |= 1ull << (s % 64);
+    } else if (leaf_test(n, &(struct leafq){.cid = UINT32_MAX}, LOOM_VMETA_NONE,
+                         0, NULL, 0)) {
+      set_range(out, 0, x->n);
+    }
+    return;
+  }
+  struct leafq q;
+  leaf_prepare(n, f, &q);
+  bool none_matches = leaf_test(n, &q, LOOM_VMETA_NONE, 0, NULL, 0);
+  for (uint32_t base = 0; base < x->n; base += LOOM_VMETA_CHUNK) {
+    uint32_t lim =
+        x->n - base < LOOM_VMETA_CHUNK ? x->n - base : LOOM_VMETA_CHUNK;
+    const struct loom_vmeta_chunk *ch = base / LOOM_VMETA_CHUNK < f->nchunks
+                                            ? f->chunks[base / LOOM_VMETA_CHUNK]
+                                            : NULL;
+    if (!ch) {
+      if (none_matches)
+        set_range(out, base, base + lim);
+      continue;
+    }
+    for (uint32_t i = 0; i < lim; i++) {
+      uint8_t tag = ch->tag[i];
+      bool r = tag == LOOM_VMETA_OTHER
+                   ? match_node(n, x->meta_of(x->ud, base + i))
+               : tag == LOOM_VMETA_LIST
+                   ? leaf_test(n, &q, tag, 0, ch->v[i].list, 0)
+                   : leaf_test(n, &q, tag, ch->sid[i], NULL, ch->v[i].num);
+      if (r)
+        out[(base + i) / 64] |= 1ull << ((base + i) % 64);
+    }
+  }
+  loom_free(q.inset);
+}
+
+static void eval_node(const struct ectx *x, const struct fnode *n,
+                      uint64_t *out) {
+  if (n->op != OP_AND && n->op != OP_OR) {
+    eval_leaf(x, n, out);
+    return;
+  }
+  if (n->nkids == 0) { /* the empty filter {} */
+    memset(out, 0, x->words * sizeof *out);
+    set_range(out, 0, x->n);
+    return;
+  }
+  eval_node(x, n->kids[0], out);
+  uint64_t *tmp = loom_malloc(x->words * sizeof *tmp + 8);
+  for (size_t k = 1; k < n->nkids; k++) {
+    eval_node(x, n->kids[k], tmp);
+    uint64_t any = 0;
+    for (size_t w = 0; w < x->words; w++) {
+      out[w] = n->op == OP_AND ? out[w] & tmp[w] : out[w] | tmp[w];
+      any |= out[w];
+    }
+    if (n->op == OP_AND && !any)
+      break;
+  }
+  loom_free(tmp);
+}
+
+void loom_filter_eval(const struct loom_filter *f, const struct loom_vmeta *m,
+                      uint32_t n, loom_filter_meta_cb meta_of, void *ud,
+                      uint64_t *bits) {
+  struct ectx x = {m, n, ((size_t)n + 63) / 64, meta_of, ud};
+  if (!x.words)
+    return;
+  eval_node(&x, f->root, bits);
+}

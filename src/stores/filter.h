@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "stores/vector_meta.h"
 
 /* Most values accepted in one $in / $nin list (Pinecone's limit). */
 #define LOOM_FILTER_MAX_IN 10000
@@ -52,6 +53,21 @@ bool loom_filter_match(const struct loom_filter *f, const json_t *metadata);
 
 /* loom_filter_match shaped as an HNSW filter callback (ud is the filter). */
 bool loom_filter_match_cb(void *ud, const json_t *metadata);
+
+/* The metadata JSON of `slot`, for values the column index cannot hold. */
+typedef const json_t *(*loom_filter_meta_cb)(void *ud, uint32_t slot);
+
+/*
+ * Evaluates the filter over slots [0, n) with the metadata index `m`:
+ * bit s of `bits` ((n + 63) / 64 words, overwritten) is set when slot s's
+ * metadata matches, exactly as loom_filter_match would decide. Values the
+ * index could not hold are matched from meta_of(ud, slot). The caller
+ * removes slots that hold no item. Costs one sequential pass over each
+ * named field's column per condition; allocates only temporary bitsets.
+ */
+void loom_filter_eval(const struct loom_filter *f, const struct loom_vmeta *m,
+                      uint32_t n, loom_filter_meta_cb meta_of, void *ud,
+                      uint64_t *bits);
 
 /* Frees a compiled filter (NULL is fine). */
 void loom_filter_free(struct loom_filter *f);

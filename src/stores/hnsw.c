@@ -202,6 +202,7 @@ static void release_items(struct loom_hnsw *h) {
   loom_free(h->upper);
   loom_free(h->free_slots);
   loom_free(h->idmap);
+  loom_vmeta_cleanup(&h->meta_ix);
   h->map = NULL;
   h->level0 = NULL;
   h->exact = NULL;
@@ -249,6 +250,7 @@ size_t loom_hnsw_memory(struct loom_hnsw *h) {
   if (h->p.quantize)
     b += (size_t)h->capacity * h->dim * sizeof(float);
   b += (size_t)h->idmap_cap * sizeof *h->idmap;
+  b += loom_vmeta_memory(&h->meta_ix);
   for (uint32_t s = 0; s < h->used; s++) {
     if (h->nodes[s].id)
       b += strlen(h->nodes[s].id) + 1;
@@ -333,8 +335,7 @@ static void relink(struct loom_hnsw *h, uint32_t s) {
     cur = hnsw_descend(h, &qv, level);
   struct hnsw_ctx *c = hnsw_ctx_get(h);
   for (int l = level < h->max_level ? level : h->max_level; l >= 0; l--) {
-    size_t n = hnsw_walk(h, c, &qv, cur, h->p.ef_construction, l, s, false,
-                         NULL, NULL);
+    size_t n = hnsw_walk(h, c, &qv, cur, h->p.ef_construction, l, s, NULL);
     hnsw_sort_pairs(c->res, n);
     if (n)
       cur = c->res[0].id;
@@ -481,6 +482,7 @@ loom_err loom_hnsw_upsert(struct loom_hnsw *h, const char *id,
     h->live++;
   }
   h->nodes[s].meta = metadata ? json_incref(metadata) : NULL;
+  loom_vmeta_set(&h->meta_ix, s, metadata);
   pthread_rwlock_unlock(&h->lock);
   return LOOM_OK;
 }
@@ -515,6 +517,7 @@ loom_err loom_hnsw_update(struct loom_hnsw *h, const char *id,
     if (h->nodes[s].meta)
       json_decref(h->nodes[s].meta);
     h->nodes[s].meta = meta;
+    loom_vmeta_set(&h->meta_ix, s, meta);
   }
   pthread_rwlock_unlock(&h->lock);
   return LOOM_OK;
@@ -529,6 +532,7 @@ bool loom_hnsw_delete(struct loom_hnsw *h, const char *id) {
     if (h->nodes[s].meta)
       json_decref(h->nodes[s].meta);
     h->nodes[s].meta = NULL;
+    loom_vmeta_clear(&h->meta_ix, s);
     h->idmap[pos] = IDMAP_GONE;
     if (h->nfree == h->free_cap) {
       h->free_cap = h->free_cap ? h->free_cap * 2 : 64;

@@ -6,10 +6,12 @@
  * rebuilt), update (values and/or metadata), delete (tombstone + repair of
  * the neighbours' lists; the slot is reused by a later insert).
  * Reads: k-nearest-neighbour search with `ef`, optionally filtered by a
- * predicate on metadata that is applied during the graph walk; when the
- * filter is estimated to match less than `exact_below` of the items, an
- * exact scan over the matching items is done instead, so selective filters
- * still return the true nearest matches.
+ * compiled metadata filter (`where`: evaluated over a columnar metadata
+ * index into a bitset, see vector_meta.h) or by a predicate callback; the
+ * walk tests each node against the filter; when the filter matches few
+ * items (under `exact_below` of them, or few enough that scanning them is
+ * cheaper than a filtered walk) an exact scan over the matching items is
+ * done instead, so selective filters still return the true nearest.
  * Optional int8 quantization: the walk uses int8 distances (a quarter of the
  * memory traffic), then the `ef` candidates are re-ranked with exact floats.
  *
@@ -35,6 +37,7 @@
 #define LOOM_HNSW_DEFAULT_EXACT_BELOW 0.05
 
 struct loom_hnsw;
+struct loom_filter;
 
 struct loom_hnsw_params {
   uint32_t dim; /* 1..LOOM_HNSW_MAX_DIM */
@@ -55,6 +58,10 @@ struct loom_hnsw_query {
   size_t ef;                  /* candidate list size (raised to k) */
   loom_hnsw_filter_cb filter; /* NULL: no filter */
   void *filter_ud;
+  /* A compiled metadata filter, evaluated once over the index's metadata
+   * columns into a bitset (much faster than `filter`; use one or the
+   * other). Its exact match count picks exact scan or graph walk. */
+  const struct loom_filter *where;
   double exact_below; /* 0: LOOM_HNSW_DEFAULT_EXACT_BELOW */
 };
 

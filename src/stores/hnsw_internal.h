@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "stores/hnsw.h"
+#include "stores/vector_meta.h"
 
 #define HNSW_ALIGN 64
 
@@ -40,8 +41,10 @@ struct hnsw_ctx {
   uint16_t epoch;
   struct hnsw_pair *cand, *res;
   size_t cand_cap, res_cap;
-  int8_t *qq; /* quantized query */
-  float *qf;  /* normalised query (cosine) */
+  uint64_t *bits;  /* filter matches, one bit per slot */
+  size_t bits_cap; /* words */
+  int8_t *qq;      /* quantized query */
+  float *qf;       /* normalised query (cosine) */
   struct hnsw_ctx *next;
 };
 
@@ -65,6 +68,7 @@ struct loom_hnsw {
   int32_t max_level;
   uint32_t *idmap; /* open addressing: slot+1, 0 empty, UINT32_MAX gone */
   uint32_t idmap_cap, idmap_used;
+  struct loom_vmeta meta_ix; /* columns of nodes[].meta, for filters */
   uint64_t rng;
   double level_mult;
   pthread_rwlock_t lock;
@@ -175,15 +179,23 @@ void hnsw_ctx_free_all(struct loom_hnsw *h);
 uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
                       int stop_level);
 
+/* What a walk may return: with live_only unset, every node it meets;
+ * else live nodes that pass `allow` (a bitset by slot) and `filter`. */
+struct hnsw_accept {
+  bool live_only;
+  const uint64_t *allow;
+  loom_hnsw_filter_cb filter;
+  void *filter_ud;
+};
+
 /*
  * Best-first walk of one level from `ep`. Results (up to ef, in c->res, a
- * max-heap) exclude `skip` (UINT32_MAX: none) and, when `live_only`, the
- * deleted and filtered-out. Returns the number of results.
+ * max-heap) exclude `skip` (UINT32_MAX: none) and what `acc` (NULL: accept
+ * all) refuses. Returns the number of results.
  */
 size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
                  const struct hnsw_qv *qv, uint32_t ep, size_t ef, int level,
-                 uint32_t skip, bool live_only, loom_hnsw_filter_cb filter,
-                 void *filter_ud);
+                 uint32_t skip, const struct hnsw_accept *acc);
 
 /* Sorts c->res[0..n) ascending by distance. */
 void hnsw_sort_pairs(struct hnsw_pair *p, size_t n);

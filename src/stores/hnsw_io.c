@@ -177,6 +177,8 @@ static bool read_nodes(struct loom_hnsw *h, struct reader *r) {
       nd->meta = json_loadb(meta, metalen, 0, NULL);
       if (!nd->meta)
         return false;
+      if (!nd->deleted)
+        loom_vmeta_set(&h->meta_ix, s, nd->meta);
     }
     if (up) {
       h->upper[s] = loom_malloc(up);

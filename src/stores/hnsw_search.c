@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "stores/filter.h"
 #include "stores/hnsw_internal.h"
 
 /* ---- heaps of (distance, slot), max at [0] ------------------------------ */
@@ -94,6 +95,7 @@ void hnsw_ctx_free_all(struct loom_hnsw *h) {
     loom_free(c->visited);
     loom_free(c->cand);
     loom_free(c->res);
+    loom_free(c->bits);
     loom_free(c->qq);
     loom_free(c->qf);
     loom_free(c);
@@ -141,13 +143,14 @@ static inline void prefetch_rest(const struct loom_hnsw *h,
 }
 
 static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
-                            bool live_only, loom_hnsw_filter_cb filter,
-                            void *ud) {
-  if (!live_only)
+                            const struct hnsw_accept *acc) {
+  if (!acc || !acc->live_only)
     return true;
+  if (acc->allow) /* built from live slots only */
+    return (acc->allow[slot / 64] >> (slot % 64)) & 1;
   if (h->nodes[slot].deleted)
     return false;
-  return !filter || filter(ud, h->nodes[slot].meta);
+  return !acc->filter || acc->filter(acc->filter_ud, h->nodes[slot].meta);
 }
 
 uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
@@ -174,8 +177,7 @@ uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
 
 size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
                  const struct hnsw_qv *qv, uint32_t ep, size_t ef, int level,
-                 uint32_t skip, bool live_only, loom_hnsw_filter_cb filter,
-                 void *filter_ud) {
+                 uint32_t skip, const struct hnsw_accept *acc) {
   reserve_pairs(&c->res, &c->res_cap, ef + 2);
   reserve_pairs(&c->cand, &c->cand_cap, ef + 64);
   uint16_t epoch = new_epoch(c);
@@ -188,7 +190,7 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
     vis[skip] = epoch;
   vis[ep] = epoch;
   float d = hnsw_qdist(h, qv, ep);
-  if (ep != skip && accepted(h, ep, live_only, filter, filter_ud)) {
+  if (ep != skip && accepted(h, ep, acc)) {
     heap_push(res, &nres, d, ep);
     bound = d;
   }
@@ -227,7 +229,7 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
           cand = c->cand;
         }
         heap_push(cand, &ncand, -nd, nb);
-        if (accepted(h, nb, live_only, filter, filter_ud)) {
+        if (accepted(h, nb, acc)) {
           heap_push(res, &nres, nd, nb);
           if (nres > ef)
             heap_pop(res, &nres);
@@ -325,6 +327,74 @@ static size_t exact_scan(const struct loom_hnsw *h, struct hnsw_ctx *c,
   return n;
 }
 
+static const json_t *slot_meta_cb(void *ud, uint32_t slot) {
+  const struct loom_hnsw *h = ud;
+  return h->nodes[slot].meta;
+}
+
+/* Evaluates q->where into c->bits over live slots; returns the matches. */
+static size_t where_bits(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                         const struct loom_hnsw_query *q) {
+  size_t words = ((size_t)h->used + 63) / 64;
+  if (c->bits_cap < words + 1) {
+    loom_free(c->bits);
+    c->bits_cap = words + 1;
+    c->bits = loom_malloc(c->bits_cap * sizeof *c->bits);
+  }
+  loom_filter_eval(q->where, &h->meta_ix, h->used, slot_meta_cb, (void *)h,
+                   c->bits);
+  size_t count = 0;
+  for (size_t w = 0; w < words; w++) {
+    uint64_t b = c->bits[w];
+    while (b) {
+      uint32_t s = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(b);
+      b &= b - 1;
+      if (!h->nodes[s].id || h->nodes[s].deleted)
+        c->bits[w] &= ~(1ull << (s % 64));
+      else
+        count++;
+    }
+  }
+  return count;
+}
+
+/* Exact top-k over the slots set in c->bits, into c->res (sorted). */
+static size_t exact_bits(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                         const struct loom_hnsw_query *q,
+                         const struct hnsw_qv *qv) {
+  reserve_pairs(&c->res, &c->res_cap, q->k + 2);
+  size_t n = 0, words = ((size_t)h->used + 63) / 64;
+  for (size_t w = 0; w < words; w++) {
+    for (uint64_t b = c->bits[w]; b; b &= b - 1) {
+      uint32_t s = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(b);
+      float d = hnsw_fdist(h, qv->f, hnsw_vec(h, s));
+      if (n < q->k || d < c->res[0].d) {
+        heap_push(c->res, &n, d, s);
+        if (n > q->k)
+          heap_pop(c->res, &n);
+      }
+    }
+  }
+  hnsw_sort_pairs(c->res, n);
+  return n;
+}
+
+/*
+ * Whether scanning `count` matches beats a filtered walk: an unfiltered
+ * walk computes about ef * m0 distances, a filtered one about that divided
+ * by the matching share, so scan when count^2 / live is below ef * m0 (or
+ * the share is under exact_below).
+ */
+static bool scan_cheaper(const struct loom_hnsw *h,
+                         const struct loom_hnsw_query *q, size_t count,
+                         size_t ef) {
+  double below =
+      q->exact_below > 0 ? q->exact_below : LOOM_HNSW_DEFAULT_EXACT_BELOW;
+  double share = (double)count / (double)h->live;
+  return count <= ef || share < below ||
+         (double)count * share < (double)ef * h->m0;
+}
+
 /* The search proper; sorted hits are left in c->res. Read lock held. */
 static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
                             const struct loom_hnsw_query *q) {
@@ -332,17 +402,27 @@ static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
     return 0;
   struct hnsw_qv qv;
   prepare_query(h, c, q->vector, &qv);
-  if (q->filter) {
+  size_t ef = q->ef > q->k ? q->ef : q->k, count = h->live;
+  struct hnsw_accept acc = {true, NULL, q->filter, q->filter_ud};
+  if (q->where) {
+    count = where_bits(h, c, q);
+    if (count == 0)
+      return 0;
+    if (scan_cheaper(h, q, count, ef))
+      return exact_bits(h, c, q, &qv);
+    acc.allow = c->bits;
+    acc.filter = NULL;
+  } else if (q->filter) {
     double below =
         q->exact_below > 0 ? q->exact_below : LOOM_HNSW_DEFAULT_EXACT_BELOW;
     if (filter_share(h, q) < below)
       return exact_scan(h, c, q, &qv);
   }
-  size_t ef = q->ef > q->k ? q->ef : q->k;
   uint32_t ep = hnsw_descend(h, &qv, 0);
-  size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, true, q->filter,
-                       q->filter_ud);
-  if (q->filter && n < q->k && n < h->live)
+  size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, &acc);
+  if (q->where && n < q->k && n < count)
+    return exact_bits(h, c, q, &qv);
+  if (q->filter && !q->where && n < q->k && n < h->live)
     return exact_scan(h, c, q, &qv);
   if (h->p.quantize) /* re-rank: exact vectors are cold, fetch ahead */
     for (size_t i = 0; i < n; i++) {

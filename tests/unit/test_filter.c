@@ -176,11 +176,13 @@ static void filtered_search_matches_scan(void **state) {
         td[k] = d, truth[k] = i;
       }
       struct loom_hnsw_hit out[K];
-      struct loom_hnsw_query query = {.vector = qv,
-                                      .k = K,
-                                      .ef = 64,
-                                      .filter = loom_filter_match_cb,
-                                      .filter_ud = f};
+      struct loom_hnsw_query query = {.vector = qv, .k = K, .ef = 64};
+      if (q % 2) { /* the compiled filter over the column index */
+        query.where = f;
+      } else {
+        query.filter = loom_filter_match_cb;
+        query.filter_ud = f;
+      }
       size_t n = loom_hnsw_search(h, &query, out);
       assert_int_equal(n, nt);
       for (size_t i = 0; i < n; i++) {
@@ -202,6 +204,116 @@ static void filtered_search_matches_scan(void **state) {
   free(meta), free(base);
 }
 
+/* Varied metadata: strings, numbers, booleans, lists, nulls, objects,
+ * lists holding numbers, fields that come and go. */
+static json_t *varied_meta(size_t i) {
+  static const char *genres[] = {"drama", "comedy", "noir", "doc", "x y"};
+  json_t *m = json_object();
+  if (i % 7 != 0)
+    json_object_set_new(m, "genre", json_string(genres[i % 5]));
+  if (i % 5 != 1)
+    json_object_set_new(m, "year", json_integer(1990 + (int)(i % 35)));
+  if (i % 3 == 0)
+    json_object_set_new(m, "free", json_boolean(i % 2));
+  if (i % 4 == 2)
+    json_object_set_new(m, "tags",
+                        json_pack("[s,s]", genres[i % 3], genres[(i + 2) % 5]));
+  if (i % 11 == 3)
+    json_object_set_new(m, "genre", json_null());
+  if (i % 13 == 4)
+    json_object_set_new(m, "tags", json_pack("[i,s]", (int)i, "noir"));
+  if (i % 17 == 5)
+    json_object_set_new(m, "year", json_pack("{s:i}", "v", 1));
+  if (i % 6 == 1)
+    json_object_set_new(m, "year", json_string("2001"));
+  return m;
+}
+
+static const char *VARIED_FILTERS[] = {
+    "{}",
+    "{\"genre\":\"drama\"}",
+    "{\"genre\":{\"$ne\":\"drama\"}}",
+    "{\"genre\":\"unknown\"}",
+    "{\"genre\":{\"$ne\":\"unknown\"}}",
+    "{\"year\":{\"$gte\":2000,\"$lt\":2010}}",
+    "{\"year\":2001}",
+    "{\"year\":\"2001\"}",
+    "{\"year\":{\"$in\":[1990,1995,\"2001\"]}}",
+    "{\"year\":{\"$nin\":[1990,1995]}}",
+    "{\"free\":true}",
+    "{\"free\":{\"$ne\":false}}",
+    "{\"free\":{\"$in\":[false]}}",
+    "{\"tags\":\"noir\"}",
+    "{\"tags\":{\"$in\":[\"comedy\",\"x y\"]}}",
+    "{\"tags\":{\"$nin\":[\"drama\"]}}",
+    "{\"tags\":{\"$ne\":\"noir\"}}",
+    "{\"tags\":{\"$exists\":true}}",
+    "{\"genre\":{\"$exists\":false}}",
+    "{\"nope\":{\"$exists\":false}}",
+    "{\"nope\":{\"$nin\":[\"a\"]}}",
+    "{\"nope\":3}",
+    "{\"$or\":[{\"genre\":\"noir\"},{\"year\":{\"$lt\":1995}}]}",
+    "{\"$and\":[{\"genre\":{\"$in\":[\"doc\",\"noir\"]}},"
+    "{\"$or\":[{\"free\":true},{\"tags\":\"noir\"}]}]}",
+    "{\"f300\":3}",
+    "{\"f300\":{\"$exists\":false}}",
+};
+
+static const json_t *meta_at_cb(void *ud, uint32_t slot) {
+  return ((json_t **)ud)[slot];
+}
+
+/* Every filter, evaluated over the column index, selects exactly the
+ * items loom_filter_match selects: with and without fields past the
+ * index's field limit, and after items are replaced and cleared. */
+static void column_eval_equals_match(void **state) {
+  (void)state;
+  enum { NV = 700 };
+  for (int overflow = 0; overflow < 2; overflow++) {
+    struct loom_vmeta m = {0};
+    json_t *meta[NV];
+    for (size_t i = 0; i < NV; i++) {
+      meta[i] = varied_meta(i);
+      if (overflow) { /* one new field name per item: past the limit */
+        char k[16];
+        snprintf(k, sizeof k, "f%zu", i);
+        json_object_set_new(meta[i], k, json_integer(3));
+      }
+      loom_vmeta_set(&m, (uint32_t)i, meta[i]);
+    }
+    for (size_t i = 0; i < NV; i += 9) { /* replace some, clear others */
+      json_decref(meta[i]);
+      meta[i] = i % 2 ? varied_meta(i + 1) : NULL;
+      loom_vmeta_set(&m, (uint32_t)i, meta[i]);
+    }
+    assert_int_equal(m.overflow, overflow);
+    uint64_t bits[(NV + 63) / 64];
+    for (size_t fi = 0; fi < sizeof VARIED_FILTERS / sizeof *VARIED_FILTERS;
+         fi++) {
+      struct loom_filter *f;
+      const char *text = VARIED_FILTERS[fi];
+      assert_int_equal(loom_filter_parse(text, strlen(text), &f, NULL),
+                       LOOM_OK);
+      loom_filter_eval(f, &m, NV, meta_at_cb, meta, bits);
+      size_t count = 0;
+      for (size_t i = 0; i < NV; i++) {
+        bool want = loom_filter_match(f, meta[i]);
+        bool got = (bits[i / 64] >> (i % 64)) & 1;
+        count += want;
+        if (want != got)
+          fail_msg("filter %s item %zu: match %d, column index %d", text, i,
+                   want, got);
+      }
+      if (fi > 0 && fi < 3 && count == 0)
+        fail_msg("filter %s selects nothing: a weak test", text);
+      loom_filter_free(f);
+    }
+    for (size_t i = 0; i < NV; i++)
+      json_decref(meta[i]);
+    loom_vmeta_cleanup(&m);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(operators_match_like_pinecone),
@@ -209,6 +321,7 @@ int main(void) {
       cmocka_unit_test(and_or_nest),
       cmocka_unit_test(errors_name_the_problem),
       cmocka_unit_test(filtered_search_matches_scan),
+      cmocka_unit_test(column_eval_equals_match),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
