@@ -8,12 +8,22 @@
  * match the index dimension. Metadata values are strings, numbers,
  * booleans or lists of strings. Errors: {"code": <gRPC code>, "message",
  * "details": []} with the HTTP status Pinecone uses.
+ *
+ * Threads: every handler runs on libuv's worker pool (api_offload), so a
+ * big upsert or a slow query never stalls the event loop. What a handler
+ * needs from the request (path parameter, query values, body bytes) is
+ * captured on the loop thread into a dp_job (borrowed: the request stays
+ * valid while suspended); the pool thread takes the index table lock,
+ * works, releases it and builds the answer; the loop thread only sends
+ * it. No lock is held across the hop back to the loop, and the pool
+ * thread never waits for the loop.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/internal.h"
 #include "api/pinecone.h"
 #include "core/alloc.h"
 #include "stores/vector_indexes.h"
@@ -24,46 +34,78 @@
 #define PC_MAX_META (40u << 10)
 #define PC_MAX_FETCH 1000
 
-static void dp_fail(struct loom_http_req *req, unsigned status, const char *fmt,
-                    ...) LOOM_PRINTF(3, 4);
+/* One request's work on a pool thread, and its answer. */
+struct dp_job {
+  void (*run)(struct dp_job *j);
+  const char *index; /* path parameter */
+  const char *ctype; /* Content-Type header, may be NULL */
+  const char *body;  /* borrowed from the suspended request */
+  size_t body_len;
+  const char *ns, *limit, *prefix, *token; /* query values, may be NULL */
+  const char *ids[PC_MAX_FETCH];
+  size_t nids;
+  unsigned status;
+  json_t *reply;        /* Pinecone-shaped answer, or */
+  const char *gen_code; /* a loom error answer (bad JSON body) */
+  char *gen_msg;
+};
 
-static void dp_fail(struct loom_http_req *req, unsigned status, const char *fmt,
-                    ...) {
+static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...)
+    LOOM_PRINTF(3, 4);
+
+static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...) {
   char msg[600];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   int grpc = status == 404 ? 5 : status == 409 ? 6 : status >= 500 ? 13 : 3;
-  loom_http_respond_json(
-      req, status,
-      json_pack("{s:i,s:s,s:[]}", "code", grpc, "message", msg, "details"));
+  if (j->reply)
+    json_decref(j->reply);
+  j->status = status;
+  j->reply =
+      json_pack("{s:i,s:s,s:[]}", "code", grpc, "message", msg, "details");
+}
+
+static void respond(struct dp_job *j, unsigned status, json_t *reply) {
+  if (j->reply)
+    json_decref(j->reply);
+  j->status = status;
+  j->reply = reply;
 }
 
 /* The index of the request, with the table held; answers 404 if absent. */
-static struct loom_vstore *acquire(struct loom_http_req *req) {
-  const char *name = loom_http_param(req, "index");
-  struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), name, NULL);
+static struct loom_vstore *acquire(struct dp_job *j) {
+  struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), j->index, NULL);
   if (!s)
-    dp_fail(req, 404, "index '%s' not found", name ? name : "");
+    dp_fail(j, 404, "index '%s' not found", j->index ? j->index : "");
   return s;
 }
 
 static void release(void) { loom_vindexes_release(pc_indexes()); }
 
 /* The body as an object, within the size limit; NULL if answered. */
-static json_t *body_object(struct loom_http_req *req) {
-  size_t len;
-  loom_http_body(req, &len);
-  if (len > PC_MAX_BODY) {
-    dp_fail(req, 400,
+static json_t *body_object(struct dp_job *j) {
+  if (j->body_len > PC_MAX_BODY) {
+    dp_fail(j, 400,
             "request size %zu bytes exceeds the maximum of %u "
             "bytes (2 MB)",
-            len, PC_MAX_BODY);
+            j->body_len, PC_MAX_BODY);
     return NULL;
   }
-  json_t *body;
-  return loom_http_json_object(req, &body) ? body : NULL;
+  json_t *body = NULL;
+  struct loom_error e;
+  loom_error_clear(&e);
+  unsigned status =
+      loom_http_json_check(j->ctype, j->body, j->body_len, &body, &e);
+  if (status == 0 && json_is_object(body))
+    return body;
+  json_decref(body);
+  j->status = status ? status : 400;
+  j->gen_code = status == 415 ? "unsupported_media_type" : "invalid_json";
+  j->gen_msg =
+      loom_strdup(status ? e.message : "request body must be a JSON object");
+  return NULL;
 }
 
 static const char *ns_of(const json_t *body) {
@@ -133,12 +175,11 @@ static bool check_metadata(const json_t *meta, char *err, size_t errlen,
   return true;
 }
 
-static void upsert(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *body = body_object(req);
+static void upsert(struct dp_job *j) {
+  json_t *body = body_object(j);
   if (!body)
     return;
-  struct loom_vstore *s = acquire(req);
+  struct loom_vstore *s = acquire(j);
   if (!s)
     goto out_body;
   uint32_t dim = loom_vstore_params(s)->dim;
@@ -179,12 +220,11 @@ static void upsert(struct loom_http_req *req, void *ud) {
   }
   struct loom_error e;
   if (err[0])
-    dp_fail(req, 400, "%s", err);
+    dp_fail(j, 400, "%s", err);
   else if (loom_vstore_upsert(s, ns_of(body), recs, n, &e) != LOOM_OK)
-    dp_fail(req, pc_status(e.code), "%s", e.message);
+    dp_fail(j, pc_status(e.code), "%s", e.message);
   else
-    loom_http_respond_json(req, 200,
-                           json_pack("{s:i}", "upsertedCount", (int)n));
+    respond(j, 200, json_pack("{s:i}", "upsertedCount", (int)n));
   loom_free(values);
   loom_free(recs);
   release();
@@ -225,12 +265,11 @@ static void copy_cb(void *ud, const char *id, float d, const float *values,
   memcpy((float *)c->matches, values, c->dim * sizeof(float));
 }
 
-static void query(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *body = body_object(req);
+static void query(struct dp_job *j) {
+  json_t *body = body_object(j);
   if (!body)
     return;
-  struct loom_vstore *s = acquire(req);
+  struct loom_vstore *s = acquire(j);
   if (!s)
     goto out_body;
   const struct loom_vstore_params *p = loom_vstore_params(s);
@@ -255,7 +294,7 @@ static void query(struct loom_http_req *req, void *ud) {
       loom_filter_compile(fj, &filter, &e) != LOOM_OK)
     snprintf(err, sizeof err, "filter: %s", e.message);
   if (err[0]) {
-    dp_fail(req, 400, "%s", err);
+    dp_fail(j, 400, "%s", err);
     goto out;
   }
   struct match_ctx c = {json_array(), p->metric,
@@ -273,10 +312,9 @@ static void query(struct loom_http_req *req, void *ud) {
         .vector = q, .k = k, .ef = k < 100 ? 100 : k, .where = filter};
     loom_vstore_query(s, ns, &hq, match_cb, &c);
   }
-  loom_http_respond_json(req, 200,
-                         json_pack("{s:[],s:o,s:s,s:{s:i}}", "results",
-                                   "matches", c.matches, "namespace", ns,
-                                   "usage", "readUnits", 5));
+  respond(j, 200,
+          json_pack("{s:[],s:o,s:s,s:{s:i}}", "results", "matches", c.matches,
+                    "namespace", ns, "usage", "readUnits", 5));
 out:
   loom_filter_free(filter);
   loom_free(q);
@@ -296,35 +334,32 @@ static void fetch_cb(void *ud, const char *id, float d, const float *values,
   json_object_set_new(c->matches, id, v);
 }
 
-static void fetch(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  struct loom_vstore *s = acquire(req);
+static void fetch(struct dp_job *j) {
+  struct loom_vstore *s = acquire(j);
   if (!s)
     return;
-  const char *ids[PC_MAX_FETCH];
-  size_t n = loom_http_query_values(req, "ids", ids, PC_MAX_FETCH);
-  const char *ns = loom_http_query(req, "namespace");
-  ns = ns ? ns : "";
+  const char **ids = j->ids;
+  size_t n = j->nids;
+  const char *ns = j->ns ? j->ns : "";
   if (n == 0 || n > PC_MAX_FETCH) {
-    dp_fail(req, 400, "give 1 to %d ids (?ids=a&ids=b)", PC_MAX_FETCH);
+    dp_fail(j, 400, "give 1 to %d ids (?ids=a&ids=b)", PC_MAX_FETCH);
   } else {
     struct match_ctx c = {json_object(), 0, true, true,
                           loom_vstore_params(s)->dim};
     for (size_t i = 0; i < n; i++)
       loom_vstore_fetch(s, ns, ids[i], fetch_cb, &c);
-    loom_http_respond_json(req, 200,
-                           json_pack("{s:o,s:s,s:{s:i}}", "vectors", c.matches,
-                                     "namespace", ns, "usage", "readUnits", 1));
+    respond(j, 200,
+            json_pack("{s:o,s:s,s:{s:i}}", "vectors", c.matches, "namespace",
+                      ns, "usage", "readUnits", 1));
   }
   release();
 }
 
-static void update(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *body = body_object(req);
+static void update(struct dp_job *j) {
+  json_t *body = body_object(j);
   if (!body)
     return;
-  struct loom_vstore *s = acquire(req);
+  struct loom_vstore *s = acquire(j);
   if (!s)
     goto out_body;
   uint32_t dim = loom_vstore_params(s)->dim;
@@ -341,25 +376,24 @@ static void update(struct loom_http_req *req, void *ud) {
   if (!err[0] && meta && !json_is_null(meta))
     check_metadata(meta, err, sizeof err, "setMetadata");
   if (err[0])
-    dp_fail(req, 400, "%s", err);
+    dp_fail(j, 400, "%s", err);
   else if (loom_vstore_update(
                s, ns_of(body), id, vals && !json_is_null(vals) ? v : NULL,
                meta && !json_is_null(meta) ? meta : NULL, &e) != LOOM_OK)
-    dp_fail(req, pc_status(e.code), "%s", e.message);
+    dp_fail(j, pc_status(e.code), "%s", e.message);
   else
-    loom_http_respond_json(req, 200, json_object());
+    respond(j, 200, json_object());
   loom_free(v);
   release();
 out_body:
   json_decref(body);
 }
 
-static void delete_vectors(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *body = body_object(req);
+static void delete_vectors(struct dp_job *j) {
+  json_t *body = body_object(j);
   if (!body)
     return;
-  struct loom_vstore *s = acquire(req);
+  struct loom_vstore *s = acquire(j);
   if (!s)
     goto out_body;
   json_t *ids = json_object_get(body, "ids");
@@ -371,7 +405,7 @@ static void delete_vectors(struct loom_http_req *req, void *ud) {
   struct loom_error e;
   loom_err rc = LOOM_OK;
   if (given != 1) {
-    dp_fail(req, 400, "give exactly one of ids, deleteAll and filter");
+    dp_fail(j, 400, "give exactly one of ids, deleteAll and filter");
     goto out;
   }
   if (all) {
@@ -379,7 +413,7 @@ static void delete_vectors(struct loom_http_req *req, void *ud) {
   } else if (fj && !json_is_null(fj)) {
     struct loom_filter *f;
     if (loom_filter_compile(fj, &f, &e) != LOOM_OK) {
-      dp_fail(req, 400, "filter: %s", e.message);
+      dp_fail(j, 400, "filter: %s", e.message);
       goto out;
     }
     rc = loom_vstore_delete_where(s, ns, f, NULL, &e);
@@ -392,7 +426,7 @@ static void delete_vectors(struct loom_http_req *req, void *ud) {
       ok = (v[i] = json_string_value(json_array_get(ids, i))) != NULL;
     if (!ok) {
       loom_free(v);
-      dp_fail(req, 400, "ids must be an array of at most %d strings",
+      dp_fail(j, 400, "ids must be an array of at most %d strings",
               PC_MAX_FETCH);
       goto out;
     }
@@ -400,9 +434,9 @@ static void delete_vectors(struct loom_http_req *req, void *ud) {
     loom_free(v);
   }
   if (rc)
-    dp_fail(req, pc_status(e.code), "%s", e.message);
+    dp_fail(j, pc_status(e.code), "%s", e.message);
   else
-    loom_http_respond_json(req, 200, json_object());
+    respond(j, 200, json_object());
 out:
   release();
 out_body:
@@ -435,12 +469,11 @@ static void ns_cb(void *ud, const char *ns, size_t count) {
                       json_pack("{s:I}", "vectorCount", (json_int_t)count));
 }
 
-static void stats(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *body = body_object(req);
+static void stats(struct dp_job *j) {
+  json_t *body = body_object(j);
   if (!body)
     return;
-  struct loom_vstore *s = acquire(req);
+  struct loom_vstore *s = acquire(j);
   if (!s)
     goto out_body;
   struct stats_ctx c = {json_object(), s, NULL, 0, 0};
@@ -448,17 +481,16 @@ static void stats(struct loom_http_req *req, void *ud) {
   struct loom_error e;
   if (fj && !json_is_null(fj) &&
       loom_filter_compile(fj, &c.filter, &e) != LOOM_OK) {
-    dp_fail(req, 400, "filter: %s", e.message);
+    dp_fail(j, 400, "filter: %s", e.message);
     json_decref(c.namespaces);
   } else {
     loom_vstore_namespaces(s, ns_cb, &c);
     const struct loom_vstore_params *p = loom_vstore_params(s);
-    loom_http_respond_json(
-        req, 200,
-        json_pack("{s:o,s:i,s:f,s:I,s:s,s:s}", "namespaces", c.namespaces,
-                  "dimension", (int)p->dim, "indexFullness", 0.0,
-                  "totalVectorCount", (json_int_t)c.total, "metric",
-                  loom_metric_name(p->metric), "vectorType", "dense"));
+    respond(j, 200,
+            json_pack("{s:o,s:i,s:f,s:I,s:s,s:s}", "namespaces", c.namespaces,
+                      "dimension", (int)p->dim, "indexFullness", 0.0,
+                      "totalVectorCount", (json_int_t)c.total, "metric",
+                      loom_metric_name(p->metric), "vectorType", "dense"));
   }
   loom_filter_free(c.filter);
   release();
@@ -491,18 +523,15 @@ static int cmp_ids(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void list_ids(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  struct loom_vstore *s = acquire(req);
+static void list_ids(struct dp_job *j) {
+  struct loom_vstore *s = acquire(j);
   if (!s)
     return;
-  const char *ns = loom_http_query(req, "namespace");
-  const char *lim = loom_http_query(req, "limit");
-  const char *prefix = loom_http_query(req, "prefix");
-  const char *token = loom_http_query(req, "paginationToken");
+  const char *ns = j->ns, *lim = j->limit, *prefix = j->prefix,
+             *token = j->token;
   long limit = lim ? strtol(lim, NULL, 10) : 100;
   if (limit < 1 || limit > 100) {
-    dp_fail(req, 400, "limit must be from 1 to 100");
+    dp_fail(j, 400, "limit must be from 1 to 100");
     release();
     return;
   }
@@ -523,14 +552,51 @@ static void list_ids(struct loom_http_req *req, void *ud) {
   for (size_t i = 0; i < c.n; i++)
     loom_free(c.ids[i]);
   loom_free(c.ids);
-  loom_http_respond_json(req, 200, out);
+  respond(j, 200, out);
+}
+
+static void job_work_cb(void *arg) {
+  struct dp_job *j = arg;
+  j->run(j);
+}
+
+static void job_done_cb(struct loom_http_req *req, void *arg) {
+  struct dp_job *j = arg;
+  if (req && j->gen_code)
+    loom_http_respond_error(req, j->status, j->gen_code, "%s", j->gen_msg);
+  else if (req && j->reply)
+    loom_http_respond_json(req, j->status, j->reply);
+  else if (j->reply) /* the server is stopping: nobody to answer */
+    json_decref(j->reply);
+  if (req && !j->gen_code && !j->reply)
+    loom_http_respond_error(req, 500, "internal", "no answer was built");
+  loom_free(j->gen_msg);
+  loom_free(j);
+}
+
+struct dp_route {
+  const char *method, *pattern;
+  void (*run)(struct dp_job *j);
+};
+
+/* On the loop thread: captures the request into a job for the pool. */
+static void dp_handler(struct loom_http_req *req, void *ud) {
+  const struct dp_route *r = ud;
+  struct dp_job *j = LOOM_NEW(struct dp_job);
+  j->run = r->run;
+  j->index = loom_http_param(req, "index");
+  j->ctype = loom_http_header(req, "Content-Type");
+  j->body = loom_http_body(req, &j->body_len);
+  j->ns = loom_http_query(req, "namespace");
+  j->limit = loom_http_query(req, "limit");
+  j->prefix = loom_http_query(req, "prefix");
+  j->token = loom_http_query(req, "paginationToken");
+  j->nids = loom_http_query_values(req, "ids", j->ids, PC_MAX_FETCH);
+  api_offload(req, job_work_cb, job_done_cb, j);
 }
 
 loom_err pc_data_routes(struct loom_http_router *router, struct loom_error *e) {
-  static const struct {
-    const char *method, *pattern;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct dp_route routes[] = {
       {"POST", "/indexes/{index}/vectors/upsert", upsert},
       {"POST", "/indexes/{index}/query", query},
       {"GET", "/indexes/{index}/vectors/fetch", fetch},
@@ -541,8 +607,9 @@ loom_err pc_data_routes(struct loom_http_router *router, struct loom_error *e) {
       {"GET", "/indexes/{index}/vectors/list", list_ids},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(
-        router, routes[i].method, routes[i].pattern, routes[i].cb, NULL, e);
+    loom_err err =
+        loom_http_route_add(router, routes[i].method, routes[i].pattern,
+                            dp_handler, (void *)&routes[i], e);
     if (err)
       return err;
   }

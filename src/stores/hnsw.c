@@ -13,6 +13,13 @@
  * links so walks can still pass through it, and its slot goes on a free
  * list; the next insert reuses the slot (keeping its level) and relinks it.
  * Replacing an id's vector is repair + relink of the same slot.
+ *
+ * Concurrency: writers are serialised by write_mutex. Linking a node
+ * searches the graph (the costly part) under the read lock, so queries run
+ * meanwhile, and takes the write lock only to write the planned lists; a
+ * new node stays hidden (tombstoned, unlinked, not in the id map) until
+ * then. Growth, repair after delete and metadata changes take the write
+ * lock.
  */
 #include <math.h>
 #include <stdio.h>
@@ -182,6 +189,7 @@ loom_err loom_hnsw_new(const struct loom_hnsw_params *p, struct loom_hnsw **out,
   pthread_rwlock_init(&h->lock, &attr);
   pthread_rwlockattr_destroy(&attr);
   pthread_mutex_init(&h->pool_lock, NULL);
+  pthread_mutex_init(&h->write_mutex, NULL);
   *out = h;
   return LOOM_OK;
 }
@@ -223,13 +231,18 @@ void loom_hnsw_free(struct loom_hnsw *h) {
   hnsw_ctx_free_all(h);
   pthread_rwlock_destroy(&h->lock);
   pthread_mutex_destroy(&h->pool_lock);
+  pthread_mutex_destroy(&h->write_mutex);
+  loom_free(h->plan.own);
+  loom_free(h->plan.upd);
   loom_free(h);
 }
 
 void loom_hnsw_clear(struct loom_hnsw *h) {
+  pthread_mutex_lock(&h->write_mutex);
   pthread_rwlock_wrlock(&h->lock);
   release_items(h);
   pthread_rwlock_unlock(&h->lock);
+  pthread_mutex_unlock(&h->write_mutex);
 }
 
 const struct loom_hnsw_params *loom_hnsw_params(const struct loom_hnsw *h) {
@@ -290,17 +303,21 @@ static uint32_t select_neighbors(const struct loom_hnsw *h,
   return k;
 }
 
-/* Adds `s` to `nb`'s list at `level`, shrinking it by the heuristic. */
-static void add_backlink(struct loom_hnsw *h, uint32_t nb, uint32_t s,
-                         int level) {
-  uint32_t *ll = hnsw_links(h, nb, level);
+/* Plans adding `s` to `nb`'s list at `level` (shrunk by the heuristic when
+ * full) into `u`; false when `s` is already there. */
+static bool plan_backlink(const struct loom_hnsw *h, uint32_t nb, uint32_t s,
+                          int level, struct hnsw_link_upd *u) {
+  const uint32_t *ll = hnsw_links(h, nb, level);
   uint32_t cap = level ? h->m : h->m0;
   for (uint32_t j = 1; j <= ll[0]; j++)
     if (ll[j] == s)
-      return;
+      return false;
+  u->nb = nb;
+  u->level = level;
   if (ll[0] < cap) {
-    ll[++ll[0]] = s;
-    return;
+    memcpy(u->list, ll, (1 + ll[0]) * sizeof *ll);
+    u->list[++u->list[0]] = s;
+    return true;
   }
   struct hnsw_pair cand[2 * 64 + 1];
   size_t n = 0;
@@ -308,7 +325,8 @@ static void add_backlink(struct loom_hnsw *h, uint32_t nb, uint32_t s,
     cand[n++] = (struct hnsw_pair){slot_dist(h, nb, ll[j]), ll[j]};
   cand[n++] = (struct hnsw_pair){slot_dist(h, nb, s), s};
   hnsw_sort_pairs(cand, n);
-  ll[0] = select_neighbors(h, cand, n, cap, ll + 1);
+  u->list[0] = select_neighbors(h, cand, n, cap, u->list + 1);
+  return true;
 }
 
 static int random_level(struct loom_hnsw *h) {
@@ -321,34 +339,79 @@ static int random_level(struct loom_hnsw *h) {
   return level > 16 ? 16 : level;
 }
 
-/* (Re)connects `s` (vector, level set) to the graph from the entry point. */
-static void relink(struct loom_hnsw *h, uint32_t s) {
+/* Works out `s`'s lists and its neighbours' new ones (read lock held). */
+static void plan_links(struct loom_hnsw *h, uint32_t s) {
+  struct hnsw_plan *p = &h->plan;
   int level = h->nodes[s].level;
-  if (h->entry < 0) {
-    h->entry = s;
-    h->max_level = level;
+  p->top = -1;
+  p->nupd = 0;
+  if (h->entry < 0)
     return;
+  p->top = level < h->max_level ? level : h->max_level;
+  size_t words = (size_t)(p->top + 1) * (1 + h->m0);
+  if (p->own_cap < words) {
+    loom_free(p->own);
+    p->own = loom_malloc(words * sizeof *p->own);
+    p->own_cap = words;
+  }
+  size_t most = h->m0 + (size_t)p->top * h->m;
+  if (p->upd_cap < most) {
+    loom_free(p->upd);
+    p->upd = loom_malloc(most * sizeof *p->upd);
+    p->upd_cap = most;
   }
   struct hnsw_qv qv = {.f = hnsw_vec(h, s)};
   uint32_t cur = (uint32_t)h->entry;
   if (level < h->max_level)
     cur = hnsw_descend(h, &qv, level);
   struct hnsw_ctx *c = hnsw_ctx_get(h);
-  for (int l = level < h->max_level ? level : h->max_level; l >= 0; l--) {
+  for (int l = p->top; l >= 0; l--) {
     size_t n = hnsw_walk(h, c, &qv, cur, h->p.ef_construction, l, s, NULL);
     hnsw_sort_pairs(c->res, n);
     if (n)
       cur = c->res[0].id;
-    uint32_t *ll = hnsw_links(h, s, l);
+    uint32_t *ll = p->own + (size_t)l * (1 + h->m0);
     ll[0] = select_neighbors(h, c->res, n, h->m, ll + 1);
     for (uint32_t j = 1; j <= ll[0]; j++)
-      add_backlink(h, ll[j], s, l);
+      p->nupd += plan_backlink(h, ll[j], s, l, &p->upd[p->nupd]);
   }
   hnsw_ctx_put(h, c);
-  if (level > h->max_level) {
-    h->entry = s;
-    h->max_level = level;
+}
+
+/* Writes the plan (write lock held). */
+static void apply_plan(struct loom_hnsw *h, uint32_t s) {
+  const struct hnsw_plan *p = &h->plan;
+  for (int l = 0; l <= p->top; l++) {
+    const uint32_t *src = p->own + (size_t)l * (1 + h->m0);
+    memcpy(hnsw_links(h, s, l), src, (1 + src[0]) * sizeof *src);
   }
+  for (size_t i = 0; i < p->nupd; i++) {
+    const struct hnsw_link_upd *u = &p->upd[i];
+    memcpy(hnsw_links(h, u->nb, u->level), u->list,
+           (1 + u->list[0]) * sizeof *u->list);
+  }
+  if (h->entry < 0 || h->nodes[s].level > h->max_level) {
+    h->entry = s;
+    h->max_level = h->nodes[s].level;
+  }
+}
+
+/*
+ * (Re)connects `s` (vector written, level set) to the graph. Called with
+ * write_mutex held and the lock not held: the search runs under the read
+ * lock, the writes under the write lock, where `publish` (may be NULL)
+ * then runs too.
+ */
+static void relink(struct loom_hnsw *h, uint32_t s,
+                   void (*publish)(struct loom_hnsw *h, uint32_t s)) {
+  pthread_rwlock_rdlock(&h->lock);
+  plan_links(h, s);
+  pthread_rwlock_unlock(&h->lock);
+  pthread_rwlock_wrlock(&h->lock);
+  apply_plan(h, s);
+  if (publish)
+    publish(h, s);
+  pthread_rwlock_unlock(&h->lock);
 }
 
 static bool has_pair(const struct hnsw_pair *p, size_t n, uint32_t id) {
@@ -454,6 +517,20 @@ static uint32_t take_slot(struct loom_hnsw *h, const char *id) {
   return s;
 }
 
+/* Makes a freshly linked node visible (write lock held). */
+static void publish_new(struct loom_hnsw *h, uint32_t s) {
+  h->nodes[s].deleted = false;
+  hnsw_idmap_put(h, s);
+  h->live++;
+}
+
+static void set_meta(struct loom_hnsw *h, uint32_t s, json_t *meta) {
+  if (h->nodes[s].meta)
+    json_decref(h->nodes[s].meta);
+  h->nodes[s].meta = meta;
+  loom_vmeta_set(&h->meta_ix, s, meta);
+}
+
 loom_err loom_hnsw_upsert(struct loom_hnsw *h, const char *id,
                           const float *values, json_t *metadata,
                           struct loom_error *e) {
@@ -464,26 +541,24 @@ loom_err loom_hnsw_upsert(struct loom_hnsw *h, const char *id,
   loom_err err = check_vector(h, values, e);
   if (err)
     return err;
+  pthread_mutex_lock(&h->write_mutex);
   pthread_rwlock_wrlock(&h->lock);
   uint32_t s = idmap_find(h, id, NULL);
-  if (s != UINT32_MAX) {
-    if (!same_vector(h, s, values)) {
-      repair_around(h, s);
-      write_vector(h, s, values);
-      relink(h, s);
-    }
-    if (h->nodes[s].meta)
-      json_decref(h->nodes[s].meta);
-  } else {
+  bool fresh = s == UINT32_MAX, moved = fresh;
+  if (fresh) {
     s = take_slot(h, id);
+    h->nodes[s].deleted = true; /* hidden until linked */
     write_vector(h, s, values);
-    relink(h, s);
-    hnsw_idmap_put(h, s);
-    h->live++;
+  } else if (!same_vector(h, s, values)) {
+    repair_around(h, s);
+    write_vector(h, s, values);
+    moved = true;
   }
-  h->nodes[s].meta = metadata ? json_incref(metadata) : NULL;
-  loom_vmeta_set(&h->meta_ix, s, metadata);
+  set_meta(h, s, metadata ? json_incref(metadata) : NULL);
   pthread_rwlock_unlock(&h->lock);
+  if (moved)
+    relink(h, s, fresh ? publish_new : NULL);
+  pthread_mutex_unlock(&h->write_mutex);
   return LOOM_OK;
 }
 
@@ -497,33 +572,36 @@ loom_err loom_hnsw_update(struct loom_hnsw *h, const char *id,
   }
   if (set_metadata && !json_is_object(set_metadata))
     return loom_error_set(e, LOOM_ERR_INVALID, "metadata must be an object");
+  pthread_mutex_lock(&h->write_mutex);
   pthread_rwlock_wrlock(&h->lock);
   uint32_t s = id ? idmap_find(h, id, NULL) : UINT32_MAX;
   if (s == UINT32_MAX) {
     pthread_rwlock_unlock(&h->lock);
+    pthread_mutex_unlock(&h->write_mutex);
     return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no vector with id '%s'",
                           id ? id : "");
   }
-  if (values && !same_vector(h, s, values)) {
+  bool moved = values && !same_vector(h, s, values);
+  if (moved) {
     repair_around(h, s);
     write_vector(h, s, values);
-    relink(h, s);
   }
   if (set_metadata) {
     /* Copy first: the old object may still be referenced by a caller. */
     json_t *meta =
         h->nodes[s].meta ? json_copy(h->nodes[s].meta) : json_object();
     json_object_update(meta, (json_t *)set_metadata);
-    if (h->nodes[s].meta)
-      json_decref(h->nodes[s].meta);
-    h->nodes[s].meta = meta;
-    loom_vmeta_set(&h->meta_ix, s, meta);
+    set_meta(h, s, meta);
   }
   pthread_rwlock_unlock(&h->lock);
+  if (moved)
+    relink(h, s, NULL);
+  pthread_mutex_unlock(&h->write_mutex);
   return LOOM_OK;
 }
 
 bool loom_hnsw_delete(struct loom_hnsw *h, const char *id) {
+  pthread_mutex_lock(&h->write_mutex);
   pthread_rwlock_wrlock(&h->lock);
   uint32_t pos = 0, s = id ? idmap_find(h, id, &pos) : UINT32_MAX;
   if (s != UINT32_MAX) {
@@ -543,6 +621,7 @@ bool loom_hnsw_delete(struct loom_hnsw *h, const char *id) {
     h->live--;
   }
   pthread_rwlock_unlock(&h->lock);
+  pthread_mutex_unlock(&h->write_mutex);
   return s != UINT32_MAX;
 }
 

@@ -34,6 +34,24 @@ struct hnsw_pair {
   uint32_t id;
 };
 
+/* A new list for one neighbour's links at one level. */
+struct hnsw_link_upd {
+  uint32_t nb;
+  int32_t level;
+  uint32_t list[1 + 2 * 64];
+};
+
+/* What linking one node changes, worked out under the read lock and then
+ * written under the write lock (writers are serialised by write_mutex, so
+ * the graph cannot change in between). */
+struct hnsw_plan {
+  int32_t top;    /* levels 0..top of `own` are planned; -1: none */
+  uint32_t *own;  /* (top + 1) lists of 1 + m0 words */
+  size_t own_cap; /* words */
+  struct hnsw_link_upd *upd;
+  size_t nupd, upd_cap;
+};
+
 /* Per-search scratch, pooled. */
 struct hnsw_ctx {
   uint16_t *visited;
@@ -72,6 +90,8 @@ struct loom_hnsw {
   uint64_t rng;
   double level_mult;
   pthread_rwlock_t lock;
+  pthread_mutex_t write_mutex; /* one writer at a time; taken before lock */
+  struct hnsw_plan plan;       /* the writer's scratch */
   pthread_mutex_t pool_lock;
   struct hnsw_ctx *pool;
 };

@@ -394,6 +394,50 @@ static void reads_run_during_writes(void **state) {
   free(base), free(qs);
 }
 
+/*
+ * A query does not wait for a whole insert: the neighbour search of an
+ * insert runs under the read lock. With a huge ef_construction each insert
+ * takes long; a reader must finish several searches during one upsert
+ * call at least once (an insert holding the index exclusively allows at
+ * most one or two).
+ */
+static void queries_finish_inside_one_insert(void **state) {
+  (void)state;
+  enum { BIG = 3000 };
+  float *base = random_vectors(BIG, 21), *qs = random_vectors(50, 22);
+  struct loom_hnsw_params p = {
+      .dim = DIM, .metric = LOOM_METRIC_EUCLIDEAN, .ef_construction = 4096};
+  struct loom_hnsw *h;
+  assert_int_equal(loom_hnsw_new(&p, &h, NULL), LOOM_OK);
+  for (size_t i = 0; i < BIG - 40; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "v%zu", i);
+    assert_int_equal(loom_hnsw_upsert(h, id, base + i * DIM, NULL, NULL),
+                     LOOM_OK);
+  }
+  volatile int stop = 0;
+  struct reader_arg ra = {h, qs, &stop, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, reader_main, &ra);
+  size_t best = 0;
+  for (size_t i = BIG - 40; i < BIG; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "v%zu", i);
+    size_t before = *(volatile size_t *)&ra.searches;
+    assert_int_equal(loom_hnsw_upsert(h, id, base + i * DIM, NULL, NULL),
+                     LOOM_OK);
+    size_t during = *(volatile size_t *)&ra.searches - before;
+    best = during > best ? during : best;
+  }
+  stop = 1;
+  pthread_join(t, NULL);
+  if (best < 3)
+    fail_msg("at most %zu searches finished during one insert", best);
+  assert_int_equal(loom_hnsw_count(h), BIG);
+  loom_hnsw_free(h);
+  free(base), free(qs);
+}
+
 static void cosine_gives_values_back(void **state) {
   (void)state;
   struct loom_hnsw_params p = {.dim = 3, .metric = LOOM_METRIC_COSINE};
@@ -439,6 +483,7 @@ int main(void) {
       cmocka_unit_test(update_values_and_metadata),
       cmocka_unit_test(snapshot_reloads_same_index),
       cmocka_unit_test(reads_run_during_writes),
+      cmocka_unit_test(queries_finish_inside_one_insert),
       cmocka_unit_test(cosine_gives_values_back),
       cmocka_unit_test(rejects_bad_input),
   };
