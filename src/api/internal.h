@@ -23,6 +23,7 @@
 #define LOOM_API_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -302,16 +303,34 @@ enum api_persist_how {
 };
 
 /* Someone waiting for a write: cb(arg, err) runs on `loop` once the row is
- * in the store (err: how the write went). When the loop is stopping, cb
- * runs on the writing thread with LOOM_ERR_UNAVAILABLE instead: it must
- * then only release what `arg` holds. */
+ * in the store (err: how the write went); `loop` NULL: on the writer
+ * thread. When the loop is stopping, cb runs on the writing thread with
+ * LOOM_ERR_UNAVAILABLE instead: it must then only release what `arg`
+ * holds. */
 struct api_persist_ack {
   struct loom_loop *loop;
   void (*cb)(void *arg, loom_err err);
   void *arg;
 };
 
+/* A thread that may block (a worker) waiting for its writes: pass `ack`
+ * to the write (lock held as usual), then wait with the lock released. */
+struct api_persist_sync {
+  struct api_persist_ack ack;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+  loom_err err;
+};
+void api_persist_sync_init(struct api_persist_sync *w);
+/* Returns how the write went; `w` is cleaned up. */
+loom_err api_persist_sync_wait(struct api_persist_sync *w);
+
 void api_persist_init(struct loom_app *app);
+/* Writes what is queued and stops the writer thread; later writes are
+ * made at once by whoever queues them. Call once every loop stopped, before
+ * the store closes. */
+void api_persist_stop(void);
 /* The store the rows go to (NULL when there is none). */
 struct loom_store *api_store(void);
 /* Loads assistants, threads and runs; queues unfinished runs again. */

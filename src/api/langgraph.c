@@ -27,3 +27,5 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
 }
 
 void loom_api_langgraph_stop(void) { api_executor_stop(); }
+
+void loom_api_langgraph_shutdown(void) { api_persist_stop(); }

@@ -2,20 +2,23 @@
  * persist — keeps the API's rows (assistants, threads, runs) in the store,
  * and brings them back at start-up.
  *
- * Write-behind: the tables in memory answer every request; each change
- * also queues a store operation. One drain job at a time runs the queue on
- * the worker pool, in order (a thread is written before its runs, a run
- * before its stream events), so the loop threads never wait for the
- * database. Every stream event of a run is queued too, so a replay
- * (Last-Event-ID, joining a finished run) works after a restart.
+ * Write-behind with group commit: the tables in memory answer every
+ * request; each change also queues a store operation. One writer thread
+ * (started with the first write) takes everything queued, in order (a
+ * thread is written before its runs, a run before its stream events), and
+ * writes it as one store batch: one transaction, one commit, however many
+ * requests it serves. The loop threads never wait for the database, and
+ * the writer never waits behind engine runs on the worker pool. Every
+ * stream event of a run is queued too, so a replay (Last-Event-ID,
+ * joining a finished run) works after a restart.
  *
  * Acknowledged writes: what a client is told exists (a new run or thread,
- * a run's final status) is queued with an ack; the drain posts the ack to
- * the requester's loop once that row is written, and only then is the
- * answer sent (the request stays suspended meanwhile). What a crash can
- * lose is what nobody was told about yet: intermediate row changes and the
- * last few stream events. Graph state itself is written by the engine,
- * step by step.
+ * a cancel, a run's final status) is queued with an ack; the writer posts
+ * the ack to the requester's loop once that batch is committed, and only
+ * then is the answer sent (the request stays suspended meanwhile). What a
+ * crash can lose is what nobody was told about yet: intermediate row
+ * changes and the last few stream events. Graph state itself is written by
+ * the engine, step by step.
  *
  * At start-up, api_persist_load() reads the rows back. Runs that were
  * pending go back in the queue; runs that were running when the process
@@ -49,22 +52,28 @@ struct op {
   char *id;
   json_t *row;                /* what to write (a snapshot, owned) */
   struct api_persist_ack ack; /* cb NULL: nobody waits */
+  loom_err err;               /* how the write went */
   struct op *next;
 };
 
+/* Ops written per batch: bounds how long the write lock is held. */
+#define BATCH_MAX 512
+
 static struct loom_app *app;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
-/* Two lanes: rows (threads, assistants, runs) and stream events. The drain
- * always empties the rows lane first, so an acknowledged create never
- * waits behind other runs' events; order still holds where it matters,
- * as an event is queued after its run's row, which is then written by the
- * time the event is taken. */
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
+/* Two lanes: rows (threads, assistants, runs) and stream events. A batch
+ * takes the rows lane first, so an acknowledged create never waits behind
+ * other runs' events; order still holds where it matters, as an event is
+ * queued after its run's row, which is then written by the time the event
+ * is taken. */
 struct lane {
   struct op *head, *tail;
 };
 static struct lane row_lane, event_lane;
-static bool draining;
-
+/* The writer thread, under qlock. */
+static pthread_t writer;
+static bool writer_running, writer_stop;
 static struct op *lane_pop(struct lane *l) {
   struct op *o = l->head;
   if (o) {
@@ -153,10 +162,15 @@ static void ack_deliver_cb(struct loom_loop *loop, void *arg) {
   loom_free(p);
 }
 
-/* Hands the outcome of a write to whoever waits for it, on its loop. */
+/* Hands the outcome of a write to whoever waits for it, on its loop (or
+ * here, on the writer, when it has none). */
 static void ack_send(const struct api_persist_ack *ack, loom_err err) {
   if (!ack->cb)
     return;
+  if (!ack->loop) {
+    ack->cb(ack->arg, err);
+    return;
+  }
   struct ack_post *p = LOOM_NEW(struct ack_post);
   *p = (struct ack_post){*ack, err};
   if (loom_loop_post(ack->loop, ack_deliver_cb, p) != LOOM_OK) {
@@ -165,31 +179,62 @@ static void ack_send(const struct api_persist_ack *ack, loom_err err) {
   }
 }
 
-static void drain_work_cb(void *arg) {
-  (void)arg;
-  for (;;) {
-    pthread_mutex_lock(&qlock);
+/* Takes up to BATCH_MAX ops, rows first. qlock held. */
+static struct op *take_batch(void) {
+  struct op *head = NULL, **tail = &head;
+  for (size_t n = 0; n < BATCH_MAX; n++) {
     struct op *o = lane_pop(&row_lane);
     if (!o)
       o = lane_pop(&event_lane);
     if (!o)
-      draining = false;
-    pthread_mutex_unlock(&qlock);
-    if (!o)
-      return;
-    loom_err err = run_op(o);
-    ack_send(&o->ack, err);
+      break;
+    o->next = NULL;
+    *tail = o;
+    tail = &o->next;
+  }
+  return head;
+}
+
+/* Writes a list of ops as one batch, then acknowledges each: with its own
+ * outcome, or the commit's failure, which undid them all. */
+static void write_batch(struct op *ops) {
+  struct loom_error e = {0};
+  bool batch = loom_store_batch_begin(app->store, &e) == LOOM_OK;
+  if (!batch)
+    LOOM_WARN("persist: writing without a batch: %s", e.message);
+  for (struct op *o = ops; o; o = o->next)
+    o->err = run_op(o);
+  loom_err committed =
+      batch ? loom_store_batch_end(app->store, true, &e) : LOOM_OK;
+  if (committed)
+    LOOM_WARN("persist: a batch of writes failed: %s", e.message);
+  while (ops) {
+    struct op *o = ops;
+    ops = o->next;
+    ack_send(&o->ack, committed ? committed : o->err);
     loom_free(o->id);
     json_decref(o->row);
     loom_free(o);
   }
 }
 
-static void drain_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
-  (void)loop;
+static void *writer_main(void *arg) {
   (void)arg;
-  if (st != LOOM_OK) /* the loop stopped first: write what is left here */
-    drain_work_cb(NULL);
+  pthread_mutex_lock(&qlock);
+  for (;;) {
+    struct op *ops = take_batch();
+    if (!ops && writer_stop)
+      break;
+    if (!ops) {
+      pthread_cond_wait(&qcond, &qlock);
+      continue;
+    }
+    pthread_mutex_unlock(&qlock);
+    write_batch(ops);
+    pthread_mutex_lock(&qlock);
+  }
+  pthread_mutex_unlock(&qlock);
+  return NULL;
 }
 
 static void enqueue_ack(enum op_kind kind, const char *id, json_t *row,
@@ -201,17 +246,23 @@ static void enqueue_ack(enum op_kind kind, const char *id, json_t *row,
     return;
   }
   struct op *o = LOOM_NEW(struct op);
-  *o = (struct op){kind, loom_strdup(id), row, {0}, NULL};
+  *o = (struct op){.kind = kind, .id = loom_strdup(id), .row = row};
   if (ack)
     o->ack = *ack;
   pthread_mutex_lock(&qlock);
   lane_push(kind == OP_RUN_EVENT ? &event_lane : &row_lane, o);
-  bool start = !draining;
-  draining = true;
+  bool inline_write = false;
+  if (writer_stop) {
+    inline_write = true; /* after shutdown: write here, at once */
+  } else if (!writer_running) {
+    writer_running = pthread_create(&writer, NULL, writer_main, NULL) == 0;
+    inline_write = !writer_running;
+  }
+  struct op *ops = inline_write ? take_batch() : NULL;
+  pthread_cond_signal(&qcond);
   pthread_mutex_unlock(&qlock);
-  if (start && loom_loop_work(loom_loop_group_at(app->loops, 0), drain_work_cb,
-                              drain_after_cb, NULL) != LOOM_OK)
-    drain_work_cb(NULL); /* stopping: write synchronously */
+  if (ops)
+    write_batch(ops);
 }
 
 static void enqueue(enum op_kind kind, const char *id, json_t *row) {
@@ -285,7 +336,51 @@ void api_persist_run_delete(const struct api_run *r) {
     enqueue(OP_RUN_DELETE, r->id, NULL);
 }
 
-void api_persist_init(struct loom_app *a) { app = a; }
+void api_persist_init(struct loom_app *a) {
+  app = a;
+  pthread_mutex_lock(&qlock);
+  writer_stop = false;
+  pthread_mutex_unlock(&qlock);
+}
+
+void api_persist_stop(void) {
+  pthread_mutex_lock(&qlock);
+  writer_stop = true;
+  bool join = writer_running;
+  writer_running = false;
+  pthread_cond_signal(&qcond);
+  pthread_mutex_unlock(&qlock);
+  if (join)
+    pthread_join(writer, NULL);
+}
+
+/* ---- waiting for a write on a worker thread ---- */
+
+static void sync_done_cb(void *arg, loom_err err) {
+  struct api_persist_sync *w = arg;
+  pthread_mutex_lock(&w->lock);
+  w->done = true;
+  w->err = err;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+void api_persist_sync_init(struct api_persist_sync *w) {
+  *w = (struct api_persist_sync){0};
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  w->ack = (struct api_persist_ack){NULL, sync_done_cb, w};
+}
+
+loom_err api_persist_sync_wait(struct api_persist_sync *w) {
+  pthread_mutex_lock(&w->lock);
+  while (!w->done)
+    pthread_cond_wait(&w->cond, &w->lock);
+  pthread_mutex_unlock(&w->lock);
+  pthread_mutex_destroy(&w->lock);
+  pthread_cond_destroy(&w->cond);
+  return w->err;
+}
 
 struct loom_store *api_store(void) {
   return app ? app->store : NULL;

@@ -37,6 +37,10 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
  * their next step and stay pending, so the next start continues them. */
 void loom_api_langgraph_stop(void);
 
+/* After the loops stopped, before the store closes: writes what the API
+ * still has queued for the store and stops its writer thread. */
+void loom_api_langgraph_shutdown(void);
+
 /*
  * Records http_request_duration_seconds{method,route,status}; installed as
  * the HTTP server's done hook.

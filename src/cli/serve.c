@@ -82,6 +82,7 @@ static void stop(struct serve *s) {
   loom_http_server_free(s->server); /* graceful: waits for in-flight work */
   loom_api_pinecone_shutdown();     /* checkpoints the vector indexes */
   loom_loop_group_free(s->app.loops);
+  loom_api_langgraph_shutdown(); /* the API's queued writes, before close */
   loom_agents_nodes_shutdown(); /* after the runs stopped */
   loom_http_router_free(s->router);
   loom_store_close(s->app.store);

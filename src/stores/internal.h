@@ -63,6 +63,9 @@ enum stmt_id {
   STMT_BEGIN_IMMEDIATE,
   STMT_COMMIT,
   STMT_ROLLBACK,
+  STMT_SAVEPOINT, /* a call inside a batch (store_sqlite.c) */
+  STMT_RELEASE,
+  STMT_ROLLBACK_TO,
   /* checkpoints */
   STMT_CP_INSERT,
   STMT_CP_BLOB_INSERT,
@@ -121,6 +124,8 @@ struct sqlite_conn {
   } dyn[DYN_STMT_MAX];
   unsigned dyn_next;
   struct sqlite_conn *next; /* in the idle list */
+  bool batch;     /* holds a batch: calls nest as savepoints */
+  int savepoints; /* open savepoints of calls inside the batch */
 };
 
 struct sqlite_store {

@@ -352,6 +352,17 @@ struct loom_store_ops {
                               const char *ns, const char *id, size_t *deleted,
                               struct loom_error *e);
 
+  /* Group commit. Between batch_begin and batch_end, every call made by
+   * the calling thread joins one transaction (each call still succeeds or
+   * fails on its own, as a savepoint); batch_end commits them together
+   * (`commit` false: rolls all back) and fails when the commit does, in
+   * which case none of them happened. Other threads' calls are not in it
+   * (they wait for its write lock like for any writer). NULL: calls commit
+   * one by one. */
+  loom_err (*batch_begin)(struct loom_store *s, struct loom_error *e);
+  loom_err (*batch_end)(struct loom_store *s, bool commit,
+                        struct loom_error *e);
+
   void (*close)(struct loom_store *s);
 };
 
@@ -578,6 +589,16 @@ loom_store_read_run_events(struct loom_store *s, const char *tenant,
                            size_t limit, json_t **out, struct loom_error *e) {
   return LOOM_STORE_CALL(read_run_events, e, tenant, run_id, after_seq, limit,
                          out, e);
+}
+/* Group commit (see batch_begin above); without backend support each call
+ * commits by itself and these succeed. */
+static inline loom_err loom_store_batch_begin(struct loom_store *s,
+                                              struct loom_error *e) {
+  return s->ops->batch_begin ? s->ops->batch_begin(s, e) : LOOM_OK;
+}
+static inline loom_err loom_store_batch_end(struct loom_store *s, bool commit,
+                                            struct loom_error *e) {
+  return s->ops->batch_end ? s->ops->batch_end(s, commit, e) : LOOM_OK;
 }
 static inline loom_err loom_store_copy_thread_checkpoints(
     struct loom_store *s, const char *tenant, const char *from_thread,

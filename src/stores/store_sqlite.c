@@ -16,6 +16,12 @@
  * at once with SQLITE_BUSY). Statements are prepared once per connection
  * and cached by slot (enum stmt_id).
  *
+ * Group commit (batch_begin/batch_end): the calling thread keeps one
+ * connection with an open write transaction; conn_acquire hands that
+ * connection to every call the thread makes meanwhile, and their own
+ * transactions become savepoints, so each call still fails alone while
+ * all of them share one commit (one WAL append, one lock round).
+ *
  * The queries themselves live in one file per concept: sqlite_checkpoints.c,
  * sqlite_assistants.c, sqlite_threads.c, sqlite_runs.c.
  */
@@ -73,8 +79,16 @@ out:
   return result;
 }
 
+/* The batch of the calling thread (at most one, on one store). */
+static _Thread_local struct sqlite_conn *batch_conn;
+static _Thread_local struct sqlite_store *batch_store;
+
 loom_err conn_acquire(struct sqlite_store *st, struct sqlite_conn **out,
                       struct loom_error *e) {
+  if (batch_conn && batch_store == st) {
+    *out = batch_conn;
+    return LOOM_OK;
+  }
   pthread_mutex_lock(&st->lock);
   struct sqlite_conn *c = st->idle;
   if (c) {
@@ -93,6 +107,11 @@ loom_err conn_acquire(struct sqlite_store *st, struct sqlite_conn **out,
 void conn_release(struct sqlite_store *st, struct sqlite_conn *c) {
   if (!c)
     return;
+  if (c->batch) { /* stays with its batch; undo a call that failed */
+    while (c->savepoints > 0)
+      tx_rollback(c);
+    return;
+  }
   if (!sqlite3_get_autocommit(c->db))
     tx_rollback(c);
   pthread_mutex_lock(&st->lock);
@@ -185,28 +204,85 @@ loom_err stmt_exec(struct sqlite_conn *c, sqlite3_stmt *stmt, const char *what,
 
 loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e) {
   sqlite3_stmt *stmt = NULL;
-  loom_err err =
-      write ? conn_stmt(c, STMT_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE", &stmt, e)
-            : conn_stmt(c, STMT_BEGIN, "BEGIN", &stmt, e);
-  if (err)
-    return err;
-  return stmt_exec(c, stmt, "starting a transaction", e);
+  loom_err err;
+  if (c->batch)
+    err = conn_stmt(c, STMT_SAVEPOINT, "SAVEPOINT call", &stmt, e);
+  else if (write)
+    err = conn_stmt(c, STMT_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE", &stmt, e);
+  else
+    err = conn_stmt(c, STMT_BEGIN, "BEGIN", &stmt, e);
+  if (!err)
+    err = stmt_exec(c, stmt, "starting a transaction", e);
+  if (!err && c->batch)
+    c->savepoints++;
+  return err;
 }
 
 loom_err tx_commit(struct sqlite_conn *c, struct loom_error *e) {
   sqlite3_stmt *stmt = NULL;
-  loom_err err = conn_stmt(c, STMT_COMMIT, "COMMIT", &stmt, e);
-  if (err)
-    return err;
-  return stmt_exec(c, stmt, "committing", e);
+  loom_err err =
+      c->batch && c->savepoints > 0
+          ? conn_stmt(c, STMT_RELEASE, "RELEASE call", &stmt, e)
+          : conn_stmt(c, STMT_COMMIT, "COMMIT", &stmt, e);
+  if (!err)
+    err = stmt_exec(c, stmt, "committing", e);
+  if (!err && c->batch && c->savepoints > 0)
+    c->savepoints--;
+  return err;
 }
 
 void tx_rollback(struct sqlite_conn *c) {
   if (sqlite3_get_autocommit(c->db))
     return;
   sqlite3_stmt *stmt = NULL;
+  if (c->batch && c->savepoints > 0) {
+    /* Undo the call's savepoint, keep the batch's transaction. */
+    if (conn_stmt(c, STMT_ROLLBACK_TO, "ROLLBACK TO call", &stmt, NULL) ==
+        LOOM_OK)
+      (void)stmt_exec(c, stmt, "rolling back a call", NULL);
+    if (conn_stmt(c, STMT_RELEASE, "RELEASE call", &stmt, NULL) == LOOM_OK)
+      (void)stmt_exec(c, stmt, "rolling back a call", NULL);
+    c->savepoints--;
+    return;
+  }
   if (conn_stmt(c, STMT_ROLLBACK, "ROLLBACK", &stmt, NULL) == LOOM_OK)
     (void)stmt_exec(c, stmt, "rolling back", NULL);
+}
+
+/* ---- group commit ---- */
+
+static loom_err sqlite_batch_begin(struct loom_store *s,
+                                   struct loom_error *e) {
+  struct sqlite_store *st = sqlite_of(s);
+  if (batch_conn)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "a batch is already open on this thread");
+  struct sqlite_conn *c = NULL;
+  loom_err err = conn_acquire(st, &c, e);
+  if (!err && (err = tx_begin(c, true, e)))
+    conn_release(st, c);
+  if (err)
+    return err;
+  c->batch = true;
+  c->savepoints = 0;
+  batch_conn = c;
+  batch_store = st;
+  return LOOM_OK;
+}
+
+static loom_err sqlite_batch_end(struct loom_store *s, bool commit,
+                                 struct loom_error *e) {
+  struct sqlite_store *st = sqlite_of(s);
+  struct sqlite_conn *c = batch_conn;
+  if (!c || batch_store != st)
+    return loom_error_set(e, LOOM_ERR_INVALID, "no batch is open");
+  batch_conn = NULL;
+  batch_store = NULL;
+  c->batch = false;
+  c->savepoints = 0;
+  loom_err err = commit ? tx_commit(c, e) : LOOM_OK;
+  conn_release(st, c); /* rolls back what was not committed */
+  return err;
 }
 
 void bind_text(sqlite3_stmt *stmt, int idx, const char *s) {
@@ -519,6 +595,8 @@ static const struct loom_store_ops sqlite_ops = {
     .put_memory = sqlite_put_memory,
     .list_memories = sqlite_list_memories,
     .delete_memories = sqlite_delete_memories,
+    .batch_begin = sqlite_batch_begin,
+    .batch_end = sqlite_batch_end,
     .close = sqlite_close,
 };
 

@@ -1,0 +1,157 @@
+/*
+ * Group commit in the SQLite store (loom_store_batch_begin/end): calls
+ * made in a batch are one transaction, seen by other connections only
+ * once it commits; a call that fails inside a batch undoes only itself;
+ * a batch ended without commit leaves nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "stores/store.h"
+
+struct fixture {
+  char dir[256];
+  struct loom_store *store;
+};
+
+static int remove_cb(const char *path, const struct stat *sb, int flag,
+                     struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static int setup(void **state) {
+  struct fixture *f = LOOM_NEW(struct fixture);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(f->dir, sizeof f->dir, "%s/loom-batch-XXXXXX", tmp ? tmp : "/tmp");
+  struct loom_error e = {0};
+  if (!mkdtemp(f->dir) || loom_store_open("", f->dir, &f->store, &e) ||
+      loom_store_migrate(f->store, &e)) {
+    fprintf(stderr, "setup: %s\n", e.message);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  loom_store_close(f->store);
+  nftw(f->dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+  loom_free(f);
+  return 0;
+}
+
+static loom_err put_thread(struct loom_store *s, const char *id) {
+  json_t *row = json_pack("{s:s}", "thread_id", id), *out = NULL;
+  loom_err err =
+      loom_store_put_thread(s, "t", row, LOOM_IF_EXISTS_RAISE, &out, NULL);
+  json_decref(row);
+  json_decref(out);
+  return err;
+}
+
+static loom_err put_run(struct loom_store *s, const char *thread,
+                        const char *id) {
+  json_t *row = json_pack("{s:s, s:s, s:s}", "run_id", id, "thread_id", thread,
+                          "status", "pending"),
+         *out = NULL;
+  loom_err err = loom_store_put_run(s, "t", row, &out, NULL);
+  json_decref(row);
+  json_decref(out);
+  return err;
+}
+
+static bool thread_exists(struct loom_store *s, const char *id) {
+  json_t *out = NULL;
+  loom_err err = loom_store_get_thread(s, "t", id, &out, NULL);
+  json_decref(out);
+  return err == LOOM_OK;
+}
+
+/* Reads from another thread, i.e. through another connection. */
+struct peek {
+  struct loom_store *store;
+  const char *id;
+  bool found;
+};
+
+static void *peek_main(void *arg) {
+  struct peek *p = arg;
+  p->found = thread_exists(p->store, p->id);
+  return NULL;
+}
+
+static bool seen_by_others(struct loom_store *s, const char *id) {
+  struct peek p = {s, id, false};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, peek_main, &p), 0);
+  pthread_join(t, NULL);
+  return p.found;
+}
+
+static void test_batch_commits_together(void **state) {
+  struct fixture *f = *state;
+  struct loom_error e = {0};
+  assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_OK);
+  assert_int_equal(put_thread(f->store, "A"), LOOM_OK);
+  assert_int_equal(put_run(f->store, "A", "r1"), LOOM_OK);
+  /* A failing call (its thread does not exist) undoes only itself. */
+  assert_int_equal(put_run(f->store, "nope", "r2"), LOOM_ERR_NOT_FOUND);
+  assert_int_equal(put_thread(f->store, "A"), LOOM_ERR_EXISTS);
+  assert_int_equal(put_thread(f->store, "B"), LOOM_OK);
+  /* The batch's own calls see its writes; nobody else does yet. */
+  assert_true(thread_exists(f->store, "A"));
+  assert_false(seen_by_others(f->store, "A"));
+  assert_int_equal(loom_store_batch_end(f->store, true, &e), LOOM_OK);
+  assert_true(seen_by_others(f->store, "A"));
+  assert_true(seen_by_others(f->store, "B"));
+  json_t *out = NULL;
+  assert_int_equal(loom_store_get_run(f->store, "t", "r1", &out, &e), LOOM_OK);
+  json_decref(out);
+  assert_int_equal(loom_store_get_run(f->store, "t", "r2", &out, &e),
+                   LOOM_ERR_NOT_FOUND);
+}
+
+static void test_batch_rollback(void **state) {
+  struct fixture *f = *state;
+  struct loom_error e = {0};
+  assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_OK);
+  assert_int_equal(put_thread(f->store, "C"), LOOM_OK);
+  assert_int_equal(loom_store_batch_end(f->store, false, &e), LOOM_OK);
+  assert_false(thread_exists(f->store, "C"));
+  /* The connection is usable again, outside any batch. */
+  assert_int_equal(put_thread(f->store, "C"), LOOM_OK);
+  assert_true(seen_by_others(f->store, "C"));
+}
+
+static void test_batch_misuse(void **state) {
+  struct fixture *f = *state;
+  struct loom_error e = {0};
+  assert_int_equal(loom_store_batch_end(f->store, true, &e), LOOM_ERR_INVALID);
+  assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_OK);
+  assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_ERR_INVALID);
+  assert_int_equal(loom_store_batch_end(f->store, true, &e), LOOM_OK);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_batch_commits_together, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_batch_rollback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_misuse, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
