@@ -93,6 +93,17 @@ json_t *api_checkpoint_ref(const char *thread_id, const char *checkpoint_id);
 void api_offload(struct loom_http_req *req, void (*work)(void *arg),
                  void (*done)(struct loom_http_req *req, void *arg), void *arg);
 
+/* Auth placeholder (the auth issue makes it real): the request's
+ * `x-api-key`, or NULL; read by any handler, never checked yet. */
+const char *api_request_key(const struct loom_http_req *req);
+/* Passes the caller on to a run as LangGraph does: kw.config.configurable
+ * gets langgraph_auth_user {identity, is_authenticated: false,
+ * display_name, permissions}, langgraph_auth_user_id and
+ * langgraph_auth_permissions, the identity being "api-key:" and a digest
+ * of the key (the key itself is never stored). Without a key, those
+ * fields are removed (a client cannot claim an identity by writing them). */
+void api_auth_configurable(const struct loom_http_req *req, json_t *kw);
+
 /* RFC 4122 version 5 UUID of `name` in `ns` (a UUID string). */
 void api_uuid5(const char *ns, const char *name, char out[LOOM_ID_LEN + 1]);
 
@@ -156,8 +167,9 @@ struct api_watch {
   api_watch_cb cb;
   void *userdata;
   struct api_run *run;
-  bool queued;   /* a wake-up is posted and not yet delivered */
-  bool detached; /* the owner let go; free when the wake-up arrives */
+  bool queued;     /* a wake-up is posted and not yet delivered */
+  bool detached;   /* the owner let go; free when the wake-up arrives */
+  bool final_only; /* woken by `end` only (waits): no wake-up per event */
   struct api_watch *next;
 };
 
@@ -270,9 +282,12 @@ void api_run_retire(struct api_run *r);
 /* Wakes the watchers (status changed). */
 void api_run_wake(struct api_run *r);
 
-/* Watchers: `cb` runs on `loop` after each wake-up. */
+/* Watchers: `cb` runs on `loop` after each wake-up, and once at the
+ * start; with `final_only`, only after the run's `end` (a wait has no use
+ * for each event, and each wake-up is a cross-thread post). */
 struct api_watch *api_watch_add(struct api_run *r, struct loom_loop *loop,
-                                api_watch_cb cb, void *userdata);
+                                bool final_only, api_watch_cb cb,
+                                void *userdata);
 /* Stops the watcher; safe while a wake-up is in flight. */
 void api_watch_remove(struct api_watch *w);
 

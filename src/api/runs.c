@@ -409,7 +409,11 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
   if (read_run_body(body, &c.kw, &c.e)) {
     api_fail_err(req, &c.e);
     loom_free(p);
-  } else if (!create_run(&c)) {
+    json_decref(body);
+    return;
+  }
+  api_auth_configurable(req, c.kw);
+  if (!create_run(&c)) {
     api_fail(req, c.status, loom_err_code(c.e.code), "%s", c.e.message);
     json_decref(c.kw);
     loom_free(p);
@@ -460,6 +464,7 @@ static bool batch_one(struct loom_http_req *req, const json_t *item,
     return api_invalid(e, "[]", "every item must be a run object"), false;
   if (read_run_body(item, &c.kw, e))
     return false;
+  api_auth_configurable(req, c.kw);
   bool ok = create_run(&c);
   if (!ok)
     *e = c.e;
@@ -470,7 +475,6 @@ static bool batch_one(struct loom_http_req *req, const json_t *item,
     api_unlock();
   }
   json_decref(c.kw);
-  (void)req;
   return ok;
 }
 

@@ -239,7 +239,7 @@ void api_stream_run(struct loom_http_req *req, struct api_run *r,
       .keepalive_s = 15, .on_disconnect = stream_disconnect_cb, .userdata = s};
   s->sse = loom_sse_start(req, &opt);
   api_lock();
-  s->watch = api_watch_add(r, loom_sse_loop(s->sse), stream_wake_cb, s);
+  s->watch = api_watch_add(r, loom_sse_loop(s->sse), false, stream_wake_cb, s);
   api_unlock();
 }
 
@@ -297,6 +297,6 @@ void api_wait_run(struct loom_http_req *req, struct api_run *r,
   if (cancel_on_disconnect)
     loom_http_on_disconnect(req, waiter_gone_cb, w);
   api_lock();
-  w->watch = api_watch_add(r, loom_http_loop(req), waiter_wake_cb, w);
+  w->watch = api_watch_add(r, loom_http_loop(req), true, waiter_wake_cb, w);
   api_unlock();
 }

@@ -433,7 +433,10 @@ void api_run_emit(struct api_run *r, const char *mode, const char *event,
   push_event(r, mode, event, data);
   /* Queued in emit order, so the store's seq equals the event's id. */
   api_persist_event(r, event, data);
-  api_run_wake(r);
+  bool end = r->ended;
+  for (struct api_watch *w = r->watchers; w; w = w->next)
+    if (end || !w->final_only)
+      wake_one(w);
 }
 
 void api_run_restore_event(struct api_run *r, const char *event, json_t *data) {
@@ -450,9 +453,15 @@ const char *api_event_mode(const char *event, char *buf, size_t size) {
 }
 
 struct api_watch *api_watch_add(struct api_run *r, struct loom_loop *loop,
-                                api_watch_cb cb, void *userdata) {
+                                bool final_only, api_watch_cb cb,
+                                void *userdata) {
   struct api_watch *w = LOOM_NEW(struct api_watch);
-  *w = (struct api_watch){loop, cb, userdata, r, false, false, r->watchers};
+  *w = (struct api_watch){.loop = loop,
+                          .cb = cb,
+                          .userdata = userdata,
+                          .run = r,
+                          .final_only = final_only,
+                          .next = r->watchers};
   r->watchers = w;
   api_run_ref(r);
   wake_one(w); /* deliver what is already there */

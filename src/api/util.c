@@ -255,3 +255,44 @@ void api_uuid5(const char *ns, const char *name, char out[LOOM_ID_LEN + 1]) {
       h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
       h[12], h[13], h[14], h[15]);
 }
+
+/* ---- auth placeholder ---- */
+
+const char *api_request_key(const struct loom_http_req *req) {
+  const char *key = loom_http_header(req, "x-api-key");
+  return key && *key ? key : NULL;
+}
+
+/* "api-key:" and the first 16 hex digits of the key's SHA-256: who sent
+ * it, without keeping the secret anywhere. */
+static void key_identity(const char *key, char out[32]) {
+  unsigned char h[EVP_MAX_MD_SIZE];
+  unsigned int hlen = 0;
+  EVP_Digest(key, strlen(key), h, &hlen, EVP_sha256(), NULL);
+  snprintf(out, 32, "api-key:%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1],
+           h[2], h[3], h[4], h[5], h[6], h[7]);
+}
+
+void api_auth_configurable(const struct loom_http_req *req, json_t *kw) {
+  json_t *config = json_object_get(kw, "config");
+  if (!json_is_object(config))
+    json_object_set_new(kw, "config", config = json_object());
+  json_t *conf = json_object_get(config, "configurable");
+  if (!json_is_object(conf))
+    json_object_set_new(config, "configurable", conf = json_object());
+  /* What a client writes there itself is not an identity. */
+  json_object_del(conf, "langgraph_auth_user");
+  json_object_del(conf, "langgraph_auth_user_id");
+  json_object_del(conf, "langgraph_auth_permissions");
+  const char *key = api_request_key(req);
+  if (!key)
+    return;
+  char id[32];
+  key_identity(key, id);
+  json_object_set_new(conf, "langgraph_auth_user",
+                      json_pack("{s:s, s:b, s:s, s:[]}", "identity", id,
+                                "is_authenticated", 0, "display_name", id,
+                                "permissions"));
+  json_object_set_new(conf, "langgraph_auth_user_id", json_string(id));
+  json_object_set_new(conf, "langgraph_auth_permissions", json_array());
+}

@@ -84,7 +84,7 @@ static void run_events_wake_watchers_on_their_loop(void **state) {
   api_lock();
   struct api_run *r = api_run_new(NULL);
   api_run_emit(r, "*", "metadata", json_pack("{s:s}", "run_id", r->id));
-  struct api_watch *w = api_watch_add(r, loop, watch_cb, &k);
+  struct api_watch *w = api_watch_add(r, loop, false, watch_cb, &k);
   api_unlock();
   wait_seen(&k, 1); /* what was there before the watcher came */
   api_lock();
