@@ -124,8 +124,8 @@ struct sqlite_conn {
   } dyn[DYN_STMT_MAX];
   unsigned dyn_next;
   struct sqlite_conn *next; /* in the idle list */
-  bool batch;     /* holds a batch: calls nest as savepoints */
-  int savepoints; /* open savepoints of calls inside the batch */
+  bool batch;               /* holds a batch: calls nest as savepoints */
+  int savepoints;           /* open savepoints of calls inside the batch */
 };
 
 struct sqlite_store {

@@ -220,10 +220,9 @@ loom_err tx_begin(struct sqlite_conn *c, bool write, struct loom_error *e) {
 
 loom_err tx_commit(struct sqlite_conn *c, struct loom_error *e) {
   sqlite3_stmt *stmt = NULL;
-  loom_err err =
-      c->batch && c->savepoints > 0
-          ? conn_stmt(c, STMT_RELEASE, "RELEASE call", &stmt, e)
-          : conn_stmt(c, STMT_COMMIT, "COMMIT", &stmt, e);
+  loom_err err = c->batch && c->savepoints > 0
+                     ? conn_stmt(c, STMT_RELEASE, "RELEASE call", &stmt, e)
+                     : conn_stmt(c, STMT_COMMIT, "COMMIT", &stmt, e);
   if (!err)
     err = stmt_exec(c, stmt, "committing", e);
   if (!err && c->batch && c->savepoints > 0)
@@ -251,8 +250,7 @@ void tx_rollback(struct sqlite_conn *c) {
 
 /* ---- group commit ---- */
 
-static loom_err sqlite_batch_begin(struct loom_store *s,
-                                   struct loom_error *e) {
+static loom_err sqlite_batch_begin(struct loom_store *s, struct loom_error *e) {
   struct sqlite_store *st = sqlite_of(s);
   if (batch_conn)
     return loom_error_set(e, LOOM_ERR_INVALID,
