@@ -16,40 +16,152 @@
  * dimension and cosine metric. The same registration installs the
  * process-wide retrieval resolver over those indexes (agents/rag_node.h),
  * registers the `retrieve` node kind before graphs load, and adds the
- * `retrieve` tool. Handlers run on the loop thread and block briefly
- * (SQLite, WAL fsync), like the Pinecone data plane.
+ * `retrieve` tool. The embedder and where vectors live are configuration
+ * (LOOM_EMBED_MODEL, LOOM_PINECONE_URL: see `be` below); the routes, the
+ * node and the tool all go through the same resolver, so they agree.
+ * Handlers run on the worker pool, like the Pinecone data plane.
  */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agents/nodes.h"
+#include "agents/provider.h"
 #include "agents/rag_node.h"
 #include "agents/tools.h"
 #include "api/internal.h"
 #include "api/pinecone.h"
 #include "api/routes.h"
 #include "core/alloc.h"
+#include "io/http_client.h"
+#include "stores/pinecone_client.h"
 #include "stores/vector_indexes.h"
 
 #define DOC_MAX_TEXT (8u << 20)
+#define DOC_MAX_REMOTES 64
 
 static struct loom_app *doc_app;
-static struct loom_rag_embedder doc_embedder;
+
+/*
+ * The retrieval backends, chosen by configuration: LOOM_EMBED_MODEL (a
+ * provider model such as openai/text-embedding-3-small or a LOOM_ENDPOINTS
+ * name; empty: the built-in hash embedder) and LOOM_PINECONE_URL (a
+ * Pinecone control plane whose indexes hold the vectors, key in
+ * PINECONE_API_KEY; empty: the local indexes). The provider embedder and
+ * each remote index are opened on first use (a probe embedding and a
+ * describe-index are network calls), under `lock`, and kept until
+ * shutdown; a failed open is retried by the next request.
+ */
+static struct {
+  pthread_mutex_t lock;
+  struct loom_rag_embedder hash;
+  struct loom_rag_embedder *provider;
+  struct {
+    char *name;
+    struct loom_pinecone *pc;
+  } remotes[DOC_MAX_REMOTES];
+  size_t nremotes;
+} be = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static const char *setting(const char *v) { return v && *v ? v : NULL; }
+
+/* The configured embedder (opened on first use). */
+static loom_err embedder(const struct loom_rag_embedder **out,
+                         struct loom_error *e) {
+  const char *model = setting(doc_app->config->embed_model);
+  if (!model) {
+    *out = &be.hash;
+    return LOOM_OK;
+  }
+  loom_err err = LOOM_OK;
+  pthread_mutex_lock(&be.lock);
+  if (!be.provider) {
+    struct loom_providers *ps = NULL;
+    struct loom_provider *p = NULL;
+    loom_http_client_global_init();
+    err = loom_providers_new(doc_app->config, &ps, e);
+    if (!err)
+      err = loom_providers_resolve(ps, model, &p, e);
+    if (!err)
+      err = loom_rag_provider_embedder_new(p, &be.provider, e);
+    loom_providers_free(ps);
+  }
+  *out = be.provider;
+  pthread_mutex_unlock(&be.lock);
+  if (err) {
+    char why[sizeof e->message];
+    snprintf(why, sizeof why, "%s", e->message);
+    loom_error_set(e, err, "embedder %s (LOOM_EMBED_MODEL): %s", model, why);
+  }
+  return err;
+}
+
+/* The remote index `name` (opened on first use). */
+static loom_err remote_index(const char *url, const char *name,
+                             struct loom_pinecone **out, struct loom_error *e) {
+  loom_err err = LOOM_OK;
+  *out = NULL;
+  pthread_mutex_lock(&be.lock);
+  for (size_t i = 0; i < be.nremotes && !*out; i++)
+    if (!strcmp(be.remotes[i].name, name))
+      *out = be.remotes[i].pc;
+  if (!*out && be.nremotes == DOC_MAX_REMOTES)
+    err =
+        loom_error_set(e, LOOM_ERR_LIMIT,
+                       "at most %d remote indexes per server", DOC_MAX_REMOTES);
+  if (!*out && !err) {
+    loom_http_client_global_init();
+    err = loom_pinecone_open(url, setting(doc_app->config->pinecone_api_key),
+                             name, out, e);
+    if (!err) {
+      be.remotes[be.nremotes].name = loom_strdup(name);
+      be.remotes[be.nremotes++].pc = *out;
+    } else if (err == LOOM_ERR_NOT_FOUND) {
+      loom_error_set(e, err, "no index '%s' at %s (create it there first)",
+                     name, url);
+    }
+  }
+  pthread_mutex_unlock(&be.lock);
+  return err;
+}
 
 /* ---- the resolver over the API's indexes ---- */
 
 static loom_err api_open_cb(void *ud, const char *name, struct loom_rag *out,
                             struct loom_error *e) {
   (void)ud;
-  struct loom_vindexes *ix = pc_indexes();
-  struct loom_vstore *vs = ix ? loom_vindexes_acquire(ix, name, NULL) : NULL;
-  if (!vs)
-    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'",
-                          name ? name : "");
+  const struct loom_rag_embedder *emb;
+  loom_err err = embedder(&emb, e);
+  if (err)
+    return err;
   *out = (struct loom_rag){.store = doc_app->store,
-                           .vectors = vs,
-                           .embedder = &doc_embedder,
+                           .embedder = emb,
                            .tenant = API_TENANT,
                            .collection = name};
+  const char *url = setting(doc_app->config->pinecone_url);
+  uint32_t dim;
+  if (url) {
+    err = remote_index(url, name ? name : "", &out->remote, e);
+    if (err)
+      return err;
+    dim = loom_pinecone_dim(out->remote);
+  } else {
+    struct loom_vindexes *ix = pc_indexes();
+    out->vectors = ix ? loom_vindexes_acquire(ix, name, NULL) : NULL;
+    if (!out->vectors)
+      return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'",
+                            name ? name : "");
+    dim = loom_vstore_params(out->vectors)->dim;
+  }
+  if (dim != emb->dim) {
+    if (out->vectors)
+      loom_vindexes_release(pc_indexes());
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "index '%s' has dimension %u; the %s embedder "
+                          "makes %u",
+                          name, dim, emb->name, emb->dim);
+  }
   return LOOM_OK;
 }
 
@@ -59,50 +171,98 @@ static void api_close_cb(void *ud, struct loom_rag *r) {
     loom_vindexes_release(pc_indexes());
 }
 
-/* The index of the request (created when `create`), or an answer sent. */
-static bool open_index(struct loom_http_req *req, bool create,
-                       struct loom_rag *rag) {
-  const char *name = loom_http_param(req, "index");
-  struct loom_error e = {0};
-  if (create && !loom_vindexes_acquire(pc_indexes(), name, NULL)) {
-    struct loom_vstore_params p = {.dim = doc_embedder.dim,
-                                   .metric = LOOM_METRIC_COSINE};
-    loom_err err = loom_vindexes_create(pc_indexes(), name, &p, NULL, &e);
-    if (err && err != LOOM_ERR_EXISTS) {
-      loom_http_respond_err(req, &e);
-      return false;
+/* The index named `name` (created locally when `create` and absent). */
+static loom_err open_index(const char *name, bool create, struct loom_rag *rag,
+                           struct loom_error *e) {
+  if (create && !setting(doc_app->config->pinecone_url)) {
+    const struct loom_rag_embedder *emb;
+    loom_err err = embedder(&emb, e);
+    if (err)
+      return err;
+    if (!loom_vindexes_acquire(pc_indexes(), name, NULL)) {
+      struct loom_vstore_params p = {.dim = emb->dim,
+                                     .metric = LOOM_METRIC_COSINE};
+      err = loom_vindexes_create(pc_indexes(), name, &p, NULL, e);
+      if (err && err != LOOM_ERR_EXISTS)
+        return err;
+    } else {
+      loom_vindexes_release(pc_indexes());
     }
-  } else if (create) {
-    loom_vindexes_release(pc_indexes());
   }
-  if (loom_rag_resolve(name, rag, &e)) {
-    loom_http_respond_err(req, &e);
-    return false;
-  }
-  return true;
+  return loom_rag_resolve(name, rag, e);
 }
 
-/* ---- handlers ---- */
+void loom_api_documents_shutdown(void) {
+  pthread_mutex_lock(&be.lock);
+  loom_rag_provider_embedder_free(be.provider);
+  be.provider = NULL;
+  for (size_t i = 0; i < be.nremotes; i++) {
+    loom_pinecone_close(be.remotes[i].pc);
+    loom_free(be.remotes[i].name);
+  }
+  be.nremotes = 0;
+  pthread_mutex_unlock(&be.lock);
+}
 
-static bool read_ingest(struct loom_http_req *req, const json_t *b,
+/* ---- handlers: captured on the loop, run on the pool ---- */
+
+/* One request: what it needs (borrowed from the suspended request) and
+ * its answer, built on a pool thread. */
+struct doc_job {
+  void (*run)(struct doc_job *j);
+  const char *index, *id, *ctype, *body;
+  size_t body_len;
+  unsigned status; /* 0: answer with `err` */
+  json_t *reply;   /* NULL with status 204: no body */
+  struct loom_error err;
+  const char *code; /* with status >= 400 and a message in err */
+};
+
+static void fail(struct doc_job *j, unsigned status, const char *code,
+                 const char *fmt, ...) LOOM_PRINTF(4, 5);
+
+static void fail(struct doc_job *j, unsigned status, const char *code,
+                 const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(j->err.message, sizeof j->err.message, fmt, ap);
+  va_end(ap);
+  j->status = status;
+  j->code = code;
+}
+
+static json_t *body_object(struct doc_job *j) {
+  json_t *b = NULL;
+  unsigned st =
+      loom_http_json_check(j->ctype, j->body, j->body_len, &b, &j->err);
+  if (st == 0 && json_is_object(b))
+    return b;
+  json_decref(b);
+  if (st)
+    fail(j, st, st == 415 ? "unsupported_media_type" : "invalid_json", "%s",
+         j->err.message);
+  else
+    fail(j, 400, "invalid_json", "request body must be a JSON object");
+  return NULL;
+}
+
+static bool read_ingest(struct doc_job *j, const json_t *b,
                         struct loom_rag_ingest_opts *o) {
   const char *source = json_string_value(json_object_get(b, "source"));
   const char *format = json_string_value(json_object_get(b, "format"));
   json_t *meta = json_object_get(b, "metadata");
   if (!source || !*source || !json_is_string(json_object_get(b, "text"))) {
-    loom_http_respond_error(req, 422, "invalid_request",
-                            "'source' (the document's identity, e.g. its "
-                            "path) and 'text' are required strings");
+    fail(j, 422, "invalid_request",
+         "'source' (the document's identity, e.g. its path) and 'text' are "
+         "required strings");
     return false;
   }
   if (json_string_length(json_object_get(b, "text")) > DOC_MAX_TEXT) {
-    loom_http_respond_error(req, 413, "too_large", "'text' is over %u MB",
-                            DOC_MAX_TEXT >> 20);
+    fail(j, 413, "too_large", "'text' is over %u MB", DOC_MAX_TEXT >> 20);
     return false;
   }
   if (meta && !json_is_object(meta)) {
-    loom_http_respond_error(req, 422, "invalid_request",
-                            "'metadata' must be an object");
+    fail(j, 422, "invalid_request", "'metadata' must be an object");
     return false;
   }
   o->format = loom_rag_format_of(source);
@@ -121,93 +281,78 @@ static bool read_ingest(struct loom_http_req *req, const json_t *b,
   return true;
 }
 
-static void post_document(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *b = NULL;
+static void post_document(struct doc_job *j) {
+  json_t *b = body_object(j);
   struct loom_rag_ingest_opts o = {0};
   struct loom_rag rag = {0};
-  if (!loom_http_json_object(req, &b))
-    return;
-  if (read_ingest(req, b, &o) && open_index(req, true, &rag)) {
-    json_t *text = json_object_get(b, "text");
-    struct loom_rag_ingest_result r;
-    struct loom_error e = {0};
-    loom_err err = loom_rag_ingest(
-        &rag, json_string_value(json_object_get(b, "source")),
-        json_string_value(text), json_string_length(text), &o, &r, &e);
-    loom_rag_release(&rag);
-    if (err)
-      loom_http_respond_err(req, &e);
-    else
-      loom_http_respond_json(
-          req, r.unchanged ? 200 : 201,
-          json_pack("{s:s, s:I, s:b}", "document_id", r.document_id, "chunks",
-                    (json_int_t)r.chunks, "unchanged", r.unchanged));
+  if (!b || !read_ingest(j, b, &o) || open_index(j->index, true, &rag, &j->err))
+    goto out;
+  json_t *text = json_object_get(b, "text");
+  struct loom_rag_ingest_result r;
+  loom_err err = loom_rag_ingest(
+      &rag, json_string_value(json_object_get(b, "source")),
+      json_string_value(text), json_string_length(text), &o, &r, &j->err);
+  loom_rag_release(&rag);
+  if (!err) {
+    j->status = r.unchanged ? 200 : 201;
+    j->reply =
+        json_pack("{s:s, s:I, s:b}", "document_id", r.document_id, "chunks",
+                  (json_int_t)r.chunks, "unchanged", r.unchanged);
   }
+out:
   json_decref(b);
 }
 
-static void list_documents(struct loom_http_req *req, void *ud) {
-  (void)ud;
+static void list_documents(struct doc_job *j) {
   json_t *rows = NULL;
-  struct loom_error e = {0};
-  if (loom_store_list_documents(doc_app->store, API_TENANT,
-                                loom_http_param(req, "index"), &rows, &e))
-    loom_http_respond_err(req, &e);
-  else
-    loom_http_respond_json(req, 200, json_pack("{s:o}", "documents", rows));
+  if (!loom_store_list_documents(doc_app->store, API_TENANT, j->index, &rows,
+                                 &j->err)) {
+    j->status = 200;
+    j->reply = json_pack("{s:o}", "documents", rows);
+  }
 }
 
-/* The document `{id}` when it belongs to `{index}`; else answers 404. */
-static json_t *this_document(struct loom_http_req *req) {
+/* The document `{id}` when it belongs to `{index}`; else NULL, failed. */
+static json_t *this_document(struct doc_job *j) {
   json_t *row = NULL;
-  struct loom_error e = {0};
-  const char *id = loom_http_param(req, "id");
-  if (loom_store_get_document(doc_app->store, API_TENANT, id, &row, &e)) {
-    loom_http_respond_err(req, &e);
+  if (loom_store_get_document(doc_app->store, API_TENANT, j->id, &row, &j->err))
     return NULL;
-  }
   const char *coll = json_string_value(json_object_get(row, "collection"));
-  if (!coll || strcmp(coll, loom_http_param(req, "index"))) {
+  if (!coll || strcmp(coll, j->index)) {
     json_decref(row);
-    loom_http_respond_error(req, 404, "not_found",
-                            "no document '%s' in index '%s'", id,
-                            loom_http_param(req, "index"));
+    fail(j, 404, "not_found", "no document '%s' in index '%s'", j->id,
+         j->index);
     return NULL;
   }
   return row;
 }
 
-static void get_document(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *row = this_document(req);
-  if (row)
-    loom_http_respond_json(req, 200, row);
+static void get_document(struct doc_job *j) {
+  json_t *row = this_document(j);
+  if (row) {
+    j->status = 200;
+    j->reply = row;
+  }
 }
 
-static void delete_document(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *row = this_document(req);
+static void delete_document(struct doc_job *j) {
+  json_t *row = this_document(j);
   struct loom_rag rag = {0};
-  if (!row || !open_index(req, false, &rag)) {
+  if (!row || open_index(j->index, false, &rag, &j->err)) {
     json_decref(row);
     return;
   }
   json_decref(row);
-  struct loom_error e = {0};
-  loom_err err = loom_rag_delete(&rag, loom_http_param(req, "id"), &e);
+  loom_err err = loom_rag_delete(&rag, j->id, &j->err);
   loom_rag_release(&rag);
-  if (err)
-    loom_http_respond_err(req, &e);
-  else
-    loom_http_respond_raw(req, 204, NULL, "", 0);
+  if (!err)
+    j->status = 204;
 }
 
-static void search(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *b = NULL, *hits = NULL;
+static void search(struct doc_job *j) {
+  json_t *b = body_object(j), *hits = NULL;
   struct loom_rag rag = {0};
-  if (!loom_http_json_object(req, &b))
+  if (!b)
     return;
   const char *mode = json_string_value(json_object_get(b, "mode"));
   json_t *k = json_object_get(b, "top_k");
@@ -217,26 +362,67 @@ static void search(struct loom_http_req *req, void *ud) {
       .filter = json_object_get(b, "filter")};
   if (!q.text || (mode && !loom_rag_mode_parse(mode, &q.mode)) ||
       (k && (!json_is_integer(k) || json_integer_value(k) < 1))) {
-    loom_http_respond_error(req, 422, "invalid_request",
-                            "'query' (a string) is required; 'top_k' is a "
-                            "positive integer; 'mode' is hybrid, vector or "
-                            "keyword");
-  } else if (open_index(req, false, &rag)) {
-    struct loom_error e = {0};
-    loom_err err = loom_rag_search(&rag, &q, &hits, &e);
+    fail(j, 422, "invalid_request",
+         "'query' (a string) is required; 'top_k' is a positive integer; "
+         "'mode' is hybrid, vector or keyword");
+  } else if (!open_index(j->index, false, &rag, &j->err)) {
+    loom_err err = loom_rag_search(&rag, &q, &hits, &j->err);
     loom_rag_release(&rag);
-    if (err)
-      loom_http_respond_err(req, &e);
-    else
-      loom_http_respond_json(req, 200, json_pack("{s:o}", "hits", hits));
+    if (!err) {
+      j->status = 200;
+      j->reply = json_pack("{s:o}", "hits", hits);
+    }
   }
   json_decref(b);
+}
+
+static void job_work_cb(void *arg) {
+  struct doc_job *j = arg;
+  loom_error_clear(&j->err);
+  j->run(j);
+}
+
+static void job_done_cb(struct loom_http_req *req, void *arg) {
+  struct doc_job *j = arg;
+  if (!req)
+    ; /* the server is stopping: nobody to answer */
+  else if (j->status == 0)
+    loom_http_respond_err(req, &j->err);
+  else if (j->code)
+    loom_http_respond_error(req, j->status, j->code, "%s", j->err.message);
+  else if (j->status == 204)
+    loom_http_respond_raw(req, 204, NULL, "", 0);
+  else {
+    loom_http_respond_json(req, j->status, j->reply);
+    j->reply = NULL;
+  }
+  json_decref(j->reply);
+  loom_free(j);
+}
+
+struct doc_route {
+  const char *method, *pattern;
+  void (*run)(struct doc_job *j);
+};
+
+/* On the loop thread: captures the request into a job for the pool (the
+ * handlers block on SQLite, fsync, and with a provider embedder or a
+ * remote index on the network). */
+static void doc_handler(struct loom_http_req *req, void *ud) {
+  const struct doc_route *r = ud;
+  struct doc_job *j = LOOM_NEW(struct doc_job);
+  j->run = r->run;
+  j->index = loom_http_param(req, "index");
+  j->id = loom_http_param(req, "id");
+  j->ctype = loom_http_header(req, "Content-Type");
+  j->body = loom_http_body(req, &j->body_len);
+  api_offload(req, job_work_cb, job_done_cb, j);
 }
 
 loom_err loom_api_documents_routes(struct loom_http_router *router,
                                    struct loom_app *app, struct loom_error *e) {
   doc_app = app;
-  doc_embedder = loom_rag_hash_embedder(0);
+  be.hash = loom_rag_hash_embedder(0);
   static const struct loom_rag_resolver resolver = {.open = api_open_cb,
                                                     .close = api_close_cb};
   loom_rag_set_resolver(&resolver);
@@ -244,10 +430,7 @@ loom_err loom_api_documents_routes(struct loom_http_router *router,
   struct loom_tools *tools = loom_agents_tools();
   if (!err && tools && !loom_tools_has(tools, "retrieve"))
     err = loom_rag_tool_add(tools, NULL, e);
-  static const struct {
-    const char *method, *pattern;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct doc_route routes[] = {
       {"POST", "/indexes/{index}/documents", post_document},
       {"GET", "/indexes/{index}/documents", list_documents},
       {"GET", "/indexes/{index}/documents/{id}", get_document},
@@ -256,6 +439,6 @@ loom_err loom_api_documents_routes(struct loom_http_router *router,
   };
   for (size_t i = 0; !err && i < sizeof routes / sizeof routes[0]; i++)
     err = loom_http_route_add(router, routes[i].method, routes[i].pattern,
-                              routes[i].cb, NULL, e);
+                              doc_handler, (void *)&routes[i], e);
   return err;
 }

@@ -283,6 +283,7 @@ loom_err loom_api_pinecone_routes(struct loom_http_router *router,
 }
 
 void loom_api_pinecone_shutdown(void) {
+  loom_api_documents_shutdown();
   loom_vindexes_close(indexes);
   indexes = NULL;
 }

@@ -37,6 +37,10 @@ void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...)
 /* The HTTP status Pinecone uses for a loom error code. */
 unsigned pc_status(loom_err code);
 
+/* Frees the document routes' embedder and remote indexes (documents.c);
+ * called by loom_api_pinecone_shutdown. */
+void loom_api_documents_shutdown(void);
+
 /* Registers the data plane routes (pinecone_data.c). */
 loom_err pc_data_routes(struct loom_http_router *router,
                         struct loom_error *e) LOOM_MUST_USE;

@@ -45,7 +45,9 @@ static const char ingest_usage[] =
     "Markdown and HTML files (a directory is walked). Unchanged files are\n"
     "skipped; a changed file replaces its chunks. With --pinecone URL (a\n"
     "Pinecone control plane such as https://api.pinecone.io, key in\n"
-    "PINECONE_API_KEY) the vectors go to the existing Pinecone index NAME.";
+    "PINECONE_API_KEY) the vectors go to the existing Pinecone index NAME.\n"
+    "LOOM_EMBED_MODEL and LOOM_PINECONE_URL set the same for every command\n"
+    "(and for `loom serve`); the flags win.";
 
 static const char search_usage[] =
     "usage: loom search TEXT --index NAME [--top-k N]\n"
@@ -259,29 +261,31 @@ struct collection {
 static loom_err open_embedder(const struct loom_config *c, const struct opts *o,
                               struct collection *col, struct loom_error *e) {
   col->hash = loom_rag_hash_embedder(0);
-  if (!o->embed_model)
+  const char *model = o->embed_model ? o->embed_model : c->embed_model;
+  if (!model || !*model)
     return LOOM_OK;
   struct loom_providers *ps = NULL;
   struct loom_provider *p = NULL;
   loom_http_client_global_init();
   loom_err err = loom_providers_new(c, &ps, e);
   if (!err)
-    err = loom_providers_resolve(ps, o->embed_model, &p, e);
+    err = loom_providers_resolve(ps, model, &p, e);
   if (!err)
     err = loom_rag_provider_embedder_new(p, &col->remote, e);
   loom_providers_free(ps);
   return err;
 }
 
-/* Opens the database (migrated) and the index, creating it when `create`. */
 /* The index: `<data dir>/indexes/NAME` (created when `create`), or with
- * --pinecone the Pinecone index NAME at that URL (PINECONE_API_KEY). */
+ * --pinecone (or LOOM_PINECONE_URL) the Pinecone index NAME at that URL
+ * (PINECONE_API_KEY). */
 static loom_err open_vectors(const struct loom_config *c, const struct opts *o,
                              bool create, uint32_t dim, struct collection *col,
                              struct loom_error *e) {
-  if (o->pinecone) {
+  const char *url = o->pinecone ? o->pinecone : c->pinecone_url;
+  if (url && *url) {
     loom_http_client_global_init();
-    return loom_pinecone_open(o->pinecone, getenv("PINECONE_API_KEY"), o->index,
+    return loom_pinecone_open(url, c->pinecone_api_key, o->index,
                               &col->pinecone, e);
   }
   struct loom_vstore_params p = {.dim = dim, .metric = LOOM_METRIC_COSINE};

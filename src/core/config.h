@@ -38,6 +38,11 @@
   X(anthropic_base_url, ANTHROPIC_BASE_URL, "https://api.anthropic.com",       \
     "base URL of the Anthropic server")                                        \
   X(model, LOOM_MODEL, "", "default model, e.g. openai/gpt-4o-mini")           \
+  X(embed_model, LOOM_EMBED_MODEL, "",                                         \
+    "embeddings for documents and retrieve (empty: built-in hash)")            \
+  X(pinecone_url, LOOM_PINECONE_URL, "",                                       \
+    "Pinecone control plane holding the document indexes (empty: local)")      \
+  X(pinecone_api_key, PINECONE_API_KEY, "", "key for LOOM_PINECONE_URL")       \
   X(clerk_jwt_key, CLERK_JWT_KEY, "", "PEM public key for Clerk tokens")       \
   X(clerk_jwks_url, CLERK_JWKS_URL, "", "JWKS URL for Clerk tokens")           \
   X(clerk_authorized_parties, CLERK_AUTHORIZED_PARTIES, "",                    \
