@@ -46,6 +46,8 @@ static json_t *chunk_meta(const struct loom_rag *r, const char *doc_id,
   json_object_set_new(m, "title", json_string(title));
   if (c->heading)
     json_object_set_new(m, "heading", json_string(c->heading));
+  if (c->page)
+    json_object_set_new(m, "page", json_integer((json_int_t)c->page));
   json_object_set_new(m, "chunk", json_integer((json_int_t)idx));
   json_object_set_new(m, "text", json_string(c->text));
   return m;

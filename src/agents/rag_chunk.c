@@ -25,6 +25,8 @@ enum loom_rag_format loom_rag_format_of(const char *path) {
     return LOOM_RAG_MARKDOWN;
   if (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm"))
     return LOOM_RAG_HTML;
+  if (!strcasecmp(dot, ".pdf"))
+    return LOOM_RAG_PDF;
   return LOOM_RAG_TEXT;
 }
 
@@ -34,6 +36,8 @@ const char *loom_rag_format_mime(enum loom_rag_format f) {
     return "text/markdown";
   case LOOM_RAG_HTML:
     return "text/html";
+  case LOOM_RAG_PDF:
+    return "application/pdf";
   case LOOM_RAG_TEXT:
     break;
   }
@@ -67,6 +71,7 @@ static void push(struct loom_rag_chunks *c, const char *s, size_t len,
   t[len] = 0;
   c->v[c->n].text = t;
   c->v[c->n].heading = heading && *heading ? loom_strdup(heading) : NULL;
+  c->v[c->n].page = 0;
   c->n++;
 }
 
@@ -221,6 +226,26 @@ static void chunk_markdown(const char *s, size_t len, struct md_state *m) {
     loom_free(m->titles[i]);
 }
 
+/* Each page cut by size on its own; its chunks carry the page number. */
+static loom_err chunk_pdf(const char *data, size_t len, size_t size,
+                          size_t overlap, struct loom_rag_chunks *out,
+                          struct loom_error *e) {
+  char **pages;
+  size_t n;
+  loom_err err = loom_rag_pdf_pages(data, len, &pages, &n, e);
+  if (err)
+    return err;
+  for (size_t i = 0; i < n; i++) {
+    size_t first = out->n;
+    cut_by_size(out, pages[i], strlen(pages[i]), size, overlap, NULL);
+    for (size_t c = first; c < out->n; c++)
+      out->v[c].page = (unsigned)i + 1;
+    loom_free(pages[i]);
+  }
+  loom_free(pages);
+  return LOOM_OK;
+}
+
 loom_err loom_rag_chunk(const char *text, size_t len, enum loom_rag_format f,
                         size_t size, size_t overlap,
                         struct loom_rag_chunks *out, struct loom_error *e) {
@@ -235,6 +260,8 @@ loom_err loom_rag_chunk(const char *text, size_t len, enum loom_rag_format f,
                           "overlap (%zu) must be less than half the chunk "
                           "size (%zu)",
                           overlap, size);
+  if (f == LOOM_RAG_PDF)
+    return chunk_pdf(text, len, size, overlap, out, e);
   /* Chunks are C strings: NUL bytes (binary junk, UTF-16) become spaces. */
   char *clean = NULL;
   if (memchr(text, 0, len)) {

@@ -151,7 +151,7 @@ static int take_flags(int argc, char **argv, struct opts *o) {
 
 static bool wanted(const char *name) {
   static const char *const exts[] = {".md",  ".markdown", ".html", ".htm",
-                                     ".txt", ".text",     NULL};
+                                     ".txt", ".text",     ".pdf",  NULL};
   const char *dot = strrchr(name, '.');
   for (size_t i = 0; dot && exts[i]; i++)
     if (!strcasecmp(dot, exts[i]))

@@ -317,6 +317,89 @@ static void test_hash_embedder(void **state) {
   assert_true(ac < 0.3);                 /* unrelated texts far apart */
 }
 
+/* A small valid PDF: one page per string, each shown in Helvetica. The
+ * strings must not contain parentheses or backslashes. */
+static char *make_pdf(const char *const *pages, size_t n) {
+  size_t cap = 8192, len = 0, off[64];
+  char *b = loom_malloc(cap);
+#define PDF_PUT(...) len += (size_t)snprintf(b + len, cap - len, __VA_ARGS__)
+  PDF_PUT("%%PDF-1.4\n");
+  off[1] = len;
+  PDF_PUT("1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n");
+  off[2] = len;
+  PDF_PUT("2 0 obj << /Type /Pages /Count %zu /Kids [", n);
+  for (size_t i = 0; i < n; i++)
+    PDF_PUT(" %zu 0 R", 4 + 2 * i);
+  PDF_PUT(" ] >> endobj\n");
+  off[3] = len;
+  PDF_PUT("3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> "
+          "endobj\n");
+  for (size_t i = 0; i < n; i++) {
+    char stream[600];
+    int sl = snprintf(stream, sizeof stream,
+                      "BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
+    off[4 + 2 * i] = len;
+    PDF_PUT("%zu 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            "/Resources << /Font << /F1 3 0 R >> >> /Contents %zu 0 R >> "
+            "endobj\n",
+            4 + 2 * i, 5 + 2 * i);
+    off[5 + 2 * i] = len;
+    PDF_PUT("%zu 0 obj << /Length %d >> stream\n%s\nendstream endobj\n",
+            5 + 2 * i, sl, stream);
+  }
+  size_t nobj = 4 + 2 * n, xref = len;
+  PDF_PUT("xref\n0 %zu\n0000000000 65535 f \n", nobj);
+  for (size_t i = 1; i < nobj; i++)
+    PDF_PUT("%010zu 00000 n \n", off[i]);
+  PDF_PUT("trailer << /Size %zu /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n",
+          nobj, xref);
+#undef PDF_PUT
+  assert_true(len < cap);
+  return b;
+}
+
+static void test_pdf_pages(void **state) {
+  struct fixture *f = *state;
+  const char *pages[] = {
+      "Lighthouses guided ships along rocky coasts for centuries.",
+      "The lamp rotates so sailors can tell one lighthouse from another.",
+      "Modern lighthouses run automatically without a keeper."};
+  char *pdf = make_pdf(pages, 3);
+  struct loom_rag_chunks cs = {0};
+  struct loom_error e = {0};
+  assert_int_equal(
+      loom_rag_chunk(pdf, strlen(pdf), LOOM_RAG_PDF, 0, 0, &cs, &e), LOOM_OK);
+  assert_int_equal(cs.n, 3);
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(cs.v[i].page, i + 1);
+    assert_string_equal(cs.v[i].text, pages[i]);
+  }
+  loom_rag_chunks_cleanup(&cs);
+
+  ingest(f, "lighthouses.pdf", pdf, NULL);
+  struct loom_rag_query q = {.text = "how sailors tell lighthouses apart",
+                             .top_k = 1};
+  json_t *hits = NULL;
+  assert_int_equal(loom_rag_search(&f->rag, &q, &hits, &e), LOOM_OK);
+  json_t *hit = json_array_get(hits, 0);
+  assert_string_equal(json_string_value(json_object_get(hit, "source")),
+                      "lighthouses.pdf");
+  assert_string_equal(json_string_value(json_object_get(hit, "content")),
+                      pages[1]);
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(hit, "metadata"), "page")),
+                   2);
+  json_decref(hits);
+
+  /* Not a PDF, and a truncated one: errors, not crashes. */
+  assert_int_equal(loom_rag_chunk("hello", 5, LOOM_RAG_PDF, 0, 0, &cs, &e),
+                   LOOM_ERR_PARSE);
+  assert_int_equal(loom_rag_chunk(pdf, 40, LOOM_RAG_PDF, 0, 0, &cs, &e),
+                   LOOM_ERR_PARSE);
+  loom_rag_chunks_cleanup(&cs);
+  loom_free(pdf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_keyword_vector_hybrid, setup,
@@ -328,6 +411,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_shrinking_document_drops_stale_vectors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pdf_pages, setup, teardown),
       cmocka_unit_test(test_chunk_boundaries),
       cmocka_unit_test(test_markdown_headings),
       cmocka_unit_test(test_html_stripped),
