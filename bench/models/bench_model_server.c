@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "core/clock.h"
 #include "io/http.h"
 #include "io/http_server.h"
 #include "io/loop.h"
@@ -65,8 +66,17 @@ static void wake_cb(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, closed_cb);
 }
 
+/* Arrival of the first and last request (loop 0 only counts when one
+ * loop runs; enough to see how fast the clients got through). */
+static double first_s, last_s;
+static unsigned long received;
+
 static void chat(struct loom_http_req *req, void *ud) {
   (void)ud;
+  double now = loom_clock_mono_s();
+  if (!received++)
+    first_s = now;
+  last_s = now;
   size_t len;
   const char *body = loom_http_body(req, &len);
   struct pending *p = calloc(1, sizeof *p);
@@ -112,6 +122,13 @@ int main(int argc, char **argv) {
   fflush(stdout);
   int sig;
   sigwait(&stop, &sig);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  if (getenv("BENCH_DEBUG"))
+    fprintf(stderr, "server: %lu requests arrived over %.3f s; cpu %.2f s\n",
+            received, last_s - first_s,
+            (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   loom_http_server_free(srv);
   loom_loop_group_free(loops);
   loom_http_router_free(router);

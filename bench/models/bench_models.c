@@ -1,14 +1,17 @@
 /*
- * bench_models — many concurrent model calls from one process.
+ * bench_models — many concurrent graph runs, each parked on one model call.
  *
- *   bench_models BASE_URL [calls] [loops] [stream]
+ *   bench_models BASE_URL [runs] [loops]
  *
- * Starts `calls` chat calls at once (spread over `loops` event loops, each
- * with its own HTTP client) against an OpenAI-compatible server at
- * BASE_URL (bench/models/run.sh starts the scripted server answering after
- * 2 s), waits for all of them, and prints one table row: calls, ok,
- * failed, wall seconds, peak RSS, CPU seconds (user + system) of this
- * process.
+ * Loads a one-node graph whose `llm` node asks the OpenAI-compatible
+ * server at BASE_URL (bench/models/run.sh starts one that answers after
+ * 2 s), then starts `runs` engine runs at once, in memory (no store: like
+ * a LangGraph.js graph without a checkpointer), spread over `loops`
+ * event loops that own them. Each run parks on its model call, which runs
+ * on one of `loops` model loops (LOOM_LLM_LOOPS), and is resumed on its
+ * own loop when the answer is posted back; the node streams, so token
+ * events reach a subscriber as they come. Prints one table row: runs, ok,
+ * failed, wall seconds, peak RSS, CPU seconds (user + system) of this process.
  */
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -17,68 +20,119 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "agents/llm_call.h"
+#include "agents/nodes.h"
 #include "core/clock.h"
-#include "io/http_client.h"
+#include "core/config.h"
+#include "engine/engine.h"
 #include "io/loop.h"
+
+static const char GRAPH[] = "name: bench\n"
+                            "state: {question: {type: string}, answer: {}}\n"
+                            "nodes:\n"
+                            "  llm: {kind: llm, model: bench/bench-model,"
+                            " prompt: '{question}', output: answer}\n"
+                            "edges: ['START -> llm', 'llm -> END']\n";
+
+struct brun {
+  struct loom_run *run;
+  struct loom_loop *loop; /* owns the run */
+  int tokens;
+  double started, ended; /* monotonic seconds */
+};
 
 struct per_loop {
   struct loom_loop *loop;
-  struct loom_http_client *http;
-  struct loom_provider *p;
-  int calls;
+  struct brun *runs;
+  int n;
 };
 
-static atomic_int remaining, ok_count, fail_count;
+static const struct loom_graph *graph;
+static json_t *input;
+static atomic_int remaining, ok_count, fail_count, token_runs;
 static sem_t all_done;
-static json_t *messages;
-static bool stream;
-static char first_error[512];
+static char first_error[1024];
 
-static void done_cb(void *ud, struct loom_llm_result *r) {
-  (void)ud;
-  if (r->err == LOOM_OK)
+static void event_cb(const struct loom_event *ev, void *arg) {
+  struct brun *b = arg;
+  if (ev->type == LOOM_EVENT_CUSTOM &&
+      !strcmp(json_string_value(json_object_get(ev->data, "event")) ?: "",
+              "token"))
+    b->tokens++;
+}
+
+static void finished(struct brun *b) {
+  const json_t *answer = json_object_get(loom_run_values(b->run), "answer");
+  if (loom_run_status(b->run) == LOOM_RUN_SUCCESS && json_is_string(answer)) {
     atomic_fetch_add(&ok_count, 1);
-  else if (atomic_fetch_add(&fail_count, 1) == 0)
-    snprintf(first_error, sizeof first_error, "%s", r->error);
+  } else if (atomic_fetch_add(&fail_count, 1) == 0) {
+    snprintf(first_error, sizeof first_error, "%s: %s",
+             loom_run_status_name(loom_run_status(b->run)),
+             loom_run_error(b->run)->message);
+  }
+  if (b->tokens)
+    atomic_fetch_add(&token_runs, 1);
+  b->ended = loom_clock_mono_s();
+  loom_run_free(b->run);
+  b->run = NULL;
   if (atomic_fetch_sub(&remaining, 1) == 1)
     sem_post(&all_done);
 }
 
-static void delta_cb(void *ud, const char *t, size_t n) {
-  (void)ud;
-  (void)t;
-  (void)n;
+static void resume_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  struct brun *b = arg;
+  if (loom_run_resume(b->run))
+    finished(b);
 }
 
-static void client_new_cb(struct loom_loop *loop, void *arg) {
-  struct per_loop *pl = arg;
-  if (loom_http_client_new(loop, 65535, &pl->http) != LOOM_OK)
+/* The model loop posted to a parked run: continue it on its own loop. */
+static void wake_cb(struct loom_run *r, void *arg) {
+  (void)r;
+  struct brun *b = arg;
+  if (loom_loop_post(b->loop, resume_cb, b) != LOOM_OK)
     abort();
 }
 
-static void client_free_cb(struct loom_loop *loop, void *arg) {
-  (void)loop;
-  loom_http_client_free(((struct per_loop *)arg)->http);
-}
-
 static void start_cb(struct loom_loop *loop, void *arg) {
-  double ts = loom_clock_mono_s();
   struct per_loop *pl = arg;
-  struct loom_llm_env env = {.loop = loop, .http = pl->http};
-  struct loom_llm_request req = {.messages = messages, .temperature = -1};
-  struct loom_llm_call_opts o = {.on_done = done_cb,
-                                 .on_delta = stream ? delta_cb : NULL};
-  for (int i = 0; i < pl->calls; i++) {
-    struct loom_error e;
-    if (loom_llm_call_start(&env, pl->p, &req, &o, NULL, &e) != LOOM_OK) {
-      fprintf(stderr, "start: %s\n", e.message);
+  for (int i = 0; i < pl->n; i++) {
+    struct brun *b = &pl->runs[i];
+    b->loop = loop;
+    b->started = loom_clock_mono_s();
+    struct loom_run_opts o = {
+        .input = input, .wake_cb = wake_cb, .wake_arg = b};
+    struct loom_error e = {0};
+    if (loom_run_new(graph, &o, &b->run, &e)) {
+      fprintf(stderr, "run: %s\n", e.message);
       abort();
     }
+    loom_run_subscribe(b->run, event_cb, b);
+    if (loom_run_start(b->run) != LOOM_RUN_WAITING)
+      finished(b); /* stopped at once: an error */
   }
-  if (getenv("BENCH_DEBUG"))
-    fprintf(stderr, "started %d calls in %.3f s\n", pl->calls,
-            loom_clock_mono_s() - ts);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* BENCH_DEBUG: when runs started and how long each took, to stderr. */
+static void print_latencies(const struct brun *all, int n, double t0) {
+  double *lat = calloc((size_t)n, sizeof *lat);
+  double last_start = 0;
+  for (int i = 0; i < n; i++) {
+    lat[i] = all[i].ended - all[i].started;
+    if (all[i].started - t0 > last_start)
+      last_start = all[i].started - t0;
+  }
+  qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+  fprintf(stderr,
+          "all started after %.3f s; run latency p50 %.3f p90 %.3f p99 %.3f "
+          "max %.3f s\n",
+          last_start, lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100],
+          lat[n - 1]);
+  free(lat);
 }
 
 static double cpu_seconds(const struct rusage *u) {
@@ -86,37 +140,52 @@ static double cpu_seconds(const struct rusage *u) {
          (double)u->ru_stime.tv_sec + (double)u->ru_stime.tv_usec / 1e6;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: bench_models BASE_URL [calls] [loops] [stream]\n");
-    return 2;
-  }
-  int calls = argc > 2 ? atoi(argv[2]) : 10000;
-  unsigned nloops = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
-  stream = argc > 4 && strcmp(argv[4], "stream") == 0;
+static struct loom_graph *setup(const char *base, unsigned nloops) {
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
-  loom_http_client_global_init();
-  messages = json_pack("[{s:s, s:s}]", "role", "user", "content", "Hello?");
-  struct loom_loop_group *g;
-  if (loom_loop_group_new(nloops, &g) != LOOM_OK)
+  char endpoints[512];
+  snprintf(endpoints, sizeof endpoints, "bench=%s", base);
+  setenv("LOOM_ENDPOINTS", endpoints, 1);
+  char n[16];
+  snprintf(n, sizeof n, "%u", nloops);
+  setenv("LOOM_LLM_LOOPS", n, 1);
+  struct loom_config cfg = {0};
+  struct loom_error e = {0};
+  struct loom_graph *g = NULL;
+  if (loom_config_load(&cfg, &e) || loom_agents_nodes_register(&cfg, &e) ||
+      loom_graph_load(GRAPH, sizeof GRAPH - 1, "bench.yaml", &g, &e)) {
+    fprintf(stderr, "bench_models: %s\n", e.message);
+    exit(1);
+  }
+  loom_config_cleanup(&cfg);
+  return g;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: bench_models BASE_URL [runs] [loops]\n");
+    return 2;
+  }
+  int runs = argc > 2 ? atoi(argv[2]) : 10000;
+  unsigned nloops = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
+  struct loom_graph *g = setup(argv[1], nloops);
+  graph = g;
+  input = json_pack("{s:s}", "question", "Hello?");
+  struct loom_loop_group *group;
+  if (loom_loop_group_new(nloops, &group) != LOOM_OK)
     return 1;
+  struct brun *all = calloc((size_t)runs, sizeof *all);
   struct per_loop *pls = calloc(nloops, sizeof *pls);
-  for (unsigned i = 0; i < nloops; i++) {
-    pls[i].loop = loom_loop_group_at(g, i);
-    pls[i].p = loom_provider_new(&loom_provider_openai, "bench", "bench-model",
-                                 argv[1], "");
-    pls[i].p->first_byte_timeout_ms = 30000;
-    pls[i].p->connect_timeout_ms = 30000;
-    pls[i].p->max_retries = 0;
-    pls[i].calls = calls / (int)nloops + (i < (unsigned)calls % nloops);
-    if (loom_loop_call(pls[i].loop, client_new_cb, &pls[i]) != LOOM_OK)
-      return 1;
+  for (unsigned i = 0, at = 0; i < nloops; i++) {
+    pls[i].loop = loom_loop_group_at(group, i);
+    pls[i].n = runs / (int)nloops + (i < (unsigned)runs % nloops);
+    pls[i].runs = all + at;
+    at += (unsigned)pls[i].n;
   }
   sem_init(&all_done, 0, 0);
-  atomic_store(&remaining, calls);
+  atomic_store(&remaining, runs);
   double t0 = loom_clock_mono_s();
   struct rusage u0, u1;
   getrusage(RUSAGE_SELF, &u0);
@@ -126,19 +195,20 @@ int main(int argc, char **argv) {
   sem_wait(&all_done);
   double wall = loom_clock_mono_s() - t0;
   getrusage(RUSAGE_SELF, &u1);
-  printf("%-8d %-6d %-7d %-9.2f %-10.1f %-8.2f %s\n", calls,
-         atomic_load(&ok_count), atomic_load(&fail_count), wall,
+  printf("%-8d %-6d %-7d %-9.2f %-10.1f %-8.2f runs (llm node, streamed; "
+         "%d with token events)\n",
+         runs, atomic_load(&ok_count), atomic_load(&fail_count), wall,
          (double)u1.ru_maxrss / 1024.0, cpu_seconds(&u1) - cpu_seconds(&u0),
-         stream ? "stream" : "json");
+         atomic_load(&token_runs));
   if (first_error[0])
     fprintf(stderr, "first error: %s\n", first_error);
-  for (unsigned i = 0; i < nloops; i++) {
-    if (loom_loop_call(pls[i].loop, client_free_cb, &pls[i]) != LOOM_OK)
-      return 1;
-    loom_provider_free(pls[i].p);
-  }
-  loom_loop_group_free(g);
+  if (getenv("BENCH_DEBUG"))
+    print_latencies(all, runs, t0);
+  loom_loop_group_free(group);
+  loom_agents_nodes_shutdown();
+  loom_graph_free(g);
+  json_decref(input);
+  free(all);
   free(pls);
-  json_decref(messages);
   return atomic_load(&fail_count) ? 1 : 0;
 }

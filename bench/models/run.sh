@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Model-call concurrency benchmark: N calls in flight at once against an
+# Model-call concurrency benchmark: N graph runs in flight at once, each a
+# one-node graph whose llm node makes one streamed chat call to an
 # OpenAI-compatible server answering every request after 2 s
-# (bench_model_server, C); loom (libcurl multi on libuv) and, side by side,
-# the same workload as LangGraph.js runs (one-node graph calling
-# ChatOpenAI) against the same server, when its packages can be installed.
-#   bench/models/run.sh [calls] [loom loops]      (LG_RUNS=n for LangGraph.js)
+# (bench_model_server, C). loom (engine runs parked on libcurl multi over
+# libuv) and, side by side against the same server, the same workload in
+# LangGraph.js (one-node graph calling ChatOpenAI, streaming), when its
+# packages can be installed.
+#   bench/models/run.sh [runs] [loops]     (LG_RUNS=n for LangGraph.js)
+# loops: loom's model loops (LOOM_LLM_LOOPS) and run-owning loops.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-calls=${1:-10000}
+runs=${1:-10000}
 loops=${2:-1}
-lg_runs=${LG_RUNS:-$calls}
+lg_runs=${LG_RUNS:-$runs}
 build=${BUILD:-build}
 
 cmake -S . -B "$build" >/dev/null
@@ -23,13 +26,22 @@ trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$out"' EX
 for _ in $(seq 100); do grep -q '^port ' "$out" && break; sleep 0.05; done
 base="http://127.0.0.1:$(awk '/^port /{print $2}' "$out")/v1"
 
-printf '\n%-12s %-8s %-6s %-7s %-9s %-10s %-8s %s\n' who calls ok failed wall_s peak_rss_mb cpu_s mode
+printf '\n%-12s %-8s %-6s %-7s %-9s %-10s %-8s %s\n' who runs ok failed wall_s peak_rss_mb cpu_s mode
 row() { printf '%-12s %s\n' "$1" "$2"; }
-row "loom" "$("$build/bench_models" "$base" "$calls" "$loops")"
-row "loom" "$("$build/bench_models" "$base" "$calls" "$loops" stream)"
+loom=$("$build/bench_models" "$base" "$runs" "$loops")
+row "loom" "$loom"
+lg=""
 if (cd bench/models && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then
-  row "langgraph.js" "$(node bench/models/langgraph_bench.mjs "$base" "$lg_runs")"
+  lg=$(node bench/models/langgraph_bench.mjs "$base" "$lg_runs" stream)
+  row "langgraph.js" "$lg"
 else
   echo "langgraph.js: packages could not be installed; skipped"
+fi
+if [ -n "$lg" ] && [ "$lg_runs" = "$runs" ]; then
+  # columns: runs ok failed wall rss cpu
+  read -r _ _ _ lw lr lc _ <<<"$loom"
+  read -r _ _ _ jw jr jc _ <<<"$lg"
+  awk -v lw="$lw" -v jw="$jw" -v lr="$lr" -v jr="$jr" -v lc="$lc" -v jc="$jc" \
+    'BEGIN { printf "langgraph.js / loom: wall %.1fx, peak RSS %.1fx, CPU %.1fx\n", jw / lw, jr / lr, jc / lc }'
 fi
 echo "(server answers after 2 s; loom: $loops loop(s); $(nproc) cores shared with the server; load: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -1,6 +1,6 @@
 /*
  * nodes — `llm` and `agent` kinds: config checks at load, and tasks that
- * hand their model work to the model loop and park the run meanwhile.
+ * hand their model work to a model loop and park the run meanwhile.
  *
  * A task builds a job (provider, messages, options), posts it to the
  * model loop and returns: the run parks, holding no thread. The loop side
@@ -34,9 +34,18 @@
 #include "io/http_client.h"
 #include "io/loop.h"
 
-static struct {
+#define MAX_MODEL_LOOPS 16
+
+/* A model loop and its HTTP client (which only that loop touches). */
+struct model_loop {
   struct loom_loop *loop;
   struct loom_http_client *http;
+};
+
+static struct {
+  struct model_loop ml[MAX_MODEL_LOOPS];
+  unsigned nloops;  /* LOOM_LLM_LOOPS, default 1 */
+  atomic_uint next; /* round robin over the loops */
   struct loom_providers *providers;
   struct loom_tools *tools;
   struct loom_llm_prices *prices;
@@ -46,7 +55,8 @@ enum job_kind { JOB_TEXT, JOB_STRUCTURED, JOB_AGENT };
 
 struct job {
   atomic_int refs;
-  struct loom_task *t; /* the run side's; not touched once cancelled */
+  struct model_loop *ml; /* where its calls run */
+  struct loom_task *t;   /* the run side's; not touched once cancelled */
   enum job_kind kind;
   struct loom_provider *p;
   json_t *messages;
@@ -157,7 +167,7 @@ static void agent_done_cb(void *ud, struct loom_agent_result *r) {
 static loom_err job_call(struct job *j, struct loom_loop *loop,
                          struct loom_error *e) {
   struct loom_llm_env env = {
-      .loop = loop, .http = rt.http, .prices = rt.prices};
+      .loop = loop, .http = j->ml->http, .prices = rt.prices};
   struct loom_llm_request req = {.messages = j->messages,
                                  .response_schema = j->schema,
                                  .temperature = j->temperature,
@@ -457,7 +467,7 @@ static struct job *job_new(struct loom_task *t, bool agent) {
 }
 
 static void run_task(struct loom_task *t, bool agent) {
-  if (!rt.loop) {
+  if (!rt.nloops) {
     loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
                    "node '%s': the model runtime is not running",
                    loom_task_node(t)->name);
@@ -467,7 +477,8 @@ static void run_task(struct loom_task *t, bool agent) {
   if (!j)
     return;
   loom_task_set_state(t, j);
-  if (loom_loop_post(rt.loop, job_start_cb, j) != LOOM_OK) {
+  j->ml = &rt.ml[atomic_fetch_add(&rt.next, 1) % rt.nloops];
+  if (loom_loop_post(j->ml->loop, job_start_cb, j) != LOOM_OK) {
     loom_task_set_state(t, NULL);
     job_unref(j); /* the loop side's */
     job_unref(j);
@@ -489,7 +500,7 @@ static void task_cancel(struct loom_task *t) {
   j->t = NULL;
   pthread_mutex_unlock(&j->mu);
   atomic_fetch_add(&j->refs, 1);
-  if (loom_loop_post(rt.loop, job_cancel_cb, j) != LOOM_OK)
+  if (loom_loop_post(j->ml->loop, job_cancel_cb, j) != LOOM_OK)
     job_unref(j);
   job_unref(j); /* the task's */
 }
@@ -509,17 +520,45 @@ static const struct loom_node_kind AGENT_KIND = {.name = "agent",
 
 /* ---- start-up and shutdown ---- */
 
+/* Connections per model server host: every call in flight holds one
+ * (HTTP/1.1), so this caps concurrency per provider. LOOM_LLM_MAX_CONNECTIONS
+ * overrides it. */
+#define DEFAULT_MAX_CONNECTIONS 16384
+
 static void client_new_cb(struct loom_loop *loop, void *arg) {
-  (void)arg;
-  if (loom_http_client_new(loop, 0, &rt.http) != LOOM_OK)
-    rt.http = NULL;
+  struct model_loop *ml = arg;
+  const char *v = getenv("LOOM_LLM_MAX_CONNECTIONS");
+  long n = v && *v ? strtol(v, NULL, 10) : DEFAULT_MAX_CONNECTIONS;
+  if (loom_http_client_new(loop, n > 0 && n < 1000000 ? (unsigned)n : 1024,
+                           &ml->http) != LOOM_OK)
+    ml->http = NULL;
 }
 
 static void client_free_cb(struct loom_loop *loop, void *arg) {
   (void)loop;
-  (void)arg;
-  loom_http_client_free(rt.http);
-  rt.http = NULL;
+  struct model_loop *ml = arg;
+  loom_http_client_free(ml->http);
+  ml->http = NULL;
+}
+
+/* LOOM_LLM_LOOPS model loops (default 1): calls spread over them, for
+ * many thousands in flight; each loop has its own connections. */
+static loom_err start_loops(void) {
+  const char *v = getenv("LOOM_LLM_LOOPS");
+  long n = v && *v ? strtol(v, NULL, 10) : 1;
+  n = n < 1 ? 1 : n > MAX_MODEL_LOOPS ? MAX_MODEL_LOOPS : n;
+  for (rt.nloops = 0; rt.nloops < (unsigned)n; rt.nloops++) {
+    struct model_loop *ml = &rt.ml[rt.nloops];
+    char name[16];
+    snprintf(name, sizeof name, "loom-models-%u", rt.nloops);
+    if (loom_loop_new(name, &ml->loop) != LOOM_OK)
+      return LOOM_ERR_INTERNAL;
+    if (loom_loop_call(ml->loop, client_new_cb, ml) != LOOM_OK || !ml->http) {
+      rt.nloops++; /* stopped by the shutdown */
+      return LOOM_ERR_INTERNAL;
+    }
+  }
+  return LOOM_OK;
 }
 
 struct loom_tools *loom_agents_tools(void) {
@@ -556,14 +595,13 @@ static loom_err load_prices(struct loom_error *e) {
 
 loom_err loom_agents_nodes_register(const struct loom_config *cfg,
                                     struct loom_error *e) {
-  if (rt.loop)
+  if (rt.nloops)
     return LOOM_OK;
   loom_err err = loom_providers_new(cfg, &rt.providers, e);
   if (err)
     return err;
   loom_http_client_global_init();
-  if (loom_loop_new("loom-models", &rt.loop) != LOOM_OK ||
-      loom_loop_call(rt.loop, client_new_cb, NULL) != LOOM_OK || !rt.http) {
+  if (start_loops() != LOOM_OK) {
     loom_agents_nodes_shutdown();
     return loom_error_set(e, LOOM_ERR_INTERNAL, "cannot start the model loop");
   }
@@ -588,10 +626,11 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
 }
 
 void loom_agents_nodes_shutdown(void) {
-  if (rt.loop) {
-    if (rt.http && loom_loop_call(rt.loop, client_free_cb, NULL) != LOOM_OK)
-      rt.http = NULL;
-    loom_loop_free(rt.loop);
+  for (unsigned i = 0; i < rt.nloops; i++) {
+    struct model_loop *ml = &rt.ml[i];
+    if (ml->http && loom_loop_call(ml->loop, client_free_cb, ml) != LOOM_OK)
+      ml->http = NULL;
+    loom_loop_free(ml->loop);
   }
   loom_providers_free(rt.providers);
   loom_tools_free(rt.tools);

@@ -21,19 +21,19 @@
  *     output: answer
  *     messages: transcript           # optional channel: the conversation
  *
- * Model calls run on a dedicated model loop with its own HTTP client and
- * the process's providers, tools and prices. Text deltas are forwarded to
+ * Model calls run on dedicated model loops (LOOM_LLM_LOOPS, default 1),
+ * each with its own HTTP client (LOOM_LLM_MAX_CONNECTIONS per host,
+ * default 16384), and the process's providers, tools and prices. Text deltas are forwarded to
  * the run's subscribers as `custom` events {"event":"token","node","text"},
  * and each node reports {"event":"llm_usage","node","model",
  * "prompt_tokens","completion_tokens","cost_usd","calls"}; llm_usage.h sums
  * those per run and tenant. LOOM_TOOLS_FILE names a tool file whose Lua
  * tools every graph may use by name.
  *
- * Interim: the API executor cannot park a run on an asynchronous task yet,
- * so a task waits for its model calls on the run's (worker) thread. The
- * calls themselves are asynchronous on the model loop; when the executor
- * learns to park runs, `start` returns at once and finishes the task from
- * the callback instead.
+ * A task's `start` returns at once: the run parks, holding no thread, and
+ * the model loop posts the task's continuations back to the run
+ * (loom_task_post), where the deltas are emitted and the task finished.
+ * Cancelling the run cancels its calls.
  */
 #ifndef LOOM_AGENTS_NODES_H
 #define LOOM_AGENTS_NODES_H

@@ -159,4 +159,12 @@ loom_err loom_calc_eval(const char *expr, double *out,
 struct sockaddr;
 bool loom_tools_address_is_public(const struct sockaddr *sa);
 
+/* For tests: resolves `host` for http_fetch's guard instead of the system
+ * resolver (0 or a negative uv error; *out freed with freeaddrinfo). NULL
+ * restores the system resolver. Not thread-safe: set it before fetches. */
+struct addrinfo;
+typedef int (*loom_tools_resolve_fn)(const char *host, const char *port,
+                                     struct addrinfo **out);
+void loom_tools_set_resolver(loom_tools_resolve_fn fn);
+
 #endif

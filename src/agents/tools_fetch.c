@@ -4,16 +4,15 @@
  * Guarded against server-side request forgery: only http and https; the
  * host is resolved on the loop (uv_getaddrinfo, never blocking it) and the
  * fetch is refused when any of its addresses is not public (see
- * tools_guard.c), unless the environment allows private addresses.
+ * tools_guard.c), unless the environment allows private addresses. The
+ * connection is then pinned to exactly the addresses checked
+ * (CURLOPT_RESOLVE through the io client), so a DNS server that answers
+ * differently when curl connects (DNS rebinding) cannot steer the fetch
+ * to a private address.
  * Redirects are not followed (the model sees the 3xx and its Location, and
  * a new fetch is guarded again). The body is capped (max_bytes, default
  * 256 KiB: what fits is returned, marked as truncated) and so is the time
  * (env->timeout_s, default 15 s). HTML is reduced to its text.
- *
- * Known limit: curl resolves the name again when it connects, so a DNS
- * server that answers differently the second time (rebinding) is not
- * stopped; pinning the checked address needs CURLOPT_RESOLVE in the io
- * client.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -41,10 +40,18 @@ struct fetch {
   struct loom_buf body;
   bool truncated;
   uv_getaddrinfo_t gai;
+  char host[256], port[16]; /* of the URL, host without brackets */
+  char *pin;                /* "host:port:addr,..." once resolved and checked */
+  bool allow_private;
 };
+
+static loom_tools_resolve_fn test_resolver;
+
+void loom_tools_set_resolver(loom_tools_resolve_fn fn) { test_resolver = fn; }
 
 static void fetch_free(struct fetch *f) {
   loom_free(f->url);
+  loom_free(f->pin);
   loom_buf_cleanup(&f->body);
   loom_free(f);
 }
@@ -139,36 +146,12 @@ static void send_get(struct fetch *f) {
                                        .timeout_s = f->timeout_s,
                                        .connect_timeout_s = f->timeout_s,
                                        .max_body = f->body.max,
+                                       .resolve = f->pin,
                                        .on_chunk = chunk_cb,
                                        .on_done = http_done_cb,
                                        .userdata = f};
   if (loom_http_client_send(f->http, &r, NULL) != LOOM_OK)
     finish(f, true, "Error: cannot start the request");
-}
-
-static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  struct fetch *f = req->data;
-  char msg[600];
-  if (status < 0) {
-    snprintf(msg, sizeof msg, "Error: cannot resolve the host of %s: %s",
-             f->url, uv_strerror(status));
-    uv_freeaddrinfo(res);
-    finish(f, true, msg);
-    return;
-  }
-  bool ok = res != NULL;
-  for (struct addrinfo *a = res; a && ok; a = a->ai_next)
-    ok = loom_tools_address_is_public(a->ai_addr);
-  uv_freeaddrinfo(res);
-  if (!ok) {
-    snprintf(msg, sizeof msg,
-             "Error: refused to fetch %s: the host resolves "
-             "to a private, loopback or link-local address",
-             f->url);
-    finish(f, true, msg);
-    return;
-  }
-  send_get(f);
 }
 
 /* Checks scheme and host; fills `host` (without brackets) and `port`. */
@@ -204,6 +187,59 @@ out:
   curl_free(p);
   curl_url_cleanup(u);
   return err;
+}
+
+/* "host:port:a1,a2,...", the CURLOPT_RESOLVE form of `res` (IPv6 in
+ * brackets); addresses past the cap are left out. */
+static char *pin_of(const char *host, const char *port,
+                    const struct addrinfo *res) {
+  struct loom_buf b;
+  loom_buf_init(&b, 2048);
+  loom_err err = loom_buf_appendf(&b, "%s:%s:", host, port);
+  for (const struct addrinfo *a = res; a && !err; a = a->ai_next) {
+    char ip[INET6_ADDRSTRLEN];
+    bool v6 = a->ai_family == AF_INET6;
+    const void *bin =
+        v6 ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+           : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+    if (!inet_ntop(a->ai_family, bin, ip, sizeof ip))
+      continue;
+    err = loom_buf_appendf(&b, "%s%s%s%s", a == res ? "" : ",", v6 ? "[" : "",
+                           ip, v6 ? "]" : "");
+  }
+  return loom_buf_take(&b, NULL);
+}
+
+/* The host's addresses are known: check them, pin them, fetch. */
+static void resolved(struct fetch *f, int status, struct addrinfo *res) {
+  char msg[600];
+  if (status < 0 || !res) {
+    snprintf(msg, sizeof msg, "Error: cannot resolve the host of %s: %s",
+             f->url, status < 0 ? uv_strerror(status) : "no address");
+    uv_freeaddrinfo(res);
+    finish(f, true, msg);
+    return;
+  }
+  bool ok = true;
+  for (struct addrinfo *a = res; a && ok; a = a->ai_next)
+    ok = f->allow_private || loom_tools_address_is_public(a->ai_addr);
+  if (ok)
+    f->pin = pin_of(f->host, f->port, res);
+  uv_freeaddrinfo(res);
+  if (!ok) {
+    snprintf(msg, sizeof msg,
+             "Error: refused to fetch %s: the host resolves "
+             "to a private, loopback or link-local address",
+             f->url);
+    finish(f, true, msg);
+    return;
+  }
+  send_get(f);
+}
+
+static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  struct fetch *f = req->data;
+  resolved(f, status, res);
 }
 
 static loom_err fetch_start(void *self, const struct loom_tool_env *env,
@@ -242,8 +278,17 @@ static loom_err fetch_start(void *self, const struct loom_tool_env *env,
   f->url = loom_strdup(url);
   loom_buf_init(&f->body, json_is_integer(mb) ? (size_t)json_integer_value(mb)
                                               : DEFAULT_MAX_BYTES);
-  if (literal || env->allow_private_addresses) {
+  f->allow_private = env->allow_private_addresses;
+  snprintf(f->host, sizeof f->host, "%s", host);
+  snprintf(f->port, sizeof f->port, "%s", port);
+  if (literal) { /* nothing to resolve, nothing to rebind */
     send_get(f);
+    return LOOM_OK;
+  }
+  if (test_resolver) {
+    struct addrinfo *res = NULL;
+    int status = test_resolver(host, port, &res);
+    resolved(f, status, res);
     return LOOM_OK;
   }
   f->gai.data = f;

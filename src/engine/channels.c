@@ -159,7 +159,11 @@ static loom_err apply_one(struct loom_run *r, const char *node,
                           : json_is_array(value)   ? "list"
                                                    : "object",
                           ch->name, ch->type);
-  loom_err rc = loom_engine_reduce(loom_engine_lua(r), ch, r->values, value, e);
+  /* The sandbox only for Lua reducers: a run that never runs Lua (an llm
+   * node's) must not cost a Lua state. */
+  struct loom_lua *lua =
+      ch->reducer == LOOM_REDUCER_LUA ? loom_engine_lua(r) : NULL;
+  loom_err rc = loom_engine_reduce(lua, ch, r->values, value, e);
   if (rc)
     return rc;
   bump_version(r, ch->name);

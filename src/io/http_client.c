@@ -11,6 +11,21 @@
  * libcurl forbids removing or adding handles from inside its callbacks.
  * A cancel or send made from there (e.g. from on_chunk) is deferred: it is
  * carried out right after curl returns (settle()).
+ *
+ * Connection reuse at scale. libcurl 7.88 walks its connection list for
+ * a host (i) on every new transfer, looking for an idle connection, and
+ * (ii) on every removal of a transfer whose connection went back to the
+ * cache, looking for that connection; with 10,000 HTTP/1 calls in flight
+ * to one host that is 10^8 steps. So each client tracks, per origin, the
+ * calls in flight and the idle keep-alive connections curl should hold
+ * (counted as HTTP/1 responses complete): with none idle, a transfer asks
+ * for a fresh connection (CURLOPT_FRESH_CONNECT: no walk), and once
+ * KEEP_MAX connections are busy or idle, further ones close when done
+ * (CURLOPT_FORBID_REUSE: not kept, no walk on removal). Below that, and
+ * for origins that may multiplex (HTTPS until a response shows HTTP/1),
+ * keep-alive works as usual, so TLS and HTTP/2 connections are reused.
+ * The cache may hold max_per_host connections (CURLMOPT_MAXCONNECTS);
+ * past its default (4 per transfer) curl walks it on every return.
  */
 #include "io/http_client.h"
 
@@ -28,6 +43,8 @@
 #include "io/loop.h"
 
 #define MAX_HEADER_BYTES (64 * 1024)
+/* Connections per HTTP/1 origin kept for reuse (see the note above). */
+#define KEEP_MAX 256
 
 struct sock {
   uv_poll_t poll;
@@ -36,11 +53,22 @@ struct sock {
   struct sock *prev, *next;
 };
 
+/* Per origin ("scheme://host:port"): what reuse can find there. */
+struct origin {
+  char *key;
+  unsigned idle;     /* keep-alive connections curl should hold idle */
+  unsigned inflight; /* calls started and not completed */
+  bool h1;           /* speaks HTTP/1 only: a busy connection is no use */
+  struct origin *next;
+};
+
 struct loom_http_call {
   struct loom_http_client *client;
+  struct origin *origin;
   struct loom_http_call *prev, *next;
   CURL *easy;
   struct curl_slist *headers;
+  struct curl_slist *resolve;   /* the pinned address, or NULL */
   struct loom_buf body;         /* response body (non-streamed) */
   struct loom_buf resp_headers; /* "name\0value\0" pairs, final response */
   char error[CURL_ERROR_SIZE];
@@ -51,6 +79,7 @@ struct loom_http_call {
   bool added; /* in the multi handle */
   bool cancelled;
   bool too_large;
+  bool forbid_reuse; /* its connection closes when done */
 };
 
 struct loom_http_client {
@@ -58,6 +87,8 @@ struct loom_http_client {
   CURLM *multi;
   uv_timer_t timer;
   struct loom_http_call *calls;
+  struct origin *origins;
+  unsigned max_conns;
   struct sock *socks;
   unsigned active;
   int in_curl;   /* depth of calls into curl */
@@ -85,15 +116,32 @@ static void call_free(struct loom_http_call *call) {
   c->active--;
   curl_easy_cleanup(call->easy);
   curl_slist_free_all(call->headers);
+  curl_slist_free_all(call->resolve);
   loom_buf_cleanup(&call->body);
   loom_buf_cleanup(&call->resp_headers);
   loom_free(call);
+}
+
+/* The transfer ended well: over HTTP/1 its connection goes back to curl's
+ * cache, idle, unless the server closes it. */
+static void note_connection(struct loom_http_call *call) {
+  struct origin *o = call->origin;
+  long ver = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_HTTP_VERSION, &ver);
+  o->h1 = ver == CURL_HTTP_VERSION_1_0 || ver == CURL_HTTP_VERSION_1_1;
+  const char *conn = loom_http_client_header(call, "connection");
+  if (o->h1 && ver == CURL_HTTP_VERSION_1_1 && !call->forbid_reuse &&
+      !(conn && strcasestr(conn, "close")) && o->idle < KEEP_MAX)
+    o->idle++;
 }
 
 static void complete(struct loom_http_call *call, CURLcode rc) {
   struct loom_http_client *c = call->client;
   if (call->added)
     curl_multi_remove_handle(c->multi, call->easy);
+  if (call->added && rc == CURLE_OK && !call->cancelled)
+    note_connection(call);
+  call->origin->inflight--;
   call->added = false;
   struct loom_http_client_response r = {
       .err = LOOM_OK, .error = "", .call = call};
@@ -325,8 +373,10 @@ loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  c->max_conns = max_per_host ? max_per_host : 1024;
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                    (long)(max_per_host ? max_per_host : 1024));
+                    (long)c->max_conns);
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_conns);
   *out = c;
   return LOOM_OK;
 }
@@ -343,6 +393,12 @@ void loom_http_client_free(struct loom_http_client *c) {
   curl_multi_cleanup(c->multi);
   while (c->socks)
     sock_drop(c->socks);
+  while (c->origins) {
+    struct origin *o = c->origins;
+    c->origins = o->next;
+    loom_free(o->key);
+    loom_free(o);
+  }
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->timer, client_closed_cb);
 }
@@ -358,6 +414,39 @@ static void set_method(CURL *easy, const char *method, bool has_body) {
     curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
   if (strcmp(method, "POST") == 0 && !has_body)
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
+}
+
+/* The origin of `url` (made on first use); plain http:// is HTTP/1. */
+static struct origin *origin_of(struct loom_http_client *c, const char *url) {
+  const char *host = strstr(url, "://");
+  size_t len =
+      host ? (size_t)(host + 3 - url) + strcspn(host + 3, "/?#") : strlen(url);
+  for (struct origin *o = c->origins; o; o = o->next)
+    if (!strncmp(o->key, url, len) && !o->key[len])
+      return o;
+  struct origin *o = LOOM_NEW(struct origin);
+  o->key = loom_malloc(len + 1);
+  memcpy(o->key, url, len);
+  o->key[len] = '\0';
+  o->h1 = !strncasecmp(url, "http://", 7);
+  o->next = c->origins;
+  c->origins = o;
+  return o;
+}
+
+/* Reuse only when curl may hold an idle connection to the origin (or the
+ * origin may multiplex); otherwise a fresh one, without the search. */
+static void choose_connection(struct loom_http_call *call, CURL *e) {
+  struct origin *o = call->origin;
+  if (o->h1 && o->inflight + o->idle >= KEEP_MAX) {
+    call->forbid_reuse = true;
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
+  o->inflight++;
+  if (o->idle)
+    o->idle--;
+  else if (o->h1)
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 }
 
 static CURL *make_easy(struct loom_http_call *call,
@@ -389,6 +478,14 @@ static CURL *make_easy(struct loom_http_call *call,
   for (const char *const *h = r->headers; h && *h; h++)
     call->headers = curl_slist_append(call->headers, *h);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+  if (r->resolve) {
+    /* "+": a timed entry in the multi's shared DNS cache, not a permanent
+     * one that other requests to the host would keep using. */
+    char *entry = loom_asprintf("+%s", r->resolve);
+    call->resolve = curl_slist_append(NULL, entry);
+    loom_free(entry);
+    curl_easy_setopt(e, CURLOPT_RESOLVE, call->resolve);
+  }
   return e;
 }
 
@@ -407,7 +504,9 @@ loom_err loom_http_client_send(struct loom_http_client *c,
   call->start_s = loom_clock_mono_s();
   loom_buf_init(&call->body, r->max_body ? r->max_body : 16u << 20);
   loom_buf_init(&call->resp_headers, MAX_HEADER_BYTES);
+  call->origin = origin_of(c, r->url);
   call->easy = make_easy(call, r);
+  choose_connection(call, call->easy);
   call->next = c->calls;
   if (c->calls)
     c->calls->prev = call;
@@ -423,6 +522,7 @@ loom_err loom_http_client_send(struct loom_http_client *c,
   if (!call->added) {
     if (out)
       *out = NULL;
+    call->origin->inflight--;
     call_free(call);
     return LOOM_ERR_INTERNAL;
   }

@@ -57,9 +57,13 @@ struct loom_http_client_request {
   const char *const *headers; /* "Name: value" strings, NULL-ended */
   const void *body;           /* copied; may be NULL */
   size_t body_len;
-  double connect_timeout_s;      /* 0 = 10 */
-  double timeout_s;              /* total; 0 = 60 */
-  size_t max_body;               /* response cap; 0 = 16 MiB */
+  double connect_timeout_s; /* 0 = 10 */
+  double timeout_s;         /* total; 0 = 60 */
+  size_t max_body;          /* response cap; 0 = 16 MiB */
+  /* "host:port:addr[,addr...]" (IPv6 in brackets): connect to these
+   * addresses, without resolving the host again (CURLOPT_RESOLVE; the
+   * entry expires like a cached DNS answer). NULL: resolve as usual. */
+  const char *resolve;
   loom_http_chunk_cb on_chunk;   /* may be NULL */
   loom_http_response_cb on_done; /* required */
   void *userdata;

@@ -1,7 +1,8 @@
 /*
  * test_tools_builtin — the built-in tools as a model calls them: the
  * calculator and clock, and http_fetch against a local server, refused by
- * the SSRF guard unless private addresses are allowed.
+ * the SSRF guard unless private addresses are allowed, and connecting to
+ * exactly the address the guard checked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <netdb.h>
 
 #include "agents/tools.h"
 #include "llm_server_harness.h"
@@ -41,7 +43,7 @@ static void invoke_cb(struct loom_loop *loop, void *arg) {
   struct loom_tool_env env = {.loop = loop,
                               .http = srv.http,
                               .allow_private_addresses = i->allow_private,
-                              .timeout_s = 5};
+                              .timeout_s = 2};
   loom_tools_invoke(tools, &env, i->name, i->args, done_cb, i->r);
 }
 
@@ -150,11 +152,61 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* The guard's resolver for the pinning test: every name is fake_addr. */
+static const char *fake_addr;
+
+static int fake_resolve(const char *host, const char *port,
+                        struct addrinfo **out) {
+  (void)host;
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST,
+                           .ai_socktype = SOCK_STREAM};
+  return getaddrinfo(fake_addr, port, &hints, out) ? UV_EAI_NONAME : 0;
+}
+
+/* What the guard resolved is what curl connects to. This cannot stage a
+ * real DNS rebinding offline; it shows the two halves of the defence: a
+ * name curl could not resolve itself (.invalid) is fetched from the
+ * address the guard found, and a name curl would resolve to loopback
+ * (localhost) is not fetched from loopback when the guard saw a public
+ * address for it. */
+static void fetch_connects_to_the_checked_address(void **state) {
+  (void)state;
+  llm_server_script(&srv, "[{\"kind\":\"raw\",\"headers\":{\"content-type\":"
+                          "\"text/plain\"},\"body\":\"pinned\"}]");
+  loom_tools_set_resolver(fake_resolve);
+  char url[256];
+  fake_addr = "127.0.0.1";
+  snprintf(url, sizeof url, "{\"url\":\"http://loom-pin.invalid:%u/x\"}",
+           srv.port);
+  struct res r = call("http_fetch", url, true);
+  assert_false(r.is_error);
+  assert_string_equal(r.text, "HTTP 200, text/plain\n\npinned");
+  r = call("http_fetch", url, false); /* loopback: refused */
+  assert_true(r.is_error);
+  assert_non_null(strstr(r.text, "refused to fetch"));
+  /* The guard sees a public address (TEST-NET-1) for localhost: the fetch
+   * goes there and fails, it never reaches the server on 127.0.0.1. */
+  fake_addr = "192.0.2.1";
+  snprintf(url, sizeof url, "{\"url\":\"http://localhost:%u/x\"}", srv.port);
+  r = call("http_fetch", url, false);
+  assert_true(r.is_error);
+  assert_null(strstr(r.text, "refused"));
+  loom_tools_set_resolver(NULL);
+  json_t *reqs = llm_server_requests(&srv);
+  assert_int_equal(json_array_size(reqs), 1);
+  json_t *h = json_object_get(json_array_get(reqs, 0), "headers");
+  char host[64];
+  snprintf(host, sizeof host, "loom-pin.invalid:%u", srv.port);
+  assert_string_equal(json_string_value(json_object_get(h, "host")), host);
+  json_decref(reqs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(calculator_and_clock),
       cmocka_unit_test(fetch_is_guarded),
       cmocka_unit_test(fetch_when_allowed),
+      cmocka_unit_test(fetch_connects_to_the_checked_address),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
