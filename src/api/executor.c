@@ -38,8 +38,8 @@
 static struct loom_app *app;
 static bool stopping;        /* under the api lock */
 static struct exec *engines; /* runs with an engine run, under the lock */
-
-void api_executor_init(struct loom_app *a) { app = a; }
+static uv_timer_t sweeper;   /* LOOM_RUN_TIMEOUT, on the first loop */
+static uint64_t run_timeout_ms;
 
 struct exec {
   struct api_run *run; /* ref held */
@@ -52,6 +52,11 @@ struct exec {
   uv_timer_t timer; /* after_seconds */
   struct loom_loop *loop;
   struct exec *prev, *next; /* in `engines` while x->engine is set */
+  /* Where its checkpoints go: the app's store, or, for a run whose thread
+   * is deleted when it ends (stateless), a store in memory of its own:
+   * nothing to write to disk and nothing to delete after. */
+  struct loom_store *store;
+  uint64_t started_ms; /* when it started running (LOOM_RUN_TIMEOUT) */
 };
 
 /* One trip of a run through the pool: the first, or a resume. Only the
@@ -294,7 +299,7 @@ static bool run_engine(struct exec *x) {
   const char *checkpoint_id =
       json_string_value(json_object_get(kw, "checkpoint_id"));
   struct loom_run_opts opts = {
-      .store = app->store,
+      .store = x->store,
       .tenant = API_TENANT,
       .thread_id = r->thread_id,
       /* A run recovered after a restart continues where its thread
@@ -308,8 +313,11 @@ static bool run_engine(struct exec *x) {
       .command = r->recovered ? NULL : json_object_get(kw, "command"),
       .recursion_limit =
           (int)json_integer_value(json_object_get(config, "recursion_limit")),
-      .durability =
-          durability(json_string_value(json_object_get(kw, "durability"))),
+      /* In memory, sync costs nothing and saves the writer hand-off. */
+      .durability = x->store != app->store
+                        ? LOOM_DURABILITY_SYNC
+                        : durability(json_string_value(
+                              json_object_get(kw, "durability"))),
       .interrupt_before = before,
       .ninterrupt_before = nb,
       .interrupt_after = after,
@@ -380,6 +388,11 @@ static void engine_finished(struct exec *x) {
   /* A cancel may surface from the engine as an error about it. */
   if (cancelled && x->status == LOOM_RUN_ERROR)
     x->status = LOOM_RUN_CANCELLED;
+  if (x->store != app->store) { /* its checkpoints go with its thread */
+    loom_store_close(x->store);
+    x->store = app->store;
+    return;
+  }
   if (rollback)
     roll_back(r);
   if (r->delete_thread)
@@ -387,26 +400,45 @@ static void engine_finished(struct exec *x) {
                                                r->thread_id, NULL);
 }
 
-static void exec_work_cb(void *arg) {
-  struct trip *t = arg;
-  struct exec *x = t->x;
+/* Marks the run running, in the store before it has any effect (so the
+ * store never shows a pending run with checkpoints of its own, and a
+ * cancel answered before cannot be overtaken); false when it is not to
+ * run after all. On the worker, which may block. */
+static bool mark_running(struct exec *x) {
   struct api_run *r = x->run;
+  struct api_persist_sync w;
+  api_persist_sync_init(&w);
   api_lock();
   bool skip = r->cancel || r->deleted;
   if (!skip) {
     r->status = API_RUN_RUNNING;
     json_decref(r->updated_at);
     r->updated_at = api_now();
-    api_persist_run(r, false);
+    x->started_ms = loom_clock_mono_ns() / 1000000;
     api_run_wake(r);
+    api_persist_run_ack(r, false, &w.ack);
+  } else {
+    api_persist_barrier(&w.ack); /* nothing to write: only to wait on */
   }
   api_unlock();
+  (void)api_persist_sync_wait(&w); /* a failed write is logged; go on */
+  return !skip;
+}
+
+static void exec_work_cb(void *arg) {
+  struct trip *t = arg;
+  struct exec *x = t->x;
+  struct api_run *r = x->run;
   t->stopped = true;
-  if (skip) {
+  if (!mark_running(x)) {
     x->status = LOOM_RUN_CANCELLED;
     return;
   }
-  remember_start_checkpoint(r);
+  x->store = app->store;
+  if (r->delete_thread)
+    x->store = loom_engine_memstore_new(); /* a new thread: nothing before */
+  else
+    remember_start_checkpoint(r);
   x->graph = api_graph_get(r->graph_id);
   if (!x->graph) {
     x->status = LOOM_RUN_ERROR;
@@ -449,9 +481,23 @@ static void final_saved_cb(void *arg, loom_err err) {
   (void)err; /* a failed write is logged; the run did finish */
   api_lock();
   api_run_emit(r, "*", "end", json_null());
-  api_run_retire(r);
+  if (!r->deleted) /* out of the table, nobody can join it any more */
+    api_run_retire(r);
   api_run_unref(r);
   api_unlock();
+}
+
+/* Emits `end` once what was queued for the store before is there (the
+ * final status, or the run's deletion). Lock held. */
+static void end_when_saved_locked(struct api_run *r, bool saved_status,
+                                  struct loom_loop *loop) {
+  api_run_ref(r);
+  struct api_persist_ack ack = {loop ? loop : loom_loop_group_at(app->loops, 0),
+                                final_saved_cb, r};
+  if (saved_status)
+    api_persist_run_ack(r, false, &ack);
+  else
+    api_persist_barrier(&ack);
 }
 
 /* A run stopped by the shutdown goes back to pending, untouched otherwise:
@@ -481,8 +527,15 @@ static void finish_locked(struct exec *x) {
     json_object_set_new(values, "__interrupt__", interrupt_list(x->interrupts));
     break;
   case LOOM_RUN_CANCELLED:
-    r->status = API_RUN_INTERRUPTED;
-    break;
+    if (!r->timed_out) {
+      r->status = API_RUN_INTERRUPTED;
+      break;
+    }
+    x->error.code = LOOM_ERR_TIMEOUT;
+    snprintf(x->error.message, sizeof x->error.message,
+             "the run took longer than LOOM_RUN_TIMEOUT (%.3g s)",
+             (double)run_timeout_ms / 1000.0);
+    /* fall through */
   default:
     r->status =
         x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT : API_RUN_ERROR;
@@ -509,24 +562,21 @@ static void finish_locked(struct exec *x) {
     json_decref(t->interrupts);
     t->interrupts = x->interrupts ? thread_interrupts(x->interrupts) : NULL;
     loom_free(t->status);
-    t->status = loom_strdup(x->status == LOOM_RUN_INTERRUPTED ? "interrupted"
-                            : r->status == API_RUN_ERROR      ? "error"
-                                                              : "idle");
+    /* As LangGraph: a run that failed or timed out leaves its thread in
+     * "error". */
+    t->status = loom_strdup(
+        x->status == LOOM_RUN_INTERRUPTED ? "interrupted"
+        : r->status == API_RUN_ERROR || r->status == API_RUN_TIMEOUT ? "error"
+                                                                     : "idle");
     json_decref(t->updated_at);
     t->updated_at = api_now();
     api_persist_thread(t);
   }
-  if (r->rollback) {
-    api_persist_run_delete(r);
-    api_run_emit(r, "*", "end", json_null());
-    api_run_retire(r);
-    return;
-  }
   /* `end` (what streams and waits answer on) goes out once the final
-   * status is in the store. */
-  api_run_ref(r);
-  struct api_persist_ack ack = {x->loop, final_saved_cb, r};
-  api_persist_run_ack(r, false, &ack);
+   * status, or the run's deletion, is in the store. */
+  if (r->rollback)
+    api_persist_run_delete(r);
+  end_when_saved_locked(r, !r->rollback, x->loop);
 }
 
 static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
@@ -571,6 +621,8 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   if (url)
     api_webhook_send(url, payload);
   loom_free(url);
+  if (x->store && x->store != app->store) /* it never ran its engine */
+    loom_store_close(x->store);
   json_decref(x->values);
   json_decref(x->interrupts);
   json_decref(x->usage);
@@ -619,7 +671,9 @@ void api_executor_kick(struct api_thread *t) {
   api_run_ref(r);
   struct exec *x = LOOM_NEW(struct exec);
   x->run = r;
-  x->loop = loom_loop_group_next(app->loops);
+  /* The loop of the request that made it, so that its answer needs no
+   * hop to another thread. */
+  x->loop = r->loop ? r->loop : loom_loop_group_next(app->loops);
   double delay = json_number_value(json_object_get(r->kwargs, "after_seconds"));
   if (delay > 0 && loom_loop_post(x->loop, delay_cb, x) == LOOM_OK)
     return;
@@ -639,19 +693,17 @@ void api_executor_cancel(struct api_run *r, bool rollback) {
         post_cancel_locked(x);
     return;
   }
-  /* Still queued: it never runs. */
+  /* Still queued: it never runs. Its `end` follows the write. */
   r->status = API_RUN_INTERRUPTED;
   json_decref(r->result);
   r->result = json_object();
   json_decref(r->updated_at);
   r->updated_at = api_now();
-  api_run_emit(r, "*", "end", json_null());
-  if (rollback) {
+  if (rollback)
     api_persist_run_delete(r);
+  end_when_saved_locked(r, !rollback, loom_loop_current());
+  if (rollback)
     api_run_remove(r);
-  } else {
-    api_persist_run(r, false);
-  }
 }
 
 static bool stop_each(struct api_run *r, void *arg) {
@@ -663,6 +715,13 @@ static bool stop_each(struct api_run *r, void *arg) {
   return true;
 }
 
+static void sweeper_close_cb(struct loom_loop *loop, void *arg) {
+  (void)loop;
+  (void)arg;
+  if (!uv_is_closing((uv_handle_t *)&sweeper))
+    uv_close((uv_handle_t *)&sweeper, NULL);
+}
+
 void api_executor_stop(void) {
   api_lock();
   stopping = true;
@@ -670,4 +729,45 @@ void api_executor_stop(void) {
   for (struct exec *x = engines; x; x = x->next)
     post_cancel_locked(x); /* parked runs stop too, and are requeued */
   api_unlock();
+  if (run_timeout_ms)
+    (void)!loom_loop_post(loom_loop_group_at(app->loops, 0), sweeper_close_cb,
+                          NULL);
+}
+
+/* ---- LOOM_RUN_TIMEOUT ---- */
+
+/* Cancels the runs that have been running for too long; they end as
+ * "timeout". Every tenth of the timeout (at most once a second), on the
+ * first loop. */
+static void sweep_cb(uv_timer_t *timer) {
+  (void)timer;
+  uint64_t now = loom_clock_mono_ns() / 1000000;
+  api_lock();
+  for (struct exec *x = engines; x; x = x->next) {
+    struct api_run *r = x->run;
+    if (r->cancel || now - x->started_ms < run_timeout_ms)
+      continue;
+    r->timed_out = true;
+    r->cancel = true;
+    post_cancel_locked(x);
+  }
+  api_unlock();
+}
+
+static void sweeper_start_cb(struct loom_loop *loop, void *arg) {
+  (void)arg;
+  uint64_t period = run_timeout_ms / 10;
+  period = period < 10 ? 10 : period > 1000 ? 1000 : period;
+  uv_timer_init(loom_loop_uv(loop), &sweeper);
+  uv_timer_start(&sweeper, sweep_cb, period, period);
+  uv_unref((uv_handle_t *)&sweeper); /* never what keeps the loop alive */
+}
+
+void api_executor_init(struct loom_app *a) {
+  app = a;
+  double s = a->config ? loom_config_run_timeout(a->config) : 0;
+  run_timeout_ms = s > 0 ? (uint64_t)(s * 1000.0) : 0;
+  if (run_timeout_ms && a->loops)
+    (void)!loom_loop_post(loom_loop_group_at(a->loops, 0), sweeper_start_cb,
+                          NULL);
 }

@@ -195,6 +195,8 @@ struct api_run {
                              by the next process */
   bool unsaved;           /* its row is not in the store yet: the executor
                              waits (the client has no answer either) */
+  bool timed_out;         /* cancelled by LOOM_RUN_TIMEOUT: ends "timeout" */
+  struct loom_loop *loop; /* of the request that made it (NULL: loaded) */
   bool ended;             /* the `end` event was emitted */
   bool events_gone;       /* the events before the last one in memory are
                              only in the store (retired, or loaded) */
@@ -362,6 +364,9 @@ void api_persist_thread_ack(const struct api_thread *t,
                             const struct api_persist_ack *ack);
 void api_persist_run_ack(const struct api_run *r, bool created,
                          const struct api_persist_ack *ack);
+/* Acknowledges (see api_persist_ack) once every row write queued before
+ * it is in the store: what makes an answer wait for earlier writes. */
+void api_persist_barrier(const struct api_persist_ack *ack);
 /* Queues a stream event of a run (data borrowed: a reference is taken). */
 void api_persist_event(const struct api_run *r, const char *event,
                        json_t *data);

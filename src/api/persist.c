@@ -45,6 +45,7 @@ enum op_kind {
   OP_RUN_STATUS,
   OP_RUN_DELETE,
   OP_RUN_EVENT,
+  OP_BARRIER, /* writes nothing: acknowledged once what came before is */
 };
 
 struct op {
@@ -138,6 +139,8 @@ static loom_err run_op(const struct op *o) {
     err = loom_store_append_run_event(
         s, T, o->id, json_string_value(json_object_get(o->row, "event")),
         json_object_get(o->row, "data"), NULL, &e);
+    break;
+  case OP_BARRIER:
     break;
   }
   json_decref(out);
@@ -329,6 +332,10 @@ void api_persist_event(const struct api_run *r, const char *event,
     enqueue(OP_RUN_EVENT, r->id,
             json_pack("{s:s, s:O}", "event", event, "data",
                       data ? data : json_null()));
+}
+
+void api_persist_barrier(const struct api_persist_ack *ack) {
+  enqueue_ack(OP_BARRIER, "", NULL, ack);
 }
 
 void api_persist_run_delete(const struct api_run *r) {

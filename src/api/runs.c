@@ -289,6 +289,7 @@ static void add_run_locked(struct create *c, struct api_thread *t,
       json_string_value(json_object_get(c->kw, "multitask_strategy"));
   r->multitask_strategy = loom_strdup(ms ? ms : "reject");
   r->stateless = t->temporary;
+  r->loop = c->ack.loop;
   const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
   r->delete_thread = t->temporary && !(oc && !strcmp(oc, "keep"));
   if (!t->graph_id)

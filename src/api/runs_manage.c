@@ -125,6 +125,42 @@ static loom_err cancel_action(struct loom_http_req *req, bool *rollback,
   return LOOM_OK;
 }
 
+/* A cancel answered once its writes are in the store. */
+struct cancel_answer {
+  struct loom_http_req *req;
+  unsigned status;
+  bool aborted; /* the server gave up on the request */
+};
+
+static void cancel_abort_cb(struct loom_http_req *req, void *arg) {
+  (void)req;
+  ((struct cancel_answer *)arg)->aborted = true; /* freed by the ack */
+}
+
+static void cancel_saved_cb(void *arg, loom_err err) {
+  struct cancel_answer *a = arg;
+  if (a->aborted || err == LOOM_ERR_UNAVAILABLE)
+    ; /* nobody to answer: the server dropped the request */
+  else if (err)
+    api_fail(a->req, 500, "internal", "the cancel could not be stored");
+  else
+    loom_http_respond_raw(a->req, a->status, NULL, "", 0);
+  loom_free(a);
+}
+
+/* Answers `status` once what the cancel queued for the store is written,
+ * as a create is: a cancelled pending run stays cancelled after a crash.
+ * Lock held. */
+static void answer_when_saved_locked(struct loom_http_req *req,
+                                     unsigned status) {
+  struct cancel_answer *a = LOOM_NEW(struct cancel_answer);
+  *a = (struct cancel_answer){req, status, false};
+  loom_http_suspend(req);
+  loom_http_on_abort(req, cancel_abort_cb, a);
+  struct api_persist_ack ack = {loom_http_loop(req), cancel_saved_cb, a};
+  api_persist_barrier(&ack);
+}
+
 static void cancel_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
   bool rollback;
@@ -137,13 +173,14 @@ static void cancel_cb(struct loom_http_req *req, void *ud) {
   if (!r)
     return;
   const char *wait = loom_http_query(req, "wait");
+  bool waits = wait && (!strcmp(wait, "1") || !strcmp(wait, "true"));
   api_lock();
   api_executor_cancel(r, rollback);
+  if (!waits)
+    answer_when_saved_locked(req, 202);
   api_unlock();
-  if (wait && (!strcmp(wait, "1") || !strcmp(wait, "true")))
+  if (waits) /* answered at `end`, which follows the writes */
     api_wait_run(req, r, false);
-  else
-    loom_http_respond_raw(req, 202, NULL, "", 0);
   release(r);
 }
 
@@ -196,10 +233,10 @@ static void cancel_many_cb(struct loom_http_req *req, void *ud) {
   c.ids = ids;
   api_lock();
   api_runs_each(cancel_many_each, &c);
+  answer_when_saved_locked(req, 204);
   api_unlock();
   json_decref(ids);
   json_decref(body);
-  loom_http_respond_raw(req, 204, NULL, "", 0);
 }
 
 static void join_cb(struct loom_http_req *req, void *ud) {

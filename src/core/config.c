@@ -159,6 +159,11 @@ loom_err loom_config_validate(const struct loom_config *c,
   if (!parse_number(c->threads, 0, 256, &d))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_THREADS must be 0..256, got '%s'", c->threads);
+  if (!parse_number(c->run_timeout, 0, 31536000, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_RUN_TIMEOUT must be 0..31536000 seconds, got "
+                          "'%s'",
+                          c->run_timeout);
   if (!parse_number(c->sentry_traces_sample_rate, 0, 1, &d))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "SENTRY_TRACES_SAMPLE_RATE must be 0..1, got '%s'",
@@ -184,6 +189,10 @@ loom_err loom_config_validate(const struct loom_config *c,
 
 size_t loom_config_max_body(const struct loom_config *c) {
   return (size_t)strtod(c->max_body, NULL);
+}
+
+double loom_config_run_timeout(const struct loom_config *c) {
+  return c->run_timeout ? strtod(c->run_timeout, NULL) : 0;
 }
 
 double loom_config_grace_seconds(const struct loom_config *c) {

@@ -29,6 +29,8 @@
   X(idle_timeout, LOOM_IDLE_TIMEOUT, "60",                                     \
     "seconds before an idle or stalled connection is closed")                  \
   X(threads, LOOM_THREADS, "0", "event loops to run (0 = one per core)")       \
+  X(run_timeout, LOOM_RUN_TIMEOUT, "0",                                        \
+    "seconds a graph run may take before it ends as timeout (0 = no limit)")   \
   X(database_url, DATABASE_URL, "", "postgres://... (empty: embedded SQLite)") \
   X(redis_url, REDIS_URL, "", "redis://... (empty: in-process cache)")         \
   X(openai_api_key, OPENAI_API_KEY, "", "key for OpenAI-compatible servers")   \
@@ -83,6 +85,9 @@ loom_err loom_config_validate(const struct loom_config *c,
 
 /* Typed views of numeric settings (already validated). */
 size_t loom_config_max_body(const struct loom_config *c);
+/* LOOM_RUN_TIMEOUT in seconds (0: none). */
+double loom_config_run_timeout(const struct loom_config *c);
+
 double loom_config_grace_seconds(const struct loom_config *c);
 
 /* Prints every setting with its environment name and description. */
