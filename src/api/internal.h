@@ -166,8 +166,9 @@ struct api_watch {
   struct loom_loop *loop;
   api_watch_cb cb;
   void *userdata;
-  struct api_run *run;
-  bool queued;     /* a wake-up is posted and not yet delivered */
+  struct api_run *run;       /* what it watches: a run ... */
+  struct api_thread *thread; /* ... or a thread (NULL once deleted) */
+  bool queued;               /* a wake-up is posted and not yet delivered */
   bool detached;   /* the owner let go; free when the wake-up arrives */
   bool final_only; /* woken by `end` only (waits): no wake-up per event */
   struct api_watch *next;
@@ -220,7 +221,9 @@ struct api_thread {
   struct api_run **runs;  /* its runs in creation order (borrowed; a run
                              leaves the list when it leaves the table) */
   size_t nruns, capruns;
-  bool temporary; /* made for a stateless run */
+  bool temporary;             /* made for a stateless run */
+  struct api_watch *watchers; /* woken when a run is attached, or at the
+                                 thread's deletion */
 };
 
 /* Threads. */
@@ -290,7 +293,12 @@ void api_run_wake(struct api_run *r);
 struct api_watch *api_watch_add(struct api_run *r, struct loom_loop *loop,
                                 bool final_only, api_watch_cb cb,
                                 void *userdata);
-/* Stops the watcher; safe while a wake-up is in flight. */
+/* Watches a thread: `cb` runs on `loop` after a run is attached to it
+ * and when it is deleted (then w->thread is NULL), and once at the start. */
+struct api_watch *api_thread_watch_add(struct api_thread *t,
+                                       struct loom_loop *loop, api_watch_cb cb,
+                                       void *userdata);
+/* Stops a run or thread watcher; safe while a wake-up is in flight. */
 void api_watch_remove(struct api_watch *w);
 
 /* ---- executor (executor.c) ---- */
@@ -408,6 +416,18 @@ loom_err api_stream_modes(const json_t *body, json_t **out,
 void api_stream_run(struct loom_http_req *req, struct api_run *r,
                     const json_t *modes, size_t after_seq,
                     bool cancel_on_disconnect);
+
+/* Whether a stream with `modes` (NULL: all) shows an event of `mode`
+ * named `event` ("*" always; subgraph events "mode|ns" only with
+ * `subgraphs`). */
+bool api_stream_selected(const json_t *modes, bool subgraphs, const char *mode,
+                         const char *event);
+
+/* GET /threads/{thread_id}/stream[?stream_mode=...] with Last-Event-ID
+ * (thread_stream.c): the SSE stream of the thread's active run, then of
+ * each run after it, as they come, until the client leaves or the thread
+ * is deleted (404 when there is none). Event ids are "<run_id>:<n>". */
+void api_thread_stream_cb(struct loom_http_req *req, void *ud);
 
 /* Answers `req` with the run's result once it finishes (wait / join). */
 void api_wait_run(struct loom_http_req *req, struct api_run *r,

@@ -8,6 +8,8 @@
  *   POST /threads/{thread_id}/state/checkpoint       same, {checkpoint: {...}}
  *   POST /threads/{thread_id}/state                  update state (values,
  *                                                    as_node, checkpoint_id)
+ *   PATCH /threads/{thread_id}/state                 merge {metadata} into
+ *                                                    the latest checkpoint's
  *   GET  /threads/{thread_id}/history                newest first (limit,
  * before) POST /threads/{thread_id}/history                same, with a
  * metadata filter
@@ -25,7 +27,7 @@
 
 static struct loom_app *the_app;
 
-enum job_kind { JOB_STATE, JOB_HISTORY, JOB_UPDATE, JOB_SUPERSTEPS };
+enum job_kind { JOB_STATE, JOB_HISTORY, JOB_UPDATE, JOB_PATCH, JOB_SUPERSTEPS };
 
 struct job {
   enum job_kind kind;
@@ -140,6 +142,29 @@ static void job_update(struct job *j) {
       json_pack("{s:o}", "checkpoint", api_checkpoint_ref(j->thread_id, id));
 }
 
+/* PATCH state: the latest checkpoint's metadata gets the given keys (in
+ * place: no new checkpoint, values untouched). */
+static void job_patch(struct job *j) {
+  struct loom_checkpoint *cp = NULL;
+  j->err = loom_store_get_checkpoint(the_app->store, API_TENANT, j->thread_id,
+                                     "", NULL, &cp, &j->e);
+  if (j->err == LOOM_ERR_NOT_FOUND)
+    loom_error_set(&j->e, LOOM_ERR_NOT_FOUND,
+                   "thread '%s' has no state to patch yet", j->thread_id);
+  if (j->err)
+    return;
+  if (!json_is_object(cp->metadata)) {
+    json_decref(cp->metadata);
+    cp->metadata = json_object();
+  }
+  json_object_update(cp->metadata, j->metadata);
+  j->err =
+      loom_store_put_checkpoint(the_app->store, API_TENANT, cp, NULL, 0, &j->e);
+  loom_checkpoint_free(cp);
+  if (!j->err)
+    j->out = json_object();
+}
+
 /* Supersteps at thread creation: every update in order, as its node. */
 static void job_supersteps(struct job *j) {
   size_t i, k;
@@ -178,6 +203,10 @@ static void job_work(void *arg) {
   struct job *j = arg;
   if (j->kind == JOB_SUPERSTEPS) {
     job_supersteps(j);
+    return;
+  }
+  if (j->kind == JOB_PATCH) {
+    job_patch(j);
     return;
   }
   if (!j->graph) { /* a thread that never ran has no checkpoints */
@@ -236,7 +265,7 @@ static struct job *new_job(struct loom_http_req *req, enum job_kind kind) {
     api_not_found(req, "thread", id);
     return NULL;
   }
-  if (kind == JOB_UPDATE && busy) {
+  if ((kind == JOB_UPDATE || kind == JOB_PATCH) && busy) {
     loom_free(graph_id);
     api_fail(req, 409, "conflict",
              "thread '%s' has a run in progress; update its state after", id);
@@ -342,6 +371,27 @@ static void update_state_cb(struct loom_http_req *req, void *ud) {
   json_decref(body);
 }
 
+static void patch_state_cb(struct loom_http_req *req, void *ud) {
+  (void)ud;
+  json_t *body = NULL;
+  if (!loom_http_json_object(req, &body))
+    return;
+  json_t *md = NULL;
+  struct loom_error e = {0};
+  if (api_opt_object(body, "metadata", &md, &e) ||
+      (!md && api_invalid(&e, "metadata", "is required"))) {
+    api_fail_err(req, &e);
+    json_decref(body);
+    return;
+  }
+  struct job *j = new_job(req, JOB_PATCH);
+  if (j) {
+    j->metadata = json_deep_copy(md);
+    api_offload(req, job_work, job_done, j);
+  }
+  json_decref(body);
+}
+
 static void history_get_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
   long long limit;
@@ -404,6 +454,7 @@ loom_err api_state_routes(struct loom_http_router *r, struct loom_app *app,
   } routes[] = {
       {"GET", "/threads/{thread_id}/state", get_state_cb},
       {"POST", "/threads/{thread_id}/state", update_state_cb},
+      {"PATCH", "/threads/{thread_id}/state", patch_state_cb},
       {"POST", "/threads/{thread_id}/state/checkpoint",
        post_state_checkpoint_cb},
       {"GET", "/threads/{thread_id}/state/{checkpoint_id}", get_state_cb},

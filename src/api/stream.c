@@ -69,19 +69,19 @@ struct stream {
   json_t *rows; /* what the store read returned */
 };
 
-static bool selected(const struct stream *s, const char *mode,
-                     const char *event) {
+bool api_stream_selected(const json_t *modes, bool subgraphs, const char *mode,
+                         const char *event) {
   if (!mode) /* trimmed: an old run's event (see api_run_retire) */
     return false;
   if (!strcmp(mode, "*"))
     return true;
-  if (strchr(event, '|') && !s->subgraphs)
+  if (strchr(event, '|') && !subgraphs)
     return false;
-  if (!s->modes)
+  if (!modes)
     return true;
   size_t i;
   json_t *m;
-  json_array_foreach(s->modes, i, m) {
+  json_array_foreach(modes, i, m) {
     const char *name = json_string_value(m);
     if (!strcmp(name, mode))
       return true;
@@ -89,6 +89,11 @@ static bool selected(const struct stream *s, const char *mode,
       return true;
   }
   return false;
+}
+
+static bool selected(const struct stream *s, const char *mode,
+                     const char *event) {
+  return api_stream_selected(s->modes, s->subgraphs, mode, event);
 }
 
 static void stream_free(struct stream *s) {

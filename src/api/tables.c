@@ -145,8 +145,17 @@ struct api_thread *api_thread_add(const char *id, json_t *metadata) {
   return t;
 }
 
+static void wake_one(struct api_watch *w);
+
 void api_thread_remove(struct api_thread *t) {
   map_del(&threads, t->id);
+  while (t->watchers) { /* they see the thread gone */
+    struct api_watch *w = t->watchers;
+    t->watchers = w->next;
+    w->thread = NULL;
+    w->next = NULL;
+    wake_one(w);
+  }
   json_decref(t->metadata);
   json_decref(t->created_at);
   json_decref(t->updated_at);
@@ -314,6 +323,8 @@ void api_run_attach(struct api_thread *t, struct api_run *r) {
     t->runs = loom_realloc(t->runs, t->capruns * sizeof *t->runs);
   }
   t->runs[t->nruns++] = r;
+  for (struct api_watch *w = t->watchers; w; w = w->next)
+    wake_one(w);
 }
 
 void api_thread_runs_each(struct api_thread *t,
@@ -468,15 +479,34 @@ struct api_watch *api_watch_add(struct api_run *r, struct loom_loop *loop,
   return w;
 }
 
+struct api_watch *api_thread_watch_add(struct api_thread *t,
+                                       struct loom_loop *loop, api_watch_cb cb,
+                                       void *userdata) {
+  struct api_watch *w = LOOM_NEW(struct api_watch);
+  *w = (struct api_watch){.loop = loop,
+                          .cb = cb,
+                          .userdata = userdata,
+                          .thread = t,
+                          .next = t->watchers};
+  t->watchers = w;
+  wake_one(w);
+  return w;
+}
+
 void api_watch_remove(struct api_watch *w) {
   struct api_run *r = w->run;
-  for (struct api_watch **p = &r->watchers; *p; p = &(*p)->next)
+  struct api_watch **list = r           ? &r->watchers
+                            : w->thread ? &w->thread->watchers
+                                        : NULL;
+  for (struct api_watch **p = list; p && *p; p = &(*p)->next)
     if (*p == w) {
       *p = w->next;
       break;
     }
   w->run = NULL;
-  api_run_unref(r);
+  w->thread = NULL;
+  if (r)
+    api_run_unref(r);
   if (w->queued)
     w->detached = true; /* freed when the posted wake-up arrives */
   else

@@ -589,6 +589,7 @@ loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
       {"PATCH", "/threads/{thread_id}", patch_cb},
       {"DELETE", "/threads/{thread_id}", delete_cb},
       {"POST", "/threads/{thread_id}/copy", copy_cb},
+      {"GET", "/threads/{thread_id}/stream", api_thread_stream_cb},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,

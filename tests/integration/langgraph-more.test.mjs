@@ -98,3 +98,140 @@ describe("x-api-key", () => {
     assert.equal(conf.mine, 1);
   });
 });
+
+describe("run timeout", () => {
+  let slow, sc;
+  before(async () => {
+    slow = await startLoom({ env: { LOOM_RUN_TIMEOUT: "0.3" } });
+    sc = new Client({ apiUrl: slow.url });
+    await putGraph(slow, "spin", SPIN);
+    await putGraph(slow, "chain", CHAIN);
+  });
+  after(async () => {
+    await slow?.stop();
+  });
+
+  test("a run past LOOM_RUN_TIMEOUT ends as timeout, its thread in error", async () => {
+    const t = await sc.threads.create();
+    const t0 = Date.now();
+    const run = await sc.runs.create(t.thread_id, "spin", { input: {}, config: { recursion_limit: 2000000 } });
+    const result = await sc.runs.join(t.thread_id, run.run_id);
+    assert.ok(Date.now() - t0 < 5000);
+    assert.equal(result.__error__.error, "TIMEOUT");
+    assert.match(result.__error__.message, /LOOM_RUN_TIMEOUT/);
+    assert.equal((await sc.runs.get(t.thread_id, run.run_id)).status, "timeout");
+    assert.equal((await sc.threads.get(t.thread_id)).status, "error");
+    // What it did before the timeout is kept, and the thread runs again.
+    assert.ok((await sc.threads.getState(t.thread_id)).values.i > 0);
+    const next = await sc.runs.wait(t.thread_id, "chain", { input: {} });
+    assert.deepEqual(next.log, ["a", "b"]);
+  });
+
+  test("a short run is not affected", async () => {
+    const out = await sc.runs.wait(null, "chain", { input: {} });
+    assert.deepEqual(out.log, ["a", "b"]);
+  });
+});
+
+describe("durable cancel", () => {
+  test("a cancelled pending run is still cancelled after a SIGKILL right after the answer", async () => {
+    const first = await startLoom();
+    const c1 = new Client({ apiUrl: first.url });
+    await putGraph(first, "spin", SPIN);
+    const t = await c1.threads.create();
+    const busy = await c1.runs.create(t.thread_id, "spin", { input: {}, config: { recursion_limit: 2000000 } });
+    await waitStatus(c1, t.thread_id, busy.run_id, ["running"]);
+    const queued = await c1.runs.create(t.thread_id, "spin", { input: {}, multitaskStrategy: "enqueue" });
+    assert.equal(queued.status, "pending");
+    await c1.runs.cancel(t.thread_id, queued.run_id);
+    await first.stop({ keepData: true, signal: "SIGKILL" });
+
+    const second = await startLoom({ dataDir: first.dataDir });
+    try {
+      const c2 = new Client({ apiUrl: second.url });
+      const run = await c2.runs.get(t.thread_id, queued.run_id);
+      assert.equal(run.status, "interrupted");
+      await c2.runs.cancel(t.thread_id, busy.run_id, true);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe("thread stream and state patch", () => {
+  test("threads.joinStream follows the thread's runs as they come", async () => {
+    const t = await client.threads.create();
+    const ac = new AbortController();
+    const seen = [];
+    const reader = (async () => {
+      try {
+        for await (const part of client.threads.joinStream(t.thread_id, { signal: ac.signal })) {
+          seen.push(part);
+          if (seen.filter((p) => p.event === "end").length === 2) ac.abort();
+        }
+      } catch (err) {
+        if (err.name !== "AbortError" && !ac.signal.aborted) throw err;
+      }
+    })();
+    await sleep(100); // the stream is open before the runs exist
+    const r1 = await client.runs.wait(t.thread_id, "chain", { input: {} });
+    const r2 = await client.runs.create(t.thread_id, "chain", { input: {}, streamMode: ["updates"] });
+    await reader;
+    assert.deepEqual(r1.log, ["a", "b"]);
+    const ends = seen.filter((p) => p.event === "end");
+    assert.equal(ends.length, 2);
+    const metas = seen.filter((p) => p.event === "metadata").map((p) => p.data.run_id);
+    assert.equal(metas.length, 2);
+    assert.equal(metas[1], r2.run_id);
+    // Each run shows its own modes: values for the first, updates for the second.
+    const second = seen.slice(seen.findIndex((p) => p.event === "metadata" && p.data.run_id === r2.run_id));
+    assert.ok(second.some((p) => p.event === "updates"));
+    assert.ok(!second.some((p) => p.event === "values"));
+    assert.ok(seen.every((p) => /^[0-9a-f-]+:\d+$/.test(p.id)));
+  });
+
+  test("joinStream with Last-Event-ID goes on after that event; unknown thread is 404", async () => {
+    const t = await client.threads.create();
+    const run = await client.runs.create(t.thread_id, "spin", { input: {}, config: { recursion_limit: 2000000 } });
+    await waitStatus(client, t.thread_id, run.run_id, ["running"]);
+    const ac = new AbortController();
+    const parts = [];
+    try {
+      for await (const part of client.threads.joinStream(t.thread_id, {
+        signal: ac.signal,
+        lastEventId: `${run.run_id}:1`,
+        streamMode: ["values"],
+      })) {
+        parts.push(part);
+        if (parts.length === 3) ac.abort();
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) throw err;
+    }
+    await client.runs.cancel(t.thread_id, run.run_id, true);
+    // The metadata event (1) is not sent again; ids go on in that run.
+    const seqs = parts.map((p) => Number(p.id.split(":")[1]));
+    assert.ok(parts.every((p) => p.id.startsWith(`${run.run_id}:`)));
+    assert.ok(seqs[0] > 1 && seqs[1] > seqs[0] && seqs[2] > seqs[1]);
+    assert.ok(parts.every((p) => p.event === "values"));
+    const res = await fetch(`${loom.url}/threads/00000000-0000-0000-0000-000000000000/stream`);
+    assert.equal(res.status, 404);
+  });
+
+  test("threads.patchState merges metadata into the latest checkpoint", async () => {
+    const t = await client.threads.create();
+    await client.runs.wait(t.thread_id, "chain", { input: {} });
+    const before = await client.threads.getState(t.thread_id);
+    await client.threads.patchState(t.thread_id, { reviewed: true, by: "ann" });
+    const after = await client.threads.getState(t.thread_id);
+    assert.equal(after.checkpoint.checkpoint_id, before.checkpoint.checkpoint_id);
+    assert.equal(after.metadata.reviewed, true);
+    assert.equal(after.metadata.by, "ann");
+    assert.equal(after.metadata.run_id, before.metadata.run_id);
+    assert.deepEqual(after.values, before.values);
+    const history = await client.threads.getHistory(t.thread_id, { metadata: { reviewed: true } });
+    assert.equal(history.length, 1);
+    const empty = await client.threads.create();
+    await assert.rejects(client.threads.patchState(empty.thread_id, { x: 1 }), /404/);
+  });
+});
