@@ -32,7 +32,7 @@ loom=$("$build/bench_models" "$base" "$runs" "$loops")
 row "loom" "$loom"
 lg=""
 if (cd bench/models && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then
-  lg=$(node bench/models/langgraph_bench.mjs "$base" "$lg_runs" stream)
+  lg=$(node bench/models/langgraph_bench.mjs "$base" "$lg_runs" 2>/dev/null)
   row "langgraph.js" "$lg"
 else
   echo "langgraph.js: packages could not be installed; skipped"
