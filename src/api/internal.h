@@ -197,6 +197,8 @@ struct api_run {
   bool unsaved;           /* its row is not in the store yet: the executor
                              waits (the client has no answer either) */
   bool timed_out;         /* cancelled by LOOM_RUN_TIMEOUT: ends "timeout" */
+  bool all_modes;         /* makes events in every stream mode (background
+                             runs; else only its stream_mode's) */
   struct loom_loop *loop; /* of the request that made it (NULL: loaded) */
   bool ended;             /* the `end` event was emitted */
   bool events_gone;       /* the events before the last one in memory are

@@ -174,6 +174,7 @@ struct create {
   json_t *kw;
   unsigned status; /* on failure */
   struct loom_error e;
+  bool all_modes;             /* background: events in every mode */
   struct api_run *run;        /* ref for the caller */
   struct api_persist_ack ack; /* told when the run is in the store */
 };
@@ -290,6 +291,7 @@ static void add_run_locked(struct create *c, struct api_thread *t,
   r->multitask_strategy = loom_strdup(ms ? ms : "reject");
   r->stateless = t->temporary;
   r->loop = c->ack.loop;
+  r->all_modes = c->all_modes;
   const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
   r->delete_thread = t->temporary && !(oc && !strcmp(oc, "keep"));
   if (!t->graph_id)
@@ -405,7 +407,10 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
     return;
   struct pending *p = LOOM_NEW(struct pending);
   *p = (struct pending){.req = req, .reply = reply};
+  /* As LangGraph's: a streamed or waited run makes the events of its
+   * stream_mode, a background one those of every mode, for any join. */
   struct create c = {.thread_id = thread_id,
+                     .all_modes = reply == REPLY_RUN,
                      .ack = {loom_http_loop(req), run_saved_cb, p}};
   if (read_run_body(body, &c.kw, &c.e)) {
     api_fail_err(req, &c.e);
@@ -460,7 +465,8 @@ static void batch_saved_cb(void *arg, loom_err err) {
 
 static bool batch_one(struct loom_http_req *req, const json_t *item,
                       json_t *out, struct loom_error *e) {
-  struct create c = {.ack = {loom_http_loop(req), batch_saved_cb, NULL}};
+  struct create c = {.all_modes = true,
+                     .ack = {loom_http_loop(req), batch_saved_cb, NULL}};
   if (!json_is_object(item))
     return api_invalid(e, "[]", "every item must be a run object"), false;
   if (read_run_body(item, &c.kw, e))

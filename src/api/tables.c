@@ -271,6 +271,7 @@ struct api_run *api_run_new(const char *id) {
   else
     loom_id_new(r->id);
   r->refs = 1;
+  r->all_modes = true; /* loaded runs: whoever joins may ask for any */
   r->created_at = api_now();
   r->updated_at = json_incref(r->created_at);
   map_put(&runs, r->id, r);
