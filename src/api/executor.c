@@ -676,6 +676,8 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   /* Not run by libuv: a first trip finishes the run (as an error), a
    * resume cannot. */
   bool stopped = trip->stopped || (st != LOOM_OK && !trip->resume);
+  if (st != LOOM_OK && trip->resume)
+    LOOM_WARN("run %s cannot resume: the server is stopping", x->run->id);
   loom_free(trip);
   if (!stopped)
     return; /* parked, or another trip finishes it */
