@@ -23,8 +23,9 @@
  *
  * Model calls run on dedicated model loops (LOOM_LLM_LOOPS, default 1),
  * each with its own HTTP client (LOOM_LLM_MAX_CONNECTIONS per host,
- * default 16384), and the process's providers, tools and prices. Text deltas are forwarded to
- * the run's subscribers as `custom` events {"event":"token","node","text"},
+ * default 16384), and the process's providers, tools and prices. Text
+ * deltas are forwarded to the run's subscribers as `custom` events
+ * {"event":"token","node","text"},
  * and each node reports {"event":"llm_usage","node","model",
  * "prompt_tokens","completion_tokens","cost_usd","calls"}; llm_usage.h sums
  * those per run and tenant. LOOM_TOOLS_FILE names a tool file whose Lua
