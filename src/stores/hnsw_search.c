@@ -142,6 +142,33 @@ static inline void prefetch_rest(const struct loom_hnsw *h,
     __builtin_prefetch(p + off);
 }
 
+/*
+ * Float distances from the query to the `nt` slots in `todo`, four vectors
+ * per kernel pass (four memory streams at once), fetching the next group's
+ * vectors ahead.
+ */
+static void dist_batch(const struct loom_hnsw *h, const struct hnsw_qv *qv,
+                       const uint32_t *todo, uint32_t nt, float *out) {
+  bool l2 = h->p.metric == LOOM_METRIC_EUCLIDEAN;
+  uint32_t j = 0;
+  for (; j + 4 <= nt; j += 4) {
+    for (uint32_t k = j + 4; k < nt && k < j + 8; k++)
+      prefetch_rest(h, qv, todo[k]);
+    const float *v[4] = {hnsw_vec(h, todo[j]), hnsw_vec(h, todo[j + 1]),
+                         hnsw_vec(h, todo[j + 2]), hnsw_vec(h, todo[j + 3])};
+    if (l2) {
+      h->vk->l2sq_x4(qv->f, v, h->dim, out + j);
+    } else {
+      h->vk->dot_x4(qv->f, v, h->dim, out + j);
+      for (int k = 0; k < 4; k++)
+        out[j + k] = h->p.metric == LOOM_METRIC_COSINE ? 1.0f - out[j + k]
+                                                        : -out[j + k];
+    }
+  }
+  for (; j < nt; j++)
+    out[j] = hnsw_fdist(h, qv->f, hnsw_vec(h, todo[j]));
+}
+
 static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
                             const struct hnsw_accept *acc) {
   if (!acc || !acc->live_only)
@@ -197,6 +224,7 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
   heap_push(cand, &ncand, -d, ep);
 
   uint32_t todo[2 * 64];
+  float dist[2 * 64];
   while (ncand) {
     struct hnsw_pair top = cand[0];
     if (-top.d > bound && nres >= ef)
@@ -218,11 +246,18 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
       prefetch_rest(h, qv, todo[0]);
     if (nt > 1)
       prefetch_rest(h, qv, todo[1]);
+    if (!qv->quant)
+      dist_batch(h, qv, todo, nt, dist);
     for (uint32_t j = 0; j < nt; j++) {
       uint32_t nb = todo[j];
-      if (j + 2 < nt)
-        prefetch_rest(h, qv, todo[j + 2]);
-      float nd = hnsw_qdist(h, qv, nb);
+      float nd;
+      if (qv->quant) {
+        if (j + 2 < nt)
+          prefetch_rest(h, qv, todo[j + 2]);
+        nd = hnsw_qdist(h, qv, nb);
+      } else {
+        nd = dist[j];
+      }
       if (nres < ef || nd < bound) {
         if (ncand + 1 >= c->cand_cap) {
           reserve_pairs(&c->cand, &c->cand_cap, ncand + 2);
@@ -418,8 +453,12 @@ static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
     if (filter_share(h, q) < below)
       return exact_scan(h, c, q, &qv);
   }
+  /* No filter and no tombstone or hidden slot (used == live): every node
+   * the walk meets may be returned, so skip the per-node test and its
+   * random read of the node table. */
+  bool test = q->where || q->filter || h->used != h->live;
   uint32_t ep = hnsw_descend(h, &qv, 0);
-  size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, &acc);
+  size_t n = hnsw_walk(h, c, &qv, ep, ef, 0, UINT32_MAX, test ? &acc : NULL);
   if (q->where && n < q->k && n < count)
     return exact_bits(h, c, q, &qv);
   if (q->filter && !q->where && n < q->k && n < h->live)

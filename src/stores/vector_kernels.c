@@ -84,9 +84,22 @@ static int32_t l2sq_i8_portable(const int8_t *a, const int8_t *b, size_t n) {
   return s;
 }
 
+static void dot_x4_portable(const float *q, const float *const *v, size_t n,
+                            float *out) {
+  for (int k = 0; k < 4; k++)
+    out[k] = dot_portable(q, v[k], n);
+}
+
+static void l2sq_x4_portable(const float *q, const float *const *v, size_t n,
+                             float *out) {
+  for (int k = 0; k < 4; k++)
+    out[k] = l2sq_portable(q, v[k], n);
+}
+
 static const struct loom_vk vk_portable = {
     "portable",      dot_portable,    l2sq_portable,
     cosine_portable, dot_i8_portable, l2sq_i8_portable,
+    dot_x4_portable, l2sq_x4_portable,
 };
 
 #ifdef LOOM_X86
@@ -229,8 +242,52 @@ AVX2 static int32_t l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
   return s;
 }
 
+/* Four vectors per pass, two accumulators each (eight FMA chains). */
+#define X4_AVX2(name, step)                                                    \
+  AVX2 static void name(const float *q, const float *const *v, size_t n,      \
+                        float *out) {                                          \
+    __m256 s[4], t[4];                                                         \
+    for (int k = 0; k < 4; k++)                                                \
+      s[k] = t[k] = _mm256_setzero_ps();                                       \
+    size_t i = 0;                                                              \
+    for (; i + 16 <= n; i += 16) {                                             \
+      __m256 x = _mm256_loadu_ps(q + i), y = _mm256_loadu_ps(q + i + 8);       \
+      for (int k = 0; k < 4; k++) {                                            \
+        s[k] = step(x, _mm256_loadu_ps(v[k] + i), s[k]);                       \
+        t[k] = step(y, _mm256_loadu_ps(v[k] + i + 8), t[k]);                   \
+      }                                                                        \
+    }                                                                          \
+    for (; i + 8 <= n; i += 8) {                                               \
+      __m256 x = _mm256_loadu_ps(q + i);                                       \
+      for (int k = 0; k < 4; k++)                                              \
+        s[k] = step(x, _mm256_loadu_ps(v[k] + i), s[k]);                       \
+    }                                                                          \
+    for (int k = 0; k < 4; k++) {                                              \
+      float r = hsum256(_mm256_add_ps(s[k], t[k]));                            \
+      for (size_t j = i; j < n; j++)                                           \
+        r += scalar_##step(q[j], v[k][j]);                                     \
+      out[k] = r;                                                              \
+    }                                                                          \
+  }
+
+AVX2 static inline __m256 dot_step(__m256 a, __m256 b, __m256 acc) {
+  return _mm256_fmadd_ps(a, b, acc);
+}
+AVX2 static inline __m256 l2_step(__m256 a, __m256 b, __m256 acc) {
+  __m256 d = _mm256_sub_ps(a, b);
+  return _mm256_fmadd_ps(d, d, acc);
+}
+static inline float scalar_dot_step(float a, float b) { return a * b; }
+static inline float scalar_l2_step(float a, float b) {
+  return (a - b) * (a - b);
+}
+
+X4_AVX2(dot_x4_avx2, dot_step)
+X4_AVX2(l2sq_x4_avx2, l2_step)
+
 static const struct loom_vk vk_avx2 = {
-    "avx2", dot_avx2, l2sq_avx2, cosine_avx2, dot_i8_avx2, l2sq_i8_avx2,
+    "avx2",      dot_avx2,    l2sq_avx2,    cosine_avx2, dot_i8_avx2,
+    l2sq_i8_avx2, dot_x4_avx2, l2sq_x4_avx2,
 };
 
 /* ---- AVX-512 (F + BW + VL) --------------------------------------------------
@@ -342,9 +399,21 @@ AVX512 static int32_t l2sq_i8_avx512(const int8_t *a, const int8_t *b,
   return _mm512_reduce_add_epi32(acc);
 }
 
+AVX512 static void dot_x4_avx512(const float *q, const float *const *v,
+                                 size_t n, float *out) {
+  for (int k = 0; k < 4; k++)
+    out[k] = dot_avx512(q, v[k], n);
+}
+
+AVX512 static void l2sq_x4_avx512(const float *q, const float *const *v,
+                                  size_t n, float *out) {
+  for (int k = 0; k < 4; k++)
+    out[k] = l2sq_avx512(q, v[k], n);
+}
+
 static const struct loom_vk vk_avx512 = {
-    "avx512",      dot_avx512,    l2sq_avx512,
-    cosine_avx512, dot_i8_avx512, l2sq_i8_avx512,
+    "avx512",      dot_avx512,    l2sq_avx512,   cosine_avx512,
+    dot_i8_avx512, l2sq_i8_avx512, dot_x4_avx512, l2sq_x4_avx512,
 };
 
 #endif /* LOOM_X86 */

@@ -25,6 +25,10 @@ enum loom_metric {
 
 typedef float (*loom_vk_f32_fn)(const float *a, const float *b, size_t n);
 typedef int32_t (*loom_vk_i8_fn)(const int8_t *a, const int8_t *b, size_t n);
+/* One query against four vectors at once: out[k] = f(q, v[k]). Reading
+ * four vectors in one pass keeps four memory streams in flight. */
+typedef void (*loom_vk_f32x4_fn)(const float *q, const float *const *v,
+                                 size_t n, float *out);
 
 /* One instruction set's kernels. */
 struct loom_vk {
@@ -34,6 +38,8 @@ struct loom_vk {
   loom_vk_f32_fn cosine; /* a.b / (|a||b|); 0 when either is all zeros */
   loom_vk_i8_fn dot_i8;  /* exact sum a[i]*b[i] for values in [-127, 127] */
   loom_vk_i8_fn l2sq_i8; /* exact integer sum (a[i]-b[i])^2 */
+  loom_vk_f32x4_fn dot_x4;  /* dot of q with each of four vectors */
+  loom_vk_f32x4_fn l2sq_x4; /* l2sq of q with each of four vectors */
 };
 
 /* The fastest kernels this CPU runs (chosen once; thread-safe). */

@@ -54,6 +54,15 @@ static void check_one(const struct loom_vk *vk) {
                        ref->dot_i8(qa + off, qb + off, n));
       assert_int_equal(vk->l2sq_i8(qa + off, qb + off, n),
                        ref->l2sq_i8(qa + off, qb + off, n));
+      /* four at once: the query against b at four offsets */
+      const float *four[4] = {b + off, b, b + 1, b + 2};
+      float dx[4], lx[4];
+      vk->dot_x4(a + off, four, n, dx);
+      vk->l2sq_x4(a + off, four, n, lx);
+      for (int k = 0; k < 4; k++) {
+        near(dx[k], ref->dot(a + off, four[k], n), n);
+        near(lx[k], ref->l2sq(a + off, four[k], n), n);
+      }
     }
   }
   free(a), free(b), free(qa), free(qb);
