@@ -161,8 +161,8 @@ static void dist_batch(const struct loom_hnsw *h, const struct hnsw_qv *qv,
     } else {
       h->vk->dot_x4(qv->f, v, h->dim, out + j);
       for (int k = 0; k < 4; k++)
-        out[j + k] = h->p.metric == LOOM_METRIC_COSINE ? 1.0f - out[j + k]
-                                                        : -out[j + k];
+        out[j + k] =
+            h->p.metric == LOOM_METRIC_COSINE ? 1.0f - out[j + k] : -out[j + k];
     }
   }
   for (; j < nt; j++)

@@ -97,9 +97,8 @@ static void l2sq_x4_portable(const float *q, const float *const *v, size_t n,
 }
 
 static const struct loom_vk vk_portable = {
-    "portable",      dot_portable,    l2sq_portable,
-    cosine_portable, dot_i8_portable, l2sq_i8_portable,
-    dot_x4_portable, l2sq_x4_portable,
+    "portable",      dot_portable,     l2sq_portable,   cosine_portable,
+    dot_i8_portable, l2sq_i8_portable, dot_x4_portable, l2sq_x4_portable,
 };
 
 #ifdef LOOM_X86
@@ -244,7 +243,7 @@ AVX2 static int32_t l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
 
 /* Four vectors per pass, two accumulators each (eight FMA chains). */
 #define X4_AVX2(name, step)                                                    \
-  AVX2 static void name(const float *q, const float *const *v, size_t n,      \
+  AVX2 static void name(const float *q, const float *const *v, size_t n,       \
                         float *out) {                                          \
     __m256 s[4], t[4];                                                         \
     for (int k = 0; k < 4; k++)                                                \
@@ -286,8 +285,8 @@ X4_AVX2(dot_x4_avx2, dot_step)
 X4_AVX2(l2sq_x4_avx2, l2_step)
 
 static const struct loom_vk vk_avx2 = {
-    "avx2",      dot_avx2,    l2sq_avx2,    cosine_avx2, dot_i8_avx2,
-    l2sq_i8_avx2, dot_x4_avx2, l2sq_x4_avx2,
+    "avx2",      dot_avx2,     l2sq_avx2,   cosine_avx2,
+    dot_i8_avx2, l2sq_i8_avx2, dot_x4_avx2, l2sq_x4_avx2,
 };
 
 /* ---- AVX-512 (F + BW + VL) --------------------------------------------------
@@ -412,7 +411,7 @@ AVX512 static void l2sq_x4_avx512(const float *q, const float *const *v,
 }
 
 static const struct loom_vk vk_avx512 = {
-    "avx512",      dot_avx512,    l2sq_avx512,   cosine_avx512,
+    "avx512",      dot_avx512,     l2sq_avx512,   cosine_avx512,
     dot_i8_avx512, l2sq_i8_avx512, dot_x4_avx512, l2sq_x4_avx512,
 };
 

@@ -32,12 +32,12 @@ typedef void (*loom_vk_f32x4_fn)(const float *q, const float *const *v,
 
 /* One instruction set's kernels. */
 struct loom_vk {
-  const char *isa;       /* "avx512", "avx2", "portable" */
-  loom_vk_f32_fn dot;    /* sum a[i]*b[i] */
-  loom_vk_f32_fn l2sq;   /* sum (a[i]-b[i])^2 */
-  loom_vk_f32_fn cosine; /* a.b / (|a||b|); 0 when either is all zeros */
-  loom_vk_i8_fn dot_i8;  /* exact sum a[i]*b[i] for values in [-127, 127] */
-  loom_vk_i8_fn l2sq_i8; /* exact integer sum (a[i]-b[i])^2 */
+  const char *isa;          /* "avx512", "avx2", "portable" */
+  loom_vk_f32_fn dot;       /* sum a[i]*b[i] */
+  loom_vk_f32_fn l2sq;      /* sum (a[i]-b[i])^2 */
+  loom_vk_f32_fn cosine;    /* a.b / (|a||b|); 0 when either is all zeros */
+  loom_vk_i8_fn dot_i8;     /* exact sum a[i]*b[i] for values in [-127, 127] */
+  loom_vk_i8_fn l2sq_i8;    /* exact integer sum (a[i]-b[i])^2 */
   loom_vk_f32x4_fn dot_x4;  /* dot of q with each of four vectors */
   loom_vk_f32x4_fn l2sq_x4; /* l2sq of q with each of four vectors */
 };
