@@ -18,7 +18,7 @@ const pct = (xs, p) => {
 const ms = (x) => x.toFixed(2);
 const row = (test, clients, n, lat, rate) =>
   console.log(
-    `${label.padEnd(10)} ${test.padEnd(22)} ${String(clients).padStart(7)} ${String(n).padStart(7)} ` +
+    `${label.padEnd(12)} ${test.padEnd(22)} ${String(clients).padStart(7)} ${String(n).padStart(7)} ` +
       `${ms(pct(lat, 50)).padStart(9)} ${ms(pct(lat, 95)).padStart(9)} ${rate.toFixed(0).padStart(9)}`,
   );
 

@@ -4,8 +4,11 @@
 # offline on loopback, analytics off), both driven by the official SDK:
 # sequential runs.wait p50/p95, runs.wait throughput with 1, 10 and 100
 # concurrent clients, and streamed runs (time to the last event and to the
-# stream's close, apart).
-#   bench/api/run.sh [seconds per concurrency level]   (SEQ_RUNS, STREAM_RUNS)
+# stream's close, apart). The same client against a trivial Node server
+# that does no work (floor.mjs) shows what the SDK itself costs: loom cannot
+# be faster than that row. BEFORE=path/to/an/older/loom adds its rows too,
+# measured in the same run.
+#   bench/api/run.sh [seconds per concurrency level]   (SEQ_RUNS, STREAM_RUNS, BEFORE)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-5}
@@ -24,15 +27,29 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-printf '\n%-10s %-22s %7s %7s %9s %9s %9s\n' who test clients runs p50_ms p95_ms runs/s
+printf '\n%-12s %-22s %7s %7s %9s %9s %9s\n' who test clients runs p50_ms p95_ms runs/s
 
-lp=$(port)
-LOOM_ADDR=127.0.0.1:$lp LOOM_DATA_DIR=$tmp/loom LOOM_GRAPHS=$root/bench/api LOOM_LOG_LEVEL=warn \
-  setsid "$build/loom" serve >"$tmp/loom.log" 2>&1 &
+# bench_loom BINARY LABEL: one loom server, fresh data directory.
+bench_loom() {
+  local lp
+  lp=$(port)
+  LOOM_ADDR=127.0.0.1:$lp LOOM_DATA_DIR=$tmp/$2 LOOM_GRAPHS=$root/bench/api LOOM_LOG_LEVEL=warn \
+    setsid "$1" serve >"$tmp/$2.log" 2>&1 &
+  local pid=$!
+  pids+=($pid)
+  wait_up "http://127.0.0.1:$lp/readyz"
+  (cd bench/api && node bench.mjs "http://127.0.0.1:$lp" "$2" "$seconds")
+  kill -TERM -- "-$pid"
+}
+bench_loom "$build/loom" loom
+if [ -n "${BEFORE:-}" ]; then bench_loom "$BEFORE" loom-before; fi
+
+fp=$(port)
+setsid node bench/api/floor.mjs "$fp" &
 pids+=($!)
-wait_up "http://127.0.0.1:$lp/readyz"
-(cd bench/api && node bench.mjs "http://127.0.0.1:$lp" loom "$seconds")
-kill -TERM -- "-${pids[0]}"
+wait_up "http://127.0.0.1:$fp/ok"
+(cd bench/api && node bench.mjs "http://127.0.0.1:$fp" sdk-floor "$seconds")
+kill -TERM -- "-${pids[-1]}"
 
 # The JS server writes its state next to its config: run it from a copy.
 mkdir -p "$tmp/js" && cp bench/api/js/graph.mjs bench/api/js/langgraph.json "$tmp/js/"
@@ -44,4 +61,4 @@ jp=$(port)
 pids+=($!)
 wait_up "http://127.0.0.1:$jp/ok"
 (cd bench/api && node bench.mjs "http://127.0.0.1:$jp" langgraph.js "$seconds")
-echo "(loom: SQLite checkpoints, async durability; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(loom: SQLite, stateless runs checkpoint in memory; sdk-floor: a Node server doing no work; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
