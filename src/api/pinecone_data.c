@@ -447,23 +447,13 @@ struct stats_ctx {
   json_t *namespaces;
   struct loom_vstore *s;
   struct loom_filter *filter;
-  size_t total, count;
+  size_t total;
 };
-
-static void count_cb(void *ud, const char *id, float d, const float *v,
-                     const json_t *meta) {
-  (void)id, (void)d, (void)v;
-  struct stats_ctx *c = ud;
-  c->count += loom_filter_match(c->filter, meta);
-}
 
 static void ns_cb(void *ud, const char *ns, size_t count) {
   struct stats_ctx *c = ud;
-  if (c->filter) {
-    c->count = 0;
-    loom_vstore_each(c->s, ns, count_cb, c);
-    count = c->count;
-  }
+  if (c->filter)
+    count = loom_vstore_each_where(c->s, ns, c->filter, NULL, NULL);
   c->total += count;
   json_object_set_new(c->namespaces, ns[0] ? ns : "__default__",
                       json_pack("{s:I}", "vectorCount", (json_int_t)count));
@@ -476,7 +466,7 @@ static void stats(struct dp_job *j) {
   struct loom_vstore *s = acquire(j);
   if (!s)
     goto out_body;
-  struct stats_ctx c = {json_object(), s, NULL, 0, 0};
+  struct stats_ctx c = {json_object(), s, NULL, 0};
   json_t *fj = json_object_get(body, "filter");
   struct loom_error e;
   if (fj && !json_is_null(fj) &&

@@ -140,6 +140,13 @@ bool loom_hnsw_get(struct loom_hnsw *h, const char *id, loom_hnsw_item_cb cb,
 /* Calls `cb` (distance 0) for every live item, in slot order. */
 void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud);
 
+/* Like loom_hnsw_each for the live items matching `where` (evaluated over
+ * the metadata columns; NULL: all); `cb` may be NULL to only count.
+ * Returns the number of matches. */
+size_t loom_hnsw_each_where(struct loom_hnsw *h,
+                            const struct loom_filter *where,
+                            loom_hnsw_item_cb cb, void *ud);
+
 /* The id in `slot` (borrowed; valid until the next write), NULL if none. */
 const char *loom_hnsw_slot_id(struct loom_hnsw *h, uint32_t slot);
 

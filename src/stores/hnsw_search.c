@@ -367,15 +367,19 @@ static const json_t *slot_meta_cb(void *ud, uint32_t slot) {
   return h->nodes[slot].meta;
 }
 
-/* Evaluates q->where into c->bits over live slots; returns the matches. */
-static size_t where_bits(const struct loom_hnsw *h, struct hnsw_ctx *c,
-                         const struct loom_hnsw_query *q) {
-  size_t words = ((size_t)h->used + 63) / 64;
+static void reserve_bits(struct hnsw_ctx *c, size_t words) {
   if (c->bits_cap < words + 1) {
     loom_free(c->bits);
     c->bits_cap = words + 1;
     c->bits = loom_malloc(c->bits_cap * sizeof *c->bits);
   }
+}
+
+/* Evaluates q->where into c->bits over live slots; returns the matches. */
+static size_t where_bits(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                         const struct loom_hnsw_query *q) {
+  size_t words = ((size_t)h->used + 63) / 64;
+  reserve_bits(c, words);
   loom_filter_eval(q->where, &h->meta_ix, h->used, slot_meta_cb, (void *)h,
                    c->bits);
   size_t count = 0;
@@ -516,6 +520,36 @@ void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud) {
   }
   loom_free(buf);
   pthread_rwlock_unlock(&h->lock);
+}
+
+size_t loom_hnsw_each_where(struct loom_hnsw *h,
+                            const struct loom_filter *where,
+                            loom_hnsw_item_cb cb, void *ud) {
+  pthread_rwlock_rdlock(&h->lock);
+  struct hnsw_ctx *c = hnsw_ctx_get(h);
+  struct loom_hnsw_query q = {.where = where};
+  size_t n = 0;
+  if (where) {
+    n = where_bits(h, c, &q);
+  } else {
+    size_t words = ((size_t)h->used + 63) / 64;
+    reserve_bits(c, words);
+    memset(c->bits, 0, words * sizeof *c->bits);
+    for (uint32_t s = 0; s < h->used; s++)
+      if (h->nodes[s].id && !h->nodes[s].deleted) {
+        c->bits[s / 64] |= 1ull << (s % 64);
+        n++;
+      }
+  }
+  size_t words = ((size_t)h->used + 63) / 64;
+  for (size_t w = 0; cb && w < words; w++)
+    for (uint64_t b = c->bits[w]; b; b &= b - 1) {
+      uint32_t s = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(b);
+      cb(ud, h->nodes[s].id, 0, hnsw_user_vec(h, s, c->qf), h->nodes[s].meta);
+    }
+  hnsw_ctx_put(h, c);
+  pthread_rwlock_unlock(&h->lock);
+  return n;
 }
 
 const char *loom_hnsw_slot_id(struct loom_hnsw *h, uint32_t slot) {

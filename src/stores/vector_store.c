@@ -543,7 +543,6 @@ loom_err loom_vstore_delete(struct loom_vstore *s, const char *ns,
 }
 
 struct collect {
-  const struct loom_filter *f;
   char **ids;
   size_t n, cap;
 };
@@ -551,9 +550,7 @@ struct collect {
 static void collect_cb(void *ud, const char *id, float d, const float *v,
                        const json_t *meta) {
   struct collect *c = ud;
-  (void)d, (void)v;
-  if (!loom_filter_match(c->f, meta))
-    return;
+  (void)d, (void)v, (void)meta;
   if (c->n == c->cap) {
     c->cap = c->cap ? 2 * c->cap : 64;
     c->ids = loom_realloc(c->ids, c->cap * sizeof *c->ids);
@@ -565,11 +562,11 @@ loom_err loom_vstore_delete_where(struct loom_vstore *s, const char *ns,
                                   const struct loom_filter *filter,
                                   size_t *deleted, struct loom_error *e) {
   ns = norm_ns(ns);
-  struct collect c = {.f = filter};
+  struct collect c = {0};
   pthread_mutex_lock(&s->write_lock);
   struct ns_entry *entry = find_ns(s, ns);
   if (entry)
-    loom_hnsw_each(entry->h, collect_cb, &c);
+    loom_hnsw_each_where(entry->h, filter, collect_cb, &c);
   loom_err err = delete_locked(s, ns, (const char *const *)c.ids, c.n, e);
   pthread_mutex_unlock(&s->write_lock);
   if (deleted)
@@ -626,6 +623,16 @@ void loom_vstore_each(struct loom_vstore *s, const char *ns,
   if (e)
     loom_hnsw_each(e->h, cb, ud);
   pthread_rwlock_unlock(&s->table_lock);
+}
+
+size_t loom_vstore_each_where(struct loom_vstore *s, const char *ns,
+                              const struct loom_filter *where,
+                              loom_hnsw_item_cb cb, void *ud) {
+  pthread_rwlock_rdlock(&s->table_lock);
+  struct ns_entry *e = find_ns(s, norm_ns(ns));
+  size_t n = e ? loom_hnsw_each_where(e->h, where, cb, ud) : 0;
+  pthread_rwlock_unlock(&s->table_lock);
+  return n;
 }
 
 size_t loom_vstore_namespaces(struct loom_vstore *s,

@@ -115,6 +115,11 @@ bool loom_vstore_fetch(struct loom_vstore *s, const char *ns, const char *id,
 void loom_vstore_each(struct loom_vstore *s, const char *ns,
                       loom_hnsw_item_cb cb, void *ud);
 
+/* loom_hnsw_each_where on namespace `ns` (0 if it does not exist). */
+size_t loom_vstore_each_where(struct loom_vstore *s, const char *ns,
+                              const struct loom_filter *where,
+                              loom_hnsw_item_cb cb, void *ud);
+
 /* Calls `cb` for every non-empty namespace with its vector count; returns
  * the total number of vectors. */
 size_t loom_vstore_namespaces(struct loom_vstore *s,

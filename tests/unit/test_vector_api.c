@@ -177,6 +177,11 @@ static void data_plane(void **state) {
       dumps_at(json_array_get(json_object_get(j, "vectors"), 0), "id"), "c");
   assert_null(json_object_get(j, "pagination"));
   json_decref(j);
+  j = ok("POST", "/indexes/docs/describe_index_stats",
+         "{\"filter\":{\"genre\":{\"$in\":[\"doc\",\"drama\"]}}}", 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "totalVectorCount")),
+                   2); /* a (drama) and c (doc) of a, b, c */
+  json_decref(j);
   json_decref(ok("POST", "/indexes/docs/vectors/delete",
                  "{\"filter\":{\"genre\":\"doc\"}}", 200));
   json_decref(
