@@ -136,6 +136,11 @@ struct sqlite_store {
   pthread_mutex_t lock;
   struct sqlite_conn *idle;
   size_t nidle;
+  /* The WAL checkpointer (store_sqlite.c), under ckpt_lock. */
+  pthread_mutex_t ckpt_lock;
+  pthread_cond_t ckpt_cond;
+  pthread_t ckpt_thread;
+  bool ckpt_running, ckpt_wanted, ckpt_stop;
 };
 
 static inline struct sqlite_store *sqlite_of(struct loom_store *s) {

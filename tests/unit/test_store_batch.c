@@ -2,7 +2,9 @@
  * Group commit in the SQLite store (loom_store_batch_begin/end): calls
  * made in a batch are one transaction, seen by other connections only
  * once it commits; a call that fails inside a batch undoes only itself;
- * a batch ended without commit leaves nothing.
+ * a batch ended without commit leaves nothing. And the WAL is
+ * checkpointed by the store's own thread once it grows (the writes that
+ * grew it do not do it), so the database file takes the rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "stores/store.h"
@@ -146,12 +149,50 @@ static void test_batch_misuse(void **state) {
   assert_int_equal(loom_store_batch_end(f->store, true, &e), LOOM_OK);
 }
 
+static long long file_size(const char *dir, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  struct stat sb;
+  return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+static void test_wal_checkpointed_in_background(void **state) {
+  struct fixture *f = *state;
+  long long before = file_size(f->dir, "loom.db");
+  /* About 6 MB of rows: several times the 1,000-page WAL threshold. */
+  char *big = loom_malloc(4001);
+  memset(big, 'x', 4000);
+  big[4000] = '\0';
+  for (int i = 0; i < 1500; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "T%d", i);
+    json_t *row = json_pack("{s:s, s:{s:s}}", "thread_id", id, "metadata",
+                            "blob", big),
+           *out = NULL;
+    assert_int_equal(loom_store_put_thread(f->store, "t", row,
+                                           LOOM_IF_EXISTS_RAISE, &out, NULL),
+                     LOOM_OK);
+    json_decref(row);
+    json_decref(out);
+  }
+  loom_free(big);
+  long long after = before;
+  for (int i = 0; i < 200 && after < before + 4000000; i++) {
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+    after = file_size(f->dir, "loom.db");
+  }
+  assert_true(after >= before + 4000000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_batch_commits_together, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_batch_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_misuse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wal_checkpointed_in_background,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
