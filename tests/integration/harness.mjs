@@ -1,5 +1,8 @@
 // Starts a real loom server for a test: a free loopback port, a fresh data
 // directory, the example graphs; stops it (and removes the directory) after.
+// Also starts the scripted model server (tests/llm-server) for tests whose
+// graphs call a model.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -77,4 +80,31 @@ export async function startLoom(opts = {}) {
       return result;
     },
   };
+}
+
+// The scripted model server on a free port: `url` is its base (the
+// OpenAI-compatible API is under /v1; /__script, /__default, /__reset and
+// /__requests drive it); `stop()` ends it.
+export async function startModelServer() {
+  const child = spawn(process.execPath, [path.join(root, "tests/llm-server/server.mjs")],
+                      { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /PORT (\d+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`model server exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child, stop: () => child.kill() };
+}
+
+// POSTs `body` as JSON, asserts a 200 (the body in the message if not) and
+// returns the parsed answer.
+export async function postOk(url, body) {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" },
+                                 body: JSON.stringify(body) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return res.json();
 }

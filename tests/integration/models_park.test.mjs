@@ -5,11 +5,10 @@
 // and the thread takes its next run.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { root, startLoom } from "./harness.mjs";
+import { postOk as post, startLoom, startModelServer } from "./harness.mjs";
 
 const GRAPH = `name: ask1
 state:
@@ -25,17 +24,8 @@ edges:
 let models, modelsUrl, loom, dir;
 
 before(async () => {
-  models = spawn(process.execPath, [path.join(root, "tests/llm-server/server.mjs")],
-                 { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise((resolve) => {
-    let out = "";
-    models.stdout.on("data", (d) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-  });
-  modelsUrl = `http://127.0.0.1:${port}`;
+  models = await startModelServer();
+  modelsUrl = models.url;
   dir = mkdtempSync(path.join(os.tmpdir(), "loom-park-"));
   writeFileSync(path.join(dir, "ask1.yaml"), GRAPH);
   loom = await startLoom({
@@ -49,16 +39,9 @@ before(async () => {
 
 after(async () => {
   await loom?.stop();
-  models?.kill();
+  models?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function post(url, body) {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" },
-                                 body: JSON.stringify(body) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return res.json();
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

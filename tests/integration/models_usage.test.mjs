@@ -3,11 +3,10 @@
 // the per-tenant metrics count the same tokens.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { root, startLoom } from "./harness.mjs";
+import { postOk as post, startLoom, startModelServer } from "./harness.mjs";
 
 const GRAPH = `name: usage2
 state:
@@ -26,17 +25,8 @@ edges:
 let models, modelsUrl, loom, dir;
 
 before(async () => {
-  models = spawn(process.execPath, [path.join(root, "tests/llm-server/server.mjs")],
-                 { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise((resolve) => {
-    let out = "";
-    models.stdout.on("data", (d) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-  });
-  modelsUrl = `http://127.0.0.1:${port}`;
+  models = await startModelServer();
+  modelsUrl = models.url;
   dir = mkdtempSync(path.join(os.tmpdir(), "loom-usage-"));
   writeFileSync(path.join(dir, "usage2.yaml"), GRAPH);
   loom = await startLoom({
@@ -50,16 +40,9 @@ before(async () => {
 
 after(async () => {
   await loom?.stop();
-  models?.kill();
+  models?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function post(url, body) {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" },
-                                 body: JSON.stringify(body) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return res.json();
-}
 
 test("a run's metadata.usage sums its model calls; tenant metrics agree", async () => {
   await post(`${modelsUrl}/__script`, [
