@@ -11,17 +11,34 @@
  *
  * Errors: control plane {"error": {"code", "message"}, "status"}; data
  * plane {"code": <grpc code>, "message", "details": []}, as Pinecone sends.
- * Requests run on the loop thread: a write costs one fdatasync.
+ * Reads of the control plane run on the loop thread (they only take the
+ * index table shared). Create, configure and delete take it exclusively,
+ * which waits for data-plane requests in flight, and write files: they run
+ * on the worker pool like the data plane (the request's Host header and
+ * body are captured on the loop thread, the answer sent back there).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "api/internal.h"
 #include "api/pinecone.h"
 #include "core/alloc.h"
 #include "stores/vector_indexes.h"
 
 static struct loom_vindexes *indexes;
+
+/* A control-plane error body: {"error": {"code", "message"}, "status"}. */
+static json_t *fail_body(unsigned status, const char *msg) {
+  const char *code = status == 404   ? "NOT_FOUND"
+                     : status == 409 ? "ALREADY_EXISTS"
+                     : status == 403 ? "FORBIDDEN"
+                     : status == 401 ? "UNAUTHENTICATED"
+                     : status >= 500 ? "INTERNAL"
+                                     : "INVALID_ARGUMENT";
+  return json_pack("{s:{s:s,s:s},s:i}", "error", "code", code, "message", msg,
+                   "status", (int)status);
+}
 
 void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...) {
   char msg[600];
@@ -29,15 +46,7 @@ void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  const char *code = status == 404   ? "NOT_FOUND"
-                     : status == 409 ? "ALREADY_EXISTS"
-                     : status == 403 ? "FORBIDDEN"
-                     : status == 401 ? "UNAUTHENTICATED"
-                     : status >= 500 ? "INTERNAL"
-                                     : "INVALID_ARGUMENT";
-  loom_http_respond_json(req, status,
-                         json_pack("{s:{s:s,s:s},s:i}", "error", "code", code,
-                                   "message", msg, "status", (int)status));
+  loom_http_respond_json(req, status, fail_body(status, msg));
 }
 
 unsigned pc_status(loom_err code) {
@@ -64,10 +73,9 @@ struct loom_vindexes *pc_indexes(void) {
 }
 
 /* The index model Pinecone clients 6.x to 9.x read. */
-static json_t *index_model(struct loom_http_req *req, const char *name,
+static json_t *index_model(const char *host, const char *name,
                            struct loom_vstore *s, const json_t *info) {
   const struct loom_vstore_params *p = loom_vstore_params(s);
-  const char *host = loom_http_header(req, "Host");
   char *url =
       loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", name);
   json_t *spec = json_object_get(info, "spec");
@@ -109,10 +117,63 @@ static json_t *vector_field(json_t *body, const char **vector_type) {
   return json_is_object(dense) ? dense : body;
 }
 
-static void create_index(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  json_t *body;
-  if (!loom_http_json_object(req, &body))
+/* A control-plane write on a pool thread, and its answer. */
+struct cp_job {
+  void (*run)(struct cp_job *j);
+  const char *host, *name, *ctype, *body; /* borrowed from the request */
+  size_t body_len;
+  unsigned status;
+  json_t *reply;        /* NULL: an empty body */
+  const char *gen_code; /* a loom error answer (bad JSON body) */
+  char *gen_msg;
+};
+
+static void cp_fail(struct cp_job *j, unsigned status, const char *fmt, ...)
+    LOOM_PRINTF(3, 4);
+
+static void cp_fail(struct cp_job *j, unsigned status, const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_decref(j->reply);
+  j->status = status;
+  j->reply = fail_body(status, msg);
+}
+
+/* The body as an object; NULL with the answer set. */
+static json_t *cp_body(struct cp_job *j) {
+  json_t *body = NULL;
+  struct loom_error e;
+  loom_error_clear(&e);
+  unsigned st = loom_http_json_check(j->ctype, j->body, j->body_len, &body, &e);
+  if (st == 0 && json_is_object(body))
+    return body;
+  json_decref(body);
+  j->status = st ? st : 400;
+  j->gen_code = st == 415 ? "unsupported_media_type" : "invalid_json";
+  j->gen_msg =
+      loom_strdup(st ? e.message : "request body must be a JSON object");
+  return NULL;
+}
+
+/* Answers with the index model of `name` (`status` when found). */
+static void cp_describe(struct cp_job *j, unsigned status) {
+  const json_t *info;
+  struct loom_vstore *s = loom_vindexes_acquire(indexes, j->name, &info);
+  if (!s) {
+    cp_fail(j, 404, "index '%s' not found", j->name ? j->name : "");
+    return;
+  }
+  j->status = status;
+  j->reply = index_model(j->host, j->name, s, info);
+  loom_vindexes_release(indexes);
+}
+
+static void create_index(struct cp_job *j) {
+  json_t *body = cp_body(j);
+  if (!body)
     return;
   const char *name = json_string_value(json_object_get(body, "name"));
   const char *vt = json_string_value(json_object_get(body, "vector_type"));
@@ -122,19 +183,19 @@ static void create_index(struct loom_http_req *req, void *ud) {
   json_t *dp = json_object_get(body, "deletion_protection");
   int m = loom_metric_parse(metric ? metric : "cosine");
   if (!name) {
-    pc_fail(req, 400, "name is required");
+    cp_fail(j, 400, "name is required");
   } else if (!json_is_integer(dim) || json_integer_value(dim) < 1 ||
              json_integer_value(dim) > LOOM_HNSW_MAX_DIM) {
-    pc_fail(req, 400, "dimension must be an integer from 1 to %d",
+    cp_fail(j, 400, "dimension must be an integer from 1 to %d",
             LOOM_HNSW_MAX_DIM);
   } else if (m < 0) {
-    pc_fail(req, 400, "metric must be cosine, dotproduct or euclidean");
+    cp_fail(j, 400, "metric must be cosine, dotproduct or euclidean");
   } else if (vt && strcmp(vt, "dense") != 0) {
-    pc_fail(req, 400, "only dense indexes are supported");
+    cp_fail(j, 400, "only dense indexes are supported");
   } else if (dp && !(json_is_string(dp) &&
                      (!strcmp(json_string_value(dp), "enabled") ||
                       !strcmp(json_string_value(dp), "disabled")))) {
-    pc_fail(req, 400, "deletion_protection must be enabled or disabled");
+    cp_fail(j, 400, "deletion_protection must be enabled or disabled");
   } else {
     struct loom_vstore_params p = {.dim = (uint32_t)json_integer_value(dim),
                                    .metric = (enum loom_metric)m};
@@ -147,16 +208,11 @@ static void create_index(struct loom_http_req *req, void *ud) {
       json_object_set(info, "tags", json_object_get(body, "tags"));
     struct loom_error e;
     if (loom_vindexes_create(indexes, name, &p, info, &e) != LOOM_OK) {
-      pc_fail(req, pc_status(e.code), "%s", e.message);
+      cp_fail(j, pc_status(e.code), "%s", e.message);
     } else {
-      const json_t *stored;
-      struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &stored);
-      if (s) {
-        loom_http_respond_json(req, 201, index_model(req, name, s, stored));
-        loom_vindexes_release(indexes);
-      } else {
-        pc_fail(req, 404, "index '%s' not found", name);
-      }
+      j->name = name; /* borrowed from body, which lives until we return */
+      cp_describe(j, 201);
+      j->name = NULL;
     }
     json_decref(info);
   }
@@ -171,7 +227,8 @@ struct list_ctx {
 static void list_cb(void *ud, const char *name, struct loom_vstore *s,
                     const json_t *info) {
   struct list_ctx *c = ud;
-  json_array_append_new(c->arr, index_model(c->req, name, s, info));
+  json_array_append_new(
+      c->arr, index_model(loom_http_header(c->req, "Host"), name, s, info));
 }
 
 static void list_indexes(struct loom_http_req *req, void *ud) {
@@ -190,17 +247,17 @@ static void describe_index(struct loom_http_req *req, void *ud) {
     pc_fail(req, 404, "index '%s' not found", name);
     return;
   }
-  loom_http_respond_json(req, 200, index_model(req, name, s, info));
+  loom_http_respond_json(
+      req, 200, index_model(loom_http_header(req, "Host"), name, s, info));
   loom_vindexes_release(indexes);
 }
 
-static void delete_index(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  const char *name = loom_http_param(req, "index");
+static void delete_index(struct cp_job *j) {
+  const char *name = j->name ? j->name : "";
   const json_t *info;
   struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
   if (!s) {
-    pc_fail(req, 404, "index '%s' not found", name);
+    cp_fail(j, 404, "index '%s' not found", name);
     return;
   }
   const char *dp =
@@ -208,7 +265,7 @@ static void delete_index(struct loom_http_req *req, void *ud) {
   bool protect = dp && strcmp(dp, "enabled") == 0;
   loom_vindexes_release(indexes);
   if (protect) {
-    pc_fail(req, 403,
+    cp_fail(j, 403,
             "deletion protection is enabled for index '%s'; disable it with "
             "configure first",
             name);
@@ -216,16 +273,15 @@ static void delete_index(struct loom_http_req *req, void *ud) {
   }
   struct loom_error e;
   if (loom_vindexes_delete(indexes, name, &e) != LOOM_OK)
-    pc_fail(req, pc_status(e.code), "%s", e.message);
+    cp_fail(j, pc_status(e.code), "%s", e.message);
   else
-    loom_http_respond_raw(req, 202, "application/json", "", 0);
+    j->status = 202;
 }
 
-static void configure_index(struct loom_http_req *req, void *ud) {
-  (void)ud;
-  const char *name = loom_http_param(req, "index");
-  json_t *body;
-  if (!loom_http_json_object(req, &body))
+static void configure_index(struct cp_job *j) {
+  const char *name = j->name ? j->name : "";
+  json_t *body = cp_body(j);
+  if (!body)
     return;
   json_t *info = json_object();
   json_t *dp = json_object_get(body, "deletion_protection");
@@ -234,7 +290,7 @@ static void configure_index(struct loom_http_req *req, void *ud) {
   if (dp &&
       !(json_is_string(dp) && (!strcmp(json_string_value(dp), "enabled") ||
                                !strcmp(json_string_value(dp), "disabled")))) {
-    pc_fail(req, 400, "deletion_protection must be enabled or disabled");
+    cp_fail(j, 400, "deletion_protection must be enabled or disabled");
     goto out;
   }
   if (dp)
@@ -242,13 +298,50 @@ static void configure_index(struct loom_http_req *req, void *ud) {
   if (json_is_object(tags))
     json_object_set(info, "tags", tags);
   if (loom_vindexes_configure(indexes, name, info, &e) != LOOM_OK) {
-    pc_fail(req, pc_status(e.code), "%s", e.message);
+    cp_fail(j, pc_status(e.code), "%s", e.message);
     goto out;
   }
-  describe_index(req, NULL);
+  cp_describe(j, 200);
 out:
   json_decref(info);
   json_decref(body);
+}
+
+static void cp_work_cb(void *arg) {
+  struct cp_job *j = arg;
+  j->run(j);
+}
+
+static void cp_done_cb(struct loom_http_req *req, void *arg) {
+  struct cp_job *j = arg;
+  if (req && j->gen_code)
+    loom_http_respond_error(req, j->status, j->gen_code, "%s", j->gen_msg);
+  else if (req && j->reply)
+    loom_http_respond_json(req, j->status, j->reply);
+  else if (req)
+    loom_http_respond_raw(req, j->status, "application/json", "", 0);
+  else
+    json_decref(j->reply); /* the server is stopping */
+  loom_free(j->gen_msg);
+  loom_free(j);
+}
+
+struct cp_route {
+  const char *method, *pattern;
+  void (*run)(struct cp_job *j);
+};
+
+/* On the loop thread: captures the request into a job for the pool. */
+static void cp_handler(struct loom_http_req *req, void *ud) {
+  const struct cp_route *r = ud;
+  struct cp_job *j = LOOM_NEW(struct cp_job);
+  j->run = r->run;
+  j->host = loom_http_header(req, "Host");
+  j->host = j->host ? j->host : "localhost";
+  j->name = loom_http_param(req, "index");
+  j->ctype = loom_http_header(req, "Content-Type");
+  j->body = loom_http_body(req, &j->body_len);
+  api_offload(req, cp_work_cb, cp_done_cb, j);
 }
 
 loom_err loom_api_pinecone_routes(struct loom_http_router *router,
@@ -263,22 +356,25 @@ loom_err loom_api_pinecone_routes(struct loom_http_router *router,
     if (err)
       return err;
   }
-  static const struct {
-    const char *method, *pattern;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct cp_route writes[] = {
       {"POST", "/indexes", create_index},
-      {"GET", "/indexes", list_indexes},
-      {"GET", "/indexes/{index}", describe_index},
       {"DELETE", "/indexes/{index}", delete_index},
       {"PATCH", "/indexes/{index}", configure_index},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(
-        router, routes[i].method, routes[i].pattern, routes[i].cb, NULL, e);
+  for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+    loom_err err =
+        loom_http_route_add(router, writes[i].method, writes[i].pattern,
+                            cp_handler, (void *)&writes[i], e);
     if (err)
       return err;
   }
+  loom_err err =
+      loom_http_route_add(router, "GET", "/indexes", list_indexes, NULL, e);
+  if (!err)
+    err = loom_http_route_add(router, "GET", "/indexes/{index}", describe_index,
+                              NULL, e);
+  if (err)
+    return err;
   return pc_data_routes(router, e);
 }
 
