@@ -149,4 +149,41 @@ loom_err loom_provider_spec_json(struct loom_http_spec *out, const char *url,
 void loom_provider_spec_header(struct loom_http_spec *out, const char *fmt, ...)
     LOOM_PRINTF(2, 3);
 
+/*
+ * The role of neutral message `i` (system, user, assistant or tool; a tool
+ * message must carry a tool_call_id). NULL with LOOM_ERR_INVALID and the
+ * reason in e when the message has no role, another role, or a tool
+ * message has no tool_call_id. The string belongs to `m`.
+ */
+const char *loom_provider_message_role(const json_t *m, size_t i,
+                                       struct loom_error *e);
+
+/*
+ * A new object describing `tool` on the wire: its name, its description
+ * when it has one, and its parameters schema under `schema_key` (an empty
+ * object schema when the tool takes none).
+ */
+json_t *loom_provider_tool_fn(const json_t *tool, const char *schema_key);
+
+/*
+ * Reads one parsed non-streamed answer into `acc`: text, tool calls,
+ * finish reason and usage. Returns LOOM_ERR_UPSTREAM with the reason in e
+ * when the answer lacks its required shape; any other error is the
+ * accumulator's, reported by the caller as a too-large answer.
+ */
+typedef loom_err (*loom_provider_answer_cb)(const json_t *root,
+                                            struct loom_llm_acc *acc,
+                                            struct loom_error *e);
+
+/*
+ * A complete answer `body` into `out` (caller cleans up): parses it, lets
+ * fill_cb read the provider's fields, takes the id and model from the top
+ * level. LOOM_ERR_PARSE for bad JSON, fill_cb's LOOM_ERR_UPSTREAM, or the
+ * accumulator's error ("answer too large"); `out` is untouched on error.
+ */
+loom_err loom_provider_chat_parse(const char *body, size_t len,
+                                  loom_provider_answer_cb fill_cb,
+                                  struct loom_llm_response *out,
+                                  struct loom_error *e);
+
 #endif

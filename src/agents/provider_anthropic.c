@@ -63,10 +63,10 @@ static json_t *tool_result_block(const json_t *m) {
 /* Appends one neutral message to the wire turns; system text is collected. */
 static loom_err add_message(json_t *turns, struct loom_buf *system,
                             const json_t *m, size_t i, struct loom_error *e) {
-  const char *role = json_string_value(json_object_get(m, "role"));
-  json_t *content = json_object_get(m, "content");
+  const char *role = loom_provider_message_role(m, i, e);
   if (!role)
-    return loom_error_set(e, LOOM_ERR_INVALID, "messages[%zu] has no role", i);
+    return LOOM_ERR_INVALID;
+  json_t *content = json_object_get(m, "content");
   if (strcmp(role, "system") == 0) {
     const char *t = json_string_value(content);
     if ((system->len && loom_buf_append_str(system, "\n\n")) ||
@@ -76,9 +76,6 @@ static loom_err add_message(json_t *turns, struct loom_buf *system,
   }
   json_t *last = json_array_get(turns, json_array_size(turns) - 1);
   if (strcmp(role, "tool") == 0) {
-    if (!json_is_string(json_object_get(m, "tool_call_id")))
-      return loom_error_set(e, LOOM_ERR_INVALID,
-                            "messages[%zu] (tool) needs a tool_call_id", i);
     json_t *lc = json_object_get(last, "content");
     bool merge =
         last && json_is_array(lc) &&
@@ -99,16 +96,9 @@ static loom_err add_message(json_t *turns, struct loom_buf *system,
     json_array_append_new(turns, w);
     return LOOM_OK;
   }
-  if (strcmp(role, "user") == 0) {
-    json_array_append_new(turns,
-                          json_pack("{s:s, s:o}", "role", "user", "content",
-                                    content_or_empty(content)));
-    return LOOM_OK;
-  }
-  return loom_error_set(e, LOOM_ERR_INVALID,
-                        "messages[%zu]: role '%s' must be system, user, "
-                        "assistant or tool",
-                        i, role);
+  json_array_append_new(turns, json_pack("{s:s, s:o}", "role", "user",
+                                         "content", content_or_empty(content)));
+  return LOOM_OK;
 }
 
 static json_t *wire_tools(const json_t *tools) {
@@ -116,16 +106,7 @@ static json_t *wire_tools(const json_t *tools) {
   size_t i;
   const json_t *t;
   json_array_foreach(tools, i, t) {
-    json_t *w = json_pack("{s:O}", "name", json_object_get(t, "name"));
-    json_t *d = json_object_get(t, "description");
-    if (d)
-      json_object_set(w, "description", d);
-    json_t *params = json_object_get(t, "parameters");
-    json_object_set_new(
-        w, "input_schema",
-        params ? json_incref(params)
-               : json_pack("{s:s, s:{}}", "type", "object", "properties"));
-    json_array_append_new(out, w);
+    json_array_append_new(out, loom_provider_tool_fn(t, "input_schema"));
   }
   return out;
 }
@@ -248,41 +229,30 @@ static loom_err add_block(struct loom_llm_acc *acc, const json_t *b, long idx) {
   return LOOM_OK; /* thinking and other blocks are not part of the answer */
 }
 
-static loom_err chat_parse(const char *body, size_t len,
-                           struct loom_llm_response *out,
-                           struct loom_error *e) {
-  json_t *root = loom_json_parse(body, len, e);
-  if (!root)
-    return LOOM_ERR_PARSE;
-  struct loom_llm_acc acc;
-  loom_llm_acc_init(&acc, NULL, NULL);
-  loom_err err = LOOM_OK;
+/* The content blocks, the stop reason and usage of a complete answer. */
+static loom_err answer_cb(const json_t *root, struct loom_llm_acc *acc,
+                          struct loom_error *e) {
   json_t *content = json_object_get(root, "content");
-  if (!json_is_array(content)) {
-    err = loom_error_set(e, LOOM_ERR_UPSTREAM, "answer has no content array");
-    goto out;
-  }
+  if (!json_is_array(content))
+    return loom_error_set(e, LOOM_ERR_UPSTREAM, "answer has no content array");
+  loom_err err = LOOM_OK;
   size_t i;
   json_t *b;
   json_array_foreach(content, i, b) {
     if (!err)
-      err = add_block(&acc, b, (long)i);
+      err = add_block(acc, b, (long)i);
   }
   loom_llm_acc_set(
-      &acc.finish_reason,
+      &acc->finish_reason,
       norm_stop(json_string_value(json_object_get(root, "stop_reason"))));
-  loom_llm_acc_set(&acc.model,
-                   json_string_value(json_object_get(root, "model")));
-  loom_llm_acc_set(&acc.id, json_string_value(json_object_get(root, "id")));
-  usage_from(json_object_get(root, "usage"), &acc.usage);
-  if (err)
-    loom_error_set(e, err, "answer too large");
-  else
-    loom_llm_acc_take(&acc, out);
-out:
-  loom_llm_acc_cleanup(&acc);
-  json_decref(root);
+  usage_from(json_object_get(root, "usage"), &acc->usage);
   return err;
+}
+
+static loom_err chat_parse(const char *body, size_t len,
+                           struct loom_llm_response *out,
+                           struct loom_error *e) {
+  return loom_provider_chat_parse(body, len, answer_cb, out, e);
 }
 
 static loom_err on_delta(struct loom_llm_acc *acc, const json_t *root) {

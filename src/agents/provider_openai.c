@@ -38,31 +38,13 @@ static json_t *wire_tool_calls(const json_t *calls, struct loom_error *e) {
 }
 
 static json_t *wire_message(const json_t *m, size_t i, struct loom_error *e) {
-  const char *role = json_string_value(json_object_get(m, "role"));
+  const char *role = loom_provider_message_role(m, i, e);
+  if (!role)
+    return NULL;
   json_t *content = json_object_get(m, "content");
-  if (!role) {
-    loom_error_set(e, LOOM_ERR_INVALID, "messages[%zu] has no role", i);
-    return NULL;
-  }
   json_t *out = json_pack("{s:s}", "role", role);
-  if (strcmp(role, "tool") == 0) {
-    const char *id = json_string_value(json_object_get(m, "tool_call_id"));
-    if (!id) {
-      json_decref(out);
-      loom_error_set(e, LOOM_ERR_INVALID,
-                     "messages[%zu] (tool) needs a tool_call_id", i);
-      return NULL;
-    }
-    json_object_set_new(out, "tool_call_id", json_string(id));
-  } else if (strcmp(role, "system") && strcmp(role, "user") &&
-             strcmp(role, "assistant")) {
-    json_decref(out);
-    loom_error_set(e, LOOM_ERR_INVALID,
-                   "messages[%zu]: role '%s' must be system, user, assistant "
-                   "or tool",
-                   i, role);
-    return NULL;
-  }
+  if (strcmp(role, "tool") == 0)
+    json_object_set(out, "tool_call_id", json_object_get(m, "tool_call_id"));
   json_object_set(out, "content", content ? content : json_null());
   json_t *calls = json_object_get(m, "tool_calls");
   if (strcmp(role, "assistant") == 0 && json_array_size(calls)) {
@@ -81,17 +63,9 @@ static json_t *wire_tools(const json_t *tools) {
   size_t i;
   const json_t *t;
   json_array_foreach(tools, i, t) {
-    json_t *fn = json_pack("{s:O}", "name", json_object_get(t, "name"));
-    json_t *d = json_object_get(t, "description");
-    if (d)
-      json_object_set(fn, "description", d);
-    json_t *params = json_object_get(t, "parameters");
-    json_object_set_new(
-        fn, "parameters",
-        params ? json_incref(params)
-               : json_pack("{s:s, s:{}}", "type", "object", "properties"));
     json_array_append_new(
-        out, json_pack("{s:s, s:o}", "type", "function", "function", fn));
+        out, json_pack("{s:s, s:o}", "type", "function", "function",
+                       loom_provider_tool_fn(t, "parameters")));
   }
   return out;
 }
@@ -102,6 +76,17 @@ static json_t *wire_tool_choice(const char *choice) {
     return json_string(choice);
   return json_pack("{s:s, s:{s:s}}", "type", "function", "function", "name",
                    choice);
+}
+
+/* A POST of `body` (consumed) to base_url + path, with the key if any. */
+static loom_err post_json(const struct loom_provider *p, const char *path,
+                          json_t *body, struct loom_http_spec *out) {
+  char *url = loom_asprintf("%s%s", p->base_url, path);
+  loom_provider_spec_json(out, url, body);
+  loom_free(url);
+  if (p->api_key[0])
+    loom_provider_spec_header(out, "Authorization: Bearer %s", p->api_key);
+  return LOOM_OK;
 }
 
 static loom_err chat_build(const struct loom_provider *p,
@@ -147,12 +132,7 @@ static loom_err chat_build(const struct loom_provider *p,
     json_object_set_new(body, "stream_options",
                         json_pack("{s:b}", "include_usage", 1));
   }
-  char *url = loom_asprintf("%s/chat/completions", p->base_url);
-  loom_provider_spec_json(out, url, body);
-  loom_free(url);
-  if (p->api_key[0])
-    loom_provider_spec_header(out, "Authorization: Bearer %s", p->api_key);
-  return LOOM_OK;
+  return post_json(p, "/chat/completions", body, out);
 }
 
 static const char *norm_finish(const char *r) {
@@ -174,51 +154,40 @@ static void usage_from(const json_t *u, struct loom_llm_usage *out) {
       (long)json_integer_value(json_object_get(u, "completion_tokens"));
 }
 
-static loom_err chat_parse(const char *body, size_t len,
-                           struct loom_llm_response *out,
-                           struct loom_error *e) {
-  json_t *root = loom_json_parse(body, len, e);
-  if (!root)
-    return LOOM_ERR_PARSE;
-  struct loom_llm_acc acc;
-  loom_llm_acc_init(&acc, NULL, NULL);
-  loom_err err = LOOM_OK;
+/* choices[0]: its message's text and tool calls, its finish reason. */
+static loom_err answer_cb(const json_t *root, struct loom_llm_acc *acc,
+                          struct loom_error *e) {
   json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
   json_t *msg = json_object_get(choice, "message");
-  if (!json_is_object(msg)) {
-    err = loom_error_set(e, LOOM_ERR_UPSTREAM,
-                         "answer has no choices[0].message");
-    goto out;
-  }
+  if (!json_is_object(msg))
+    return loom_error_set(e, LOOM_ERR_UPSTREAM,
+                          "answer has no choices[0].message");
+  loom_err err = LOOM_OK;
   const char *text = json_string_value(json_object_get(msg, "content"));
   if (text)
-    err = loom_llm_acc_text(&acc, text, strlen(text));
+    err = loom_llm_acc_text(acc, text, strlen(text));
   size_t i;
   json_t *c;
   json_array_foreach(json_object_get(msg, "tool_calls"), i, c) {
     json_t *fn = json_object_get(c, "function");
     const char *args = json_string_value(json_object_get(fn, "arguments"));
     if (!err)
-      err = loom_llm_acc_tool(&acc, (long)i,
+      err = loom_llm_acc_tool(acc, (long)i,
                               json_string_value(json_object_get(c, "id")),
                               json_string_value(json_object_get(fn, "name")),
                               args, args ? strlen(args) : 0);
   }
   loom_llm_acc_set(
-      &acc.finish_reason,
+      &acc->finish_reason,
       norm_finish(json_string_value(json_object_get(choice, "finish_reason"))));
-  loom_llm_acc_set(&acc.model,
-                   json_string_value(json_object_get(root, "model")));
-  loom_llm_acc_set(&acc.id, json_string_value(json_object_get(root, "id")));
-  usage_from(json_object_get(root, "usage"), &acc.usage);
-  if (err)
-    loom_error_set(e, err, "answer too large");
-  else
-    loom_llm_acc_take(&acc, out);
-out:
-  loom_llm_acc_cleanup(&acc);
-  json_decref(root);
+  usage_from(json_object_get(root, "usage"), &acc->usage);
   return err;
+}
+
+static loom_err chat_parse(const char *body, size_t len,
+                           struct loom_llm_response *out,
+                           struct loom_error *e) {
+  return loom_provider_chat_parse(body, len, answer_cb, out, e);
 }
 
 /* The message of an error chunk: {"error":{"message":...}} or flat. */
@@ -301,12 +270,7 @@ static loom_err embed_build(const struct loom_provider *p, const json_t *inputs,
                 "encoding_format", base64 ? "base64" : "float");
   if (dims > 0)
     json_object_set_new(body, "dimensions", json_integer(dims));
-  char *url = loom_asprintf("%s/embeddings", p->base_url);
-  loom_provider_spec_json(out, url, body);
-  loom_free(url);
-  if (p->api_key[0])
-    loom_provider_spec_header(out, "Authorization: Bearer %s", p->api_key);
-  return LOOM_OK;
+  return post_json(p, "/embeddings", body, out);
 }
 
 /* Standard base64 into `out` (room for 3/4 of the input); -1 if invalid. */
