@@ -22,6 +22,15 @@ static inline struct loom_graph *load_graph(const char *yaml) {
   return g;
 }
 
+/* Starts `r` and, when it parks on kinds that post back (model calls,
+ * async nodes), waits until it stops; returns the status it stopped in. */
+static inline enum loom_run_status run_to_stop(struct loom_run *r) {
+  enum loom_run_status st = loom_run_start(r);
+  if (st == LOOM_RUN_WAITING)
+    st = loom_run_wait(r);
+  return st;
+}
+
 /* Runs to a stop; returns the status and leaves values in *values (new
  * reference) when values is not NULL, the error message in err. */
 static inline enum loom_run_status
@@ -33,9 +42,7 @@ run_graph(const struct loom_graph *g, struct loom_run_opts *o, json_t **values,
     fprintf(stderr, "run_new failed: %s\n", e.message);
     abort();
   }
-  enum loom_run_status st = loom_run_start(r);
-  if (st == LOOM_RUN_WAITING) /* parked on kinds that post back */
-    st = loom_run_wait(r);
+  enum loom_run_status st = run_to_stop(r);
   if (values)
     *values = json_deep_copy(loom_run_values(r));
   if (interrupts)

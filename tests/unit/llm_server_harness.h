@@ -3,6 +3,9 @@
  * test, plus a loom loop with an HTTP client to call it from. Header-only:
  * each test program includes it once.
  *
+ * llm_server_start_nodes also registers the model node kinds with the
+ * server as the "scripted" endpoint, for tests that run graphs.
+ *
  * The server is a node child process with a pipe on its stdin: when the
  * test exits (or crashes), the pipe closes and the server exits too.
  */
@@ -20,6 +23,8 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "agents/nodes.h"
+#include "core/config.h"
 #include "core/json.h"
 #include "io/http_client.h"
 #include "io/loop.h"
@@ -96,6 +101,34 @@ static inline void llm_server_stop(struct llm_server *s) {
     waitpid(s->pid, NULL, 0);
   }
   memset(s, 0, sizeof *s);
+}
+
+/*
+ * Starts the server and registers the model node kinds (llm, agent, ...)
+ * with it as the endpoint "scripted" (LOOM_ENDPOINTS=scripted=<base>/v1),
+ * so a graph's `model: scripted/<id>` reaches it. Other LOOM_* settings the
+ * test wants (prices, ...) must be in the environment before the call.
+ * Returns false (the reason on stderr) when node is missing or the
+ * registration fails; undo with llm_server_stop_nodes.
+ */
+static inline bool llm_server_start_nodes(struct llm_server *s) {
+  if (!llm_server_start(s, NULL))
+    return false;
+  char list[128];
+  snprintf(list, sizeof list, "scripted=%s/v1", s->base);
+  setenv("LOOM_ENDPOINTS", list, 1);
+  struct loom_config cfg = {0};
+  struct loom_error e = {0};
+  if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {
+    fprintf(stderr, "register: %s\n", e.message);
+    return false;
+  }
+  return true;
+}
+
+static inline void llm_server_stop_nodes(struct llm_server *s) {
+  loom_agents_nodes_shutdown();
+  llm_server_stop(s);
 }
 
 static size_t llm_server_write_cb(char *p, size_t sz, size_t n, void *ud) {

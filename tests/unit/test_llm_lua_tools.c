@@ -15,6 +15,7 @@
 #include "agents/nodes.h"
 #include "agents/tools.h"
 #include "engine/engine.h"
+#include "engine_helpers.h"
 #include "llm_server_harness.h"
 
 static struct llm_server srv;
@@ -74,9 +75,7 @@ static void agent_calls_lua_tools(void **state) {
   struct loom_run_opts opts = {.input = input};
   struct loom_run *run;
   assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
-  enum loom_run_status st = loom_run_start(run);
-  if (st == LOOM_RUN_WAITING) /* parked on the model call */
-    st = loom_run_wait(run);
+  enum loom_run_status st = run_to_stop(run); /* parks on model calls */
   if (st != LOOM_RUN_SUCCESS)
     fail_msg("status %s: %s", loom_run_status_name(st),
              loom_run_error(run) ? loom_run_error(run)->message : "");
@@ -176,24 +175,12 @@ static void declaration_errors_at_load(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  if (!llm_server_start(&srv, NULL))
-    return -1;
-  char list[128];
-  snprintf(list, sizeof list, "scripted=%s/v1", srv.base);
-  setenv("LOOM_ENDPOINTS", list, 1);
-  struct loom_config cfg = {0};
-  struct loom_error e = {0};
-  if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {
-    fprintf(stderr, "register: %s\n", e.message);
-    return -1;
-  }
-  return 0;
+  return llm_server_start_nodes(&srv) ? 0 : -1;
 }
 
 static int teardown(void **state) {
   (void)state;
-  loom_agents_nodes_shutdown();
-  llm_server_stop(&srv);
+  llm_server_stop_nodes(&srv);
   return 0;
 }
 

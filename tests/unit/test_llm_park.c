@@ -281,17 +281,8 @@ static void cancel_a_parked_run(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  if (!llm_server_start(&srv, NULL))
+  if (!llm_server_start_nodes(&srv))
     return -1;
-  char list[128];
-  snprintf(list, sizeof list, "scripted=%s/v1", srv.base);
-  setenv("LOOM_ENDPOINTS", list, 1);
-  struct loom_config cfg = {0};
-  struct loom_error e = {0};
-  if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {
-    fprintf(stderr, "register: %s\n", e.message);
-    return -1;
-  }
   for (int i = 0; i < POOL_THREADS; i++)
     pthread_create(&pool.threads[i], NULL, pool_main, NULL);
   return 0;
@@ -305,8 +296,7 @@ static int teardown(void **state) {
   pthread_mutex_unlock(&pool.mu);
   for (int i = 0; i < POOL_THREADS; i++)
     pthread_join(pool.threads[i], NULL);
-  loom_agents_nodes_shutdown();
-  llm_server_stop(&srv);
+  llm_server_stop_nodes(&srv);
   return 0;
 }
 

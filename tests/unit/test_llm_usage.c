@@ -15,6 +15,7 @@
 #include "agents/nodes.h"
 #include "core/alloc.h"
 #include "engine/engine.h"
+#include "engine_helpers.h"
 #include "llm_server_harness.h"
 #include "obs/metrics.h"
 
@@ -72,9 +73,7 @@ static void run_totals_are_the_sum_of_its_calls(void **state) {
   assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
   json_t *usage = NULL;
   loom_run_subscribe(run, usage_cb, &usage);
-  enum loom_run_status st = loom_run_start(run);
-  if (st == LOOM_RUN_WAITING) /* parked on the model call */
-    st = loom_run_wait(run);
+  enum loom_run_status st = run_to_stop(run); /* parks on model calls */
   assert_int_equal(st, LOOM_RUN_SUCCESS);
   json_t *reqs = llm_server_requests(&srv);
   assert_int_equal(json_array_size(reqs), 2);
@@ -131,26 +130,14 @@ static void other_events_are_ignored(void **state) {
 
 static int setup(void **state) {
   (void)state;
-  if (!llm_server_start(&srv, NULL))
-    return -1;
-  char list[128];
-  snprintf(list, sizeof list, "scripted=%s/v1", srv.base);
-  setenv("LOOM_ENDPOINTS", list, 1);
   setenv("LOOM_LLM_PRICES", "{\"scripted/small\":{\"input\":1,\"output\":2}}",
          1);
-  struct loom_config cfg = {0};
-  struct loom_error e = {0};
-  if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {
-    fprintf(stderr, "register: %s\n", e.message);
-    return -1;
-  }
-  return 0;
+  return llm_server_start_nodes(&srv) ? 0 : -1;
 }
 
 static int teardown(void **state) {
   (void)state;
-  loom_agents_nodes_shutdown();
-  llm_server_stop(&srv);
+  llm_server_stop_nodes(&srv);
   return 0;
 }
 
