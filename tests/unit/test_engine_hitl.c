@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "engine_helpers.h"
+#include "store_fixture.h"
 
 struct fixture {
   struct loom_store *store;
-  char dir[64];
+  char dir[256];
 };
 
 static int setup_mem(void **st) {
@@ -26,28 +27,14 @@ static int setup_mem(void **st) {
 
 static int setup_sqlite(void **st) {
   struct fixture *f = calloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof(f->dir), "/tmp/loom-hitl-XXXXXX");
-  if (!mkdtemp(f->dir))
-    return -1;
-  struct loom_error e = {0};
-  if (loom_store_open("", f->dir, &f->store, &e) ||
-      loom_store_migrate(f->store, &e)) {
-    fprintf(stderr, "%s\n", e.message);
-    return -1;
-  }
   *st = f;
-  return 0;
+  f->store = store_fixture_open(f->dir, sizeof(f->dir), "loom-hitl", NULL);
+  return f->store ? 0 : -1;
 }
 
 static int teardown(void **st) {
   struct fixture *f = *st;
-  loom_store_close(f->store);
-  if (f->dir[0]) {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    if (system(cmd))
-      return -1;
-  }
+  store_fixture_close(f->store, f->dir);
   free(f);
   return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/id.h"
+#include "store_fixture.h"
 #include "stores/store.h"
 
 struct fixture {
@@ -30,38 +31,19 @@ struct fixture {
   struct loom_store *store;
 };
 
-static int remove_cb(const char *path, const struct stat *sb, int flag,
-                     struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(path);
-}
-
 static int setup(void **state) {
   struct fixture *f = LOOM_NEW(struct fixture);
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof f->dir, "%s/loom-store-XXXXXX", tmp ? tmp : "/tmp");
-  if (!mkdtemp(f->dir))
-    return -1;
-  char *data = loom_asprintf("%s/data/nested", f->dir);
-  struct loom_error e = {0};
-  if (loom_store_open("", data, &f->store, &e) != LOOM_OK) {
-    fprintf(stderr, "open: %s\n", e.message);
-    return -1;
-  }
-  f->db_path = loom_asprintf("%s/loom.db", data);
-  loom_free(data);
-  if (loom_store_migrate(f->store, &e) != LOOM_OK) {
-    fprintf(stderr, "migrate: %s\n", e.message);
-    return -1;
-  }
   *state = f;
-  return 0;
+  /* A nested data directory: the store creates what is missing. */
+  f->store =
+      store_fixture_open(f->dir, sizeof f->dir, "loom-store", "data/nested");
+  f->db_path = loom_asprintf("%s/data/nested/loom.db", f->dir);
+  return f->store ? 0 : -1;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  loom_store_close(f->store);
-  nftw(f->dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+  store_fixture_close(f->store, f->dir);
   loom_free(f->db_path);
   loom_free(f);
   return 0;

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "store_fixture.h"
 #include "stores/store.h"
 
 struct fixture {
@@ -25,30 +26,16 @@ struct fixture {
   struct loom_store *store;
 };
 
-static int remove_cb(const char *path, const struct stat *sb, int flag,
-                     struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(path);
-}
-
 static int setup(void **state) {
   struct fixture *f = LOOM_NEW(struct fixture);
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof f->dir, "%s/loom-rows-XXXXXX", tmp ? tmp : "/tmp");
-  struct loom_error e = {0};
-  if (!mkdtemp(f->dir) || loom_store_open("", f->dir, &f->store, &e) ||
-      loom_store_migrate(f->store, &e)) {
-    fprintf(stderr, "setup: %s\n", e.message);
-    return -1;
-  }
   *state = f;
-  return 0;
+  f->store = store_fixture_open(f->dir, sizeof f->dir, "loom-rows", NULL);
+  return f->store ? 0 : -1;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  loom_store_close(f->store);
-  nftw(f->dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+  store_fixture_close(f->store, f->dir);
   loom_free(f);
   return 0;
 }
