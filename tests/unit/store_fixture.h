@@ -59,4 +59,28 @@ static inline void store_fixture_close(struct loom_store *store,
     nftw(dir, store_fixture_remove_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The fixture of tests that need only a store: store_fixture_setup makes
+ * *state a struct store_fixture (directory $TMPDIR/loom-store-XXXXXX),
+ * store_fixture_teardown undoes it. Shaped for cmocka's setup/teardown. */
+struct store_fixture {
+  char dir[256];
+  struct loom_store *store;
+};
+
+static inline int store_fixture_setup(void **state) {
+  struct store_fixture *f = calloc(1, sizeof *f);
+  if (!f)
+    abort();
+  *state = f;
+  f->store = store_fixture_open(f->dir, sizeof f->dir, "loom-store", NULL);
+  return f->store ? 0 : -1;
+}
+
+static inline int store_fixture_teardown(void **state) {
+  struct store_fixture *f = *state;
+  store_fixture_close(f->store, f->dir);
+  free(f);
+  return 0;
+}
+
 #endif

@@ -25,25 +25,6 @@
 #include "store_fixture.h"
 #include "stores/store.h"
 
-struct fixture {
-  char dir[256];
-  struct loom_store *store;
-};
-
-static int setup(void **state) {
-  struct fixture *f = LOOM_NEW(struct fixture);
-  *state = f;
-  f->store = store_fixture_open(f->dir, sizeof f->dir, "loom-batch", NULL);
-  return f->store ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  store_fixture_close(f->store, f->dir);
-  loom_free(f);
-  return 0;
-}
-
 static loom_err put_thread(struct loom_store *s, const char *id) {
   json_t *row = json_pack("{s:s}", "thread_id", id), *out = NULL;
   loom_err err =
@@ -93,7 +74,7 @@ static bool seen_by_others(struct loom_store *s, const char *id) {
 }
 
 static void test_batch_commits_together(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   struct loom_error e = {0};
   assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_OK);
   assert_int_equal(put_thread(f->store, "A"), LOOM_OK);
@@ -116,7 +97,7 @@ static void test_batch_commits_together(void **state) {
 }
 
 static void test_batch_rollback(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   struct loom_error e = {0};
   assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_OK);
   assert_int_equal(put_thread(f->store, "C"), LOOM_OK);
@@ -128,7 +109,7 @@ static void test_batch_rollback(void **state) {
 }
 
 static void test_batch_misuse(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   struct loom_error e = {0};
   assert_int_equal(loom_store_batch_end(f->store, true, &e), LOOM_ERR_INVALID);
   assert_int_equal(loom_store_batch_begin(f->store, &e), LOOM_OK);
@@ -144,7 +125,7 @@ static long long file_size(const char *dir, const char *name) {
 }
 
 static void test_wal_checkpointed_in_background(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   long long before = file_size(f->dir, "loom.db");
   /* About 6 MB of rows: several times the 1,000-page WAL threshold. */
   char *big = loom_malloc(4001);
@@ -174,12 +155,16 @@ static void test_wal_checkpointed_in_background(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_batch_commits_together, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_batch_rollback, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_batch_misuse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_commits_together,
+                                      store_fixture_setup,
+                                      store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_batch_rollback, store_fixture_setup,
+                                      store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_batch_misuse, store_fixture_setup,
+                                      store_fixture_teardown),
       cmocka_unit_test_setup_teardown(test_wal_checkpointed_in_background,
-                                      setup, teardown),
+                                      store_fixture_setup,
+                                      store_fixture_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,25 +21,6 @@
 #include "store_fixture.h"
 #include "stores/store.h"
 
-struct fixture {
-  char dir[256];
-  struct loom_store *store;
-};
-
-static int setup(void **state) {
-  struct fixture *f = LOOM_NEW(struct fixture);
-  *state = f;
-  f->store = store_fixture_open(f->dir, sizeof f->dir, "loom-rows", NULL);
-  return f->store ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  store_fixture_close(f->store, f->dir);
-  loom_free(f);
-  return 0;
-}
-
 static const char *str(const json_t *row, const char *key) {
   const char *s = json_string_value(json_object_get(row, key));
   return s ? s : "(null)";
@@ -90,7 +71,7 @@ static json_t *put_assistant(struct loom_store *s, const char *tenant,
 }
 
 static void test_assistant_versions(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   json_t *a = put_assistant(f->store, "t1",
                             "{\"graph_id\":\"approval\",\"config\":{\"k\":1},"
                             "\"metadata\":{\"owner\":\"ann\"}}");
@@ -165,7 +146,7 @@ static void test_assistant_versions(void **state) {
 }
 
 static void test_assistant_search(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   const char *specs[] = {
       "{\"assistant_id\":\"a1\",\"graph_id\":\"g1\",\"name\":\"charlie\","
       "\"metadata\":{\"env\":\"prod\"}}",
@@ -243,7 +224,7 @@ static void put_thread(struct loom_store *s, const char *tenant,
 }
 
 static void test_threads(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   put_thread(f->store, "t1", "{\"thread_id\":\"th1\",\"metadata\":{\"u\":1}}");
   sleep_ms(2);
   put_thread(f->store, "t1", "{\"thread_id\":\"th2\"}");
@@ -319,7 +300,7 @@ static void test_threads(void **state) {
 }
 
 static void test_delete_thread_cascades(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   put_thread(f->store, "t1", "{\"thread_id\":\"th\"}");
   json_t *row = json_pack("{s:s, s:s}", "thread_id", "th", "run_id", "r1");
   json_t *out = NULL;
@@ -389,7 +370,7 @@ static void claim(struct loom_store *s, const char *worker, long long lease,
 }
 
 static void test_runs_and_queue(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   struct loom_error e = {0};
   json_t *out = NULL, *rows = NULL;
   json_t *orphan = json_pack("{s:s}", "thread_id", "nope");
@@ -465,7 +446,7 @@ static void test_runs_and_queue(void **state) {
 }
 
 static void test_run_events(void **state) {
-  struct fixture *f = *state;
+  struct store_fixture *f = *state;
   struct loom_error e = {0};
   put_thread(f->store, "t1", "{\"thread_id\":\"th\"}");
   put_run(f->store, "t1", "th", "r1");
@@ -520,13 +501,19 @@ static void test_missing_op_is_unsupported(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_assistant_versions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_assistant_search, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_delete_thread_cascades, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_runs_and_queue, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_run_events, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_assistant_versions, store_fixture_setup, store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_assistant_search, store_fixture_setup, store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_threads, store_fixture_setup,
+                                      store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_delete_thread_cascades,
+                                      store_fixture_setup,
+                                      store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_runs_and_queue, store_fixture_setup,
+                                      store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_run_events, store_fixture_setup,
+                                      store_fixture_teardown),
       cmocka_unit_test(test_missing_op_is_unsupported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
