@@ -22,6 +22,19 @@ static inline struct loom_graph *load_graph(const char *yaml) {
   return g;
 }
 
+/* A new run of `g` with options `o`; aborts (the reason on stderr) when
+ * the options are refused. Free with loom_run_free. */
+static inline struct loom_run *new_run(const struct loom_graph *g,
+                                       const struct loom_run_opts *o) {
+  struct loom_run *r = NULL;
+  struct loom_error e = {0};
+  if (loom_run_new(g, o, &r, &e)) {
+    fprintf(stderr, "run_new failed: %s\n", e.message);
+    abort();
+  }
+  return r;
+}
+
 /* Starts `r` and, when it parks on kinds that post back (model calls,
  * async nodes), waits until it stops; returns the status it stopped in. */
 static inline enum loom_run_status run_to_stop(struct loom_run *r) {
@@ -36,12 +49,7 @@ static inline enum loom_run_status run_to_stop(struct loom_run *r) {
 static inline enum loom_run_status
 run_graph(const struct loom_graph *g, struct loom_run_opts *o, json_t **values,
           json_t **interrupts, struct loom_error *err) {
-  struct loom_run *r = NULL;
-  struct loom_error e = {0};
-  if (loom_run_new(g, o, &r, &e)) {
-    fprintf(stderr, "run_new failed: %s\n", e.message);
-    abort();
-  }
+  struct loom_run *r = new_run(g, o);
   enum loom_run_status st = run_to_stop(r);
   if (values)
     *values = json_deep_copy(loom_run_values(r));

@@ -133,25 +133,33 @@ static void later_start(struct loom_task *t) { parked[nparked++] = t; }
 static const struct loom_node_kind later_kind = {.name = "later",
                                                  .start = later_start};
 
-static void test_async_node_parks_the_run(void **st) {
-  (void)st;
+/* Loads `yaml` into *g and starts a run of it on `in`: the run parks on
+ * its `later` nodes, whose tasks are then in parked[0..nparked). */
+static struct loom_run *start_parked(const char *yaml, json_t *in,
+                                     struct loom_graph **g) {
   loom_err rc = loom_engine_node_kind_register(&later_kind);
   assert_true(rc == LOOM_OK || rc == LOOM_ERR_EXISTS);
-  struct loom_graph *g =
-      load_graph("state: {log: {reducer: append}}\n"
-                 "nodes:\n"
-                 "  slow1: {kind: later}\n"
-                 "  slow2: {later: {}}\n"
-                 "  after: {lua: 'return {log = {\"after\"}}'}\n"
-                 "edges: ['START -> slow1', 'START -> slow2', 'slow1 -> after',"
-                 " 'slow2 -> after']\n");
-  json_t *in = J("{}");
+  *g = load_graph(yaml);
   struct loom_run_opts o = {.input = in};
-  struct loom_run *r = NULL;
-  struct loom_error e = {0};
-  assert_int_equal(loom_run_new(g, &o, &r, &e), LOOM_OK);
+  struct loom_run *r = new_run(*g, &o);
   nparked = 0;
   assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
+  return r;
+}
+
+static void test_async_node_parks_the_run(void **st) {
+  (void)st;
+  struct loom_graph *g;
+  json_t *in = J("{}");
+  struct loom_run *r = start_parked(
+      "state: {log: {reducer: append}}\n"
+      "nodes:\n"
+      "  slow1: {kind: later}\n"
+      "  slow2: {later: {}}\n"
+      "  after: {lua: 'return {log = {\"after\"}}'}\n"
+      "edges: ['START -> slow1', 'START -> slow2', 'slow1 -> after',"
+      " 'slow2 -> after']\n",
+      in, &g);
   assert_int_equal(nparked, 2);
   /* Finish out of order: the writes still apply in task order. */
   loom_task_done(parked[1], J("{\"log\": [\"slow2\"]}"));
@@ -167,17 +175,11 @@ static void test_async_node_parks_the_run(void **st) {
 
 static void test_cancel_a_parked_run(void **st) {
   (void)st;
-  loom_err rc = loom_engine_node_kind_register(&later_kind);
-  assert_true(rc == LOOM_OK || rc == LOOM_ERR_EXISTS);
-  struct loom_graph *g = load_graph("nodes: {slow: {kind: later}}\n"
-                                    "edges: ['START -> slow']\n");
+  struct loom_graph *g;
   json_t *in = J("{}");
-  struct loom_run_opts o = {.input = in};
-  struct loom_run *r = NULL;
-  struct loom_error e = {0};
-  assert_int_equal(loom_run_new(g, &o, &r, &e), LOOM_OK);
-  nparked = 0;
-  assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
+  struct loom_run *r = start_parked("nodes: {slow: {kind: later}}\n"
+                                    "edges: ['START -> slow']\n",
+                                    in, &g);
   loom_run_cancel(r);
   assert_int_equal(loom_run_status(r), LOOM_RUN_CANCELLED);
   loom_run_free(r);
@@ -221,9 +223,7 @@ static void test_events(void **st) {
   struct loom_graph *g = load_graph(linear);
   json_t *in = J("{}");
   struct loom_run_opts o = {.input = in};
-  struct loom_run *r = NULL;
-  struct loom_error e = {0};
-  assert_int_equal(loom_run_new(g, &o, &r, &e), LOOM_OK);
+  struct loom_run *r = new_run(g, &o);
   memset(count_events, 0, sizeof(count_events));
   loom_run_subscribe(r, count_cb, NULL);
   assert_int_equal(loom_run_start(r), LOOM_RUN_SUCCESS);
