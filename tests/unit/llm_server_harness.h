@@ -131,6 +131,25 @@ static inline void llm_server_stop_nodes(struct llm_server *s) {
   llm_server_stop(s);
 }
 
+/*
+ * Runs start_cb(loop, arg) on the server's loop and waits until `done` is
+ * posted by whatever callback the start set up (a call's on_done, ...).
+ * `start_err`, when not NULL, is where start_cb records whether it
+ * started: anything but LOOM_OK returns false at once, without waiting.
+ */
+static inline bool llm_server_call_wait(struct llm_server *s,
+                                        loom_loop_fn_cb start_cb, void *arg,
+                                        sem_t *done,
+                                        const loom_err *start_err) {
+  sem_init(done, 0, 0);
+  bool ok = loom_loop_call(s->loop, start_cb, arg) == LOOM_OK &&
+            (!start_err || *start_err == LOOM_OK);
+  if (ok)
+    sem_wait(done);
+  sem_destroy(done);
+  return ok;
+}
+
 static size_t llm_server_write_cb(char *p, size_t sz, size_t n, void *ud) {
   return loom_buf_append(ud, p, sz * n) == LOOM_OK ? sz * n : 0;
 }

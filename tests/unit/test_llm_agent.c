@@ -83,11 +83,8 @@ static void start_cb(struct loom_loop *loop, void *arg) {
 
 static void run(struct job *j) {
   memset(j->o, 0, sizeof *j->o);
-  sem_init(&j->o->done, 0, 0);
-  assert_int_equal(loom_loop_call(srv.loop, start_cb, j), LOOM_OK);
-  assert_int_equal(j->start_err, LOOM_OK);
-  sem_wait(&j->o->done);
-  sem_destroy(&j->o->done);
+  assert_true(
+      llm_server_call_wait(&srv, start_cb, j, &j->o->done, &j->start_err));
 }
 
 static struct loom_provider *openai(void) {

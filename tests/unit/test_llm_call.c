@@ -109,12 +109,8 @@ static struct loom_provider *anthropic(void) {
 static void run(struct loom_provider *p, struct loom_llm_request *req,
                 bool stream, struct outcome *o) {
   memset(o, 0, sizeof *o);
-  sem_init(&o->done, 0, 0);
   struct job j = {.p = p, .req = req, .stream = stream, .o = o};
-  assert_int_equal(loom_loop_call(srv.loop, start_cb, &j), LOOM_OK);
-  assert_int_equal(j.start_err, LOOM_OK);
-  sem_wait(&o->done);
-  sem_destroy(&o->done);
+  assert_true(llm_server_call_wait(&srv, start_cb, &j, &o->done, &j.start_err));
 }
 
 static void outcome_cleanup(struct outcome *o) {
@@ -435,12 +431,9 @@ static void embeddings_both_encodings(void **state) {
   for (int b64 = 0; b64 <= 1; b64++) {
     struct outcome o;
     memset(&o, 0, sizeof o);
-    sem_init(&o.done, 0, 0);
     struct job j = {.p = p, .inputs = inputs, .base64 = b64, .o = &o};
-    assert_int_equal(loom_loop_call(srv.loop, start_cb, &j), LOOM_OK);
-    assert_int_equal(j.start_err, LOOM_OK);
-    sem_wait(&o.done);
-    sem_destroy(&o.done);
+    assert_true(
+        llm_server_call_wait(&srv, start_cb, &j, &o.done, &j.start_err));
     assert_int_equal(o.err, LOOM_OK);
     assert_int_equal(o.emb.n, 1);
     assert_int_equal(o.emb.dims, 3);
@@ -462,17 +455,13 @@ static void run_cached(struct loom_provider *p, struct loom_llm_request *req,
                        json_t *inputs, struct loom_cache *cache,
                        struct outcome *o) {
   memset(o, 0, sizeof *o);
-  sem_init(&o->done, 0, 0);
   struct job j = {.p = p,
                   .req = req,
                   .inputs = inputs,
                   .stream = true,
                   .o = o,
                   .cache = cache};
-  assert_int_equal(loom_loop_call(srv.loop, start_cb, &j), LOOM_OK);
-  assert_int_equal(j.start_err, LOOM_OK);
-  sem_wait(&o->done);
-  sem_destroy(&o->done);
+  assert_true(llm_server_call_wait(&srv, start_cb, &j, &o->done, &j.start_err));
 }
 
 static void exact_request_cache(void **state) {

@@ -85,12 +85,8 @@ static void start_cb(struct loom_loop *loop, void *arg) {
 static void run(struct loom_provider *p, struct loom_llm_request *req,
                 struct outcome *o) {
   memset(o, 0, sizeof *o);
-  sem_init(&o->done, 0, 0);
   struct job j = {p, req, o, LOOM_OK};
-  assert_int_equal(loom_loop_call(srv.loop, start_cb, &j), LOOM_OK);
-  assert_int_equal(j.start_err, LOOM_OK);
-  sem_wait(&o->done);
-  sem_destroy(&o->done);
+  assert_true(llm_server_call_wait(&srv, start_cb, &j, &o->done, &j.start_err));
 }
 
 static void structured_with_repair(void **state) {

@@ -51,11 +51,8 @@ static void invoke_cb(struct loom_loop *loop, void *arg) {
 static struct res call(const char *name, const char *args, bool allow) {
   struct res r;
   memset(&r, 0, sizeof r);
-  sem_init(&r.done, 0, 0);
   struct inv i = {name, args, allow, &r};
-  assert_int_equal(loom_loop_call(srv.loop, invoke_cb, &i), LOOM_OK);
-  sem_wait(&r.done);
-  sem_destroy(&r.done);
+  assert_true(llm_server_call_wait(&srv, invoke_cb, &i, &r.done, NULL));
   return r;
 }
 
