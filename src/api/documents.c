@@ -4,7 +4,8 @@
  *   POST   /indexes/{index}/documents        ingest one document
  *          {"source", "text", "format"?, "title"?, "metadata"?,
  *           "chunk_size"?, "overlap"?} -> {"document_id", "chunks",
- *           "unchanged"} (201 when indexed, 200 when unchanged)
+ *           "unchanged"} (201 when indexed, 200 when unchanged); a PDF
+ *          comes as {"format": "pdf", "data": base64 of the file, ...}
  *   GET    /indexes/{index}/documents        {"documents": [...]}
  *   GET    /indexes/{index}/documents/{id}   the document row
  *   DELETE /indexes/{index}/documents/{id}   204
@@ -34,11 +35,13 @@
 #include "api/pinecone.h"
 #include "api/routes.h"
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "io/http_client.h"
 #include "stores/pinecone_client.h"
 #include "stores/vector_indexes.h"
 
 #define DOC_MAX_TEXT (8u << 20)
+#define DOC_MAX_PDF (8u << 20) /* decoded bytes */
 #define DOC_MAX_REMOTES 64
 
 static struct loom_app *doc_app;
@@ -223,10 +226,12 @@ static void fail(struct doc_job *j, unsigned status, const char *code,
 
 static void fail(struct doc_job *j, unsigned status, const char *code,
                  const char *fmt, ...) {
+  char msg[sizeof j->err.message]; /* the arguments may be j->err.message */
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(j->err.message, sizeof j->err.message, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(j->err.message, msg, sizeof msg);
   j->status = status;
   j->code = code;
 }
@@ -246,18 +251,52 @@ static json_t *body_object(struct doc_job *j) {
   return NULL;
 }
 
+/* The format the request names ("format", else the source's extension;
+ * "data" means a PDF); false, failed, when it names none we know. */
+static bool read_format(struct doc_job *j, const json_t *b,
+                        enum loom_rag_format *f) {
+  static const struct {
+    const char *name;
+    enum loom_rag_format f;
+  } names[] = {{"text", LOOM_RAG_TEXT},
+               {"markdown", LOOM_RAG_MARKDOWN},
+               {"html", LOOM_RAG_HTML},
+               {"pdf", LOOM_RAG_PDF}};
+  const char *format = json_string_value(json_object_get(b, "format"));
+  bool pdf_data = json_object_get(b, "data") != NULL;
+  *f =
+      pdf_data
+          ? LOOM_RAG_PDF
+          : loom_rag_format_of(json_string_value(json_object_get(b, "source")));
+  if (!pdf_data && *f == LOOM_RAG_PDF)
+    *f = LOOM_RAG_TEXT; /* "text" of a .pdf source: text already extracted */
+  if (!format)
+    return true;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(format, names[i].name) &&
+        (names[i].f == LOOM_RAG_PDF) == pdf_data) {
+      *f = names[i].f;
+      return true;
+    }
+  fail(j, 422, "invalid_request",
+       "'format' is text, markdown or html with 'text', or pdf with 'data' "
+       "(the PDF file, base64)");
+  return false;
+}
+
 static bool read_ingest(struct doc_job *j, const json_t *b,
                         struct loom_rag_ingest_opts *o) {
   const char *source = json_string_value(json_object_get(b, "source"));
-  const char *format = json_string_value(json_object_get(b, "format"));
   json_t *meta = json_object_get(b, "metadata");
-  if (!source || !*source || !json_is_string(json_object_get(b, "text"))) {
+  json_t *body =
+      json_object_get(b, json_object_get(b, "data") ? "data" : "text");
+  if (!source || !*source || !json_is_string(body)) {
     fail(j, 422, "invalid_request",
-         "'source' (the document's identity, e.g. its path) and 'text' are "
-         "required strings");
+         "'source' (the document's identity, e.g. its path) and 'text' (or "
+         "for a PDF 'data', the file in base64) are required strings");
     return false;
   }
-  if (json_string_length(json_object_get(b, "text")) > DOC_MAX_TEXT) {
+  if (!json_object_get(b, "data") && json_string_length(body) > DOC_MAX_TEXT) {
     fail(j, 413, "too_large", "'text' is over %u MB", DOC_MAX_TEXT >> 20);
     return false;
   }
@@ -265,13 +304,8 @@ static bool read_ingest(struct doc_job *j, const json_t *b,
     fail(j, 422, "invalid_request", "'metadata' must be an object");
     return false;
   }
-  o->format = loom_rag_format_of(source);
-  if (format && !strcmp(format, "markdown"))
-    o->format = LOOM_RAG_MARKDOWN;
-  else if (format && !strcmp(format, "html"))
-    o->format = LOOM_RAG_HTML;
-  else if (format && !strcmp(format, "text"))
-    o->format = LOOM_RAG_TEXT;
+  if (!read_format(j, b, &o->format))
+    return false;
   o->title = json_string_value(json_object_get(b, "title"));
   o->metadata = meta;
   o->chunk_size = (size_t)json_integer_value(json_object_get(b, "chunk_size"));
@@ -281,18 +315,60 @@ static bool read_ingest(struct doc_job *j, const json_t *b,
   return true;
 }
 
+/* The PDF in "data" (base64), decoded into *pdf (loom_free it); false,
+ * failed with a 400 or 413 that says what is wrong, otherwise. */
+static bool read_pdf(struct doc_job *j, const json_t *data, unsigned char **pdf,
+                     size_t *len) {
+  size_t n = json_string_length(data);
+  *pdf = NULL;
+  if (n / 4 * 3 > DOC_MAX_PDF + 3) {
+    fail(j, 413, "too_large", "the PDF is over %u MB", DOC_MAX_PDF >> 20);
+    return false;
+  }
+  *pdf = loom_malloc(LOOM_BASE64_DECODED_MAX(n));
+  if (loom_base64_decode(json_string_value(data), n, *pdf, len, &j->err)) {
+    fail(j, 400, "invalid_pdf", "'data' must be the PDF file in base64: %s",
+         j->err.message);
+    return false;
+  }
+  if (*len > DOC_MAX_PDF) {
+    fail(j, 413, "too_large", "the PDF is over %u MB", DOC_MAX_PDF >> 20);
+    return false;
+  }
+  if (*len < 5 || memcmp(*pdf, "%PDF-", 5)) {
+    fail(j, 400, "invalid_pdf",
+         "'data' is not a PDF (the decoded bytes do not start with %%PDF-)");
+    return false;
+  }
+  return true;
+}
+
 static void post_document(struct doc_job *j) {
   json_t *b = body_object(j);
   struct loom_rag_ingest_opts o = {0};
   struct loom_rag rag = {0};
-  if (!b || !read_ingest(j, b, &o) || open_index(j->index, true, &rag, &j->err))
+  unsigned char *pdf = NULL;
+  size_t len = 0;
+  if (!b || !read_ingest(j, b, &o))
     goto out;
   json_t *text = json_object_get(b, "text");
+  const char *data = json_string_value(text);
+  len = json_string_length(text);
+  if (o.format == LOOM_RAG_PDF) {
+    if (!read_pdf(j, json_object_get(b, "data"), &pdf, &len))
+      goto out;
+    data = (const char *)pdf;
+  }
+  if (open_index(j->index, true, &rag, &j->err))
+    goto out;
   struct loom_rag_ingest_result r;
-  loom_err err = loom_rag_ingest(
-      &rag, json_string_value(json_object_get(b, "source")),
-      json_string_value(text), json_string_length(text), &o, &r, &j->err);
+  loom_err err =
+      loom_rag_ingest(&rag, json_string_value(json_object_get(b, "source")),
+                      data, len, &o, &r, &j->err);
   loom_rag_release(&rag);
+  if (err && o.format == LOOM_RAG_PDF &&
+      (err == LOOM_ERR_PARSE || err == LOOM_ERR_UNSUPPORTED))
+    fail(j, 400, "invalid_pdf", "%s", j->err.message); /* poppler refused it */
   if (!err) {
     j->status = r.unchanged ? 200 : 201;
     j->reply =
@@ -300,6 +376,7 @@ static void post_document(struct doc_job *j) {
                   (json_int_t)r.chunks, "unchanged", r.unchanged);
   }
 out:
+  loom_free(pdf);
   json_decref(b);
 }
 

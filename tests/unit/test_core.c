@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -156,6 +157,27 @@ static void iso_time_format(void **state) {
                       "2023-11-14T22:13:20.123000+00:00");
 }
 
+static void base64_decodes_and_refuses_garbage(void **state) {
+  (void)state;
+  struct loom_error e = {0};
+  unsigned char out[LOOM_BASE64_DECODED_MAX(16)];
+  size_t n = 0;
+  assert_int_equal(loom_base64_decode("JVBERi0x", 8, out, &n, &e), LOOM_OK);
+  assert_int_equal(n, 6);
+  assert_memory_equal(out, "%PDF-1", 6);
+  /* Padding optional, whitespace skipped. */
+  assert_int_equal(loom_base64_decode("aGk=\n", 5, out, &n, &e), LOOM_OK);
+  assert_int_equal(n, 2);
+  assert_memory_equal(out, "hi", 2);
+  assert_int_equal(loom_base64_decode("aGk", 3, out, &n, &e), LOOM_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(loom_base64_decode("aG%k", 4, out, &n, &e), LOOM_ERR_PARSE);
+  assert_non_null(strstr(e.message, "offset 2"));
+  assert_int_equal(loom_base64_decode("aGk=aGk=", 8, out, &n, &e),
+                   LOOM_ERR_PARSE);
+  assert_int_equal(loom_base64_decode("a", 1, out, &n, &e), LOOM_ERR_PARSE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(err_names_and_messages),
@@ -165,6 +187,7 @@ int main(void) {
       cmocka_unit_test(config_layers_defaults_file_env),
       cmocka_unit_test(ids_are_uuids_sorted_by_time),
       cmocka_unit_test(iso_time_format),
+      cmocka_unit_test(base64_decodes_and_refuses_garbage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
