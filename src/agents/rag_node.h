@@ -17,8 +17,9 @@
  * source, title, heading, score, ...).
  *
  * Both find collections by index name through one process-wide resolver,
- * set at start-up (the server maps names onto its open vector indexes;
- * the CLI opens them under the data directory).
+ * set at start-up: `loom serve` and `loom run` both install the one of
+ * agents/rag_backends.h (configured embedder, local or remote vectors);
+ * loom_rag_dir_resolver_new below is a plain hash-embedder one.
  */
 #ifndef LOOM_AGENTS_RAG_NODE_H
 #define LOOM_AGENTS_RAG_NODE_H

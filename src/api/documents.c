@@ -13,22 +13,22 @@
  *           "filter"?} -> {"hits": [...]}
  *
  * The index is one of the Pinecone-compatible API's (pinecone.h); a
- * document POSTed to a missing index creates it with the hash embedder's
+ * document POSTed to a missing index creates it with the configured embedder's
  * dimension and cosine metric. The same registration installs the
  * process-wide retrieval resolver over those indexes (agents/rag_node.h),
  * registers the `retrieve` node kind before graphs load, and adds the
  * `retrieve` tool. The embedder and where vectors live are configuration
- * (LOOM_EMBED_MODEL, LOOM_PINECONE_URL: see `be` below); the routes, the
- * node and the tool all go through the same resolver, so they agree.
+ * (LOOM_EMBED_MODEL, LOOM_PINECONE_URL) read by agents/rag_backends.h,
+ * the resolver `loom run` uses too; the routes, the node and the tool all
+ * go through it, so they agree.
  * Handlers run on the worker pool, like the Pinecone data plane.
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agents/nodes.h"
-#include "agents/provider.h"
+#include "agents/rag_backends.h"
 #include "agents/rag_node.h"
 #include "agents/tools.h"
 #include "api/internal.h"
@@ -36,175 +36,24 @@
 #include "api/routes.h"
 #include "core/alloc.h"
 #include "core/base64.h"
-#include "io/http_client.h"
-#include "stores/pinecone_client.h"
-#include "stores/vector_indexes.h"
 
 #define DOC_MAX_TEXT (8u << 20)
 #define DOC_MAX_PDF (8u << 20) /* decoded bytes */
-#define DOC_MAX_REMOTES 64
 
 static struct loom_app *doc_app;
-
-/*
- * The retrieval backends, chosen by configuration: LOOM_EMBED_MODEL (a
- * provider model such as openai/text-embedding-3-small or a LOOM_ENDPOINTS
- * name; empty: the built-in hash embedder) and LOOM_PINECONE_URL (a
- * Pinecone control plane whose indexes hold the vectors, key in
- * PINECONE_API_KEY; empty: the local indexes). The provider embedder and
- * each remote index are opened on first use (a probe embedding and a
- * describe-index are network calls), under `lock`, and kept until
- * shutdown; a failed open is retried by the next request.
- */
-static struct {
-  pthread_mutex_t lock;
-  struct loom_rag_embedder hash;
-  struct loom_rag_embedder *provider;
-  struct {
-    char *name;
-    struct loom_pinecone *pc;
-  } remotes[DOC_MAX_REMOTES];
-  size_t nremotes;
-} be = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static const char *setting(const char *v) { return v && *v ? v : NULL; }
-
-/* The configured embedder (opened on first use). */
-static loom_err embedder(const struct loom_rag_embedder **out,
-                         struct loom_error *e) {
-  const char *model = setting(doc_app->config->embed_model);
-  if (!model) {
-    *out = &be.hash;
-    return LOOM_OK;
-  }
-  loom_err err = LOOM_OK;
-  pthread_mutex_lock(&be.lock);
-  if (!be.provider) {
-    struct loom_providers *ps = NULL;
-    struct loom_provider *p = NULL;
-    loom_http_client_global_init();
-    err = loom_providers_new(doc_app->config, &ps, e);
-    if (!err)
-      err = loom_providers_resolve(ps, model, &p, e);
-    if (!err)
-      err = loom_rag_provider_embedder_new(p, &be.provider, e);
-    loom_providers_free(ps);
-  }
-  *out = be.provider;
-  pthread_mutex_unlock(&be.lock);
-  if (err) {
-    char why[sizeof e->message];
-    snprintf(why, sizeof why, "%s", e->message);
-    loom_error_set(e, err, "embedder %s (LOOM_EMBED_MODEL): %s", model, why);
-  }
-  return err;
-}
-
-/* The remote index `name` (opened on first use). */
-static loom_err remote_index(const char *url, const char *name,
-                             struct loom_pinecone **out, struct loom_error *e) {
-  loom_err err = LOOM_OK;
-  *out = NULL;
-  pthread_mutex_lock(&be.lock);
-  for (size_t i = 0; i < be.nremotes && !*out; i++)
-    if (!strcmp(be.remotes[i].name, name))
-      *out = be.remotes[i].pc;
-  if (!*out && be.nremotes == DOC_MAX_REMOTES)
-    err =
-        loom_error_set(e, LOOM_ERR_LIMIT,
-                       "at most %d remote indexes per server", DOC_MAX_REMOTES);
-  if (!*out && !err) {
-    loom_http_client_global_init();
-    err = loom_pinecone_open(url, setting(doc_app->config->pinecone_api_key),
-                             name, out, e);
-    if (!err) {
-      be.remotes[be.nremotes].name = loom_strdup(name);
-      be.remotes[be.nremotes++].pc = *out;
-    } else if (err == LOOM_ERR_NOT_FOUND) {
-      loom_error_set(e, err, "no index '%s' at %s (create it there first)",
-                     name, url);
-    }
-  }
-  pthread_mutex_unlock(&be.lock);
-  return err;
-}
-
-/* ---- the resolver over the API's indexes ---- */
-
-static loom_err api_open_cb(void *ud, const char *name, struct loom_rag *out,
-                            struct loom_error *e) {
-  (void)ud;
-  const struct loom_rag_embedder *emb;
-  loom_err err = embedder(&emb, e);
-  if (err)
-    return err;
-  *out = (struct loom_rag){.store = doc_app->store,
-                           .embedder = emb,
-                           .tenant = API_TENANT,
-                           .collection = name};
-  const char *url = setting(doc_app->config->pinecone_url);
-  uint32_t dim;
-  if (url) {
-    err = remote_index(url, name ? name : "", &out->remote, e);
-    if (err)
-      return err;
-    dim = loom_pinecone_dim(out->remote);
-  } else {
-    struct loom_vindexes *ix = pc_indexes();
-    out->vectors = ix ? loom_vindexes_acquire(ix, name, NULL) : NULL;
-    if (!out->vectors)
-      return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'",
-                            name ? name : "");
-    dim = loom_vstore_params(out->vectors)->dim;
-  }
-  if (dim != emb->dim) {
-    if (out->vectors)
-      loom_vindexes_release(pc_indexes());
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "index '%s' has dimension %u; the %s embedder "
-                          "makes %u",
-                          name, dim, emb->name, emb->dim);
-  }
-  return LOOM_OK;
-}
-
-static void api_close_cb(void *ud, struct loom_rag *r) {
-  (void)ud;
-  if (r->vectors)
-    loom_vindexes_release(pc_indexes());
-}
+static struct loom_rag_backends *doc_be; /* the configured backends */
 
 /* The index named `name` (created locally when `create` and absent). */
 static loom_err open_index(const char *name, bool create, struct loom_rag *rag,
                            struct loom_error *e) {
-  if (create && !setting(doc_app->config->pinecone_url)) {
-    const struct loom_rag_embedder *emb;
-    loom_err err = embedder(&emb, e);
-    if (err)
-      return err;
-    if (!loom_vindexes_acquire(pc_indexes(), name, NULL)) {
-      struct loom_vstore_params p = {.dim = emb->dim,
-                                     .metric = LOOM_METRIC_COSINE};
-      err = loom_vindexes_create(pc_indexes(), name, &p, NULL, e);
-      if (err && err != LOOM_ERR_EXISTS)
-        return err;
-    } else {
-      loom_vindexes_release(pc_indexes());
-    }
-  }
-  return loom_rag_resolve(name, rag, e);
+  loom_err err = create ? loom_rag_backends_create(doc_be, name, e) : LOOM_OK;
+  return err ? err : loom_rag_resolve(name, rag, e);
 }
 
 void loom_api_documents_shutdown(void) {
-  pthread_mutex_lock(&be.lock);
-  loom_rag_provider_embedder_free(be.provider);
-  be.provider = NULL;
-  for (size_t i = 0; i < be.nremotes; i++) {
-    loom_pinecone_close(be.remotes[i].pc);
-    loom_free(be.remotes[i].name);
-  }
-  be.nremotes = 0;
-  pthread_mutex_unlock(&be.lock);
+  loom_rag_set_resolver(NULL);
+  loom_rag_backends_free(doc_be);
+  doc_be = NULL;
 }
 
 /* ---- handlers: captured on the loop, run on the pool ---- */
@@ -499,9 +348,13 @@ static void doc_handler(struct loom_http_req *req, void *ud) {
 loom_err loom_api_documents_routes(struct loom_http_router *router,
                                    struct loom_app *app, struct loom_error *e) {
   doc_app = app;
-  be.hash = loom_rag_hash_embedder(0);
-  static const struct loom_rag_resolver resolver = {.open = api_open_cb,
-                                                    .close = api_close_cb};
+  loom_rag_backends_free(doc_be); /* a previous app's, not shut down */
+  struct loom_rag_backends_opts o = {.config = app->config,
+                                     .store = app->store,
+                                     .tenant = API_TENANT,
+                                     .indexes = pc_indexes};
+  doc_be = loom_rag_backends_new(&o);
+  struct loom_rag_resolver resolver = loom_rag_backends_resolver(doc_be);
   loom_rag_set_resolver(&resolver);
   loom_err err = loom_rag_node_kind_register(e);
   struct loom_tools *tools = loom_agents_tools();

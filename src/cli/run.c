@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "agents/nodes.h"
+#include "agents/rag_backends.h"
 #include "agents/rag_node.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
@@ -279,18 +280,31 @@ out:
   return rc;
 }
 
-/* execute() with retrieve nodes and the retrieve tool finding indexes
- * under the data directory. */
+/* execute() with retrieve nodes and the retrieve tool resolving indexes
+ * as `loom serve` does (agents/rag_backends.h): LOOM_EMBED_MODEL's
+ * embedder, vectors under the data directory or at LOOM_PINECONE_URL. */
 static int execute_rag(const struct cli *c, struct loom_store *store,
                        const struct loom_graph *g, const json_t *input,
                        const json_t *cmd) {
+  struct loom_config cfg = {0};
+  struct loom_error e = {0};
+  if (loom_config_load(&cfg, &e)) {
+    fprintf(stderr, "loom: %s\n", e.message);
+    loom_config_cleanup(&cfg);
+    return 1;
+  }
   const char *dir = c->db ? c->db : getenv("LOOM_DATA_DIR");
-  struct loom_rag_resolver *rag =
-      loom_rag_dir_resolver_new(store, dir && *dir ? dir : "./data");
-  loom_rag_set_resolver(rag);
+  char *indexes = loom_asprintf("%s/indexes", dir && *dir ? dir : "./data");
+  struct loom_rag_backends_opts o = {
+      .config = &cfg, .store = store, .indexes_dir = indexes};
+  struct loom_rag_backends *be = loom_rag_backends_new(&o);
+  struct loom_rag_resolver rag = loom_rag_backends_resolver(be);
+  loom_rag_set_resolver(&rag);
   int rc = execute(c, store, g, input, cmd);
   loom_rag_set_resolver(NULL);
-  loom_rag_dir_resolver_free(rag);
+  loom_rag_backends_free(be);
+  loom_free(indexes);
+  loom_config_cleanup(&cfg);
   return rc;
 }
 

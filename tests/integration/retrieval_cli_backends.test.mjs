@@ -1,0 +1,96 @@
+// `loom run` resolves a `retrieve` node's index as `loom serve` does
+// (src/agents/rag_backends.c): LOOM_EMBED_MODEL's embedder (here the
+// scripted model server's embeddings through the OpenAI-compatible layer)
+// and vectors in the data directory, or in a remote Pinecone index
+// (LOOM_PINECONE_URL: another loom's Pinecone-compatible API).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loomBin, startLoom, startModelServer } from "./harness.mjs";
+
+let models, remote, dir;
+
+before(async () => {
+  models = await startModelServer();
+  remote = await startLoom();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "loom-cli-backends-"));
+  fs.writeFileSync(path.join(dir, "owls.txt"), "Owls fly silently at night thanks to soft feathers.");
+  fs.writeFileSync(path.join(dir, "bread.txt"), "Bread rises because yeast ferments the dough.");
+  fs.writeFileSync(path.join(dir, "qa.yaml"),
+    "name: qa\n" +
+    "state:\n  question: {type: string}\n  documents: {type: array}\n" +
+    "nodes:\n  search:\n    retrieve: {index: kb, query: question, top_k: 1, mode: vector}\n" +
+    "edges: ['START -> search', 'search -> END']\n");
+});
+
+after(async () => {
+  await remote?.stop();
+  models?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function loom(data, env, ...args) {
+  const r = spawnSync(loomBin, args, {
+    encoding: "utf8",
+    env: { ...process.env, LOOM_DATA_DIR: data, LOOM_LOG_LEVEL: "warn",
+           LOOM_EMBED_MODEL: "openai/text-embedding-3-small",
+           OPENAI_BASE_URL: `${models.url}/v1`, OPENAI_API_KEY: "sk-test", ...env },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const post = (url, body) => fetch(url, { method: "POST", headers: { "content-type": "application/json" },
+                                        body: JSON.stringify(body) });
+
+const embedded = async () => {
+  const log = await (await fetch(`${models.url}/__requests`)).json();
+  return log.filter((r) => r.path.endsWith("/embeddings")).flatMap((r) => [].concat(r.json.input));
+};
+
+// The scripted vectors are a hash of the text: the exact text of a
+// document is nearest to it and to nothing else.
+async function runFinds(data, env) {
+  await post(`${models.url}/__reset`, {});
+  const r = loom(data, env, "run", path.join(dir, "qa.yaml"), "--db", data, "--quiet",
+                 "--input", JSON.stringify({ question: "Bread rises because yeast ferments the dough." }));
+  assert.equal(r.code, 0, r.err);
+  const final = JSON.parse(r.out);
+  assert.equal(final.status, "success");
+  assert.equal(final.values.documents.length, 1);
+  assert.match(final.values.documents[0].source, /bread\.txt$/);
+  // The query went to the provider, not to the built-in hash embedder.
+  assert.ok((await embedded()).includes("Bread rises because yeast ferments the dough."));
+}
+
+test("loom run's retrieve node uses LOOM_EMBED_MODEL over a local index", async () => {
+  const data = path.join(dir, "data-local");
+  for (const f of ["owls.txt", "bread.txt"]) {
+    const r = loom(data, {}, "ingest", path.join(dir, f), "--index", "kb", "--data-dir", data);
+    assert.equal(r.code, 0, r.err);
+  }
+  await runFinds(data, {});
+  // Without the setting the index (8 dimensions) does not fit the hash
+  // embedder: the run fails and says why, rather than searching wrongly.
+  const r = loom(data, { LOOM_EMBED_MODEL: "" }, "run", path.join(dir, "qa.yaml"), "--db", data, "--quiet",
+                 "--input", JSON.stringify({ question: "owls" }));
+  assert.match(r.out + r.err, /dimension 8; the hash embedder makes 384/);
+});
+
+test("loom run's retrieve node reads a remote index at LOOM_PINECONE_URL", async () => {
+  const res = await post(`${remote.url}/indexes`, { name: "kb", dimension: 8, metric: "cosine",
+    spec: { serverless: { cloud: "aws", region: "us-east-1" } } });
+  assert.equal(res.status, 201, await res.text());
+  const data = path.join(dir, "data-remote");
+  const env = { LOOM_PINECONE_URL: remote.url, PINECONE_API_KEY: "remote-key" };
+  for (const f of ["owls.txt", "bread.txt"]) {
+    const r = loom(data, env, "ingest", path.join(dir, f), "--index", "kb", "--data-dir", data);
+    assert.equal(r.code, 0, r.err);
+  }
+  const stats = await (await post(`${remote.url}/indexes/kb/describe_index_stats`, {})).json();
+  assert.equal(stats.totalVectorCount, 2);
+  assert.ok(!fs.existsSync(path.join(data, "indexes", "kb")), "no local copy of the vectors");
+  await runFinds(data, env);
+});
