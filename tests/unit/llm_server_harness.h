@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "agents/nodes.h"
+#include "agents/provider.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "io/http_client.h"
@@ -129,6 +130,16 @@ static inline bool llm_server_start_nodes(struct llm_server *s) {
 static inline void llm_server_stop_nodes(struct llm_server *s) {
   loom_agents_nodes_shutdown();
   llm_server_stop(s);
+}
+
+/* An OpenAI provider for `model` whose base URL is the server's /v1, with
+ * `key` as its API key. Free with loom_provider_free. */
+static inline struct loom_provider *
+llm_server_openai(const struct llm_server *s, const char *model,
+                  const char *key) {
+  char url[128];
+  snprintf(url, sizeof url, "%s/v1", s->base);
+  return loom_provider_new(&loom_provider_openai, "openai", model, url, key);
 }
 
 /*

@@ -88,10 +88,7 @@ static void run(struct job *j) {
 }
 
 static struct loom_provider *openai(void) {
-  char url[128];
-  snprintf(url, sizeof url, "%s/v1", srv.base);
-  return loom_provider_new(&loom_provider_openai, "openai", "gpt-4o-mini", url,
-                           "k");
+  return llm_server_openai(&srv, "gpt-4o-mini", "k");
 }
 
 static json_t *question(const char *q) {

@@ -89,10 +89,7 @@ static void cancel_cb(struct loom_loop *loop, void *arg) {
 }
 
 static struct loom_provider *openai(void) {
-  char url[128];
-  snprintf(url, sizeof url, "%s/v1", srv.base);
-  struct loom_provider *p = loom_provider_new(&loom_provider_openai, "openai",
-                                              "gpt-4o-mini", url, "sk-test");
+  struct loom_provider *p = llm_server_openai(&srv, "gpt-4o-mini", "sk-test");
   p->first_byte_timeout_ms = 3000;
   p->idle_timeout_ms = 3000;
   return p;
@@ -423,10 +420,8 @@ static void embeddings_both_encodings(void **state) {
   (void)state;
   llm_server_script(&srv,
                     "[{\"vectors\":[[0.5,-1,2]]},{\"vectors\":[[0.5,-1,2]]}]");
-  char url[128];
-  snprintf(url, sizeof url, "%s/v1", srv.base);
-  struct loom_provider *p = loom_provider_new(
-      &loom_provider_openai, "openai", "text-embedding-3-small", url, "k");
+  struct loom_provider *p =
+      llm_server_openai(&srv, "text-embedding-3-small", "k");
   json_t *inputs = json_pack("[s]", "hello");
   for (int b64 = 0; b64 <= 1; b64++) {
     struct outcome o;

@@ -91,10 +91,7 @@ static void run(struct loom_provider *p, struct loom_llm_request *req,
 
 static void structured_with_repair(void **state) {
   (void)state;
-  char url[128];
-  snprintf(url, sizeof url, "%s/v1", srv.base);
-  struct loom_provider *p = loom_provider_new(&loom_provider_openai, "openai",
-                                              "gpt-4o-mini", url, "k");
+  struct loom_provider *p = llm_server_openai(&srv, "gpt-4o-mini", "k");
   json_t *schema =
       json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:i}}, s:[s,s]}", "type", "object",
                 "properties", "title", "type", "string", "score", "type",
