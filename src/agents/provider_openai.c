@@ -13,6 +13,7 @@
 
 #include "agents/provider.h"
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "core/json.h"
 
 static json_t *wire_tool_calls(const json_t *calls, struct loom_error *e) {
@@ -273,35 +274,12 @@ static loom_err embed_build(const struct loom_provider *p, const json_t *inputs,
   return post_json(p, "/embeddings", body, out);
 }
 
-/* Standard base64 into `out` (room for 3/4 of the input); -1 if invalid. */
-static long b64_decode(const char *s, unsigned char *out, size_t cap) {
-  static const char *A =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  unsigned long acc = 0;
-  int bits = 0;
-  size_t n = 0;
-  for (; *s && *s != '='; s++) {
-    const char *pos = strchr(A, *s);
-    if (!pos)
-      return -1;
-    acc = (acc << 6) | (unsigned long)(pos - A);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (n == cap)
-        return -1;
-      out[n++] = (unsigned char)(acc >> bits);
-    }
-  }
-  return (long)n;
-}
-
 static loom_err vector_into(const json_t *emb, float *row, size_t dims) {
   if (json_is_string(emb)) {
     const char *s = json_string_value(emb);
-    unsigned char *raw = loom_malloc(strlen(s));
-    long n = b64_decode(s, raw, strlen(s));
-    if (n != (long)(dims * 4)) {
+    size_t len = strlen(s), n = 0;
+    unsigned char *raw = loom_malloc(LOOM_BASE64_DECODED_MAX(len));
+    if (loom_base64_decode(s, len, raw, &n, NULL) != LOOM_OK || n != dims * 4) {
       loom_free(raw);
       return LOOM_ERR_UPSTREAM;
     }
