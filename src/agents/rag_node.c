@@ -1,21 +1,33 @@
 /*
- * rag_node — the `retrieve` node kind, the `retrieve` tool, and the
- * data-directory resolver (see rag_node.h).
+ * rag_node — the `retrieve` node kind (see rag_node.h) and the process's
+ * index resolver.
  *
- * The node finishes its task inside `start`: a search is a few
- * milliseconds of SQLite and index work, and runs execute on threads that
- * may block (engine.h). The resolver is read without a lock: it is set at
- * start-up before any run, as node kinds are.
+ * A retrieve task parks its run like an llm task: `start` renders the
+ * query on the run's side, hands the search (resolve, embed the query,
+ * vector and keyword search: with a provider embedder or a remote index
+ * these are network calls) to libuv's thread pool through a loop of this
+ * module, and returns. When the search is over, the loop posts the
+ * outcome back to the run (loom_task_post), where it finishes the task.
+ * A cancel marks the job under its mutex so nothing is posted for the
+ * task afterwards; the job is reference-counted (the task's side and the
+ * pool side each hold one). The loop starts on first use and stops in
+ * loom_rag_node_shutdown, which waits for searches in flight.
+ *
+ * The resolver is read without a lock: it is set at start-up before any
+ * run, as node kinds are, and cleared after the node's loop stopped.
  */
 #include "agents/rag_node.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "agents/llm_node.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "engine/engine.h"
+#include "io/loop.h"
 #include "stores/vector_store.h"
 
 #define DEFAULT_TOP_K 4
@@ -105,40 +117,174 @@ static loom_err query_text(const json_t *c, const json_t *state, char **out,
   return LOOM_OK;
 }
 
+/* Where searches are handed to the pool (started on first use). */
+static struct {
+  pthread_mutex_t mu;
+  struct loom_loop *loop;
+} worker = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static struct loom_loop *worker_loop(void) {
+  pthread_mutex_lock(&worker.mu);
+  if (!worker.loop && loom_loop_new("loom-retrieve", &worker.loop))
+    worker.loop = NULL;
+  struct loom_loop *loop = worker.loop;
+  pthread_mutex_unlock(&worker.mu);
+  return loop;
+}
+
+void loom_rag_node_shutdown(void) {
+  pthread_mutex_lock(&worker.mu);
+  struct loom_loop *loop = worker.loop;
+  worker.loop = NULL;
+  pthread_mutex_unlock(&worker.mu);
+  loom_loop_free(loop); /* waits for the searches in flight */
+}
+
+/* One search in flight. */
+struct rjob {
+  atomic_int refs;
+  pthread_mutex_t mu; /* guards t and cancelled against the cancel */
+  struct loom_task *t;
+  bool cancelled;
+  /* Copied from the node and the state on the run's side. */
+  char *index, *text;
+  json_t *filter;
+  size_t top_k;
+  enum loom_rag_mode mode;
+  /* The outcome, set on the pool. */
+  loom_err err;
+  struct loom_error e;
+  json_t *hits;
+};
+
+static void rjob_unref(struct rjob *j) {
+  if (atomic_fetch_sub(&j->refs, 1) != 1)
+    return;
+  loom_free(j->index);
+  loom_free(j->text);
+  json_decref(j->filter);
+  json_decref(j->hits);
+  pthread_mutex_destroy(&j->mu);
+  loom_free(j);
+}
+
+/* The search, on a pool thread (it may block). */
+static void search_work_cb(void *arg) {
+  struct rjob *j = arg;
+  pthread_mutex_lock(&j->mu);
+  bool cancelled = j->cancelled;
+  pthread_mutex_unlock(&j->mu);
+  if (cancelled)
+    return;
+  struct loom_rag rag = {0};
+  struct loom_rag_query q = {
+      .text = j->text, .top_k = j->top_k, .mode = j->mode, .filter = j->filter};
+  if (!(j->err = loom_rag_resolve(j->index, &rag, &j->e))) {
+    j->err = loom_rag_search(&rag, &q, &j->hits, &j->e);
+    loom_rag_release(&rag);
+  }
+}
+
+/* Run side: finishes the task with the search's outcome. */
+static void search_finish_cb(void *arg) {
+  struct rjob *j = arg;
+  pthread_mutex_lock(&j->mu);
+  bool cancelled = j->cancelled;
+  pthread_mutex_unlock(&j->mu);
+  if (cancelled) { /* the task is gone; the cancel dropped its reference */
+    rjob_unref(j);
+    return;
+  }
+  struct loom_task *t = j->t;
+  const struct loom_node *node = loom_task_node(t);
+  j->t = NULL;
+  loom_task_set_state(t, NULL);
+  if (j->err) {
+    loom_task_fail(t, j->err, "node '%s': %s", node->name, j->e.message);
+  } else {
+    const char *output =
+        json_string_value(json_object_get(settings(node), "output"));
+    json_t *writes = json_object();
+    json_object_set_new(writes, output ? output : "documents", j->hits);
+    j->hits = NULL;
+    loom_task_done(t, writes);
+  }
+  rjob_unref(j); /* the pool side's */
+  rjob_unref(j); /* the task's */
+}
+
+/* Loop side, after the search: hands the pool side's reference to the
+ * run, unless the task was cancelled. */
+static void search_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
+  (void)loop;
+  struct rjob *j = arg;
+  if (st) {
+    j->err = st;
+    loom_error_set(&j->e, st, "the search could not be queued");
+  }
+  pthread_mutex_lock(&j->mu);
+  bool posted =
+      !j->cancelled && loom_task_post(j->t, search_finish_cb, j) == LOOM_OK;
+  pthread_mutex_unlock(&j->mu);
+  if (!posted)
+    rjob_unref(j);
+}
+
 static void retrieve_start(struct loom_task *t) {
   const json_t *c = settings(loom_task_node(t));
   struct loom_error e = {0};
-  struct loom_rag rag = {0};
   char *text = NULL;
-  json_t *hits = NULL;
+  struct loom_loop *loop = NULL;
   loom_err err = query_text(c, loom_task_state(t), &text, &e);
-  if (err)
-    goto out;
-  const char *index = json_string_value(json_object_get(c, "index"));
-  if ((err = loom_rag_resolve(index, &rag, &e)))
-    goto out;
-  json_t *k = json_object_get(c, "top_k");
-  struct loom_rag_query q = {.text = text,
-                             .top_k = k ? (size_t)json_integer_value(k)
-                                        : DEFAULT_TOP_K,
-                             .filter = json_object_get(c, "filter")};
-  loom_rag_mode_parse(json_string_value(json_object_get(c, "mode")), &q.mode);
-  err = loom_rag_search(&rag, &q, &hits, &e);
-  loom_rag_release(&rag);
-out:
-  loom_free(text);
+  if (!err && !(loop = worker_loop()))
+    err = loom_error_set(&e, LOOM_ERR_UNAVAILABLE,
+                         "cannot start the retrieval loop");
   if (err) {
+    loom_free(text);
     loom_task_fail(t, err, "node '%s': %s", loom_task_node(t)->name, e.message);
     return;
   }
-  const char *output = json_string_value(json_object_get(c, "output"));
-  json_t *writes = json_object();
-  json_object_set_new(writes, output ? output : "documents", hits);
-  loom_task_done(t, writes);
+  struct rjob *j = LOOM_NEW(struct rjob);
+  json_t *k = json_object_get(c, "top_k");
+  const json_t *filter = json_object_get(c, "filter");
+  atomic_init(&j->refs, 2);
+  pthread_mutex_init(&j->mu, NULL);
+  j->t = t;
+  j->index = loom_strdup(json_string_value(json_object_get(c, "index")));
+  j->text = text;
+  j->filter = filter ? json_deep_copy(filter) : NULL;
+  j->top_k = k ? (size_t)json_integer_value(k) : DEFAULT_TOP_K;
+  loom_rag_mode_parse(json_string_value(json_object_get(c, "mode")), &j->mode);
+  loom_task_set_state(t, j);
+  if (loom_loop_work(loop, search_work_cb, search_after_cb, j) != LOOM_OK) {
+    loom_task_set_state(t, NULL);
+    rjob_unref(j);
+    rjob_unref(j);
+    loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
+                   "node '%s': the retrieval loop stopped",
+                   loom_task_node(t)->name);
+  }
+  /* Parked: the loop posts search_finish_cb when the search is over. */
 }
 
-static const struct loom_node_kind RETRIEVE_KIND = {
-    .name = "retrieve", .compile = retrieve_compile, .start = retrieve_start};
+/* Run side: the run was cancelled; nothing is posted for the task from
+ * here on (a search in flight finishes on the pool and is dropped). */
+static void retrieve_cancel(struct loom_task *t) {
+  struct rjob *j = loom_task_get_state(t);
+  if (!j)
+    return;
+  loom_task_set_state(t, NULL);
+  pthread_mutex_lock(&j->mu);
+  j->cancelled = true;
+  j->t = NULL;
+  pthread_mutex_unlock(&j->mu);
+  rjob_unref(j); /* the task's */
+}
+
+static const struct loom_node_kind RETRIEVE_KIND = {.name = "retrieve",
+                                                    .compile = retrieve_compile,
+                                                    .start = retrieve_start,
+                                                    .cancel = retrieve_cancel};
 
 loom_err loom_rag_node_kind_register(struct loom_error *e) {
   static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -60,8 +60,14 @@ struct loom_rag_resolver *loom_rag_dir_resolver_new(struct loom_store *store,
                                                     const char *data_dir);
 void loom_rag_dir_resolver_free(struct loom_rag_resolver *r);
 
-/* Registers the `retrieve` node kind (once per process; again is OK). */
+/* Registers the `retrieve` node kind (once per process; again is OK).
+ * Its tasks park the run while the search runs on libuv's thread pool. */
 loom_err loom_rag_node_kind_register(struct loom_error *e) LOOM_MUST_USE;
+
+/* Stops the retrieve node's loop, waiting for searches in flight (their
+ * tasks were cancelled or their runs stopped). Call before clearing the
+ * resolver or freeing what it resolves; a later retrieve starts it again. */
+void loom_rag_node_shutdown(void);
 
 /* Adds the `retrieve` tool: arguments {"query", "top_k"?, "index"?};
  * `default_index` (copied; may be NULL) is used when "index" is absent. */

@@ -51,6 +51,7 @@ static loom_err open_index(const char *name, bool create, struct loom_rag *rag,
 }
 
 void loom_api_documents_shutdown(void) {
+  loom_rag_node_shutdown(); /* searches in flight use the backends */
   loom_rag_set_resolver(NULL);
   loom_rag_backends_free(doc_be);
   doc_be = NULL;
