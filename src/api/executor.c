@@ -7,9 +7,9 @@
  * (store calls block, so an engine run may not sit on a loop thread). On
  * the worker, the run is built from its validated body, every engine event
  * is turned into the stream events LangGraph clients expect and appended
- * to the run (which wakes its streams), and a cancel request is honoured
- * from inside the event callback, i.e. on the thread that owns the engine
- * run. A run parked on asynchronous nodes (model calls) gives its worker
+ * to the run (run_events.c; that wakes its streams), and a cancel request
+ * is honoured from inside the event callback, i.e. on the thread that owns
+ * the engine run. A run parked on asynchronous nodes (model calls) gives its worker
  * back: when a continuation is posted to it, the engine's wake_cb queues
  * loom_run_resume on the pool, so thousands of parked runs cost memory,
  * not threads; cancel reaches a parked run through loom_run_post. When
@@ -57,7 +57,7 @@ struct exec {
    * nothing to write to disk and nothing to delete after. */
   struct loom_store *store;
   uint64_t started_ms; /* when it started running (LOOM_RUN_TIMEOUT) */
-  unsigned modes;      /* stream modes it makes events for (mode_bit) */
+  unsigned modes;      /* stream modes it makes events for (run_events.c) */
 };
 
 /* One trip of a run through the pool: the first, or a resume. Only the
@@ -68,219 +68,9 @@ struct trip {
   bool stopped;
 };
 
-/* ---- engine events → stream events ---- */
-
-static json_t *interrupt_list(const json_t *engine_interrupts) {
-  json_t *out = json_array();
-  size_t i;
-  const json_t *it;
-  json_array_foreach(engine_interrupts, i, it) {
-    json_array_append_new(out, json_pack("{s:O, s:O?}", "value",
-                                         json_object_get(it, "value")
-                                             ? json_object_get(it, "value")
-                                             : json_null(),
-                                         "id", json_object_get(it, "id")));
-  }
-  return out;
-}
-
-/* The stream modes a run produces events for: those of its stream_mode
- * (LangGraph's join streams pick among them), every mode for background
- * runs (whoever joins may ask for any). Bits of enum mode_bit. */
-enum mode_bit {
-  MODE_VALUES = 1u << 0,
-  MODE_UPDATES = 1u << 1,
-  MODE_TASKS = 1u << 2,
-  MODE_CHECKPOINTS = 1u << 3,
-  MODE_DEBUG = 1u << 4,
-  MODE_CUSTOM = 1u << 5,
-  MODE_MESSAGES = 1u << 6,
-  MODE_ALL = ~0u,
-};
-
-static unsigned produced_modes(const struct api_run *r) {
-  static const struct {
-    const char *name;
-    unsigned bit;
-  } names[] = {{"values", MODE_VALUES},     {"updates", MODE_UPDATES},
-               {"tasks", MODE_TASKS},       {"checkpoints", MODE_CHECKPOINTS},
-               {"debug", MODE_DEBUG},       {"custom", MODE_CUSTOM},
-               {"messages", MODE_MESSAGES}, {"messages-tuple", MODE_MESSAGES},
-               {"events", MODE_ALL}};
-  if (r->all_modes)
-    return MODE_ALL;
-  unsigned out = 0;
-  size_t i;
-  const json_t *m;
-  json_array_foreach(json_object_get(r->kwargs, "stream_mode"), i, m) {
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-      if (json_is_string(m) && !strcmp(json_string_value(m), names[k].name))
-        out |= names[k].bit;
-  }
-  return out;
-}
-
-/* Stream events made from one engine event, outside the api lock; they
- * are appended to the run under it (emit_all). */
-struct evbuf {
-  size_t n, cap;
-  struct {
-    const char *mode; /* static */
-    char *name;
-    json_t *data;
-  } * items;
-};
-
-static void add(struct evbuf *b, const char *mode, const char *ns,
-                json_t *data) {
-  if (b->n == b->cap) {
-    b->cap = b->cap ? b->cap * 2 : 4;
-    b->items = loom_realloc(b->items, b->cap * sizeof *b->items);
-  }
-  b->items[b->n].mode = mode;
-  b->items[b->n].name =
-      ns && *ns ? loom_asprintf("%s|%s", mode, ns) : loom_strdup(mode);
-  b->items[b->n].data = data;
-  b->n++;
-}
-
-/* Appends them (data stolen) and frees the buffer. Lock held. */
-static void emit_all(struct api_run *r, struct evbuf *b) {
-  for (size_t i = 0; i < b->n; i++) {
-    api_run_emit(r, b->items[i].mode, b->items[i].name, b->items[i].data);
-    loom_free(b->items[i].name);
-  }
-  loom_free(b->items);
-  *b = (struct evbuf){0};
-}
-
-static void add_debug(struct evbuf *b, const struct loom_event *ev,
-                      const char *type, const json_t *payload) {
-  json_t *now = api_now();
-  add(b, "debug", ev->ns,
-      json_pack("{s:s, s:o, s:i, s:O}", "type", type, "timestamp", now, "step",
-                ev->step, "payload", payload));
-}
-
-static json_t *checkpoint_event(const struct api_run *r,
-                                const struct loom_event *ev) {
-  const json_t *d = ev->data;
-  const char *id = json_string_value(json_object_get(d, "checkpoint_id"));
-  const char *parent = json_string_value(json_object_get(d, "parent_id"));
-  json_t *cfg = json_pack("{s:{s:s, s:s, s:s?}}", "configurable", "thread_id",
-                          r->thread_id, "checkpoint_ns", ev->ns ? ev->ns : "",
-                          "checkpoint_id", id);
-  json_t *pcfg = parent
-                     ? json_pack("{s:{s:s, s:s, s:s}}", "configurable",
-                                 "thread_id", r->thread_id, "checkpoint_ns",
-                                 ev->ns ? ev->ns : "", "checkpoint_id", parent)
-                     : json_null();
-  json_t *out = json_pack("{s:o, s:o, s:O?, s:O?, s:O?, s:[]}", "config", cfg,
-                          "parent_config", pcfg, "metadata",
-                          json_object_get(d, "metadata"), "next",
-                          json_object_get(d, "next"), "values",
-                          json_object_get(d, "values"), "tasks");
-  return out;
-}
-
-/* Model text deltas, which llm and agent nodes send as custom events
- * {"event": "token", "node", "text"}, also go out as LangGraph's
- * messages-tuple: [message chunk, metadata]. The run's ids read here never
- * change once it exists. */
-static void add_token(struct evbuf *b, const struct api_run *r,
-                      const struct loom_event *ev) {
-  const json_t *d = ev->data;
-  const char *node = json_string_value(json_object_get(d, "node"));
-  const char *text = json_string_value(json_object_get(d, "text"));
-  if (!node || !text)
-    return;
-  char *id = loom_asprintf("run-%s-%s-%d", r->id, node, ev->step);
-  add(b, "messages", ev->ns,
-      json_pack("[{s:s, s:s, s:s, s:[]}, {s:s, s:i, s:s, s:s, s:s}]", "content",
-                text, "type", "AIMessageChunk", "id", id, "tool_call_chunks",
-                "langgraph_node", node, "langgraph_step", ev->step, "run_id",
-                r->id, "thread_id", r->thread_id, "graph_id", r->graph_id));
-  loom_free(id);
-}
-
-static void add_tasks(struct evbuf *b, const struct loom_event *ev,
-                      unsigned modes) {
-  if (ev->type == LOOM_EVENT_TASK_RESULT) {
-    if (modes & MODE_TASKS)
-      add(b, "tasks", ev->ns, json_deep_copy(ev->data));
-    if (modes & MODE_DEBUG)
-      add_debug(b, ev, "task_result", ev->data);
-    return;
-  }
-  size_t i;
-  const json_t *t;
-  json_array_foreach(ev->data, i, t) {
-    if (modes & MODE_TASKS)
-      add(b, "tasks", ev->ns, json_deep_copy(t));
-    if (modes & MODE_DEBUG)
-      add_debug(b, ev, "task", t);
-  }
-}
-
-/* The stream events of one engine event, for the modes the run makes. */
-static void make_events(struct exec *x, const struct loom_event *ev,
-                        struct evbuf *b) {
-  struct api_run *r = x->run;
-  unsigned m = x->modes;
-  switch (ev->type) {
-  case LOOM_EVENT_VALUES:
-    if (m & MODE_VALUES)
-      add(b, "values", ev->ns, json_deep_copy(ev->data));
-    break;
-  case LOOM_EVENT_UPDATES:
-    if (m & MODE_UPDATES)
-      add(b, "updates", ev->ns, json_deep_copy(ev->data));
-    break;
-  case LOOM_EVENT_INTERRUPT: /* always: how a stream learns it stopped */
-    add(b, "updates", ev->ns,
-        json_pack("{s:o}", "__interrupt__", interrupt_list(ev->data)));
-    break;
-  case LOOM_EVENT_TASKS:
-  case LOOM_EVENT_TASK_RESULT:
-    add_tasks(b, ev, m);
-    break;
-  case LOOM_EVENT_CHECKPOINT:
-    if (m & (MODE_CHECKPOINTS | MODE_DEBUG)) {
-      json_t *cp = checkpoint_event(r, ev);
-      if (m & MODE_DEBUG)
-        add_debug(b, ev, "checkpoint", cp);
-      if (m & MODE_CHECKPOINTS)
-        add(b, "checkpoints", ev->ns, json_incref(cp));
-      json_decref(cp);
-    }
-    break;
-  case LOOM_EVENT_CUSTOM: {
-    loom_llm_usage_add(&x->usage, API_TENANT, ev->data);
-    if (m & MODE_CUSTOM)
-      add(b, "custom", ev->ns, json_deep_copy(ev->data));
-    const char *kind = json_string_value(json_object_get(ev->data, "event"));
-    if ((m & MODE_MESSAGES) && kind && !strcmp(kind, "token"))
-      add_token(b, r, ev);
-    break;
-  }
-  case LOOM_EVENT_ERROR:
-  case LOOM_EVENT_END:
-    break; /* the executor reports both itself once the run stopped */
-  }
-}
-
-/* On the thread running the engine: JSON is built before the api lock is
- * taken, which is held only to append. */
 static void event_cb(const struct loom_event *ev, void *arg) {
   struct exec *x = arg;
-  struct api_run *r = x->run;
-  struct evbuf b = {0};
-  make_events(x, ev, &b);
-  api_lock();
-  emit_all(r, &b);
-  bool cancel = r->cancel;
-  api_unlock();
-  if (cancel && x->engine)
+  if (api_run_engine_event(x->run, x->modes, &x->usage, ev) && x->engine)
     loom_run_cancel(x->engine);
 }
 
@@ -527,7 +317,7 @@ static void exec_work_cb(void *arg) {
     x->status = LOOM_RUN_CANCELLED;
     return;
   }
-  x->modes = produced_modes(r);
+  x->modes = api_run_modes(r);
   x->store = app->store;
   if (r->delete_thread)
     x->store = loom_engine_memstore_new(); /* a new thread: nothing before */
@@ -618,7 +408,8 @@ static void finish_locked(struct exec *x) {
     break;
   case LOOM_RUN_INTERRUPTED:
     r->status = API_RUN_INTERRUPTED;
-    json_object_set_new(values, "__interrupt__", interrupt_list(x->interrupts));
+    json_object_set_new(values, "__interrupt__",
+                        api_interrupt_list(x->interrupts));
     break;
   case LOOM_RUN_CANCELLED:
     if (!r->timed_out) {

@@ -303,6 +303,20 @@ struct api_watch *api_thread_watch_add(struct api_thread *t,
 /* Stops a run or thread watcher; safe while a wake-up is in flight. */
 void api_watch_remove(struct api_watch *w);
 
+/* ---- stream events from engine events (run_events.c) ---- */
+
+struct loom_event;
+/* The stream modes `r` makes events for, as bits (every mode for a
+ * background run, else those of its stream_mode). */
+unsigned api_run_modes(const struct api_run *r);
+/* Appends the stream events of engine event `ev` to `r` for `modes` (the
+ * api lock is taken to append: call without it); model usage in custom
+ * events is summed into `*usage`. Returns whether the run is to cancel. */
+bool api_run_engine_event(struct api_run *r, unsigned modes, json_t **usage,
+                          const struct loom_event *ev);
+/* Engine interrupts as LangGraph lists them: [{value, id}] (new). */
+json_t *api_interrupt_list(const json_t *engine_interrupts);
+
 /* ---- executor (executor.c) ---- */
 
 /* Starts the executor (keeps `app`). */

@@ -1,0 +1,225 @@
+/*
+ * run_events — what a run streams, made from its engine's events: values,
+ * updates (interrupts as {"__interrupt__": [...]}), tasks, checkpoints,
+ * debug, custom, and model text deltas as LangGraph's messages-tuple.
+ *
+ * A run makes events only for the stream modes it can be read in (its
+ * stream_mode; every mode for a background run, which anyone may join
+ * asking for any), so a wait or a values stream does not pay for debug
+ * payloads nobody reads. The JSON of an engine event's stream events is
+ * built first, without the api lock, which is then held only to append
+ * them to the run (executor.c calls api_run_engine_event from the thread
+ * running the engine).
+ */
+#include <string.h>
+
+#include "agents/llm_usage.h"
+#include "api/internal.h"
+#include "core/alloc.h"
+#include "engine/engine.h"
+
+json_t *api_interrupt_list(const json_t *engine_interrupts) {
+  json_t *out = json_array();
+  size_t i;
+  const json_t *it;
+  json_array_foreach(engine_interrupts, i, it) {
+    json_array_append_new(out, json_pack("{s:O, s:O?}", "value",
+                                         json_object_get(it, "value")
+                                             ? json_object_get(it, "value")
+                                             : json_null(),
+                                         "id", json_object_get(it, "id")));
+  }
+  return out;
+}
+
+/* Stream modes as bits (api_run_modes). */
+enum mode_bit {
+  MODE_VALUES = 1u << 0,
+  MODE_UPDATES = 1u << 1,
+  MODE_TASKS = 1u << 2,
+  MODE_CHECKPOINTS = 1u << 3,
+  MODE_DEBUG = 1u << 4,
+  MODE_CUSTOM = 1u << 5,
+  MODE_MESSAGES = 1u << 6,
+  MODE_ALL = ~0u,
+};
+
+unsigned api_run_modes(const struct api_run *r) {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } names[] = {{"values", MODE_VALUES},     {"updates", MODE_UPDATES},
+               {"tasks", MODE_TASKS},       {"checkpoints", MODE_CHECKPOINTS},
+               {"debug", MODE_DEBUG},       {"custom", MODE_CUSTOM},
+               {"messages", MODE_MESSAGES}, {"messages-tuple", MODE_MESSAGES},
+               {"events", MODE_ALL}};
+  if (r->all_modes)
+    return MODE_ALL;
+  unsigned out = 0;
+  size_t i;
+  const json_t *m;
+  json_array_foreach(json_object_get(r->kwargs, "stream_mode"), i, m) {
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+      if (json_is_string(m) && !strcmp(json_string_value(m), names[k].name))
+        out |= names[k].bit;
+  }
+  return out;
+}
+
+/* Stream events made from one engine event, outside the api lock; they
+ * are appended to the run under it (emit_all). */
+struct evbuf {
+  size_t n, cap;
+  struct {
+    const char *mode; /* static */
+    char *name;
+    json_t *data;
+  } * items;
+};
+
+static void add(struct evbuf *b, const char *mode, const char *ns,
+                json_t *data) {
+  if (b->n == b->cap) {
+    b->cap = b->cap ? b->cap * 2 : 4;
+    b->items = loom_realloc(b->items, b->cap * sizeof *b->items);
+  }
+  b->items[b->n].mode = mode;
+  b->items[b->n].name =
+      ns && *ns ? loom_asprintf("%s|%s", mode, ns) : loom_strdup(mode);
+  b->items[b->n].data = data;
+  b->n++;
+}
+
+/* Appends them (data stolen) and frees the buffer. Lock held. */
+static void emit_all(struct api_run *r, struct evbuf *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    api_run_emit(r, b->items[i].mode, b->items[i].name, b->items[i].data);
+    loom_free(b->items[i].name);
+  }
+  loom_free(b->items);
+  *b = (struct evbuf){0};
+}
+
+static void add_debug(struct evbuf *b, const struct loom_event *ev,
+                      const char *type, const json_t *payload) {
+  json_t *now = api_now();
+  add(b, "debug", ev->ns,
+      json_pack("{s:s, s:o, s:i, s:O}", "type", type, "timestamp", now, "step",
+                ev->step, "payload", payload));
+}
+
+static json_t *checkpoint_event(const struct api_run *r,
+                                const struct loom_event *ev) {
+  const json_t *d = ev->data;
+  const char *id = json_string_value(json_object_get(d, "checkpoint_id"));
+  const char *parent = json_string_value(json_object_get(d, "parent_id"));
+  json_t *cfg = json_pack("{s:{s:s, s:s, s:s?}}", "configurable", "thread_id",
+                          r->thread_id, "checkpoint_ns", ev->ns ? ev->ns : "",
+                          "checkpoint_id", id);
+  json_t *pcfg = parent
+                     ? json_pack("{s:{s:s, s:s, s:s}}", "configurable",
+                                 "thread_id", r->thread_id, "checkpoint_ns",
+                                 ev->ns ? ev->ns : "", "checkpoint_id", parent)
+                     : json_null();
+  json_t *out = json_pack("{s:o, s:o, s:O?, s:O?, s:O?, s:[]}", "config", cfg,
+                          "parent_config", pcfg, "metadata",
+                          json_object_get(d, "metadata"), "next",
+                          json_object_get(d, "next"), "values",
+                          json_object_get(d, "values"), "tasks");
+  return out;
+}
+
+/* Model text deltas, which llm and agent nodes send as custom events
+ * {"event": "token", "node", "text"}, also go out as LangGraph's
+ * messages-tuple: [message chunk, metadata]. The run's ids read here never
+ * change once it exists. */
+static void add_token(struct evbuf *b, const struct api_run *r,
+                      const struct loom_event *ev) {
+  const json_t *d = ev->data;
+  const char *node = json_string_value(json_object_get(d, "node"));
+  const char *text = json_string_value(json_object_get(d, "text"));
+  if (!node || !text)
+    return;
+  char *id = loom_asprintf("run-%s-%s-%d", r->id, node, ev->step);
+  add(b, "messages", ev->ns,
+      json_pack("[{s:s, s:s, s:s, s:[]}, {s:s, s:i, s:s, s:s, s:s}]", "content",
+                text, "type", "AIMessageChunk", "id", id, "tool_call_chunks",
+                "langgraph_node", node, "langgraph_step", ev->step, "run_id",
+                r->id, "thread_id", r->thread_id, "graph_id", r->graph_id));
+  loom_free(id);
+}
+
+static void add_tasks(struct evbuf *b, const struct loom_event *ev,
+                      unsigned modes) {
+  if (ev->type == LOOM_EVENT_TASK_RESULT) {
+    if (modes & MODE_TASKS)
+      add(b, "tasks", ev->ns, json_deep_copy(ev->data));
+    if (modes & MODE_DEBUG)
+      add_debug(b, ev, "task_result", ev->data);
+    return;
+  }
+  size_t i;
+  const json_t *t;
+  json_array_foreach(ev->data, i, t) {
+    if (modes & MODE_TASKS)
+      add(b, "tasks", ev->ns, json_deep_copy(t));
+    if (modes & MODE_DEBUG)
+      add_debug(b, ev, "task", t);
+  }
+}
+
+/* The stream events of one engine event, for the modes the run makes. */
+static void make_events(struct api_run *r, unsigned m, json_t **usage,
+                        const struct loom_event *ev, struct evbuf *b) {
+  switch (ev->type) {
+  case LOOM_EVENT_VALUES:
+    if (m & MODE_VALUES)
+      add(b, "values", ev->ns, json_deep_copy(ev->data));
+    break;
+  case LOOM_EVENT_UPDATES:
+    if (m & MODE_UPDATES)
+      add(b, "updates", ev->ns, json_deep_copy(ev->data));
+    break;
+  case LOOM_EVENT_INTERRUPT: /* always: how a stream learns it stopped */
+    add(b, "updates", ev->ns,
+        json_pack("{s:o}", "__interrupt__", api_interrupt_list(ev->data)));
+    break;
+  case LOOM_EVENT_TASKS:
+  case LOOM_EVENT_TASK_RESULT:
+    add_tasks(b, ev, m);
+    break;
+  case LOOM_EVENT_CHECKPOINT:
+    if (m & (MODE_CHECKPOINTS | MODE_DEBUG)) {
+      json_t *cp = checkpoint_event(r, ev);
+      if (m & MODE_DEBUG)
+        add_debug(b, ev, "checkpoint", cp);
+      if (m & MODE_CHECKPOINTS)
+        add(b, "checkpoints", ev->ns, json_incref(cp));
+      json_decref(cp);
+    }
+    break;
+  case LOOM_EVENT_CUSTOM: {
+    loom_llm_usage_add(usage, API_TENANT, ev->data);
+    if (m & MODE_CUSTOM)
+      add(b, "custom", ev->ns, json_deep_copy(ev->data));
+    const char *kind = json_string_value(json_object_get(ev->data, "event"));
+    if ((m & MODE_MESSAGES) && kind && !strcmp(kind, "token"))
+      add_token(b, r, ev);
+    break;
+  }
+  case LOOM_EVENT_ERROR:
+  case LOOM_EVENT_END:
+    break; /* the executor reports both itself once the run stopped */
+  }
+}
+
+bool api_run_engine_event(struct api_run *r, unsigned modes, json_t **usage,
+                          const struct loom_event *ev) {
+  struct evbuf b = {0};
+  make_events(r, modes, usage, ev, &b);
+  api_lock();
+  emit_all(r, &b);
+  bool cancel = r->cancel;
+  api_unlock();
+  return cancel;
+}
