@@ -10,12 +10,13 @@
  * to the run (run_events.c; that wakes its streams), and a cancel request
  * is honoured from inside the event callback, i.e. on the thread that owns
  * the engine run. A run parked on asynchronous nodes (model calls) gives
- * its worker back: when a continuation is posted to it, the engine's wake_cb queues
- * loom_run_resume on the pool, so thousands of parked runs cost memory,
- * not threads; cancel reaches a parked run through loom_run_post. When
- * the engine stops (loom_run_on_done, on whichever worker last ran it),
- * the run's status, result and its thread's status and values are set,
- * `end` is emitted, and the next pending run of the thread starts.
+ * its worker back: when a continuation is posted to it, the engine's
+ * wake_cb queues loom_run_resume on the pool, so thousands of parked runs
+ * cost memory, not threads; cancel reaches a parked run through
+ * loom_run_post. When the engine stops (loom_run_on_done, on whichever
+ * worker last ran it), the run's status, result and its thread's status
+ * and values are set, `end` is emitted, and the next pending run of the
+ * thread starts.
  *
  * Rollback (multitask "rollback", cancel action=rollback): the thread's
  * latest checkpoint from before the run is forked as the newest again (or
