@@ -1,7 +1,7 @@
 /*
  * bench_models — many concurrent graph runs, each parked on one model call.
  *
- *   bench_models BASE_URL [runs] [loops]
+ *   bench_models BASE_URL [runs] [loops] [stream|json]
  *
  * Loads a one-node graph whose `llm` node asks the OpenAI-compatible
  * server at BASE_URL (bench/models/run.sh starts one that answers after
@@ -9,9 +9,12 @@
  * a LangGraph.js graph without a checkpointer), spread over `loops`
  * event loops that own them. Each run parks on its model call, which runs
  * on one of `loops` model loops (LOOM_LLM_LOOPS), and is resumed on its
- * own loop when the answer is posted back; the node streams, so token
- * events reach a subscriber as they come. Prints one table row: runs, ok,
- * failed, wall seconds, peak RSS, CPU seconds (user + system) of this process.
+ * own loop when the answer is posted back. `stream` (the default): the
+ * node streams, so token events reach a subscriber as they come; `json`:
+ * the runs say no one wants token events, so the node asks for the answer
+ * in one piece (what the LangGraph.js side does). Prints one table row: runs,
+ * ok, failed, wall seconds, peak RSS, CPU seconds (user + system) of this
+ * process.
  */
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -50,6 +53,7 @@ static const struct loom_graph *graph;
 static json_t *input;
 static atomic_int remaining, ok_count, fail_count, token_runs;
 static sem_t all_done;
+static bool streamed = true;
 static char first_error[1024];
 
 static void event_cb(const struct loom_event *ev, void *arg) {
@@ -99,8 +103,10 @@ static void start_cb(struct loom_loop *loop, void *arg) {
     struct brun *b = &pl->runs[i];
     b->loop = loop;
     b->started = loom_clock_mono_s();
-    struct loom_run_opts o = {
-        .input = input, .wake_cb = wake_cb, .wake_arg = b};
+    struct loom_run_opts o = {.input = input,
+                              .wake_cb = wake_cb,
+                              .wake_arg = b,
+                              .no_token_events = !streamed};
     struct loom_error e = {0};
     if (loom_run_new(graph, &o, &b->run, &e)) {
       fprintf(stderr, "run: %s\n", e.message);
@@ -165,11 +171,13 @@ static struct loom_graph *setup(const char *base, unsigned nloops) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: bench_models BASE_URL [runs] [loops]\n");
+    fprintf(stderr,
+            "usage: bench_models BASE_URL [runs] [loops] [stream|json]\n");
     return 2;
   }
   int runs = argc > 2 ? atoi(argv[2]) : 10000;
   unsigned nloops = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
+  streamed = argc <= 4 || strcmp(argv[4], "json") != 0;
   struct loom_graph *g = setup(argv[1], nloops);
   graph = g;
   input = json_pack("{s:s}", "question", "Hello?");
@@ -195,11 +203,11 @@ int main(int argc, char **argv) {
   sem_wait(&all_done);
   double wall = loom_clock_mono_s() - t0;
   getrusage(RUSAGE_SELF, &u1);
-  printf("%-8d %-6d %-7d %-9.2f %-10.1f %-8.2f runs (llm node, streamed; "
+  printf("%-8d %-6d %-7d %-9.2f %-10.1f %-8.2f runs (llm node, %s; "
          "%d with token events)\n",
          runs, atomic_load(&ok_count), atomic_load(&fail_count), wall,
          (double)u1.ru_maxrss / 1024.0, cpu_seconds(&u1) - cpu_seconds(&u0),
-         atomic_load(&token_runs));
+         streamed ? "streamed" : "json", atomic_load(&token_runs));
   if (first_error[0])
     fprintf(stderr, "first error: %s\n", first_error);
   if (getenv("BENCH_DEBUG"))

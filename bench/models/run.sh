@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Model-call concurrency benchmark: N graph runs in flight at once, each a
-# one-node graph whose llm node makes one streamed chat call to an
-# OpenAI-compatible server answering every request after 2 s
-# (bench_model_server, C). loom (engine runs parked on libcurl multi over
-# libuv) and, side by side against the same server, the same workload in
-# LangGraph.js (one-node graph calling ChatOpenAI, streaming), when its
-# packages can be installed.
+# one-node graph whose llm node makes one chat call to an OpenAI-compatible
+# server answering every request after 2 s (bench_model_server, C). loom
+# (engine runs parked on libcurl multi over libuv), streamed with token
+# events and in one piece, and, side by side against the same server, the
+# same workload in LangGraph.js (one-node graph calling ChatOpenAI, in one
+# piece), when its packages can be installed. The ratio compares like with
+# like: loom's one-piece row.
 #   bench/models/run.sh [runs] [loops]     (LG_RUNS=n for LangGraph.js)
 # loops: loom's model loops (LOOM_LLM_LOOPS) and run-owning loops.
 set -euo pipefail
@@ -28,7 +29,8 @@ base="http://127.0.0.1:$(awk '/^port /{print $2}' "$out")/v1"
 
 printf '\n%-12s %-8s %-6s %-7s %-9s %-10s %-8s %s\n' who runs ok failed wall_s peak_rss_mb cpu_s mode
 row() { printf '%-12s %s\n' "$1" "$2"; }
-loom=$("$build/bench_models" "$base" "$runs" "$loops")
+row "loom" "$("$build/bench_models" "$base" "$runs" "$loops" stream)"
+loom=$("$build/bench_models" "$base" "$runs" "$loops" json)
 row "loom" "$loom"
 lg=""
 if (cd bench/models && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then

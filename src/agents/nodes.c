@@ -65,6 +65,7 @@ struct job {
   const struct loom_tools *tools;
   int max_iterations;
   bool react;
+  bool tokens; /* stream the answer: the run wants token events */
   double temperature;
   long max_tokens;
   /* loop side only */
@@ -177,8 +178,9 @@ static loom_err job_call(struct job *j, struct loom_loop *loop,
                                      (struct loom_llm_structured **)&j->call,
                                      e);
   if (j->kind == JOB_TEXT) {
-    struct loom_llm_call_opts o = {
-        .on_delta = delta_cb, .on_done = text_done_cb, .ud = j};
+    struct loom_llm_call_opts o = {.on_delta = j->tokens ? delta_cb : NULL,
+                                   .on_done = text_done_cb,
+                                   .ud = j};
     return loom_llm_call_start(&env, j->p, &req, &o,
                                (struct loom_llm_call **)&j->call, e);
   }
@@ -188,7 +190,7 @@ static loom_err job_call(struct job *j, struct loom_loop *loop,
                               .max_iterations = j->max_iterations,
                               .react = j->react,
                               .temperature = j->temperature,
-                              .on_delta = delta_cb,
+                              .on_delta = j->tokens ? delta_cb : NULL,
                               .on_done = agent_done_cb,
                               .ud = j};
   return loom_agent_start(&env, &o, j->messages, (struct loom_agent **)&j->call,
@@ -461,6 +463,7 @@ static struct job *job_new(struct loom_task *t, bool agent) {
   j->max_iterations =
       (int)json_integer_value(json_object_get(c, "max_iterations"));
   j->react = json_is_true(json_object_get(c, "react"));
+  j->tokens = loom_task_wants_tokens(t);
   pthread_mutex_init(&j->mu, NULL);
   loom_buf_init(&j->deltas, 1u << 20);
   return j;

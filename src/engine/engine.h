@@ -96,6 +96,8 @@ const json_t *loom_task_resume(const struct loom_task *t, size_t i);
 struct loom_lua *loom_task_lua(struct loom_task *t);
 struct loom_run *loom_task_run(struct loom_task *t);
 void *loom_task_user(const struct loom_task *t);
+/* Whether the run wants token deltas as events (loom_run_opts). */
+bool loom_task_wants_tokens(const struct loom_task *t);
 /* Sends a `custom` event to the run's subscribers (value borrowed). */
 void loom_task_emit(struct loom_task *t, const json_t *value);
 
@@ -169,6 +171,10 @@ struct loom_run_opts {
   size_t lua_memory;         /* 0: default */
   uint64_t lua_instructions; /* 0: default */
   void *user;                /* handed to node kinds (loop, clients) */
+  /* Nobody listens for token-by-token output (no `messages` stream): node
+   * kinds may ask a model for its answer in one piece, which costs the
+   * server and loom less than a stream of deltas. */
+  bool no_token_events;
   /* Extra keys for every checkpoint's metadata (graph id, run id, ...);
    * borrowed. */
   const json_t *metadata;

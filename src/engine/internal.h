@@ -71,6 +71,7 @@ struct loom_run {
   enum loom_durability durability;
   json_t *before, *after; /* node-name arrays: graph's plus the run's */
   void *user;
+  bool no_token_events;
   struct loom_lua *lua; /* NULL until a Lua chunk runs: loom_engine_lua */
   size_t lua_memory;
   uint64_t lua_instructions;

@@ -107,6 +107,7 @@ static void subgraph_start(struct loom_task *t) {
                             .command = command,
                             .durability = r->durability,
                             .user = r->user,
+                            .no_token_events = r->no_token_events,
                             .metadata = r->metadata};
   struct loom_run *child = NULL;
   struct loom_error e = {0};

@@ -33,6 +33,9 @@ struct loom_run *loom_task_run(struct loom_task *t) {
   return t->run;
 }
 void *loom_task_user(const struct loom_task *t) { return t->run->user; }
+bool loom_task_wants_tokens(const struct loom_task *t) {
+  return !t->run->no_token_events;
+}
 void loom_task_set_state(struct loom_task *t, void *state) {
   t->kind_state = state;
 }
