@@ -122,6 +122,36 @@ static void graph_with_model_nodes(void **state) {
   loom_graph_free(g);
 }
 
+/* A run nobody streams tokens from asks the model for its answer in one
+ * piece: no token events, and the request says "stream": false. */
+static void answer_in_one_piece_without_token_listeners(void **state) {
+  (void)state;
+  llm_server_script(&srv, "[{\"content\":\"Owls hunt at night.\"},"
+                          "{\"content\":\"{\\\"score\\\": 8}\"}]");
+  struct loom_graph *g;
+  struct loom_error e = {0};
+  if (loom_graph_load(GRAPH, strlen(GRAPH), "t.yaml", &g, &e))
+    fail_msg("load: %s", e.message);
+  json_t *input = json_pack("{s:s}", "text", "Owls hunt at night.");
+  struct loom_run_opts opts = {.input = input, .no_token_events = true};
+  struct loom_run *run;
+  assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
+  struct seen s = {0};
+  loom_run_subscribe(run, event_cb, &s);
+  assert_int_equal(run_to_stop(run), LOOM_RUN_SUCCESS);
+  assert_string_equal(
+      json_string_value(json_object_get(loom_run_values(run), "summary")),
+      "Owls hunt at night.");
+  assert_int_equal(s.tokens, 0);
+  json_t *reqs = llm_server_requests(&srv);
+  json_t *first = json_object_get(json_array_get(reqs, 0), "json");
+  assert_false(json_is_true(json_object_get(first, "stream")));
+  json_decref(reqs);
+  loom_run_free(run);
+  json_decref(input);
+  loom_graph_free(g);
+}
+
 static void config_errors_at_load(void **state) {
   (void)state;
   const char *bad[][2] = {
@@ -161,6 +191,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(graph_with_model_nodes),
+      cmocka_unit_test(answer_in_one_piece_without_token_listeners),
       cmocka_unit_test(config_errors_at_load),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
