@@ -208,6 +208,7 @@ static bool run_engine(struct exec *x) {
       .ninterrupt_after = na,
       .wake_cb = wake_cb,
       .wake_arg = x,
+      .no_token_events = !api_run_modes_want_tokens(x->modes),
   };
   json_t *meta = checkpoint_metadata(r);
   opts.metadata = meta;

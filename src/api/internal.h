@@ -309,6 +309,9 @@ struct loom_event;
 /* The stream modes `r` makes events for, as bits (every mode for a
  * background run, else those of its stream_mode). */
 unsigned api_run_modes(const struct api_run *r);
+/* Whether `modes` show model tokens as they come (`custom`, `messages`);
+ * without, a run's model calls answer in one piece. */
+bool api_run_modes_want_tokens(unsigned modes);
 /* Appends the stream events of engine event `ev` to `r` for `modes` (the
  * api lock is taken to append: call without it); model usage in custom
  * events is summed into `*usage`. Returns whether the run is to cancel. */

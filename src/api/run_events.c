@@ -66,6 +66,10 @@ unsigned api_run_modes(const struct api_run *r) {
   return out;
 }
 
+bool api_run_modes_want_tokens(unsigned modes) {
+  return modes & (MODE_CUSTOM | MODE_MESSAGES);
+}
+
 /* Stream events made from one engine event, outside the api lock; they
  * are appended to the run under it (emit_all). */
 struct evbuf {
