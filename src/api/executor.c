@@ -422,7 +422,7 @@ static void finish_locked(struct exec *x) {
     snprintf(x->error.message, sizeof x->error.message,
              "the run took longer than LOOM_RUN_TIMEOUT (%.3g s)",
              (double)run_timeout_ms / 1000.0);
-    /* fall through */
+    __attribute__((fallthrough)); /* a timeout is reported as an error */
   default:
     r->status =
         x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT : API_RUN_ERROR;

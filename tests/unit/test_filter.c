@@ -253,8 +253,8 @@ static const char *VARIED_FILTERS[] = {
     "{\"nope\":{\"$nin\":[\"a\"]}}",
     "{\"nope\":3}",
     "{\"$or\":[{\"genre\":\"noir\"},{\"year\":{\"$lt\":1995}}]}",
-    "{\"$and\":[{\"genre\":{\"$in\":[\"doc\",\"noir\"]}},"
-    "{\"$or\":[{\"free\":true},{\"tags\":\"noir\"}]}]}",
+    ("{\"$and\":[{\"genre\":{\"$in\":[\"doc\",\"noir\"]}},"
+     "{\"$or\":[{\"free\":true},{\"tags\":\"noir\"}]}]}"),
     "{\"f300\":3}",
     "{\"f300\":{\"$exists\":false}}",
 };
