@@ -1,10 +1,14 @@
 /*
  * http_client — curl multi wired to a libuv loop.
  *
- * curl tells us which sockets to watch (socket_cb: one uv_poll per socket,
- * attached with curl_multi_assign; on REMOVE the poll is stopped, closed
- * and freed in its close callback) and when to call back (timer_cb: only
- * starts or stops one uv_timer). Readiness and timer expiry both call
+ * curl tells us which sockets to watch (socket_cb) and when to call back
+ * (timer_cb: only starts or stops one uv_timer). The sockets go into the
+ * client's own epoll set (add on first use, modify, delete on REMOVE; a
+ * mark set with curl_multi_assign says which are in), watched by one
+ * uv_poll: when it is readable, ready sockets are read in batches. A
+ * uv_poll per socket cost two epoll_ctl calls per change of interest
+ * (libuv deletes and re-adds), an ioctl, and a handle to allocate and
+ * close per connection. Readiness and timer expiry both call
  * curl_multi_socket_action, after which finished transfers are collected
  * with curl_multi_info_read and reported.
  *
@@ -34,6 +38,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/alloc.h"
@@ -45,13 +51,8 @@
 #define MAX_HEADER_BYTES (64 * 1024)
 /* Connections per HTTP/1 origin kept for reuse (see the note above). */
 #define KEEP_MAX 256
-
-struct sock {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  struct loom_http_client *client;
-  struct sock *prev, *next;
-};
+/* Ready sockets taken from the epoll set per epoll_wait. */
+#define READY_BATCH 256
 
 /* Per origin ("scheme://host:port"): what reuse can find there. */
 struct origin {
@@ -86,10 +87,12 @@ struct loom_http_client {
   struct loom_loop *loop;
   CURLM *multi;
   uv_timer_t timer;
+  int epfd;           /* curl's sockets */
+  uv_poll_t epoll_ev; /* epfd readable: some socket is ready */
+  int open_handles;   /* timer and epoll_ev; freed when both closed */
   struct loom_http_call *calls;
   struct origin *origins;
   unsigned max_conns;
-  struct sock *socks;
   unsigned active;
   int in_curl;   /* depth of calls into curl */
   bool deferred; /* a cancel or add waits for settle() */
@@ -213,65 +216,46 @@ static void settle(struct loom_http_client *c) {
 
 /* ---- curl ↔ libuv ---- */
 
-static void poll_cb(uv_poll_t *h, int status, int events) {
-  struct sock *s = h->data;
-  int flags = 0;
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  if (events & UV_READABLE)
-    flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE)
-    flags |= CURL_CSELECT_OUT;
-  action(s->client, s->fd, flags);
+static void epoll_cb(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  struct loom_http_client *c = h->data;
+  struct epoll_event ready[READY_BATCH];
+  int n = epoll_wait(c->epfd, ready, READY_BATCH, 0);
+  for (int i = 0; i < n; i++) {
+    uint32_t ev = ready[i].events;
+    int flags = 0;
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+      flags |= CURL_CSELECT_IN;
+    if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+      flags |= CURL_CSELECT_OUT;
+    action(c, ready[i].data.fd, flags);
+  }
 }
 
-static void sock_closed_cb(uv_handle_t *h) { loom_free(h->data); }
-
-static void sock_drop(struct sock *s) {
-  struct loom_http_client *c = s->client;
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    c->socks = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  uv_poll_stop(&s->poll);
-  uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
-}
+/* The mark curl_multi_assign keeps for a socket in the epoll set. */
+static char in_set;
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
                      void *socketp) {
   (void)easy;
   struct loom_http_client *c = userp;
-  struct sock *s = socketp;
   if (what == CURL_POLL_REMOVE) {
-    if (s) {
+    if (socketp) {
+      epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
       curl_multi_assign(c->multi, fd, NULL);
-      sock_drop(s);
     }
     return 0;
   }
-  if (!s) {
-    s = LOOM_NEW(struct sock);
-    s->fd = fd;
-    s->client = c;
-    if (uv_poll_init_socket(loom_loop_uv(c->loop), &s->poll, fd) != 0) {
-      loom_free(s);
-      return -1;
-    }
-    s->poll.data = s;
-    s->next = c->socks;
-    if (c->socks)
-      c->socks->prev = s;
-    c->socks = s;
-    curl_multi_assign(c->multi, fd, s);
-  }
-  int events = 0;
+  struct epoll_event ev = {.data.fd = fd};
   if (what & CURL_POLL_IN)
-    events |= UV_READABLE;
+    ev.events |= EPOLLIN;
   if (what & CURL_POLL_OUT)
-    events |= UV_WRITABLE;
-  uv_poll_start(&s->poll, events, poll_cb);
+    ev.events |= EPOLLOUT;
+  if (epoll_ctl(c->epfd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev))
+    return -1;
+  if (!socketp)
+    curl_multi_assign(c->multi, fd, &in_set);
   return 0;
 }
 
@@ -367,8 +351,21 @@ loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
     *out = NULL;
     return LOOM_ERR_INTERNAL;
   }
+  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (c->epfd < 0 ||
+      uv_poll_init(loom_loop_uv(loop), &c->epoll_ev, c->epfd) != 0) {
+    if (c->epfd >= 0)
+      close(c->epfd);
+    curl_multi_cleanup(c->multi);
+    loom_free(c);
+    *out = NULL;
+    return LOOM_ERR_INTERNAL;
+  }
+  c->epoll_ev.data = c;
+  uv_poll_start(&c->epoll_ev, UV_READABLE, epoll_cb);
   uv_timer_init(loom_loop_uv(loop), &c->timer);
   c->timer.data = c;
+  c->open_handles = 2;
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -381,7 +378,11 @@ loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
   return LOOM_OK;
 }
 
-static void client_closed_cb(uv_handle_t *h) { loom_free(h->data); }
+static void client_closed_cb(uv_handle_t *h) {
+  struct loom_http_client *c = h->data;
+  if (--c->open_handles == 0)
+    loom_free(c);
+}
 
 void loom_http_client_free(struct loom_http_client *c) {
   if (!c)
@@ -391,8 +392,8 @@ void loom_http_client_free(struct loom_http_client *c) {
     complete(c->calls, CURLE_ABORTED_BY_CALLBACK);
   }
   curl_multi_cleanup(c->multi);
-  while (c->socks)
-    sock_drop(c->socks);
+  uv_close((uv_handle_t *)&c->epoll_ev, client_closed_cb); /* stops it */
+  close(c->epfd);
   while (c->origins) {
     struct origin *o = c->origins;
     c->origins = o->next;

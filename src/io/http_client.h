@@ -2,9 +2,10 @@
  * http_client — asynchronous HTTP requests on libcurl multi, driven by a
  * loom loop.
  *
- * One client per loop. curl's socket callback maps each socket to a
- * uv_poll (curl_multi_assign), its timer callback only starts or stops one
- * uv_timer, and both feed curl_multi_socket_action; finished transfers are
+ * One client per loop. curl's socket callback puts each socket in the
+ * client's epoll set (watched by one uv_poll), its timer callback only
+ * starts or stops one uv_timer, and both feed curl_multi_socket_action;
+ * finished transfers are
  * collected after each action. Requests cost memory, never a thread, so
  * thousands may be in flight (budget file descriptors: see
  * loom_http_server_new for RLIMIT_NOFILE). Every request has a connect and
