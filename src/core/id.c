@@ -1,13 +1,18 @@
 /*
  * id — UUIDv7: 48 bits of Unix milliseconds, 12 bits of per-millisecond
  * counter (RFC 9562 method 1), 62 random bits.
+ *
+ * The random bits come from a per-thread pool refilled with one getrandom
+ * call per 25 ids (emptied in a forked child), and the id is written out
+ * by hand: a run makes several ids, and a syscall plus snprintf for each
+ * showed in profiles of 10,000 concurrent runs.
  */
 #include "core/id.h"
 
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "core/clock.h"
@@ -25,14 +30,39 @@ void loom_random_bytes(void *out, size_t len) {
   }
 }
 
+#define POOL_BYTES 256
+#define ID_RANDOM 10 /* random bytes per id */
+
+static _Thread_local unsigned char pool[POOL_BYTES];
+static _Thread_local size_t pool_left;
+static _Thread_local unsigned pool_gen;
+static unsigned fork_gen; /* bumped in a forked child: pools refill */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void child_cb(void) { fork_gen++; }
+
+static void atfork_init(void) { pthread_atfork(NULL, NULL, child_cb); }
+
+static void pool_take(unsigned char out[ID_RANDOM]) {
+  pthread_once(&atfork_once, atfork_init);
+  if (pool_left < ID_RANDOM || pool_gen != fork_gen) {
+    loom_random_bytes(pool, sizeof pool);
+    pool_left = sizeof pool;
+    pool_gen = fork_gen;
+  }
+  pool_left -= ID_RANDOM;
+  memcpy(out, pool + pool_left, ID_RANDOM);
+  memset(pool + pool_left, 0, ID_RANDOM); /* handed out once */
+}
+
 /* Guards last_ms/counter so ids from many threads stay ordered. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t last_ms;
 static uint16_t counter;
 
 char *loom_id_new(char out[LOOM_ID_LEN + 1]) {
-  unsigned char rnd[10];
-  loom_random_bytes(rnd, sizeof rnd);
+  unsigned char rnd[ID_RANDOM];
+  pool_take(rnd);
 
   pthread_mutex_lock(&lock);
   uint64_t ms = loom_clock_wall_ms();
@@ -58,11 +88,15 @@ char *loom_id_new(char out[LOOM_ID_LEN + 1]) {
   for (int i = 9; i < 16; i++)
     b[i] = rnd[i - 7];
 
-  snprintf(out, LOOM_ID_LEN + 1,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-           b[11], b[12], b[13], b[14], b[15]);
+  static const char hex[] = "0123456789abcdef";
+  char *p = out;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *p++ = '-';
+    *p++ = hex[b[i] >> 4];
+    *p++ = hex[b[i] & 0x0f];
+  }
+  *p = '\0';
   return out;
 }
 
