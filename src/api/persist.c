@@ -406,29 +406,9 @@ static void load_versions(const char *id) {
   json_decref(vers);
 }
 
-static size_t load_assistants(void) {
-  size_t count = 0;
-  for (size_t off = 0;; off += LOOM_SEARCH_MAX_LIMIT) {
-    struct loom_search q = {
-        .limit = LOOM_SEARCH_MAX_LIMIT, .offset = off, .ascending = true};
-    json_t *rows = NULL;
-    struct loom_error e = {0};
-    if (loom_store_search_assistants(app->store, API_TENANT, &q, &rows, &e)) {
-      LOOM_WARN("persist: cannot load assistants: %s", e.message);
-      return count;
-    }
-    size_t i, n = json_array_size(rows);
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-      const char *id = json_string_value(json_object_get(row, "assistant_id"));
-      load_versions(id);
-      api_assistant_put(json_incref(row));
-    }
-    json_decref(rows);
-    count += n;
-    if (n < LOOM_SEARCH_MAX_LIMIT)
-      return count;
-  }
+static void load_assistant(json_t *row) {
+  load_versions(json_string_value(json_object_get(row, "assistant_id")));
+  api_assistant_put(json_incref(row));
 }
 
 /* Whether the store has events of `r`. An unfinished run gets them back
@@ -510,7 +490,7 @@ static void load_run(struct api_thread *t, const json_t *row) {
   }
 }
 
-static void load_thread(const json_t *row) {
+static void load_thread(json_t *row) {
   const char *id = json_string_value(json_object_get(row, "thread_id"));
   json_t *md = json_object_get(row, "metadata");
   struct api_thread *t =
@@ -541,20 +521,27 @@ static void load_thread(const json_t *row) {
   api_executor_kick(t);
 }
 
-static size_t load_threads(void) {
+typedef loom_err (*search_fn)(struct loom_store *s, const char *tenant,
+                              const struct loom_search *q, json_t **out,
+                              struct loom_error *e);
+
+/* Every row of a table, page by page, oldest first, handed to `each`;
+ * how many there were. A failed read is logged and ends the load. */
+static size_t load_all(const char *what, search_fn search,
+                       void (*each)(json_t *row)) {
   size_t count = 0;
   for (size_t off = 0;; off += LOOM_SEARCH_MAX_LIMIT) {
     struct loom_search q = {
         .limit = LOOM_SEARCH_MAX_LIMIT, .offset = off, .ascending = true};
     json_t *rows = NULL;
     struct loom_error e = {0};
-    if (loom_store_search_threads(app->store, API_TENANT, &q, &rows, &e)) {
-      LOOM_WARN("persist: cannot load threads: %s", e.message);
+    if (search(app->store, API_TENANT, &q, &rows, &e)) {
+      LOOM_WARN("persist: cannot load %s: %s", what, e.message);
       return count;
     }
     size_t i, n = json_array_size(rows);
     json_t *row;
-    json_array_foreach(rows, i, row) load_thread(row);
+    json_array_foreach(rows, i, row) each(row);
     json_decref(rows);
     count += n;
     if (n < LOOM_SEARCH_MAX_LIMIT)
@@ -566,8 +553,9 @@ void api_persist_load(void) {
   if (!app || !app->store)
     return;
   api_lock();
-  size_t na = load_assistants();
-  size_t nt = load_threads();
+  size_t na =
+      load_all("assistants", loom_store_search_assistants, load_assistant);
+  size_t nt = load_all("threads", loom_store_search_threads, load_thread);
   api_unlock();
   if (na || nt)
     LOOM_INFO("loaded %zu assistants and %zu threads", na, nt);

@@ -83,7 +83,7 @@ static void stop(struct serve *s) {
   loom_api_pinecone_shutdown();     /* checkpoints the vector indexes */
   loom_loop_group_free(s->app.loops);
   loom_api_langgraph_shutdown(); /* the API's queued writes, before close */
-  loom_agents_nodes_shutdown(); /* after the runs stopped */
+  loom_agents_nodes_shutdown();  /* after the runs stopped */
   loom_http_router_free(s->router);
   loom_store_close(s->app.store);
   loom_config_cleanup(&s->config);
