@@ -220,6 +220,16 @@ static loom_err compile_op(struct cctx *cx, const char *field, const char *op,
   return LOOM_OK;
 }
 
+/* An AND of one condition is that condition. */
+static struct fnode *unwrap_single(struct fnode *all) {
+  if (all->nkids != 1)
+    return all;
+  struct fnode *only = all->kids[0];
+  all->nkids = 0;
+  node_free(all);
+  return only;
+}
+
 /* A field's condition: a bare value ($eq) or an object of operators. */
 static loom_err compile_field(struct cctx *cx, const char *field,
                               const json_t *cond, struct fnode **out) {
@@ -247,13 +257,7 @@ static loom_err compile_field(struct cctx *cx, const char *field,
     }
     add_kid(all, kid);
   }
-  if (all->nkids == 1) {
-    *out = all->kids[0];
-    all->nkids = 0;
-    node_free(all);
-  } else {
-    *out = all;
-  }
+  *out = unwrap_single(all);
   return LOOM_OK;
 }
 
@@ -313,13 +317,7 @@ static loom_err compile_object(struct cctx *cx, const json_t *obj, int depth,
     }
     add_kid(all, kid);
   }
-  if (all->nkids == 1) {
-    *out = all->kids[0];
-    all->nkids = 0;
-    node_free(all);
-  } else {
-    *out = all;
-  }
+  *out = unwrap_single(all);
   return LOOM_OK;
 }
 
