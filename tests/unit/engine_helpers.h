@@ -6,6 +6,7 @@
 #define LOOM_TESTS_ENGINE_HELPERS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,23 @@ static inline struct loom_graph *load_graph(const char *yaml) {
     abort();
   }
   return g;
+}
+
+/* Whether loading `yaml` is refused with a message containing `needle`;
+ * says what the message was when it is not. */
+static inline bool graph_load_fails_with(const char *yaml, const char *needle) {
+  struct loom_graph *g = NULL;
+  struct loom_error e = {0};
+  if (loom_graph_load(yaml, strlen(yaml), "test.yaml", &g, &e) == LOOM_OK) {
+    loom_graph_free(g);
+    fprintf(stderr, "loaded, expected an error with '%s'\n", needle);
+    return false;
+  }
+  if (!strstr(e.message, needle)) {
+    fprintf(stderr, "error '%s' lacks '%s'\n", e.message, needle);
+    return false;
+  }
+  return true;
 }
 
 /* A new run of `g` with options `o`; aborts (the reason on stderr) when
