@@ -321,9 +321,10 @@ static void exec_work_cb(void *arg) {
   }
   x->modes = api_run_modes(r);
   x->store = app->store;
-  if (r->delete_thread)
+  if (r->delete_thread) {
     x->store = loom_engine_memstore_new(); /* a new thread: nothing before */
-  else
+    r->recovered = false; /* after a crash: from the input again */
+  } else
     remember_start_checkpoint(r);
   x->graph = api_graph_get(r->graph_id);
   if (!x->graph) {
@@ -486,10 +487,14 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
     t->active = NULL;
   /* Rolled back runs go; so do stateless ones (on_completion), whose
    * streams and waits still hold their references. */
+  bool drop = r->delete_thread || (t && t->temporary && !r->stateless);
+  if (r->stateless && !drop)
+    api_persist_run_delete(r); /* on_completion keep: the thread stays */
   if (r->rollback || r->stateless)
     api_run_remove(r);
-  bool drop = r->delete_thread || (t && t->temporary && !r->stateless);
   if (t && drop && !api_run_next_pending(t->id)) {
+    if (!t->memory_only)
+      api_persist_thread_delete(t->id); /* its runs and events go too */
     api_thread_remove(t);
     t = NULL;
   }

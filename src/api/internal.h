@@ -199,6 +199,8 @@ struct api_run {
   bool timed_out;         /* cancelled by LOOM_RUN_TIMEOUT: ends "timeout" */
   bool all_modes;         /* makes events in every stream mode (background
                              runs; else only its stream_mode's) */
+  bool memory_only;       /* never stored: a stateless run a client waits on
+                             or streams (its connection is its durability) */
   struct loom_loop *loop; /* of the request that made it (NULL: loaded) */
   bool ended;             /* the `end` event was emitted */
   bool events_gone;       /* the events before the last one in memory are
@@ -224,6 +226,8 @@ struct api_thread {
                              leaves the list when it leaves the table) */
   size_t nruns, capruns;
   bool temporary;             /* made for a stateless run */
+  bool memory_only;           /* not in the store: the thread of a
+                                 memory-only run, or deleted while busy */
   struct api_watch *watchers; /* woken when a run is attached, or at the
                                  thread's deletion */
 };

@@ -24,7 +24,11 @@
  * pending go back in the queue; runs that were running when the process
  * died continue from their thread's last checkpoint (no input or command
  * is applied twice), so a crash loses at most the step in flight.
- * Stateless runs and their temporary threads are not persisted.
+ * Stateless runs in the background are stored with their temporary
+ * threads, and deleted with them when they end; after a crash they start
+ * again from their input (their checkpoints were in memory), and the
+ * leftovers of ones that had ended are deleted. Stateless runs a client
+ * waits on or streams (memory_only) are not stored.
  */
 #include <pthread.h>
 #include <string.h>
@@ -274,7 +278,7 @@ static void enqueue(enum op_kind kind, const char *id, json_t *row) {
 
 void api_persist_thread_ack(const struct api_thread *t,
                             const struct api_persist_ack *ack) {
-  if (t->temporary) {
+  if (t->memory_only) {
     if (ack)
       ack_send(ack, LOOM_OK);
     return;
@@ -306,7 +310,7 @@ void api_persist_assistant(const json_t *row, enum api_persist_how how) {
 
 void api_persist_run_ack(const struct api_run *r, bool created,
                          const struct api_persist_ack *ack) {
-  if (r->stateless) {
+  if (r->memory_only) {
     if (ack)
       ack_send(ack, LOOM_OK);
     return;
@@ -328,7 +332,7 @@ void api_persist_run(const struct api_run *r, bool created) {
 
 void api_persist_event(const struct api_run *r, const char *event,
                        json_t *data) {
-  if (!r->stateless)
+  if (!r->memory_only)
     enqueue(OP_RUN_EVENT, r->id,
             json_pack("{s:s, s:O}", "event", event, "data",
                       data ? data : json_null()));
@@ -339,7 +343,7 @@ void api_persist_barrier(const struct api_persist_ack *ack) {
 }
 
 void api_persist_run_delete(const struct api_run *r) {
-  if (!r->stateless)
+  if (!r->memory_only)
     enqueue(OP_RUN_DELETE, r->id, NULL);
 }
 
@@ -440,6 +444,13 @@ static bool load_events(struct api_run *r, bool finished) {
   }
 }
 
+/* A run made by POST /runs (stateless, in the background): its thread
+ * goes when it ends. */
+static bool is_temporary(const json_t *run_row) {
+  return json_is_true(
+      json_object_get(json_object_get(run_row, "kwargs"), "temporary"));
+}
+
 /* A run row back into the table. Unfinished ones are queued again. */
 static void load_run(struct api_thread *t, const json_t *row) {
   struct api_run *r =
@@ -452,6 +463,10 @@ static void load_run(struct api_thread *t, const json_t *row) {
   const char *gid = json_string_value(json_object_get(as, "graph_id"));
   r->graph_id = loom_strdup(gid ? gid : t->graph_id ? t->graph_id : "");
   r->kwargs = json_deep_copy(json_object_get(row, "kwargs"));
+  if (is_temporary(row)) { /* a stateless run in the background */
+    r->stateless = r->delete_thread = true;
+    t->temporary = true;
+  }
   r->metadata = json_deep_copy(json_object_get(row, "metadata"));
   const char *ms =
       json_string_value(json_object_get(row, "multitask_strategy"));
@@ -490,8 +505,33 @@ static void load_run(struct api_thread *t, const json_t *row) {
   }
 }
 
+/* The thread of background stateless runs that had all ended when the
+ * process stopped: its deletion was not written yet. */
+static bool ended_temporary(const json_t *runs) {
+  bool temporary = false;
+  size_t i;
+  json_t *r;
+  json_array_foreach(runs, i, r) {
+    const char *st = json_string_value(json_object_get(r, "status"));
+    if (!st || !strcmp(st, "pending") || !strcmp(st, "running"))
+      return false;
+    temporary = temporary || is_temporary(r);
+  }
+  return temporary;
+}
+
 static void load_thread(json_t *row) {
   const char *id = json_string_value(json_object_get(row, "thread_id"));
+  struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .ascending = true};
+  json_t *runs = NULL;
+  if (loom_store_list_runs(app->store, API_TENANT, id, &q, &runs, NULL) !=
+      LOOM_OK)
+    runs = json_array();
+  if (ended_temporary(runs)) {
+    api_persist_thread_delete(id);
+    json_decref(runs);
+    return;
+  }
   json_t *md = json_object_get(row, "metadata");
   struct api_thread *t =
       api_thread_add(id, md ? json_deep_copy(md) : json_object());
@@ -509,15 +549,10 @@ static void load_thread(json_t *row) {
   t->status = loom_strdup(st && strcmp(st, "busy") ? st : "idle");
   const char *gid = json_string_value(json_object_get(md, "graph_id"));
   t->graph_id = gid ? loom_strdup(gid) : NULL;
-  struct loom_search q = {.limit = LOOM_SEARCH_MAX_LIMIT, .ascending = true};
-  json_t *runs = NULL;
-  if (loom_store_list_runs(app->store, API_TENANT, t->id, &q, &runs, NULL) ==
-      LOOM_OK) {
-    size_t i;
-    json_t *r;
-    json_array_foreach(runs, i, r) load_run(t, r);
-    json_decref(runs);
-  }
+  size_t i;
+  json_t *r;
+  json_array_foreach(runs, i, r) load_run(t, r);
+  json_decref(runs);
   api_executor_kick(t);
 }
 

@@ -174,7 +174,8 @@ struct create {
   json_t *kw;
   unsigned status; /* on failure */
   struct loom_error e;
-  bool all_modes;             /* background: events in every mode */
+  bool background;            /* answered at once: events in every mode,
+                                 stored even when stateless */
   struct api_run *run;        /* ref for the caller */
   struct api_persist_ack ack; /* told when the run is in the store */
 };
@@ -291,18 +292,26 @@ static void add_run_locked(struct create *c, struct api_thread *t,
   r->multitask_strategy = loom_strdup(ms ? ms : "reject");
   r->stateless = t->temporary;
   r->loop = c->ack.loop;
-  r->all_modes = c->all_modes;
+  r->all_modes = c->background;
   const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
   r->delete_thread = t->temporary && !(oc && !strcmp(oc, "keep"));
+  /* A stateless run in the background is stored like any other, thread
+   * and all, so a run a client was told of survives a crash; one a client
+   * waits on or streams is not (a crash drops its connection too). As in
+   * LangGraph, its kwargs say the thread goes when it ends, which is how
+   * the next process knows after a crash. */
+  r->memory_only = r->stateless && !c->background;
+  t->memory_only = t->memory_only || r->memory_only;
+  if (r->delete_thread)
+    json_object_set_new(r->kwargs, "temporary", json_true());
   if (!t->graph_id)
     t->graph_id = loom_strdup(graph_id);
   json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
   json_object_set_new(t->metadata, "assistant_id", json_string(asid));
   api_run_ref(r);
   c->run = r;
-  /* The run starts once its row is in the store (see run_saved_cb);
-   * stateless runs are not stored. */
-  r->unsaved = !r->stateless;
+  /* The run starts once its row is in the store (see run_saved_cb). */
+  r->unsaved = !r->memory_only;
   api_persist_thread(t);
   api_persist_run_ack(r, true, &c->ack);
   /* After the row: its events are stored after it, seq = id. */
@@ -410,7 +419,7 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
   /* As LangGraph's: a streamed or waited run makes the events of its
    * stream_mode, a background one those of every mode, for any join. */
   struct create c = {.thread_id = thread_id,
-                     .all_modes = reply == REPLY_RUN,
+                     .background = reply == REPLY_RUN,
                      .ack = {loom_http_loop(req), run_saved_cb, p}};
   if (read_run_body(body, &c.kw, &c.e)) {
     api_fail_err(req, &c.e);
@@ -457,32 +466,69 @@ static void stateless_wait_cb(struct loom_http_req *req, void *ud) {
   create_and_reply(req, NULL, REPLY_WAIT);
 }
 
-/* Batch runs are stateless: acknowledged at once, without a write. */
-static void batch_saved_cb(void *arg, loom_err err) {
-  (void)arg;
-  (void)err;
+/* Batch runs are stateless runs in the background: each starts once its
+ * row is stored, and the answer waits for all of them (a barrier queued
+ * after the last row). */
+struct batch {
+  struct loom_http_req *req;
+  json_t *out; /* the runs, as answered */
+  bool aborted;
+};
+
+/* The ack of one run of a batch; `arg` holds the run's ref. */
+static void batch_run_saved_cb(void *arg, loom_err err) {
+  struct api_run **slot = arg;
+  api_lock();
+  if (err == LOOM_OK)
+    run_saved_locked(*slot);
+  else if (err != LOOM_ERR_UNAVAILABLE) /* not stored: it never runs */
+    api_run_remove(*slot);
+  api_run_unref(*slot);
+  api_unlock();
+  loom_free(slot);
 }
 
 static bool batch_one(struct loom_http_req *req, const json_t *item,
                       json_t *out, struct loom_error *e) {
-  struct create c = {.all_modes = true,
-                     .ack = {loom_http_loop(req), batch_saved_cb, NULL}};
   if (!json_is_object(item))
     return api_invalid(e, "[]", "every item must be a run object"), false;
-  if (read_run_body(item, &c.kw, e))
+  struct api_run **slot = LOOM_NEW(struct api_run *);
+  struct create c = {.background = true,
+                     .ack = {loom_http_loop(req), batch_run_saved_cb, slot}};
+  if (read_run_body(item, &c.kw, e)) {
+    loom_free(slot);
     return false;
+  }
   api_auth_configurable(req, c.kw);
   bool ok = create_run(&c);
-  if (!ok)
+  if (!ok) {
     *e = c.e;
-  else {
+    loom_free(slot); /* nothing was queued: no ack comes */
+  } else {
+    *slot = c.run; /* the ack comes on this loop, after this handler */
     api_lock();
     json_array_append_new(out, api_run_json(c.run));
-    api_run_unref(c.run);
     api_unlock();
   }
   json_decref(c.kw);
   return ok;
+}
+
+static void batch_abort_cb(struct loom_http_req *req, void *arg) {
+  (void)req;
+  ((struct batch *)arg)->aborted = true; /* freed by batch_saved_cb */
+}
+
+static void batch_saved_cb(void *arg, loom_err err) {
+  struct batch *b = arg;
+  if (b->aborted || err == LOOM_ERR_UNAVAILABLE)
+    ; /* nobody to answer */
+  else if (err)
+    api_fail(b->req, 500, "internal", "the runs could not be stored");
+  else
+    loom_http_respond_json(b->req, 200, json_incref(b->out));
+  json_decref(b->out);
+  loom_free(b);
 }
 
 static void batch_cb(struct loom_http_req *req, void *ud) {
@@ -504,7 +550,12 @@ static void batch_cb(struct loom_http_req *req, void *ud) {
     json_decref(out);
     api_fail_err(req, &e);
   } else {
-    loom_http_respond_json(req, 200, out);
+    struct batch *b = LOOM_NEW(struct batch);
+    *b = (struct batch){.req = req, .out = out};
+    loom_http_suspend(req);
+    loom_http_on_abort(req, batch_abort_cb, b);
+    api_persist_barrier(
+        &(struct api_persist_ack){loom_http_loop(req), batch_saved_cb, b});
   }
   json_decref(body);
 }

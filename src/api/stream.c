@@ -184,7 +184,7 @@ static void read_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
  * store. Lock held. */
 static bool replay_from_store_locked(struct stream *s,
                                      const struct api_run *r) {
-  if (!r->events_gone || r->stateless || s->from_store_done || !api_store())
+  if (!r->events_gone || r->memory_only || s->from_store_done || !api_store())
     return false;
   if (r->nevents && s->next + 1 >= r->nevents)
     return false; /* only the last event is left: it is in memory */

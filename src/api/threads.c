@@ -269,9 +269,10 @@ static void forget_thread_locked(struct api_thread *t) {
   for (size_t i = 0; i < n; i++)
     drop_run_each(copy[i], t->id);
   loom_free(copy);
-  if (t->active)
-    t->temporary = true; /* removed when its run ends */
-  else
+  if (t->active) { /* removed when its run ends; nothing more stored */
+    t->temporary = true;
+    t->memory_only = true;
+  } else
     api_thread_remove(t);
 }
 
