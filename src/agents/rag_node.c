@@ -5,12 +5,12 @@
  * A retrieve task parks its run like an llm task: `start` renders the
  * query on the run's side, hands the search (resolve, embed the query,
  * vector and keyword search: with a provider embedder or a remote index
- * these are network calls) to libuv's thread pool through a loop of this
- * module, and returns. When the search is over, the loop posts the
- * outcome back to the run (loom_task_post), where it finishes the task.
- * A cancel marks the job under its mutex so nothing is posted for the
- * task afterwards; the job is reference-counted (the task's side and the
- * pool side each hold one). The loop starts on first use and stops in
+ * these are network calls) to retrieval's threads (io/pool.h), and
+ * returns. When the search is over, the thread posts the outcome back to
+ * the run (loom_task_post), where it finishes the task. A cancel marks
+ * the job under its mutex so nothing is posted for the task afterwards;
+ * the job is reference-counted (the task's side and the pool side each
+ * hold one). The threads start on first use and stop in
  * loom_rag_node_shutdown, which waits for searches in flight.
  *
  * The resolver is read without a lock: it is set at start-up before any
@@ -27,7 +27,7 @@
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "engine/engine.h"
-#include "io/loop.h"
+#include "io/pool.h"
 #include "stores/vector_store.h"
 
 #define DEFAULT_TOP_K 4
@@ -117,27 +117,30 @@ static loom_err query_text(const json_t *c, const json_t *state, char **out,
   return LOOM_OK;
 }
 
-/* Where searches are handed to the pool (started on first use). */
+/* As many as libuv's pool has by default: retrieval's share of the
+ * machine when many runs search at once. */
+#define RAG_THREADS 4
+
 static struct {
   pthread_mutex_t mu;
-  struct loom_loop *loop;
+  struct loom_pool *pool;
 } worker = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static struct loom_loop *worker_loop(void) {
+struct loom_pool *loom_rag_pool(void) {
   pthread_mutex_lock(&worker.mu);
-  if (!worker.loop && loom_loop_new("loom-retrieve", &worker.loop))
-    worker.loop = NULL;
-  struct loom_loop *loop = worker.loop;
+  if (!worker.pool && loom_pool_new("loom-retrieve", RAG_THREADS, &worker.pool))
+    worker.pool = NULL;
+  struct loom_pool *pool = worker.pool;
   pthread_mutex_unlock(&worker.mu);
-  return loop;
+  return pool;
 }
 
 void loom_rag_node_shutdown(void) {
   pthread_mutex_lock(&worker.mu);
-  struct loom_loop *loop = worker.loop;
-  worker.loop = NULL;
+  struct loom_pool *pool = worker.pool;
+  worker.pool = NULL;
   pthread_mutex_unlock(&worker.mu);
-  loom_loop_free(loop); /* waits for the searches in flight */
+  loom_pool_free(pool); /* waits for the searches in flight */
 }
 
 /* One search in flight. */
@@ -213,7 +216,7 @@ static void search_finish_cb(void *arg) {
   rjob_unref(j); /* the task's */
 }
 
-/* Loop side, after the search: hands the pool side's reference to the
+/* Pool side, after the search: hands the pool side's reference to the
  * run, unless the task was cancelled. */
 static void search_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   (void)loop;
@@ -234,11 +237,11 @@ static void retrieve_start(struct loom_task *t) {
   const json_t *c = settings(loom_task_node(t));
   struct loom_error e = {0};
   char *text = NULL;
-  struct loom_loop *loop = NULL;
+  struct loom_pool *pool = NULL;
   loom_err err = query_text(c, loom_task_state(t), &text, &e);
-  if (!err && !(loop = worker_loop()))
+  if (!err && !(pool = loom_rag_pool()))
     err = loom_error_set(&e, LOOM_ERR_UNAVAILABLE,
-                         "cannot start the retrieval loop");
+                         "cannot start the retrieval threads");
   if (err) {
     loom_free(text);
     loom_task_fail(t, err, "node '%s': %s", loom_task_node(t)->name, e.message);
@@ -256,15 +259,16 @@ static void retrieve_start(struct loom_task *t) {
   j->top_k = k ? (size_t)json_integer_value(k) : DEFAULT_TOP_K;
   loom_rag_mode_parse(json_string_value(json_object_get(c, "mode")), &j->mode);
   loom_task_set_state(t, j);
-  if (loom_loop_work(loop, search_work_cb, search_after_cb, j) != LOOM_OK) {
+  if (loom_pool_work(pool, NULL, search_work_cb, search_after_cb, j) !=
+      LOOM_OK) {
     loom_task_set_state(t, NULL);
     rjob_unref(j);
     rjob_unref(j);
     loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
-                   "node '%s': the retrieval loop stopped",
+                   "node '%s': the retrieval threads stopped",
                    loom_task_node(t)->name);
   }
-  /* Parked: the loop posts search_finish_cb when the search is over. */
+  /* Parked: the pool posts search_finish_cb when the search is over. */
 }
 
 /* Run side: the run was cancelled; nothing is posted for the task from

@@ -27,6 +27,7 @@
 #include "agents/rag.h"
 #include "core/err.h"
 
+struct loom_pool;
 struct loom_tools;
 
 struct loom_rag_resolver {
@@ -61,12 +62,21 @@ struct loom_rag_resolver *loom_rag_dir_resolver_new(struct loom_store *store,
 void loom_rag_dir_resolver_free(struct loom_rag_resolver *r);
 
 /* Registers the `retrieve` node kind (once per process; again is OK).
- * Its tasks park the run while the search runs on libuv's thread pool. */
+ * Its tasks park the run while the search runs on retrieval's threads. */
 loom_err loom_rag_node_kind_register(struct loom_error *e) LOOM_MUST_USE;
 
-/* Stops the retrieve node's loop, waiting for searches in flight (their
+/*
+ * Retrieval's own worker threads (started on first use; NULL if they
+ * cannot start), for its blocking work: embedding, searching, ingesting.
+ * Not libuv's pool: with LOOM_PINECONE_URL at this same server, that work
+ * waits for a Pinecone request which needs a thread of libuv's pool.
+ */
+struct loom_pool *loom_rag_pool(void);
+
+/* Stops retrieval's threads once the work queued on them is done (their
  * tasks were cancelled or their runs stopped). Call before clearing the
- * resolver or freeing what it resolves; a later retrieve starts it again. */
+ * resolver or freeing what it resolves; a later retrieve starts them
+ * again. */
 void loom_rag_node_shutdown(void);
 
 /* Adds the `retrieve` tool: arguments {"query", "top_k"?, "index"?};

@@ -343,7 +343,13 @@ static void doc_handler(struct loom_http_req *req, void *ud) {
   j->id = loom_http_param(req, "id");
   j->ctype = loom_http_header(req, "Content-Type");
   j->body = loom_http_body(req, &j->body_len);
-  api_offload(req, job_work_cb, job_done_cb, j);
+  struct loom_pool *pool = loom_rag_pool();
+  if (!pool) {
+    loom_free(j);
+    api_fail(req, 503, "unavailable", "cannot start the retrieval threads");
+    return;
+  }
+  api_offload_to(req, pool, job_work_cb, job_done_cb, j);
 }
 
 loom_err loom_api_documents_routes(struct loom_http_router *router,

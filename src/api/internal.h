@@ -35,6 +35,7 @@
 #include "io/router.h"
 
 struct loom_graph;
+struct loom_pool;
 struct loom_run;
 
 #define API_TENANT "default"
@@ -92,6 +93,12 @@ json_t *api_checkpoint_ref(const char *thread_id, const char *checkpoint_id);
  */
 void api_offload(struct loom_http_req *req, void (*work)(void *arg),
                  void (*done)(struct loom_http_req *req, void *arg), void *arg);
+/* The same on `pool`'s threads instead of libuv's (io/pool.h says when);
+ * `done(NULL, arg)` may then run on a thread of `pool` (the loop stopped). */
+void api_offload_to(struct loom_http_req *req, struct loom_pool *pool,
+                    void (*work)(void *arg),
+                    void (*done)(struct loom_http_req *req, void *arg),
+                    void *arg);
 
 /* Auth placeholder (the auth issue makes it real): the request's
  * `x-api-key`, or NULL; read by any handler, never checked yet. */

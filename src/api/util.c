@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "io/loop.h"
+#include "io/pool.h"
 
 void api_fail(struct loom_http_req *req, unsigned status, const char *code,
               const char *fmt, ...) {
@@ -208,11 +209,20 @@ static void offload_after_cb(struct loom_loop *loop, void *arg,
 void api_offload(struct loom_http_req *req, void (*work)(void *arg),
                  void (*done)(struct loom_http_req *req, void *arg),
                  void *arg) {
+  api_offload_to(req, NULL, work, done, arg);
+}
+
+void api_offload_to(struct loom_http_req *req, struct loom_pool *pool,
+                    void (*work)(void *arg),
+                    void (*done)(struct loom_http_req *req, void *arg),
+                    void *arg) {
   struct offload *o = LOOM_NEW(struct offload);
   *o = (struct offload){req, work, done, arg};
   loom_http_suspend(req);
-  if (loom_loop_work(loom_http_loop(req), offload_work_cb, offload_after_cb,
-                     o) != LOOM_OK) {
+  struct loom_loop *loop = loom_http_loop(req);
+  if ((pool ? loom_pool_work(pool, loop, offload_work_cb, offload_after_cb, o)
+            : loom_loop_work(loop, offload_work_cb, offload_after_cb, o)) !=
+      LOOM_OK) {
     loom_free(o);
     api_fail(req, 503, "unavailable", "the server is stopping");
     done(NULL, arg);

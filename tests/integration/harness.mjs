@@ -38,9 +38,10 @@ async function waitReady(url, child, ms) {
 }
 
 // Options: env (extra environment), args (extra `loom serve` flags),
-// dataDir (reuse one, e.g. across a restart).
+// dataDir (reuse one, e.g. across a restart), port (known in advance, e.g.
+// for a setting that points the server at itself).
 export async function startLoom(opts = {}) {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "loom-it-"));
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(loomBin, ["serve", ...(opts.args ?? [])], {

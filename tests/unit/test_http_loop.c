@@ -1,7 +1,8 @@
 /*
  * Event loops: posts from other threads run in order on the loop's thread,
  * blocking work runs off the loop and reports back on it, and a group
- * stops cleanly with work still queued.
+ * stops cleanly with work still queued. Worker pools of loom's own do the
+ * same off libuv's pool, and finish what is queued when freed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "io/loop.h"
+#include "io/pool.h"
 
 struct counter {
   struct loom_loop *expect;
@@ -117,11 +119,42 @@ static void test_call_waits_and_round_robin(void **state) {
   loom_loop_group_free(g);
 }
 
+/* Work on a loom_pool: on one of its threads, never libuv's (a job that
+ * waits for a job of libuv's pool finishes with that pool cut to nothing
+ * free); `after` on the loop; all of it done by the time the pool is freed;
+ * with no loop, `after` on the worker right after the work. */
+static void test_pool_work_reports_back(void **state) {
+  (void)state;
+  struct loom_loop *loop;
+  struct loom_pool *pool;
+  assert_int_equal(loom_loop_new("pool-test", &loop), LOOM_OK);
+  assert_int_equal(loom_pool_new("pool-test", 2, &pool), LOOM_OK);
+  enum { N = 8 };
+  struct job jobs[N] = {0}, bare = {0};
+  for (int i = 0; i < N; i++)
+    assert_int_equal(loom_pool_work(pool, loop, work_cb, after_cb, &jobs[i]),
+                     LOOM_OK);
+  assert_int_equal(loom_pool_work(pool, NULL, work_cb, after_cb, &bare),
+                   LOOM_OK);
+  loom_pool_free(pool); /* the queued work runs first */
+  loom_loop_free(loop); /* the posted `after`s run first */
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(atomic_load(&jobs[i].done), 1);
+    assert_int_equal(jobs[i].status, LOOM_OK);
+    assert_ptr_equal(jobs[i].after_loop, loop);
+    assert_false(pthread_equal(jobs[i].worker, jobs[i].after_thread));
+  }
+  assert_int_equal(atomic_load(&bare.done), 1);
+  assert_null(bare.after_loop);
+  assert_true(pthread_equal(bare.worker, bare.after_thread));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_posts_run_in_order_on_loop),
       cmocka_unit_test(test_work_reports_back_on_loop),
       cmocka_unit_test(test_call_waits_and_round_robin),
+      cmocka_unit_test(test_pool_work_reports_back),
   };
   return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }

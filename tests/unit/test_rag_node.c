@@ -133,27 +133,6 @@ static void test_graph_retrieves(void **state) {
   loom_free(yaml);
 }
 
-/* The retrieve node parks its run: start returns with the run waiting
- * (the search is on the pool; nothing is done on the caller's thread until
- * it drains what was posted back), then the run ends with the hits. */
-static void test_retrieve_parks_the_run(void **state) {
-  (void)state;
-  char *yaml = loom_asprintf(qa_graph, "docs");
-  struct loom_graph *g = load_graph(yaml);
-  json_t *in = J("{\"question\": \"the Moon and ocean tides\"}");
-  struct loom_run_opts o = {.input = in};
-  struct loom_run *r = new_run(g, &o);
-  assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
-  assert_int_equal(loom_run_wait(r), LOOM_RUN_SUCCESS);
-  assert_string_equal(
-      json_string_value(json_object_get(loom_run_values(r), "top")),
-      "tides.md");
-  loom_run_free(r);
-  json_decref(in);
-  loom_graph_free(g);
-  loom_free(yaml);
-}
-
 /* A resolver that holds every search at a gate until the test opens it. */
 static struct {
   pthread_mutex_t mu;
@@ -181,6 +160,55 @@ static void gated_close_cb(void *ud, struct loom_rag *r) {
     gate.inner->close(gate.inner->ud, r);
 }
 
+/* Holds searches at the gate from now on. */
+static void gate_close(struct fixture *f) {
+  gate.inner = f->resolver;
+  gate.open = gate.entered = false;
+  static struct loom_rag_resolver gated = {.open = gated_open_cb,
+                                           .close = gated_close_cb};
+  loom_rag_set_resolver(&gated);
+}
+
+static void gate_wait_entered(void) {
+  pthread_mutex_lock(&gate.mu);
+  while (!gate.entered)
+    pthread_cond_wait(&gate.cv, &gate.mu);
+  pthread_mutex_unlock(&gate.mu);
+}
+
+/* Lets the searches through, and searches resolve directly again. */
+static void gate_open(struct fixture *f) {
+  pthread_mutex_lock(&gate.mu);
+  gate.open = true;
+  pthread_cond_broadcast(&gate.cv);
+  pthread_mutex_unlock(&gate.mu);
+  loom_rag_set_resolver(f->resolver);
+}
+
+/* The retrieve node parks its run: start returns with the run waiting
+ * while the search is held (it is on retrieval's threads, not the
+ * caller's), then the run ends with the hits once the search is let go. */
+static void test_retrieve_parks_the_run(void **state) {
+  struct fixture *f = *state;
+  gate_close(f);
+  char *yaml = loom_asprintf(qa_graph, "docs");
+  struct loom_graph *g = load_graph(yaml);
+  json_t *in = J("{\"question\": \"the Moon and ocean tides\"}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_run *r = new_run(g, &o);
+  assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
+  gate_wait_entered();
+  gate_open(f);
+  assert_int_equal(loom_run_wait(r), LOOM_RUN_SUCCESS);
+  assert_string_equal(
+      json_string_value(json_object_get(loom_run_values(r), "top")),
+      "tides.md");
+  loom_run_free(r);
+  json_decref(in);
+  loom_graph_free(g);
+  loom_free(yaml);
+}
+
 static void cancel_cb(void *arg) { loom_run_cancel(arg); }
 
 /* Cancelling a run parked on a search stops it at once; the search that
@@ -188,30 +216,19 @@ static void cancel_cb(void *arg) { loom_run_cancel(arg); }
  * the run is freed). */
 static void test_cancel_while_searching(void **state) {
   struct fixture *f = *state;
-  gate.inner = f->resolver;
-  gate.open = gate.entered = false;
-  struct loom_rag_resolver gated = {.open = gated_open_cb,
-                                    .close = gated_close_cb};
-  loom_rag_set_resolver(&gated);
+  gate_close(f);
   char *yaml = loom_asprintf(qa_graph, "docs");
   struct loom_graph *g = load_graph(yaml);
   json_t *in = J("{\"question\": \"castle the king\"}");
   struct loom_run_opts o = {.input = in};
   struct loom_run *r = new_run(g, &o);
   assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
-  pthread_mutex_lock(&gate.mu);
-  while (!gate.entered)
-    pthread_cond_wait(&gate.cv, &gate.mu);
-  pthread_mutex_unlock(&gate.mu);
+  gate_wait_entered();
   assert_int_equal(loom_run_post(r, cancel_cb, r), LOOM_OK);
   assert_int_equal(loom_run_wait(r), LOOM_RUN_CANCELLED);
   loom_run_free(r);
-  pthread_mutex_lock(&gate.mu);
-  gate.open = true;
-  pthread_cond_broadcast(&gate.cv);
-  pthread_mutex_unlock(&gate.mu);
+  gate_open(f);
   loom_rag_node_shutdown(); /* waits for the dropped search */
-  loom_rag_set_resolver(f->resolver);
   json_decref(in);
   loom_graph_free(g);
   loom_free(yaml);
