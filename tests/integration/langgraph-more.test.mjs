@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Client } from "@langchain/langgraph-sdk";
 import { startLoom } from "./harness.mjs";
+import { spinGraph } from "./graphs.mjs";
 
 let loom, client;
 
@@ -24,18 +25,8 @@ edges:
   - b -> END
 `;
 
-// A long run: one cheap step many times.
-const SPIN = `
-name: spin
-state:
-  i: {type: integer, reducer: add, default: 0}
-nodes:
-  tick: {lua: 'return { i = 1 }'}
-edges:
-  - START -> tick
-  - "tick -> tick: i < 1000000"
-  - "tick -> END: i >= 1000000"
-`;
+// A long run for cancel and multitask tests.
+const SPIN = spinGraph(1000000);
 
 async function putGraph(server, id, spec) {
   const res = await fetch(`${server.url}/graphs/${id}`, {

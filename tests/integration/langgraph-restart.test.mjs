@@ -13,19 +13,10 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "@langchain/langgraph-sdk";
 import { startLoom } from "./harness.mjs";
+import { spinGraph } from "./graphs.mjs";
 
 const STEPS = 4000;
-const SPIN = `
-name: spin
-state:
-  i: {type: integer, reducer: add, default: 0}
-nodes:
-  tick: {lua: 'return { i = 1 }'}
-edges:
-  - START -> tick
-  - "tick -> tick: i < ${STEPS}"
-  - "tick -> END: i >= ${STEPS}"
-`;
+const SPIN = spinGraph(STEPS);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

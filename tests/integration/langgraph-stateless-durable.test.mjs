@@ -10,17 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { postOk as post, startLoom, startModelServer } from "./harness.mjs";
+import { ASK1_GRAPH } from "./graphs.mjs";
 
-const GRAPH = `name: ask1
-state:
-  q: {type: string}
-  answer: {}
-nodes:
-  ask: {kind: llm, model: scripted/small, prompt: "{q}", output: answer}
-edges:
-  - START -> ask
-  - ask -> END
-`;
 
 // A webhook receiver: `next(runId)` resolves with the POSTed run.
 async function hookServer() {
@@ -57,7 +48,7 @@ test("background stateless runs acknowledged before a SIGKILL run after the rest
   const hooks = await hookServer();
   const dir = mkdtempSync(path.join(os.tmpdir(), "loom-stateless-"));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-stateless-data-"));
-  writeFileSync(path.join(dir, "ask1.yaml"), GRAPH);
+  writeFileSync(path.join(dir, "ask1.yaml"), ASK1_GRAPH);
   const env = { LOOM_GRAPHS: dir, LOOM_ENDPOINTS: `scripted=${models.url}/v1` };
   let loom;
   try {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Client } from "@langchain/langgraph-sdk";
 import http from "node:http";
 import { startLoom } from "./harness.mjs";
+import { spinGraph } from "./graphs.mjs";
 
 let loom, client;
 
@@ -27,18 +28,8 @@ edges:
   - c -> END
 `;
 
-// A long run for cancel and multitask tests: one cheap step many times.
-const SPIN = `
-name: spin
-state:
-  i: {type: integer, reducer: add, default: 0}
-nodes:
-  tick: {lua: 'return { i = 1 }'}
-edges:
-  - START -> tick
-  - "tick -> tick: i < 1000000"
-  - "tick -> END: i >= 1000000"
-`;
+// A long run for cancel and multitask tests.
+const SPIN = spinGraph(1000000);
 
 const BOOM = `
 name: boom

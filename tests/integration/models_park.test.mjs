@@ -9,17 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { postOk as post, startLoom, startModelServer } from "./harness.mjs";
+import { ASK1_GRAPH } from "./graphs.mjs";
 
-const GRAPH = `name: ask1
-state:
-  q: {type: string}
-  answer: {}
-nodes:
-  ask: {kind: llm, model: scripted/small, prompt: "{q}", output: answer}
-edges:
-  - START -> ask
-  - ask -> END
-`;
 
 let models, modelsUrl, loom, dir;
 
@@ -27,7 +18,7 @@ before(async () => {
   models = await startModelServer();
   modelsUrl = models.url;
   dir = mkdtempSync(path.join(os.tmpdir(), "loom-park-"));
-  writeFileSync(path.join(dir, "ask1.yaml"), GRAPH);
+  writeFileSync(path.join(dir, "ask1.yaml"), ASK1_GRAPH);
   loom = await startLoom({
     env: {
       LOOM_GRAPHS: dir,
