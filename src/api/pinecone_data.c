@@ -34,9 +34,11 @@
 #define PC_MAX_META (40u << 10)
 #define PC_MAX_FETCH 1000
 
+struct dp_route;
+
 /* One request's work on a pool thread, and its answer. */
 struct dp_job {
-  void (*run)(struct dp_job *j);
+  const struct dp_route *route;
   const char *index; /* path parameter */
   const char *ctype; /* Content-Type header, may be NULL */
   const char *body;  /* borrowed from the suspended request */
@@ -175,13 +177,8 @@ static bool check_metadata(const json_t *meta, char *err, size_t errlen,
   return true;
 }
 
-static void upsert(struct dp_job *j) {
-  json_t *body = body_object(j);
-  if (!body)
-    return;
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    goto out_body;
+static void upsert(struct dp_job *j, struct loom_vstore *s,
+                   const json_t *body) {
   uint32_t dim = loom_vstore_params(s)->dim;
   json_t *vectors = json_object_get(body, "vectors");
   size_t n = json_array_size(vectors);
@@ -227,9 +224,6 @@ static void upsert(struct dp_job *j) {
     respond(j, 200, json_pack("{s:i}", "upsertedCount", (int)n));
   loom_free(values);
   loom_free(recs);
-  release();
-out_body:
-  json_decref(body);
 }
 
 struct match_ctx {
@@ -265,13 +259,7 @@ static void copy_cb(void *ud, const char *id, float d, const float *values,
   memcpy((float *)c->matches, values, c->dim * sizeof(float));
 }
 
-static void query(struct dp_job *j) {
-  json_t *body = body_object(j);
-  if (!body)
-    return;
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    goto out_body;
+static void query(struct dp_job *j, struct loom_vstore *s, const json_t *body) {
   const struct loom_vstore_params *p = loom_vstore_params(s);
   json_t *topk = json_object_get(body, "topK");
   json_t *vec = json_object_get(body, "vector");
@@ -318,9 +306,6 @@ static void query(struct dp_job *j) {
 out:
   loom_filter_free(filter);
   loom_free(q);
-  release();
-out_body:
-  json_decref(body);
 }
 
 static void fetch_cb(void *ud, const char *id, float d, const float *values,
@@ -334,10 +319,8 @@ static void fetch_cb(void *ud, const char *id, float d, const float *values,
   json_object_set_new(c->matches, id, v);
 }
 
-static void fetch(struct dp_job *j) {
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    return;
+static void fetch(struct dp_job *j, struct loom_vstore *s, const json_t *body) {
+  (void)body;
   const char **ids = j->ids;
   size_t n = j->nids;
   const char *ns = j->ns ? j->ns : "";
@@ -352,16 +335,10 @@ static void fetch(struct dp_job *j) {
             json_pack("{s:o,s:s,s:{s:i}}", "vectors", c.matches, "namespace",
                       ns, "usage", "readUnits", 1));
   }
-  release();
 }
 
-static void update(struct dp_job *j) {
-  json_t *body = body_object(j);
-  if (!body)
-    return;
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    goto out_body;
+static void update(struct dp_job *j, struct loom_vstore *s,
+                   const json_t *body) {
   uint32_t dim = loom_vstore_params(s)->dim;
   const char *id = json_string_value(json_object_get(body, "id"));
   json_t *vals = json_object_get(body, "values");
@@ -384,18 +361,10 @@ static void update(struct dp_job *j) {
   else
     respond(j, 200, json_object());
   loom_free(v);
-  release();
-out_body:
-  json_decref(body);
 }
 
-static void delete_vectors(struct dp_job *j) {
-  json_t *body = body_object(j);
-  if (!body)
-    return;
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    goto out_body;
+static void delete_vectors(struct dp_job *j, struct loom_vstore *s,
+                           const json_t *body) {
   json_t *ids = json_object_get(body, "ids");
   json_t *fj = json_object_get(body, "filter");
   bool all = json_is_true(json_object_get(body, "deleteAll"));
@@ -406,7 +375,7 @@ static void delete_vectors(struct dp_job *j) {
   loom_err rc = LOOM_OK;
   if (given != 1) {
     dp_fail(j, 400, "give exactly one of ids, deleteAll and filter");
-    goto out;
+    return;
   }
   if (all) {
     rc = loom_vstore_delete_all(s, ns, &e);
@@ -414,7 +383,7 @@ static void delete_vectors(struct dp_job *j) {
     struct loom_filter *f;
     if (loom_filter_compile(fj, &f, &e) != LOOM_OK) {
       dp_fail(j, 400, "filter: %s", e.message);
-      goto out;
+      return;
     }
     rc = loom_vstore_delete_where(s, ns, f, NULL, &e);
     loom_filter_free(f);
@@ -428,7 +397,7 @@ static void delete_vectors(struct dp_job *j) {
       loom_free(v);
       dp_fail(j, 400, "ids must be an array of at most %d strings",
               PC_MAX_FETCH);
-      goto out;
+      return;
     }
     rc = loom_vstore_delete(s, ns, v, n, &e);
     loom_free(v);
@@ -437,10 +406,6 @@ static void delete_vectors(struct dp_job *j) {
     dp_fail(j, pc_status(e.code), "%s", e.message);
   else
     respond(j, 200, json_object());
-out:
-  release();
-out_body:
-  json_decref(body);
 }
 
 struct stats_ctx {
@@ -459,13 +424,7 @@ static void ns_cb(void *ud, const char *ns, size_t count) {
                       json_pack("{s:I}", "vectorCount", (json_int_t)count));
 }
 
-static void stats(struct dp_job *j) {
-  json_t *body = body_object(j);
-  if (!body)
-    return;
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    goto out_body;
+static void stats(struct dp_job *j, struct loom_vstore *s, const json_t *body) {
   struct stats_ctx c = {json_object(), s, NULL, 0};
   json_t *fj = json_object_get(body, "filter");
   struct loom_error e;
@@ -483,9 +442,6 @@ static void stats(struct dp_job *j) {
                       loom_metric_name(p->metric), "vectorType", "dense"));
   }
   loom_filter_free(c.filter);
-  release();
-out_body:
-  json_decref(body);
 }
 
 struct list_ctx {
@@ -513,22 +469,19 @@ static int cmp_ids(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void list_ids(struct dp_job *j) {
-  struct loom_vstore *s = acquire(j);
-  if (!s)
-    return;
+static void list_ids(struct dp_job *j, struct loom_vstore *s,
+                     const json_t *body) {
+  (void)body;
   const char *ns = j->ns, *lim = j->limit, *prefix = j->prefix,
              *token = j->token;
   long limit = lim ? strtol(lim, NULL, 10) : 100;
   if (limit < 1 || limit > 100) {
     dp_fail(j, 400, "limit must be from 1 to 100");
-    release();
     return;
   }
   ns = ns ? ns : "";
   struct list_ctx c = {prefix ? prefix : "", token ? token : "", NULL, 0, 0};
   loom_vstore_each(s, ns, list_cb, &c);
-  release();
   qsort(c.ids, c.n, sizeof *c.ids, cmp_ids);
   json_t *vectors = json_array();
   size_t take = c.n < (size_t)limit ? c.n : (size_t)limit;
@@ -545,9 +498,25 @@ static void list_ids(struct dp_job *j) {
   respond(j, 200, out);
 }
 
+struct dp_route {
+  const char *method, *pattern;
+  bool body; /* the handler reads a JSON object body */
+  void (*run)(struct dp_job *j, struct loom_vstore *s, const json_t *body);
+};
+
+/* What every handler starts and ends with: the body parsed (when its
+ * route takes one), the index acquired; both answer the errors. */
 static void job_work_cb(void *arg) {
   struct dp_job *j = arg;
-  j->run(j);
+  json_t *body = NULL;
+  if (j->route->body && !(body = body_object(j)))
+    return;
+  struct loom_vstore *s = acquire(j);
+  if (s) {
+    j->route->run(j, s, body);
+    release();
+  }
+  json_decref(body);
 }
 
 static void job_done_cb(struct loom_http_req *req, void *arg) {
@@ -564,16 +533,11 @@ static void job_done_cb(struct loom_http_req *req, void *arg) {
   loom_free(j);
 }
 
-struct dp_route {
-  const char *method, *pattern;
-  void (*run)(struct dp_job *j);
-};
-
 /* On the loop thread: captures the request into a job for the pool. */
 static void dp_handler(struct loom_http_req *req, void *ud) {
   const struct dp_route *r = ud;
   struct dp_job *j = LOOM_NEW(struct dp_job);
-  j->run = r->run;
+  j->route = r;
   j->index = loom_http_param(req, "index");
   j->ctype = loom_http_header(req, "Content-Type");
   j->body = loom_http_body(req, &j->body_len);
@@ -587,14 +551,14 @@ static void dp_handler(struct loom_http_req *req, void *ud) {
 
 loom_err pc_data_routes(struct loom_http_router *router, struct loom_error *e) {
   static const struct dp_route routes[] = {
-      {"POST", "/indexes/{index}/vectors/upsert", upsert},
-      {"POST", "/indexes/{index}/query", query},
-      {"GET", "/indexes/{index}/vectors/fetch", fetch},
-      {"POST", "/indexes/{index}/vectors/update", update},
-      {"POST", "/indexes/{index}/vectors/delete", delete_vectors},
-      {"POST", "/indexes/{index}/describe_index_stats", stats},
-      {"GET", "/indexes/{index}/describe_index_stats", stats},
-      {"GET", "/indexes/{index}/vectors/list", list_ids},
+      {"POST", "/indexes/{index}/vectors/upsert", true, upsert},
+      {"POST", "/indexes/{index}/query", true, query},
+      {"GET", "/indexes/{index}/vectors/fetch", false, fetch},
+      {"POST", "/indexes/{index}/vectors/update", true, update},
+      {"POST", "/indexes/{index}/vectors/delete", true, delete_vectors},
+      {"POST", "/indexes/{index}/describe_index_stats", true, stats},
+      {"GET", "/indexes/{index}/describe_index_stats", true, stats},
+      {"GET", "/indexes/{index}/vectors/list", false, list_ids},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     loom_err err =
