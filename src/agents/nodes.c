@@ -14,7 +14,8 @@
  * Cancel (run side) marks the job cancelled under its mutex, so the loop
  * side posts nothing more for the task, and asks the loop to cancel the
  * call. The job is reference-counted: the task, the loop side, and each
- * continuation or cancel in flight hold one.
+ * continuation or cancel in flight hold one (engine/parked.h, shared with
+ * the retrieve kind).
  */
 #include "agents/nodes.h"
 
@@ -31,6 +32,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "engine/engine.h"
+#include "engine/parked.h"
 #include "io/http_client.h"
 #include "io/loop.h"
 
@@ -54,9 +56,9 @@ static struct {
 enum job_kind { JOB_TEXT, JOB_STRUCTURED, JOB_AGENT };
 
 struct job {
-  atomic_int refs;
-  struct model_loop *ml; /* where its calls run */
-  struct loom_task *t;   /* the run side's; not touched once cancelled */
+  struct loom_parked parked; /* first: the task's state points here; its
+                                mutex also guards deltas and flush_posted */
+  struct model_loop *ml;     /* where its calls run */
   enum job_kind kind;
   struct loom_provider *p;
   json_t *messages;
@@ -71,11 +73,9 @@ struct job {
   /* loop side only */
   void *call; /* llm call, structured call or agent in flight */
   bool model_done;
-  /* under mu */
-  pthread_mutex_t mu;
+  /* under parked.mu */
   struct loom_buf deltas; /* text not yet emitted */
   bool flush_posted;      /* a continuation will emit them */
-  bool cancelled;
   /* the outcome: written by the loop side before it posts the finish */
   loom_err err;
   char error[600];
@@ -86,18 +86,18 @@ struct job {
   int calls;
 };
 
-static void job_unref(struct job *j) {
-  if (atomic_fetch_sub(&j->refs, 1) != 1)
-    return;
+static void job_free_cb(struct loom_parked *p) {
+  struct job *j = (struct job *)p;
   json_decref(j->value);
   json_decref(j->conversation);
   json_decref(j->messages);
   loom_free(j->tool_names);
   loom_provider_free(j->p);
   loom_buf_cleanup(&j->deltas);
-  pthread_mutex_destroy(&j->mu);
   loom_free(j);
 }
+
+static void job_unref(struct job *j) { loom_parked_unref(&j->parked); }
 
 static void flush_cb(void *arg);
 static void finish_cb(void *arg);
@@ -106,17 +106,17 @@ static void finish_cb(void *arg);
 
 static void delta_cb(void *ud, const char *text, size_t len) {
   struct job *j = ud;
-  pthread_mutex_lock(&j->mu);
-  if (!j->cancelled) {
+  pthread_mutex_lock(&j->parked.mu);
+  if (!j->parked.cancelled) {
     (void)!loom_buf_append(&j->deltas, text, len); /* over the cap: dropped */
     if (!j->flush_posted) {
-      atomic_fetch_add(&j->refs, 1);
-      j->flush_posted = loom_task_post(j->t, flush_cb, j) == LOOM_OK;
+      loom_parked_ref(&j->parked);
+      j->flush_posted = loom_task_post(j->parked.t, flush_cb, j) == LOOM_OK;
       if (!j->flush_posted)
-        atomic_fetch_sub(&j->refs, 1); /* not the last: the loop holds one */
+        job_unref(j); /* not the last: the loop holds one */
     }
   }
-  pthread_mutex_unlock(&j->mu);
+  pthread_mutex_unlock(&j->parked.mu);
 }
 
 /* The call ended: hand the outcome (and the loop side's reference) to a
@@ -125,14 +125,11 @@ static void job_finish(struct job *j, loom_err err, const char *msg,
                        json_t *value, json_t *conversation) {
   j->model_done = true;
   j->call = NULL;
-  pthread_mutex_lock(&j->mu);
   j->err = err;
   snprintf(j->error, sizeof j->error, "%s", msg ? msg : "");
   j->value = value;
   j->conversation = conversation;
-  bool posted = !j->cancelled && loom_task_post(j->t, finish_cb, j) == LOOM_OK;
-  pthread_mutex_unlock(&j->mu);
-  if (!posted)
+  if (!loom_parked_post(&j->parked, finish_cb, j))
     job_unref(j);
 }
 
@@ -199,9 +196,9 @@ static loom_err job_call(struct job *j, struct loom_loop *loop,
 
 static void job_start_cb(struct loom_loop *loop, void *arg) {
   struct job *j = arg;
-  pthread_mutex_lock(&j->mu);
-  bool cancelled = j->cancelled;
-  pthread_mutex_unlock(&j->mu);
+  pthread_mutex_lock(&j->parked.mu);
+  bool cancelled = j->parked.cancelled;
+  pthread_mutex_unlock(&j->parked.mu);
   if (cancelled) { /* cancelled before it started: nothing to send */
     j->model_done = true;
     job_unref(j);
@@ -368,13 +365,13 @@ static void emit_text(struct loom_task *t, const char *text) {
 /* Run side: the deltas queued so far go out as one token event. */
 static void flush_cb(void *arg) {
   struct job *j = arg;
-  pthread_mutex_lock(&j->mu);
+  pthread_mutex_lock(&j->parked.mu);
   j->flush_posted = false;
-  bool live = !j->cancelled && j->t;
-  char *text = live && j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
-  pthread_mutex_unlock(&j->mu);
+  struct loom_task *t = j->parked.cancelled ? NULL : j->parked.t;
+  char *text = t && j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
+  pthread_mutex_unlock(&j->parked.mu);
   if (text)
-    emit_text(j->t, text);
+    emit_text(t, text);
   loom_free(text);
   job_unref(j);
 }
@@ -394,24 +391,20 @@ static void emit_usage(struct loom_task *t, const struct job *j) {
  * loop side's reference; drops the task's too. */
 static void finish_cb(void *arg) {
   struct job *j = arg;
-  pthread_mutex_lock(&j->mu);
-  bool cancelled = j->cancelled;
-  char *text =
-      !cancelled && j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
-  pthread_mutex_unlock(&j->mu);
-  if (cancelled) { /* the task is gone; the cancel dropped its reference */
+  struct loom_task *t = loom_parked_claim(&j->parked);
+  if (!t) { /* the task is gone; the cancel dropped its reference */
     job_unref(j);
     return;
   }
-  struct loom_task *t = j->t;
+  pthread_mutex_lock(&j->parked.mu);
+  char *text = j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
+  pthread_mutex_unlock(&j->parked.mu);
   const struct loom_node *node = loom_task_node(t);
   const json_t *c = node->config;
   if (text)
     emit_text(t, text);
   loom_free(text);
   emit_usage(t, j);
-  j->t = NULL;
-  loom_task_set_state(t, NULL);
   if (j->err) {
     loom_task_fail(t, j->err, "node '%s': %s", node->name, j->error);
   } else {
@@ -447,8 +440,6 @@ static struct job *job_new(struct loom_task *t, bool agent) {
   j->kind = agent                          ? JOB_AGENT
             : json_object_get(c, "schema") ? JOB_STRUCTURED
                                            : JOB_TEXT;
-  atomic_init(&j->refs, 2); /* the task's and the loop side's */
-  j->t = t;
   j->p = p;
   j->messages = messages;
   j->schema = json_object_get(c, "schema");
@@ -464,7 +455,6 @@ static struct job *job_new(struct loom_task *t, bool agent) {
       (int)json_integer_value(json_object_get(c, "max_iterations"));
   j->react = json_is_true(json_object_get(c, "react"));
   j->tokens = loom_task_wants_tokens(t);
-  pthread_mutex_init(&j->mu, NULL);
   loom_buf_init(&j->deltas, 1u << 20);
   return j;
 }
@@ -479,12 +469,10 @@ static void run_task(struct loom_task *t, bool agent) {
   struct job *j = job_new(t, agent);
   if (!j)
     return;
-  loom_task_set_state(t, j);
+  loom_parked_init(&j->parked, t, job_free_cb);
   j->ml = &rt.ml[atomic_fetch_add(&rt.next, 1) % rt.nloops];
   if (loom_loop_post(j->ml->loop, job_start_cb, j) != LOOM_OK) {
-    loom_task_set_state(t, NULL);
-    job_unref(j); /* the loop side's */
-    job_unref(j);
+    loom_parked_abandon(&j->parked);
     loom_task_fail(t, LOOM_ERR_UNAVAILABLE, "node '%s': the model loop stopped",
                    loom_task_node(t)->name);
   }
@@ -494,15 +482,10 @@ static void run_task(struct loom_task *t, bool agent) {
 /* Run side: the run was cancelled. Nothing is posted for the task from
  * here on; the loop cancels the call in flight. */
 static void task_cancel(struct loom_task *t) {
-  struct job *j = loom_task_get_state(t);
+  struct job *j = (struct job *)loom_parked_cancel(t);
   if (!j)
     return;
-  loom_task_set_state(t, NULL);
-  pthread_mutex_lock(&j->mu);
-  j->cancelled = true;
-  j->t = NULL;
-  pthread_mutex_unlock(&j->mu);
-  atomic_fetch_add(&j->refs, 1);
+  loom_parked_ref(&j->parked);
   if (loom_loop_post(j->ml->loop, job_cancel_cb, j) != LOOM_OK)
     job_unref(j);
   job_unref(j); /* the task's */

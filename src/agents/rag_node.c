@@ -19,7 +19,6 @@
 #include "agents/rag_node.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -27,6 +26,7 @@
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "engine/engine.h"
+#include "engine/parked.h"
 #include "io/pool.h"
 #include "stores/vector_store.h"
 
@@ -145,10 +145,7 @@ void loom_rag_node_shutdown(void) {
 
 /* One search in flight. */
 struct rjob {
-  atomic_int refs;
-  pthread_mutex_t mu; /* guards t and cancelled against the cancel */
-  struct loom_task *t;
-  bool cancelled;
+  struct loom_parked parked; /* first: the task's state points here */
   /* Copied from the node and the state on the run's side. */
   char *index, *text;
   json_t *filter;
@@ -160,23 +157,23 @@ struct rjob {
   json_t *hits;
 };
 
-static void rjob_unref(struct rjob *j) {
-  if (atomic_fetch_sub(&j->refs, 1) != 1)
-    return;
+static void rjob_free_cb(struct loom_parked *p) {
+  struct rjob *j = (struct rjob *)p;
   loom_free(j->index);
   loom_free(j->text);
   json_decref(j->filter);
   json_decref(j->hits);
-  pthread_mutex_destroy(&j->mu);
   loom_free(j);
 }
+
+static void rjob_unref(struct rjob *j) { loom_parked_unref(&j->parked); }
 
 /* The search, on a pool thread (it may block). */
 static void search_work_cb(void *arg) {
   struct rjob *j = arg;
-  pthread_mutex_lock(&j->mu);
-  bool cancelled = j->cancelled;
-  pthread_mutex_unlock(&j->mu);
+  pthread_mutex_lock(&j->parked.mu);
+  bool cancelled = j->parked.cancelled;
+  pthread_mutex_unlock(&j->parked.mu);
   if (cancelled)
     return;
   struct loom_rag rag = {0};
@@ -191,17 +188,12 @@ static void search_work_cb(void *arg) {
 /* Run side: finishes the task with the search's outcome. */
 static void search_finish_cb(void *arg) {
   struct rjob *j = arg;
-  pthread_mutex_lock(&j->mu);
-  bool cancelled = j->cancelled;
-  pthread_mutex_unlock(&j->mu);
-  if (cancelled) { /* the task is gone; the cancel dropped its reference */
+  struct loom_task *t = loom_parked_claim(&j->parked);
+  if (!t) { /* the task is gone; the cancel dropped its reference */
     rjob_unref(j);
     return;
   }
-  struct loom_task *t = j->t;
   const struct loom_node *node = loom_task_node(t);
-  j->t = NULL;
-  loom_task_set_state(t, NULL);
   if (j->err) {
     loom_task_fail(t, j->err, "node '%s': %s", node->name, j->e.message);
   } else {
@@ -225,11 +217,7 @@ static void search_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
     j->err = st;
     loom_error_set(&j->e, st, "the search could not be queued");
   }
-  pthread_mutex_lock(&j->mu);
-  bool posted =
-      !j->cancelled && loom_task_post(j->t, search_finish_cb, j) == LOOM_OK;
-  pthread_mutex_unlock(&j->mu);
-  if (!posted)
+  if (!loom_parked_post(&j->parked, search_finish_cb, j))
     rjob_unref(j);
 }
 
@@ -250,20 +238,15 @@ static void retrieve_start(struct loom_task *t) {
   struct rjob *j = LOOM_NEW(struct rjob);
   json_t *k = json_object_get(c, "top_k");
   const json_t *filter = json_object_get(c, "filter");
-  atomic_init(&j->refs, 2);
-  pthread_mutex_init(&j->mu, NULL);
-  j->t = t;
   j->index = loom_strdup(json_string_value(json_object_get(c, "index")));
   j->text = text;
   j->filter = filter ? json_deep_copy(filter) : NULL;
   j->top_k = k ? (size_t)json_integer_value(k) : DEFAULT_TOP_K;
   loom_rag_mode_parse(json_string_value(json_object_get(c, "mode")), &j->mode);
-  loom_task_set_state(t, j);
+  loom_parked_init(&j->parked, t, rjob_free_cb);
   if (loom_pool_work(pool, NULL, search_work_cb, search_after_cb, j) !=
       LOOM_OK) {
-    loom_task_set_state(t, NULL);
-    rjob_unref(j);
-    rjob_unref(j);
+    loom_parked_abandon(&j->parked);
     loom_task_fail(t, LOOM_ERR_UNAVAILABLE,
                    "node '%s': the retrieval threads stopped",
                    loom_task_node(t)->name);
@@ -274,15 +257,9 @@ static void retrieve_start(struct loom_task *t) {
 /* Run side: the run was cancelled; nothing is posted for the task from
  * here on (a search in flight finishes on the pool and is dropped). */
 static void retrieve_cancel(struct loom_task *t) {
-  struct rjob *j = loom_task_get_state(t);
-  if (!j)
-    return;
-  loom_task_set_state(t, NULL);
-  pthread_mutex_lock(&j->mu);
-  j->cancelled = true;
-  j->t = NULL;
-  pthread_mutex_unlock(&j->mu);
-  rjob_unref(j); /* the task's */
+  struct loom_parked *p = loom_parked_cancel(t);
+  if (p)
+    loom_parked_unref(p); /* the task's */
 }
 
 static const struct loom_node_kind RETRIEVE_KIND = {.name = "retrieve",
