@@ -54,9 +54,12 @@ struct exec {
   struct loom_loop *loop;
   struct exec *prev, *next; /* in `engines` while x->engine is set */
   /* Where its checkpoints go: the app's store, or, for a run whose thread
-   * is deleted when it ends (stateless), a store in memory of its own:
-   * nothing to write to disk and nothing to delete after. */
+   * is deleted when it ends (stateless), a store in memory of its own, or
+   * none at all when it starts from input: nothing to write to disk and
+   * nothing to delete after. */
   struct loom_store *store;
+  bool own_store;      /* store is the run's own (or none) */
+  bool no_events;      /* nobody reads its stream (api_executor_run_here) */
   uint64_t started_ms; /* when it started running (LOOM_RUN_TIMEOUT) */
   unsigned modes;      /* stream modes it makes events for (run_events.c) */
 };
@@ -198,10 +201,9 @@ static bool run_engine(struct exec *x) {
       .recursion_limit =
           (int)json_integer_value(json_object_get(config, "recursion_limit")),
       /* In memory, sync costs nothing and saves the writer hand-off. */
-      .durability = x->store != app->store
-                        ? LOOM_DURABILITY_SYNC
-                        : durability(json_string_value(
-                              json_object_get(kw, "durability"))),
+      .durability = x->own_store ? LOOM_DURABILITY_SYNC
+                                 : durability(json_string_value(
+                                       json_object_get(kw, "durability"))),
       .interrupt_before = before,
       .ninterrupt_before = nb,
       .interrupt_after = after,
@@ -209,6 +211,7 @@ static bool run_engine(struct exec *x) {
       .wake_cb = wake_cb,
       .wake_arg = x,
       .no_token_events = !api_run_modes_want_tokens(x->modes),
+      .no_checkpoint_events = !api_run_modes_want_checkpoints(x->modes),
   };
   json_t *meta = checkpoint_metadata(r);
   opts.metadata = meta;
@@ -273,9 +276,10 @@ static void engine_finished(struct exec *x) {
   /* A cancel may surface from the engine as an error about it. */
   if (cancelled && x->status == LOOM_RUN_ERROR)
     x->status = LOOM_RUN_CANCELLED;
-  if (x->store != app->store) { /* its checkpoints go with its thread */
+  if (x->own_store) { /* its checkpoints go with its thread */
     loom_store_close(x->store);
-    x->store = app->store;
+    x->store = NULL;
+    x->own_store = false;
     return;
   }
   if (rollback)
@@ -291,6 +295,17 @@ static void engine_finished(struct exec *x) {
  * run after all. On the worker, which may block. */
 static bool mark_running(struct exec *x) {
   struct api_run *r = x->run;
+  if (r->memory_only) { /* not stored: nothing to wait for */
+    api_lock();
+    bool run = !r->cancel && !r->deleted;
+    if (run) {
+      r->status = API_RUN_RUNNING;
+      x->started_ms = loom_clock_mono_ns() / 1000000;
+      api_run_wake(r);
+    }
+    api_unlock();
+    return run;
+  }
   struct api_persist_sync w;
   api_persist_sync_init(&w);
   api_lock();
@@ -310,6 +325,16 @@ static bool mark_running(struct exec *x) {
   return !skip;
 }
 
+/* Whether a run on a new thread reads checkpoints back (replay, command)
+ * or has no input: else it keeps none. */
+static bool needs_store(const json_t *kw) {
+  const json_t *input = json_object_get(kw, "input");
+  const json_t *cmd = json_object_get(kw, "command");
+  return !input || json_is_null(input) || (cmd && !json_is_null(cmd)) ||
+         json_object_get(kw, "checkpoint_id") ||
+         json_object_get(kw, "checkpoint");
+}
+
 static void exec_work_cb(void *arg) {
   struct trip *t = arg;
   struct exec *x = t->x;
@@ -319,13 +344,15 @@ static void exec_work_cb(void *arg) {
     x->status = LOOM_RUN_CANCELLED;
     return;
   }
-  x->modes = api_run_modes(r);
+  x->modes = x->no_events ? 0 : api_run_modes(r);
   x->store = app->store;
-  if (r->delete_thread) {
-    x->store = loom_engine_memstore_new(); /* a new thread: nothing before */
+  if (r->delete_thread) { /* a new thread: nothing before */
+    x->own_store = true;
+    x->store = needs_store(r->kwargs) ? loom_engine_memstore_new() : NULL;
     r->recovered = false; /* after a crash: from the input again */
-  } else
+  } else {
     remember_start_checkpoint(r);
+  }
   x->graph = api_graph_get(r->graph_id);
   if (!x->graph) {
     x->status = LOOM_RUN_ERROR;
@@ -378,6 +405,10 @@ static void final_saved_cb(void *arg, loom_err err) {
  * final status, or the run's deletion). Lock held. */
 static void end_when_saved_locked(struct api_run *r, bool saved_status,
                                   struct loom_loop *loop) {
+  if (r->memory_only) { /* nothing stored to wait for; it leaves the table */
+    api_run_emit(r, "*", "end", json_null());
+    return;
+  }
   api_run_ref(r);
   struct api_persist_ack ack = {loop ? loop : loom_loop_group_at(app->loops, 0),
                                 final_saved_cb, r};
@@ -515,7 +546,7 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   if (url)
     api_webhook_send(url, payload);
   loom_free(url);
-  if (x->store && x->store != app->store) /* it never ran its engine */
+  if (x->own_store) /* it never ran its engine */
     loom_store_close(x->store);
   json_decref(x->values);
   json_decref(x->interrupts);
@@ -551,12 +582,8 @@ static void delay_cb(struct loom_loop *loop, void *arg) {
   uv_timer_start(&x->timer, timer_cb, (uint64_t)(s * 1000.0), 0);
 }
 
-void api_executor_kick(struct api_thread *t) {
-  if (t->active || stopping)
-    return;
-  struct api_run *r = api_run_next_pending(t->id);
-  if (!r || r->unsaved)
-    return; /* an unsaved run is kicked again once it is stored */
+/* The run `r` of `t` starts: the thread is busy with it. Lock held. */
+static struct exec *take_locked(struct api_thread *t, struct api_run *r) {
   t->active = r;
   r->started = true;
   loom_free(t->status);
@@ -568,6 +595,38 @@ void api_executor_kick(struct api_thread *t) {
   /* The loop of the request that made it, so that its answer needs no
    * hop to another thread. */
   x->loop = r->loop ? r->loop : loom_loop_group_next(app->loops);
+  return x;
+}
+
+void api_executor_run_here(struct api_run *r, bool no_events) {
+  api_lock();
+  struct api_thread *t = api_thread_find(r->thread_id);
+  struct exec *x = NULL;
+  double delay = json_number_value(json_object_get(r->kwargs, "after_seconds"));
+  if (t && !t->active && !stopping && delay <= 0 &&
+      api_run_next_pending(t->id) == r)
+    x = take_locked(t, r);
+  else if (t)
+    api_executor_kick(t); /* the usual way, then */
+  api_unlock();
+  if (!x)
+    return;
+  x->no_events = no_events;
+  struct trip *trip = LOOM_NEW(struct trip);
+  trip->x = x;
+  uint64_t t0 = loom_clock_mono_ns();
+  exec_work_cb(trip);
+  api_graph_timed(r->graph_id, (loom_clock_mono_ns() - t0) / 1000000);
+  exec_after_cb(x->loop, trip, LOOM_OK);
+}
+
+void api_executor_kick(struct api_thread *t) {
+  if (t->active || stopping)
+    return;
+  struct api_run *r = api_run_next_pending(t->id);
+  if (!r || r->unsaved)
+    return; /* an unsaved run is kicked again once it is stored */
+  struct exec *x = take_locked(t, r);
   double delay = json_number_value(json_object_get(r->kwargs, "after_seconds"));
   if (delay > 0 && loom_loop_post(x->loop, delay_cb, x) == LOOM_OK)
     return;

@@ -28,6 +28,7 @@
 #include "api/internal.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "engine/engine.h"
 #include "engine/spec.h"
 
 static struct api_graph **graphs;
@@ -53,6 +54,19 @@ static void graph_unref_locked(struct api_graph *g) {
   loom_free(g);
 }
 
+/* Whether every node only computes: Lua and interrupt nodes, and
+ * subgraphs made of those (see api_graph.quick). */
+static bool graph_quick(const struct loom_graph *g) {
+  for (size_t i = 0; i < g->nnodes; i++) {
+    const struct loom_node *n = &g->nodes[i];
+    const char *kind = n->kind ? n->kind->name : "";
+    if (n->subgraph ? !graph_quick(n->subgraph)
+                    : strcmp(kind, "lua") && strcmp(kind, "interrupt"))
+      return false;
+  }
+  return true;
+}
+
 /* Adds or replaces `id`; takes `lg`. Returns true when it replaced one. */
 static bool register_locked(const char *id, struct loom_graph *lg,
                             const char *file) {
@@ -61,6 +75,7 @@ static bool register_locked(const char *id, struct loom_graph *lg,
   g->graph = lg;
   g->file = file ? loom_strdup(file) : NULL;
   g->refs = 1;
+  g->quick = graph_quick(lg);
   size_t i;
   struct api_graph *old = find_locked(id, &i);
   if (old) {
@@ -84,6 +99,28 @@ struct api_graph *api_graph_get(const char *id) {
     g->refs++;
   api_unlock();
   return g;
+}
+
+/* Read without the lock: only a hint whether the lock is worth taking. */
+static _Thread_local bool saw_strikes;
+
+void api_graph_timed(const char *id, uint64_t ms) {
+  bool slow = ms > API_QUICK_MS;
+  if (!slow && !saw_strikes)
+    return; /* the usual case: nothing to count or reset */
+  api_lock();
+  struct api_graph *g = find_locked(id, NULL);
+  if (g && g->quick) {
+    g->strikes = slow ? g->strikes + 1 : 0;
+    if (g->strikes >= API_QUICK_STRIKES) {
+      g->quick = false;
+      LOOM_INFO("graph %s: %d runs in a row took over %d ms; its runs go to "
+                "the pool",
+                id, API_QUICK_STRIKES, API_QUICK_MS);
+    }
+  }
+  saw_strikes = slow;
+  api_unlock();
 }
 
 void api_graph_release(struct api_graph *g) {

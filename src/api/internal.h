@@ -122,7 +122,18 @@ struct api_graph {
   struct loom_graph *graph;
   char *file; /* where it came from; NULL when registered by API */
   int refs;   /* under the api lock */
+  /* Its nodes only compute (Lua, interrupts, such subgraphs: no store
+   * call, no model call), so a stateless wait or stream may run it on the
+   * request's loop instead of handing it to the pool and back. Cleared
+   * (under the lock) once API_QUICK_STRIKES such runs in a row on a loop
+   * took more than API_QUICK_MS: the loop serves other requests too. (In
+   * a row: a quick run the scheduler happened to preempt is no strike for
+   * good.) */
+  bool quick;
+  int strikes; /* under the lock */
 };
+#define API_QUICK_MS 5
+#define API_QUICK_STRIKES 3
 
 /* Loads every spec in the colon-separated directories; bad specs are
  * logged and skipped so one typo does not stop the server. */
@@ -132,6 +143,9 @@ void api_graphs_load_dirs(struct loom_app *app, const char *dirs);
  * NULL. */
 struct api_graph *api_graph_get(const char *id);
 void api_graph_release(struct api_graph *g);
+/* A run of graph `id` on a loop took `ms`: after API_QUICK_STRIKES runs
+ * in a row over API_QUICK_MS, its runs go to the pool (see quick). */
+void api_graph_timed(const char *id, uint64_t ms);
 
 /* Frees every graph (shutdown; no runs may still be executing). */
 void api_graphs_free(void);
@@ -323,6 +337,8 @@ unsigned api_run_modes(const struct api_run *r);
 /* Whether `modes` show model tokens as they come (`custom`, `messages`);
  * without, a run's model calls answer in one piece. */
 bool api_run_modes_want_tokens(unsigned modes);
+/* Whether `modes` show checkpoints (`checkpoints`, `debug`). */
+bool api_run_modes_want_checkpoints(unsigned modes);
 /* Appends the stream events of engine event `ev` to `r` for `modes` (the
  * api lock is taken to append: call without it); model usage in custom
  * events is summed into `*usage`. Returns whether the run is to cancel. */
@@ -339,6 +355,13 @@ void api_executor_init(struct loom_app *app);
 /* Called after a run was created or a thread became free: starts the next
  * pending run of the thread if none is active. Lock held. */
 void api_executor_kick(struct api_thread *t);
+
+/* Runs stateless run `r` (just made, not kicked) to its end, or until it
+ * parks, on the calling loop thread: for quick graphs, where handing it to
+ * the pool and back costs more than the run. `no_events`: nobody can read
+ * its stream (a wait), so it makes none but metadata and end. Lock NOT
+ * held. */
+void api_executor_run_here(struct api_run *r, bool no_events);
 
 /* Asks a pending or running run to stop; `rollback` undoes its writes.
  * Lock held. */

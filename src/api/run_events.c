@@ -70,6 +70,10 @@ bool api_run_modes_want_tokens(unsigned modes) {
   return modes & (MODE_CUSTOM | MODE_MESSAGES);
 }
 
+bool api_run_modes_want_checkpoints(unsigned modes) {
+  return modes & (MODE_CHECKPOINTS | MODE_DEBUG);
+}
+
 /* Stream events made from one engine event, outside the api lock; they
  * are appended to the run under it (emit_all). */
 struct evbuf {

@@ -178,6 +178,9 @@ struct create {
                                  stored even when stateless */
   struct api_run *run;        /* ref for the caller */
   struct api_persist_ack ack; /* told when the run is in the store */
+  bool here_ok; /* stateless, answered when it ends (wait, stream) */
+  bool here;    /* ... and its graph is quick: the caller runs it now, on
+                   its loop (api_executor_run_here) */
 };
 
 static bool thread_busy(const struct api_thread *t) {
@@ -264,6 +267,7 @@ static bool create_run(struct create *c) {
     goto out;
   }
   api_lock();
+  c->here = c->here_ok && !c->thread_id && g->quick;
   struct api_thread *t = run_thread_locked(c);
   if (t)
     add_run_locked(c, t, graph_id, asid);
@@ -313,11 +317,12 @@ static void add_run_locked(struct create *c, struct api_thread *t,
   /* The run starts once its row is in the store (see run_saved_cb). */
   r->unsaved = !r->memory_only;
   api_persist_thread(t);
-  api_persist_run_ack(r, true, &c->ack);
+  if (!c->here) /* else nothing to wait for: it runs and answers at once */
+    api_persist_run_ack(r, true, &c->ack);
   /* After the row: its events are stored after it, seq = id. */
   api_run_emit(r, "*", "metadata",
                json_pack("{s:s, s:i}", "run_id", r->id, "attempt", 1));
-  if (!r->unsaved)
+  if (!r->unsaved && !c->here)
     api_executor_kick(t);
 }
 
@@ -420,7 +425,8 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
    * stream_mode, a background one those of every mode, for any join. */
   struct create c = {.thread_id = thread_id,
                      .background = reply == REPLY_RUN,
-                     .ack = {loom_http_loop(req), run_saved_cb, p}};
+                     .ack = {loom_http_loop(req), run_saved_cb, p},
+                     .here_ok = reply != REPLY_RUN};
   if (read_run_body(body, &c.kw, &c.e)) {
     api_fail_err(req, &c.e);
     loom_free(p);
@@ -432,6 +438,12 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
     api_fail(req, c.status, loom_err_code(c.e.code), "%s", c.e.message);
     json_decref(c.kw);
     loom_free(p);
+  } else if (c.here) { /* no hand-off: the answer is ready when it ends */
+    p->kw = c.kw;
+    p->run = c.run;
+    api_executor_run_here(c.run, reply == REPLY_WAIT);
+    reply_run(p);
+    pending_free(p);
   } else {
     p->kw = c.kw; /* the ack is posted to this loop: it comes after this */
     p->run = c.run;

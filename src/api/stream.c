@@ -295,6 +295,15 @@ static void waiter_gone_cb(struct loom_http_req *req, void *userdata) {
 
 void api_wait_run(struct loom_http_req *req, struct api_run *r,
                   bool cancel_on_disconnect) {
+  api_lock();
+  json_t *result = api_run_finished(r->status) && r->result && r->ended
+                       ? json_deep_copy(r->result)
+                       : NULL;
+  api_unlock();
+  if (result) { /* over already: no suspension, no wake-up */
+    loom_http_respond_json(req, 200, result);
+    return;
+  }
   struct waiter *w = LOOM_NEW(struct waiter);
   w->req = req;
   loom_http_suspend(req);

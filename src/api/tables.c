@@ -70,14 +70,39 @@ static struct entry *slot_for(struct map *m, const char *key, bool insert) {
   }
 }
 
+/* Drops the holes removed entries left in `seq`, keeping the order. */
+static void map_compact_seq(struct map *m, struct entry *slots, size_t cap) {
+  size_t *to = loom_calloc(m->nseq ? m->nseq : 1, sizeof *to);
+  for (size_t i = 0; i < cap; i++)
+    if (slots[i].key && slots[i].key != TOMB)
+      to[slots[i].order] = 1;
+  size_t n = 0;
+  for (size_t i = 0; i < m->nseq; i++)
+    if (to[i]) {
+      m->seq[n] = m->seq[i];
+      to[i] = n++;
+    }
+  for (size_t i = 0; i < cap; i++)
+    if (slots[i].key && slots[i].key != TOMB)
+      slots[i].order = to[slots[i].order];
+  m->nseq = n;
+  loom_free(to);
+}
+
+/* Rehashes without the tombstones, growing only when the live entries
+ * need it: runs come and go by the thousand, and neither the slots nor
+ * `seq` may grow with every id ever seen. */
 static void map_grow(struct map *m) {
   struct entry *old = m->slots;
   size_t oldcap = m->cap;
-  m->cap = oldcap ? oldcap * 2 : 64;
+  if (m->nseq > 2 * m->live)
+    map_compact_seq(m, old, oldcap);
+  size_t cap = 64;
+  while (cap < (m->live + 1) * 2)
+    cap *= 2;
+  m->cap = cap;
   m->slots = loom_calloc(m->cap, sizeof *m->slots);
   m->used = m->live;
-  /* Entries keep their place in `seq` (holes of removed ones stay: a
-   * pointer each, and listings skip them). */
   for (size_t i = 0; i < oldcap; i++) {
     if (!old[i].key || old[i].key == TOMB)
       continue;
@@ -227,13 +252,24 @@ void api_assistants_each(bool (*each)(json_t *row, void *arg), void *arg) {
 /* LangGraph's namespace for the system assistants' uuid5 ids. */
 #define GRAPH_NAMESPACE "6ba7b821-9dad-11d1-80b4-00c04fd430c8"
 
+/* Graph id → its system assistant's id, for the graphs asked for by
+ * graph id (a SHA-1 each time otherwise); only ids that resolved, so
+ * its size is bounded by the graphs there were. */
+static struct map system_ids;
+
 json_t *api_assistant_resolve(const char *id_or_graph) {
   json_t *row = api_assistant_find(id_or_graph);
   if (row || !id_or_graph)
     return row;
+  const char *known = map_get(&system_ids, id_or_graph);
+  if (known)
+    return api_assistant_find(known);
   char id[LOOM_ID_LEN + 1];
   api_uuid5(GRAPH_NAMESPACE, id_or_graph, id);
-  return api_assistant_find(id);
+  row = api_assistant_find(id);
+  if (row)
+    map_put(&system_ids, id_or_graph, loom_strdup(id));
+  return row;
 }
 
 void api_assistant_ensure_system(const char *graph_id) {

@@ -48,8 +48,15 @@ loom_err api_invalid(struct loom_error *e, const char *field,
 }
 
 json_t *api_now(void) {
-  char buf[33];
-  return json_string(loom_clock_format_iso(loom_clock_wall_ms(), buf));
+  /* A run asks several times within the same millisecond: format once. */
+  static _Thread_local uint64_t last_ms;
+  static _Thread_local char text[33];
+  uint64_t ms = loom_clock_wall_ms();
+  if (ms != last_ms || !text[0]) {
+    loom_clock_format_iso(ms, text);
+    last_ms = ms;
+  }
+  return json_string(text);
 }
 
 static const json_t *field(const json_t *body, const char *key) {

@@ -204,7 +204,8 @@ loom_err loom_engine_save(struct loom_run *r, const char *source,
   snprintf(r->parent_id, sizeof(r->parent_id), "%s", r->checkpoint_id);
   snprintf(r->checkpoint_id, sizeof(r->checkpoint_id), "%s", id);
   json_array_clear(r->pending);
-  if (!r->store && !r->nsubs) { /* nobody would see it: skip the JSON */
+  if (!r->store && (!r->nsubs || r->no_checkpoint_events)) {
+    /* nobody would see it: skip the JSON */
     json_decref(writes_meta);
     return LOOM_OK;
   }
@@ -223,7 +224,7 @@ loom_err loom_engine_save(struct loom_run *r, const char *source,
   if (r->metadata)
     json_object_update_missing(meta, r->metadata);
   loom_err rc = r->store ? persist(r, id, ckpt, meta, e) : LOOM_OK;
-  if (r->nsubs)
+  if (r->nsubs && !r->no_checkpoint_events)
     checkpoint_event(r, id, meta);
   json_decref(ckpt);
   json_decref(meta);

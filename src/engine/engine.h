@@ -175,6 +175,9 @@ struct loom_run_opts {
    * kinds may ask a model for its answer in one piece, which costs the
    * server and loom less than a stream of deltas. */
   bool no_token_events;
+  /* Nobody reads checkpoint events (no `checkpoints` or `debug` stream):
+   * a run without a store then builds no checkpoint at all. */
+  bool no_checkpoint_events;
   /* Extra keys for every checkpoint's metadata (graph id, run id, ...);
    * borrowed. */
   const json_t *metadata;

@@ -72,6 +72,7 @@ struct loom_run {
   json_t *before, *after; /* node-name arrays: graph's plus the run's */
   void *user;
   bool no_token_events;
+  bool no_checkpoint_events;
   struct loom_lua *lua; /* NULL until a Lua chunk runs: loom_engine_lua */
   size_t lua_memory;
   uint64_t lua_instructions;

@@ -89,6 +89,7 @@ loom_err loom_run_new(const struct loom_graph *g,
                    opts->interrupt_after, opts->ninterrupt_after);
   r->user = opts->user;
   r->no_token_events = opts->no_token_events;
+  r->no_checkpoint_events = opts->no_checkpoint_events;
   r->root = r;
   r->wake_cb = opts->wake_cb;
   r->wake_arg = opts->wake_arg;

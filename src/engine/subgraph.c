@@ -108,6 +108,7 @@ static void subgraph_start(struct loom_task *t) {
                             .durability = r->durability,
                             .user = r->user,
                             .no_token_events = r->no_token_events,
+                            .no_checkpoint_events = r->no_checkpoint_events,
                             .metadata = r->metadata};
   struct loom_run *child = NULL;
   struct loom_error e = {0};

@@ -595,6 +595,29 @@ describe("stateless runs", () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-location"), /^\/runs\//);
   });
+
+  // A graph of Lua nodes runs on the request's loop, keeping no
+  // checkpoints unless a stream shows them; one whose run takes long goes
+  // to the pool from then on. Either way the answers are the same.
+  test("checkpoints, interrupts and long Lua nodes without a thread", async () => {
+    const parts = await collect(client.runs.stream(null, "chain", { input: {}, streamMode: ["checkpoints", "values"] }));
+    assert.ok(parts.filter((p) => p.event === "checkpoints").length >= 3);
+    assert.deepEqual(parts.filter((p) => p.event === "values").at(-1).data.log, ["a", "b", "c"]);
+    const stopped = await client.runs.wait(null, "chain", { input: {}, interruptBefore: ["b"] });
+    assert.deepEqual(stopped.log, ["a"]);
+    const spec = [
+      "name: long",
+      "state:",
+      "  n: {type: integer}",
+      "nodes:",
+      "  sum: {lua: 'local s = 0 for i = 1, 300000 do s = s + i % 7 end return { n = s }'}",
+      "edges:",
+      "  - START -> sum",
+      "  - sum -> END",
+    ].join("\n");
+    assert.equal((await putGraph("long", spec)).status, 201);
+    for (let i = 0; i < 2; i++) assert.equal((await client.runs.wait(null, "long", { input: {} })).n, 899998);
+  });
 });
 
 describe("errors", () => {
