@@ -49,6 +49,32 @@ static void threads_keep_insertion_order(void **state) {
   api_unlock();
 }
 
+/* Stateless runs come and go by the thousand: the table rehashes and
+ * drops the holes they leave, and what stays keeps its order. */
+static void threads_keep_order_through_churn(void **state) {
+  (void)state;
+  char keep[10][LOOM_ID_LEN + 1];
+  api_lock();
+  for (int i = 0; i < 20000; i++) {
+    char id[LOOM_ID_LEN + 1];
+    snprintf(id, sizeof id, "00000000-0000-4000-9000-%012d", i);
+    struct api_thread *t = api_thread_add(id, NULL);
+    if (i % 2000 == 0)
+      snprintf(keep[i / 2000], sizeof keep[0], "%s", t->id);
+    else
+      api_thread_remove(t);
+  }
+  json_t *seen = json_array();
+  api_threads_each(collect_thread, seen);
+  assert_int_equal(json_array_size(seen), 10);
+  for (size_t i = 0; i < 10; i++) {
+    assert_string_equal(json_string_value(json_array_get(seen, i)), keep[i]);
+    api_thread_remove(api_thread_find(keep[i]));
+  }
+  json_decref(seen);
+  api_unlock();
+}
+
 struct wake {
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -202,6 +228,7 @@ static void metadata_filters_match_nested_objects(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(threads_keep_insertion_order),
+      cmocka_unit_test(threads_keep_order_through_churn),
       cmocka_unit_test(run_events_wake_watchers_on_their_loop),
       cmocka_unit_test(old_runs_keep_ids_and_end_but_drop_data),
       cmocka_unit_test(system_assistant_ids_match_langgraph),
