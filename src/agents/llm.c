@@ -57,6 +57,7 @@ void loom_llm_acc_cleanup(struct loom_llm_acc *a) {
     loom_free(a->calls[i].name);
     loom_buf_cleanup(&a->calls[i].args);
   }
+  loom_free(a->calls);
   loom_free(a->finish_reason);
   loom_free(a->model);
   loom_free(a->id);
@@ -81,6 +82,8 @@ void loom_llm_acc_set(char **field, const char *v) {
 static loom_err new_call(struct loom_llm_acc *a, long index, size_t *slot) {
   if (a->n_calls == LOOM_LLM_MAX_TOOL_CALLS)
     return LOOM_ERR_TOO_LARGE;
+  if (!a->calls)
+    a->calls = loom_calloc(LOOM_LLM_MAX_TOOL_CALLS, sizeof *a->calls);
   *slot = a->n_calls++;
   a->calls[*slot].index = index;
   loom_buf_init(&a->calls[*slot].args, LOOM_LLM_MAX_TEXT);

@@ -77,15 +77,20 @@ json_t *loom_llm_response_message(const struct loom_llm_response *r);
 /* Text deltas while an answer streams in; `text` is not NUL-terminated. */
 typedef void (*loom_llm_delta_cb)(void *ud, const char *text, size_t len);
 
-/* Joins a streamed answer. Caller-owned: _init / _cleanup. */
+/* One tool call being joined (struct loom_llm_acc). */
+struct loom_llm_acc_call {
+  char *id;
+  char *name;
+  struct loom_buf args;
+  long index; /* the stream's index for this call (or block index) */
+};
+
+/* Joins a streamed answer. Caller-owned: _init / _cleanup. The tool-call
+ * slots are allocated with the first tool call: most answers are text,
+ * and thousands of calls may be in flight at once. */
 struct loom_llm_acc {
   struct loom_buf content;
-  struct {
-    char *id;
-    char *name;
-    struct loom_buf args;
-    long index; /* the stream's index for this call (or block index) */
-  } calls[LOOM_LLM_MAX_TOOL_CALLS];
+  struct loom_llm_acc_call *calls; /* LOOM_LLM_MAX_TOOL_CALLS, or NULL */
   size_t n_calls;
   char *finish_reason;
   char *model;
