@@ -3,7 +3,8 @@
  * counter (RFC 9562 method 1), 62 random bits.
  *
  * The random bits come from a per-thread pool refilled with one getrandom
- * call per 25 ids (emptied in a forked child), and the id is written out
+ * call per 25 ids (emptied in a forked child; loom_random_u64 draws from
+ * it too, for per-run seeds), and the id is written out
  * by hand: a run makes several ids, and a syscall plus snprintf for each
  * showed in profiles of 10,000 concurrent runs.
  */
@@ -43,16 +44,23 @@ static void child_cb(void) { fork_gen++; }
 
 static void atfork_init(void) { pthread_atfork(NULL, NULL, child_cb); }
 
-static void pool_take(unsigned char out[ID_RANDOM]) {
+/* `n` (at most POOL_BYTES) random bytes from the thread's pool. */
+static void pool_take(unsigned char *out, size_t n) {
   pthread_once(&atfork_once, atfork_init);
-  if (pool_left < ID_RANDOM || pool_gen != fork_gen) {
+  if (pool_left < n || pool_gen != fork_gen) {
     loom_random_bytes(pool, sizeof pool);
     pool_left = sizeof pool;
     pool_gen = fork_gen;
   }
-  pool_left -= ID_RANDOM;
-  memcpy(out, pool + pool_left, ID_RANDOM);
-  memset(pool + pool_left, 0, ID_RANDOM); /* handed out once */
+  pool_left -= n;
+  memcpy(out, pool + pool_left, n);
+  memset(pool + pool_left, 0, n); /* handed out once */
+}
+
+uint64_t loom_random_u64(void) {
+  uint64_t v;
+  pool_take((unsigned char *)&v, sizeof v);
+  return v;
 }
 
 /* Guards last_ms/counter so ids from many threads stay ordered. */
@@ -62,7 +70,7 @@ static uint16_t counter;
 
 char *loom_id_new(char out[LOOM_ID_LEN + 1]) {
   unsigned char rnd[ID_RANDOM];
-  pool_take(rnd);
+  pool_take(rnd, sizeof rnd);
 
   pthread_mutex_lock(&lock);
   uint64_t ms = loom_clock_wall_ms();

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define LOOM_ID_LEN 36 /* "xxxxxxxx-xxxx-7xxx-yxxx-xxxxxxxxxxxx" */
 
@@ -22,5 +23,9 @@ bool loom_id_is_uuid(const char *s);
 
 /* Fills `out` with `len` bytes from the kernel's random source. */
 void loom_random_bytes(void *out, size_t len);
+
+/* 64 random bits from the same per-thread pool as ids (one getrandom per
+ * 256 bytes): for seeds made at a high rate, e.g. one per run. */
+uint64_t loom_random_u64(void);
 
 #endif

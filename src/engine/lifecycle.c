@@ -96,7 +96,7 @@ loom_err loom_run_new(const struct loom_graph *g,
   loom_engine_mailbox_init(r);
   r->lua_memory = opts->lua_memory;
   r->lua_instructions = opts->lua_instructions;
-  loom_random_bytes(&r->version_seed, sizeof(r->version_seed));
+  r->version_seed = loom_random_u64(); /* no syscall per run */
   r->status = LOOM_RUN_PENDING;
   r->interrupts = json_array();
   r->unsaved = json_array();
