@@ -28,6 +28,7 @@
 #include "agents/agent.h"
 #include "agents/llm_cost.h"
 #include "agents/llm_node.h"
+#include "agents/tools_plugin.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/json.h"
@@ -597,7 +598,9 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   const char *tools_file = getenv("LOOM_TOOLS_FILE");
   if ((err = load_prices(e)) ||
       (tools_file && *tools_file &&
-       (err = loom_tools_load_file(rt.tools, tools_file, e)))) {
+       (err = loom_tools_load_file(rt.tools, tools_file, e))) ||
+      (err =
+           loom_tools_load_plugins(rt.tools, getenv("LOOM_TOOL_PLUGINS"), e))) {
     loom_agents_nodes_shutdown();
     return err;
   }

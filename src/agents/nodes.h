@@ -29,7 +29,8 @@
  * and each node reports {"event":"llm_usage","node","model",
  * "prompt_tokens","completion_tokens","cost_usd","calls"}; llm_usage.h sums
  * those per run and tenant. LOOM_TOOLS_FILE names a tool file whose Lua
- * tools every graph may use by name.
+ * tools every graph may use by name; LOOM_TOOL_PLUGINS names shared
+ * objects whose C tools they may use too (tools_plugin.h).
  *
  * A task's `start` returns at once: the run parks, holding no thread, and
  * the model loop posts the task's continuations back to the run
