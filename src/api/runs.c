@@ -25,6 +25,7 @@
 
 #include "api/internal.h"
 #include "core/alloc.h"
+#include "engine/engine.h"
 #include "engine/spec.h"
 
 enum run_reply { REPLY_RUN, REPLY_STREAM, REPLY_WAIT };
@@ -267,7 +268,13 @@ static bool create_run(struct create *c) {
     goto out;
   }
   api_lock();
-  c->here = c->here_ok && !c->thread_id && g->quick;
+  /* A run that asks for more steps than the default may take long: it
+   * would hold the loop (and every request on it), so it goes to the pool
+   * whatever its graph's record. */
+  json_int_t limit = json_integer_value(
+      json_object_get(json_object_get(c->kw, "config"), "recursion_limit"));
+  c->here = c->here_ok && !c->thread_id && g->quick &&
+            limit <= LOOM_ENGINE_DEFAULT_RECURSION_LIMIT;
   struct api_thread *t = run_thread_locked(c);
   if (t)
     add_run_locked(c, t, graph_id, asid);
