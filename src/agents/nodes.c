@@ -595,12 +595,10 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   rt.tools = loom_tools_new();
   loom_tools_add_builtins(rt.tools);
   rt.prices = loom_llm_prices_new();
-  const char *tools_file = getenv("LOOM_TOOLS_FILE");
   if ((err = load_prices(e)) ||
-      (tools_file && *tools_file &&
-       (err = loom_tools_load_file(rt.tools, tools_file, e))) ||
-      (err =
-           loom_tools_load_plugins(rt.tools, getenv("LOOM_TOOL_PLUGINS"), e))) {
+      (cfg->tools_file && *cfg->tools_file &&
+       (err = loom_tools_load_file(rt.tools, cfg->tools_file, e))) ||
+      (err = loom_tools_load_plugins(rt.tools, cfg->tool_plugins, e))) {
     loom_agents_nodes_shutdown();
     return err;
   }

@@ -45,6 +45,10 @@
   X(pinecone_url, LOOM_PINECONE_URL, "",                                       \
     "Pinecone control plane holding the document indexes (empty: local)")      \
   X(pinecone_api_key, PINECONE_API_KEY, "", "key for LOOM_PINECONE_URL")       \
+  X(tools_file, LOOM_TOOLS_FILE, "",                                           \
+    "a tool file of Lua tools every graph may use")                            \
+  X(tool_plugins, LOOM_TOOL_PLUGINS, "",                                       \
+    "colon-separated C tool plug-ins (shared objects) to load")                \
   X(clerk_jwt_key, CLERK_JWT_KEY, "", "PEM public key for Clerk tokens")       \
   X(clerk_jwks_url, CLERK_JWKS_URL, "", "JWKS URL for Clerk tokens")           \
   X(clerk_authorized_parties, CLERK_AUTHORIZED_PARTIES, "",                    \
