@@ -47,8 +47,9 @@ struct model_loop {
 
 static struct {
   struct model_loop ml[MAX_MODEL_LOOPS];
-  unsigned nloops;  /* LOOM_LLM_LOOPS, default 1 */
-  atomic_uint next; /* round robin over the loops */
+  unsigned nloops;          /* LOOM_LLM_LOOPS, default 1 */
+  unsigned max_connections; /* per host and loop: LOOM_LLM_MAX_CONNECTIONS */
+  atomic_uint next;         /* round robin over the loops */
   struct loom_providers *providers;
   struct loom_tools *tools;
   struct loom_llm_prices *prices;
@@ -508,16 +509,20 @@ static const struct loom_node_kind AGENT_KIND = {.name = "agent",
 /* ---- start-up and shutdown ---- */
 
 /* Connections per model server host: every call in flight holds one
- * (HTTP/1.1), so this caps concurrency per provider. LOOM_LLM_MAX_CONNECTIONS
- * overrides it. */
+ * (HTTP/1.1), so this caps concurrency per provider. */
 #define DEFAULT_MAX_CONNECTIONS 16384
+
+/* A whole-number setting within [min, max], or `def` when unset (a
+ * configuration that was never validated, as in tests). */
+static unsigned setting_uint(const char *v, unsigned def, unsigned min,
+                             unsigned max) {
+  long n = v && *v ? strtol(v, NULL, 10) : (long)def;
+  return n < (long)min ? min : n > (long)max ? max : (unsigned)n;
+}
 
 static void client_new_cb(struct loom_loop *loop, void *arg) {
   struct model_loop *ml = arg;
-  const char *v = getenv("LOOM_LLM_MAX_CONNECTIONS");
-  long n = v && *v ? strtol(v, NULL, 10) : DEFAULT_MAX_CONNECTIONS;
-  if (loom_http_client_new(loop, n > 0 && n < 1000000 ? (unsigned)n : 1024,
-                           &ml->http) != LOOM_OK)
+  if (loom_http_client_new(loop, rt.max_connections, &ml->http) != LOOM_OK)
     ml->http = NULL;
 }
 
@@ -530,11 +535,11 @@ static void client_free_cb(struct loom_loop *loop, void *arg) {
 
 /* LOOM_LLM_LOOPS model loops (default 1): calls spread over them, for
  * many thousands in flight; each loop has its own connections. */
-static loom_err start_loops(void) {
-  const char *v = getenv("LOOM_LLM_LOOPS");
-  long n = v && *v ? strtol(v, NULL, 10) : 1;
-  n = n < 1 ? 1 : n > MAX_MODEL_LOOPS ? MAX_MODEL_LOOPS : n;
-  for (rt.nloops = 0; rt.nloops < (unsigned)n; rt.nloops++) {
+static loom_err start_loops(const struct loom_config *cfg) {
+  unsigned n = setting_uint(cfg->llm_loops, 1, 1, MAX_MODEL_LOOPS);
+  rt.max_connections = setting_uint(cfg->llm_max_connections,
+                                    DEFAULT_MAX_CONNECTIONS, 1, 1000000);
+  for (rt.nloops = 0; rt.nloops < n; rt.nloops++) {
     struct model_loop *ml = &rt.ml[rt.nloops];
     char name[16];
     snprintf(name, sizeof name, "loom-models-%u", rt.nloops);
@@ -554,8 +559,7 @@ struct loom_tools *loom_agents_tools(void) {
 
 /* LOOM_LLM_PRICES: inline JSON ({"model": {"input": .., "output": ..}}) or
  * the path of a file holding it; adds to the built-in prices. */
-static loom_err load_prices(struct loom_error *e) {
-  const char *v = getenv("LOOM_LLM_PRICES");
+static loom_err load_prices(const char *v, struct loom_error *e) {
   if (!v || !*v)
     return LOOM_OK;
   if (*v == '{')
@@ -588,14 +592,14 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   if (err)
     return err;
   loom_http_client_global_init();
-  if (start_loops() != LOOM_OK) {
+  if (start_loops(cfg) != LOOM_OK) {
     loom_agents_nodes_shutdown();
     return loom_error_set(e, LOOM_ERR_INTERNAL, "cannot start the model loop");
   }
   rt.tools = loom_tools_new();
   loom_tools_add_builtins(rt.tools);
   rt.prices = loom_llm_prices_new();
-  if ((err = load_prices(e)) ||
+  if ((err = load_prices(cfg->llm_prices, e)) ||
       (cfg->tools_file && *cfg->tools_file &&
        (err = loom_tools_load_file(rt.tools, cfg->tools_file, e))) ||
       (err = loom_tools_load_plugins(rt.tools, cfg->tool_plugins, e))) {

@@ -168,7 +168,7 @@ loom_err loom_providers_new(const struct loom_config *cfg,
                                             : ANTHROPIC_OFFICIAL,
                cfg->anthropic_api_key);
   loom_err err = LOOM_OK;
-  const char *list = getenv("LOOM_ENDPOINTS");
+  const char *list = cfg->endpoints;
   if (set(list)) {
     char *copy = loom_strdup(list), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok && !err;

@@ -164,6 +164,15 @@ loom_err loom_config_validate(const struct loom_config *c,
                           "LOOM_RUN_TIMEOUT must be 0..31536000 seconds, got "
                           "'%s'",
                           c->run_timeout);
+  if (!parse_number(c->llm_loops, 1, 16, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_LLM_LOOPS must be 1..16, got '%s'",
+                          c->llm_loops);
+  if (!parse_number(c->llm_max_connections, 1, 1000000, &d))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_LLM_MAX_CONNECTIONS must be 1..1000000, got "
+                          "'%s'",
+                          c->llm_max_connections);
   if (!parse_number(c->sentry_traces_sample_rate, 0, 1, &d))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "SENTRY_TRACES_SAMPLE_RATE must be 0..1, got '%s'",

@@ -40,6 +40,14 @@
   X(anthropic_base_url, ANTHROPIC_BASE_URL, "https://api.anthropic.com",       \
     "base URL of the Anthropic server")                                        \
   X(model, LOOM_MODEL, "", "default model, e.g. openai/gpt-4o-mini")           \
+  X(endpoints, LOOM_ENDPOINTS, "",                                             \
+    "self-hosted model servers: NAME=URL or NAME=anthropic+URL, comma-"        \
+    "separated (key in LOOM_ENDPOINT_<NAME>_KEY)")                             \
+  X(llm_loops, LOOM_LLM_LOOPS, "1", "event loops for model calls (1..16)")     \
+  X(llm_max_connections, LOOM_LLM_MAX_CONNECTIONS, "16384",                    \
+    "connections per model server host")                                       \
+  X(llm_prices, LOOM_LLM_PRICES, "",                                           \
+    "model prices added to the built-in table: JSON, or a file holding it")    \
   X(embed_model, LOOM_EMBED_MODEL, "",                                         \
     "embeddings for documents and retrieve (empty: built-in hash)")            \
   X(pinecone_url, LOOM_PINECONE_URL, "",                                       \

@@ -120,11 +120,12 @@ static inline bool llm_server_start_nodes(struct llm_server *s) {
   setenv("LOOM_ENDPOINTS", list, 1);
   struct loom_config cfg = {0};
   struct loom_error e = {0};
-  if (loom_agents_nodes_register(&cfg, &e) != LOOM_OK) {
+  bool ok = loom_config_load(&cfg, &e) == LOOM_OK &&
+            loom_agents_nodes_register(&cfg, &e) == LOOM_OK;
+  if (!ok)
     fprintf(stderr, "register: %s\n", e.message);
-    return false;
-  }
-  return true;
+  loom_config_cleanup(&cfg);
+  return ok;
 }
 
 static inline void llm_server_stop_nodes(struct llm_server *s) {

@@ -503,8 +503,8 @@ static void model_strings_pick_providers(void **state) {
   cfg.model = empty;
   cfg.openai_base_url = url;
   cfg.anthropic_base_url = aurl;
-  setenv("LOOM_ENDPOINTS",
-         "vllm=http://gpu:8000/v1/,claudeish=anthropic+http://c:1", 1);
+  char endpoints[] = "vllm=http://gpu:8000/v1/,claudeish=anthropic+http://c:1";
+  cfg.endpoints = endpoints;
   setenv("LOOM_ENDPOINT_VLLM_KEY", "vk", 1);
   struct loom_providers *ps;
   struct loom_error e;
@@ -530,7 +530,7 @@ static void model_strings_pick_providers(void **state) {
   assert_int_equal(loom_providers_resolve(ps, "gpt-4o", &p, &e),
                    LOOM_ERR_INVALID);
   loom_providers_free(ps);
-  unsetenv("LOOM_ENDPOINTS");
+  cfg.endpoints = empty;
 
   /* Nothing at all: offline, labelled. With a key: never offline. */
   assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_OK);
@@ -545,9 +545,9 @@ static void model_strings_pick_providers(void **state) {
                       "anthropic/claude-3-5-haiku-latest");
   loom_providers_free(ps);
 
-  setenv("LOOM_ENDPOINTS", "bad-entry", 1);
+  char bad[] = "bad-entry";
+  cfg.endpoints = bad;
   assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_INVALID);
-  unsetenv("LOOM_ENDPOINTS");
 }
 
 int main(void) {
