@@ -4,7 +4,8 @@
  *   bench_vector convert IMAGES.idx OUT.fvecs      IDX ubyte images -> floats
  *   bench_vector truth BASE QUERY K OUT            exact top-K by brute force
  *   bench_vector run BASE QUERY TRUTH [--quant] [--m M] [--efc EF]
- *                [--ef 10,20,...]                  build, then sweep ef
+ *                [--ef 10,20,...] [--passes P] [--snapshot PATH]
+ *                                                  build, then sweep ef
  *
  * Files: .fvecs (per vector: int32 dim, dim floats) and the truth file
  * (per query: K int32 ids then K float distances). Output lines, shared
@@ -15,7 +16,12 @@
  * the 10th true distance (ann-benchmarks' rule, so ties do not matter).
  * Queries run on one thread, one at a time. Times are the thread's CPU
  * time, not wall time: the machine is shared, and CPU time is what the
- * index costs whoever else is running.
+ * index costs whoever else is running. Before the sweep, one untimed pass
+ * of all queries at the first ef warms caches and scratch (hnswlib_bench
+ * does the same); then each ef is run `--passes` times (default 1) and a
+ * RESULT line is printed per pass (run.sh keeps the best, see there).
+ * --snapshot PATH loads the index from PATH when it exists, else builds it
+ * and saves it there (run.sh builds once, then queries in rounds).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +156,7 @@ static void parse_efs(const char *s, size_t *efs, size_t *n) {
 }
 
 static int cmd_run(int argc, char **argv) {
-  size_t nb, nq, db, dq, efs[64], nef;
+  size_t nb, nq, db, dq, efs[64], nef, passes = 1;
   float *base = read_fvecs(argv[2], &nb, &db),
         *qs = read_fvecs(argv[3], &nq, &dq);
   FILE *tf = fopen(argv[4], "rb");
@@ -177,6 +183,8 @@ static int cmd_run(int argc, char **argv) {
       p.ef_construction = (uint32_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--ef") == 0 && i + 1 < argc)
       parse_efs(argv[++i], efs, &nef);
+    else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc)
+      passes = (size_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc)
       snap = argv[++i];
     else
@@ -187,7 +195,8 @@ static int cmd_run(int argc, char **argv) {
   double rss0 = rss_mb("VmRSS:"), t0 = now();
   struct loom_hnsw *h;
   uint64_t lsn;
-  if (snap && loom_hnsw_load(snap, &h, &lsn, NULL) == LOOM_OK) {
+  bool loaded = snap && loom_hnsw_load(snap, &h, &lsn, NULL) == LOOM_OK;
+  if (loaded) {
     nb = loom_hnsw_count(h);
   } else if (loom_hnsw_new(&p, &h, NULL) != LOOM_OK) {
     die("bad parameters", NULL);
@@ -200,7 +209,7 @@ static int cmd_run(int argc, char **argv) {
   }
   double build = now() - t0;
   name = loom_hnsw_params(h)->quantize ? "loom-int8" : "loom-f32";
-  if (snap && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK)
+  if (snap && !loaded && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK)
     die("cannot save", snap);
   printf("BUILD %s %.1f %.0f %.0f\n", name, build, rss_mb("VmRSS:") - rss0,
          rss_mb("VmHWM:"));
@@ -212,27 +221,33 @@ static int cmd_run(int argc, char **argv) {
   struct loom_hnsw_hit out[K];
   uint32_t *got = malloc(nq * K * sizeof *got);
   size_t *ngot = malloc(nq * sizeof *ngot);
-  for (size_t e = 0; e < nef; e++) {
-    double t = now();
-    for (size_t q = 0; q < nq; q++) {
-      struct loom_hnsw_query query = {
-          .vector = qs + q * dq, .k = K, .ef = efs[e]};
-      ngot[q] = loom_hnsw_search(h, &query, out);
-      for (size_t i = 0; i < ngot[q]; i++)
-        got[q * K + i] = out[i].slot;
-    }
-    double secs = now() - t;
-    size_t hit = 0;
-    for (size_t q = 0; q < nq; q++)
-      for (size_t i = 0; i < ngot[q]; i++) {
-        float d = vk->l2sq(qs + q * dq,
-                           base + (size_t)label[got[q * K + i]] * db, db);
-        hit += d <= tds[q * K + K - 1] * 1.0001f + 1e-3f;
-      }
-    printf("RESULT %s %zu %.4f %.0f\n", name, efs[e], (double)hit / (nq * K),
-           nq / secs);
-    fflush(stdout);
+  for (size_t q = 0; nef && q < nq; q++) { /* warm-up, untimed */
+    struct loom_hnsw_query query = {
+        .vector = qs + q * dq, .k = K, .ef = efs[0]};
+    ngot[q] = loom_hnsw_search(h, &query, out);
   }
+  for (size_t e = 0; e < nef; e++)
+    for (size_t pass = 0; pass < passes; pass++) {
+      double t = now();
+      for (size_t q = 0; q < nq; q++) {
+        struct loom_hnsw_query query = {
+            .vector = qs + q * dq, .k = K, .ef = efs[e]};
+        ngot[q] = loom_hnsw_search(h, &query, out);
+        for (size_t i = 0; i < ngot[q]; i++)
+          got[q * K + i] = out[i].slot;
+      }
+      double secs = now() - t;
+      size_t hit = 0;
+      for (size_t q = 0; q < nq; q++)
+        for (size_t i = 0; i < ngot[q]; i++) {
+          float d = vk->l2sq(qs + q * dq,
+                             base + (size_t)label[got[q * K + i]] * db, db);
+          hit += d <= tds[q * K + K - 1] * 1.0001f + 1e-3f;
+        }
+      printf("RESULT %s %zu %.4f %.0f\n", name, efs[e], (double)hit / (nq * K),
+             nq / secs);
+      fflush(stdout);
+    }
   loom_hnsw_free(h);
   free(base), free(qs), free(tids), free(tds), free(label), free(got),
       free(ngot);

@@ -143,23 +143,30 @@ static inline float hnsw_fdist(const struct loom_hnsw *h, const float *a,
   return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - d : -d;
 }
 
+/* The distance from a quantized query to the quantized vector whose
+ * header `v` points at, given their int8 dot product `idot`. */
+static inline float hnsw_qfinish(const struct loom_hnsw *h,
+                                 const struct hnsw_qv *qv, const char *v,
+                                 int32_t idot) {
+  struct hnsw_qhdr x;
+  __builtin_memcpy(&x, v, sizeof x);
+  const struct hnsw_qhdr *q = &qv->hd;
+  float dot = (float)idot * x.scale * q->scale +
+              (float)h->dim * q->offset * x.offset +
+              q->offset * x.scale * x.qsum + x.offset * q->scale * q->qsum;
+  if (h->p.metric == LOOM_METRIC_EUCLIDEAN)
+    return q->sqn + x.sqn - 2.0f * dot;
+  return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - dot : -dot;
+}
+
 /* Distance from a query to `slot` as the walk measures it. */
 static inline float hnsw_qdist(const struct loom_hnsw *h,
                                const struct hnsw_qv *qv, uint32_t slot) {
   if (!qv->quant)
     return hnsw_fdist(h, qv->f, hnsw_vec(h, slot));
   const char *v = hnsw_elem(h, slot) + h->off_vec;
-  struct hnsw_qhdr x;
-  __builtin_memcpy(&x, v, sizeof x);
-  const struct hnsw_qhdr *q = &qv->hd;
-  float dot =
-      (float)h->vk->dot_i8(qv->q, (const int8_t *)(v + sizeof x), h->qdim) *
-          x.scale * q->scale +
-      (float)h->dim * q->offset * x.offset + q->offset * x.scale * x.qsum +
-      x.offset * q->scale * q->qsum;
-  if (h->p.metric == LOOM_METRIC_EUCLIDEAN)
-    return q->sqn + x.sqn - 2.0f * dot;
-  return h->p.metric == LOOM_METRIC_COSINE ? 1.0f - dot : -dot;
+  const int8_t *q8 = (const int8_t *)(v + sizeof(struct hnsw_qhdr));
+  return hnsw_qfinish(h, qv, v, h->vk->dot_i8(qv->q, q8, h->qdim));
 }
 
 /*

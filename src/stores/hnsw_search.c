@@ -4,8 +4,11 @@
  * How: the walk is the usual best-first search with two binary heaps kept
  * in pooled scratch (candidates as a max-heap of negated distances, results
  * as a max-heap capped at ef) and a visited array of 16-bit epochs, so
- * starting a search is one increment, not a memset. While expanding a node
- * the next neighbour's vector is prefetched. Deleted and filtered-out nodes
+ * starting a search is one increment, not a memset. Expanding a node first
+ * drops its visited neighbours and prefetches the others, then computes
+ * their distances four vectors per kernel pass (float or int8), fetching
+ * the next four meanwhile; the greedy descent through the upper levels
+ * prefetches a node's neighbours the same way. Deleted and filtered-out nodes
  * are walked through but never enter the results; in that case the walk
  * only stops once it holds ef results (hnswlib's rule), which is why very
  * selective filters go to the exact scan instead.
@@ -145,28 +148,58 @@ static inline void prefetch_rest(const struct loom_hnsw *h,
 /*
  * Float distances from the query to the `nt` slots in `todo`, four vectors
  * per kernel pass (four memory streams at once), fetching the next group's
- * vectors ahead.
+ * vectors ahead. A last group of fewer than four repeats its last slot (the
+ * repeats hit the cache): one pass instead of up to three single ones.
  */
 static void dist_batch(const struct loom_hnsw *h, const struct hnsw_qv *qv,
                        const uint32_t *todo, uint32_t nt, float *out) {
   bool l2 = h->p.metric == LOOM_METRIC_EUCLIDEAN;
-  uint32_t j = 0;
-  for (; j + 4 <= nt; j += 4) {
+  for (uint32_t j = 0; j < nt; j += 4) {
     for (uint32_t k = j + 4; k < nt && k < j + 8; k++)
       prefetch_rest(h, qv, todo[k]);
-    const float *v[4] = {hnsw_vec(h, todo[j]), hnsw_vec(h, todo[j + 1]),
-                         hnsw_vec(h, todo[j + 2]), hnsw_vec(h, todo[j + 3])};
+    const float *v[4];
+    float d[4];
+    for (uint32_t k = 0; k < 4; k++)
+      v[k] = hnsw_vec(h, todo[j + k < nt ? j + k : nt - 1]);
     if (l2) {
-      h->vk->l2sq_x4(qv->f, v, h->dim, out + j);
+      h->vk->l2sq_x4(qv->f, v, h->dim, d);
     } else {
-      h->vk->dot_x4(qv->f, v, h->dim, out + j);
+      h->vk->dot_x4(qv->f, v, h->dim, d);
       for (int k = 0; k < 4; k++)
-        out[j + k] =
-            h->p.metric == LOOM_METRIC_COSINE ? 1.0f - out[j + k] : -out[j + k];
+        d[k] = h->p.metric == LOOM_METRIC_COSINE ? 1.0f - d[k] : -d[k];
     }
+    for (uint32_t k = 0; k < 4 && j + k < nt; k++)
+      out[j + k] = d[k];
   }
-  for (; j < nt; j++)
-    out[j] = hnsw_fdist(h, qv->f, hnsw_vec(h, todo[j]));
+}
+
+/* As dist_batch for a quantized walk: four int8 vectors per kernel pass. */
+static void qdist_batch(const struct loom_hnsw *h, const struct hnsw_qv *qv,
+                        const uint32_t *todo, uint32_t nt, float *out) {
+  for (uint32_t j = 0; j < nt; j += 4) {
+    for (uint32_t k = j + 4; k < nt && k < j + 8; k++)
+      prefetch_rest(h, qv, todo[k]);
+    const char *e[4];
+    const int8_t *v[4];
+    int32_t dots[4];
+    for (uint32_t k = 0; k < 4; k++) {
+      e[k] = hnsw_elem(h, todo[j + k < nt ? j + k : nt - 1]) + h->off_vec;
+      v[k] = (const int8_t *)(e[k] + sizeof(struct hnsw_qhdr));
+    }
+    h->vk->dot_i8_x4(qv->q, v, h->qdim, dots);
+    for (uint32_t k = 0; k < 4 && j + k < nt; k++)
+      out[j + k] = hnsw_qfinish(h, qv, e[k], dots[k]);
+  }
+}
+
+/* Distances from the query to the `nt` slots in `todo` (each slot's first
+ * line and the first two slots' vectors already on their way). */
+static inline void dists(const struct loom_hnsw *h, const struct hnsw_qv *qv,
+                         const uint32_t *todo, uint32_t nt, float *out) {
+  if (qv->quant)
+    qdist_batch(h, qv, todo, nt, out);
+  else
+    dist_batch(h, qv, todo, nt, out);
 }
 
 static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
@@ -183,17 +216,22 @@ static inline bool accepted(const struct loom_hnsw *h, uint32_t slot,
 uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
                       int stop_level) {
   uint32_t cur = (uint32_t)h->entry;
-  float d = hnsw_qdist(h, qv, cur);
+  float d = hnsw_qdist(h, qv, cur), dist[2 * 64];
   for (int l = h->max_level; l > stop_level; l--) {
     bool changed = true;
     while (changed) {
       changed = false;
       const uint32_t *ll = hnsw_links(h, cur, l);
-      for (uint32_t j = 1; j <= ll[0]; j++) {
-        float nd = hnsw_qdist(h, qv, ll[j]);
-        if (nd < d) {
-          d = nd;
-          cur = ll[j];
+      uint32_t n = ll[0];
+      for (uint32_t j = 1; j <= n; j++) /* the misses overlap */
+        __builtin_prefetch(walk_ptr(h, qv, ll[j]));
+      for (uint32_t j = 1; j <= n && j <= 2; j++)
+        prefetch_rest(h, qv, ll[j]);
+      dists(h, qv, ll + 1, n, dist);
+      for (uint32_t j = 0; j < n; j++) {
+        if (dist[j] < d) {
+          d = dist[j];
+          cur = ll[j + 1];
           changed = true;
         }
       }
@@ -242,22 +280,12 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
       todo[nt++] = nb;
       __builtin_prefetch(walk_ptr(h, qv, nb));
     }
-    if (nt)
-      prefetch_rest(h, qv, todo[0]);
-    if (nt > 1)
-      prefetch_rest(h, qv, todo[1]);
-    if (!qv->quant)
-      dist_batch(h, qv, todo, nt, dist);
+    for (uint32_t j = 0; j < nt && j < 2; j++)
+      prefetch_rest(h, qv, todo[j]);
+    dists(h, qv, todo, nt, dist);
     for (uint32_t j = 0; j < nt; j++) {
       uint32_t nb = todo[j];
-      float nd;
-      if (qv->quant) {
-        if (j + 2 < nt)
-          prefetch_rest(h, qv, todo[j + 2]);
-        nd = hnsw_qdist(h, qv, nb);
-      } else {
-        nd = dist[j];
-      }
+      float nd = dist[j];
       if (nres < ef || nd < bound) {
         if (ncand + 1 >= c->cand_cap) {
           reserve_pairs(&c->cand, &c->cand_cap, ncand + 2);
@@ -280,23 +308,12 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
 
 void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
                    struct hnsw_qhdr *hd) {
-  float lo = v[0], hi = v[0];
-  for (uint32_t i = 1; i < h->dim; i++) {
-    lo = fminf(lo, v[i]);
-    hi = fmaxf(hi, v[i]);
-  }
+  float lo, hi;
+  h->vk->minmax(v, h->dim, &lo, &hi);
   float off = 0.5f * (lo + hi), s = (hi - lo) / 254.0f;
   if (!(s > 0))
     s = 1.0f;
-  float inv = 1.0f / s;
-  int32_t sum = 0;
-  for (uint32_t i = 0; i < h->dim; i++) { /* plain C so it vectorises */
-    float x = (v[i] - off) * inv;
-    x = x > 127.0f ? 127.0f : x < -127.0f ? -127.0f : x;
-    int32_t q = (int32_t)(x + (x >= 0 ? 0.5f : -0.5f));
-    out[i] = (int8_t)q;
-    sum += q;
-  }
+  int32_t sum = h->vk->quantize_i8(v, h->dim, off, 1.0f / s, out);
   memset(out + h->dim, 0, h->qdim - h->dim);
   hd->scale = s;
   hd->offset = off;
@@ -434,6 +451,31 @@ static bool scan_cheaper(const struct loom_hnsw *h,
          (double)count * share < (double)ef * h->m0;
 }
 
+/*
+ * Replaces the int8 distances of the walk's `n` results by exact ones. The
+ * exact vectors are cold: their first lines are all requested at once,
+ * then four vectors per kernel pass as in the walk.
+ */
+static void rerank(const struct loom_hnsw *h, struct hnsw_ctx *c,
+                   const struct hnsw_qv *qv, size_t n) {
+  struct hnsw_qv fq = *qv;
+  fq.quant = false; /* walk_ptr and dist_batch: the exact floats */
+  uint32_t ids[128];
+  float d[128];
+  for (size_t i = 0; i < n; i += 128) {
+    uint32_t m = n - i < 128 ? (uint32_t)(n - i) : 128;
+    for (uint32_t j = 0; j < m; j++) {
+      ids[j] = c->res[i + j].id;
+      __builtin_prefetch(walk_ptr(h, &fq, ids[j]));
+    }
+    for (uint32_t j = 0; j < m && j < 2; j++)
+      prefetch_rest(h, &fq, ids[j]);
+    dist_batch(h, &fq, ids, m, d);
+    for (uint32_t j = 0; j < m; j++)
+      c->res[i + j].d = d[j];
+  }
+}
+
 /* The search proper; sorted hits are left in c->res. Read lock held. */
 static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
                             const struct loom_hnsw_query *q) {
@@ -467,16 +509,8 @@ static size_t search_locked(const struct loom_hnsw *h, struct hnsw_ctx *c,
     return exact_bits(h, c, q, &qv);
   if (q->filter && !q->where && n < q->k && n < h->live)
     return exact_scan(h, c, q, &qv);
-  if (h->p.quantize) /* re-rank: exact vectors are cold, fetch ahead */
-    for (size_t i = 0; i < n; i++) {
-      if (i + 2 < n) {
-        const char *p = (const char *)hnsw_vec(h, c->res[i + 2].id);
-        size_t bytes = sizeof(float) * h->dim;
-        for (size_t off = 0; off < bytes && off < 2048; off += 64)
-          __builtin_prefetch(p + off);
-      }
-      c->res[i].d = hnsw_fdist(h, qv.f, hnsw_vec(h, c->res[i].id));
-    }
+  if (h->p.quantize)
+    rerank(h, c, &qv, n);
   hnsw_sort_pairs(c->res, n);
   return n < q->k ? n : q->k;
 }

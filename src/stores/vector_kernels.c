@@ -96,9 +96,40 @@ static void l2sq_x4_portable(const float *q, const float *const *v, size_t n,
     out[k] = l2sq_portable(q, v[k], n);
 }
 
+static void dot_i8_x4_portable(const int8_t *q, const int8_t *const *v,
+                               size_t n, int32_t *out) {
+  for (int k = 0; k < 4; k++)
+    out[k] = dot_i8_portable(q, v[k], n);
+}
+
+static void minmax_portable(const float *v, size_t n, float *lo, float *hi) {
+  float l = v[0], h = v[0];
+  for (size_t i = 1; i < n; i++) {
+    l = v[i] < l ? v[i] : l;
+    h = v[i] > h ? v[i] : h;
+  }
+  *lo = l;
+  *hi = h;
+}
+
+static int32_t quantize_i8_portable(const float *v, size_t n, float off,
+                                    float inv, int8_t *out) {
+  int32_t sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    float x = (v[i] - off) * inv;
+    x = x > 127.0f ? 127.0f : x < -127.0f ? -127.0f : x;
+    int32_t q = (int32_t)(x + (x >= 0 ? 0.5f : -0.5f));
+    out[i] = (int8_t)q;
+    sum += q;
+  }
+  return sum;
+}
+
 static const struct loom_vk vk_portable = {
-    "portable",      dot_portable,     l2sq_portable,   cosine_portable,
-    dot_i8_portable, l2sq_i8_portable, dot_x4_portable, l2sq_x4_portable,
+    "portable",      dot_portable,         l2sq_portable,
+    cosine_portable, dot_i8_portable,      l2sq_i8_portable,
+    dot_x4_portable, l2sq_x4_portable,     dot_i8_x4_portable,
+    minmax_portable, quantize_i8_portable,
 };
 
 #ifdef LOOM_X86
@@ -284,9 +315,89 @@ static inline float scalar_l2_step(float a, float b) {
 X4_AVX2(dot_x4_avx2, dot_step)
 X4_AVX2(l2sq_x4_avx2, l2_step)
 
+/* As dot_i8_avx2 for four vectors per pass: each 32-byte chunk of the
+ * query is loaded and made absolute once, and the four vectors' loads go
+ * out together (four memory streams in flight). */
+AVX2 static void dot_i8_x4_avx2(const int8_t *q, const int8_t *const *v,
+                                size_t n, int32_t *out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[4];
+  for (int k = 0; k < 4; k++)
+    acc[k] = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)(q + i));
+    __m256i ax = _mm256_abs_epi8(x);
+    for (int k = 0; k < 4; k++) {
+      __m256i y = _mm256_loadu_si256((const __m256i *)(v[k] + i));
+      __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(y, x));
+      acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(p, ones));
+    }
+  }
+  for (int k = 0; k < 4; k++) {
+    int32_t s = hsum256_i32(acc[k]);
+    for (size_t j = i; j < n; j++)
+      s += (int32_t)q[j] * v[k][j];
+    out[k] = s;
+  }
+}
+
+AVX2 static void minmax_avx2(const float *v, size_t n, float *lo, float *hi) {
+  float l = v[0], h = v[0];
+  size_t i = 0;
+  if (n >= 8) {
+    __m256 vl = _mm256_loadu_ps(v), vh = vl;
+    for (i = 8; i + 8 <= n; i += 8) {
+      __m256 x = _mm256_loadu_ps(v + i);
+      vl = _mm256_min_ps(vl, x);
+      vh = _mm256_max_ps(vh, x);
+    }
+    __m128 a =
+        _mm_min_ps(_mm256_castps256_ps128(vl), _mm256_extractf128_ps(vl, 1));
+    __m128 b =
+        _mm_max_ps(_mm256_castps256_ps128(vh), _mm256_extractf128_ps(vh, 1));
+    a = _mm_min_ps(a, _mm_movehl_ps(a, a));
+    b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+    l = _mm_cvtss_f32(_mm_min_ss(a, _mm_movehdup_ps(a)));
+    h = _mm_cvtss_f32(_mm_max_ss(b, _mm_movehdup_ps(b)));
+  }
+  for (; i < n; i++) {
+    l = v[i] < l ? v[i] : l;
+    h = v[i] > h ? v[i] : h;
+  }
+  *lo = l;
+  *hi = h;
+}
+
+/* As quantize_i8_portable, eight at a time: the same operations in the
+ * same order (sub, mul, clamp, add +-0.5 by sign, truncate), so the same
+ * bits; the int32 results are packed down to int8 with saturating packs
+ * (exact: they are within [-127, 127]). */
+AVX2 static int32_t quantize_i8_avx2(const float *v, size_t n, float off,
+                                     float inv, int8_t *out) {
+  const __m256 vo = _mm256_set1_ps(off), vi = _mm256_set1_ps(inv);
+  const __m256 top = _mm256_set1_ps(127.0f), bot = _mm256_set1_ps(-127.0f);
+  const __m256 half = _mm256_set1_ps(0.5f), sign = _mm256_set1_ps(-0.0f);
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(v + i), vo), vi);
+    x = _mm256_min_ps(_mm256_max_ps(x, bot), top);
+    __m256 r = _mm256_or_ps(half, _mm256_and_ps(x, sign));
+    __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(x, r));
+    acc = _mm256_add_epi32(acc, q);
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q),
+                                _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64((__m128i *)(out + i), _mm_packs_epi16(w, w));
+  }
+  return hsum256_i32(acc) +
+         quantize_i8_portable(v + i, n - i, off, inv, out + i);
+}
+
 static const struct loom_vk vk_avx2 = {
-    "avx2",      dot_avx2,     l2sq_avx2,   cosine_avx2,
-    dot_i8_avx2, l2sq_i8_avx2, dot_x4_avx2, l2sq_x4_avx2,
+    "avx2",         dot_avx2,     l2sq_avx2,        cosine_avx2,
+    dot_i8_avx2,    l2sq_i8_avx2, dot_x4_avx2,      l2sq_x4_avx2,
+    dot_i8_x4_avx2, minmax_avx2,  quantize_i8_avx2,
 };
 
 /* ---- AVX-512 (F + BW + VL) --------------------------------------------------
@@ -410,9 +521,12 @@ AVX512 static void l2sq_x4_avx512(const float *q, const float *const *v,
     out[k] = l2sq_avx512(q, v[k], n);
 }
 
+/* Four-at-once int8 and quantizing: AVX-512 CPUs reuse the AVX2 kernels
+ * (the int8 walk is bound by memory, not by vector width). */
 static const struct loom_vk vk_avx512 = {
-    "avx512",      dot_avx512,     l2sq_avx512,   cosine_avx512,
-    dot_i8_avx512, l2sq_i8_avx512, dot_x4_avx512, l2sq_x4_avx512,
+    "avx512",       dot_avx512,     l2sq_avx512,      cosine_avx512,
+    dot_i8_avx512,  l2sq_i8_avx512, dot_x4_avx512,    l2sq_x4_avx512,
+    dot_i8_x4_avx2, minmax_avx2,    quantize_i8_avx2,
 };
 
 #endif /* LOOM_X86 */

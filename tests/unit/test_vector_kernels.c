@@ -54,6 +54,11 @@ static void check_one(const struct loom_vk *vk) {
                        ref->dot_i8(qa + off, qb + off, n));
       assert_int_equal(vk->l2sq_i8(qa + off, qb + off, n),
                        ref->l2sq_i8(qa + off, qb + off, n));
+      const int8_t *four8[4] = {qb + off, qb, qb + 1, qb + 2};
+      int32_t d8[4];
+      vk->dot_i8_x4(qa + off, four8, n, d8);
+      for (int k = 0; k < 4; k++)
+        assert_int_equal(d8[k], ref->dot_i8(qa + off, four8[k], n));
       /* four at once: the query against b at four offsets */
       const float *four[4] = {b + off, b, b + 1, b + 2};
       float dx[4], lx[4];
@@ -66,6 +71,77 @@ static void check_one(const struct loom_vk *vk) {
     }
   }
   free(a), free(b), free(qa), free(qb);
+}
+
+/* The quantizer kernels of `vk` give the portable ones' bits exactly:
+ * random values, values on the rounding and clamping edges, -0.0. */
+static void check_quantize(const struct loom_vk *vk) {
+  const struct loom_vk *ref = loom_vk_portable();
+  static const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 33, 64, 100, 784, 1031};
+  enum { MAXN = 1031 };
+  float *v = malloc(MAXN * sizeof *v);
+  int8_t *got = malloc(MAXN), *want = malloc(MAXN);
+  for (size_t t = 0; t < sizeof lens / sizeof *lens; t++) {
+    size_t n = lens[t];
+    for (int round = 0; round < 3; round++) {
+      for (size_t i = 0; i < n; i++) {
+        static const float edge[] = {-0.0f,  0.5f,    -0.5f,  1.5f,  -1.5f,
+                                     126.5f, -126.5f, 127.0f, 200.f, -1e6f};
+        v[i] = round == 0   ? next_f() * 300.0f
+               : round == 1 ? edge[next_u32() % 10]
+                            : (float)(next_u32() % 256); /* pixels */
+      }
+      float lo, hi, rlo, rhi;
+      vk->minmax(v, n, &lo, &hi);
+      ref->minmax(v, n, &rlo, &rhi);
+      assert_true(lo == rlo && hi == rhi);
+      float off = round == 1 ? 0.0f : 0.5f * (lo + hi);
+      float inv = round == 1 ? 1.0f : 254.0f / (hi - lo > 0 ? hi - lo : 1.0f);
+      int32_t s = vk->quantize_i8(v, n, off, inv, got);
+      assert_int_equal(s, ref->quantize_i8(v, n, off, inv, want));
+      assert_memory_equal(got, want, n);
+      for (size_t i = 0; i < n; i++)
+        assert_true(got[i] >= -127 && got[i] <= 127);
+    }
+  }
+  /* the definition: clamped, rounded half away from zero */
+  float e[6] = {0.5f, -0.5f, 1.49f, -2.5f, 300.0f, -300.0f};
+  int8_t q[6];
+  assert_int_equal(vk->quantize_i8(e, 6, 0.0f, 1.0f, q), 1 - 1 + 1 - 3);
+  assert_int_equal(q[0], 1);
+  assert_int_equal(q[1], -1);
+  assert_int_equal(q[2], 1);
+  assert_int_equal(q[3], -3);
+  assert_int_equal(q[4], 127);
+  assert_int_equal(q[5], -127);
+  free(v), free(got), free(want);
+}
+
+/* Int8 products at the extremes of the quantizer's range (maddubs sums
+ * pairs into int16: 2 * 127 * 127 must not saturate), four at once too. */
+static void check_i8_edges(const struct loom_vk *vk) {
+  const struct loom_vk *ref = loom_vk_portable();
+  static const size_t lens[] = {1, 7, 33, 64, 784, 832};
+  int8_t a[832], b[832], c[832];
+  for (size_t t = 0; t < sizeof lens / sizeof *lens; t++) {
+    size_t n = lens[t];
+    for (size_t i = 0; i < n; i++) {
+      a[i] = 127;
+      b[i] = i % 2 ? 127 : -127;
+      c[i] = -127;
+    }
+    const int8_t *four[4] = {a, b, c, a};
+    int32_t d[4];
+    vk->dot_i8_x4(a, four, n, d);
+    assert_int_equal(d[0], 127 * 127 * (int32_t)n);
+    assert_int_equal(d[2], -127 * 127 * (int32_t)n);
+    for (int k = 0; k < 4; k++)
+      assert_int_equal(d[k], ref->dot_i8(a, four[k], n));
+    vk->dot_i8_x4(c, four, n, d);
+    assert_int_equal(d[2], 127 * 127 * (int32_t)n);
+    assert_int_equal(vk->dot_i8(c, c, n), 127 * 127 * (int32_t)n);
+    assert_int_equal(vk->dot_i8(a, b, n), ref->dot_i8(a, b, n));
+  }
 }
 
 static void portable_matches_definitions(void **state) {
@@ -88,6 +164,8 @@ static void avx2_matches_portable(void **state) {
   if (!vk)
     skip();
   check_one(vk);
+  check_quantize(vk);
+  check_i8_edges(vk);
 }
 
 static void avx512_matches_portable(void **state) {
@@ -96,6 +174,8 @@ static void avx512_matches_portable(void **state) {
   if (!vk)
     skip();
   check_one(vk);
+  check_quantize(vk);
+  check_i8_edges(vk);
 }
 
 static void best_is_supported(void **state) {
@@ -103,6 +183,10 @@ static void best_is_supported(void **state) {
   const struct loom_vk *best = loom_vk_best();
   assert_non_null(best);
   check_one(best);
+  check_quantize(best);
+  check_i8_edges(best);
+  check_quantize(loom_vk_portable());
+  check_i8_edges(loom_vk_portable());
   assert_int_equal(loom_metric_parse("cosine"), LOOM_METRIC_COSINE);
   assert_int_equal(loom_metric_parse("dotproduct"), LOOM_METRIC_DOT);
   assert_int_equal(loom_metric_parse("euclidean"), LOOM_METRIC_EUCLIDEAN);
