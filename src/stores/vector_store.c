@@ -89,7 +89,7 @@ static struct ns_entry *get_or_add_ns(struct loom_vstore *s, const char *ns) {
                                 .metric = s->p.metric,
                                 .m = s->p.m,
                                 .ef_construction = s->p.ef_construction,
-                                .quantize = s->p.quantize};
+                                .quantize = s->p.walk == LOOM_VSTORE_WALK_INT8};
   struct loom_hnsw *h;
   if (loom_hnsw_new(&hp, &h, NULL) != LOOM_OK)
     return NULL;
@@ -167,7 +167,9 @@ static loom_err read_config(struct loom_vstore *s, const char *path,
   s->p.m = (uint32_t)json_integer_value(json_object_get(j, "m"));
   s->p.ef_construction =
       (uint32_t)json_integer_value(json_object_get(j, "ef_construction"));
-  s->p.quantize = json_is_true(json_object_get(j, "quantize"));
+  s->p.walk = json_is_true(json_object_get(j, "quantize"))
+                  ? LOOM_VSTORE_WALK_INT8
+                  : LOOM_VSTORE_WALK_FLOAT;
   json_decref(j);
   if (m < 0 || s->p.dim == 0)
     return loom_error_set(e, LOOM_ERR_PARSE, "%s: bad metric or dimension",
@@ -178,10 +180,11 @@ static loom_err read_config(struct loom_vstore *s, const char *path,
 
 static loom_err write_config(struct loom_vstore *s, const char *path,
                              struct loom_error *e) {
-  json_t *j = json_pack("{s:i,s:s,s:i,s:i,s:b}", "dimension", (int)s->p.dim,
-                        "metric", loom_metric_name(s->p.metric), "m",
-                        (int)s->p.m, "ef_construction",
-                        (int)s->p.ef_construction, "quantize", s->p.quantize);
+  json_t *j =
+      json_pack("{s:i,s:s,s:i,s:i,s:b}", "dimension", (int)s->p.dim, "metric",
+                loom_metric_name(s->p.metric), "m", (int)s->p.m,
+                "ef_construction", (int)s->p.ef_construction, "quantize",
+                s->p.walk == LOOM_VSTORE_WALK_INT8);
   char *tmp = loom_asprintf("%s.tmp", path);
   FILE *f = fopen(tmp, "w");
   bool ok = f && json_dumpf(j, f, JSON_INDENT(2)) == 0 && fflush(f) == 0 &&

@@ -48,6 +48,7 @@ static void values_for(const char *id, float *v) {
 
 struct got {
   int found;
+  float d;
   float v[DIM];
   json_t *meta;
 };
@@ -55,8 +56,9 @@ struct got {
 static void got_cb(void *ud, const char *id, float d, const float *values,
                    const json_t *meta) {
   struct got *g = ud;
-  (void)id, (void)d;
+  (void)id;
   g->found++;
+  g->d = d;
   memcpy(g->v, values, sizeof g->v);
   g->meta = meta ? json_deep_copy(meta) : NULL;
 }
@@ -174,6 +176,52 @@ static void restart_keeps_everything(void **state) {
   }
 }
 
+/* A new store walks int8 copies and answers with exact distances; one
+ * created walking floats keeps its floats when reopened with the default;
+ * config.json says which. */
+static void new_stores_walk_int8_old_ones_keep_floats(void **state) {
+  (void)state;
+  for (int fl = 0; fl <= 1; fl++) {
+    char *dir = tmpdir();
+    struct loom_vstore_params p = {.dim = DIM,
+                                   .metric = LOOM_METRIC_EUCLIDEAN,
+                                   .walk = fl ? LOOM_VSTORE_WALK_FLOAT
+                                              : LOOM_VSTORE_WALK_INT8};
+    struct loom_vstore *s;
+    assert_int_equal(loom_vstore_open(dir, &p, &s, NULL), LOOM_OK);
+    write_everything(s);
+    loom_vstore_close(s);
+    s = open_store(dir, 0); /* default parameters: int8 */
+    assert_int_equal(loom_vstore_params(s)->walk,
+                     fl ? LOOM_VSTORE_WALK_FLOAT : LOOM_VSTORE_WALK_INT8);
+    check_everything(s);
+    float q[DIM], v[DIM], want = 0;
+    values_for("doc-150", q);
+    values_for("doc-150", v);
+    q[0] += 0.001f;
+    for (int i = 0; i < DIM; i++)
+      want += (q[i] - v[i]) * (q[i] - v[i]);
+    struct got top = {0};
+    struct loom_hnsw_query query = {.vector = q, .k = 1, .ef = 32};
+    assert_int_equal(loom_vstore_query(s, "", &query, got_cb, &top), 1);
+    assert_memory_equal(top.v, v, sizeof v);
+    assert_float_equal(top.d, want, 1e-9);
+    if (top.meta)
+      json_decref(top.meta);
+    loom_vstore_close(s);
+    char path[128], buf[512] = {0};
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_true(fread(buf, 1, sizeof buf - 1, f) > 0);
+    fclose(f);
+    assert_non_null(
+        strstr(buf, fl ? "\"quantize\": false" : "\"quantize\": true"));
+    rm_rf(dir);
+    free(dir);
+  }
+}
+
 static void torn_log_tail_is_ignored(void **state) {
   (void)state;
   char *dir = tmpdir();
@@ -268,6 +316,7 @@ static void kill9_loses_no_acknowledged_write(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(restart_keeps_everything),
+      cmocka_unit_test(new_stores_walk_int8_old_ones_keep_floats),
       cmocka_unit_test(torn_log_tail_is_ignored),
       cmocka_unit_test(kill9_loses_no_acknowledged_write),
   };
