@@ -300,6 +300,13 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
         }
       }
     }
+    /* The next node to expand is probably the best candidate now: start
+     * fetching its link list (its vector's lines were read, not these). */
+    if (ncand && level == 0) {
+      const char *ln = (const char *)hnsw_links(h, cand[0].id, 0);
+      for (size_t off = 0; off < sizeof(uint32_t) * (1 + h->m0); off += 64)
+        __builtin_prefetch(ln + off);
+    }
   }
   return nres;
 }
