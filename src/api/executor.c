@@ -212,8 +212,11 @@ static bool run_engine(struct exec *x) {
       .wake_arg = x,
       .no_token_events = !api_run_modes_want_tokens(x->modes),
       .no_checkpoint_events = !api_run_modes_want_checkpoints(x->modes),
+      .no_task_events = !api_run_modes_want_tasks(x->modes),
   };
-  json_t *meta = checkpoint_metadata(r);
+  /* Only checkpoints carry it: none kept, none shown, none needed. */
+  json_t *meta =
+      x->store || !opts.no_checkpoint_events ? checkpoint_metadata(r) : NULL;
   opts.metadata = meta;
   struct loom_run *engine = NULL;
   loom_err made = loom_run_new(x->graph->graph, &opts, &engine, &x->error);

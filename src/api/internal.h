@@ -339,6 +339,8 @@ unsigned api_run_modes(const struct api_run *r);
 bool api_run_modes_want_tokens(unsigned modes);
 /* Whether `modes` show checkpoints (`checkpoints`, `debug`). */
 bool api_run_modes_want_checkpoints(unsigned modes);
+/* Whether `modes` show tasks (`tasks`, `debug`). */
+bool api_run_modes_want_tasks(unsigned modes);
 /* Appends the stream events of engine event `ev` to `r` for `modes` (the
  * api lock is taken to append: call without it); model usage in custom
  * events is summed into `*usage`. Returns whether the run is to cancel. */

@@ -74,6 +74,10 @@ bool api_run_modes_want_checkpoints(unsigned modes) {
   return modes & (MODE_CHECKPOINTS | MODE_DEBUG);
 }
 
+bool api_run_modes_want_tasks(unsigned modes) {
+  return modes & (MODE_TASKS | MODE_DEBUG);
+}
+
 /* Stream events made from one engine event, outside the api lock; they
  * are appended to the run under it (emit_all). */
 struct evbuf {
@@ -225,6 +229,9 @@ bool api_run_engine_event(struct api_run *r, unsigned modes, json_t **usage,
                           const struct loom_event *ev) {
   struct evbuf b = {0};
   make_events(r, modes, usage, ev, &b);
+  if (!b.n) /* nothing to append (a wait's run): no lock round trip; the
+               flag is only ever set, and a cancel is also posted */
+    return __atomic_load_n(&r->cancel, __ATOMIC_RELAXED);
   api_lock();
   emit_all(r, &b);
   bool cancel = r->cancel;

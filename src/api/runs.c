@@ -131,9 +131,10 @@ static loom_err check_flags(const json_t *body, struct loom_error *e) {
   return err;
 }
 
-/* Validates the body of a run and normalises it into `kw` (new). */
-static loom_err read_run_body(const json_t *body, json_t **kw,
-                              struct loom_error *e) {
+/* Validates the body of a run and normalises it into `kw`: `body` itself
+ * with a reference more (the caller's parse, nobody else's), changed in
+ * place. */
+static loom_err read_run_body(json_t *body, json_t **kw, struct loom_error *e) {
   const char *assistant_id = NULL;
   json_t *modes = NULL, *before = NULL, *after = NULL;
   loom_err err = api_opt_string(body, "assistant_id", &assistant_id, e);
@@ -161,7 +162,7 @@ static loom_err read_run_body(const json_t *body, json_t **kw,
     json_decref(after);
     return err;
   }
-  *kw = json_deep_copy(body);
+  *kw = json_incref(body);
   json_object_set_new(*kw, "stream_mode", modes);
   json_object_set_new(*kw, "interrupt_before", before ? before : json_array());
   json_object_set_new(*kw, "interrupt_after", after ? after : json_array());
@@ -507,8 +508,8 @@ static void batch_run_saved_cb(void *arg, loom_err err) {
   loom_free(slot);
 }
 
-static bool batch_one(struct loom_http_req *req, const json_t *item,
-                      json_t *out, struct loom_error *e) {
+static bool batch_one(struct loom_http_req *req, json_t *item, json_t *out,
+                      struct loom_error *e) {
   if (!json_is_object(item))
     return api_invalid(e, "[]", "every item must be a run object"), false;
   struct api_run **slot = LOOM_NEW(struct api_run *);

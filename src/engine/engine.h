@@ -178,6 +178,9 @@ struct loom_run_opts {
   /* Nobody reads checkpoint events (no `checkpoints` or `debug` stream):
    * a run without a store then builds no checkpoint at all. */
   bool no_checkpoint_events;
+  /* Nobody reads task events (no `tasks` or `debug` stream): the run
+   * builds none (LOOM_EVENT_TASKS, LOOM_EVENT_TASK_RESULT). */
+  bool no_task_events;
   /* Extra keys for every checkpoint's metadata (graph id, run id, ...);
    * borrowed. */
   const json_t *metadata;

@@ -73,6 +73,7 @@ struct loom_run {
   void *user;
   bool no_token_events;
   bool no_checkpoint_events;
+  bool no_task_events;
   struct loom_lua *lua; /* NULL until a Lua chunk runs: loom_engine_lua */
   size_t lua_memory;
   uint64_t lua_instructions;

@@ -90,6 +90,7 @@ loom_err loom_run_new(const struct loom_graph *g,
   r->user = opts->user;
   r->no_token_events = opts->no_token_events;
   r->no_checkpoint_events = opts->no_checkpoint_events;
+  r->no_task_events = opts->no_task_events;
   r->root = r;
   r->wake_cb = opts->wake_cb;
   r->wake_arg = opts->wake_arg;

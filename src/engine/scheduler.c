@@ -177,7 +177,7 @@ static loom_err make_tasks(struct loom_run *r, struct loom_error *e) {
 }
 
 static void tasks_event(struct loom_run *r) {
-  if (!r->nsubs)
+  if (!r->nsubs || r->no_task_events)
     return;
   json_t *list = json_array();
   for (size_t i = 0; i < r->ntasks; i++) {

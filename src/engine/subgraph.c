@@ -109,6 +109,7 @@ static void subgraph_start(struct loom_task *t) {
                             .user = r->user,
                             .no_token_events = r->no_token_events,
                             .no_checkpoint_events = r->no_checkpoint_events,
+                            .no_task_events = r->no_task_events,
                             .metadata = r->metadata};
   struct loom_run *child = NULL;
   struct loom_error e = {0};

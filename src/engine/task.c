@@ -46,7 +46,7 @@ void loom_task_emit(struct loom_task *t, const json_t *value) {
 }
 
 static void result_event(struct loom_task *t, const char *key, json_t *val) {
-  if (!t->run->nsubs)
+  if (!t->run->nsubs || t->run->no_task_events)
     return;
   json_t *ev = json_pack("{sssssO}", "id", t->id, "name", t->node->name, key,
                          val ? val : json_null());
