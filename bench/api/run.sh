@@ -7,8 +7,11 @@
 # stream's close, apart). The same client against a trivial Node server
 # that does no work (floor.mjs) shows what the SDK itself costs: loom cannot
 # be faster than that row. BEFORE=path/to/an/older/loom adds its rows too,
-# measured in the same run.
-#   bench/api/run.sh [seconds per concurrency level]   (SEQ_RUNS, STREAM_RUNS, BEFORE)
+# measured in the same run. The concurrent clients run in CLIENT_THREADS
+# (default 2) worker threads for every server alike; srv_ms/run is the
+# server's CPU time (its whole process group, user + system) per run.
+#   bench/api/run.sh [seconds per concurrency level]
+#   (SEQ_RUNS, STREAM_RUNS, BEFORE, CLIENT_THREADS)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-5}
@@ -27,7 +30,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-printf '\n%-12s %-22s %7s %7s %9s %9s %9s\n' who test clients runs p50_ms p95_ms runs/s
+printf '\n%-12s %-22s %7s %7s %9s %9s %9s %11s\n' who test clients runs p50_ms p95_ms runs/s srv_ms/run
 
 # bench_loom BINARY LABEL: one loom server, fresh data directory.
 bench_loom() {
@@ -38,7 +41,7 @@ bench_loom() {
   local pid=$!
   pids+=($pid)
   wait_up "http://127.0.0.1:$lp/readyz"
-  (cd bench/api && node bench.mjs "http://127.0.0.1:$lp" "$2" "$seconds")
+  (cd bench/api && SERVER_PGID=$pid node bench.mjs "http://127.0.0.1:$lp" "$2" "$seconds")
   kill -TERM -- "-$pid"
 }
 bench_loom "$build/loom" loom
@@ -48,7 +51,7 @@ fp=$(port)
 setsid node bench/api/floor.mjs "$fp" &
 pids+=($!)
 wait_up "http://127.0.0.1:$fp/ok"
-(cd bench/api && node bench.mjs "http://127.0.0.1:$fp" sdk-floor "$seconds")
+(cd bench/api && SERVER_PGID=${pids[-1]} node bench.mjs "http://127.0.0.1:$fp" sdk-floor "$seconds")
 kill -TERM -- "-${pids[-1]}"
 
 # The JS server writes its state next to its config: run it from a copy.
@@ -60,5 +63,5 @@ jp=$(port)
   --host 127.0.0.1 --port "$jp" >"$tmp/js.log" 2>&1) &
 pids+=($!)
 wait_up "http://127.0.0.1:$jp/ok"
-(cd bench/api && node bench.mjs "http://127.0.0.1:$jp" langgraph.js "$seconds")
+(cd bench/api && SERVER_PGID=${pids[-1]} node bench.mjs "http://127.0.0.1:$jp" langgraph.js "$seconds")
 echo "(loom: SQLite, stateless runs checkpoint in memory; sdk-floor: a Node server doing no work; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
