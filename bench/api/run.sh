@@ -64,4 +64,4 @@ jp=$(port)
 pids+=($!)
 wait_up "http://127.0.0.1:$jp/ok"
 (cd bench/api && SERVER_PGID=${pids[-1]} node bench.mjs "http://127.0.0.1:$jp" langgraph.js "$seconds")
-echo "(loom: SQLite, stateless runs checkpoint in memory; sdk-floor: a Node server doing no work; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(loom: SQLite, stateless waits keep no checkpoints; sdk-floor: a Node server doing no work; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
