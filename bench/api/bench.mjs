@@ -8,14 +8,19 @@
 // client and event loop, so the client side can use every core and caps
 // the server less; SERVER_PGID: the server's process group, whose CPU
 // time (user + system, every process in it) is printed per run, so what a
-// server costs shows even where the client is the limit.
+// server costs shows even where the client is the limit; SDK_FETCH=http:
+// the SDK's requests go through its callerOptions.fetch hook to a lean
+// node:http fetch (httpfetch.mjs) instead of the global fetch.
 import { readdirSync, readFileSync } from "node:fs";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Client } from "@langchain/langgraph-sdk";
+import { httpFetch } from "./httpfetch.mjs";
 
 const graph = "chain3";
 const input = { log: [] };
-const newClient = (url) => new Client({ apiUrl: url, callerOptions: { maxConcurrency: 1000, maxRetries: 0 } });
+const transport = process.env.SDK_FETCH === "http" ? { fetch: httpFetch } : {};
+const newClient = (url) =>
+  new Client({ apiUrl: url, callerOptions: { maxConcurrency: 1000, maxRetries: 0, ...transport } });
 
 async function waitOnce(client) {
   const t0 = performance.now();
