@@ -106,7 +106,8 @@ static void start_cb(struct loom_loop *loop, void *arg) {
     struct loom_run_opts o = {.input = input,
                               .wake_cb = wake_cb,
                               .wake_arg = b,
-                              .no_token_events = !streamed};
+                              .no_token_events = !streamed,
+                              .no_checkpoint_events = true};
     struct loom_error e = {0};
     if (loom_run_new(graph, &o, &b->run, &e)) {
       fprintf(stderr, "run: %s\n", e.message);
