@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "agents/openai_answer.h"
 #include "agents/provider.h"
 #include "core/alloc.h"
 #include "core/base64.h"
@@ -185,9 +186,36 @@ static loom_err answer_cb(const json_t *root, struct loom_llm_acc *acc,
   return err;
 }
 
+/* The common answer (text, no tool calls) read without a JSON tree (see
+ * openai_answer.h); false when the reader declined or the text is over
+ * the cap, and jansson's path decides. */
+static bool fast_answer(const char *body, size_t len,
+                        struct loom_llm_response *out) {
+  struct loom_openai_answer a;
+  if (!loom_openai_answer_read(body, len, &a))
+    return false;
+  struct loom_llm_acc acc;
+  loom_llm_acc_init(&acc, NULL, NULL);
+  bool ok = !a.content ||
+            loom_llm_acc_text(&acc, a.content, strlen(a.content)) == LOOM_OK;
+  if (ok) {
+    loom_llm_acc_set(&acc.finish_reason, norm_finish(a.finish_reason));
+    acc.usage.prompt_tokens = a.prompt_tokens;
+    acc.usage.completion_tokens = a.completion_tokens;
+    loom_llm_acc_set(&acc.model, a.model);
+    loom_llm_acc_set(&acc.id, a.id);
+    loom_llm_acc_take(&acc, out);
+  }
+  loom_llm_acc_cleanup(&acc);
+  loom_openai_answer_cleanup(&a);
+  return ok;
+}
+
 static loom_err chat_parse(const char *body, size_t len,
                            struct loom_llm_response *out,
                            struct loom_error *e) {
+  if (fast_answer(body, len, out))
+    return LOOM_OK;
   return loom_provider_chat_parse(body, len, answer_cb, out, e);
 }
 
