@@ -240,6 +240,36 @@ uint32_t hnsw_descend(const struct loom_hnsw *h, const struct hnsw_qv *qv,
   return cur;
 }
 
+/*
+ * Puts the neighbours in `ll` not yet visited into `todo` (marking them)
+ * and starts fetching them, so their cache misses overlap instead of
+ * coming one after another. Returns how many.
+ */
+static inline uint32_t unvisited(const struct loom_hnsw *h,
+                                 const struct hnsw_qv *qv, const uint32_t *ll,
+                                 uint16_t *vis, uint16_t epoch,
+                                 uint32_t *todo) {
+  uint32_t n = ll[0], nt = 0;
+  for (uint32_t j = 1; j <= n; j++) {
+    uint32_t nb = ll[j];
+    if (vis[nb] == epoch)
+      continue;
+    vis[nb] = epoch;
+    todo[nt++] = nb;
+    __builtin_prefetch(walk_ptr(h, qv, nb));
+  }
+  for (uint32_t j = 0; j < nt && j < 2; j++)
+    prefetch_rest(h, qv, todo[j]);
+  return nt;
+}
+
+/* Prefetches the level-0 link list of `slot`. */
+static inline void prefetch_links0(const struct loom_hnsw *h, uint32_t slot) {
+  const char *ln = (const char *)hnsw_links(h, slot, 0);
+  for (size_t off = 0; off < sizeof(uint32_t) * (1 + h->m0); off += 64)
+    __builtin_prefetch(ln + off);
+}
+
 size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
                  const struct hnsw_qv *qv, uint32_t ep, size_t ef, int level,
                  uint32_t skip, const struct hnsw_accept *acc) {
@@ -268,20 +298,8 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
     if (-top.d > bound && nres >= ef)
       break;
     heap_pop(cand, &ncand);
-    const uint32_t *ll = hnsw_links(h, top.id, level);
-    uint32_t n = ll[0], nt = 0;
-    /* Pass 1: drop visited neighbours and start fetching the others, so
-     * their cache misses overlap instead of coming one after another. */
-    for (uint32_t j = 1; j <= n; j++) {
-      uint32_t nb = ll[j];
-      if (vis[nb] == epoch)
-        continue;
-      vis[nb] = epoch;
-      todo[nt++] = nb;
-      __builtin_prefetch(walk_ptr(h, qv, nb));
-    }
-    for (uint32_t j = 0; j < nt && j < 2; j++)
-      prefetch_rest(h, qv, todo[j]);
+    uint32_t nt =
+        unvisited(h, qv, hnsw_links(h, top.id, level), vis, epoch, todo);
     dists(h, qv, todo, nt, dist);
     for (uint32_t j = 0; j < nt; j++) {
       uint32_t nb = todo[j];
@@ -302,11 +320,8 @@ size_t hnsw_walk(const struct loom_hnsw *h, struct hnsw_ctx *c,
     }
     /* The next node to expand is probably the best candidate now: start
      * fetching its link list (its vector's lines were read, not these). */
-    if (ncand && level == 0) {
-      const char *ln = (const char *)hnsw_links(h, cand[0].id, 0);
-      for (size_t off = 0; off < sizeof(uint32_t) * (1 + h->m0); off += 64)
-        __builtin_prefetch(ln + off);
-    }
+    if (ncand && level == 0)
+      prefetch_links0(h, cand[0].id);
   }
   return nres;
 }
