@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 
 #define MAX_DEPTH 32
 #define MAX_KEYS 32    /* members per object compared for duplicates */
@@ -57,36 +58,6 @@ static long hex4(const unsigned char *p) {
     v = v * 16 + d;
   }
   return v;
-}
-
-/* Length of the valid UTF-8 sequence at p (a byte >= 0x80), else 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-  unsigned char b = p[0];
-  size_t n;
-  uint32_t cp;
-  if (b >= 0xc2 && b <= 0xdf) {
-    n = 2;
-    cp = b & 0x1fu;
-  } else if (b >= 0xe0 && b <= 0xef) {
-    n = 3;
-    cp = b & 0x0fu;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    n = 4;
-    cp = b & 0x07u;
-  } else {
-    return 0;
-  }
-  if ((size_t)(end - p) < n)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xc0) != 0x80)
-      return 0;
-    cp = cp << 6 | (p[i] & 0x3fu);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
 }
 
 /* An escape at p (on its backslash); returns its length, 0 if refused. */
@@ -138,7 +109,7 @@ static bool check_string(struct checker *c, bool *escaped) {
       *escaped = true;
       n = check_escape(p, c->end);
     } else if (b >= 0x80) {
-      n = utf8_len(p, c->end);
+      n = loom_utf8_seq_len(p, c->end);
     }
     if (!n)
       return false;

@@ -482,7 +482,8 @@ static void list_ids(struct dp_job *j, struct loom_vstore *s,
   ns = ns ? ns : "";
   struct list_ctx c = {prefix ? prefix : "", token ? token : "", NULL, 0, 0};
   loom_vstore_each(s, ns, list_cb, &c);
-  qsort(c.ids, c.n, sizeof *c.ids, cmp_ids);
+  if (c.n)
+    qsort(c.ids, c.n, sizeof *c.ids, cmp_ids);
   json_t *vectors = json_array();
   size_t take = c.n < (size_t)limit ? c.n : (size_t)limit;
   for (size_t i = 0; i < take; i++)

@@ -207,8 +207,14 @@ static struct api_thread *run_thread_locked(struct create *c) {
     return t;
   }
   t = api_thread_find(c->thread_id);
-  if (!t && inx && !strcmp(inx, "create"))
+  if (!t && inx && !strcmp(inx, "create")) {
+    if (!loom_id_is_uuid(c->thread_id)) { /* as POST /threads requires */
+      c->status = 422;
+      api_invalid(&c->e, "thread_id", "must be a UUID to be created");
+      return NULL;
+    }
     t = api_thread_add(c->thread_id, NULL);
+  }
   if (!t) {
     c->status = 404;
     loom_error_set(&c->e, LOOM_ERR_NOT_FOUND, "thread '%s' not found",

@@ -37,6 +37,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "io/internal.h"
 
 #define FINAL_WAIT_MS 500 /* after abandoning: time for the 503s to leave */
@@ -165,13 +166,36 @@ static void take_body(struct loom_http_req *req, const char *data, size_t len) {
   }
 }
 
+static enum MHD_Result utf8_arg_cb(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value) {
+  (void)kind;
+  bool *ok = cls;
+  *ok = loom_utf8_valid(key, strlen(key)) &&
+        (!value || loom_utf8_valid(value, strlen(value)));
+  return *ok ? MHD_YES : MHD_NO;
+}
+
+/* Whether the decoded path and query are UTF-8: handlers put them in JSON
+ * answers and rows, which must be. */
+static bool url_is_utf8(const struct loom_http_req *req) {
+  bool ok = loom_utf8_valid(req->url, strlen(req->url));
+  if (ok)
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, utf8_arg_cb,
+                              &ok);
+  return ok;
+}
+
 /* Routing, the before hook and the handler; runs once per request. */
 static void handle(struct loom_http_req *req) {
   struct loom_http_server *srv = req->d->srv;
   req->handled = true;
   loom_http_router_match(srv->router, req->method, req->url, &req->match);
   loom_log_context_set(req->id, NULL);
-  if (req->too_large) {
+  if (!url_is_utf8(req)) {
+    loom_http_respond_error(req, 400, "invalid_request",
+                            "the URL's path or query is not valid UTF-8 "
+                            "(percent-encoded bytes included)");
+  } else if (req->too_large) {
     loom_http_respond_error(req, 413, "too_large",
                             "request body is larger than the limit of %zu "
                             "bytes",

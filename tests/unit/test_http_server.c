@@ -341,6 +341,38 @@ static void test_404_and_405_with_allow(void **state) {
   reply_cleanup(&r);
 }
 
+/* A path or query that is not UTF-8 once decoded is refused before any
+ * handler sees it (handlers put both in JSON); UTF-8 goes through. */
+static void test_url_must_be_utf8(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "/threads/%FF/runs/r",           /* not a lead byte */
+      "/threads/t/runs/r?q=%C0%80",    /* overlong NUL */
+      "/threads/t/runs/r?q=%ED%A0%80", /* a surrogate */
+      "/threads/t/runs/r?%FE=1",       /* in a name */
+  };
+  struct reply r;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    http_do(NULL, "GET", url(bad[i]), NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    json_t *j = reply_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "error")),
+                        "invalid_request");
+    json_decref(j);
+    reply_cleanup(&r);
+  }
+  http_do(NULL, "GET", url("/threads/caf%C3%A9/runs/r?q=%F0%9F%A6%89"), NULL,
+          NULL, 0, &r);
+  assert_int_equal(r.status, 200);
+  json_t *j = reply_json(&r);
+  assert_string_equal(json_string_value(json_object_get(j, "thread_id")),
+                      "caf\xc3\xa9");
+  assert_string_equal(json_string_value(json_object_get(j, "q")),
+                      "\xf0\x9f\xa6\x89");
+  json_decref(j);
+  reply_cleanup(&r);
+}
+
 static void test_json_errors(void **state) {
   (void)state;
   struct reply r;
@@ -723,6 +755,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_route_params_query_headers),
       cmocka_unit_test(test_404_and_405_with_allow),
+      cmocka_unit_test(test_url_must_be_utf8),
       cmocka_unit_test(test_json_errors),
       cmocka_unit_test(test_body_limit_keeps_connection),
       cmocka_unit_test(test_keep_alive_reuses_connection),

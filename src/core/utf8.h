@@ -1,0 +1,19 @@
+/*
+ * utf8 — checks that bytes from outside are valid UTF-8 (no overlong
+ * forms, no surrogates, nothing past U+10FFFF), as JSON strings must be:
+ * text that is not would fail later, where the error is harder to report.
+ */
+#ifndef LOOM_CORE_UTF8_H
+#define LOOM_CORE_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Length of the valid multi-byte sequence at p (whose first byte is >=
+ * 0x80), reading no further than `end`; 0 when it is not valid. */
+size_t loom_utf8_seq_len(const unsigned char *p, const unsigned char *end);
+
+/* Whether the n bytes at s are valid UTF-8 (a NUL byte is valid). */
+bool loom_utf8_valid(const char *s, size_t n);
+
+#endif
