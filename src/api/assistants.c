@@ -471,10 +471,7 @@ static void subgraphs_cb(struct loom_http_req *req, void *userdata) {
 
 loom_err api_assistant_routes(struct loom_http_router *r, struct loom_app *app,
                               struct loom_error *e) {
-  static const struct {
-    const char *method, *path;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct loom_http_route routes[] = {
       {"POST", "/assistants", create_cb},
       {"POST", "/assistants/search", search_cb},
       {"POST", "/assistants/count", count_cb},
@@ -488,11 +485,5 @@ loom_err api_assistant_routes(struct loom_http_router *r, struct loom_app *app,
       {"GET", "/assistants/{assistant_id}/subgraphs", subgraphs_cb},
       {"GET", "/assistants/{assistant_id}/subgraphs/{namespace}", subgraphs_cb},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
-                                       routes[i].cb, app, e);
-    if (err)
-      return err;
-  }
-  return LOOM_OK;
+  return LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
 }

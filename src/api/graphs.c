@@ -390,13 +390,11 @@ static void delete_cb(struct loom_http_req *req, void *userdata) {
 
 loom_err api_graph_routes(struct loom_http_router *r, struct loom_app *app,
                           struct loom_error *e) {
-  loom_err err = loom_http_route_add(r, "GET", "/graphs", list_cb, app, e);
-  if (!err)
-    err = loom_http_route_add(r, "GET", "/graphs/{graph_id}", get_cb, app, e);
-  if (!err)
-    err = loom_http_route_add(r, "PUT", "/graphs/{graph_id}", put_cb, app, e);
-  if (!err)
-    err = loom_http_route_add(r, "DELETE", "/graphs/{graph_id}", delete_cb, app,
-                              e);
-  return err;
+  static const struct loom_http_route routes[] = {
+      {"GET", "/graphs", list_cb},
+      {"GET", "/graphs/{graph_id}", get_cb},
+      {"PUT", "/graphs/{graph_id}", put_cb},
+      {"DELETE", "/graphs/{graph_id}", delete_cb},
+  };
+  return LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
 }

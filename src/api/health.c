@@ -73,18 +73,11 @@ void loom_api_record_request(const char *method, const char *route,
 
 loom_err loom_api_health_routes(struct loom_http_router *router,
                                 struct loom_app *app, struct loom_error *e) {
-  static const struct {
-    const char *path;
-    loom_http_handler_cb cb;
-  } routes[] = {{"/healthz", healthz_cb},
-                {"/readyz", readyz_cb},
-                {"/info", info_cb},
-                {"/metrics", metrics_cb}};
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(router, "GET", routes[i].path,
-                                       routes[i].cb, app, e);
-    if (err)
-      return err;
-  }
-  return LOOM_OK;
+  static const struct loom_http_route routes[] = {
+      {"GET", "/healthz", healthz_cb},
+      {"GET", "/readyz", readyz_cb},
+      {"GET", "/info", info_cb},
+      {"GET", "/metrics", metrics_cb},
+  };
+  return LOOM_HTTP_ROUTES_ADD(router, routes, app, e);
 }

@@ -588,10 +588,7 @@ static void batch_cb(struct loom_http_req *req, void *ud) {
 
 loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
                         struct loom_error *e) {
-  static const struct {
-    const char *method, *path;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct loom_http_route routes[] = {
       {"POST", "/threads/{thread_id}/runs", create_cb},
       {"POST", "/threads/{thread_id}/runs/stream", stream_cb},
       {"POST", "/threads/{thread_id}/runs/wait", wait_cb},
@@ -600,11 +597,6 @@ loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
       {"POST", "/runs/wait", stateless_wait_cb},
       {"POST", "/runs/batch", batch_cb},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
-                                       routes[i].cb, app, e);
-    if (err)
-      return err;
-  }
-  return api_run_manage_routes(r, app, e);
+  loom_err err = LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
+  return err ? err : api_run_manage_routes(r, app, e);
 }

@@ -282,10 +282,7 @@ static void join_stream_cb(struct loom_http_req *req, void *ud) {
 
 loom_err api_run_manage_routes(struct loom_http_router *r, struct loom_app *app,
                                struct loom_error *e) {
-  static const struct {
-    const char *method, *path;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct loom_http_route routes[] = {
       {"GET", "/threads/{thread_id}/runs", list_cb},
       {"GET", "/threads/{thread_id}/runs/{run_id}", get_cb},
       {"DELETE", "/threads/{thread_id}/runs/{run_id}", delete_cb},
@@ -296,11 +293,5 @@ loom_err api_run_manage_routes(struct loom_http_router *r, struct loom_app *app,
       {"GET", "/runs/{run_id}", get_cb},
       {"POST", "/runs/cancel", cancel_many_cb},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
-                                       routes[i].cb, app, e);
-    if (err)
-      return err;
-  }
-  return LOOM_OK;
+  return LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
 }

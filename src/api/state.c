@@ -448,10 +448,7 @@ static void history_post_cb(struct loom_http_req *req, void *ud) {
 loom_err api_state_routes(struct loom_http_router *r, struct loom_app *app,
                           struct loom_error *e) {
   the_app = app;
-  static const struct {
-    const char *method, *path;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct loom_http_route routes[] = {
       {"GET", "/threads/{thread_id}/state", get_state_cb},
       {"POST", "/threads/{thread_id}/state", update_state_cb},
       {"PATCH", "/threads/{thread_id}/state", patch_state_cb},
@@ -461,11 +458,5 @@ loom_err api_state_routes(struct loom_http_router *r, struct loom_app *app,
       {"GET", "/threads/{thread_id}/history", history_get_cb},
       {"POST", "/threads/{thread_id}/history", history_post_cb},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
-                                       routes[i].cb, app, e);
-    if (err)
-      return err;
-  }
-  return LOOM_OK;
+  return LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
 }

@@ -578,10 +578,7 @@ static void copy_cb(struct loom_http_req *req, void *ud) {
 loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
                            struct loom_error *e) {
   the_app = app;
-  static const struct {
-    const char *method, *path;
-    loom_http_handler_cb cb;
-  } routes[] = {
+  static const struct loom_http_route routes[] = {
       {"POST", "/threads", create_cb},
       {"POST", "/threads/search", search_cb},
       {"POST", "/threads/count", count_cb},
@@ -592,11 +589,5 @@ loom_err api_thread_routes(struct loom_http_router *r, struct loom_app *app,
       {"POST", "/threads/{thread_id}/copy", copy_cb},
       {"GET", "/threads/{thread_id}/stream", api_thread_stream_cb},
   };
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    loom_err err = loom_http_route_add(r, routes[i].method, routes[i].path,
-                                       routes[i].cb, app, e);
-    if (err)
-      return err;
-  }
-  return LOOM_OK;
+  return LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
 }

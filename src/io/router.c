@@ -269,3 +269,16 @@ void loom_http_match_cleanup(struct loom_http_match *m) {
   }
   m->nparams = 0;
 }
+
+loom_err loom_http_routes_add(struct loom_http_router *router,
+                              const struct loom_http_route *routes, size_t n,
+                              void *userdata, struct loom_error *e) {
+  for (size_t i = 0; i < n; i++) {
+    loom_err err =
+        loom_http_route_add(router, routes[i].method, routes[i].pattern,
+                            routes[i].handler, userdata, e);
+    if (err)
+      return err;
+  }
+  return LOOM_OK;
+}

@@ -60,6 +60,24 @@ loom_err loom_http_route_add(struct loom_http_router *router,
                              loom_http_handler_cb handler, void *userdata,
                              struct loom_error *e) LOOM_MUST_USE;
 
+/* One row of a module's route table. */
+struct loom_http_route {
+  const char *method, *pattern;
+  loom_http_handler_cb handler;
+};
+
+/* Registers every row of `routes` (n rows) with `userdata`, in order;
+ * stops at the first that loom_http_route_add refuses. */
+loom_err loom_http_routes_add(struct loom_http_router *router,
+                              const struct loom_http_route *routes, size_t n,
+                              void *userdata,
+                              struct loom_error *e) LOOM_MUST_USE;
+
+/* loom_http_routes_add over a whole array. */
+#define LOOM_HTTP_ROUTES_ADD(router, table, userdata, e)                       \
+  loom_http_routes_add(router, table, sizeof(table) / sizeof((table)[0]),      \
+                       userdata, e)
+
 /*
  * Looks up `method` + `path` (without the query string, as the server
  * passes it: already percent-decoded by libmicrohttpd). Fills `m`;
