@@ -40,7 +40,7 @@ struct loom_vstore;
  * What the graph walk reads. INT8 (the default for new stores): int8 copies
  * of the vectors next to the links, then the candidates are re-ranked with
  * the exact floats, so results carry exact distances; on Fashion-MNIST it
- * answers 1.3-1.5x the float walk's queries/s at equal recall, for 25 %
+ * answers 1.3-1.75x the float walk's queries/s at equal recall, for 25 %
  * more memory. FLOAT: the walk reads the float vectors. Stored in
  * config.json as "quantize" (stores written before the default changed
  * have false there and keep walking floats).
