@@ -258,24 +258,22 @@ static void roll_back(struct api_run *r) {
  * on the worker (rollback, thread deletion). */
 static void engine_finished(struct exec *x) {
   struct api_run *r = x->run;
-  if (x->engine) {
-    api_lock();
+  struct loom_run *engine = x->engine;
+  api_lock();
+  if (engine) {
     if (x->prev)
       x->prev->next = x->next;
     else
       engines = x->next;
     if (x->next)
       x->next->prev = x->prev;
-    struct loom_run *engine = x->engine;
     x->engine = NULL;
-    api_unlock();
-    loom_run_free(engine);
   }
-  api_graph_release(x->graph);
-  x->graph = NULL;
-  api_lock();
   bool cancelled = r->cancel, rollback = r->rollback;
   api_unlock();
+  loom_run_free(engine); /* before the graph it runs goes */
+  api_graph_release(x->graph);
+  x->graph = NULL;
   /* A cancel may surface from the engine as an error about it. */
   if (cancelled && x->status == LOOM_RUN_ERROR)
     x->status = LOOM_RUN_CANCELLED;

@@ -92,6 +92,10 @@ static bool register_locked(const char *id, struct loom_graph *lg,
   return old != NULL;
 }
 
+struct api_graph *api_graph_find_locked(const char *id) {
+  return id ? find_locked(id, NULL) : NULL;
+}
+
 struct api_graph *api_graph_get(const char *id) {
   api_lock();
   struct api_graph *g = id ? find_locked(id, NULL) : NULL;

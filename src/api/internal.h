@@ -143,6 +143,8 @@ void api_graphs_load_dirs(struct loom_app *app, const char *dirs);
  * NULL. */
 struct api_graph *api_graph_get(const char *id);
 void api_graph_release(struct api_graph *g);
+/* The graph `id` (borrowed: valid while the lock is held), or NULL. */
+struct api_graph *api_graph_find_locked(const char *id);
 /* A run of graph `id` on a loop took `ms`: after API_QUICK_STRIKES runs
  * in a row over API_QUICK_MS, its runs go to the pool (see quick). */
 void api_graph_timed(const char *id, uint64_t ms);

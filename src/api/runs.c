@@ -244,27 +244,25 @@ static struct api_thread *run_thread_locked(struct create *c) {
 static void add_run_locked(struct create *c, struct api_thread *t,
                            const char *graph_id, const char *asid);
 
-/* Validates nodes against the graph, then makes the run (lock taken). */
+/* Validates nodes against the graph, then makes the run: all in one
+ * hold of the lock (the graph cannot go meanwhile). */
 static bool create_run(struct create *c) {
   const char *aid = json_string_value(json_object_get(c->kw, "assistant_id"));
+  bool ok = false;
   api_lock();
   json_t *as = api_assistant_resolve(aid);
-  char *graph_id =
-      as ? loom_strdup(json_string_value(json_object_get(as, "graph_id")))
-         : NULL;
+  const char *graph_id = json_string_value(json_object_get(as, "graph_id"));
   char asid[LOOM_ID_LEN + 1] = "";
   if (as)
     snprintf(asid, sizeof asid, "%s",
              json_string_value(json_object_get(as, "assistant_id")));
-  api_unlock();
-  struct api_graph *g = graph_id ? api_graph_get(graph_id) : NULL;
-  bool ok = false;
+  struct api_graph *g = api_graph_find_locked(graph_id);
   if (!g) {
     c->status = 404;
     loom_error_set(&c->e, LOOM_ERR_NOT_FOUND,
                    as ? "graph '%s' of the assistant is not registered"
                       : "assistant '%s' not found",
-                   as ? graph_id : aid);
+                   as && graph_id ? graph_id : aid);
     goto out;
   }
   if (check_nodes(json_object_get(c->kw, "interrupt_before"),
@@ -274,7 +272,6 @@ static bool create_run(struct create *c) {
     c->status = 422;
     goto out;
   }
-  api_lock();
   /* A run that asks for more steps than the default may take long: it
    * would hold the loop (and every request on it), so it goes to the pool
    * whatever its graph's record. */
@@ -286,10 +283,8 @@ static bool create_run(struct create *c) {
   if (t)
     add_run_locked(c, t, graph_id, asid);
   ok = t != NULL;
-  api_unlock();
 out:
-  api_graph_release(g);
-  loom_free(graph_id);
+  api_unlock();
   return ok;
 }
 
