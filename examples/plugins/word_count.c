@@ -2,9 +2,10 @@
  * word_count — an example tool plug-in: a C tool built apart from loom and
  * loaded at start-up.
  *
- *   cmake --build build --target word_count      (builds
- * build/plugins/word_count.so) LOOM_TOOL_PLUGINS=build/plugins/word_count.so
- * loom serve
+ * Build it (into build/plugins/word_count.so) and name it at start-up:
+ *
+ *   cmake --build build --target word_count
+ *   LOOM_TOOL_PLUGINS=$PWD/build/plugins/word_count.so build/loom serve
  *
  * Then any agent node may list `word_count` in its tools. The tool counts
  * the words, sentences and characters of a text. The arguments arrive

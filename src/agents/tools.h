@@ -56,8 +56,9 @@ struct loom_tool {
   loom_err (*run)(void *self, const json_t *args, char **out,
                   struct loom_error *e);
   /* Asynchronous: must eventually call done(ud, ...) exactly once, on the
-   * env's loop, possibly before returning. Return non-OK (and do not call
-   * done) when it could not start. */
+   * env's loop, possibly before returning — unless that loop stops first
+   * (shutdown): then done is never called, as nothing is left to run it.
+   * Return non-OK (and do not call done) when it could not start. */
   loom_err (*start)(void *self, const struct loom_tool_env *env,
                     const json_t *args, loom_tool_done_cb done, void *ud,
                     struct loom_error *e);

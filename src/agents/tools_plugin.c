@@ -12,6 +12,13 @@
 
 static loom_err load_one(struct loom_tools *tools, const char *path,
                          struct loom_error *e) {
+  /* A bare name would be looked up in the system's library paths (and
+   * whatever is found there run): a plug-in is named by its path. */
+  if (!strchr(path, '/'))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_TOOL_PLUGINS: '%s' is not a path (write "
+                          "./%s for a file here)",
+                          path, path);
   void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!so)
     return loom_error_set(e, LOOM_ERR_INVALID,

@@ -40,8 +40,8 @@ typedef loom_err (*loom_plugin_init_fn)(const struct loom_plugin_host *host,
                                         struct loom_error *e);
 
 /*
- * Loads each plug-in named in `paths` (':'-separated; empty entries are
- * skipped) into `tools`, in order. Stops at the first that cannot be
+ * Loads each plug-in named in `paths` (':'-separated paths, each with a
+ * '/'; empty entries are skipped) into `tools`, in order. Stops at the first that cannot be
  * loaded, has no loom_plugin_init, was built for another ABI or fails its
  * init; the message names the file and says which.
  */

@@ -21,7 +21,9 @@
  * (LOOM_EMBED_MODEL, LOOM_PINECONE_URL) read by agents/rag_backends.h,
  * the resolver `loom run` uses too; the routes, the node and the tool all
  * go through it, so they agree.
- * Handlers run on the worker pool, like the Pinecone data plane.
+ * Handlers run on retrieval's own threads (loom_rag_pool, io/pool.h), not
+ * libuv's pool: with LOOM_PINECONE_URL at this server, an ingest waits for
+ * a Pinecone request of its own, which needs one of libuv's threads.
  */
 #include <stdarg.h>
 #include <stdio.h>

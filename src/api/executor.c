@@ -290,10 +290,17 @@ static void engine_finished(struct exec *x) {
                                                r->thread_id, NULL);
 }
 
+/* Asks for the run's cancel. The flag is read without the lock
+ * (api_run_engine_event), so it is stored atomically. Lock held. */
+static void mark_cancel(struct api_run *r) {
+  __atomic_store_n(&r->cancel, true, __ATOMIC_RELAXED);
+}
+
 /* Marks the run running, in the store before it has any effect (so the
  * store never shows a pending run with checkpoints of its own, and a
  * cancel answered before cannot be overtaken); false when it is not to
- * run after all. On the worker, which may block. */
+ * run after all. On the worker, which may block; a run on its request's
+ * loop (api_executor_run_here) is memory-only and waits for nothing. */
 static bool mark_running(struct exec *x) {
   struct api_run *r = x->run;
   if (r->memory_only) { /* not stored: nothing to wait for */
@@ -637,7 +644,7 @@ void api_executor_kick(struct api_thread *t) {
 void api_executor_cancel(struct api_run *r, bool rollback) {
   if (api_run_finished(r->status))
     return;
-  r->cancel = true;
+  mark_cancel(r);
   r->rollback = r->rollback || rollback;
   if (r->started) {
     /* A running run sees the flag at its next event; a parked one has
@@ -663,7 +670,7 @@ void api_executor_cancel(struct api_run *r, bool rollback) {
 static bool stop_each(struct api_run *r, void *arg) {
   (void)arg;
   if (r->started && !api_run_finished(r->status)) {
-    r->cancel = true;
+    mark_cancel(r);
     r->requeue = true;
   }
   return true;
@@ -702,7 +709,7 @@ static void sweep_cb(uv_timer_t *timer) {
     if (r->cancel || now - x->started_ms < run_timeout_ms)
       continue;
     r->timed_out = true;
-    r->cancel = true;
+    mark_cancel(r);
     post_cancel_locked(x);
   }
   api_unlock();

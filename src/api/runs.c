@@ -163,6 +163,9 @@ static loom_err read_run_body(json_t *body, json_t **kw, struct loom_error *e) {
     return err;
   }
   *kw = json_incref(body);
+  /* Only the server says a run's thread is temporary (add_run_locked): the
+   * next process deletes such a thread once its runs end. */
+  json_object_del(*kw, "temporary");
   json_object_set_new(*kw, "stream_mode", modes);
   json_object_set_new(*kw, "interrupt_before", before ? before : json_array());
   json_object_set_new(*kw, "interrupt_after", after ? after : json_array());
@@ -244,41 +247,56 @@ static struct api_thread *run_thread_locked(struct create *c) {
 static void add_run_locked(struct create *c, struct api_thread *t,
                            const char *graph_id, const char *asid);
 
-/* Validates nodes against the graph, then makes the run: all in one
- * hold of the lock (the graph cannot go meanwhile). */
-static bool create_run(struct create *c) {
+/* The run's assistant (*as) and graph, its interrupt nodes checked
+ * against the graph; NULL with c->status and c->e set when one is not
+ * there. Lock held. */
+static struct api_graph *run_target_locked(struct create *c, json_t **as) {
   const char *aid = json_string_value(json_object_get(c->kw, "assistant_id"));
-  bool ok = false;
-  api_lock();
-  json_t *as = api_assistant_resolve(aid);
-  const char *graph_id = json_string_value(json_object_get(as, "graph_id"));
-  char asid[LOOM_ID_LEN + 1] = "";
-  if (as)
-    snprintf(asid, sizeof asid, "%s",
-             json_string_value(json_object_get(as, "assistant_id")));
+  *as = api_assistant_resolve(aid);
+  const char *graph_id = json_string_value(json_object_get(*as, "graph_id"));
   struct api_graph *g = api_graph_find_locked(graph_id);
   if (!g) {
     c->status = 404;
     loom_error_set(&c->e, LOOM_ERR_NOT_FOUND,
-                   as ? "graph '%s' of the assistant is not registered"
-                      : "assistant '%s' not found",
-                   as && graph_id ? graph_id : aid);
-    goto out;
+                   *as ? "graph '%s' of the assistant is not registered"
+                       : "assistant '%s' not found",
+                   *as && graph_id ? graph_id : aid);
+    return NULL;
   }
   if (check_nodes(json_object_get(c->kw, "interrupt_before"),
                   "interrupt_before", g->graph, &c->e) ||
       check_nodes(json_object_get(c->kw, "interrupt_after"), "interrupt_after",
                   g->graph, &c->e)) {
     c->status = 422;
-    goto out;
+    return NULL;
   }
+  return g;
+}
+
+/* Validates nodes against the graph, then makes the run: all in one
+ * hold of the lock (the graph cannot go meanwhile). */
+static bool create_run(struct create *c) {
+  bool ok = false;
+  json_t *as = NULL;
+  api_lock();
+  struct api_graph *g = run_target_locked(c, &as);
+  if (!g)
+    goto out;
+  const char *graph_id = json_string_value(json_object_get(as, "graph_id"));
+  char asid[LOOM_ID_LEN + 1] = "";
+  snprintf(asid, sizeof asid, "%s",
+           json_string_value(json_object_get(as, "assistant_id")));
   /* A run that asks for more steps than the default may take long: it
    * would hold the loop (and every request on it), so it goes to the pool
-   * whatever its graph's record. */
+   * whatever its graph's record. So does one whose thread is kept
+   * (on_completion keep): its checkpoints go to the store, whose calls
+   * may block. */
   json_int_t limit = json_integer_value(
       json_object_get(json_object_get(c->kw, "config"), "recursion_limit"));
+  const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
   c->here = c->here_ok && !c->thread_id && g->quick &&
-            limit <= LOOM_ENGINE_DEFAULT_RECURSION_LIMIT;
+            limit <= LOOM_ENGINE_DEFAULT_RECURSION_LIMIT &&
+            !(oc && !strcmp(oc, "keep"));
   struct api_thread *t = run_thread_locked(c);
   if (t)
     add_run_locked(c, t, graph_id, asid);
@@ -313,8 +331,8 @@ static void add_run_locked(struct create *c, struct api_thread *t,
    * waits on or streams is not (a crash drops its connection too). As in
    * LangGraph, its kwargs say the thread goes when it ends, which is how
    * the next process knows after a crash. */
-  r->memory_only = r->stateless && !c->background;
-  t->memory_only = t->memory_only || r->memory_only;
+  r->memory_only = t->memory_only || (r->stateless && !c->background);
+  t->memory_only = r->memory_only; /* a run's row needs its thread's */
   if (r->delete_thread)
     json_object_set_new(r->kwargs, "temporary", json_true());
   if (!t->graph_id)
@@ -509,6 +527,24 @@ static void batch_run_saved_cb(void *arg, loom_err err) {
   loom_free(slot);
 }
 
+/* One item of a batch, checked as batch_one would make it: its body,
+ * assistant, graph and nodes. */
+static bool batch_check(json_t *item, struct loom_error *e) {
+  if (!json_is_object(item))
+    return api_invalid(e, "[]", "every item must be a run object"), false;
+  struct create c = {.background = true};
+  if (read_run_body(item, &c.kw, e))
+    return false;
+  json_t *as = NULL;
+  api_lock();
+  bool ok = run_target_locked(&c, &as) != NULL;
+  api_unlock();
+  if (!ok)
+    *e = c.e;
+  json_decref(c.kw);
+  return ok;
+}
+
 static bool batch_one(struct loom_http_req *req, json_t *item, json_t *out,
                       struct loom_error *e) {
   if (!json_is_object(item))
@@ -563,6 +599,12 @@ static void batch_cb(struct loom_http_req *req, void *ud) {
     api_invalid(&e, "body", "must be a list of runs");
   size_t i;
   json_t *item;
+  /* All or nothing: every item is checked before any run is made, so a
+   * refused batch leaves no runs behind. */
+  json_array_foreach(body, i, item) {
+    if (e.code || !batch_check(item, &e))
+      break;
+  }
   json_array_foreach(body, i, item) {
     if (e.code || !batch_one(req, item, out, &e))
       break;

@@ -31,6 +31,7 @@ async function hookServer() {
   return {
     url: `http://127.0.0.1:${srv.address().port}/hook`,
     next: (id) => got.get(id) ?? new Promise((r) => waiting.set(id, r)),
+    seen: () => [...got.keys()],
     close: () => srv.close(),
   };
 }
@@ -86,6 +87,48 @@ test("background stateless runs acknowledged before a SIGKILL run after the rest
     models.stop();
     hooks.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a client cannot mark its thread's run temporary; a refused batch makes no runs", async () => {
+  const hooks = await hookServer();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-stateless-data-"));
+  let loom;
+  try {
+    loom = await startLoom({ dataDir });
+    // `temporary` is the server's word: sent by a client, it is dropped,
+    // and the thread survives a restart with its run.
+    const t = await post(`${loom.url}/threads`, {});
+    const run = await post(`${loom.url}/threads/${t.thread_id}/runs`,
+                           { assistant_id: "approval", input: { topic: "t" }, temporary: true });
+    assert.equal(run.kwargs.temporary, undefined);
+    await fetch(`${loom.url}/threads/${t.thread_id}/runs/${run.run_id}/join`);
+    await loom.stop({ keepData: true });
+    loom = await startLoom({ dataDir });
+    assert.equal((await fetch(`${loom.url}/threads/${t.thread_id}`)).status, 200);
+    const runs = await (await fetch(`${loom.url}/threads/${t.thread_id}/runs`)).json();
+    assert.deepEqual(runs.map((r) => r.run_id), [run.run_id]);
+
+    // All or nothing: the good first item of a refused batch never runs,
+    // so the webhook of a later batch is the only one called.
+    const refused = await fetch(`${loom.url}/runs/batch`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify([
+        { assistant_id: "map_reduce", input: { text: "a. b." }, webhook: hooks.url },
+        { assistant_id: "no-such-assistant", input: {} },
+      ]),
+    });
+    assert.equal(refused.status, 404);
+    const [later] = await post(`${loom.url}/runs/batch`, [
+      { assistant_id: "map_reduce", input: { text: "c. d." }, webhook: hooks.url },
+    ]);
+    const hook = await within(15000, hooks.next(later.run_id), "the later batch's webhook");
+    assert.equal(hook.status, "success");
+    assert.deepEqual(hooks.seen(), [later.run_id]);
+  } finally {
+    await loom?.stop();
+    hooks.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -81,7 +81,9 @@ static void refused(const char *paths, const char *needle1,
 static void bad_plugins_are_refused_by_name(void **state) {
   (void)state;
   refused("/nonexistent/tool.so", "/nonexistent/tool.so", "cannot load");
-  refused("libm.so.6", "libm.so.6", "exports no loom_plugin_abi");
+  refused("libm.so.6", "libm.so.6", "is not a path");
+  refused(LOOM_PLUGIN_DIR "/plugin_without_entry.so", "plugin_without_entry.so",
+          "exports no loom_plugin_abi");
   refused(LOOM_PLUGIN_DIR "/plugin_wrong_abi.so", "plugin_wrong_abi.so", "ABI");
   refused(LOOM_PLUGIN_DIR "/plugin_failing_init.so", "plugin_failing_init.so",
           "WEATHER_API_KEY is not set");
