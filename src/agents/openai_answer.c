@@ -164,6 +164,24 @@ static bool check_literal(struct checker *c, const char *word) {
 
 static bool check_value(struct checker *c, int depth);
 
+enum after { ITEM_BAD, ITEM_MORE, ITEM_END };
+
+/* What follows an item of an object or array: a ',' (more items), the
+ * container's `close`, or anything else (refused). */
+static enum after after_item(struct checker *c, char close) {
+  skip_ws(c);
+  if (c->p < c->end && *c->p == ',') {
+    c->p++;
+    skip_ws(c);
+    return ITEM_MORE;
+  }
+  if (c->p < c->end && *c->p == close) {
+    c->p++;
+    return ITEM_END;
+  }
+  return ITEM_BAD;
+}
+
 /* Members after '{'; keys compared raw (they have no escapes). */
 static bool check_object(struct checker *c, int depth) {
   const unsigned char *keys[MAX_KEYS];
@@ -193,17 +211,14 @@ static bool check_object(struct checker *c, int depth) {
     skip_ws(c);
     if (!check_value(c, depth + 1))
       return false;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ',') {
-      c->p++;
-      skip_ws(c);
+    switch (after_item(c, '}')) {
+    case ITEM_MORE:
       continue;
-    }
-    if (c->p < c->end && *c->p == '}') {
-      c->p++;
+    case ITEM_END:
       return true;
+    default:
+      return false;
     }
-    return false;
   }
 }
 
@@ -217,17 +232,14 @@ static bool check_array(struct checker *c, int depth) {
   for (;;) {
     if (!check_value(c, depth + 1))
       return false;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ',') {
-      c->p++;
-      skip_ws(c);
+    switch (after_item(c, ']')) {
+    case ITEM_MORE:
       continue;
-    }
-    if (c->p < c->end && *c->p == ']') {
-      c->p++;
+    case ITEM_END:
       return true;
+    default:
+      return false;
     }
-    return false;
   }
 }
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents/json_fast.h"
+#include "core/json_dump.h"
 #include "core/alloc.h"
 #include "core/json.h"
 
@@ -47,7 +47,7 @@ void loom_http_spec_cleanup(struct loom_http_spec *s) {
 loom_err loom_provider_spec_json(struct loom_http_spec *out, const char *url,
                                  json_t *body) {
   out->url = loom_strdup(url);
-  out->body = loom_json_fast_dump(body, &out->body_len);
+  out->body = loom_json_dump_fast(body, &out->body_len);
   loom_provider_spec_header(out, "Content-Type: application/json");
   loom_provider_spec_header(out, "User-Agent: loom/%s", LOOM_VERSION);
   json_decref(body);

@@ -27,6 +27,7 @@
 #include "core/alloc.h"
 #include "engine/engine.h"
 #include "engine/parked.h"
+#include "agents/rag_pool.h"
 #include "io/pool.h"
 #include "stores/vector_store.h"
 
@@ -115,32 +116,6 @@ static loom_err query_text(const json_t *c, const json_t *state, char **out,
                           q);
   *out = loom_strdup(v);
   return LOOM_OK;
-}
-
-/* As many as libuv's pool has by default: retrieval's share of the
- * machine when many runs search at once. */
-#define RAG_THREADS 4
-
-static struct {
-  pthread_mutex_t mu;
-  struct loom_pool *pool;
-} worker = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-struct loom_pool *loom_rag_pool(void) {
-  pthread_mutex_lock(&worker.mu);
-  if (!worker.pool && loom_pool_new("loom-retrieve", RAG_THREADS, &worker.pool))
-    worker.pool = NULL;
-  struct loom_pool *pool = worker.pool;
-  pthread_mutex_unlock(&worker.mu);
-  return pool;
-}
-
-void loom_rag_node_shutdown(void) {
-  pthread_mutex_lock(&worker.mu);
-  struct loom_pool *pool = worker.pool;
-  worker.pool = NULL;
-  pthread_mutex_unlock(&worker.mu);
-  loom_pool_free(pool); /* waits for the searches in flight */
 }
 
 /* One search in flight. */

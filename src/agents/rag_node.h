@@ -27,7 +27,6 @@
 #include "agents/rag.h"
 #include "core/err.h"
 
-struct loom_pool;
 struct loom_tools;
 
 struct loom_rag_resolver {
@@ -64,20 +63,6 @@ void loom_rag_dir_resolver_free(struct loom_rag_resolver *r);
 /* Registers the `retrieve` node kind (once per process; again is OK).
  * Its tasks park the run while the search runs on retrieval's threads. */
 loom_err loom_rag_node_kind_register(struct loom_error *e) LOOM_MUST_USE;
-
-/*
- * Retrieval's own worker threads (started on first use; NULL if they
- * cannot start), for its blocking work: embedding, searching, ingesting.
- * Not libuv's pool: with LOOM_PINECONE_URL at this same server, that work
- * waits for a Pinecone request which needs a thread of libuv's pool.
- */
-struct loom_pool *loom_rag_pool(void);
-
-/* Stops retrieval's threads once the work queued on them is done (their
- * tasks were cancelled or their runs stopped). Call before clearing the
- * resolver or freeing what it resolves; a later retrieve starts them
- * again. */
-void loom_rag_node_shutdown(void);
 
 /* Adds the `retrieve` tool: arguments {"query", "top_k"?, "index"?};
  * `default_index` (copied; may be NULL) is used when "index" is absent. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agents/rag_node.h"
+#include "agents/rag_pool.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -104,7 +105,7 @@ static void search_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   loom_free(s);
 }
 
-/* Asynchronous: the search runs on retrieval's threads (rag_node.h), not
+/* Asynchronous: the search runs on retrieval's threads (rag_pool.h), not
  * on the caller's loop, which an embedding or remote call would stall. */
 static loom_err tool_start(void *self, const struct loom_tool_env *env,
                            const json_t *args, loom_tool_done_cb done, void *ud,

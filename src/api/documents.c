@@ -32,6 +32,7 @@
 #include "agents/nodes.h"
 #include "agents/rag_backends.h"
 #include "agents/rag_node.h"
+#include "agents/rag_pool.h"
 #include "agents/tools.h"
 #include "api/internal.h"
 #include "api/pinecone.h"
@@ -53,7 +54,7 @@ static loom_err open_index(const char *name, bool create, struct loom_rag *rag,
 }
 
 void loom_api_documents_shutdown(void) {
-  loom_rag_node_shutdown(); /* searches in flight use the backends */
+  loom_rag_pool_shutdown(); /* searches in flight use the backends */
   loom_rag_set_resolver(NULL);
   loom_rag_backends_free(doc_be);
   doc_be = NULL;

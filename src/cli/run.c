@@ -20,6 +20,7 @@
 #include "agents/nodes.h"
 #include "agents/rag_backends.h"
 #include "agents/rag_node.h"
+#include "agents/rag_pool.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "core/config.h"
@@ -301,7 +302,7 @@ static int execute_rag(const struct cli *c, struct loom_store *store,
   struct loom_rag_resolver rag = loom_rag_backends_resolver(be);
   loom_rag_set_resolver(&rag);
   int rc = execute(c, store, g, input, cmd);
-  loom_rag_node_shutdown();
+  loom_rag_pool_shutdown();
   loom_rag_set_resolver(NULL);
   loom_rag_backends_free(be);
   loom_free(indexes);

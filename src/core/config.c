@@ -138,45 +138,40 @@ static bool one_of(const char *v, const char *const *allowed) {
   return false;
 }
 
+/* The numeric settings and their ranges, checked in this order. */
+static const struct number_rule {
+  size_t offset; /* of the field in struct loom_config */
+  const char *env;
+  double min, max;
+  const char *unit; /* appended to the range in the message, or "" */
+} number_rules[] = {
+#define NUM(field, env, min, max, unit)                                        \
+  { offsetof(struct loom_config, field), #env, min, max, unit }
+    NUM(max_body, LOOM_MAX_BODY, 1, 1e12, " bytes"),
+    NUM(grace_seconds, LOOM_GRACE_SECONDS, 0, 3600, " seconds"),
+    NUM(idle_timeout, LOOM_IDLE_TIMEOUT, 1, 86400, " seconds"),
+    NUM(threads, LOOM_THREADS, 0, 256, ""),
+    NUM(run_timeout, LOOM_RUN_TIMEOUT, 0, 31536000, " seconds"),
+    NUM(llm_loops, LOOM_LLM_LOOPS, 1, 16, ""),
+    NUM(llm_max_connections, LOOM_LLM_MAX_CONNECTIONS, 1, 1000000, ""),
+    NUM(sentry_traces_sample_rate, SENTRY_TRACES_SAMPLE_RATE, 0, 1, ""),
+#undef NUM
+};
+
 loom_err loom_config_validate(const struct loom_config *c,
                               struct loom_error *e) {
   double d;
   enum loom_log_level level;
   static const char *const auths[] = {"none", "apikey", "clerk", NULL};
   static const char *const roles[] = {"all", "api", "worker", NULL};
-  if (!parse_number(c->max_body, 1, 1e12, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_MAX_BODY must be a byte count, got '%s'",
-                          c->max_body);
-  if (!parse_number(c->grace_seconds, 0, 3600, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_GRACE_SECONDS must be 0..3600, got '%s'",
-                          c->grace_seconds);
-  if (!parse_number(c->idle_timeout, 1, 86400, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_IDLE_TIMEOUT must be 1..86400, got '%s'",
-                          c->idle_timeout);
-  if (!parse_number(c->threads, 0, 256, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_THREADS must be 0..256, got '%s'", c->threads);
-  if (!parse_number(c->run_timeout, 0, 31536000, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_RUN_TIMEOUT must be 0..31536000 seconds, got "
-                          "'%s'",
-                          c->run_timeout);
-  if (!parse_number(c->llm_loops, 1, 16, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_LLM_LOOPS must be 1..16, got '%s'",
-                          c->llm_loops);
-  if (!parse_number(c->llm_max_connections, 1, 1000000, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "LOOM_LLM_MAX_CONNECTIONS must be 1..1000000, got "
-                          "'%s'",
-                          c->llm_max_connections);
-  if (!parse_number(c->sentry_traces_sample_rate, 0, 1, &d))
-    return loom_error_set(e, LOOM_ERR_INVALID,
-                          "SENTRY_TRACES_SAMPLE_RATE must be 0..1, got '%s'",
-                          c->sentry_traces_sample_rate);
+  for (size_t i = 0; i < sizeof number_rules / sizeof number_rules[0]; i++) {
+    const struct number_rule *n = &number_rules[i];
+    const char *v = *(char *const *)((const char *)c + n->offset);
+    if (!parse_number(v, n->min, n->max, &d))
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "%s must be %.0f..%.0f%s, got '%s'", n->env, n->min,
+                            n->max, n->unit, v ? v : "");
+  }
   if (!loom_log_parse_level(c->log_level, &level))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_LOG_LEVEL must be debug, info, warn, error or "

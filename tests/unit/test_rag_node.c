@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "agents/rag_node.h"
+#include "agents/rag_pool.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "engine_helpers.h"
@@ -91,7 +92,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  loom_rag_node_shutdown();
+  loom_rag_pool_shutdown();
   loom_rag_set_resolver(NULL);
   loom_rag_dir_resolver_free(f->resolver);
   loom_store_close(f->store);
@@ -228,7 +229,7 @@ static void test_cancel_while_searching(void **state) {
   assert_int_equal(loom_run_wait(r), LOOM_RUN_CANCELLED);
   loom_run_free(r);
   gate_open(f);
-  loom_rag_node_shutdown(); /* waits for the dropped search */
+  loom_rag_pool_shutdown(); /* waits for the dropped search */
   json_decref(in);
   loom_graph_free(g);
   loom_free(yaml);

@@ -1,5 +1,5 @@
 /*
- * json_fast — compact JSON out of a jansson tree by hand.
+ * json_dump — compact JSON out of a jansson tree by hand.
  *
  * json_dumps escapes each string through a callback per byte and grows
  * its buffer from 16 bytes; for a model call's ~250-byte body that was
@@ -9,7 +9,7 @@
  * characters as \u00XX, nothing else), integers as %lld; reals go through
  * jansson itself.
  */
-#include "agents/json_fast.h"
+#include "core/json_dump.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -157,7 +157,7 @@ static void put_value(struct out *o, const json_t *v, int depth) {
   }
 }
 
-char *loom_json_fast_dump(const json_t *v, size_t *len) {
+char *loom_json_dump_fast(const json_t *v, size_t *len) {
   struct out o = {.p = loom_malloc(256), .cap = 256};
   put_value(&o, v, 0);
   if (o.failed) {

@@ -1,5 +1,5 @@
 /*
- * test_json_fast — request bodies written by hand are byte for byte what
+ * test_json_dump — request bodies written by hand are byte for byte what
  * jansson writes: a model call's body as the providers build it, and
  * thousands of random trees (escapes, control characters, UTF-8 and
  * bytes that are not, NUL inside strings, extreme integers, reals, empty
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agents/json_fast.h"
+#include "core/json_dump.h"
 #include "core/alloc.h"
 #include "core/json.h"
 
@@ -27,7 +27,7 @@ static uint32_t rnd(uint32_t n) {
 
 static void same_as_jansson(const json_t *v) {
   size_t len;
-  char *fast = loom_json_fast_dump(v, &len);
+  char *fast = loom_json_dump_fast(v, &len);
   char *ref = loom_json_dump(v);
   if (strcmp(fast, ref) != 0 || len != strlen(ref))
     fail_msg("differs:\n fast %s\n ref  %s", fast, ref);

@@ -1,9 +1,9 @@
 /*
- * json_fast — a model call's request body written out compactly without
- * jansson's per-byte callbacks.
+ * json_dump — compact JSON written out without jansson's per-byte
+ * callbacks (model calls' request bodies, on the model loop).
  */
-#ifndef LOOM_AGENTS_JSON_FAST_H
-#define LOOM_AGENTS_JSON_FAST_H
+#ifndef LOOM_CORE_JSON_DUMP_H
+#define LOOM_CORE_JSON_DUMP_H
 
 #include <stddef.h>
 
@@ -15,6 +15,6 @@
  * length in *len. Reals are written by jansson; a string that is not
  * valid UTF-8 or nesting past 64 hands the whole value to loom_json_dump.
  */
-char *loom_json_fast_dump(const json_t *v, size_t *len);
+char *loom_json_dump_fast(const json_t *v, size_t *len);
 
 #endif
