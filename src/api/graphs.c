@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -105,25 +106,30 @@ struct api_graph *api_graph_get(const char *id) {
   return g;
 }
 
-/* Read without the lock: only a hint whether the lock is worth taking. */
-static _Thread_local bool saw_strikes;
+/* How many graphs have strikes: while none do, a quick run has nothing
+ * to reset and takes no lock. Changed under the lock. (A graph replaced
+ * while it had strikes leaves it one too high: runs then take the lock
+ * to find nothing to reset, nothing worse.) */
+static atomic_int graphs_with_strikes;
 
 void api_graph_timed(const char *id, uint64_t ms) {
   bool slow = ms > API_QUICK_MS;
-  if (!slow && !saw_strikes)
+  if (!slow && atomic_load(&graphs_with_strikes) == 0)
     return; /* the usual case: nothing to count or reset */
   api_lock();
   struct api_graph *g = find_locked(id, NULL);
   if (g && g->quick) {
+    int before = g->strikes;
     g->strikes = slow ? g->strikes + 1 : 0;
     if (g->strikes >= API_QUICK_STRIKES) {
       g->quick = false;
+      g->strikes = 0; /* done counting: it runs on the pool from now on */
       LOOM_INFO("graph %s: %d runs in a row took over %d ms; its runs go to "
                 "the pool",
                 id, API_QUICK_STRIKES, API_QUICK_MS);
     }
+    atomic_fetch_add(&graphs_with_strikes, (g->strikes > 0) - (before > 0));
   }
-  saw_strikes = slow;
   api_unlock();
 }
 
