@@ -8,9 +8,11 @@
 // client and event loop, so the client side can use every core and caps
 // the server less; SERVER_PGID: the server's process group, whose CPU
 // time (user + system, every process in it) is printed per run, so what a
-// server costs shows even where the client is the limit; SDK_FETCH=http:
-// the SDK's requests go through its callerOptions.fetch hook to a lean
-// node:http fetch (httpfetch.mjs) instead of the global fetch.
+// server costs shows even where the client is the limit; SDK_FETCH: http
+// (the default) sends the SDK's requests through its callerOptions.fetch
+// hook to a lean node:http fetch (httpfetch.mjs), global leaves the SDK on
+// the global fetch (undici), whose client CPU per call caps every server
+// (the no-op floor server included) before loom's own cost does.
 import { readdirSync, readFileSync } from "node:fs";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Client } from "@langchain/langgraph-sdk";
@@ -18,7 +20,7 @@ import { httpFetch } from "./httpfetch.mjs";
 
 const graph = "chain3";
 const input = { log: [] };
-const transport = process.env.SDK_FETCH === "http" ? { fetch: httpFetch } : {};
+const transport = process.env.SDK_FETCH === "global" ? {} : { fetch: httpFetch };
 const newClient = (url) =>
   new Client({ apiUrl: url, callerOptions: { maxConcurrency: 1000, maxRetries: 0, ...transport } });
 

@@ -10,8 +10,10 @@
 # measured in the same run. The concurrent clients run in CLIENT_THREADS
 # (default 2) worker threads for every server alike; srv_ms/run is the
 # server's CPU time (its whole process group, user + system) per run.
-# SDK_FETCH=http gives the SDK a lean node:http fetch (its callerOptions
-# .fetch hook, httpfetch.mjs) in place of the global fetch, for all alike.
+# The SDK gets a lean node:http fetch through its own callerOptions.fetch
+# hook (httpfetch.mjs), for all alike; SDK_FETCH=global leaves it on the
+# global fetch, which costs the client 1-2 ms of CPU per call and caps
+# every server's row (the no-op floor's too) on two cores.
 #   bench/api/run.sh [seconds per concurrency level]
 #   (SEQ_RUNS, STREAM_RUNS, BEFORE, CLIENT_THREADS, SDK_FETCH)
 set -euo pipefail
@@ -66,4 +68,4 @@ jp=$(port)
 pids+=($!)
 wait_up "http://127.0.0.1:$jp/ok"
 (cd bench/api && SERVER_PGID=${pids[-1]} node bench.mjs "http://127.0.0.1:$jp" langgraph.js "$seconds")
-echo "(SDK fetch: ${SDK_FETCH:-global}; client threads: ${CLIENT_THREADS:-2}; loom: SQLite, stateless waits keep no checkpoints; sdk-floor: a Node server doing no work; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(SDK fetch: ${SDK_FETCH:-http}; client threads: ${CLIENT_THREADS:-2}; loom: SQLite, stateless waits keep no checkpoints; sdk-floor: a Node server doing no work; JS: in-memory dev server; $(nproc) cores shared by server and clients; load: $(cut -d' ' -f1-3 /proc/loadavg))"
