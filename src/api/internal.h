@@ -125,10 +125,9 @@ struct api_graph {
   /* Its nodes only compute (Lua, interrupts, such subgraphs: no store
    * call, no model call), so a stateless wait or stream may run it on the
    * request's loop instead of handing it to the pool and back. Cleared
-   * (under the lock) once API_QUICK_STRIKES such runs in a row on a loop
-   * took more than API_QUICK_MS: the loop serves other requests too. (In
-   * a row: a quick run the scheduler happened to preempt is no strike for
-   * good.) */
+   * (under the lock) once API_QUICK_STRIKES such runs in a row took more
+   * than API_QUICK_MS of their loop thread's CPU: the loop serves other
+   * requests too. (CPU time: a run the scheduler preempted is no strike.) */
   bool quick;
   int strikes; /* under the lock */
 };
@@ -145,8 +144,8 @@ struct api_graph *api_graph_get(const char *id);
 void api_graph_release(struct api_graph *g);
 /* The graph `id` (borrowed: valid while the lock is held), or NULL. */
 struct api_graph *api_graph_find_locked(const char *id);
-/* A run of graph `id` on a loop took `ms`: after API_QUICK_STRIKES runs
- * in a row over API_QUICK_MS, its runs go to the pool (see quick). */
+/* A run of graph `id` on a loop took `ms` of CPU: after API_QUICK_STRIKES
+ * runs in a row over API_QUICK_MS, its runs go to the pool (see quick). */
 void api_graph_timed(const char *id, uint64_t ms);
 
 /* Frees every graph (shutdown; no runs may still be executing). */

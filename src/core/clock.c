@@ -12,6 +12,12 @@ uint64_t loom_clock_mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t loom_clock_thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 double loom_clock_mono_s(void) { return (double)loom_clock_mono_ns() / 1e9; }
 
 uint64_t loom_clock_wall_ms(void) {

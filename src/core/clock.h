@@ -10,6 +10,10 @@
 /* Monotonic nanoseconds since an arbitrary start; for measuring durations. */
 uint64_t loom_clock_mono_ns(void);
 
+/* CPU time the calling thread has used, in nanoseconds: what a piece of
+ * work cost, whatever the scheduler did meanwhile. */
+uint64_t loom_clock_thread_cpu_ns(void);
+
 /* Monotonic seconds as a double, for metrics. */
 double loom_clock_mono_s(void);
 
