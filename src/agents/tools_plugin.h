@@ -41,9 +41,9 @@ typedef loom_err (*loom_plugin_init_fn)(const struct loom_plugin_host *host,
 
 /*
  * Loads each plug-in named in `paths` (':'-separated paths, each with a
- * '/'; empty entries are skipped) into `tools`, in order. Stops at the first that cannot be
- * loaded, has no loom_plugin_init, was built for another ABI or fails its
- * init; the message names the file and says which.
+ * '/'; empty entries are skipped) into `tools`, in order. Stops at the first
+ * that cannot be loaded, has no loom_plugin_init, was built for another ABI or
+ * fails its init; the message names the file and says which.
  */
 loom_err loom_tools_load_plugins(struct loom_tools *tools, const char *paths,
                                  struct loom_error *e) LOOM_MUST_USE;

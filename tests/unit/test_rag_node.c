@@ -23,6 +23,7 @@
 
 #include "agents/rag_node.h"
 #include "agents/rag_pool.h"
+#include "tool_result.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "engine_helpers.h"
@@ -258,36 +259,25 @@ static void test_bad_config_fails_at_load(void **state) {
   assert_true(graph_load_fails_with(yaml, "top_k"));
 }
 
-struct answer {
-  bool called, is_error;
-  char text[4096];
-};
-
-static void done_cb(void *ud, bool is_error, const char *text) {
-  struct answer *a = ud;
-  a->called = true;
-  a->is_error = is_error;
-  snprintf(a->text, sizeof a->text, "%s", text);
-}
-
 static void test_tool(void **state) {
   (void)state;
   struct loom_tools *tools = loom_tools_new();
   struct loom_error e = {0};
   assert_int_equal(loom_rag_tool_add(tools, "docs", &e), LOOM_OK);
   struct loom_tool_env env = {0};
-  struct answer a = {0};
+  struct result a = {0};
   loom_tools_invoke(tools, &env, "retrieve",
                     "{\"query\": \"moon and ocean tides\", \"top_k\": 1}",
                     done_cb, &a);
-  assert_true(a.called);
+  assert_int_equal(a.calls, 1);
   assert_false(a.is_error);
   assert_non_null(strstr(a.text, "[1] Tides"));
   assert_non_null(strstr(a.text, "(tides.md)"));
   assert_null(strstr(a.text, "[2]"));
   memset(&a, 0, sizeof a);
   loom_tools_invoke(tools, &env, "retrieve", "{\"top_k\": 1}", done_cb, &a);
-  assert_true(a.called && a.is_error); /* query is required */
+  assert_int_equal(a.calls, 1);
+  assert_true(a.is_error); /* query is required */
   loom_tools_free(tools);
 }
 

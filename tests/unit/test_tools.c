@@ -16,19 +16,7 @@
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "core/json.h"
-
-struct result {
-  int calls;
-  bool is_error;
-  char text[1024];
-};
-
-static void done_cb(void *ud, bool is_error, const char *text) {
-  struct result *r = ud;
-  r->calls++;
-  r->is_error = is_error;
-  snprintf(r->text, sizeof r->text, "%s", text);
-}
+#include "tool_result.h"
 
 static int weather_runs;
 

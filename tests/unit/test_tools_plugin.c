@@ -14,23 +14,11 @@
 #include <cmocka.h>
 
 #include "agents/tools_plugin.h"
+#include "tool_result.h"
 
 #ifndef LOOM_PLUGIN_DIR
 #error "LOOM_PLUGIN_DIR: where the build puts the plug-ins"
 #endif
-
-struct result {
-  int calls;
-  bool is_error;
-  char text[1024];
-};
-
-static void done_cb(void *ud, bool is_error, const char *text) {
-  struct result *r = ud;
-  r->calls++;
-  r->is_error = is_error;
-  snprintf(r->text, sizeof r->text, "%s", text);
-}
 
 static struct result invoke(struct loom_tools *r, const char *args) {
   struct result res = {0};
