@@ -60,6 +60,7 @@ struct exec {
   struct loom_store *store;
   bool own_store;      /* store is the run's own (or none) */
   bool no_events;      /* nobody reads its stream (api_executor_run_here) */
+  bool on_loop;        /* runs on its request's loop (api_executor_run_here) */
   uint64_t started_ms; /* when it started running (LOOM_RUN_TIMEOUT) */
   unsigned modes;      /* stream modes it makes events for (run_events.c) */
 };
@@ -366,9 +367,17 @@ static void exec_work_cb(void *arg) {
     x->status = LOOM_RUN_ERROR;
     loom_error_set(&x->error, LOOM_ERR_NOT_FOUND,
                    "graph '%s' is not registered", r->graph_id);
-  } else if (!run_engine(x)) {
-    t->stopped = false; /* parked: x belongs to the resumes now */
-    return;
+  } else {
+    /* CPU time, not wall time: a run the scheduler preempted on a busy
+     * machine cost its thread no more. */
+    uint64_t t0 = loom_clock_thread_cpu_ns();
+    if (!run_engine(x)) {
+      t->stopped = false; /* parked: x belongs to the resumes now */
+      return;
+    }
+    if (r->memory_only) /* the runs that may go on a loop */
+      api_graph_timed(x->graph, (loom_clock_thread_cpu_ns() - t0) / 1000000,
+                      x->on_loop);
   }
   engine_finished(x);
 }
@@ -620,13 +629,10 @@ void api_executor_run_here(struct api_run *r, bool no_events) {
   if (!x)
     return;
   x->no_events = no_events;
+  x->on_loop = true;
   struct trip *trip = LOOM_NEW(struct trip);
   trip->x = x;
-  /* CPU time, not wall time: a run the scheduler preempted on a busy
-   * machine cost the loop no more, and must not count as slow. */
-  uint64_t t0 = loom_clock_thread_cpu_ns();
   exec_work_cb(trip);
-  api_graph_timed(r->graph_id, (loom_clock_thread_cpu_ns() - t0) / 1000000);
   exec_after_cb(x->loop, trip, LOOM_OK);
 }
 

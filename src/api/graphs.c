@@ -76,7 +76,7 @@ static bool register_locked(const char *id, struct loom_graph *lg,
   g->graph = lg;
   g->file = file ? loom_strdup(file) : NULL;
   g->refs = 1;
-  g->quick = graph_quick(lg);
+  g->speed = graph_quick(lg) ? API_GRAPH_UNPROVEN : API_GRAPH_POOL;
   size_t i;
   struct api_graph *old = find_locked(id, &i);
   if (old) {
@@ -106,30 +106,41 @@ struct api_graph *api_graph_get(const char *id) {
   return g;
 }
 
-/* How many graphs have strikes: while none do, a quick run has nothing
- * to reset and takes no lock. Changed under the lock. (A graph replaced
- * while it had strikes leaves it one too high: runs then take the lock
- * to find nothing to reset, nothing worse.) */
-static atomic_int graphs_with_strikes;
+/* How many graphs have a streak: while none do, a fast run of a QUICK
+ * graph has nothing to reset and takes no lock. Changed under the lock.
+ * (A graph replaced mid-streak leaves it one too high: runs then take the
+ * lock to find nothing to reset, nothing worse.) */
+static atomic_int graphs_with_streak;
 
-void api_graph_timed(const char *id, uint64_t ms) {
-  bool slow = ms > API_QUICK_MS;
-  if (!slow && atomic_load(&graphs_with_strikes) == 0)
-    return; /* the usual case: nothing to count or reset */
-  api_lock();
-  struct api_graph *g = find_locked(id, NULL);
-  if (g && g->quick) {
-    int before = g->strikes;
-    g->strikes = slow ? g->strikes + 1 : 0;
-    if (g->strikes >= API_QUICK_STRIKES) {
-      g->quick = false;
-      g->strikes = 0; /* done counting: it runs on the pool from now on */
-      LOOM_INFO("graph %s: %d runs in a row took over %d ms; its runs go to "
-                "the pool",
-                id, API_QUICK_STRIKES, API_QUICK_MS);
-    }
-    atomic_fetch_add(&graphs_with_strikes, (g->strikes > 0) - (before > 0));
+/* Lock held. A slow run on a loop lengthens the streak towards POOL, a
+ * fast one on the pool towards QUICK; anything else ends it. */
+static void count_run_locked(struct api_graph *g, bool slow, bool on_loop) {
+  int before = g->streak;
+  bool counts = on_loop ? g->speed == API_GRAPH_QUICK && slow
+                        : g->speed == API_GRAPH_UNPROVEN && !slow;
+  g->streak = counts ? g->streak + 1 : 0;
+  if (g->streak >= API_QUICK_RUNS) {
+    g->streak = 0;
+    __atomic_store_n(&g->speed, on_loop ? API_GRAPH_POOL : API_GRAPH_QUICK,
+                     __ATOMIC_RELAXED);
+    LOOM_INFO(on_loop ? "graph %s: %d runs in a row cost over %d ms; its runs "
+                        "go to the pool"
+                      : "graph %s: %d runs in a row cost at most %d ms; "
+                        "stateless waits of it run on their request's loop",
+              g->id, API_QUICK_RUNS, API_QUICK_MS);
   }
+  atomic_fetch_add(&graphs_with_streak, (g->streak > 0) - (before > 0));
+}
+
+void api_graph_timed(struct api_graph *g, uint64_t ms, bool on_loop) {
+  bool slow = ms > API_QUICK_MS;
+  enum api_graph_speed speed = __atomic_load_n(&g->speed, __ATOMIC_RELAXED);
+  if (speed == API_GRAPH_POOL || (speed == API_GRAPH_QUICK && !on_loop) ||
+      (speed == API_GRAPH_QUICK && !slow &&
+       atomic_load(&graphs_with_streak) == 0))
+    return; /* the usual cases: nothing to count or reset */
+  api_lock();
+  count_run_locked(g, slow, on_loop);
   api_unlock();
 }
 

@@ -122,17 +122,25 @@ struct api_graph {
   struct loom_graph *graph;
   char *file; /* where it came from; NULL when registered by API */
   int refs;   /* under the api lock */
-  /* Its nodes only compute (Lua, interrupts, such subgraphs: no store
-   * call, no model call), so a stateless wait or stream may run it on the
-   * request's loop instead of handing it to the pool and back. Cleared
-   * (under the lock) once API_QUICK_STRIKES such runs in a row took more
-   * than API_QUICK_MS of their loop thread's CPU: the loop serves other
-   * requests too. (CPU time: a run the scheduler preempted is no strike.) */
-  bool quick;
-  int strikes; /* under the lock */
+  /* Whether a stateless wait or stream may run on the request's loop
+   * instead of going to the pool and back. Only graphs whose nodes only
+   * compute (Lua, interrupts, such subgraphs: no store call, no model
+   * call) may; they start UNPROVEN and become QUICK once API_QUICK_RUNS
+   * runs in a row on the pool each cost at most API_QUICK_MS of CPU, so a
+   * heavy graph never holds a loop to find out. A QUICK graph goes to
+   * the pool for good once API_QUICK_RUNS runs in a row on a loop cost
+   * more: the loop serves other requests too. (CPU time: a run the
+   * scheduler preempted cost the loop no more.) Written under the lock,
+   * read atomically without it. */
+  enum api_graph_speed {
+    API_GRAPH_POOL,
+    API_GRAPH_UNPROVEN,
+    API_GRAPH_QUICK
+  } speed;
+  int streak; /* runs in a row counted towards the next change; lock */
 };
 #define API_QUICK_MS 5
-#define API_QUICK_STRIKES 3
+#define API_QUICK_RUNS 3
 
 /* Loads every spec in the colon-separated directories; bad specs are
  * logged and skipped so one typo does not stop the server. */
@@ -144,9 +152,9 @@ struct api_graph *api_graph_get(const char *id);
 void api_graph_release(struct api_graph *g);
 /* The graph `id` (borrowed: valid while the lock is held), or NULL. */
 struct api_graph *api_graph_find_locked(const char *id);
-/* A run of graph `id` on a loop took `ms` of CPU: after API_QUICK_STRIKES
- * runs in a row over API_QUICK_MS, its runs go to the pool (see quick). */
-void api_graph_timed(const char *id, uint64_t ms);
+/* A stateless run of `g` that never parked cost `ms` of CPU, on a loop
+ * (`on_loop`) or on the pool: counts towards its speed (see speed). */
+void api_graph_timed(struct api_graph *g, uint64_t ms, bool on_loop);
 
 /* Frees every graph (shutdown; no runs may still be executing). */
 void api_graphs_free(void);

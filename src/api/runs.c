@@ -184,7 +184,7 @@ struct create {
   struct api_run *run;        /* ref for the caller */
   struct api_persist_ack ack; /* told when the run is in the store */
   bool here_ok; /* stateless, answered when it ends (wait, stream) */
-  bool here;    /* ... and its graph is quick: the caller runs it now, on
+  bool here;    /* ... and its graph is QUICK: the caller runs it now, on
                    its loop (api_executor_run_here) */
 };
 
@@ -294,7 +294,7 @@ static bool create_run(struct create *c) {
   json_int_t limit = json_integer_value(
       json_object_get(json_object_get(c->kw, "config"), "recursion_limit"));
   const char *oc = json_string_value(json_object_get(c->kw, "on_completion"));
-  c->here = c->here_ok && !c->thread_id && g->quick &&
+  c->here = c->here_ok && !c->thread_id && g->speed == API_GRAPH_QUICK &&
             limit <= LOOM_ENGINE_DEFAULT_RECURSION_LIMIT &&
             !(oc && !strcmp(oc, "keep"));
   struct api_thread *t = run_thread_locked(c);

@@ -1,6 +1,7 @@
-// A stateless run that asks for many steps does not hold the loop that
-// took its request: with one loop, the server answers other requests
-// while it runs (on a held loop they would wait for the run's end).
+// A stateless run that asks for many steps, or the first runs of a graph
+// whose Lua is heavy, do not hold the loop that took their request: with
+// one loop, the server answers other requests while they run (on a held
+// loop they would wait for the run's end).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spinGraph } from "./graphs.mjs";
@@ -23,6 +24,37 @@ test("a long stateless wait leaves its loop free for other requests", async () =
     order.push("healthz");
     assert.equal(ok.status, 200);
     assert.equal((await long).i, 200000);
+    assert.deepEqual(order, ["healthz", "run"]);
+  } finally {
+    await loom.stop();
+  }
+});
+
+test("the first run of a heavy Lua graph leaves its loop free too", async () => {
+  const loom = await startLoom({ env: { LOOM_THREADS: "1" } });
+  try {
+    const heavy = [
+      "name: heavy",
+      "state:",
+      "  i: {type: integer, reducer: add, default: 0}",
+      "nodes:",
+      "  work: {lua: 'local s = 0 for k = 1, 1000000 do s = s + k % 7 end return { i = 1 }'}",
+      "edges:",
+      "  - START -> work",
+      '  - "work -> work: i < 10"',
+      '  - "work -> END: i >= 10"',
+    ].join("\n");
+    assert.equal((await fetch(`${loom.url}/graphs/heavy`, { method: "PUT", body: heavy })).status, 201);
+    const order = [];
+    const long = fetch(`${loom.url}/runs/wait`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ assistant_id: "heavy", input: {} }),
+    }).then(async (res) => { order.push("run"); return res.json(); });
+    await new Promise((r) => setTimeout(r, 100)); // its request is in first
+    const ok = await fetch(`${loom.url}/healthz`);
+    order.push("healthz");
+    assert.equal(ok.status, 200);
+    assert.equal((await long).i, 10);
     assert.deepEqual(order, ["healthz", "run"]);
   } finally {
     await loom.stop();

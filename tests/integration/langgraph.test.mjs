@@ -596,10 +596,10 @@ describe("stateless runs", () => {
     assert.match(res.headers.get("content-location"), /^\/runs\//);
   });
 
-  // A graph of Lua nodes runs on the request's loop, keeping no
-  // checkpoints unless a stream shows them; after three runs in a row over
-  // 5 ms a graph's runs go to the pool instead. The fourth run of the
-  // heavy graph below is past that switch: the answers are the same.
+  // A graph of Lua nodes keeps no checkpoints unless a stream shows them;
+  // once three runs in a row each cost at most 5 ms of CPU on the pool,
+  // its stateless waits run on the request's loop. The heavy graph below
+  // never qualifies and stays on the pool: the answers are the same.
   test("checkpoints, interrupts and long Lua nodes without a thread", async () => {
     const parts = await collect(client.runs.stream(null, "chain", { input: {}, streamMode: ["checkpoints", "values"] }));
     assert.ok(parts.filter((p) => p.event === "checkpoints").length >= 3);
