@@ -135,9 +135,10 @@ static void print_latencies(const struct brun *all, int n, double t0) {
   }
   qsort(lat, (size_t)n, sizeof *lat, cmp_double);
   fprintf(stderr,
-          "all started after %.3f s; run latency p50 %.3f p90 %.3f p99 %.3f "
+          "t0 mono %.3f; all started after %.3f s; run latency p50 %.3f p90 "
+          "%.3f p99 %.3f "
           "max %.3f s\n",
-          last_start, lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100],
+          t0, last_start, lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100],
           lat[n - 1]);
   free(lat);
 }

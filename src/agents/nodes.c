@@ -20,7 +20,7 @@
 #include "agents/nodes.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +36,7 @@
 #include "engine/parked.h"
 #include "io/http_client.h"
 #include "io/loop.h"
+#include "io/loop_share.h"
 
 #define MAX_MODEL_LOOPS 16
 
@@ -49,7 +50,7 @@ static struct {
   struct model_loop ml[MAX_MODEL_LOOPS];
   unsigned nloops;          /* LOOM_LLM_LOOPS, default 1 */
   unsigned max_connections; /* per host and loop: LOOM_LLM_MAX_CONNECTIONS */
-  atomic_uint next;         /* round robin over the loops */
+  struct loom_loop_share *share; /* calls waiting for a loop to take them */
   struct loom_providers *providers;
   struct loom_tools *tools;
   struct loom_llm_prices *prices;
@@ -60,7 +61,8 @@ enum job_kind { JOB_TEXT, JOB_STRUCTURED, JOB_AGENT };
 struct job {
   struct loom_parked parked; /* first: the task's state points here; its
                                 mutex also guards deltas and flush_posted */
-  struct model_loop *ml;     /* where its calls run */
+  struct loom_loop_share_item queued; /* until a model loop takes it */
+  struct model_loop *ml;              /* where its calls run, once taken */
   enum job_kind kind;
   struct loom_provider *p;
   json_t *messages;
@@ -100,6 +102,10 @@ static void job_free_cb(struct loom_parked *p) {
 }
 
 static void job_unref(struct job *j) { loom_parked_unref(&j->parked); }
+
+static struct job *job_of(struct loom_loop_share_item *item) {
+  return (struct job *)((char *)item - offsetof(struct job, queued));
+}
 
 static void flush_cb(void *arg);
 static void finish_cb(void *arg);
@@ -196,8 +202,17 @@ static loom_err job_call(struct job *j, struct loom_loop *loop,
                           e);
 }
 
-static void job_start_cb(struct loom_loop *loop, void *arg) {
-  struct job *j = arg;
+static struct model_loop *model_loop_of(const struct loom_loop *loop) {
+  for (unsigned i = 0; i < rt.nloops; i++)
+    if (rt.ml[i].loop == loop)
+      return &rt.ml[i];
+  return NULL; /* unreachable: only model loops take jobs */
+}
+
+static void job_start_cb(struct loom_loop *loop,
+                         struct loom_loop_share_item *item) {
+  struct job *j = job_of(item);
+  j->ml = model_loop_of(loop);
   pthread_mutex_lock(&j->parked.mu);
   bool cancelled = j->parked.cancelled;
   pthread_mutex_unlock(&j->parked.mu);
@@ -472,8 +487,7 @@ static void run_task(struct loom_task *t, bool agent) {
   if (!j)
     return;
   loom_parked_init(&j->parked, t, job_free_cb);
-  j->ml = &rt.ml[atomic_fetch_add(&rt.next, 1) % rt.nloops];
-  if (loom_loop_post(j->ml->loop, job_start_cb, j) != LOOM_OK) {
+  if (loom_loop_share_push(rt.share, &j->queued, job_start_cb) != LOOM_OK) {
     loom_parked_abandon(&j->parked);
     loom_task_fail(t, LOOM_ERR_UNAVAILABLE, "node '%s': the model loop stopped",
                    loom_task_node(t)->name);
@@ -487,9 +501,13 @@ static void task_cancel(struct loom_task *t) {
   struct job *j = (struct job *)loom_parked_cancel(t);
   if (!j)
     return;
-  loom_parked_ref(&j->parked);
-  if (loom_loop_post(j->ml->loop, job_cancel_cb, j) != LOOM_OK)
-    job_unref(j);
+  if (loom_loop_share_take_back(rt.share, &j->queued)) {
+    job_unref(j); /* never started: the model loop's reference */
+  } else if (j->queued.taken_by) {
+    loom_parked_ref(&j->parked);
+    if (loom_loop_post(j->queued.taken_by, job_cancel_cb, j) != LOOM_OK)
+      job_unref(j);
+  }             /* else the shutdown is dropping it */
   job_unref(j); /* the task's */
 }
 
@@ -533,8 +551,10 @@ static void client_free_cb(struct loom_loop *loop, void *arg) {
   ml->http = NULL;
 }
 
-/* LOOM_LLM_LOOPS model loops (default 1): calls spread over them, for
- * many thousands in flight; each loop has its own connections. */
+/* LOOM_LLM_LOOPS model loops (default 1), for many thousands of calls in
+ * flight; each loop has its own connections, and a call goes to whichever
+ * loop takes it first (loop_share), so a loop that gets less CPU takes
+ * fewer. */
 static loom_err start_loops(const struct loom_config *cfg) {
   unsigned n = setting_uint(cfg->llm_loops, 1, 1, MAX_MODEL_LOOPS);
   rt.max_connections = setting_uint(cfg->llm_max_connections,
@@ -550,7 +570,10 @@ static loom_err start_loops(const struct loom_config *cfg) {
       return LOOM_ERR_INTERNAL;
     }
   }
-  return LOOM_OK;
+  struct loom_loop *loops[MAX_MODEL_LOOPS];
+  for (unsigned i = 0; i < rt.nloops; i++)
+    loops[i] = rt.ml[i].loop;
+  return loom_loop_share_new(loops, rt.nloops, 0, &rt.share);
 }
 
 struct loom_tools *loom_agents_tools(void) {
@@ -616,7 +639,15 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   return LOOM_OK;
 }
 
+/* Shutdown: a call no model loop took fails as if its loop had stopped. */
+static void job_drop_cb(struct loom_loop_share_item *item, void *arg) {
+  (void)arg;
+  struct job *j = job_of(item);
+  job_finish(j, LOOM_ERR_UNAVAILABLE, "the model loop stopped", NULL, NULL);
+}
+
 void loom_agents_nodes_shutdown(void) {
+  loom_loop_share_free(rt.share, job_drop_cb, NULL);
   for (unsigned i = 0; i < rt.nloops; i++) {
     struct model_loop *ml = &rt.ml[i];
     if (ml->http && loom_loop_call(ml->loop, client_free_cb, ml) != LOOM_OK)
