@@ -4,8 +4,9 @@
  * indexes opened so far (by name), and the local index table (borrowed
  * from the caller or opened lazily from a directory); `lock` guards the
  * lazily opened parts. The resolver's open fills a struct loom_rag from
- * them; a local index stays acquired (its table held shared) until the
- * resolver's close.
+ * them; a local index stays acquired (pinned: it cannot be deleted, but
+ * creating and deleting other indexes does not wait) until the resolver's
+ * close.
  */
 #include "agents/rag_backends.h"
 
@@ -147,7 +148,7 @@ static loom_err open_cb(void *ud, const char *name, struct loom_rag *out,
   }
   if (dim != emb->dim) {
     if (out->vectors)
-      loom_vindexes_release(ix);
+      loom_vindexes_release(ix, out->vectors);
     out->vectors = NULL;
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "index '%s' has dimension %u; the %s embedder "
@@ -163,7 +164,7 @@ static void close_cb(void *ud, struct loom_rag *r) {
   struct loom_error e = {0};
   /* The table was open when `r` was filled, so this cannot fail. */
   if (r && r->vectors && !local_indexes(b, &ix, &e))
-    loom_vindexes_release(ix);
+    loom_vindexes_release(ix, r->vectors);
 }
 
 struct loom_rag_backends *
@@ -211,8 +212,9 @@ loom_err loom_rag_backends_create(struct loom_rag_backends *b, const char *name,
     err = local_indexes(b, &ix, e);
   if (err)
     return err;
-  if (loom_vindexes_acquire(ix, name, NULL)) {
-    loom_vindexes_release(ix);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL);
+  if (s) {
+    loom_vindexes_release(ix, s);
     return LOOM_OK;
   }
   struct loom_vstore_params p = {.dim = emb->dim, .metric = LOOM_METRIC_COSINE};

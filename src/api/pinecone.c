@@ -11,11 +11,11 @@
  *
  * Errors: control plane {"error": {"code", "message"}, "status"}; data
  * plane {"code": <grpc code>, "message", "details": []}, as Pinecone sends.
- * Reads of the control plane run on the loop thread (they only take the
- * index table shared). Create, configure and delete take it exclusively,
- * which waits for data-plane requests in flight, and write files: they run
- * on the worker pool like the data plane (the request's Host header and
- * body are captured on the loop thread, the answer sent back there).
+ * Reads of the control plane run on the loop thread (they only look the
+ * index up in the table). Create, configure and delete write files (and
+ * delete waits for the data-plane requests in flight on that index): they
+ * run on the worker pool like the data plane (the request's Host header
+ * and body are captured on the loop thread, the answer sent back there).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,7 +160,7 @@ static json_t *cp_body(struct cp_job *j) {
 
 /* Answers with the index model of `name` (`status` when found). */
 static void cp_describe(struct cp_job *j, unsigned status) {
-  const json_t *info;
+  json_t *info;
   struct loom_vstore *s = loom_vindexes_acquire(indexes, j->name, &info);
   if (!s) {
     cp_fail(j, 404, "index '%s' not found", j->name ? j->name : "");
@@ -168,7 +168,8 @@ static void cp_describe(struct cp_job *j, unsigned status) {
   }
   j->status = status;
   j->reply = index_model(j->host, j->name, s, info);
-  loom_vindexes_release(indexes);
+  loom_vindexes_release(indexes, s);
+  json_decref(info);
 }
 
 static void create_index(struct cp_job *j) {
@@ -241,7 +242,7 @@ static void list_indexes(struct loom_http_req *req, void *ud) {
 static void describe_index(struct loom_http_req *req, void *ud) {
   (void)ud;
   const char *name = loom_http_param(req, "index");
-  const json_t *info;
+  json_t *info;
   struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
   if (!s) {
     pc_fail(req, 404, "index '%s' not found", name);
@@ -249,12 +250,13 @@ static void describe_index(struct loom_http_req *req, void *ud) {
   }
   loom_http_respond_json(
       req, 200, index_model(loom_http_header(req, "Host"), name, s, info));
-  loom_vindexes_release(indexes);
+  loom_vindexes_release(indexes, s);
+  json_decref(info);
 }
 
 static void delete_index(struct cp_job *j) {
   const char *name = j->name ? j->name : "";
-  const json_t *info;
+  json_t *info;
   struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
   if (!s) {
     cp_fail(j, 404, "index '%s' not found", name);
@@ -263,7 +265,8 @@ static void delete_index(struct cp_job *j) {
   const char *dp =
       json_string_value(json_object_get(info, "deletion_protection"));
   bool protect = dp && strcmp(dp, "enabled") == 0;
-  loom_vindexes_release(indexes);
+  loom_vindexes_release(indexes, s);
+  json_decref(info);
   if (protect) {
     cp_fail(j, 403,
             "deletion protection is enabled for index '%s'; disable it with "

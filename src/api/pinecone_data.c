@@ -13,10 +13,11 @@
  * big upsert or a slow query never stalls the event loop. What a handler
  * needs from the request (path parameter, query values, body bytes) is
  * captured on the loop thread into a dp_job (borrowed: the request stays
- * valid while suspended); the pool thread takes the index table lock,
- * works, releases it and builds the answer; the loop thread only sends
- * it. No lock is held across the hop back to the loop, and the pool
- * thread never waits for the loop.
+ * valid while suspended); the pool thread pins the index, works,
+ * releases it and builds the answer; the loop thread only sends it. Work
+ * that needs no index (list's sort) runs after the release. No lock is
+ * held across the hop back to the loop, and the pool thread never waits
+ * for the loop.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@ struct dp_job {
   json_t *reply;        /* Pinecone-shaped answer, or */
   const char *gen_code; /* a loom error answer (bad JSON body) */
   char *gen_msg;
+  char **listed; /* list: the ids copied out of the index, and how many */
+  size_t nlisted;
 };
 
 static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...)
@@ -76,7 +79,7 @@ static void respond(struct dp_job *j, unsigned status, json_t *reply) {
   j->reply = reply;
 }
 
-/* The index of the request, with the table held; answers 404 if absent. */
+/* The index of the request, pinned; answers 404 if absent. */
 static struct loom_vstore *acquire(struct dp_job *j) {
   struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), j->index, NULL);
   if (!s)
@@ -84,7 +87,9 @@ static struct loom_vstore *acquire(struct dp_job *j) {
   return s;
 }
 
-static void release(void) { loom_vindexes_release(pc_indexes()); }
+static void release(struct loom_vstore *s) {
+  loom_vindexes_release(pc_indexes(), s);
+}
 
 /* The body as an object, within the size limit; NULL if answered. */
 static json_t *body_object(struct dp_job *j) {
@@ -444,69 +449,61 @@ static void stats(struct dp_job *j, struct loom_vstore *s, const json_t *body) {
   loom_filter_free(c.filter);
 }
 
-struct list_ctx {
-  const char *prefix, *after;
-  char **ids;
-  size_t n, cap;
-};
-
-static void list_cb(void *ud, const char *id, float d, const float *v,
-                    const json_t *meta) {
-  (void)d, (void)v, (void)meta;
-  struct list_ctx *c = ud;
-  if (strncmp(id, c->prefix, strlen(c->prefix)) != 0)
-    return;
-  if (c->after[0] && strcmp(id, c->after) <= 0)
-    return;
-  if (c->n == c->cap) {
-    c->cap = c->cap ? 2 * c->cap : 256;
-    c->ids = loom_realloc(c->ids, c->cap * sizeof *c->ids);
-  }
-  c->ids[c->n++] = loom_strdup(id);
-}
-
 static int cmp_ids(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* With the index pinned: copies the ids after the pagination token that
+ * start with the prefix (the index's lock is held only for the copy). */
 static void list_ids(struct dp_job *j, struct loom_vstore *s,
                      const json_t *body) {
   (void)body;
-  const char *ns = j->ns, *lim = j->limit, *prefix = j->prefix,
-             *token = j->token;
-  long limit = lim ? strtol(lim, NULL, 10) : 100;
+  long limit = j->limit ? strtol(j->limit, NULL, 10) : 100;
   if (limit < 1 || limit > 100) {
     dp_fail(j, 400, "limit must be from 1 to 100");
     return;
   }
-  ns = ns ? ns : "";
-  struct list_ctx c = {prefix ? prefix : "", token ? token : "", NULL, 0, 0};
-  loom_vstore_each(s, ns, list_cb, &c);
-  if (c.n)
-    qsort(c.ids, c.n, sizeof *c.ids, cmp_ids);
+  j->listed =
+      loom_vstore_ids(s, j->ns ? j->ns : "", j->prefix, j->token, &j->nlisted);
+}
+
+/* With the index released: sorts the copied ids and answers one page. */
+static void list_answer(struct dp_job *j) {
+  char **ids = j->listed;
+  size_t n = j->nlisted;
+  long limit = j->limit ? strtol(j->limit, NULL, 10) : 100;
+  if (j->gen_code || j->reply) /* already answered (an error) */
+    goto out;
+  if (n)
+    qsort(ids, n, sizeof *ids, cmp_ids);
   json_t *vectors = json_array();
-  size_t take = c.n < (size_t)limit ? c.n : (size_t)limit;
+  size_t take = n < (size_t)limit ? n : (size_t)limit;
   for (size_t i = 0; i < take; i++)
-    json_array_append_new(vectors, json_pack("{s:s}", "id", c.ids[i]));
+    json_array_append_new(vectors, json_pack("{s:s}", "id", ids[i]));
   json_t *out = json_pack("{s:o,s:s,s:{s:i}}", "vectors", vectors, "namespace",
-                          ns, "usage", "readUnits", 1);
-  if (take < c.n)
+                          j->ns ? j->ns : "", "usage", "readUnits", 1);
+  if (take < n)
     json_object_set_new(out, "pagination",
-                        json_pack("{s:s}", "next", c.ids[take - 1]));
-  for (size_t i = 0; i < c.n; i++)
-    loom_free(c.ids[i]);
-  loom_free(c.ids);
+                        json_pack("{s:s}", "next", ids[take - 1]));
   respond(j, 200, out);
+out:
+  for (size_t i = 0; i < n; i++)
+    loom_free(ids[i]);
+  loom_free(ids);
+  j->listed = NULL;
 }
 
 struct dp_route {
   const char *method, *pattern;
   bool body; /* the handler reads a JSON object body */
   void (*run)(struct dp_job *j, struct loom_vstore *s, const json_t *body);
+  /* May be NULL: the rest of the work, once the index is released. */
+  void (*after)(struct dp_job *j);
 };
 
 /* What every handler starts and ends with: the body parsed (when its
- * route takes one), the index acquired; both answer the errors. */
+ * route takes one), the index pinned; both answer the errors. The
+ * route's `after` runs once the index is released. */
 static void job_work_cb(void *arg) {
   struct dp_job *j = arg;
   json_t *body = NULL;
@@ -515,7 +512,9 @@ static void job_work_cb(void *arg) {
   struct loom_vstore *s = acquire(j);
   if (s) {
     j->route->run(j, s, body);
-    release();
+    release(s);
+    if (j->route->after)
+      j->route->after(j);
   }
   json_decref(body);
 }
@@ -552,14 +551,14 @@ static void dp_handler(struct loom_http_req *req, void *ud) {
 
 loom_err pc_data_routes(struct loom_http_router *router, struct loom_error *e) {
   static const struct dp_route routes[] = {
-      {"POST", "/indexes/{index}/vectors/upsert", true, upsert},
-      {"POST", "/indexes/{index}/query", true, query},
-      {"GET", "/indexes/{index}/vectors/fetch", false, fetch},
-      {"POST", "/indexes/{index}/vectors/update", true, update},
-      {"POST", "/indexes/{index}/vectors/delete", true, delete_vectors},
-      {"POST", "/indexes/{index}/describe_index_stats", true, stats},
-      {"GET", "/indexes/{index}/describe_index_stats", true, stats},
-      {"GET", "/indexes/{index}/vectors/list", false, list_ids},
+      {"POST", "/indexes/{index}/vectors/upsert", true, upsert, NULL},
+      {"POST", "/indexes/{index}/query", true, query, NULL},
+      {"GET", "/indexes/{index}/vectors/fetch", false, fetch, NULL},
+      {"POST", "/indexes/{index}/vectors/update", true, update, NULL},
+      {"POST", "/indexes/{index}/vectors/delete", true, delete_vectors, NULL},
+      {"POST", "/indexes/{index}/describe_index_stats", true, stats, NULL},
+      {"GET", "/indexes/{index}/describe_index_stats", true, stats, NULL},
+      {"GET", "/indexes/{index}/vectors/list", false, list_ids, list_answer},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     loom_err err =

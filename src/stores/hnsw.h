@@ -140,6 +140,16 @@ bool loom_hnsw_get(struct loom_hnsw *h, const char *id, loom_hnsw_item_cb cb,
 /* Calls `cb` (distance 0) for every live item, in slot order. */
 void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud);
 
+/*
+ * Copies of the ids of the live items that start with `prefix` and sort
+ * after `after` (strcmp; NULL or "": no bound), in slot order, not
+ * sorted: the read lock is held only while copying, so a caller sorts
+ * them without holding up writers. *n gets the count; the caller frees
+ * each id and the array (NULL when none) with loom_free.
+ */
+char **loom_hnsw_ids(struct loom_hnsw *h, const char *prefix, const char *after,
+                     size_t *n);
+
 /* Like loom_hnsw_each for the live items matching `where` (evaluated over
  * the metadata columns; NULL: all); `cb` may be NULL to only count.
  * Returns the number of matches. */

@@ -578,6 +578,28 @@ void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud) {
   pthread_rwlock_unlock(&h->lock);
 }
 
+char **loom_hnsw_ids(struct loom_hnsw *h, const char *prefix, const char *after,
+                     size_t *n) {
+  size_t plen = prefix ? strlen(prefix) : 0, cap = 0;
+  char **ids = NULL;
+  *n = 0;
+  pthread_rwlock_rdlock(&h->lock);
+  for (uint32_t s = 0; s < h->used; s++) {
+    const char *id = h->nodes[s].id;
+    if (!id || h->nodes[s].deleted || strncmp(id, prefix ? prefix : "", plen))
+      continue;
+    if (after && after[0] && strcmp(id, after) <= 0)
+      continue;
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 64;
+      ids = loom_realloc(ids, cap * sizeof *ids);
+    }
+    ids[(*n)++] = loom_strdup(id);
+  }
+  pthread_rwlock_unlock(&h->lock);
+  return ids;
+}
+
 size_t loom_hnsw_each_where(struct loom_hnsw *h,
                             const struct loom_filter *where,
                             loom_hnsw_item_cb cb, void *ud) {

@@ -2,8 +2,9 @@
  * test_vector_api — the Pinecone-compatible API over HTTP, as a Pinecone
  * client sees it: create/describe/list/configure/delete indexes; upsert,
  * query (vector, id, filter), fetch, update, delete (ids, filter, all),
- * stats and list with pagination; limits and error shapes; and an index
- * that is still there after the server restarts.
+ * stats and list with pagination (ids by prefix in order, page after
+ * page, while another client deletes the index); limits and error shapes;
+ * and an index that is still there after the server restarts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -193,6 +196,79 @@ static void data_plane(void **state) {
   json_decref(j);
 }
 
+/* Upserts ids "<prefix><n>" for n = from, from - 1, ..., to (reverse
+ * order, so the slots are not sorted). */
+static void upsert_ids(const char *prefix, int from, int to) {
+  json_t *vs = json_array();
+  for (int n = from; n >= to; n--) {
+    char id[32];
+    snprintf(id, sizeof id, "%s%03d", prefix, n);
+    json_array_append_new(
+        vs, json_pack("{s:s,s:[f,f]}", "id", id, "values", 1.0, (double)n));
+  }
+  json_t *b = json_pack("{s:o}", "vectors", vs);
+  char *t = json_dumps(b, 0);
+  json_decref(ok("POST", "/indexes/ids/vectors/upsert", t, 200));
+  free(t);
+  json_decref(b);
+}
+
+static void *list_until_gone(void *arg) {
+  atomic_long *lists = arg;
+  long status = 200;
+  while (status == 200) {
+    json_decref(
+        call("GET", "/indexes/ids/vectors/list?prefix=doc1-", NULL, &status));
+    if (status == 200)
+      atomic_fetch_add(lists, 1);
+  }
+  return (void *)(intptr_t)status;
+}
+
+/* list: ids with the prefix in order, page after page, each once; then
+ * the index deleted while another client keeps listing it. */
+static void list_pages(void **state) {
+  (void)state;
+  json_decref(
+      ok("POST", "/indexes", "{\"name\":\"ids\",\"dimension\":2}", 201));
+  upsert_ids("doc2-", 150, 1);
+  upsert_ids("doc1-", 250, 1);
+  char path[160], last[32] = "";
+  const char *token = NULL;
+  int seen = 0;
+  for (int page = 0; page < 10; page++) {
+    snprintf(path, sizeof path,
+             "/indexes/ids/vectors/list?prefix=doc1-&limit=100%s%s",
+             token ? "&paginationToken=" : "", token ? last : "");
+    json_t *j = ok("GET", path, NULL, 200);
+    json_t *v = json_object_get(j, "vectors");
+    for (size_t i = 0; i < json_array_size(v); i++) {
+      char want[32];
+      snprintf(want, sizeof want, "doc1-%03d", ++seen);
+      assert_string_equal(dumps_at(json_array_get(v, i), "id"), want);
+    }
+    token = dumps_at(json_object_get(j, "pagination"), "next");
+    if (token)
+      snprintf(last, sizeof last, "%s", token);
+    json_decref(j);
+    if (!token)
+      break;
+  }
+  assert_int_equal(seen, 250);
+
+  atomic_long lists = 0;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, list_until_gone, &lists), 0);
+  while (atomic_load(&lists) < 5)
+    sleep_ms(1);
+  double t0 = now_s();
+  json_decref(ok("DELETE", "/indexes/ids", NULL, 202));
+  assert_true(now_s() - t0 < 2.0);
+  void *last_status;
+  pthread_join(t, &last_status);
+  assert_int_equal((intptr_t)last_status, 404);
+}
+
 static void limits_and_errors(void **state) {
   (void)state;
   long status;
@@ -257,9 +333,8 @@ int main(void) {
     return 1;
   start();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(control_plane),
-      cmocka_unit_test(data_plane),
-      cmocka_unit_test(limits_and_errors),
+      cmocka_unit_test(control_plane),    cmocka_unit_test(data_plane),
+      cmocka_unit_test(list_pages),       cmocka_unit_test(limits_and_errors),
       cmocka_unit_test(survives_restart),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

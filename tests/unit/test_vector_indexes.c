@@ -1,0 +1,318 @@
+/*
+ * test_vector_indexes — the table of named indexes under steady query
+ * load, as a Pinecone client sees it: creating or deleting an index
+ * finishes promptly while other threads keep querying (a table lock held
+ * by overlapping queries must not starve it), deleting the index a
+ * request is using waits for that request and no longer (and new requests
+ * no longer find it), and settings changed while a request reads them
+ * leave that request's copy intact.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "stores/vector_indexes.h"
+
+enum { DIM = 32, VECTORS = 2000, READERS = 4 };
+
+/* What a create or delete may take with queries running (it takes
+ * milliseconds; a starved one waits until the queries stop). */
+#define BOUND_S 2.0
+/* The readers stop by themselves after this long, so a starved writer
+ * ends the test instead of hanging it. */
+#define READERS_MAX_S 8.0
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *tmpdir(void) {
+  char *d = strdup("/tmp/loom-vindexes-XXXXXX");
+  assert_non_null(mkdtemp(d));
+  return d;
+}
+
+static void rm_rf(const char *d) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void vec(uint32_t seed, float *v) {
+  for (int i = 0; i < DIM; i++) {
+    seed = seed * 1103515245u + 12345u;
+    v[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+  }
+}
+
+/* Index `name` with VECTORS vectors. */
+static void fill(struct loom_vindexes *ix, const char *name) {
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  struct loom_error e;
+  if (loom_vindexes_create(ix, name, &p, NULL, &e))
+    fail_msg("%s", e.message);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL);
+  assert_non_null(s);
+  static float vals[100][DIM];
+  char ids[100][16];
+  struct loom_vrecord recs[100];
+  for (int b = 0; b < VECTORS / 100; b++) {
+    for (int i = 0; i < 100; i++) {
+      snprintf(ids[i], sizeof ids[i], "v%d", b * 100 + i);
+      vec((uint32_t)(b * 100 + i + 1), vals[i]);
+      recs[i] = (struct loom_vrecord){ids[i], vals[i], NULL};
+    }
+    if (loom_vstore_upsert(s, "", recs, 100, &e))
+      fail_msg("%s", e.message);
+  }
+  loom_vindexes_release(ix, s);
+}
+
+struct load {
+  struct loom_vindexes *ix;
+  const char *name;
+  atomic_bool stop;
+  atomic_long queries, answered;
+  double until;
+};
+
+static void count_cb(void *ud, const char *id, float d, const float *v,
+                     const json_t *meta) {
+  (void)id, (void)d, (void)v, (void)meta;
+  (*(int *)ud)++;
+}
+
+/* One query thread: acquire, query, release, again, as the data plane
+ * does for each request, until told to stop (or READERS_MAX_S). */
+static void *reader(void *arg) {
+  struct load *l = arg;
+  float q[DIM];
+  uint32_t seed = (uint32_t)(uintptr_t)&q;
+  while (!atomic_load(&l->stop) && now_s() < l->until) {
+    vec(seed++, q);
+    struct loom_vstore *s = loom_vindexes_acquire(l->ix, l->name, NULL);
+    if (s) {
+      int n = 0;
+      struct loom_hnsw_query hq = {.vector = q, .k = 10, .ef = 64};
+      loom_vstore_query(s, "", &hq, count_cb, &n);
+      loom_vindexes_release(l->ix, s);
+      atomic_fetch_add(&l->answered, n == 10);
+    }
+    atomic_fetch_add(&l->queries, 1);
+  }
+  return NULL;
+}
+
+static void start_load(struct load *l, pthread_t *t) {
+  l->until = now_s() + READERS_MAX_S;
+  for (int i = 0; i < READERS; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, reader, l), 0);
+  /* Let the queries get going. */
+  while (atomic_load(&l->queries) < 50 * READERS)
+    usleep(1000);
+}
+
+static void stop_load(struct load *l, pthread_t *t) {
+  atomic_store(&l->stop, true);
+  for (int i = 0; i < READERS; i++)
+    pthread_join(t[i], NULL);
+}
+
+/* Creating and deleting other indexes while four threads query one. */
+static void create_delete_under_queries(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  fill(ix, "busy");
+  struct load l = {.ix = ix, .name = "busy"};
+  pthread_t t[READERS];
+  start_load(&l, t);
+
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  double t0 = now_s();
+  loom_err err = loom_vindexes_create(ix, "other", &p, NULL, &e);
+  double created = now_s() - t0;
+  t0 = now_s();
+  loom_err derr = err ? err : loom_vindexes_delete(ix, "other", &e);
+  double deleted = now_s() - t0;
+  long during = atomic_load(&l.queries);
+  stop_load(&l, t);
+
+  assert_int_equal(err, LOOM_OK);
+  assert_int_equal(derr, LOOM_OK);
+  if (created > BOUND_S || deleted > BOUND_S)
+    fail_msg("with %d threads querying, create took %.2f s and delete "
+             "%.2f s (bound %.1f s)",
+             READERS, created, deleted, BOUND_S);
+  /* The queries went on and were answered all along. */
+  assert_true(during > 50 * READERS);
+  assert_int_equal(atomic_load(&l.answered), atomic_load(&l.queries));
+  assert_null(loom_vindexes_acquire(ix, "other", NULL));
+  loom_vindexes_close(ix);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Deleting the index the queries use: it finishes promptly, and the
+ * queries after it find no index. */
+static void delete_busy_index(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  fill(ix, "busy");
+  struct load l = {.ix = ix, .name = "busy"};
+  pthread_t t[READERS];
+  start_load(&l, t);
+  double t0 = now_s();
+  loom_err err = loom_vindexes_delete(ix, "busy", &e);
+  double took = now_s() - t0;
+  long before = atomic_load(&l.queries);
+  while (atomic_load(&l.queries) < before + 10 * READERS)
+    usleep(1000);
+  long answered = atomic_load(&l.answered);
+  usleep(20000);
+  stop_load(&l, t);
+  assert_int_equal(err, LOOM_OK);
+  if (took > BOUND_S)
+    fail_msg("deleting the queried index took %.2f s (bound %.1f s)", took,
+             BOUND_S);
+  /* Nothing answered once the delete returned: no index any more. */
+  assert_int_equal(atomic_load(&l.answered), answered);
+  assert_null(loom_vindexes_acquire(ix, "busy", NULL));
+  char *sub = loom_asprintf("%s/busy", dir);
+  assert_int_not_equal(access(sub, F_OK), 0);
+  loom_free(sub);
+  loom_vindexes_close(ix);
+  rm_rf(dir);
+  free(dir);
+}
+
+struct deleter {
+  struct loom_vindexes *ix;
+  const char *name;
+  atomic_bool done;
+  loom_err err;
+};
+
+static void *delete_thread(void *arg) {
+  struct deleter *d = arg;
+  struct loom_error e;
+  d->err = loom_vindexes_delete(d->ix, d->name, &e);
+  atomic_store(&d->done, true);
+  return NULL;
+}
+
+/* A request holding an index (a long ingest, say): deleting that index
+ * waits for it, the request can still use its index meanwhile, and other
+ * indexes are created and deleted without waiting. */
+static void delete_waits_for_its_request_only(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  fill(ix, "held");
+  struct loom_vstore *s = loom_vindexes_acquire(ix, "held", NULL);
+  assert_non_null(s);
+  struct deleter d = {.ix = ix, .name = "held"};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, delete_thread, &d), 0);
+  /* New requests no longer find it... */
+  while (loom_vindexes_acquire(ix, "held", NULL) == s) {
+    loom_vindexes_release(ix, s);
+    usleep(1000);
+  }
+  /* ...other indexes come and go meanwhile... */
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  double t0 = now_s();
+  assert_int_equal(loom_vindexes_create(ix, "other", &p, NULL, &e), LOOM_OK);
+  assert_int_equal(loom_vindexes_delete(ix, "other", &e), LOOM_OK);
+  assert_true(now_s() - t0 < BOUND_S);
+  /* ...and the held index still answers its request. */
+  usleep(100000);
+  assert_false(atomic_load(&d.done));
+  float q[DIM];
+  vec(7, q);
+  int n = 0;
+  struct loom_hnsw_query hq = {.vector = q, .k = 5, .ef = 32};
+  loom_vstore_query(s, "", &hq, count_cb, &n);
+  assert_int_equal(n, 5);
+  loom_vindexes_release(ix, s);
+  t0 = now_s();
+  pthread_join(t, NULL);
+  assert_true(now_s() - t0 < BOUND_S);
+  assert_int_equal(d.err, LOOM_OK);
+  assert_int_equal(loom_vindexes_delete(ix, "held", &e), LOOM_ERR_NOT_FOUND);
+  loom_vindexes_close(ix);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Settings read by a request stay as they were when it started; the next
+ * request sees the new ones, which survive a reopen. */
+static void configure_while_read(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  json_t *info = json_pack("{s:s}", "deletion_protection", "enabled");
+  assert_int_equal(loom_vindexes_create(ix, "cfg", &p, info, &e), LOOM_OK);
+  json_decref(info);
+  json_t *seen;
+  struct loom_vstore *s = loom_vindexes_acquire(ix, "cfg", &seen);
+  assert_non_null(s);
+  json_t *change = json_pack("{s:s,s:{s:s}}", "deletion_protection", "disabled",
+                             "tags", "team", "search");
+  assert_int_equal(loom_vindexes_configure(ix, "cfg", change, &e), LOOM_OK);
+  json_decref(change);
+  assert_string_equal(
+      json_string_value(json_object_get(seen, "deletion_protection")),
+      "enabled");
+  assert_null(json_object_get(seen, "tags"));
+  loom_vindexes_release(ix, s);
+  json_decref(seen);
+  loom_vindexes_close(ix);
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  s = loom_vindexes_acquire(ix, "cfg", &seen);
+  assert_non_null(s);
+  assert_string_equal(
+      json_string_value(json_object_get(seen, "deletion_protection")),
+      "disabled");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(seen, "tags"), "team")),
+      "search");
+  loom_vindexes_release(ix, s);
+  json_decref(seen);
+  loom_vindexes_close(ix);
+  rm_rf(dir);
+  free(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(create_delete_under_queries),
+      cmocka_unit_test(delete_busy_index),
+      cmocka_unit_test(delete_waits_for_its_request_only),
+      cmocka_unit_test(configure_while_read),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
