@@ -92,7 +92,8 @@ static loom_err remote_index(struct loom_rag_backends *b, const char *url,
       b->remotes[b->nremotes].name = loom_strdup(name);
       b->remotes[b->nremotes++].pc = *out;
     } else if (err == LOOM_ERR_NOT_FOUND) {
-      loom_error_set(e, err, "no index '%s' at %s (create it there first)",
+      loom_error_set(e, err,
+                     "no index '%s' at %s (HTTP 404: create it there first)",
                      name, url);
     }
   }

@@ -4,10 +4,13 @@
  *
  * PATH is a file or a directory tree (files ending in .md, .markdown,
  * .html, .htm, .txt or .text; hidden entries skipped), ingested in sorted
- * order. The collection is the vector index `<data dir>/indexes/NAME`
- * (created with the hash embedder's dimension and cosine metric when
- * absent, the same files the Pinecone-compatible API serves) plus the
- * documents and chunks rows of the configured database. Ingesting is
+ * order. The collection is a vector index plus the documents and chunks
+ * rows of the configured database. The embedder and the index are
+ * resolved by agents/rag_backends.h, as in `loom serve` (LOOM_EMBED_MODEL,
+ * LOOM_PINECONE_URL; --embed-model and --pinecone override them): the
+ * local index `<data dir>/indexes/NAME` (created by `ingest` with the
+ * embedder's dimension and the cosine metric when absent, the same files
+ * the Pinecone-compatible API serves) or a Pinecone index. Ingesting is
  * idempotent per file (see agents/rag.h). On a terminal a progress bar is
  * redrawn on stderr; otherwise one plain line per file is printed.
  *
@@ -22,14 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agents/provider.h"
 #include "agents/rag.h"
+#include "agents/rag_backends.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
-#include "io/http_client.h"
-#include "stores/pinecone_client.h"
+#include "core/config.h"
 #include "stores/store.h"
-#include "stores/vector_store.h"
 
 #define MAX_FILE_BYTES (16u << 20)
 #define MAX_FILES 100000
@@ -249,92 +250,63 @@ static bool valid_index(const char *n) {
 
 struct collection {
   struct loom_store *store;
-  struct loom_vstore *vs;
-  struct loom_rag_embedder hash;
-  struct loom_rag_embedder *remote; /* --embed-model */
-  struct loom_pinecone *pinecone;   /* --pinecone */
+  struct loom_rag_backends *be;
+  struct loom_rag_resolver resolver;
   struct loom_rag rag;
+  bool open; /* rag was filled by the resolver */
 };
 
-/* The embedder: the provider's model when --embed-model is given, else
- * the built-in hash embedder. */
-static loom_err open_embedder(const struct loom_config *c, const struct opts *o,
-                              struct collection *col, struct loom_error *e) {
-  col->hash = loom_rag_hash_embedder(0);
-  const char *model = o->embed_model ? o->embed_model : c->embed_model;
-  if (!model || !*model)
-    return LOOM_OK;
-  struct loom_providers *ps = NULL;
-  struct loom_provider *p = NULL;
-  loom_http_client_global_init();
-  loom_err err = loom_providers_new(c, &ps, e);
-  if (!err)
-    err = loom_providers_resolve(ps, model, &p, e);
-  if (!err)
-    err = loom_rag_provider_embedder_new(p, &col->remote, e);
-  loom_providers_free(ps);
-  return err;
-}
-
-/* The index: `<data dir>/indexes/NAME` (created when `create`), or with
- * --pinecone (or LOOM_PINECONE_URL) the Pinecone index NAME at that URL
- * (PINECONE_API_KEY). */
-static loom_err open_vectors(const struct loom_config *c, const struct opts *o,
-                             bool create, uint32_t dim, struct collection *col,
-                             struct loom_error *e) {
-  const char *url = o->pinecone ? o->pinecone : c->pinecone_url;
-  if (url && *url) {
-    loom_http_client_global_init();
-    return loom_pinecone_open(url, c->pinecone_api_key, o->index,
-                              &col->pinecone, e);
+/* --embed-model and --pinecone win over LOOM_EMBED_MODEL and
+ * LOOM_PINECONE_URL: they are written into the settings the backends
+ * read, so the rest goes exactly as in `loom serve`. */
+static void apply_flags(struct loom_config *c, const struct opts *o) {
+  if (o->embed_model) {
+    loom_free(c->embed_model);
+    c->embed_model = loom_strdup(o->embed_model);
   }
-  struct loom_vstore_params p = {.dim = dim, .metric = LOOM_METRIC_COSINE};
-  char *dir = loom_asprintf("%s/indexes", c->data_dir);
-  mkdir(c->data_dir, 0755);
-  mkdir(dir, 0755);
-  char *sub = loom_asprintf("%s/%s", dir, o->index);
-  loom_err err = loom_vstore_open(sub, create ? &p : NULL, &col->vs, e);
-  if (err == LOOM_ERR_NOT_FOUND)
-    loom_error_set(e, err, "no index '%s' (ingest into it first)", o->index);
-  loom_free(sub);
-  loom_free(dir);
-  return err;
+  if (o->pinecone) {
+    loom_free(c->pinecone_url);
+    c->pinecone_url = loom_strdup(o->pinecone);
+  }
 }
 
-/* Opens the database (migrated), the embedder and the index. */
-static loom_err open_collection(const struct loom_config *c,
-                                const struct opts *o, bool create,
-                                struct collection *col, struct loom_error *e) {
-  loom_err err = open_embedder(c, o, col, e);
-  if (err)
-    return err;
-  const struct loom_rag_embedder *emb = col->remote ? col->remote : &col->hash;
-  err = loom_store_open(c->database_url, c->data_dir, &col->store, e);
+/*
+ * Opens the database (migrated) and the collection through the configured
+ * backends (agents/rag_backends.h, as `loom serve` does): the embedder,
+ * and the index `<data dir>/indexes/NAME` (created when `create` and
+ * absent) or the Pinecone index NAME at the configured URL.
+ */
+static loom_err open_collection(struct loom_config *c, const struct opts *o,
+                                bool create, struct collection *col,
+                                struct loom_error *e) {
+  apply_flags(c, o);
+  loom_err err = loom_store_open(c->database_url, c->data_dir, &col->store, e);
   if (!err)
     err = loom_store_migrate(col->store, e);
-  if (!err)
-    err = open_vectors(c, o, create, emb->dim, col, e);
-  col->rag = (struct loom_rag){.store = col->store,
-                               .vectors = col->vs,
-                               .remote = col->pinecone,
-                               .embedder = emb,
-                               .tenant = o->tenant ? o->tenant : "default",
-                               .collection = o->index};
-  uint32_t dim = err             ? 0
-                 : col->pinecone ? loom_pinecone_dim(col->pinecone)
-                                 : loom_vstore_params(col->vs)->dim;
-  if (!err && dim != emb->dim)
-    err = loom_error_set(e, LOOM_ERR_INVALID,
-                         "index '%s' has dimension %u; the %s embedder "
-                         "makes %u",
-                         o->index, dim, emb->name, emb->dim);
+  if (err)
+    return err;
+  mkdir(c->data_dir, 0755);
+  char *dir = loom_asprintf("%s/indexes", c->data_dir);
+  struct loom_rag_backends_opts bo = {.config = c,
+                                      .store = col->store,
+                                      .tenant = o->tenant,
+                                      .indexes_dir = dir};
+  col->be = loom_rag_backends_new(&bo);
+  loom_free(dir);
+  col->resolver = loom_rag_backends_resolver(col->be);
+  if (create && (err = loom_rag_backends_create(col->be, o->index, e)))
+    return err;
+  err = col->resolver.open(col->resolver.ud, o->index, &col->rag, e);
+  col->open = !err;
+  if (err == LOOM_ERR_NOT_FOUND && !(c->pinecone_url && *c->pinecone_url))
+    loom_error_set(e, err, "no index '%s' (ingest into it first)", o->index);
   return err;
 }
 
 static void close_collection(struct collection *col) {
-  loom_rag_provider_embedder_free(col->remote);
-  loom_pinecone_close(col->pinecone);
-  loom_vstore_close(col->vs);
+  if (col->open)
+    col->resolver.close(col->resolver.ud, &col->rag);
+  loom_rag_backends_free(col->be);
   loom_store_close(col->store);
 }
 
@@ -410,7 +382,7 @@ done:
   return rc;
 }
 
-static int run_search(const struct loom_config *c, const struct opts *o) {
+static int run_search(struct loom_config *c, const struct opts *o) {
   struct loom_rag_query q = {.text = o->paths[0], .top_k = o->top_k};
   if (o->mode && !loom_rag_mode_parse(o->mode, &q.mode)) {
     fprintf(stderr, "loom search: --mode must be hybrid, vector or keyword\n");

@@ -94,3 +94,34 @@ test("loom run's retrieve node reads a remote index at LOOM_PINECONE_URL", async
   assert.ok(!fs.existsSync(path.join(data, "indexes", "kb")), "no local copy of the vectors");
   await runFinds(data, env);
 });
+
+// `loom search` and `loom ingest` open their collection through the same
+// resolver as `loom serve` and `loom run`: same settings, same errors.
+test("loom search and loom ingest resolve and fail as loom serve does", async () => {
+  const data = path.join(dir, "data-local"); // kb: 8 dimensions, from the first test
+  const bread = "Bread rises because yeast ferments the dough.";
+  let r = loom(data, {}, "search", bread, "--index", "kb", "--mode", "vector", "--top-k", "1",
+               "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(JSON.parse(r.out)[0].source, /bread\.txt$/);
+  // The flag wins over the setting.
+  r = loom(data, { LOOM_EMBED_MODEL: "" }, "search", bread, "--index", "kb", "--mode", "vector",
+           "--embed-model", "openai/text-embedding-3-small", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(JSON.parse(r.out)[0].source, /bread\.txt$/);
+  // The server's words for a dimension mismatch, for search and ingest.
+  for (const args of [["search", "owls"], ["ingest", path.join(dir, "owls.txt")]]) {
+    r = loom(data, { LOOM_EMBED_MODEL: "" }, ...args, "--index", "kb", "--data-dir", data);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /index 'kb' has dimension 8; the hash embedder makes 384/);
+  }
+  // And for a remote index that does not exist.
+  r = loom(data, { LOOM_PINECONE_URL: remote.url, PINECONE_API_KEY: "remote-key" }, "search", "x",
+           "--index", "nowhere", "--data-dir", data);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /no index 'nowhere' at http\S+ \(HTTP 404: create it there first\)/);
+  // A missing local index.
+  r = loom(data, {}, "search", "x", "--index", "nowhere", "--data-dir", data);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /no index 'nowhere' \(ingest into it first\)/);
+});
