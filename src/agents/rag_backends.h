@@ -1,8 +1,8 @@
 /*
  * rag_backends — where retrieval's collections live, chosen by
  * configuration, shared by `loom serve` (documents routes, `retrieve` node
- * kind and tool) and the CLI (`loom run`, `loom resume`), so both resolve
- * an index name the same way.
+ * kind and tool) and the CLI (`loom run`, `loom resume`, `loom ingest`,
+ * `loom search`), so all resolve an index name the same way.
  *
  * LOOM_EMBED_MODEL picks the embedder (a provider model such as
  * openai/text-embedding-3-small or a LOOM_ENDPOINTS name; empty: the
