@@ -5,9 +5,11 @@
  * How: every write runs under `write_lock`: validate, assign LSNs, encode
  * WAL records, commit (fsync), then apply them with the same function that
  * replay uses, so a replayed store is the store that was acknowledged.
- * The namespace table has its own rwlock: queries hold it shared for their
- * whole run (so a namespace cannot be freed under them); only creating or
- * dropping a namespace takes it exclusively.
+ * The namespace table has its own writer-preferring rwlock: queries hold
+ * it shared for their whole run (so a namespace cannot be freed under
+ * them); only creating or dropping a namespace takes it exclusively, and
+ * waits only for the queries already running. Nothing takes it shared
+ * twice in one thread (with a writer waiting, the second would block).
  */
 #include "stores/vector_store.h"
 
@@ -248,7 +250,14 @@ loom_err loom_vstore_open(const char *dir,
   struct loom_vstore *s = LOOM_NEW(struct loom_vstore);
   s->dir = loom_strdup(dir);
   pthread_mutex_init(&s->write_lock, NULL);
-  pthread_rwlock_init(&s->table_lock, NULL);
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  /* Writers first: steady queries must not keep a new namespace (an
+   * upsert, holding write_lock) or a drop waiting. */
+  pthread_rwlockattr_setkind_np(&attr,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&s->table_lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
   char *config = loom_asprintf("%s/config.json", dir);
   char *wal = loom_asprintf("%s/wal", dir);
   loom_err result = LOOM_OK;
@@ -650,18 +659,32 @@ size_t loom_vstore_each_where(struct loom_vstore *s, const char *ns,
   return n;
 }
 
+struct ns_count {
+  char *name;
+  size_t count;
+};
+
 size_t loom_vstore_namespaces(struct loom_vstore *s,
                               void (*cb)(void *ud, const char *ns,
                                          size_t count),
                               void *ud) {
-  size_t total = 0;
+  /* Names and counts are copied, then reported without the lock, so `cb`
+   * may query the store (the lock prefers writers: taking it again while
+   * holding it would wait behind a writer that waits for us). */
+  size_t total = 0, n = 0;
   pthread_rwlock_rdlock(&s->table_lock);
+  struct ns_count *seen = loom_calloc(s->nns ? s->nns : 1, sizeof *seen);
   for (size_t i = 0; i < s->nns; i++) {
-    size_t n = loom_hnsw_count(s->ns[i].h);
-    if (n && cb)
-      cb(ud, s->ns[i].name, n);
-    total += n;
+    size_t c = loom_hnsw_count(s->ns[i].h);
+    if (c && cb)
+      seen[n++] = (struct ns_count){loom_strdup(s->ns[i].name), c};
+    total += c;
   }
   pthread_rwlock_unlock(&s->table_lock);
+  for (size_t i = 0; i < n; i++) {
+    cb(ud, seen[i].name, seen[i].count);
+    loom_free(seen[i].name);
+  }
+  loom_free(seen);
   return total;
 }

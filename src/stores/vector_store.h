@@ -135,8 +135,9 @@ size_t loom_vstore_each_where(struct loom_vstore *s, const char *ns,
                               const struct loom_filter *where,
                               loom_hnsw_item_cb cb, void *ud);
 
-/* Calls `cb` for every non-empty namespace with its vector count; returns
- * the total number of vectors. */
+/* Calls `cb` for every non-empty namespace with its vector count (taken
+ * together, reported after the namespace table is released, so `cb` may
+ * query the store); returns the total number of vectors. */
 size_t loom_vstore_namespaces(struct loom_vstore *s,
                               void (*cb)(void *ud, const char *ns,
                                          size_t count),
