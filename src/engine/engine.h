@@ -193,6 +193,12 @@ struct loom_run_opts {
    * loom_run_wait instead. */
   void (*wake_cb)(struct loom_run *r, void *arg);
   void *wake_arg;
+  /* Asked between two steps of the top run, on the thread running it:
+   * true hands the run over, parked, to its owner (wake_cb is called, so
+   * the rest runs wherever the owner resumes it). For a run started on a
+   * thread that must not be held long, such as an HTTP loop. Needs
+   * wake_cb; NULL: never. */
+  bool (*yield_cb)(struct loom_run *r, void *arg);
 };
 
 enum loom_event_type {

@@ -55,6 +55,8 @@ struct mailbox {
   bool active;   /* a thread is inside the run, or has been woken to be */
   bool closed;   /* the run stopped: posts are refused */
   bool reported; /* the stop was reported to the owner */
+  bool handover; /* the run yielded: the thread inside leaves its posts
+                    to the owner's resume (wake_cb) instead of running them */
 };
 
 struct subscriber {
@@ -110,6 +112,7 @@ struct loom_run {
   struct loom_run *root;         /* this run, or the subgraph's top run */
   void (*wake_cb)(struct loom_run *r, void *arg);
   void *wake_arg;
+  bool (*yield_cb)(struct loom_run *r, void *arg);
   struct mailbox mbox; /* used on the root only */
 
   struct subscriber subs[RUN_MAX_SUBSCRIBERS];
@@ -183,6 +186,10 @@ void loom_engine_mailbox_close(struct loom_run *r);
  * meanwhile; leave returns true once, when the run has stopped. */
 void loom_engine_mailbox_enter(struct loom_run *r);
 bool loom_engine_mailbox_leave(struct loom_run *r);
+/* From inside the run: queues fn(arg) for the owner's next resume; the
+ * thread inside leaves without running it and calls wake_cb. */
+void loom_engine_mailbox_hand_over(struct loom_run *r, loom_run_fn_cb fn,
+                                   void *arg);
 
 /* scheduler.c */
 void loom_engine_task_finished(struct loom_task *t);

@@ -94,6 +94,7 @@ loom_err loom_run_new(const struct loom_graph *g,
   r->root = r;
   r->wake_cb = opts->wake_cb;
   r->wake_arg = opts->wake_arg;
+  r->yield_cb = opts->wake_cb ? opts->yield_cb : NULL;
   loom_engine_mailbox_init(r);
   r->lua_memory = opts->lua_memory;
   r->lua_instructions = opts->lua_instructions;

@@ -13,6 +13,11 @@
  * until the box is empty, then marks the run idle again. Subgraph runs
  * share their root's box (they run on its thread).
  *
+ * A run that yields between steps (its owner's yield_cb) hands its
+ * continuation over: the thread inside leaves without running it and
+ * wakes the owner, as a post to an idle run would, so the rest of the run
+ * goes on where the owner resumes it.
+ *
  * When a root run stops the box closes (later posts are refused), and the
  * call that drained it last reports the stop to its caller exactly once,
  * so the caller knows when it may free the run. Without a wake_cb the
@@ -64,11 +69,36 @@ void loom_engine_mailbox_enter(struct loom_run *r) {
   pthread_mutex_unlock(&r->mbox.mu);
 }
 
-/* Pops one continuation, or (box empty) marks the run idle; *stopped is
- * true when the run stopped and this is the first to see it. */
-static struct posted *pop_or_leave(struct loom_run *r, bool *stopped) {
+void loom_engine_mailbox_hand_over(struct loom_run *r, loom_run_fn_cb fn,
+                                   void *arg) {
+  struct posted *p = LOOM_NEW(struct posted);
+  p->fn = fn;
+  p->arg = arg;
   struct mailbox *m = &r->mbox;
   pthread_mutex_lock(&m->mu);
+  if (m->tail)
+    m->tail->next = p;
+  else
+    m->head = p;
+  m->tail = p;
+  m->handover = true;
+  pthread_mutex_unlock(&m->mu);
+}
+
+/* Pops one continuation, or (box empty) marks the run idle; *stopped is
+ * true when the run stopped and this is the first to see it. After a
+ * hand-over, pops nothing and sets *wake: the run stays active, for the
+ * owner to resume. */
+static struct posted *pop_or_leave(struct loom_run *r, bool *stopped,
+                                   bool *wake) {
+  struct mailbox *m = &r->mbox;
+  pthread_mutex_lock(&m->mu);
+  if (m->handover) {
+    m->handover = false;
+    *wake = true;
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+  }
   struct posted *p = m->head;
   if (p) {
     m->head = p->next;
@@ -84,12 +114,14 @@ static struct posted *pop_or_leave(struct loom_run *r, bool *stopped) {
 }
 
 bool loom_engine_mailbox_leave(struct loom_run *r) {
-  bool stopped = false;
+  bool stopped = false, wake = false;
   struct posted *p;
-  while ((p = pop_or_leave(r, &stopped))) {
+  while ((p = pop_or_leave(r, &stopped, &wake))) {
     p->fn(p->arg);
     loom_free(p);
   }
+  if (wake) /* the last touch: the owner may resume it at once */
+    r->wake_cb(r, r->wake_arg);
   return stopped;
 }
 

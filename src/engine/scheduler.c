@@ -339,9 +339,31 @@ static void end_step(struct loom_run *r) {
   }
 }
 
+static void continue_cb(void *arg) {
+  struct loom_run *r = arg;
+  r->status = LOOM_RUN_RUNNING;
+  loom_engine_drive(r);
+}
+
+/* Between two steps of a top run that has taken one here and has another
+ * to take: the owner may want its thread back (yield_cb); the run parks
+ * and the rest goes on where the owner resumes it. */
+static bool yield(struct loom_run *r, int steps_here) {
+  bool more = json_array_size(r->next) || has_command(r);
+  if (r->root != r || !r->yield_cb || steps_here == r->steps_run || !more ||
+      !r->yield_cb(r, r->wake_arg))
+    return false;
+  r->status = LOOM_RUN_WAITING;
+  loom_engine_mailbox_hand_over(r, continue_cb, r);
+  return true;
+}
+
 void loom_engine_drive(struct loom_run *r) {
+  int steps_before = r->steps_run;
   while (r->status == LOOM_RUN_RUNNING) {
     if (!r->tasks) {
+      if (yield(r, steps_before))
+        return;
       if (!begin_step(r))
         return;
       /* Cancelled while starting tasks: the ones started were cancelled

@@ -238,6 +238,49 @@ static void test_events(void **st) {
   loom_graph_free(g);
 }
 
+struct yielding {
+  int asked;    /* yield_cb calls */
+  int yield_at; /* say yes on this call */
+  int woken;    /* wake_cb calls */
+};
+
+static bool yield_cb(struct loom_run *r, void *arg) {
+  (void)r;
+  struct yielding *y = arg;
+  return ++y->asked == y->yield_at;
+}
+
+static void wake_cb(struct loom_run *r, void *arg) {
+  (void)r;
+  ((struct yielding *)arg)->woken++;
+}
+
+/* A run whose owner wants its thread back after the first step parks
+ * there and wakes the owner; resumed, it finishes with the same values,
+ * and is not asked again before it has taken a step. */
+static void test_yield_hands_the_run_over(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph(linear);
+  json_t *in = J("{\"log\": [\"in\"]}");
+  struct yielding y = {.yield_at = 1};
+  struct loom_run_opts o = {
+      .input = in, .wake_cb = wake_cb, .yield_cb = yield_cb, .wake_arg = &y};
+  struct loom_run *r = new_run(g, &o);
+  assert_int_equal(loom_run_start(r), LOOM_RUN_WAITING);
+  assert_int_equal(y.asked, 1); /* after step a, not before it */
+  assert_int_equal(y.woken, 1);
+  assert_true(json_is(loom_run_values(r), "{\"log\":[\"in\",\"a\"],\"n\":1}"));
+  assert_true(loom_run_resume(r)); /* runs b and c; says no to yielding */
+  assert_int_equal(loom_run_status(r), LOOM_RUN_SUCCESS);
+  assert_int_equal(y.woken, 1);
+  assert_int_equal(y.asked, 2); /* between b and c; none before b */
+  assert_true(json_is(loom_run_values(r),
+                      "{\"log\":[\"in\",\"a\",\"b\",\"c\"],\"n\":6}"));
+  loom_run_free(r);
+  json_decref(in);
+  loom_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_linear_reducers),
@@ -249,6 +292,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_a_parked_run),
       cmocka_unit_test(test_subgraph),
       cmocka_unit_test(test_events),
+      cmocka_unit_test(test_yield_hands_the_run_over),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
