@@ -6,7 +6,9 @@
  * lazily opened parts. The resolver's open fills a struct loom_rag from
  * them; a local index stays acquired (pinned: it cannot be deleted, but
  * creating and deleting other indexes does not wait) until the resolver's
- * close.
+ * close. The local table loads an index's store on its first acquire, so
+ * `loom search` on one index loads that index alone, and a store that
+ * cannot be opened fails only the requests for it.
  */
 #include "agents/rag_backends.h"
 
@@ -141,10 +143,12 @@ static loom_err open_cb(void *ud, const char *name, struct loom_rag *out,
   } else {
     if ((err = local_indexes(b, &ix, e)))
       return err;
-    out->vectors = loom_vindexes_acquire(ix, name ? name : "", NULL);
-    if (!out->vectors)
-      return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'",
-                            name ? name : "");
+    struct loom_error le;
+    out->vectors = loom_vindexes_acquire(ix, name ? name : "", NULL, &le);
+    if (!out->vectors && le.code == LOOM_ERR_NOT_FOUND)
+      return loom_error_set(e, le.code, "no index '%s'", name ? name : "");
+    if (!out->vectors) /* its store could not be opened: say why */
+      return loom_error_set(e, le.code, "%s", le.message);
     dim = loom_vstore_params(out->vectors)->dim;
   }
   if (dim != emb->dim) {
@@ -213,9 +217,11 @@ loom_err loom_rag_backends_create(struct loom_rag_backends *b, const char *name,
     err = local_indexes(b, &ix, e);
   if (err)
     return err;
-  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL);
-  if (s) {
-    loom_vindexes_release(ix, s);
+  /* Described, not acquired: an existing index is not loaded here (and
+   * one that cannot be loaded fails when the caller opens it). */
+  struct loom_vindex_desc d;
+  if (!loom_vindexes_describe(ix, name, &d, NULL)) {
+    json_decref(d.info);
     return LOOM_OK;
   }
   struct loom_vstore_params p = {.dim = emb->dim, .metric = LOOM_METRIC_COSINE};

@@ -12,10 +12,12 @@
  * Errors: control plane {"error": {"code", "message"}, "status"}; data
  * plane {"code": <grpc code>, "message", "details": []}, as Pinecone sends.
  * Reads of the control plane run on the loop thread (they only look the
- * index up in the table). Create, configure and delete write files (and
- * delete waits for the data-plane requests in flight on that index): they
- * run on the worker pool like the data plane (the request's Host header
- * and body are captured on the loop thread, the answer sent back there).
+ * index up in the table, never loading its store: an index whose store
+ * cannot be opened is described as InitializationFailed). Create, configure and
+ * delete write files (and delete waits for the data-plane requests in flight on
+ * that index): they run on the worker pool like the data plane (the request's
+ * Host header and body are captured on the loop thread, the answer sent back
+ * there).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,28 +74,36 @@ struct loom_vindexes *pc_indexes(void) {
   return indexes;
 }
 
-/* The index model Pinecone clients 6.x to 9.x read. */
-static json_t *index_model(const char *host, const char *name,
-                           struct loom_vstore *s, const json_t *info) {
-  const struct loom_vstore_params *p = loom_vstore_params(s);
+/* The index model Pinecone clients 6.x to 9.x read, from what is known
+ * without loading the index. One whose store could not be opened is
+ * InitializationFailed, not ready (its dimension and metric are left out
+ * when even its config.json is unreadable). */
+static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
   char *url =
-      loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", name);
-  json_t *spec = json_object_get(info, "spec");
-  json_t *dp = json_object_get(info, "deletion_protection");
+      loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", d->name);
+  json_t *spec = json_object_get(d->info, "spec");
+  json_t *dp = json_object_get(d->info, "deletion_protection");
   spec = spec ? json_incref(spec)
               : json_pack("{s:{s:s,s:s}}", "serverless", "cloud", "aws",
                           "region", "us-east-1");
   dp = dp ? json_incref(dp) : json_string("disabled");
+  bool failed = d->error[0] != '\0';
   json_t *m = json_pack(
-      "{s:s,s:i,s:s,s:s,s:s,s:o,s:{s:b,s:s},s:o,s:{s:s,s:s,s:s},"
-      "s:{s:{s:{s:s,s:i,s:s}}}}",
-      "name", name, "dimension", (int)p->dim, "metric",
-      loom_metric_name(p->metric), "host", url, "vector_type", "dense", "spec",
-      spec, "status", "ready", 1, "state", "Ready", "deletion_protection", dp,
-      "deployment", "deployment_type", "managed", "cloud", "aws", "region",
-      "us-east-1", "schema", "fields", "_values", "type", "dense_vector",
-      "dimension", (int)p->dim, "metric", loom_metric_name(p->metric));
-  json_t *tags = json_object_get(info, "tags");
+      "{s:s,s:s,s:s,s:o,s:{s:b,s:s},s:o,s:{s:s,s:s,s:s}}", "name", d->name,
+      "host", url, "vector_type", "dense", "spec", spec, "status", "ready",
+      !failed, "state", failed ? "InitializationFailed" : "Ready",
+      "deletion_protection", dp, "deployment", "deployment_type", "managed",
+      "cloud", "aws", "region", "us-east-1");
+  if (d->has_params) {
+    const char *metric = loom_metric_name(d->params.metric);
+    json_object_set_new(m, "dimension", json_integer(d->params.dim));
+    json_object_set_new(m, "metric", json_string(metric));
+    json_object_set_new(m, "schema",
+                        json_pack("{s:{s:{s:s,s:i,s:s}}}", "fields", "_values",
+                                  "type", "dense_vector", "dimension",
+                                  (int)d->params.dim, "metric", metric));
+  }
+  json_t *tags = json_object_get(d->info, "tags");
   if (tags)
     json_object_set(m, "tags", tags);
   loom_free(url);
@@ -160,16 +170,16 @@ static json_t *cp_body(struct cp_job *j) {
 
 /* Answers with the index model of `name` (`status` when found). */
 static void cp_describe(struct cp_job *j, unsigned status) {
-  json_t *info;
-  struct loom_vstore *s = loom_vindexes_acquire(indexes, j->name, &info);
-  if (!s) {
-    cp_fail(j, 404, "index '%s' not found", j->name ? j->name : "");
+  struct loom_vindex_desc d;
+  struct loom_error e;
+  if (loom_vindexes_describe(indexes, j->name ? j->name : "", &d, &e)) {
+    cp_fail(j, pc_status(e.code), "%s", e.message);
     return;
   }
+  d.name = j->name;
   j->status = status;
-  j->reply = index_model(j->host, j->name, s, info);
-  loom_vindexes_release(indexes, s);
-  json_decref(info);
+  j->reply = index_model(j->host, &d);
+  json_decref(d.info);
 }
 
 static void create_index(struct cp_job *j) {
@@ -225,11 +235,10 @@ struct list_ctx {
   json_t *arr;
 };
 
-static void list_cb(void *ud, const char *name, struct loom_vstore *s,
-                    const json_t *info) {
+static void list_cb(void *ud, const struct loom_vindex_desc *d) {
   struct list_ctx *c = ud;
-  json_array_append_new(
-      c->arr, index_model(loom_http_header(c->req, "Host"), name, s, info));
+  json_array_append_new(c->arr,
+                        index_model(loom_http_header(c->req, "Host"), d));
 }
 
 static void list_indexes(struct loom_http_req *req, void *ud) {
@@ -242,31 +251,30 @@ static void list_indexes(struct loom_http_req *req, void *ud) {
 static void describe_index(struct loom_http_req *req, void *ud) {
   (void)ud;
   const char *name = loom_http_param(req, "index");
-  json_t *info;
-  struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
-  if (!s) {
-    pc_fail(req, 404, "index '%s' not found", name);
+  struct loom_vindex_desc d;
+  struct loom_error e;
+  if (loom_vindexes_describe(indexes, name, &d, &e)) {
+    pc_fail(req, pc_status(e.code), "%s", e.message);
     return;
   }
-  loom_http_respond_json(
-      req, 200, index_model(loom_http_header(req, "Host"), name, s, info));
-  loom_vindexes_release(indexes, s);
-  json_decref(info);
+  d.name = name;
+  loom_http_respond_json(req, 200,
+                         index_model(loom_http_header(req, "Host"), &d));
+  json_decref(d.info);
 }
 
 static void delete_index(struct cp_job *j) {
   const char *name = j->name ? j->name : "";
-  json_t *info;
-  struct loom_vstore *s = loom_vindexes_acquire(indexes, name, &info);
-  if (!s) {
-    cp_fail(j, 404, "index '%s' not found", name);
+  struct loom_vindex_desc d;
+  struct loom_error e;
+  if (loom_vindexes_describe(indexes, name, &d, &e)) {
+    cp_fail(j, pc_status(e.code), "%s", e.message);
     return;
   }
   const char *dp =
-      json_string_value(json_object_get(info, "deletion_protection"));
+      json_string_value(json_object_get(d.info, "deletion_protection"));
   bool protect = dp && strcmp(dp, "enabled") == 0;
-  loom_vindexes_release(indexes, s);
-  json_decref(info);
+  json_decref(d.info);
   if (protect) {
     cp_fail(j, 403,
             "deletion protection is enabled for index '%s'; disable it with "
@@ -274,7 +282,6 @@ static void delete_index(struct cp_job *j) {
             name);
     return;
   }
-  struct loom_error e;
   if (loom_vindexes_delete(indexes, name, &e) != LOOM_OK)
     cp_fail(j, pc_status(e.code), "%s", e.message);
   else

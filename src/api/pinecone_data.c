@@ -79,11 +79,14 @@ static void respond(struct dp_job *j, unsigned status, json_t *reply) {
   j->reply = reply;
 }
 
-/* The index of the request, pinned; answers 404 if absent. */
+/* The index of the request, pinned (loaded on its first use); answers
+ * 404 if absent, 500 saying why if its store cannot be opened. */
 static struct loom_vstore *acquire(struct dp_job *j) {
-  struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), j->index, NULL);
+  struct loom_error e;
+  struct loom_vstore *s =
+      loom_vindexes_acquire(pc_indexes(), j->index ? j->index : "", NULL, &e);
   if (!s)
-    dp_fail(j, 404, "index '%s' not found", j->index ? j->index : "");
+    dp_fail(j, pc_status(e.code), "%s", e.message);
   return s;
 }
 

@@ -2,15 +2,23 @@
  * vector_indexes — a table of named vector stores under one directory.
  *
  * How: DIR/<name>/ is a vector store directory (config.json, wal, snaps)
- * with an extra info.json; opening lists DIR and opens each. The table is
- * a small array (indexes are few) of separately allocated entries behind
- * a writer-preferring rwlock that is held only for a lookup or a change
- * of the array: a request pins its index (a count in the entry) instead
- * of holding the table, so steady queries never keep a create or delete
- * waiting. Create opens the new store before taking the table; delete
- * marks the entry gone (no new pins), waits for the pins on that index
- * only, then removes it and its files. An entry's info is replaced whole,
- * never edited, so a pinned request can keep a reference to it.
+ * with an extra info.json; opening lists DIR and reads each index's
+ * config.json and info.json, nothing more. The table is a small array
+ * (indexes are few) of separately allocated entries behind a
+ * writer-preferring rwlock that is held only for a lookup or a change of
+ * the array: a request pins its index (a count in the entry) instead of
+ * holding the table, so steady queries never keep a create or delete
+ * waiting. The first request to find an entry's store unloaded loads it
+ * with only the entry's mutex taken around the state changes (`loading`
+ * set, then the result published); requests arriving meanwhile wait on
+ * the entry's condition for that load's result. A failed load keeps its
+ * message, and the next request (not one that waited for it) tries
+ * again. Once loaded the store pointer is read without the mutex. Create
+ * opens the new store before taking the table; delete marks the entry
+ * gone (no new pins), waits for the pins on that index only (a load in
+ * progress holds one), then removes it and its files. An entry's info is
+ * replaced whole, never edited, so a pinned request can keep a reference
+ * to it.
  */
 #include "stores/vector_indexes.h"
 
@@ -27,10 +35,16 @@
 
 struct vindex {
   char *name;
-  struct loom_vstore *store;
-  json_t *info;     /* replaced whole by configure, never edited */
-  atomic_uint pins; /* requests using the store (acquire..release) */
-  bool gone;        /* being deleted: acquire skips it */
+  _Atomic(struct loom_vstore *) store; /* NULL until loaded */
+  json_t *info;       /* replaced whole by configure, never edited */
+  atomic_uint pins;   /* requests using the store (acquire..release) */
+  atomic_bool gone;   /* being deleted: acquire skips it */
+  pthread_mutex_t mu; /* guards the rest; never held across a load */
+  pthread_cond_t loaded_cv;
+  bool loading;
+  bool has_params;
+  struct loom_vstore_params params;
+  char *why; /* why the last load failed, or NULL */
 };
 
 struct loom_vindexes {
@@ -65,24 +79,36 @@ static struct vindex *find(struct loom_vindexes *r, const char *name,
   return NULL;
 }
 
-/* Adds an entry; the caller holds the table exclusively (or alone). */
+/* Adds an entry (`s` may be NULL: not loaded; `why` is copied); the
+ * caller holds the table exclusively (or alone). */
 static void add(struct loom_vindexes *r, const char *name,
-                struct loom_vstore *s, json_t *info) {
+                struct loom_vstore *s, const struct loom_vstore_params *p,
+                const char *why, json_t *info) {
   if (r->n == r->cap) {
     r->cap = r->cap ? 2 * r->cap : 8;
     r->v = loom_realloc(r->v, r->cap * sizeof *r->v);
   }
   struct vindex *v = LOOM_NEW(struct vindex);
   v->name = loom_strdup(name);
-  v->store = s;
+  atomic_init(&v->store, s);
   v->info = info;
   atomic_init(&v->pins, 0);
+  atomic_init(&v->gone, false);
+  pthread_mutex_init(&v->mu, NULL);
+  pthread_cond_init(&v->loaded_cv, NULL);
+  v->has_params = p != NULL;
+  if (p)
+    v->params = *p;
+  v->why = why ? loom_strdup(why) : NULL;
   r->v[r->n++] = v;
 }
 
 static void free_entry(struct vindex *v) {
-  loom_vstore_close(v->store);
+  loom_vstore_close(atomic_load(&v->store));
   json_decref(v->info);
+  pthread_mutex_destroy(&v->mu);
+  pthread_cond_destroy(&v->loaded_cv);
+  loom_free(v->why);
   loom_free(v->name);
   loom_free(v);
 }
@@ -98,6 +124,23 @@ static loom_err write_info(const char *dir, const json_t *info,
   loom_free(path);
   loom_free(tmp);
   return result;
+}
+
+/* Adds DIR/name to the table, unloaded, when it holds a store (its
+ * config.json exists); an unreadable config.json makes it a failed one. */
+static void list_one(struct loom_vindexes *r, const char *name) {
+  char *sub = loom_asprintf("%s/%s", r->dir, name);
+  struct loom_vstore_params p;
+  struct loom_error e;
+  loom_err err = loom_vstore_read_params(sub, &p, &e);
+  if (err != LOOM_ERR_NOT_FOUND) {
+    char *ip = loom_asprintf("%s/info.json", sub);
+    json_t *info = json_load_file(ip, 0, NULL);
+    loom_free(ip);
+    add(r, name, NULL, err ? NULL : &p, err ? e.message : NULL,
+        info ? info : json_object());
+  }
+  loom_free(sub);
 }
 
 loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
@@ -120,29 +163,11 @@ loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
   pthread_mutex_init(&r->admin, NULL);
   pthread_mutex_init(&r->pin_mu, NULL);
   pthread_cond_init(&r->pin_cv, NULL);
-  loom_err result = LOOM_OK;
   struct dirent *de;
-  while (!result && (de = readdir(d))) {
-    if (!valid_name(de->d_name))
-      continue;
-    char *sub = loom_asprintf("%s/%s", dir, de->d_name);
-    struct loom_vstore *s;
-    loom_err err = loom_vstore_open(sub, NULL, &s, e);
-    if (err == LOOM_OK) {
-      char *ip = loom_asprintf("%s/info.json", sub);
-      json_t *info = json_load_file(ip, 0, NULL);
-      loom_free(ip);
-      add(r, de->d_name, s, info ? info : json_object());
-    } else if (err != LOOM_ERR_NOT_FOUND) {
-      result = err;
-    }
-    loom_free(sub);
-  }
+  while ((de = readdir(d)))
+    if (valid_name(de->d_name))
+      list_one(r, de->d_name);
   closedir(d);
-  if (result) {
-    loom_vindexes_close(r);
-    return result;
-  }
   *out = r;
   return LOOM_OK;
 }
@@ -189,7 +214,7 @@ loom_err loom_vindexes_create(struct loom_vindexes *r, const char *name,
     goto out;
   }
   pthread_rwlock_wrlock(&r->lock);
-  add(r, name, s, copy);
+  add(r, name, s, loom_vstore_params(s), NULL, copy);
   pthread_rwlock_unlock(&r->lock);
 out:
   loom_free(sub);
@@ -281,43 +306,139 @@ loom_err loom_vindexes_configure(struct loom_vindexes *r, const char *name,
   return err;
 }
 
+/* Unpins `v`, waking a delete waiting for its last pin. */
+static void unpin(struct loom_vindexes *r, struct vindex *v) {
+  if (atomic_fetch_sub(&v->pins, 1) == 1 && v->gone) {
+    pthread_mutex_lock(&r->pin_mu);
+    pthread_cond_broadcast(&r->pin_cv);
+    pthread_mutex_unlock(&r->pin_mu);
+  }
+}
+
+/* Loads v's store (v is pinned); with v->mu held on entry and exit, not
+ * during the load itself. */
+static struct loom_vstore *load_locked(struct loom_vindexes *r,
+                                       struct vindex *v) {
+  v->loading = true;
+  pthread_mutex_unlock(&v->mu);
+  char *sub = loom_asprintf("%s/%s", r->dir, v->name);
+  struct loom_vstore *s = NULL;
+  struct loom_error le;
+  loom_err err = loom_vstore_open(sub, NULL, &s, &le);
+  loom_free(sub);
+  pthread_mutex_lock(&v->mu);
+  loom_free(v->why);
+  v->why = err ? loom_strdup(le.message) : NULL;
+  if (!err) {
+    v->params = *loom_vstore_params(s);
+    v->has_params = true;
+    atomic_store_explicit(&v->store, s, memory_order_release);
+  }
+  v->loading = false;
+  pthread_cond_broadcast(&v->loaded_cv);
+  return err ? NULL : s;
+}
+
+/* v's store (v is pinned), loaded by this call if nobody else is loading
+ * it; a request that finds a load in progress waits for its result. */
+static struct loom_vstore *load(struct loom_vindexes *r, struct vindex *v,
+                                struct loom_error *e) {
+  struct loom_vstore *s = atomic_load_explicit(&v->store, memory_order_acquire);
+  if (s)
+    return s;
+  pthread_mutex_lock(&v->mu);
+  if (v->loading) {
+    while (v->loading)
+      pthread_cond_wait(&v->loaded_cv, &v->mu);
+    s = atomic_load(&v->store);
+  } else if (!(s = atomic_load(&v->store))) {
+    s = load_locked(r, v);
+  }
+  if (!s)
+    loom_error_set(e, LOOM_ERR_IO, "index '%s' could not be opened: %s",
+                   v->name, v->why ? v->why : "unknown error");
+  pthread_mutex_unlock(&v->mu);
+  return s;
+}
+
 struct loom_vstore *loom_vindexes_acquire(struct loom_vindexes *r,
-                                          const char *name, json_t **info) {
+                                          const char *name, json_t **info,
+                                          struct loom_error *e) {
   pthread_rwlock_rdlock(&r->lock);
   struct vindex *v = name ? find(r, name, false) : NULL;
+  json_t *got = NULL;
   if (v) {
     atomic_fetch_add(&v->pins, 1);
-    if (info)
-      *info = json_incref(v->info);
+    got = json_incref(v->info);
   }
   pthread_rwlock_unlock(&r->lock);
-  return v ? v->store : NULL;
+  if (!v) {
+    loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
+                   name ? name : "");
+    return NULL;
+  }
+  struct loom_vstore *s = load(r, v, e);
+  if (!s) {
+    json_decref(got);
+    unpin(r, v);
+    return NULL;
+  }
+  if (info)
+    *info = got;
+  else
+    json_decref(got);
+  return s;
 }
 
 void loom_vindexes_release(struct loom_vindexes *r, struct loom_vstore *s) {
   /* Shared: a gone entry is removed only exclusively, after its pins. */
   pthread_rwlock_rdlock(&r->lock);
-  for (size_t i = 0; i < r->n; i++) {
-    struct vindex *v = r->v[i];
-    if (v->store != s)
-      continue;
-    if (atomic_fetch_sub(&v->pins, 1) == 1 && v->gone) {
-      pthread_mutex_lock(&r->pin_mu);
-      pthread_cond_broadcast(&r->pin_cv);
-      pthread_mutex_unlock(&r->pin_mu);
+  for (size_t i = 0; i < r->n; i++)
+    if (atomic_load(&r->v[i]->store) == s) {
+      unpin(r, r->v[i]);
+      break;
     }
-    break;
-  }
   pthread_rwlock_unlock(&r->lock);
 }
 
+/* What is known of `v` (info borrowed); the caller holds the table. */
+static void describe(struct vindex *v, struct loom_vindex_desc *d) {
+  pthread_mutex_lock(&v->mu);
+  *d = (struct loom_vindex_desc){.name = v->name,
+                                 .has_params = v->has_params,
+                                 .params = v->params,
+                                 .info = v->info,
+                                 .loaded = atomic_load(&v->store) != NULL};
+  if (v->why && !d->loaded)
+    snprintf(d->error, sizeof d->error, "%s", v->why);
+  pthread_mutex_unlock(&v->mu);
+}
+
+loom_err loom_vindexes_describe(struct loom_vindexes *r, const char *name,
+                                struct loom_vindex_desc *d,
+                                struct loom_error *e) {
+  pthread_rwlock_rdlock(&r->lock);
+  struct vindex *v = name ? find(r, name, false) : NULL;
+  if (v) {
+    describe(v, d);
+    d->name = NULL;
+    json_incref(d->info);
+  }
+  pthread_rwlock_unlock(&r->lock);
+  return v ? LOOM_OK
+           : loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
+                            name ? name : "");
+}
+
 void loom_vindexes_each(struct loom_vindexes *r,
-                        void (*cb)(void *ud, const char *name,
-                                   struct loom_vstore *s, const json_t *info),
+                        void (*cb)(void *ud, const struct loom_vindex_desc *d),
                         void *ud) {
   pthread_rwlock_rdlock(&r->lock);
   for (size_t i = 0; i < r->n; i++)
-    if (!r->v[i]->gone)
-      cb(ud, r->v[i]->name, r->v[i]->store, r->v[i]->info);
+    if (!r->v[i]->gone) {
+      struct loom_vindex_desc d;
+      describe(r->v[i], &d);
+      cb(ud, &d);
+    }
   pthread_rwlock_unlock(&r->lock);
 }

@@ -3,12 +3,20 @@
  * one vector store (vector_store.h) per index, plus each index's
  * descriptive settings (deletion protection, tags) in info.json.
  *
+ * Lazy: opening lists the index directories and reads each one's
+ * config.json and info.json only; an index's store is loaded the first
+ * time a request acquires it, once (concurrent first requests wait for
+ * that one load, not for the table), and a store that cannot be loaded
+ * fails the requests for that index alone, each of which tries again
+ * (so fixing the files needs no restart). Describing and listing never
+ * load anything.
+ *
  * Concurrency: an rwlock over the table, held only to look an index up
  * or change the table. loom_vindexes_acquire pins the index (a count)
  * until loom_vindexes_release, so an index cannot be deleted while a
  * request uses it, yet requests never hold the table: creating an index
  * never waits for them, and deleting one waits only for the requests
- * using that index.
+ * using (or loading) that index.
  */
 #ifndef LOOM_STORES_VECTOR_INDEXES_H
 #define LOOM_STORES_VECTOR_INDEXES_H
@@ -19,7 +27,9 @@
 
 struct loom_vindexes;
 
-/* Opens (creating) `dir` and every index in it. */
+/* Opens (creating) `dir` and lists the indexes in it, reading each one's
+ * config.json and info.json; no store is loaded (see acquire). A
+ * directory whose config.json is unreadable is listed, failed. */
 loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
                             struct loom_error *e) LOOM_MUST_USE;
 
@@ -49,21 +59,42 @@ loom_err loom_vindexes_configure(struct loom_vindexes *r, const char *name,
                                  struct loom_error *e) LOOM_MUST_USE;
 
 /*
- * The store of index `name`, pinned, or NULL when absent (or being
- * deleted). `info` (may be NULL) receives a new reference to the index's
- * settings object (json_decref it; configure replaces the object, never
- * edits it). Pair every non-NULL result with loom_vindexes_release(r, s).
+ * The store of index `name`, pinned, loaded first if this is its first
+ * use (the table is not held meanwhile: other indexes keep serving).
+ * NULL when absent or being deleted (LOOM_ERR_NOT_FOUND in `e`), or when
+ * its store cannot be loaded (LOOM_ERR_IO, "index 'NAME' could not be
+ * opened: why"; the next acquire tries again). `info` (may be NULL)
+ * receives a new reference to the index's settings object (json_decref
+ * it; configure replaces the object, never edits it). `e` may be NULL.
+ * Pair every non-NULL result with loom_vindexes_release(r, s).
  */
 struct loom_vstore *loom_vindexes_acquire(struct loom_vindexes *r,
-                                          const char *name, json_t **info);
+                                          const char *name, json_t **info,
+                                          struct loom_error *e);
 /* Unpins `s` (a store loom_vindexes_acquire returned). */
 void loom_vindexes_release(struct loom_vindexes *r, struct loom_vstore *s);
 
+/* What is known of an index without loading it. */
+struct loom_vindex_desc {
+  const char *name;
+  bool has_params; /* false: config.json is unreadable (see error) */
+  struct loom_vstore_params params;
+  json_t *info;    /* settings: see the function that filled it */
+  bool loaded;     /* its store is in memory */
+  char error[400]; /* "" or why the last load failed */
+};
+
+/* Describes index `name` without loading it. d->info is a new reference
+ * (json_decref it); d->name is NULL. LOOM_ERR_NOT_FOUND when absent. */
+loom_err loom_vindexes_describe(struct loom_vindexes *r, const char *name,
+                                struct loom_vindex_desc *d,
+                                struct loom_error *e) LOOM_MUST_USE;
+
 /* Calls `cb` for each index, in creation order, with the table shared
- * (`cb` must not call into the table: a waiting writer would block it). */
+ * (`cb` must not call into the table: a waiting writer would block it);
+ * nothing is loaded. `d` and its info are borrowed for the call. */
 void loom_vindexes_each(struct loom_vindexes *r,
-                        void (*cb)(void *ud, const char *name,
-                                   struct loom_vstore *s, const json_t *info),
+                        void (*cb)(void *ud, const struct loom_vindex_desc *d),
                         void *ud);
 
 #endif

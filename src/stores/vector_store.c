@@ -157,7 +157,7 @@ static void replay_cb(void *ud, const struct loom_vwal_rec *r) {
 /* ---- open / close
  * ------------------------------------------------------------ */
 
-static loom_err read_config(struct loom_vstore *s, const char *path,
+static loom_err read_config(struct loom_vstore_params *p, const char *path,
                             struct loom_error *e) {
   json_error_t je;
   json_t *j = json_load_file(path, 0, &je);
@@ -165,19 +165,31 @@ static loom_err read_config(struct loom_vstore *s, const char *path,
     return loom_error_set(e, LOOM_ERR_PARSE, "%s: %s", path, je.text);
   const char *metric = json_string_value(json_object_get(j, "metric"));
   int m = loom_metric_parse(metric);
-  s->p.dim = (uint32_t)json_integer_value(json_object_get(j, "dimension"));
-  s->p.m = (uint32_t)json_integer_value(json_object_get(j, "m"));
-  s->p.ef_construction =
+  p->dim = (uint32_t)json_integer_value(json_object_get(j, "dimension"));
+  p->m = (uint32_t)json_integer_value(json_object_get(j, "m"));
+  p->ef_construction =
       (uint32_t)json_integer_value(json_object_get(j, "ef_construction"));
-  s->p.walk = json_is_true(json_object_get(j, "quantize"))
-                  ? LOOM_VSTORE_WALK_INT8
-                  : LOOM_VSTORE_WALK_FLOAT;
+  p->walk = json_is_true(json_object_get(j, "quantize"))
+                ? LOOM_VSTORE_WALK_INT8
+                : LOOM_VSTORE_WALK_FLOAT;
   json_decref(j);
-  if (m < 0 || s->p.dim == 0)
+  if (m < 0 || p->dim == 0)
     return loom_error_set(e, LOOM_ERR_PARSE, "%s: bad metric or dimension",
                           path);
-  s->p.metric = (enum loom_metric)m;
+  p->metric = (enum loom_metric)m;
   return LOOM_OK;
+}
+
+loom_err loom_vstore_read_params(const char *dir, struct loom_vstore_params *p,
+                                 struct loom_error *e) {
+  char *config = loom_asprintf("%s/config.json", dir);
+  *p = (struct loom_vstore_params){0};
+  loom_err err =
+      access(config, F_OK) == 0
+          ? read_config(p, config, e)
+          : loom_error_set(e, LOOM_ERR_NOT_FOUND, "no vector store in %s", dir);
+  loom_free(config);
+  return err;
 }
 
 static loom_err write_config(struct loom_vstore *s, const char *path,
@@ -262,7 +274,7 @@ loom_err loom_vstore_open(const char *dir,
   char *wal = loom_asprintf("%s/wal", dir);
   loom_err result = LOOM_OK;
   if (access(config, F_OK) == 0) {
-    result = read_config(s, config, e);
+    result = read_config(&s->p, config, e);
   } else if (!create) {
     result =
         loom_error_set(e, LOOM_ERR_NOT_FOUND, "no vector store in %s", dir);

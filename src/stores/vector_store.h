@@ -75,6 +75,14 @@ loom_err loom_vstore_open(const char *dir,
                           struct loom_vstore **out,
                           struct loom_error *e) LOOM_MUST_USE;
 
+/*
+ * The parameters of the store in `dir`, read from its config.json alone
+ * (nothing else is opened or loaded). LOOM_ERR_NOT_FOUND when `dir` holds
+ * no store, LOOM_ERR_PARSE when config.json is unreadable or wrong.
+ */
+loom_err loom_vstore_read_params(const char *dir, struct loom_vstore_params *p,
+                                 struct loom_error *e) LOOM_MUST_USE;
+
 /* Checkpoints (best effort) and frees everything (NULL is fine). */
 void loom_vstore_close(struct loom_vstore *s);
 

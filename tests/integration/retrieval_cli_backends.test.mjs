@@ -125,3 +125,29 @@ test("loom search and loom ingest resolve and fail as loom serve does", async ()
   assert.equal(r.code, 1);
   assert.match(r.err, /no index 'nowhere' \(ingest into it first\)/);
 });
+
+// Opening the data directory's indexes loads none of them: `loom search`
+// and `loom ingest` load the index they use, so a corrupt index next to
+// it does not stop them, and searching the corrupt one says what is wrong.
+test("loom search works beside a corrupt index and names the broken one", async () => {
+  const data = path.join(dir, "data-corrupt");
+  const hash = { LOOM_EMBED_MODEL: "" };
+  for (const index of ["kb", "other"]) {
+    const r = loom(data, hash, "ingest", path.join(dir, "owls.txt"), "--index", index, "--data-dir", data);
+    assert.equal(r.code, 0, r.err);
+  }
+  const other = path.join(data, "indexes", "other");
+  const snaps = fs.readdirSync(other).filter((f) => f.endsWith(".snap"));
+  assert.ok(snaps.length > 0, "the ingest left a snapshot");
+  for (const f of snaps) fs.writeFileSync(path.join(other, f), "not a snapshot");
+
+  let r = loom(data, hash, "search", "owls at night", "--index", "kb", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(JSON.parse(r.out)[0].source, /owls\.txt$/);
+  r = loom(data, hash, "ingest", path.join(dir, "bread.txt"), "--index", "kb", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+
+  r = loom(data, hash, "search", "owls", "--index", "other", "--data-dir", data);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /index 'other' could not be opened: .*\.snap/);
+});

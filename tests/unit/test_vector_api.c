@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/pinecone.h"
@@ -327,6 +328,57 @@ static void survives_restart(void **state) {
   json_decref(j);
 }
 
+/* An index whose files are corrupt: the server still starts, lists it
+ * as InitializationFailed without loading anything, answers its data
+ * plane with a 500 saying it could not be opened and why, serves the
+ * other indexes, and deletes it. */
+static void corrupt_index(void **state) {
+  (void)state;
+  stop();
+  char path[128];
+  snprintf(path, sizeof path, "%s/indexes/broken", dir);
+  assert_int_equal(mkdir(path, 0755), 0);
+  snprintf(path, sizeof path, "%s/indexes/broken/config.json", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("{\"dimension\": 3, \"metric\": \"cosine\"}", f);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/indexes/broken/ns-.snap", dir);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("not a snapshot", f);
+  fclose(f);
+  start();
+  json_t *j = ok("GET", "/indexes/broken", NULL, 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "dimension")), 3);
+  json_decref(j);
+  long status;
+  j = call("POST", "/indexes/broken/query", "{\"topK\":1,\"vector\":[1,0,0]}",
+           &status);
+  assert_int_equal(status, 500);
+  const char *msg = dumps_at(j, "message");
+  assert_non_null(strstr(msg, "index 'broken' could not be opened: "));
+  assert_non_null(strstr(msg, "ns-.snap"));
+  json_decref(j);
+  j = ok("GET", "/indexes", NULL, 200);
+  json_t *v, *list = json_object_get(j, "indexes");
+  size_t i;
+  int failed = 0;
+  json_array_foreach(list, i, v) {
+    bool broken = strcmp(dumps_at(v, "name"), "broken") == 0;
+    json_t *st = json_object_get(v, "status");
+    assert_int_equal(json_is_true(json_object_get(st, "ready")), !broken);
+    failed += strcmp(dumps_at(st, "state"), "InitializationFailed") == 0;
+  }
+  assert_int_equal(failed, 1);
+  json_decref(j);
+  json_decref(ok("GET", "/indexes/docs/vectors/fetch?ids=a", NULL, 200));
+  json_decref(ok("DELETE", "/indexes/broken", NULL, 202));
+  j = call("GET", "/indexes/broken", NULL, &status);
+  assert_int_equal(status, 404);
+  json_decref(j);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/loom-vapi-XXXXXX");
   if (!mkdtemp(dir))
@@ -335,7 +387,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(control_plane),    cmocka_unit_test(data_plane),
       cmocka_unit_test(list_pages),       cmocka_unit_test(limits_and_errors),
-      cmocka_unit_test(survives_restart),
+      cmocka_unit_test(survives_restart), cmocka_unit_test(corrupt_index),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   stop();

@@ -5,7 +5,10 @@
  * by overlapping queries must not starve it), deleting the index a
  * request is using waits for that request and no longer (and new requests
  * no longer find it), and settings changed while a request reads them
- * leave that request's copy intact.
+ * leave that request's copy intact. Opening loads nothing: an index is
+ * loaded by its first request, once however many ask at the same time,
+ * and one whose files are corrupt fails alone, with a message naming it,
+ * until its files are fixed (no reopen needed); it can still be deleted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,7 +67,7 @@ static void fill(struct loom_vindexes *ix, const char *name) {
   struct loom_error e;
   if (loom_vindexes_create(ix, name, &p, NULL, &e))
     fail_msg("%s", e.message);
-  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL, NULL);
   assert_non_null(s);
   static float vals[100][DIM];
   char ids[100][16];
@@ -103,7 +106,7 @@ static void *reader(void *arg) {
   uint32_t seed = (uint32_t)(uintptr_t)&q;
   while (!atomic_load(&l->stop) && now_s() < l->until) {
     vec(seed++, q);
-    struct loom_vstore *s = loom_vindexes_acquire(l->ix, l->name, NULL);
+    struct loom_vstore *s = loom_vindexes_acquire(l->ix, l->name, NULL, NULL);
     if (s) {
       int n = 0;
       struct loom_hnsw_query hq = {.vector = q, .k = 10, .ef = 64};
@@ -162,7 +165,7 @@ static void create_delete_under_queries(void **state) {
   /* The queries went on and were answered all along. */
   assert_true(during > 50 * READERS);
   assert_int_equal(atomic_load(&l.answered), atomic_load(&l.queries));
-  assert_null(loom_vindexes_acquire(ix, "other", NULL));
+  assert_null(loom_vindexes_acquire(ix, "other", NULL, NULL));
   loom_vindexes_close(ix);
   rm_rf(dir);
   free(dir);
@@ -195,7 +198,7 @@ static void delete_busy_index(void **state) {
              BOUND_S);
   /* Nothing answered once the delete returned: no index any more. */
   assert_int_equal(atomic_load(&l.answered), answered);
-  assert_null(loom_vindexes_acquire(ix, "busy", NULL));
+  assert_null(loom_vindexes_acquire(ix, "busy", NULL, NULL));
   char *sub = loom_asprintf("%s/busy", dir);
   assert_int_not_equal(access(sub, F_OK), 0);
   loom_free(sub);
@@ -229,13 +232,13 @@ static void delete_waits_for_its_request_only(void **state) {
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   fill(ix, "held");
-  struct loom_vstore *s = loom_vindexes_acquire(ix, "held", NULL);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, "held", NULL, NULL);
   assert_non_null(s);
   struct deleter d = {.ix = ix, .name = "held"};
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, delete_thread, &d), 0);
   /* New requests no longer find it... */
-  while (loom_vindexes_acquire(ix, "held", NULL) == s) {
+  while (loom_vindexes_acquire(ix, "held", NULL, NULL) == s) {
     loom_vindexes_release(ix, s);
     usleep(1000);
   }
@@ -278,7 +281,7 @@ static void configure_while_read(void **state) {
   assert_int_equal(loom_vindexes_create(ix, "cfg", &p, info, &e), LOOM_OK);
   json_decref(info);
   json_t *seen;
-  struct loom_vstore *s = loom_vindexes_acquire(ix, "cfg", &seen);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, "cfg", &seen, NULL);
   assert_non_null(s);
   json_t *change = json_pack("{s:s,s:{s:s}}", "deletion_protection", "disabled",
                              "tags", "team", "search");
@@ -292,7 +295,7 @@ static void configure_while_read(void **state) {
   json_decref(seen);
   loom_vindexes_close(ix);
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
-  s = loom_vindexes_acquire(ix, "cfg", &seen);
+  s = loom_vindexes_acquire(ix, "cfg", &seen, NULL);
   assert_non_null(s);
   assert_string_equal(
       json_string_value(json_object_get(seen, "deletion_protection")),
@@ -319,7 +322,7 @@ static void namespaces_under_queries(void **state) {
   struct load l = {.ix = ix, .name = "busy"};
   pthread_t t[READERS];
   start_load(&l, t);
-  struct loom_vstore *s = loom_vindexes_acquire(ix, "busy", NULL);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, "busy", NULL, NULL);
   float v[DIM];
   vec(99, v);
   struct loom_vrecord r = {"n1", v, NULL};
@@ -345,6 +348,203 @@ static void namespaces_under_queries(void **state) {
   free(dir);
 }
 
+/* Writes `text` over DIR/NAME/FILE (or with text NULL, removes it). */
+static void put_file(const char *dir, const char *name, const char *file,
+                     const char *text) {
+  char *path = loom_asprintf("%s/%s/%s", dir, name, file);
+  if (text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+  } else {
+    assert_int_equal(unlink(path), 0);
+  }
+  loom_free(path);
+}
+
+/* The bytes of `path` (free()), *len their count. */
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  rewind(f);
+  char *b = malloc(*len ? *len : 1);
+  assert_int_equal(fread(b, 1, *len, f), *len);
+  fclose(f);
+  return b;
+}
+
+static bool dir_exists(const char *dir, const char *name) {
+  char *path = loom_asprintf("%s/%s", dir, name);
+  bool there = access(path, F_OK) == 0;
+  loom_free(path);
+  return there;
+}
+
+/* How many of the ten nearest `ix`'s index `name` answers (-1: none). */
+static int query10(struct loom_vindexes *ix, const char *name) {
+  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL, NULL);
+  if (!s)
+    return -1;
+  float q[DIM];
+  vec(3, q);
+  int n = 0;
+  struct loom_hnsw_query hq = {.vector = q, .k = 10, .ef = 64};
+  loom_vstore_query(s, "", &hq, count_cb, &n);
+  loom_vindexes_release(ix, s);
+  return n;
+}
+
+/* Checks that index `name` is listed, failed, and that acquiring it
+ * says it could not be opened and why (`why` a part of the message). */
+static void assert_fails(struct loom_vindexes *ix, const char *name,
+                         const char *why) {
+  struct loom_error e = {0};
+  assert_null(loom_vindexes_acquire(ix, name, NULL, &e));
+  assert_int_equal(e.code, LOOM_ERR_IO);
+  char want[64];
+  snprintf(want, sizeof want, "index '%s' could not be opened: ", name);
+  if (!strstr(e.message, want) || !strstr(e.message, why))
+    fail_msg("acquire %s: %s", name, e.message);
+  struct loom_vindex_desc d;
+  assert_int_equal(loom_vindexes_describe(ix, name, &d, &e), LOOM_OK);
+  json_decref(d.info);
+  assert_false(d.loaded);
+  assert_non_null(strstr(d.error, why));
+}
+
+/* Fills the indexes of a new table in `dir` and closes it. */
+static void make_indexes(const char *dir, const char *const *names, int n) {
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  for (int i = 0; i < n; i++)
+    fill(ix, names[i]);
+  loom_vindexes_close(ix);
+}
+
+/* A corrupt snapshot and an unreadable config.json next to good indexes:
+ * the table opens, lists all four without loading any, the good one
+ * answers, the broken ones fail alone saying why; fixing the files is
+ * enough for the next request; a failed or never-loaded index deletes. */
+static void corrupt_index_fails_alone(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  static const char *const names[] = {"good", "bad", "noconf", "idle"};
+  make_indexes(dir, names, 4);
+  char *snap = loom_asprintf("%s/bad/ns-.snap", dir);
+  size_t len;
+  char *saved = slurp(snap, &len);
+  put_file(dir, "bad", "ns-.snap", "garbage");
+  put_file(dir, "noconf", "config.json", "{\"dimension\": ");
+
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  struct loom_vindex_desc d;
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(loom_vindexes_describe(ix, names[i], &d, &e), LOOM_OK);
+    json_decref(d.info);
+    assert_false(d.loaded); /* nothing loaded by opening */
+    assert_int_equal(d.has_params, i != 2);
+  }
+  assert_int_equal(query10(ix, "good"), 10);
+  assert_int_equal(loom_vindexes_describe(ix, "good", &d, &e), LOOM_OK);
+  json_decref(d.info);
+  assert_true(d.loaded);
+  assert_fails(ix, "bad", "ns-.snap");
+  assert_fails(ix, "noconf", "config.json");
+  assert_int_equal(query10(ix, "good"), 10); /* still serving */
+
+  /* Fixed on disk: the next request loads it, no reopen. */
+  FILE *f = fopen(snap, "w");
+  assert_non_null(f);
+  assert_int_equal(fwrite(saved, 1, len, f), len);
+  fclose(f);
+  assert_int_equal(query10(ix, "bad"), 10);
+
+  /* A failed index and a never-loaded one delete like any other. */
+  assert_int_equal(loom_vindexes_delete(ix, "noconf", &e), LOOM_OK);
+  assert_int_equal(loom_vindexes_delete(ix, "idle", &e), LOOM_OK);
+  assert_false(dir_exists(dir, "noconf"));
+  assert_false(dir_exists(dir, "idle"));
+  assert_int_equal(loom_vindexes_describe(ix, "noconf", &d, &e),
+                   LOOM_ERR_NOT_FOUND);
+  loom_vindexes_close(ix);
+  free(saved);
+  loom_free(snap);
+  rm_rf(dir);
+  free(dir);
+}
+
+enum { RACERS = 8 };
+
+struct race {
+  struct loom_vindexes *ix;
+  const char *name;
+  pthread_barrier_t go;
+  struct loom_vstore *got[RACERS];
+  struct loom_error err[RACERS];
+  atomic_int next;
+};
+
+static void *racer(void *arg) {
+  struct race *r = arg;
+  int i = atomic_fetch_add(&r->next, 1);
+  pthread_barrier_wait(&r->go);
+  r->got[i] = loom_vindexes_acquire(r->ix, r->name, NULL, &r->err[i]);
+  return NULL;
+}
+
+/* RACERS threads acquire `name` at once; returns after all did. */
+static void race(struct race *r) {
+  pthread_t t[RACERS];
+  atomic_init(&r->next, 0);
+  pthread_barrier_init(&r->go, NULL, RACERS);
+  for (int i = 0; i < RACERS; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, racer, r), 0);
+  for (int i = 0; i < RACERS; i++)
+    pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&r->go);
+}
+
+/* Eight first requests at the same moment share one load: each gets the
+ * same store (two loads would give two); eight at a corrupt index all
+ * get its error. */
+static void first_acquires_load_once(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  static const char *const names[] = {"big", "bad"};
+  make_indexes(dir, names, 2);
+  put_file(dir, "bad", "ns-.snap", "garbage");
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  struct race r = {.ix = ix, .name = "big"};
+  race(&r);
+  for (int i = 0; i < RACERS; i++) {
+    assert_non_null(r.got[i]);
+    assert_ptr_equal(r.got[i], r.got[0]);
+  }
+  assert_int_equal(query10(ix, "big"), 10);
+  for (int i = 0; i < RACERS; i++)
+    loom_vindexes_release(ix, r.got[i]);
+  struct race b = {.ix = ix, .name = "bad"};
+  race(&b);
+  for (int i = 0; i < RACERS; i++) {
+    assert_null(b.got[i]);
+    assert_non_null(strstr(b.err[i].message, "index 'bad' could not be"));
+  }
+  /* No pin left behind by the failures: the delete does not wait. */
+  assert_int_equal(loom_vindexes_delete(ix, "bad", &e), LOOM_OK);
+  assert_int_equal(loom_vindexes_delete(ix, "big", &e), LOOM_OK);
+  loom_vindexes_close(ix);
+  rm_rf(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(create_delete_under_queries),
@@ -352,6 +552,8 @@ int main(void) {
       cmocka_unit_test(delete_waits_for_its_request_only),
       cmocka_unit_test(configure_while_read),
       cmocka_unit_test(namespaces_under_queries),
+      cmocka_unit_test(corrupt_index_fails_alone),
+      cmocka_unit_test(first_acquires_load_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
