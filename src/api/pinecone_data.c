@@ -51,7 +51,7 @@ struct dp_job {
   json_t *reply;        /* Pinecone-shaped answer, or */
   const char *gen_code; /* a loom error answer (bad JSON body) */
   char *gen_msg;
-  char **listed; /* list: the ids copied out of the index, and how many */
+  char **listed; /* list: the page's ids (+1) copied out, and how many */
   size_t nlisted;
 };
 
@@ -456,8 +456,10 @@ static int cmp_ids(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* With the index pinned: copies the ids after the pagination token that
- * start with the prefix (the index's lock is held only for the copy). */
+/* With the index pinned: copies the limit + 1 smallest ids after the
+ * pagination token that start with the prefix (one page, and whether
+ * there is another), not every match; the index's lock is held only
+ * while choosing and copying them. */
 static void list_ids(struct dp_job *j, struct loom_vstore *s,
                      const json_t *body) {
   (void)body;
@@ -466,11 +468,12 @@ static void list_ids(struct dp_job *j, struct loom_vstore *s,
     dp_fail(j, 400, "limit must be from 1 to 100");
     return;
   }
-  j->listed =
-      loom_vstore_ids(s, j->ns ? j->ns : "", j->prefix, j->token, &j->nlisted);
+  j->listed = loom_vstore_ids(s, j->ns ? j->ns : "", j->prefix, j->token,
+                              (size_t)limit + 1, &j->nlisted);
 }
 
-/* With the index released: sorts the copied ids and answers one page. */
+/* With the index released: sorts the copied ids and answers the page
+ * (the limit + 1st, when there is one, only says another page follows). */
 static void list_answer(struct dp_job *j) {
   char **ids = j->listed;
   size_t n = j->nlisted;

@@ -142,13 +142,15 @@ void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud);
 
 /*
  * Copies of the ids of the live items that start with `prefix` and sort
- * after `after` (strcmp; NULL or "": no bound), in slot order, not
- * sorted: the read lock is held only while copying, so a caller sorts
- * them without holding up writers. *n gets the count; the caller frees
- * each id and the array (NULL when none) with loom_free.
+ * after `after` (strcmp; NULL or "": no bound); with `max` non-zero only
+ * the `max` smallest of them (a bounded heap: memory for `max` ids, not
+ * for every match). Not sorted: the read lock is held only while
+ * choosing and copying, so a caller sorts them without holding up
+ * writers. *n gets the count; the caller frees each id and the array
+ * (NULL when none) with loom_free.
  */
 char **loom_hnsw_ids(struct loom_hnsw *h, const char *prefix, const char *after,
-                     size_t *n);
+                     size_t max, size_t *n);
 
 /* Like loom_hnsw_each for the live items matching `where` (evaluated over
  * the metadata columns; NULL: all); `cb` may be NULL to only count.

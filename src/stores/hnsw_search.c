@@ -578,11 +578,38 @@ void loom_hnsw_each(struct loom_hnsw *h, loom_hnsw_item_cb cb, void *ud) {
   pthread_rwlock_unlock(&h->lock);
 }
 
+/* Max-heap of borrowed ids by strcmp: the largest kept at a[0]. */
+static void ids_swap(const char **a, size_t i, size_t j) {
+  const char *t = a[i];
+  a[i] = a[j];
+  a[j] = t;
+}
+
+static void ids_sift_up(const char **a, size_t i) {
+  while (i && strcmp(a[(i - 1) / 2], a[i]) < 0) {
+    ids_swap(a, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static void ids_sift_down(const char **a, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l < n && strcmp(a[l], a[m]) > 0)
+      m = l;
+    if (l + 1 < n && strcmp(a[l + 1], a[m]) > 0)
+      m = l + 1;
+    if (m == i)
+      return;
+    ids_swap(a, i, m);
+    i = m;
+  }
+}
+
 char **loom_hnsw_ids(struct loom_hnsw *h, const char *prefix, const char *after,
-                     size_t *n) {
-  size_t plen = prefix ? strlen(prefix) : 0, cap = 0;
-  char **ids = NULL;
-  *n = 0;
+                     size_t max, size_t *n) {
+  size_t plen = prefix ? strlen(prefix) : 0, cap = 0, k = 0;
+  const char **keep = NULL; /* borrowed while the read lock is held */
   pthread_rwlock_rdlock(&h->lock);
   for (uint32_t s = 0; s < h->used; s++) {
     const char *id = h->nodes[s].id;
@@ -590,13 +617,28 @@ char **loom_hnsw_ids(struct loom_hnsw *h, const char *prefix, const char *after,
       continue;
     if (after && after[0] && strcmp(id, after) <= 0)
       continue;
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 64;
-      ids = loom_realloc(ids, cap * sizeof *ids);
+    if (max && k == max) { /* full: replaces the largest if smaller */
+      if (strcmp(id, keep[0]) < 0) {
+        keep[0] = id;
+        ids_sift_down(keep, k, 0);
+      }
+      continue;
     }
-    ids[(*n)++] = loom_strdup(id);
+    if (k == cap) {
+      cap = cap ? 2 * cap : 64;
+      cap = max && cap > max ? max : cap;
+      keep = loom_realloc(keep, cap * sizeof *keep);
+    }
+    keep[k++] = id;
+    if (max)
+      ids_sift_up(keep, k - 1);
   }
+  char **ids = k ? loom_malloc(k * sizeof *ids) : NULL;
+  for (size_t i = 0; i < k; i++)
+    ids[i] = loom_strdup(keep[i]);
   pthread_rwlock_unlock(&h->lock);
+  loom_free(keep);
+  *n = k;
   return ids;
 }
 

@@ -650,13 +650,14 @@ void loom_vstore_each(struct loom_vstore *s, const char *ns,
 }
 
 char **loom_vstore_ids(struct loom_vstore *s, const char *ns,
-                       const char *prefix, const char *after, size_t *n) {
+                       const char *prefix, const char *after, size_t max,
+                       size_t *n) {
   pthread_rwlock_rdlock(&s->table_lock);
   struct ns_entry *e = find_ns(s, norm_ns(ns));
   char **ids = NULL;
   *n = 0;
   if (e)
-    ids = loom_hnsw_ids(e->h, prefix, after, n);
+    ids = loom_hnsw_ids(e->h, prefix, after, max, n);
   pthread_rwlock_unlock(&s->table_lock);
   return ids;
 }

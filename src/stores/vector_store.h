@@ -136,7 +136,8 @@ void loom_vstore_each(struct loom_vstore *s, const char *ns,
 
 /* loom_hnsw_ids on namespace `ns` (NULL, *n = 0, if it does not exist). */
 char **loom_vstore_ids(struct loom_vstore *s, const char *ns,
-                       const char *prefix, const char *after, size_t *n);
+                       const char *prefix, const char *after, size_t max,
+                       size_t *n);
 
 /* loom_hnsw_each_where on namespace `ns` (0 if it does not exist). */
 size_t loom_vstore_each_where(struct loom_vstore *s, const char *ns,

@@ -226,36 +226,56 @@ static void *list_until_gone(void *arg) {
   return (void *)(intptr_t)status;
 }
 
-/* list: ids with the prefix in order, page after page, each once; then
- * the index deleted while another client keeps listing it. */
+/* Lists index "ids" page by page (`prefix` may be ""); checks that the
+ * pages give doc1-001..doc1-<n1>, then doc2-001..doc2-<n2> (the ones the
+ * prefix selects), each once, in order, every page but the last full,
+ * and that the last page says no more follow. Returns the pages. */
+static int walk_pages(const char *prefix, int limit, int n1, int n2) {
+  char path[160], last[32] = "";
+  const char *token = NULL;
+  char doc = strlen(prefix) > 3 ? prefix[3] : '\0'; /* '1', '2', '3' or none */
+  int seen = 0, pages = 0;
+  int want_n = (doc == '1' || !doc ? n1 : 0) + (doc == '2' || !doc ? n2 : 0);
+  do {
+    snprintf(path, sizeof path,
+             "/indexes/ids/vectors/list?prefix=%s&limit=%d%s%s", prefix, limit,
+             token ? "&paginationToken=" : "", token ? last : "");
+    json_t *j = ok("GET", path, NULL, 200);
+    json_t *v = json_object_get(j, "vectors");
+    pages++;
+    for (size_t i = 0; i < json_array_size(v); i++, seen++) {
+      char want[32];
+      bool first = doc != '2' && seen < n1;
+      snprintf(want, sizeof want, "doc%d-%03d", first ? 1 : 2,
+               first || doc == '2' ? seen + 1 : seen - n1 + 1);
+      assert_string_equal(dumps_at(json_array_get(v, i), "id"), want);
+    }
+    token = dumps_at(json_object_get(j, "pagination"), "next");
+    if (token) {
+      assert_int_equal(json_array_size(v), limit);
+      snprintf(last, sizeof last, "%s", token);
+    }
+    json_decref(j);
+  } while (token && pages < 1000);
+  assert_int_equal(seen, want_n);
+  return pages;
+}
+
+/* list: ids with the prefix in order, page after page, each once (the
+ * index keeps only a page's worth of the smallest ids: small pages,
+ * pages that end exactly on the last id, no prefix); then the index
+ * deleted while another client keeps listing it. */
 static void list_pages(void **state) {
   (void)state;
   json_decref(
       ok("POST", "/indexes", "{\"name\":\"ids\",\"dimension\":2}", 201));
   upsert_ids("doc2-", 150, 1);
   upsert_ids("doc1-", 250, 1);
-  char path[160], last[32] = "";
-  const char *token = NULL;
-  int seen = 0;
-  for (int page = 0; page < 10; page++) {
-    snprintf(path, sizeof path,
-             "/indexes/ids/vectors/list?prefix=doc1-&limit=100%s%s",
-             token ? "&paginationToken=" : "", token ? last : "");
-    json_t *j = ok("GET", path, NULL, 200);
-    json_t *v = json_object_get(j, "vectors");
-    for (size_t i = 0; i < json_array_size(v); i++) {
-      char want[32];
-      snprintf(want, sizeof want, "doc1-%03d", ++seen);
-      assert_string_equal(dumps_at(json_array_get(v, i), "id"), want);
-    }
-    token = dumps_at(json_object_get(j, "pagination"), "next");
-    if (token)
-      snprintf(last, sizeof last, "%s", token);
-    json_decref(j);
-    if (!token)
-      break;
-  }
-  assert_int_equal(seen, 250);
+  assert_int_equal(walk_pages("doc1-", 100, 250, 150), 3);
+  assert_int_equal(walk_pages("doc1-", 50, 250, 150), 5);
+  assert_int_equal(walk_pages("doc2-", 1, 250, 150), 150);
+  assert_int_equal(walk_pages("", 7, 250, 150), 58);
+  assert_int_equal(walk_pages("doc3-", 10, 250, 150), 1);
 
   atomic_long lists = 0;
   pthread_t t;
