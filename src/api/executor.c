@@ -172,29 +172,32 @@ static void post_cancel_locked(struct exec *x) {
     (void)!loom_run_post(x->engine, cancel_cb, x);
 }
 
-/* Builds and starts the engine run; true when it stopped at once, false
- * when it parked (a later resume finishes it). */
-static bool run_engine(struct exec *x) {
-  struct api_run *r = x->run;
+/* Where the engine run starts: the checkpoint the body names (top-level
+ * checkpoint_id first, then checkpoint.checkpoint_id), or the thread's
+ * latest. A run recovered after a restart continues where its thread
+ * stopped: its input or command was applied before. */
+static const char *start_checkpoint_id(const struct api_run *r) {
   const json_t *kw = r->kwargs;
-  const json_t *config = json_object_get(kw, "config");
-  size_t nb = 0, na = 0;
-  const char **before =
-      string_list(json_object_get(kw, "interrupt_before"), &nb);
-  const char **after = string_list(json_object_get(kw, "interrupt_after"), &na);
   const json_t *cp =
       json_object_get(json_object_get(kw, "checkpoint"), "checkpoint_id");
   const char *checkpoint_id =
       json_string_value(json_object_get(kw, "checkpoint_id"));
-  struct loom_run_opts opts = {
+  return r->recovered    ? NULL
+         : checkpoint_id ? checkpoint_id
+                         : json_string_value(cp);
+}
+
+/* The engine options from the run's body, but for the lists and metadata
+ * that run_engine allocates (and frees once the engine run is made). */
+static struct loom_run_opts run_opts(struct exec *x) {
+  struct api_run *r = x->run;
+  const json_t *kw = r->kwargs;
+  const json_t *config = json_object_get(kw, "config");
+  return (struct loom_run_opts){
       .store = x->store,
       .tenant = API_TENANT,
       .thread_id = r->thread_id,
-      /* A run recovered after a restart continues where its thread
-       * stopped: its input or command was applied before. */
-      .checkpoint_id = r->recovered    ? NULL
-                       : checkpoint_id ? checkpoint_id
-                                       : json_string_value(cp),
+      .checkpoint_id = start_checkpoint_id(r),
       .input = r->recovered || json_is_null(json_object_get(kw, "input"))
                    ? NULL
                    : json_object_get(kw, "input"),
@@ -205,16 +208,48 @@ static bool run_engine(struct exec *x) {
       .durability = x->own_store ? LOOM_DURABILITY_SYNC
                                  : durability(json_string_value(
                                        json_object_get(kw, "durability"))),
-      .interrupt_before = before,
-      .ninterrupt_before = nb,
-      .interrupt_after = after,
-      .ninterrupt_after = na,
       .wake_cb = wake_cb,
       .wake_arg = x,
       .no_token_events = !api_run_modes_want_tokens(x->modes),
       .no_checkpoint_events = !api_run_modes_want_checkpoints(x->modes),
       .no_task_events = !api_run_modes_want_tasks(x->modes),
   };
+}
+
+/* Puts x in `engines`, where cancels, the shutdown and the timeout sweep
+ * find it. Lock held. */
+static void engines_add_locked(struct exec *x, struct loom_run *engine) {
+  x->engine = engine;
+  x->next = engines;
+  if (engines)
+    engines->prev = x;
+  engines = x;
+}
+
+/* Takes x out of `engines` (if its engine was made). Lock held. */
+static void engines_remove_locked(struct exec *x) {
+  if (!x->engine)
+    return;
+  if (x->prev)
+    x->prev->next = x->next;
+  else
+    engines = x->next;
+  if (x->next)
+    x->next->prev = x->prev;
+  x->engine = NULL;
+}
+
+/* Builds and starts the engine run; true when it stopped at once, false
+ * when it parked (a later resume finishes it). */
+static bool run_engine(struct exec *x) {
+  struct api_run *r = x->run;
+  struct loom_run_opts opts = run_opts(x);
+  const char **before = string_list(
+      json_object_get(r->kwargs, "interrupt_before"), &opts.ninterrupt_before);
+  const char **after = string_list(
+      json_object_get(r->kwargs, "interrupt_after"), &opts.ninterrupt_after);
+  opts.interrupt_before = before;
+  opts.interrupt_after = after;
   /* Only checkpoints carry it: none kept, none shown, none needed. */
   json_t *meta =
       x->store || !opts.no_checkpoint_events ? checkpoint_metadata(r) : NULL;
@@ -231,11 +266,7 @@ static bool run_engine(struct exec *x) {
   loom_run_subscribe(engine, event_cb, x);
   loom_run_on_done(engine, engine_done_cb, x);
   api_lock();
-  x->engine = engine;
-  x->next = engines;
-  if (engines)
-    engines->prev = x;
-  engines = x;
+  engines_add_locked(x, engine);
   if (r->cancel) /* cancelled while it was being built */
     post_cancel_locked(x);
   api_unlock();
@@ -261,15 +292,7 @@ static void engine_finished(struct exec *x) {
   struct api_run *r = x->run;
   struct loom_run *engine = x->engine;
   api_lock();
-  if (engine) {
-    if (x->prev)
-      x->prev->next = x->next;
-    else
-      engines = x->next;
-    if (x->next)
-      x->next->prev = x->prev;
-    x->engine = NULL;
-  }
+  engines_remove_locked(x);
   bool cancelled = r->cancel, rollback = r->rollback;
   api_unlock();
   loom_run_free(engine); /* before the graph it runs goes */
@@ -443,6 +466,77 @@ static void requeue_locked(struct api_run *r) {
   api_persist_run(r, false);
 }
 
+/* The run failed or timed out: its result is the error, and its streams
+ * get an `error` event. Lock held. */
+static json_t *error_result_locked(struct exec *x) {
+  struct api_run *r = x->run;
+  r->status =
+      x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT : API_RUN_ERROR;
+  json_t *values = json_pack(
+      "{s:{s:s, s:s}}", "__error__", "error", loom_err_name(x->error.code),
+      "message",
+      x->error.message[0] ? x->error.message : loom_strerror(x->error.code));
+  api_run_emit(r, "*", "error",
+               json_pack("{s:s, s:s}", "error", loom_err_name(x->error.code),
+                         "message", x->error.message));
+  return values;
+}
+
+/* Sets the run's final status from the engine's and returns its result:
+ * the values (with __interrupt__ when interrupted), or __error__. Lock
+ * held. */
+static json_t *final_result_locked(struct exec *x) {
+  struct api_run *r = x->run;
+  json_t *values = x->values ? json_incref(x->values) : json_object();
+  switch (x->status) {
+  case LOOM_RUN_SUCCESS:
+    r->status = API_RUN_SUCCESS;
+    return values;
+  case LOOM_RUN_INTERRUPTED:
+    r->status = API_RUN_INTERRUPTED;
+    json_object_set_new(values, "__interrupt__",
+                        api_interrupt_list(x->interrupts));
+    return values;
+  case LOOM_RUN_CANCELLED:
+    if (!r->timed_out) {
+      r->status = API_RUN_INTERRUPTED;
+      return values;
+    }
+    /* The timeout sweep cancelled it: reported as an error. */
+    x->error.code = LOOM_ERR_TIMEOUT;
+    snprintf(x->error.message, sizeof x->error.message,
+             "the run took longer than LOOM_RUN_TIMEOUT (%.3g s)",
+             (double)run_timeout_ms / 1000.0);
+    break;
+  default:
+    break;
+  }
+  json_decref(values);
+  return error_result_locked(x);
+}
+
+/* The thread's state after its run `x` ended: values (unless rolled
+ * back), interrupts and status. Lock held. */
+static void thread_after_run_locked(struct api_thread *t, struct exec *x) {
+  struct api_run *r = x->run;
+  if (x->values && !r->rollback) {
+    json_decref(t->values);
+    t->values = json_incref(x->values);
+  }
+  json_decref(t->interrupts);
+  t->interrupts = x->interrupts ? thread_interrupts(x->interrupts) : NULL;
+  loom_free(t->status);
+  /* As LangGraph: a run that failed or timed out leaves its thread in
+   * "error". */
+  t->status = loom_strdup(
+      x->status == LOOM_RUN_INTERRUPTED ? "interrupted"
+      : r->status == API_RUN_ERROR || r->status == API_RUN_TIMEOUT ? "error"
+                                                                   : "idle");
+  json_decref(t->updated_at);
+  t->updated_at = api_now();
+  api_persist_thread(t);
+}
+
 /* Sets the run's final status and result and its thread's state. Lock
  * held. */
 static void finish_locked(struct exec *x) {
@@ -452,62 +546,15 @@ static void finish_locked(struct exec *x) {
     requeue_locked(r);
     return;
   }
-  json_t *values = x->values ? json_incref(x->values) : json_object();
-  switch (x->status) {
-  case LOOM_RUN_SUCCESS:
-    r->status = API_RUN_SUCCESS;
-    break;
-  case LOOM_RUN_INTERRUPTED:
-    r->status = API_RUN_INTERRUPTED;
-    json_object_set_new(values, "__interrupt__",
-                        api_interrupt_list(x->interrupts));
-    break;
-  case LOOM_RUN_CANCELLED:
-    if (!r->timed_out) {
-      r->status = API_RUN_INTERRUPTED;
-      break;
-    }
-    x->error.code = LOOM_ERR_TIMEOUT;
-    snprintf(x->error.message, sizeof x->error.message,
-             "the run took longer than LOOM_RUN_TIMEOUT (%.3g s)",
-             (double)run_timeout_ms / 1000.0);
-    __attribute__((fallthrough)); /* a timeout is reported as an error */
-  default:
-    r->status =
-        x->error.code == LOOM_ERR_TIMEOUT ? API_RUN_TIMEOUT : API_RUN_ERROR;
-    json_decref(values);
-    values = json_pack("{s:{s:s, s:s}}", "__error__", "error",
-                       loom_err_name(x->error.code), "message",
-                       x->error.message[0] ? x->error.message
-                                           : loom_strerror(x->error.code));
-    api_run_emit(r, "*", "error",
-                 json_pack("{s:s, s:s}", "error", loom_err_name(x->error.code),
-                           "message", x->error.message));
-  }
+  json_t *values = final_result_locked(x);
   json_decref(r->result);
   r->result = values;
   loom_llm_usage_attach(&r->metadata, x->usage);
   json_decref(r->updated_at);
   r->updated_at = api_now();
   struct api_thread *t = api_thread_find(r->thread_id);
-  if (t) {
-    if (x->values && !r->rollback) {
-      json_decref(t->values);
-      t->values = json_incref(x->values);
-    }
-    json_decref(t->interrupts);
-    t->interrupts = x->interrupts ? thread_interrupts(x->interrupts) : NULL;
-    loom_free(t->status);
-    /* As LangGraph: a run that failed or timed out leaves its thread in
-     * "error". */
-    t->status = loom_strdup(
-        x->status == LOOM_RUN_INTERRUPTED ? "interrupted"
-        : r->status == API_RUN_ERROR || r->status == API_RUN_TIMEOUT ? "error"
-                                                                     : "idle");
-    json_decref(t->updated_at);
-    t->updated_at = api_now();
-    api_persist_thread(t);
-  }
+  if (t)
+    thread_after_run_locked(t, x);
   /* `end` (what streams and waits answer on) goes out once the final
    * status, or the run's deletion, is in the store. */
   if (r->rollback)
