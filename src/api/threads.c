@@ -118,24 +118,47 @@ static void reply_when_saved_locked(struct loom_http_req *req,
   api_persist_thread_ack(t, &ack);
 }
 
+/* Reads POST /threads' fields into *id, *if_exists and *md (borrowed
+ * from body); false with `e` set when one is wrong. */
+static bool create_fields(const json_t *body, const char **id,
+                          const char **if_exists, json_t **md,
+                          struct loom_error *e) {
+  static const char *const choices[] = {"raise", "do_nothing", NULL};
+  const json_t *steps = json_object_get(body, "supersteps");
+  return !(api_opt_string(body, "thread_id", id, e) ||
+           api_opt_object(body, "metadata", md, e) ||
+           api_opt_enum(body, "if_exists", choices, if_exists, e) ||
+           (*id && !loom_id_is_uuid(*id) &&
+            api_invalid(e, "thread_id", "must be a UUID")) ||
+           (steps && !json_is_null(steps) && !json_is_array(steps) &&
+            api_invalid(e, "supersteps", "must be a list")));
+}
+
+/* Adds the thread `id` (NULL: a new id) with a copy of `md` as its
+ * metadata and its graph_id taken from there. Lock held. */
+static struct api_thread *add_thread_locked(const char *id, const json_t *md) {
+  struct api_thread *t = api_thread_add(id, md ? json_deep_copy(md) : NULL);
+  /* The SDK sends {"graph_id": undefined} as metadata; drop nulls. */
+  json_t *gid = json_object_get(t->metadata, "graph_id");
+  if (gid && json_is_null(gid))
+    json_object_del(t->metadata, "graph_id");
+  else if (json_is_string(gid))
+    t->graph_id = loom_strdup(json_string_value(gid));
+  return t;
+}
+
+/* A new thread is answered once its row is stored; with supersteps, once
+ * they are applied too (api_thread_supersteps). An existing one is a 409,
+ * or with if_exists "do_nothing" answered as it is. */
 static void create_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
   json_t *body = NULL;
   if (!loom_http_json_object(req, &body))
     return;
-  static const char *const if_exists[] = {"raise", "do_nothing", NULL};
   const char *id = NULL, *ie = NULL;
   json_t *md = NULL, *steps = NULL;
   struct loom_error e = {0};
-  if (api_opt_string(body, "thread_id", &id, &e) ||
-      api_opt_object(body, "metadata", &md, &e) ||
-      api_opt_enum(body, "if_exists", if_exists, &ie, &e) ||
-      (id && !loom_id_is_uuid(id) &&
-       api_invalid(&e, "thread_id", "must be a UUID")) ||
-      (json_object_get(body, "supersteps") &&
-       !json_is_null(json_object_get(body, "supersteps")) &&
-       !json_is_array(json_object_get(body, "supersteps")) &&
-       api_invalid(&e, "supersteps", "must be a list"))) {
+  if (!create_fields(body, &id, &ie, &md, &e)) {
     api_fail_err(req, &e);
     goto out;
   }
@@ -152,13 +175,7 @@ static void create_cb(struct loom_http_req *req, void *ud) {
     status = 409;
   } else if (!t) {
     created = true;
-    t = api_thread_add(id, md ? json_deep_copy(md) : NULL);
-    /* The SDK sends {"graph_id": undefined} as metadata; drop nulls. */
-    json_t *gid = json_object_get(t->metadata, "graph_id");
-    if (gid && json_is_null(gid))
-      json_object_del(t->metadata, "graph_id");
-    else if (json_is_string(gid))
-      t->graph_id = loom_strdup(json_string_value(gid));
+    t = add_thread_locked(id, md);
     if (g) /* answered after the supersteps, which follow this write */
       api_persist_thread(t);
   }
