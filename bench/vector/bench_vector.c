@@ -155,102 +155,168 @@ static void parse_efs(const char *s, size_t *efs, size_t *n) {
   }
 }
 
-static int cmd_run(int argc, char **argv) {
-  size_t nb, nq, db, dq, efs[64], nef, passes = 1;
-  float *base = read_fvecs(argv[2], &nb, &db),
-        *qs = read_fvecs(argv[3], &nq, &dq);
+/* What `run` works on: base vectors, queries and the truth file. */
+struct data {
+  float *base, *qs;
+  size_t nb, nq, dim;
+  int32_t *tids;
+  float *tds; /* per query, the K true distances, nearest first */
+};
+
+/* `run`'s options. */
+struct run_opts {
+  struct loom_hnsw_params p;
+  size_t efs[64], nef, passes;
+  const char *snap; /* --snapshot: reuse a saved build (profiling) */
+};
+
+/* Reads BASE, QUERY and TRUTH (argv[2..4]). */
+static void load_data(char **argv, struct data *d) {
+  size_t dq;
+  d->base = read_fvecs(argv[2], &d->nb, &d->dim);
+  d->qs = read_fvecs(argv[3], &d->nq, &dq);
   FILE *tf = fopen(argv[4], "rb");
-  if (!tf || db != dq)
+  if (!tf || d->dim != dq)
     die("bad truth or dimensions", argv[4]);
-  int32_t *tids = malloc(nq * K * 4);
-  float *tds = malloc(nq * K * 4);
-  for (size_t q = 0; q < nq; q++)
-    if (fread(tids + q * K, 4, K, tf) != K || fread(tds + q * K, 4, K, tf) != K)
+  d->tids = malloc(d->nq * K * 4);
+  d->tds = malloc(d->nq * K * 4);
+  for (size_t q = 0; q < d->nq; q++)
+    if (fread(d->tids + q * K, 4, K, tf) != K ||
+        fread(d->tds + q * K, 4, K, tf) != K)
       die("short truth file", argv[4]);
   fclose(tf);
-  struct loom_hnsw_params p = {.dim = (uint32_t)db,
+}
+
+/* Reads the options after TRUTH (argv[5..]); dies on an unknown one. */
+static void parse_run_opts(int argc, char **argv, size_t dim,
+                           struct run_opts *o) {
+  *o = (struct run_opts){.p = {.dim = (uint32_t)dim,
                                .metric = LOOM_METRIC_EUCLIDEAN,
                                .m = 16,
-                               .ef_construction = 200};
-  const char *snap = NULL; /* --snapshot: reuse a saved build (profiling) */
-  parse_efs("10,16,24,32,48,64,96,128,192,256,384,512", efs, &nef);
+                               .ef_construction = 200},
+                         .passes = 1};
+  parse_efs("10,16,24,32,48,64,96,128,192,256,384,512", o->efs, &o->nef);
   for (int i = 5; i < argc; i++) {
     if (strcmp(argv[i], "--quant") == 0)
-      p.quantize = true;
+      o->p.quantize = true;
     else if (strcmp(argv[i], "--m") == 0 && i + 1 < argc)
-      p.m = (uint32_t)atoi(argv[++i]);
+      o->p.m = (uint32_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--efc") == 0 && i + 1 < argc)
-      p.ef_construction = (uint32_t)atoi(argv[++i]);
+      o->p.ef_construction = (uint32_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--ef") == 0 && i + 1 < argc)
-      parse_efs(argv[++i], efs, &nef);
+      parse_efs(argv[++i], o->efs, &o->nef);
     else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc)
-      passes = (size_t)atoi(argv[++i]);
+      o->passes = (size_t)atoi(argv[++i]);
     else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc)
-      snap = argv[++i];
+      o->snap = argv[++i];
     else
       die("unknown option", argv[i]);
   }
-  const char *name = p.quantize ? "loom-int8" : "loom-f32";
-  fprintf(stderr, "%s: kernels %s\n", name, loom_vk_best()->isa);
+}
+
+static const char *index_name(bool quantize) {
+  return quantize ? "loom-int8" : "loom-f32";
+}
+
+/* Loads the index from --snapshot when it is there, else builds it (and
+ * saves it there); prints the BUILD line. A loaded index sets d->nb: the
+ * vectors it holds are the ones searched. */
+static struct loom_hnsw *build_index(const struct run_opts *o, struct data *d) {
+  fprintf(stderr, "%s: kernels %s\n", index_name(o->p.quantize),
+          loom_vk_best()->isa);
   double rss0 = rss_mb("VmRSS:"), t0 = now();
   struct loom_hnsw *h;
   uint64_t lsn;
-  bool loaded = snap && loom_hnsw_load(snap, &h, &lsn, NULL) == LOOM_OK;
+  bool loaded = o->snap && loom_hnsw_load(o->snap, &h, &lsn, NULL) == LOOM_OK;
   if (loaded) {
-    nb = loom_hnsw_count(h);
-  } else if (loom_hnsw_new(&p, &h, NULL) != LOOM_OK) {
+    d->nb = loom_hnsw_count(h);
+  } else if (loom_hnsw_new(&o->p, &h, NULL) != LOOM_OK) {
     die("bad parameters", NULL);
   }
-  for (size_t i = loom_hnsw_count(h); i < nb; i++) {
+  for (size_t i = loom_hnsw_count(h); i < d->nb; i++) {
     char id[24];
     snprintf(id, sizeof id, "%zu", i);
-    if (loom_hnsw_upsert(h, id, base + i * db, NULL, NULL) != LOOM_OK)
+    if (loom_hnsw_upsert(h, id, d->base + i * d->dim, NULL, NULL) != LOOM_OK)
       die("upsert failed", id);
   }
   double build = now() - t0;
-  name = loom_hnsw_params(h)->quantize ? "loom-int8" : "loom-f32";
-  if (snap && !loaded && loom_hnsw_save(h, snap, 0, NULL) != LOOM_OK)
-    die("cannot save", snap);
+  const char *name = index_name(loom_hnsw_params(h)->quantize);
+  if (o->snap && !loaded && loom_hnsw_save(h, o->snap, 0, NULL) != LOOM_OK)
+    die("cannot save", o->snap);
   printf("BUILD %s %.1f %.0f %.0f\n", name, build, rss_mb("VmRSS:") - rss0,
          rss_mb("VmHWM:"));
   fflush(stdout);
-  uint32_t *label = malloc(nb * sizeof *label);
-  for (uint32_t s = 0; s < nb; s++)
-    label[s] = (uint32_t)atoi(loom_hnsw_slot_id(h, s));
-  const struct loom_vk *vk = loom_vk_best();
+  return h;
+}
+
+/* Runs every query at `ef`, keeping the slots found (K per query in
+ * `got`, how many in `ngot`); returns the CPU seconds it took. */
+static double search_all(struct loom_hnsw *h, const struct data *d, size_t ef,
+                         uint32_t *got, size_t *ngot) {
   struct loom_hnsw_hit out[K];
-  uint32_t *got = malloc(nq * K * sizeof *got);
-  size_t *ngot = malloc(nq * sizeof *ngot);
-  for (size_t q = 0; nef && q < nq; q++) { /* warm-up, untimed */
+  double t = now();
+  for (size_t q = 0; q < d->nq; q++) {
     struct loom_hnsw_query query = {
-        .vector = qs + q * dq, .k = K, .ef = efs[0]};
+        .vector = d->qs + q * d->dim, .k = K, .ef = ef};
+    ngot[q] = loom_hnsw_search(h, &query, out);
+    for (size_t i = 0; i < ngot[q]; i++)
+      got[q * K + i] = out[i].slot;
+  }
+  return now() - t;
+}
+
+/* How many of the slots found are correct: within the 10th true distance
+ * (slot s holds base vector label[s]). */
+static size_t count_hits(const struct data *d, const uint32_t *label,
+                         const uint32_t *got, const size_t *ngot) {
+  const struct loom_vk *vk = loom_vk_best();
+  size_t hit = 0;
+  for (size_t q = 0; q < d->nq; q++)
+    for (size_t i = 0; i < ngot[q]; i++) {
+      float dist =
+          vk->l2sq(d->qs + q * d->dim,
+                   d->base + (size_t)label[got[q * K + i]] * d->dim, d->dim);
+      hit += dist <= d->tds[q * K + K - 1] * 1.0001f + 1e-3f;
+    }
+  return hit;
+}
+
+/* Warms up with one untimed pass at the first ef, then prints a RESULT
+ * line per ef and pass. */
+static void sweep(struct loom_hnsw *h, const struct run_opts *o,
+                  const struct data *d) {
+  const char *name = index_name(loom_hnsw_params(h)->quantize);
+  uint32_t *label = malloc(d->nb * sizeof *label);
+  for (uint32_t s = 0; s < d->nb; s++)
+    label[s] = (uint32_t)atoi(loom_hnsw_slot_id(h, s));
+  struct loom_hnsw_hit out[K];
+  uint32_t *got = malloc(d->nq * K * sizeof *got);
+  size_t *ngot = malloc(d->nq * sizeof *ngot);
+  for (size_t q = 0; o->nef && q < d->nq; q++) { /* warm-up, untimed */
+    struct loom_hnsw_query query = {
+        .vector = d->qs + q * d->dim, .k = K, .ef = o->efs[0]};
     ngot[q] = loom_hnsw_search(h, &query, out);
   }
-  for (size_t e = 0; e < nef; e++)
-    for (size_t pass = 0; pass < passes; pass++) {
-      double t = now();
-      for (size_t q = 0; q < nq; q++) {
-        struct loom_hnsw_query query = {
-            .vector = qs + q * dq, .k = K, .ef = efs[e]};
-        ngot[q] = loom_hnsw_search(h, &query, out);
-        for (size_t i = 0; i < ngot[q]; i++)
-          got[q * K + i] = out[i].slot;
-      }
-      double secs = now() - t;
-      size_t hit = 0;
-      for (size_t q = 0; q < nq; q++)
-        for (size_t i = 0; i < ngot[q]; i++) {
-          float d = vk->l2sq(qs + q * dq,
-                             base + (size_t)label[got[q * K + i]] * db, db);
-          hit += d <= tds[q * K + K - 1] * 1.0001f + 1e-3f;
-        }
-      printf("RESULT %s %zu %.4f %.0f\n", name, efs[e], (double)hit / (nq * K),
-             nq / secs);
+  for (size_t e = 0; e < o->nef; e++)
+    for (size_t pass = 0; pass < o->passes; pass++) {
+      double secs = search_all(h, d, o->efs[e], got, ngot);
+      size_t hit = count_hits(d, label, got, ngot);
+      printf("RESULT %s %zu %.4f %.0f\n", name, o->efs[e],
+             (double)hit / (d->nq * K), d->nq / secs);
       fflush(stdout);
     }
+  free(label), free(got), free(ngot);
+}
+
+static int cmd_run(int argc, char **argv) {
+  struct data d;
+  struct run_opts o;
+  load_data(argv, &d);
+  parse_run_opts(argc, argv, d.dim, &o);
+  struct loom_hnsw *h = build_index(&o, &d);
+  sweep(h, &o, &d);
   loom_hnsw_free(h);
-  free(base), free(qs), free(tids), free(tds), free(label), free(got),
-      free(ngot);
+  free(d.base), free(d.qs), free(d.tids), free(d.tds);
   return 0;
 }
 
