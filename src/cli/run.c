@@ -120,90 +120,100 @@ static int parse_durability(const char *s, enum loom_durability *out) {
   return 2;
 }
 
+/* getopt_long codes of the long options (past any single character). */
+enum {
+  O_INPUT = 256,
+  O_THREAD,
+  O_DB,
+  O_LIMIT,
+  O_DUR,
+  O_BEFORE,
+  O_AFTER,
+  O_QUIET,
+  O_VALUE,
+  O_UPDATE,
+  O_GOTO,
+  O_GRAPH,
+  O_HELP
+};
+
+static const struct option long_opts[] = {
+    {"input", required_argument, 0, O_INPUT},
+    {"thread", required_argument, 0, O_THREAD},
+    {"db", required_argument, 0, O_DB},
+    {"recursion-limit", required_argument, 0, O_LIMIT},
+    {"durability", required_argument, 0, O_DUR},
+    {"interrupt-before", required_argument, 0, O_BEFORE},
+    {"interrupt-after", required_argument, 0, O_AFTER},
+    {"quiet", no_argument, 0, O_QUIET},
+    {"value", required_argument, 0, O_VALUE},
+    {"update", required_argument, 0, O_UPDATE},
+    {"goto", required_argument, 0, O_GOTO},
+    {"graph", required_argument, 0, O_GRAPH},
+    {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0}};
+
+/* Applies one option `ch` (optarg holds its value) to c; returns -1 to
+ * go on, or an exit code. */
+static int take_option(int ch, const char *usage, struct cli *c) {
+  int rc = -1;
+  switch (ch) {
+  case O_INPUT:
+    c->input = optarg;
+    break;
+  case O_THREAD:
+    c->thread = optarg;
+    break;
+  case O_DB:
+    c->db = optarg;
+    break;
+  case O_LIMIT:
+    c->limit = atoi(optarg);
+    if (c->limit <= 0)
+      rc = 2, fprintf(stderr, "loom: --recursion-limit must be positive\n");
+    break;
+  case O_DUR:
+    rc = parse_durability(optarg, &c->durability) ? 2 : -1;
+    break;
+  case O_BEFORE:
+    c->before = split_names(optarg, &c->nbefore);
+    break;
+  case O_AFTER:
+    c->after = split_names(optarg, &c->nafter);
+    break;
+  case O_QUIET:
+    c->quiet = true;
+    break;
+  case O_VALUE:
+    c->value = optarg;
+    break;
+  case O_UPDATE:
+    c->update = optarg;
+    break;
+  case O_GOTO:
+    c->go = optarg;
+    break;
+  case O_GRAPH:
+    c->file = optarg;
+    break;
+  case 'h':
+  case O_HELP:
+    fputs(usage, stdout);
+    rc = 0;
+    break;
+  default:
+    fputs(usage, stderr);
+    rc = 2;
+  }
+  return rc;
+}
+
 /* Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, const char *usage, struct cli *c) {
-  enum {
-    O_INPUT = 256,
-    O_THREAD,
-    O_DB,
-    O_LIMIT,
-    O_DUR,
-    O_BEFORE,
-    O_AFTER,
-    O_QUIET,
-    O_VALUE,
-    O_UPDATE,
-    O_GOTO,
-    O_GRAPH,
-    O_HELP
-  };
-  static const struct option opts[] = {
-      {"input", required_argument, 0, O_INPUT},
-      {"thread", required_argument, 0, O_THREAD},
-      {"db", required_argument, 0, O_DB},
-      {"recursion-limit", required_argument, 0, O_LIMIT},
-      {"durability", required_argument, 0, O_DUR},
-      {"interrupt-before", required_argument, 0, O_BEFORE},
-      {"interrupt-after", required_argument, 0, O_AFTER},
-      {"quiet", no_argument, 0, O_QUIET},
-      {"value", required_argument, 0, O_VALUE},
-      {"update", required_argument, 0, O_UPDATE},
-      {"goto", required_argument, 0, O_GOTO},
-      {"graph", required_argument, 0, O_GRAPH},
-      {"help", no_argument, 0, O_HELP},
-      {0, 0, 0, 0}};
   optind = 1;
   int ch, rc = -1;
-  while (rc < 0 && (ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (ch) {
-    case O_INPUT:
-      c->input = optarg;
-      break;
-    case O_THREAD:
-      c->thread = optarg;
-      break;
-    case O_DB:
-      c->db = optarg;
-      break;
-    case O_LIMIT:
-      c->limit = atoi(optarg);
-      if (c->limit <= 0)
-        rc = 2, fprintf(stderr, "loom: --recursion-limit must be positive\n");
-      break;
-    case O_DUR:
-      rc = parse_durability(optarg, &c->durability) ? 2 : -1;
-      break;
-    case O_BEFORE:
-      c->before = split_names(optarg, &c->nbefore);
-      break;
-    case O_AFTER:
-      c->after = split_names(optarg, &c->nafter);
-      break;
-    case O_QUIET:
-      c->quiet = true;
-      break;
-    case O_VALUE:
-      c->value = optarg;
-      break;
-    case O_UPDATE:
-      c->update = optarg;
-      break;
-    case O_GOTO:
-      c->go = optarg;
-      break;
-    case O_GRAPH:
-      c->file = optarg;
-      break;
-    case 'h':
-    case O_HELP:
-      fputs(usage, stdout);
-      rc = 0;
-      break;
-    default:
-      fputs(usage, stderr);
-      rc = 2;
-    }
-  }
+  while (rc < 0 && (ch = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
+    rc = take_option(ch, usage, c);
   return rc;
 }
 
