@@ -82,20 +82,79 @@ static bool parse_size(const char *s, size_t *out) {
   return true;
 }
 
+/* This command's own flags, each taking a value; any other --flag is
+ * left for loom_cli_load_config. */
+enum flag {
+  F_INDEX,
+  F_CHUNK_SIZE,
+  F_OVERLAP,
+  F_TENANT,
+  F_MODE,
+  F_FILTER,
+  F_TOP_K,
+  F_EMBED_MODEL,
+  F_PINECONE
+};
+
+static const char *const flag_names[] = {
+    [F_INDEX] = "--index",       [F_CHUNK_SIZE] = "--chunk-size",
+    [F_OVERLAP] = "--overlap",   [F_TENANT] = "--tenant",
+    [F_MODE] = "--mode",         [F_FILTER] = "--filter",
+    [F_TOP_K] = "--top-k",       [F_EMBED_MODEL] = "--embed-model",
+    [F_PINECONE] = "--pinecone", NULL};
+
+/* The flag `a` names, or -1 when it is not one of ours. */
+static int flag_of(const char *a) {
+  for (int j = 0; flag_names[j]; j++)
+    if (!strcmp(a, flag_names[j]))
+      return j;
+  return -1;
+}
+
+/* Sets flag k to v; false when a number was wanted and v is none. */
+static bool set_flag(struct opts *o, int k, const char *v) {
+  bool ok = true;
+  switch (k) {
+  case F_INDEX:
+    o->index = v;
+    break;
+  case F_CHUNK_SIZE:
+    ok = parse_size(v, &o->chunk_size);
+    break;
+  case F_OVERLAP:
+    ok = parse_size(v, &o->overlap);
+    o->overlap_set = true;
+    break;
+  case F_TENANT:
+    o->tenant = v;
+    break;
+  case F_MODE:
+    o->mode = v;
+    break;
+  case F_FILTER:
+    o->filter = v;
+    break;
+  case F_TOP_K:
+    ok = parse_size(v, &o->top_k);
+    break;
+  case F_EMBED_MODEL:
+    o->embed_model = v;
+    break;
+  default: /* F_PINECONE */
+    o->pinecone = v;
+    break;
+  }
+  return ok;
+}
+
 /* Takes this command's flags and positional arguments out of argv. */
 static int take_flags(int argc, char **argv, struct opts *o) {
   o->paths = loom_calloc((size_t)argc, sizeof *o->paths);
   o->rest = loom_calloc((size_t)argc + 1, sizeof *o->rest);
   o->rest[o->nrest++] = argv[0];
-  static const char *const mine[] = {
-      "--index",  "--chunk-size", "--overlap",     "--tenant",   "--mode",
-      "--filter", "--top-k",      "--embed-model", "--pinecone", NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    int k = -1;
-    for (int j = 0; mine[j] && k < 0; j++)
-      if (!strcmp(a, mine[j]))
-        k = j;
+    int k = flag_of(a);
     if (k < 0 && strncmp(a, "--", 2) == 0) {
       o->rest[o->nrest++] = argv[i];
       if (!strchr(a, '=') && strcmp(a, "--help") && i + 1 < argc)
@@ -111,38 +170,7 @@ static int take_flags(int argc, char **argv, struct opts *o) {
       return 2;
     }
     const char *v = argv[++i];
-    bool ok = true;
-    switch (k) {
-    case 0:
-      o->index = v;
-      break;
-    case 1:
-      ok = parse_size(v, &o->chunk_size);
-      break;
-    case 2:
-      ok = parse_size(v, &o->overlap);
-      o->overlap_set = true;
-      break;
-    case 3:
-      o->tenant = v;
-      break;
-    case 4:
-      o->mode = v;
-      break;
-    case 5:
-      o->filter = v;
-      break;
-    case 6:
-      ok = parse_size(v, &o->top_k);
-      break;
-    case 7:
-      o->embed_model = v;
-      break;
-    default:
-      o->pinecone = v;
-      break;
-    }
-    if (!ok) {
+    if (!set_flag(o, k, v)) {
       fprintf(stderr, "loom: %s wants a number, got '%s'\n", a, v);
       return 2;
     }
