@@ -271,6 +271,53 @@ out:
   return result;
 }
 
+/* The listing statement, newest first: all of a thread's checkpoints in
+ * a namespace, or those before q->before_id. */
+static loom_err list_stmt(struct sqlite_conn *c,
+                          const struct loom_checkpoint_query *q,
+                          sqlite3_stmt **st, struct loom_error *e) {
+  return q->before_id
+             ? conn_stmt(c, STMT_CP_LIST_BEFORE,
+                         "SELECT " CP_COLUMNS " FROM checkpoints"
+                         " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
+                         " checkpoint_ns = ?3 AND checkpoint_id < ?4"
+                         " ORDER BY checkpoint_id DESC",
+                         st, e)
+             : conn_stmt(c, STMT_CP_LIST,
+                         "SELECT " CP_COLUMNS " FROM checkpoints"
+                         " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
+                         " checkpoint_ns = ?3 ORDER BY checkpoint_id DESC",
+                         st, e);
+}
+
+/* Steps `st`, handing each row that matches q's metadata filter to
+ * `each` until it says stop or q->limit matched; returns SQLITE_DONE then,
+ * or the code of the step that failed. */
+static int each_match(sqlite3_stmt *st, const struct loom_checkpoint_query *q,
+                      const char *ns,
+                      bool (*each)(const struct loom_checkpoint *cp, void *arg),
+                      void *arg) {
+  size_t seen = 0;
+  int rc;
+  /* The filter runs here rather than in SQL so both backends agree on
+   * JSON equality; the limit counts matches. */
+  while ((q->limit == 0 || seen < q->limit) &&
+         (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct loom_checkpoint *cp = row_checkpoint(st, q->thread_id, ns);
+    bool more = true;
+    if (store_json_contains(cp->metadata, q->metadata_filter)) {
+      seen++;
+      more = each(cp, arg);
+    }
+    loom_checkpoint_free(cp);
+    if (!more)
+      return SQLITE_DONE;
+  }
+  if (q->limit != 0 && seen >= q->limit)
+    rc = SQLITE_DONE;
+  return rc;
+}
+
 loom_err sqlite_list_checkpoints(struct loom_store *s, const char *tenant,
                                  const struct loom_checkpoint_query *q,
                                  bool (*each)(const struct loom_checkpoint *cp,
@@ -288,45 +335,14 @@ loom_err sqlite_list_checkpoints(struct loom_store *s, const char *tenant,
   if ((result = conn_acquire(sst, &c, e)))
     return result;
   sqlite3_stmt *st = NULL;
-  result = q->before_id
-               ? conn_stmt(c, STMT_CP_LIST_BEFORE,
-                           "SELECT " CP_COLUMNS " FROM checkpoints"
-                           " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
-                           " checkpoint_ns = ?3 AND checkpoint_id < ?4"
-                           " ORDER BY checkpoint_id DESC",
-                           &st, e)
-               : conn_stmt(c, STMT_CP_LIST,
-                           "SELECT " CP_COLUMNS " FROM checkpoints"
-                           " WHERE tenant_id = ?1 AND thread_id = ?2 AND"
-                           " checkpoint_ns = ?3 ORDER BY checkpoint_id DESC",
-                           &st, e);
-  if (result)
+  if ((result = list_stmt(c, q, &st, e)))
     goto out;
   bind_text(st, 1, tenant);
   bind_text(st, 2, q->thread_id);
   bind_text(st, 3, ns);
   if (q->before_id)
     bind_text(st, 4, q->before_id);
-  size_t seen = 0;
-  int rc;
-  /* The filter runs here rather than in SQL so both backends agree on
-   * JSON equality; the limit counts matches. */
-  while ((q->limit == 0 || seen < q->limit) &&
-         (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct loom_checkpoint *cp = row_checkpoint(st, q->thread_id, ns);
-    bool more = true;
-    if (store_json_contains(cp->metadata, q->metadata_filter)) {
-      seen++;
-      more = each(cp, arg);
-    }
-    loom_checkpoint_free(cp);
-    if (!more) {
-      rc = SQLITE_DONE;
-      break;
-    }
-  }
-  if (q->limit != 0 && seen >= q->limit)
-    rc = SQLITE_DONE;
+  int rc = each_match(st, q, ns, each, arg);
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
     result = db_error(c, rc, "listing checkpoints", e);
