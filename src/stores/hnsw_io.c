@@ -209,6 +209,32 @@ static bool index_nodes(struct loom_hnsw *h) {
   return true;
 }
 
+/* Gives h the snapshot's hd->used nodes from the mapping `base` (which h
+ * then owns: loom_hnsw_free unmaps it); level 0 is read in place until
+ * hnsw_reserve copies it out. False when the nodes do not read back. */
+static bool attach_nodes(struct loom_hnsw *h, char *base, size_t len,
+                         const struct snap_header *hd) {
+  uint32_t cap = hd->used;
+  h->capacity = cap;
+  h->used = hd->used;
+  h->nodes = loom_calloc(cap, sizeof *h->nodes);
+  h->upper = loom_calloc(cap, sizeof *h->upper);
+  h->level0 = base + hd->level0_off;
+  h->map = base;
+  h->map_len = len;
+  struct reader r = {base + sizeof *hd, base + hd->level0_off};
+  bool ok = read_nodes(h, &r);
+  if (ok && h->p.quantize) {
+    size_t n = (size_t)cap * h->dim * sizeof(float);
+    const void *src = take(&r, n);
+    h->exact = src ? malloc(n) : NULL; /* hnsw_reserve re-homes it */
+    if (src)
+      memcpy(h->exact, src, n);
+    ok = src != NULL;
+  }
+  return ok && index_nodes(h);
+}
+
 static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
                             uint64_t *lsn, struct loom_error *e) {
   struct snap_header hd;
@@ -238,28 +264,11 @@ static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
   h->entry = hd.used ? hd.entry : -1;
   h->max_level = (int32_t)hd.max_level;
   if (hd.used) {
-    uint32_t cap = hd.used;
-    h->capacity = cap;
-    h->used = hd.used;
-    h->nodes = loom_calloc(cap, sizeof *h->nodes);
-    h->upper = loom_calloc(cap, sizeof *h->upper);
-    h->level0 = base + hd.level0_off;
-    h->map = base;
-    h->map_len = len;
-    struct reader r = {base + sizeof hd, base + hd.level0_off};
-    bool ok = read_nodes(h, &r);
-    if (ok && h->p.quantize) {
-      size_t n = (size_t)cap * h->dim * sizeof(float);
-      const void *src = take(&r, n);
-      h->exact = src ? malloc(n) : NULL; /* hnsw_reserve re-homes it */
-      if (src)
-        memcpy(h->exact, src, n);
-      ok = src != NULL;
-    }
-    if (!ok || !index_nodes(h)) {
+    if (!attach_nodes(h, base, len, &hd)) {
       loom_hnsw_free(h); /* unmaps base */
       return loom_error_set(e, LOOM_ERR_PARSE, "snapshot is corrupt");
     }
+    uint32_t cap = hd.used;
     hnsw_reserve(h, cap + cap / 8 + 64); /* copies level 0 out, unmaps */
   } else {
     munmap(base, len);
