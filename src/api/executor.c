@@ -562,21 +562,9 @@ static void finish_locked(struct exec *x) {
   end_when_saved_locked(r, !r->rollback, x->loop);
 }
 
-static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
-  (void)loop;
-  struct trip *trip = arg;
-  struct exec *x = trip->x;
-  /* Not run by libuv: a first trip finishes the run (as an error), a
-   * resume cannot. */
-  bool stopped = trip->stopped || (st != LOOM_OK && !trip->resume);
-  if (st != LOOM_OK && trip->resume)
-    LOOM_WARN("run %s cannot resume: the server is stopping", x->run->id);
-  loom_free(trip);
-  if (!stopped)
-    return; /* parked, or another trip finishes it */
-  struct api_run *r = x->run;
-  api_lock();
-  finish_locked(x);
+/* The run `r` ended: its thread is free for the next pending run, or
+ * goes with it (a new thread's, or a temporary one). Lock held. */
+static void release_thread_locked(struct api_run *r) {
   struct api_thread *t = api_thread_find(r->thread_id);
   if (t && t->active == r)
     t->active = NULL;
@@ -595,16 +583,42 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
   }
   if (t)
     api_executor_kick(t);
+}
+
+/* The webhook URL of the finished run `r` (the caller frees it) and in
+ * *payload what is posted there: the run with its values; NULL when
+ * there is none to call. Lock held; the call is made after. */
+static char *webhook_locked(struct api_run *r, json_t **payload) {
   const char *hook =
       api_run_finished(r->status)
           ? json_string_value(json_object_get(r->kwargs, "webhook"))
           : NULL;
   char *url = hook ? loom_strdup(hook) : NULL;
-  json_t *payload = NULL;
   if (url) {
-    payload = api_run_json(r);
-    json_object_set(payload, "values", r->result ? r->result : json_null());
+    *payload = api_run_json(r);
+    json_object_set(*payload, "values", r->result ? r->result : json_null());
   }
+  return url;
+}
+
+static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
+  (void)loop;
+  struct trip *trip = arg;
+  struct exec *x = trip->x;
+  /* Not run by libuv: a first trip finishes the run (as an error), a
+   * resume cannot. */
+  bool stopped = trip->stopped || (st != LOOM_OK && !trip->resume);
+  if (st != LOOM_OK && trip->resume)
+    LOOM_WARN("run %s cannot resume: the server is stopping", x->run->id);
+  loom_free(trip);
+  if (!stopped)
+    return; /* parked, or another trip finishes it */
+  struct api_run *r = x->run;
+  api_lock();
+  finish_locked(x);
+  release_thread_locked(r);
+  json_t *payload = NULL;
+  char *url = webhook_locked(r, &payload);
   api_run_unref(r);
   api_unlock();
   if (url)
