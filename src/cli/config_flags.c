@@ -53,6 +53,7 @@ static int apply_flags(int argc, char **argv, struct loom_config *c) {
 
 int loom_cli_load_config(int argc, char **argv, const char *usage,
                          struct loom_config *c) {
+  *c = (struct loom_config){0}; /* the caller cleans it up whatever we say */
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       printf("%s\n", usage);

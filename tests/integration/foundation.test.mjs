@@ -142,6 +142,11 @@ test("many concurrent requests all succeed", async () => {
 
 test("loom version and --help exit 0; a bad setting exits 2 with the reason", () => {
   assert.match(execFileSync(loom.child.spawnfile, ["version"]).toString(), /^loom \d/);
+  for (const cmd of ["serve", "run", "migrate", "ingest", "search"]) {
+    const help = spawnSync(loom.child.spawnfile, [cmd, "--help"]);
+    assert.equal(help.status, 0, `loom ${cmd} --help: ${help.stderr}`);
+    assert.match(help.stdout.toString(), new RegExp(`usage: loom ${cmd}`));
+  }
   assert.match(execFileSync(loom.child.spawnfile, ["serve", "--help"]).toString(), /LOOM_DATA_DIR/);
   const bad = spawnSync(loom.child.spawnfile, ["serve", "--auth", "maybe"]);
   assert.equal(bad.status, 2);
