@@ -4,8 +4,10 @@
  *
  * Asynchronous on the calling loop: a short-lived HTTP client is made for
  * the call (webhooks are rare next to runs) and freed on a later turn of
- * the loop, after its completion callback has returned. A failure is
- * logged; it never changes the run.
+ * the loop, after its completion callback has returned, by a zero timer
+ * of the hook's own: a post would be refused while the loop stops, and a
+ * client left open kept the loop from ever stopping. A failure is logged;
+ * it never changes the run.
  */
 #include <string.h>
 
@@ -18,17 +20,23 @@
 
 struct hook {
   struct loom_http_client *client;
+  uv_timer_t free_later; /* frees the client outside its own callback */
   char *url;
   char *body;
 };
 
-static void hook_free_cb(struct loom_loop *loop, void *arg) {
-  (void)loop;
-  struct hook *h = arg;
-  loom_http_client_free(h->client);
+static void hook_free(struct hook *h) {
   loom_free(h->url);
   loom_free(h->body);
   loom_free(h);
+}
+
+static void hook_closed_cb(uv_handle_t *t) { hook_free(t->data); }
+
+static void free_later_cb(uv_timer_t *t) {
+  struct hook *h = t->data;
+  loom_http_client_free(h->client);
+  uv_close((uv_handle_t *)t, hook_closed_cb);
 }
 
 static void hook_done_cb(const struct loom_http_client_response *resp,
@@ -37,9 +45,7 @@ static void hook_done_cb(const struct loom_http_client_response *resp,
   if (resp->err || resp->status >= 400)
     LOOM_WARN("webhook %s: %s", h->url,
               resp->err ? resp->error : "the receiver answered an error");
-  struct loom_loop *loop = loom_loop_current();
-  if (!loop || loom_loop_post(loop, hook_free_cb, h) != LOOM_OK)
-    LOOM_WARN("webhook %s: client not freed (loop stopping)", h->url);
+  uv_timer_start(&h->free_later, free_later_cb, 0, 0);
 }
 
 void api_webhook_send(const char *url, json_t *payload) {
@@ -59,13 +65,15 @@ void api_webhook_send(const char *url, json_t *payload) {
       .on_done = hook_done_cb,
       .userdata = h,
   };
-  if (!loop || loom_http_client_new(loop, 4, &h->client) != LOOM_OK ||
-      loom_http_client_send(h->client, &rq, NULL) != LOOM_OK) {
+  if (!loop || loom_http_client_new(loop, 4, &h->client) != LOOM_OK) {
     LOOM_WARN("webhook %s: cannot send", url);
-    if (h->client)
-      loom_http_client_free(h->client);
-    loom_free(h->url);
-    loom_free(h->body);
-    loom_free(h);
+    hook_free(h);
+    return;
+  }
+  uv_timer_init(loom_loop_uv(loop), &h->free_later);
+  h->free_later.data = h;
+  if (loom_http_client_send(h->client, &rq, NULL) != LOOM_OK) {
+    LOOM_WARN("webhook %s: cannot send", url);
+    uv_timer_start(&h->free_later, free_later_cb, 0, 0);
   }
 }

@@ -122,9 +122,14 @@ loom_err loom_loop_new(const char *name, struct loom_loop **out) {
   return start(name, 0, out);
 }
 
+/* The last post: whatever handle is still active now was left open by
+ * its owner (who should have closed it before freeing the loop); uv_stop
+ * makes uv_run return anyway, so thread_main closes it with a warning
+ * instead of polling it forever. Pool work still reports back. */
 static void stop_cb(struct loom_loop *loop, void *arg) {
   (void)arg;
   uv_close((uv_handle_t *)&loop->wake, NULL);
+  uv_stop(&loop->uv);
 }
 
 void loom_loop_free(struct loom_loop *loop) {

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/loop.h"
@@ -149,12 +150,43 @@ static void test_pool_work_reports_back(void **state) {
   assert_true(pthread_equal(bare.worker, bare.after_thread));
 }
 
+static void tick_cb(uv_timer_t *t) { (void)t; }
+
+/* Its owner forgets it: a repeating timer stays active on the loop. */
+static void leak_timer_cb(struct loom_loop *loop, void *arg) {
+  uv_timer_t *t = arg;
+  uv_timer_init(loom_loop_uv(loop), t);
+  uv_timer_start(t, tick_cb, 10, 10);
+}
+
+static void *free_loop(void *arg) {
+  loom_loop_free(arg);
+  return NULL;
+}
+
+/* A handle left open by its owner does not keep the loop from stopping:
+ * it is closed (with a warning) and loom_loop_free returns. */
+static void test_free_closes_a_forgotten_handle(void **state) {
+  (void)state;
+  struct loom_loop *loop;
+  assert_int_equal(loom_loop_new("leak-test", &loop), LOOM_OK);
+  static uv_timer_t forgotten;
+  assert_int_equal(loom_loop_call(loop, leak_timer_cb, &forgotten), LOOM_OK);
+  pthread_t th;
+  pthread_create(&th, NULL, free_loop, loop);
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 5;
+  assert_int_equal(pthread_timedjoin_np(th, NULL, &deadline), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_posts_run_in_order_on_loop),
       cmocka_unit_test(test_work_reports_back_on_loop),
       cmocka_unit_test(test_call_waits_and_round_robin),
       cmocka_unit_test(test_pool_work_reports_back),
+      cmocka_unit_test(test_free_closes_a_forgotten_handle),
   };
   return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }
