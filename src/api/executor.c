@@ -58,11 +58,12 @@ struct exec {
    * none at all when it starts from input: nothing to write to disk and
    * nothing to delete after. */
   struct loom_store *store;
-  bool own_store;      /* store is the run's own (or none) */
-  bool no_events;      /* nobody reads its stream (api_executor_run_here) */
-  bool on_loop;        /* runs on its request's loop (api_executor_run_here) */
-  uint64_t started_ms; /* when it started running (LOOM_RUN_TIMEOUT) */
-  unsigned modes;      /* stream modes it makes events for (run_events.c) */
+  bool own_store; /* store is the run's own (or none) */
+  bool no_events; /* nobody reads its stream (api_executor_run_here) */
+  bool on_loop;   /* runs on its request's loop (api_executor_run_here) */
+  uint64_t cpu_start_ns; /* its thread's CPU clock when it started */
+  uint64_t started_ms;   /* when it started running (LOOM_RUN_TIMEOUT) */
+  unsigned modes;        /* stream modes it makes events for (run_events.c) */
 };
 
 /* One trip of a run through the pool: the first, or a resume. Only the
@@ -160,6 +161,22 @@ static void wake_cb(struct loom_run *run, void *arg) {
   }
 }
 
+/* Between two steps of a run on its request's loop: once it has cost that
+ * thread API_QUICK_MS of CPU (a QUICK graph that some input made heavy),
+ * it gives the loop back and the rest goes on on the pool (wake_cb); the
+ * graph counts it as slow on a loop. */
+static bool yield_cb(struct loom_run *run, void *arg) {
+  (void)run;
+  struct exec *x = arg;
+  if (!x->on_loop || !loom_loop_current()) /* on the pool: stay */
+    return false;
+  uint64_t ms = (loom_clock_thread_cpu_ns() - x->cpu_start_ns) / 1000000;
+  if (ms <= API_QUICK_MS)
+    return false;
+  api_graph_timed(x->graph, ms, true);
+  return true;
+}
+
 static void cancel_cb(void *arg) {
   struct exec *x = arg;
   loom_run_cancel(x->engine);
@@ -209,6 +226,7 @@ static struct loom_run_opts run_opts(struct exec *x) {
                                  : durability(json_string_value(
                                        json_object_get(kw, "durability"))),
       .wake_cb = wake_cb,
+      .yield_cb = yield_cb,
       .wake_arg = x,
       .no_token_events = !api_run_modes_want_tokens(x->modes),
       .no_checkpoint_events = !api_run_modes_want_checkpoints(x->modes),
@@ -393,13 +411,14 @@ static void exec_work_cb(void *arg) {
   } else {
     /* CPU time, not wall time: a run the scheduler preempted on a busy
      * machine cost its thread no more. */
-    uint64_t t0 = loom_clock_thread_cpu_ns();
+    x->cpu_start_ns = loom_clock_thread_cpu_ns();
     if (!run_engine(x)) {
       t->stopped = false; /* parked: x belongs to the resumes now */
       return;
     }
     if (r->memory_only) /* the runs that may go on a loop */
-      api_graph_timed(x->graph, (loom_clock_thread_cpu_ns() - t0) / 1000000,
+      api_graph_timed(x->graph,
+                      (loom_clock_thread_cpu_ns() - x->cpu_start_ns) / 1000000,
                       x->on_loop);
   }
   engine_finished(x);
