@@ -17,9 +17,9 @@
  * source, title, heading, score, ...).
  *
  * Both find collections by index name through one process-wide resolver,
- * set at start-up: `loom serve` and `loom run` both install the one of
- * agents/rag_backends.h (configured embedder, local or remote vectors);
- * loom_rag_dir_resolver_new below is a plain hash-embedder one.
+ * set at start-up: `loom serve`, `loom run` and `loom ingest` / `loom
+ * search` all install the one of agents/rag_backends.h (configured
+ * embedder, local or remote vectors).
  */
 #ifndef LOOM_AGENTS_RAG_NODE_H
 #define LOOM_AGENTS_RAG_NODE_H
@@ -48,17 +48,6 @@ void loom_rag_set_resolver(const struct loom_rag_resolver *r);
 loom_err loom_rag_resolve(const char *name, struct loom_rag *out,
                           struct loom_error *e) LOOM_MUST_USE;
 void loom_rag_release(struct loom_rag *r);
-
-/*
- * A resolver over `<data_dir>/indexes/NAME` and the store `store`
- * (borrowed), tenant "default", hash embedder; collections are opened on
- * first use and kept until loom_rag_dir_resolver_free. Not for a process
- * that also serves the same indexes through the Pinecone API (one owner
- * per index directory).
- */
-struct loom_rag_resolver *loom_rag_dir_resolver_new(struct loom_store *store,
-                                                    const char *data_dir);
-void loom_rag_dir_resolver_free(struct loom_rag_resolver *r);
 
 /* Registers the `retrieve` node kind (once per process; again is OK).
  * Its tasks park the run while the search runs on retrieval's threads. */

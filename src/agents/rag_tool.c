@@ -1,13 +1,9 @@
 /*
- * rag_tool — the `retrieve` tool for agents, and the data-directory
- * resolver used by the CLI (see rag_node.h).
+ * rag_tool — the `retrieve` tool for agents.
  *
  * The tool answers with numbered passages, each headed by its title,
- * heading path and source, so a model can cite them. The resolver keeps
- * every collection it opened (a vector store per index, opened once, since
- * a store directory must have one owner) in a list under a mutex.
+ * heading path and source, so a model can cite them.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +13,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "io/pool.h"
-#include "stores/vector_store.h"
 
 #define TOOL_DEFAULT_TOP_K 4
 #define TOOL_MAX_TOP_K 20
@@ -154,82 +149,4 @@ loom_err loom_rag_tool_add(struct loom_tools *tools, const char *default_index,
   if (err)
     loom_free(t.self);
   return err;
-}
-
-/* ---- the data-directory resolver ---- */
-
-struct open_index {
-  char *name;
-  struct loom_vstore *vs;
-  struct open_index *next;
-};
-
-struct dir_resolver {
-  struct loom_rag_resolver base;
-  struct loom_store *store;
-  char *dir;
-  struct loom_rag_embedder emb;
-  pthread_mutex_t lock; /* guards `open` */
-  struct open_index *open;
-};
-
-static loom_err dir_open_cb(void *ud, const char *name, struct loom_rag *out,
-                            struct loom_error *e) {
-  struct dir_resolver *d = ud;
-  if (!name || !*name || strchr(name, '/') || name[0] == '.')
-    return loom_error_set(e, LOOM_ERR_INVALID, "bad index name '%s'",
-                          name ? name : "");
-  pthread_mutex_lock(&d->lock);
-  struct open_index *x = d->open;
-  while (x && strcmp(x->name, name))
-    x = x->next;
-  loom_err err = LOOM_OK;
-  if (!x) {
-    char *path = loom_asprintf("%s/%s", d->dir, name);
-    struct loom_vstore *vs = NULL;
-    err = loom_vstore_open(path, NULL, &vs, e);
-    loom_free(path);
-    if (err == LOOM_ERR_NOT_FOUND)
-      loom_error_set(e, err, "no index '%s'", name);
-    if (!err) {
-      x = LOOM_NEW(struct open_index);
-      *x = (struct open_index){loom_strdup(name), vs, d->open};
-      d->open = x;
-    }
-  }
-  pthread_mutex_unlock(&d->lock);
-  if (err)
-    return err;
-  *out = (struct loom_rag){.store = d->store,
-                           .vectors = x->vs,
-                           .embedder = &d->emb,
-                           .tenant = "default",
-                           .collection = x->name};
-  return LOOM_OK;
-}
-
-struct loom_rag_resolver *loom_rag_dir_resolver_new(struct loom_store *store,
-                                                    const char *data_dir) {
-  struct dir_resolver *d = LOOM_NEW(struct dir_resolver);
-  d->store = store;
-  d->dir = loom_asprintf("%s/indexes", data_dir);
-  d->emb = loom_rag_hash_embedder(0);
-  pthread_mutex_init(&d->lock, NULL);
-  d->base = (struct loom_rag_resolver){.open = dir_open_cb, .ud = d};
-  return &d->base;
-}
-
-void loom_rag_dir_resolver_free(struct loom_rag_resolver *r) {
-  if (!r)
-    return;
-  struct dir_resolver *d = r->ud;
-  for (struct open_index *x = d->open, *next; x; x = next) {
-    next = x->next;
-    loom_vstore_close(x->vs);
-    loom_free(x->name);
-    loom_free(x);
-  }
-  pthread_mutex_destroy(&d->lock);
-  loom_free(d->dir);
-  loom_free(d);
 }

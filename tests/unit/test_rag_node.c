@@ -21,19 +21,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agents/rag_backends.h"
 #include "agents/rag_node.h"
 #include "agents/rag_pool.h"
 #include "tool_result.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
+#include "core/config.h"
 #include "engine_helpers.h"
 #include "stores/store.h"
-#include "stores/vector_store.h"
 
 struct fixture {
   char dir[256];
   struct loom_store *store;
-  struct loom_rag_resolver *resolver;
+  struct loom_config config; /* empty: hash embedder, local indexes */
+  struct loom_rag_backends *backends;
+  struct loom_rag_resolver resolver; /* the backends' */
 };
 
 static int remove_cb(const char *path, const struct stat *sb, int flag,
@@ -58,20 +61,21 @@ static int setup(void **state) {
   if (!mkdtemp(f->dir))
     return -1;
   struct loom_error e = {0};
-  struct loom_rag_embedder emb = loom_rag_hash_embedder(0);
-  struct loom_vstore_params p = {.dim = emb.dim, .metric = LOOM_METRIC_COSINE};
-  char *idx = loom_asprintf("%s/indexes", f->dir);
-  char *docs = loom_asprintf("%s/indexes/docs", f->dir);
-  mkdir(idx, 0755);
-  struct loom_vstore *vs = NULL;
   if (loom_store_open("", f->dir, &f->store, &e) ||
-      loom_store_migrate(f->store, &e) || loom_vstore_open(docs, &p, &vs, &e))
+      loom_store_migrate(f->store, &e))
     return -1;
-  struct loom_rag rag = {.store = f->store,
-                         .vectors = vs,
-                         .embedder = &emb,
-                         .tenant = "default",
-                         .collection = "docs"};
+  /* The collection "docs" as loom serve and loom run find it: through
+   * rag_backends over <dir>/indexes. */
+  char *idx = loom_asprintf("%s/indexes", f->dir);
+  f->backends = loom_rag_backends_new(&(struct loom_rag_backends_opts){
+      .config = &f->config, .store = f->store, .indexes_dir = idx});
+  loom_free(idx);
+  f->resolver = loom_rag_backends_resolver(f->backends);
+  loom_rag_set_resolver(&f->resolver);
+  struct loom_rag rag;
+  if (loom_rag_backends_create(f->backends, "docs", &e) ||
+      loom_rag_resolve("docs", &rag, &e))
+    return -1;
   for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++) {
     struct loom_rag_ingest_opts o = {.format =
                                          loom_rag_format_of(corpus[i].source)};
@@ -80,11 +84,7 @@ static int setup(void **state) {
                         strlen(corpus[i].text), &o, &r, &e))
       return -1;
   }
-  loom_vstore_close(vs);
-  loom_free(idx);
-  loom_free(docs);
-  f->resolver = loom_rag_dir_resolver_new(f->store, f->dir);
-  loom_rag_set_resolver(f->resolver);
+  loom_rag_release(&rag);
   if (loom_rag_node_kind_register(&e))
     return -1;
   *state = f;
@@ -95,7 +95,7 @@ static int teardown(void **state) {
   struct fixture *f = *state;
   loom_rag_pool_shutdown();
   loom_rag_set_resolver(NULL);
-  loom_rag_dir_resolver_free(f->resolver);
+  loom_rag_backends_free(f->backends);
   loom_store_close(f->store);
   nftw(f->dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
   loom_free(f);
@@ -164,7 +164,7 @@ static void gated_close_cb(void *ud, struct loom_rag *r) {
 
 /* Holds searches at the gate from now on. */
 static void gate_close(struct fixture *f) {
-  gate.inner = f->resolver;
+  gate.inner = &f->resolver;
   gate.open = gate.entered = false;
   static struct loom_rag_resolver gated = {.open = gated_open_cb,
                                            .close = gated_close_cb};
@@ -184,7 +184,7 @@ static void gate_open(struct fixture *f) {
   gate.open = true;
   pthread_cond_broadcast(&gate.cv);
   pthread_mutex_unlock(&gate.mu);
-  loom_rag_set_resolver(f->resolver);
+  loom_rag_set_resolver(&f->resolver);
 }
 
 /* The retrieve node parks its run: start returns with the run waiting
