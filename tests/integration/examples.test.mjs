@@ -1,0 +1,32 @@
+// The example graphs `make run` loads work end to end on a fresh server
+// with no model configured: the research example's agent calls its tools
+// in the order declared, and every model answer is the offline provider's,
+// labelled as such.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { startLoom } from "./harness.mjs";
+
+const NO_MODEL = { OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "", LOOM_MODEL: "", LOOM_ENDPOINTS: "" };
+
+test("the research example runs on the offline provider", async () => {
+  const loom = await startLoom({ env: NO_MODEL });
+  try {
+    const res = await fetch(`${loom.url}/runs/wait`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ assistant_id: "research", input: { question: "What is 17% of 2,340, and what day is it?" } }),
+    });
+    assert.equal(res.status, 200);
+    const v = await res.json();
+    assert.match(v.findings, /^\[offline extractive answer: no model is configured\]/);
+    assert.match(v.analysis, /^\[offline extractive answer/);
+    assert.equal(typeof v.brief.title, "string");
+    assert.equal(typeof v.brief.summary, "string");
+    const calls = v.transcript.flatMap((m) => m.tool_calls ?? []).map((c) => c.name);
+    assert.deepEqual(calls, ["current_time", "calculator"]);
+    const clock = v.transcript.find((m) => m.role === "tool" && m.name === "current_time");
+    assert.match(clock.content, /^\d{4}-\d{2}-\d{2}T/);
+  } finally {
+    await loom.stop();
+  }
+});
