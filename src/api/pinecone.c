@@ -26,6 +26,7 @@
 #include "api/internal.h"
 #include "api/pinecone.h"
 #include "core/alloc.h"
+#include "core/log.h"
 #include "stores/vector_indexes.h"
 
 static struct loom_vindexes *indexes;
@@ -76,8 +77,9 @@ struct loom_vindexes *pc_indexes(void) {
 
 /* The index model Pinecone clients 6.x to 9.x read, from what is known
  * without loading the index. One whose store could not be opened is
- * InitializationFailed, not ready (its dimension and metric are left out
- * when even its config.json is unreadable). */
+ * InitializationFailed, not ready; when even its config.json is
+ * unreadable, its dimension and metric come from info.json (written there
+ * too since), or are left out. */
 static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
   char *url =
       loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", d->name);
@@ -94,14 +96,19 @@ static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
       !failed, "state", failed ? "InitializationFailed" : "Ready",
       "deletion_protection", dp, "deployment", "deployment_type", "managed",
       "cloud", "aws", "region", "us-east-1");
-  if (d->has_params) {
-    const char *metric = loom_metric_name(d->params.metric);
-    json_object_set_new(m, "dimension", json_integer(d->params.dim));
+  json_int_t dim =
+      d->has_params ? (json_int_t)d->params.dim
+                    : json_integer_value(json_object_get(d->info, "dimension"));
+  const char *metric =
+      d->has_params ? loom_metric_name(d->params.metric)
+                    : json_string_value(json_object_get(d->info, "metric"));
+  if (dim > 0 && metric) {
+    json_object_set_new(m, "dimension", json_integer(dim));
     json_object_set_new(m, "metric", json_string(metric));
     json_object_set_new(m, "schema",
-                        json_pack("{s:{s:{s:s,s:i,s:s}}}", "fields", "_values",
-                                  "type", "dense_vector", "dimension",
-                                  (int)d->params.dim, "metric", metric));
+                        json_pack("{s:{s:{s:s,s:I,s:s}}}", "fields", "_values",
+                                  "type", "dense_vector", "dimension", dim,
+                                  "metric", metric));
   }
   json_t *tags = json_object_get(d->info, "tags");
   if (tags)
@@ -210,7 +217,10 @@ static void create_index(struct cp_job *j) {
   } else {
     struct loom_vstore_params p = {.dim = (uint32_t)json_integer_value(dim),
                                    .metric = (enum loom_metric)m};
-    json_t *info = json_object();
+    /* The shape once more beside config.json, so that an index whose
+     * config.json is lost is still described with it (index_model). */
+    json_t *info = json_pack("{s:i,s:s}", "dimension", (int)p.dim, "metric",
+                             loom_metric_name(p.metric));
     if (json_object_get(body, "spec"))
       json_object_set(info, "spec", json_object_get(body, "spec"));
     if (dp)
@@ -237,8 +247,17 @@ struct list_ctx {
 
 static void list_cb(void *ud, const struct loom_vindex_desc *d) {
   struct list_ctx *c = ud;
-  json_array_append_new(c->arr,
-                        index_model(loom_http_header(c->req, "Host"), d));
+  json_t *m = index_model(loom_http_header(c->req, "Host"), d);
+  /* Pinecone client 9 refuses a whole list that holds an index without a
+   * dimension: such a one (its config.json lost, made before info.json
+   * kept the shape) is left out here; describe and delete still find it. */
+  if (!json_object_get(m, "dimension")) {
+    LOOM_WARN("index %s: dimension unknown (%s); left out of the list", d->name,
+              d->error);
+    json_decref(m);
+    return;
+  }
+  json_array_append_new(c->arr, m);
 }
 
 static void list_indexes(struct loom_http_req *req, void *ud) {
