@@ -40,7 +40,7 @@ json_rows=$(for _ in 1 2 3; do
   "$build/bench_models" "$base" "$runs" "$loops" json
 done)
 while read -r r; do row "loom" "$r"; done <<<"$json_rows"
-loom=$(sort -n -k4,4 <<<"$json_rows" | sed -n 2p)
+loom=$(sort -n -k4,4 <<<"$json_rows" | awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }')
 lg=""
 if (cd bench/models && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then
   lg=$(node bench/models/langgraph_bench.mjs "$base" "$lg_runs" 2>/dev/null)
@@ -48,7 +48,7 @@ if (cd bench/models && npm install --no-audit --no-fund --silent >/dev/null 2>&1
 else
   echo "langgraph.js: packages could not be installed; skipped"
 fi
-if [ -n "$lg" ] && [ "$lg_runs" = "$runs" ]; then
+if [ -n "$lg" ] && [ -n "$loom" ] && [ "$lg_runs" = "$runs" ]; then
   # columns: runs ok failed wall rss cpu (loom: the median row)
   read -r _ _ _ lw lr lc _ <<<"$loom"
   read -r _ _ _ jw jr jc _ <<<"$lg"

@@ -368,8 +368,10 @@ void api_executor_init(struct loom_app *app);
 void api_executor_kick(struct api_thread *t);
 
 /* Runs stateless run `r` (just made, not kicked) to its end, or until it
- * parks, on the calling loop thread: for quick graphs, where handing it to
- * the pool and back costs more than the run. `no_events`: nobody can read
+ * parks or has cost the thread API_QUICK_MS of CPU (then it yields at its
+ * next step and goes on on the pool), on the calling loop thread: for
+ * quick graphs, where handing it to the pool and back costs more than the
+ * run. `no_events`: nobody can read
  * its stream (a wait), so it makes none but metadata and end. Lock NOT
  * held. */
 void api_executor_run_here(struct api_run *r, bool no_events);

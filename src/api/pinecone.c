@@ -78,8 +78,8 @@ struct loom_vindexes *pc_indexes(void) {
 /* The index model Pinecone clients 6.x to 9.x read, from what is known
  * without loading the index. One whose store could not be opened is
  * InitializationFailed, not ready; when even its config.json is
- * unreadable, its dimension and metric come from info.json (written there
- * too since), or are left out. */
+ * unreadable, its dimension and metric come from info.json (where
+ * loom_vindexes_create keeps them too), or are left out. */
 static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
   char *url =
       loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", d->name);
@@ -217,10 +217,7 @@ static void create_index(struct cp_job *j) {
   } else {
     struct loom_vstore_params p = {.dim = (uint32_t)json_integer_value(dim),
                                    .metric = (enum loom_metric)m};
-    /* The shape once more beside config.json, so that an index whose
-     * config.json is lost is still described with it (index_model). */
-    json_t *info = json_pack("{s:i,s:s}", "dimension", (int)p.dim, "metric",
-                             loom_metric_name(p.metric));
+    json_t *info = json_object();
     if (json_object_get(body, "spec"))
       json_object_set(info, "spec", json_object_get(body, "spec"));
     if (dp)

@@ -465,7 +465,8 @@ static void create_and_reply(struct loom_http_req *req, const char *thread_id,
     api_fail(req, c.status, loom_err_code(c.e.code), "%s", c.e.message);
     json_decref(c.kw);
     loom_free(p);
-  } else if (c.here) { /* no hand-off: the answer is ready when it ends */
+  } else if (c.here) { /* no hand-off: the answer is ready when it ends
+                        * here (unless it parks or yields to the pool) */
     p->kw = c.kw;
     p->run = c.run;
     api_executor_run_here(c.run, reply == REPLY_WAIT);

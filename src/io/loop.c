@@ -6,7 +6,9 @@
  * wake-ups, so the async callback drains everything queued so far. A stop
  * is itself a post: it marks the loop stopping (new posts are refused),
  * closes the async handle, and lets uv_run return once the last handle is
- * closed and the last pool work reported back.
+ * closed and the last pool work reported back, or, when some handle is
+ * still active after a grace period (its owner forgot it), closes what is
+ * left with a warning, so a stop never hangs.
  */
 #include "io/loop.h"
 
@@ -28,6 +30,7 @@ struct post {
 struct loom_loop {
   uv_loop_t uv;
   uv_async_t wake;
+  uv_timer_t grace; /* started by the stop; ends a stop that drags on */
   pthread_t thread;
   char name[16];
   unsigned index;
@@ -82,6 +85,7 @@ static void *thread_main(void *arg) {
   uv_run(&loop->uv, UV_RUN_DEFAULT);
   /* Only the closed async handle kept it alive; run posts that raced. */
   drain(loop);
+  uv_close((uv_handle_t *)&loop->grace, NULL);
   if (uv_loop_alive(&loop->uv)) {
     uv_walk(&loop->uv, close_leftover_cb, NULL);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
@@ -122,14 +126,25 @@ loom_err loom_loop_new(const char *name, struct loom_loop **out) {
   return start(name, 0, out);
 }
 
-/* The last post: whatever handle is still active now was left open by
- * its owner (who should have closed it before freeing the loop); uv_stop
- * makes uv_run return anyway, so thread_main closes it with a warning
- * instead of polling it forever. Pool work still reports back. */
+/* How long a stopping loop waits for handles still active (a webhook
+ * call in flight) before it closes them. */
+#define STOP_GRACE_MS 2000
+
+static void grace_cb(uv_timer_t *t) {
+  LOOM_WARN("loop %s: handles still active %d ms after the stop",
+            ((struct loom_loop *)t->data)->name, STOP_GRACE_MS);
+  uv_stop(t->loop);
+}
+
+/* The last post. The grace timer does not keep the loop alive (unref):
+ * when every other handle closes in time, uv_run returns without it. */
 static void stop_cb(struct loom_loop *loop, void *arg) {
   (void)arg;
   uv_close((uv_handle_t *)&loop->wake, NULL);
-  uv_stop(&loop->uv);
+  uv_timer_init(&loop->uv, &loop->grace);
+  loop->grace.data = loop;
+  uv_timer_start(&loop->grace, grace_cb, STOP_GRACE_MS, 0);
+  uv_unref((uv_handle_t *)&loop->grace);
 }
 
 void loom_loop_free(struct loom_loop *loop) {

@@ -147,13 +147,14 @@ loom_err loom_loop_share_push(struct loom_loop_share *s,
                               loom_loop_share_fn_cb fn) {
   item->fn = fn;
   item->taken_by = NULL;
-  item->next = NULL;
-  item->queued = true;
+  item->queued = false; /* until it is in the list: a refused item is not */
   pthread_mutex_lock(&s->lock);
   if (s->closing) {
     pthread_mutex_unlock(&s->lock);
     return LOOM_ERR_UNAVAILABLE;
   }
+  item->queued = true;
+  item->next = NULL;
   item->prev = s->tail;
   if (s->tail)
     s->tail->next = item;

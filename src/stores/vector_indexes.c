@@ -205,6 +205,10 @@ loom_err loom_vindexes_create(struct loom_vindexes *r, const char *name,
     goto out;
   }
   json_t *copy = info ? json_deep_copy(info) : json_object();
+  /* The shape once more beside config.json, so that an index whose
+   * config.json is lost can still be described with it. */
+  json_object_set_new(copy, "dimension", json_integer(p->dim));
+  json_object_set_new(copy, "metric", json_string(loom_metric_name(p->metric)));
   struct loom_vstore *s;
   err = loom_vstore_open(sub, p, &s, e);
   if (!err && (err = write_info(sub, copy, e)))

@@ -1,7 +1,8 @@
 /*
  * vector_indexes — the named vector indexes of one loom: a directory with
  * one vector store (vector_store.h) per index, plus each index's
- * descriptive settings (deletion protection, tags) in info.json.
+ * descriptive settings (deletion protection, tags, and its dimension and
+ * metric once more, for when config.json is lost) in info.json.
  *
  * Lazy: opening lists the index directories and reads each one's
  * config.json and info.json only; an index's store is loaded the first
@@ -39,7 +40,7 @@ void loom_vindexes_close(struct loom_vindexes *r);
 /*
  * Creates index `name` (lower-case letters, digits and '-', 1 to 45
  * characters) with `p` and the settings object `info` (may be NULL;
- * borrowed). LOOM_ERR_INVALID for a bad name or parameters (message says
+ * borrowed; "dimension" and "metric" are added from `p`). LOOM_ERR_INVALID for a bad name or parameters (message says
  * which), LOOM_ERR_EXISTS when taken.
  */
 loom_err loom_vindexes_create(struct loom_vindexes *r, const char *name,
