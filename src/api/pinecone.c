@@ -381,6 +381,7 @@ loom_err loom_api_pinecone_routes(struct loom_http_router *router,
     loom_free(dir);
     if (err)
       return err;
+    loom_vindexes_warm(indexes); /* served while they load */
   }
   static const struct cp_route writes[] = {
       {"POST", "/indexes", create_index},

@@ -58,6 +58,9 @@ struct loom_vindexes {
   pthread_cond_t pin_cv;
   struct vindex **v;
   size_t n, cap;
+  pthread_t warmer; /* loom_vindexes_warm's thread, joined by close */
+  bool warming;
+  atomic_bool closing; /* the warmer stops between two indexes */
 };
 
 static bool valid_name(const char *name) {
@@ -172,9 +175,40 @@ loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
   return LOOM_OK;
 }
 
+/* Loads every index there is now, one after the other, as a request
+ * would (a failed one stays failed until a request retries it). */
+static void *warm_main(void *arg) {
+  struct loom_vindexes *r = arg;
+  pthread_rwlock_rdlock(&r->lock);
+  size_t n = r->n;
+  char **names = loom_calloc(n ? n : 1, sizeof *names);
+  for (size_t i = 0; i < n; i++)
+    names[i] = loom_strdup(r->v[i]->name);
+  pthread_rwlock_unlock(&r->lock);
+  for (size_t i = 0; i < n; i++) {
+    struct loom_vstore *vs =
+        atomic_load(&r->closing)
+            ? NULL
+            : loom_vindexes_acquire(r, names[i], NULL, NULL);
+    if (vs)
+      loom_vindexes_release(r, vs);
+    loom_free(names[i]);
+  }
+  loom_free(names);
+  return NULL;
+}
+
+void loom_vindexes_warm(struct loom_vindexes *r) {
+  if (!r->warming)
+    r->warming = pthread_create(&r->warmer, NULL, warm_main, r) == 0;
+}
+
 void loom_vindexes_close(struct loom_vindexes *r) {
   if (!r)
     return;
+  atomic_store(&r->closing, true);
+  if (r->warming)
+    pthread_join(r->warmer, NULL);
   for (size_t i = 0; i < r->n; i++)
     free_entry(r->v[i]);
   loom_free(r->v);

@@ -40,8 +40,8 @@ void loom_vindexes_close(struct loom_vindexes *r);
 /*
  * Creates index `name` (lower-case letters, digits and '-', 1 to 45
  * characters) with `p` and the settings object `info` (may be NULL;
- * borrowed; "dimension" and "metric" are added from `p`). LOOM_ERR_INVALID for a bad name or parameters (message says
- * which), LOOM_ERR_EXISTS when taken.
+ * borrowed; "dimension" and "metric" are added from `p`). LOOM_ERR_INVALID for
+ * a bad name or parameters (message says which), LOOM_ERR_EXISTS when taken.
  */
 loom_err loom_vindexes_create(struct loom_vindexes *r, const char *name,
                               const struct loom_vstore_params *p,
@@ -58,6 +58,14 @@ loom_err loom_vindexes_delete(struct loom_vindexes *r, const char *name,
 loom_err loom_vindexes_configure(struct loom_vindexes *r, const char *name,
                                  const json_t *info,
                                  struct loom_error *e) LOOM_MUST_USE;
+
+/*
+ * Starts loading every index on a thread of its own, one after the other,
+ * so a server's first requests rarely wait for a load (a load holds the
+ * thread that waits for it, and libuv's pool has few). Once per table;
+ * loom_vindexes_close stops it between two indexes and joins it.
+ */
+void loom_vindexes_warm(struct loom_vindexes *r);
 
 /*
  * The store of index `name`, pinned, loaded first if this is its first

@@ -545,6 +545,49 @@ static void first_acquires_load_once(void **state) {
   free(dir);
 }
 
+/* Whether index `name` is loaded, and why its last load failed. */
+static bool loaded(struct loom_vindexes *ix, const char *name, char *why) {
+  struct loom_vindex_desc d;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_describe(ix, name, &d, &e), LOOM_OK);
+  json_decref(d.info);
+  strcpy(why, d.error);
+  return d.loaded;
+}
+
+/* Warming loads every index on its own thread, with no request asking;
+ * one that cannot load is left failed, the others served; closing while
+ * it runs waits for it. */
+static void warm_loads_in_background(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  static const char *const names[] = {"one", "two", "broken"};
+  make_indexes(dir, names, 3);
+  put_file(dir, "broken", "ns-.snap", "garbage");
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  char why[400];
+  assert_false(loaded(ix, "one", why));
+  loom_vindexes_warm(ix);
+  for (int tries = 0;
+       tries < 500 && !(loaded(ix, "one", why) && loaded(ix, "two", why) &&
+                        (loaded(ix, "broken", why), *why));
+       tries++)
+    usleep(10000);
+  assert_true(loaded(ix, "one", why));
+  assert_true(loaded(ix, "two", why));
+  assert_false(loaded(ix, "broken", why));
+  assert_non_null(strstr(why, "ns-.snap"));
+  loom_vindexes_close(ix);
+  /* Closed at once after starting: joins the warmer, whatever it did. */
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  loom_vindexes_warm(ix);
+  loom_vindexes_close(ix);
+  rm_rf(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(create_delete_under_queries),
@@ -554,6 +597,7 @@ int main(void) {
       cmocka_unit_test(namespaces_under_queries),
       cmocka_unit_test(corrupt_index_fails_alone),
       cmocka_unit_test(first_acquires_load_once),
+      cmocka_unit_test(warm_loads_in_background),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
