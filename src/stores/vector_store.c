@@ -15,10 +15,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +37,7 @@ struct ns_entry {
 
 struct loom_vstore {
   char *dir;
+  int owner_fd; /* DIR/lock, flock'ed while open; -1 before */
   struct loom_vstore_params p;
   struct loom_vwal *wal;
   uint64_t lsn; /* last LSN assigned */
@@ -256,11 +259,36 @@ static loom_err load_snapshots(struct loom_vstore *s, struct loom_error *e) {
   return result;
 }
 
+/* One owner per store directory, other processes included: a second one
+ * (loom ingest or loom search beside loom serve) replaying the WAL would
+ * cut off the tail the first is appending, and appending too would
+ * interleave records. An flock on DIR/lock, held until close, refuses
+ * it; the kernel drops the lock with a process that dies. */
+static loom_err take_ownership(struct loom_vstore *s, struct loom_error *e) {
+  char *path = loom_asprintf("%s/lock", s->dir);
+  s->owner_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  loom_free(path);
+  if (s->owner_fd < 0)
+    return loom_error_set(e, LOOM_ERR_IO, "cannot open %s/lock: %s", s->dir,
+                          strerror(errno));
+  if (flock(s->owner_fd, LOCK_EX | LOCK_NB) == 0)
+    return LOOM_OK;
+  return errno == EWOULDBLOCK
+             ? loom_error_set(e, LOOM_ERR_CONFLICT,
+                              "vector store %s is open elsewhere (another "
+                              "loom process, such as loom serve, has it); "
+                              "use that one, or stop it first",
+                              s->dir)
+             : loom_error_set(e, LOOM_ERR_IO, "cannot lock %s/lock: %s", s->dir,
+                              strerror(errno));
+}
+
 loom_err loom_vstore_open(const char *dir,
                           const struct loom_vstore_params *create,
                           struct loom_vstore **out, struct loom_error *e) {
   struct loom_vstore *s = LOOM_NEW(struct loom_vstore);
   s->dir = loom_strdup(dir);
+  s->owner_fd = -1;
   pthread_mutex_init(&s->write_lock, NULL);
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
@@ -301,6 +329,8 @@ loom_err loom_vstore_open(const char *dir,
   s->p.wal_max_bytes =
       create && create->wal_max_bytes ? create->wal_max_bytes : 64u << 20;
   if (!result)
+    result = take_ownership(s, e);
+  if (!result)
     result = load_snapshots(s, e);
   uint64_t wal_lsn = 0;
   if (!result)
@@ -336,6 +366,8 @@ void loom_vstore_close(struct loom_vstore *s) {
   loom_free(s->ns);
   pthread_mutex_destroy(&s->write_lock);
   pthread_rwlock_destroy(&s->table_lock);
+  if (s->owner_fd >= 0)
+    close(s->owner_fd); /* the last: the next owner may start at once */
   loom_free(s->dir);
   loom_free(s);
 }

@@ -151,3 +151,35 @@ test("loom search works beside a corrupt index and names the broken one", async 
   assert.equal(r.code, 1);
   assert.match(r.err, /index 'other' could not be opened: .*\.snap/);
 });
+
+// An index has one owner at a time, across processes: while `loom serve`
+// holds it, `loom ingest` and `loom search` on the same data directory are
+// refused and say why (a second process replaying the log would cut off
+// what the server is appending); once the server stops they work.
+test("loom ingest and loom search refuse an index that loom serve holds", async () => {
+  const data = path.join(dir, "data-owned");
+  const hash = { LOOM_EMBED_MODEL: "" };
+  let r = loom(data, hash, "ingest", path.join(dir, "owls.txt"), "--index", "kb", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  const server = await startLoom({ dataDir: data, env: hash });
+  try {
+    // The server loads its indexes in the background once started.
+    for (let i = 0; i < 100; i++) {
+      r = loom(data, hash, "search", "owls", "--index", "kb", "--data-dir", data);
+      if (r.code !== 0) break;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    assert.equal(r.code, 1);
+    assert.match(r.err, /open elsewhere \(another loom process, such as loom serve, has it\)/);
+    r = loom(data, hash, "ingest", path.join(dir, "bread.txt"), "--index", "kb", "--data-dir", data);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /open elsewhere/);
+  } finally {
+    await server.stop({ keepData: true });
+  }
+  r = loom(data, hash, "ingest", path.join(dir, "bread.txt"), "--index", "kb", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  r = loom(data, hash, "search", "yeast", "--index", "kb", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(JSON.parse(r.out)[0].source, /bread\.txt$/);
+});

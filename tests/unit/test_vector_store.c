@@ -176,6 +176,24 @@ static void restart_keeps_everything(void **state) {
   }
 }
 
+/* A store directory has one owner at a time: a second open (here in the
+ * same process; another process is refused the same way) gets a
+ * conflict that says so, and the directory is free again once closed. */
+static void one_owner_at_a_time(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  struct loom_vstore *s = open_store(dir, 0), *again = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_vstore_open(dir, NULL, &again, &e), LOOM_ERR_CONFLICT);
+  assert_null(again);
+  assert_non_null(strstr(e.message, "open elsewhere"));
+  loom_vstore_close(s);
+  s = open_store(dir, 0);
+  loom_vstore_close(s);
+  rm_rf(dir);
+  free(dir);
+}
+
 /* A new store walks int8 copies and answers with exact distances; one
  * created walking floats keeps its floats when reopened with the default;
  * config.json says which. */
@@ -315,6 +333,7 @@ static void kill9_loses_no_acknowledged_write(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(restart_keeps_everything),
+      cmocka_unit_test(one_owner_at_a_time),
       cmocka_unit_test(new_stores_walk_int8_old_ones_keep_floats),
       cmocka_unit_test(torn_log_tail_is_ignored),
       cmocka_unit_test(kill9_loses_no_acknowledged_write),
