@@ -8,24 +8,34 @@ import assert from "node:assert/strict";
 import { spinGraph } from "./graphs.mjs";
 import { startLoom } from "./harness.mjs";
 
+// Starts the run `start()` makes, asks /healthz a tenth of a second later
+// (the run's request is in first; it takes far longer), and checks that
+// the health answer came first: on a held loop it would follow the run's.
+// Returns the run's answer.
+async function loopAnswersDuring(loom, start) {
+  const order = [];
+  const run = start().then(async (res) => { order.push("run"); return res.json(); });
+  await new Promise((r) => setTimeout(r, 100));
+  const ok = await fetch(`${loom.url}/healthz`);
+  order.push("healthz");
+  assert.equal(ok.status, 200);
+  const result = await run;
+  assert.deepEqual(order, ["healthz", "run"]);
+  return result;
+}
+
+const wait = (loom, body) => fetch(`${loom.url}/runs/wait`, {
+  method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+});
+
 test("a long stateless wait leaves its loop free for other requests", async () => {
   const loom = await startLoom({ env: { LOOM_THREADS: "1" } });
   try {
     const put = await fetch(`${loom.url}/graphs/spin`, { method: "PUT", body: spinGraph(200000) });
     assert.equal(put.status, 201);
-    const order = [];
-    const long = fetch(`${loom.url}/runs/wait`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ assistant_id: "spin", input: {}, config: { recursion_limit: 1000000 } }),
-    }).then(async (res) => { order.push("run"); return res.json(); });
-    // Its request is in before this one (the run takes seconds; this waits
-    // a tenth of one): on a held loop this answer would follow the run's.
-    await new Promise((r) => setTimeout(r, 100));
-    const ok = await fetch(`${loom.url}/healthz`);
-    order.push("healthz");
-    assert.equal(ok.status, 200);
-    assert.equal((await long).i, 200000);
-    assert.deepEqual(order, ["healthz", "run"]);
+    const out = await loopAnswersDuring(loom, () =>
+      wait(loom, { assistant_id: "spin", input: {}, config: { recursion_limit: 1000000 } }));
+    assert.equal(out.i, 200000);
   } finally {
     await loom.stop();
   }
@@ -46,17 +56,8 @@ test("the first run of a heavy Lua graph leaves its loop free too", async () => 
       '  - "work -> END: i >= 10"',
     ].join("\n");
     assert.equal((await fetch(`${loom.url}/graphs/heavy`, { method: "PUT", body: heavy })).status, 201);
-    const order = [];
-    const long = fetch(`${loom.url}/runs/wait`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ assistant_id: "heavy", input: {} }),
-    }).then(async (res) => { order.push("run"); return res.json(); });
-    await new Promise((r) => setTimeout(r, 100)); // its request is in first
-    const ok = await fetch(`${loom.url}/healthz`);
-    order.push("healthz");
-    assert.equal(ok.status, 200);
-    assert.equal((await long).i, 10);
-    assert.deepEqual(order, ["healthz", "run"]);
+    const out = await loopAnswersDuring(loom, () => wait(loom, { assistant_id: "heavy", input: {} }));
+    assert.equal(out.i, 10);
   } finally {
     await loom.stop();
   }
@@ -78,21 +79,12 @@ test("a quick graph's run that its input makes heavy gives its loop back", async
       '  - "work -> END: i >= 10"',
     ].join("\n");
     assert.equal((await fetch(`${loom.url}/graphs/adaptive`, { method: "PUT", body: adaptive })).status, 201);
-    const wait = (n) => fetch(`${loom.url}/runs/wait`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ assistant_id: "adaptive", input: { n } }),
-    });
+    const adaptiveRun = (n) => wait(loom, { assistant_id: "adaptive", input: { n } });
     // Light runs prove the graph quick: from the fourth on, its waits run
     // on the request's loop.
-    for (let k = 0; k < 5; k++) assert.equal((await (await wait(10)).json()).i, 10);
-    const order = [];
-    const long = wait(3000000).then(async (res) => { order.push("run"); return res.json(); });
-    await new Promise((r) => setTimeout(r, 100)); // its request is in first
-    const ok = await fetch(`${loom.url}/healthz`);
-    order.push("healthz");
-    assert.equal(ok.status, 200);
-    assert.equal((await long).i, 10);
-    assert.deepEqual(order, ["healthz", "run"]);
+    for (let k = 0; k < 5; k++) assert.equal((await (await adaptiveRun(10)).json()).i, 10);
+    const out = await loopAnswersDuring(loom, () => adaptiveRun(3000000));
+    assert.equal(out.i, 10);
   } finally {
     await loom.stop();
   }

@@ -26,6 +26,7 @@
 
 #include "core/alloc.h"
 #include "stores/vector_indexes.h"
+#include "tmp_dir.h"
 
 enum { DIM = 32, VECTORS = 2000, READERS = 4 };
 
@@ -40,18 +41,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *tmpdir(void) {
-  char *d = strdup("/tmp/loom-vindexes-XXXXXX");
-  assert_non_null(mkdtemp(d));
-  return d;
-}
-
-static void rm_rf(const char *d) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-  assert_int_equal(system(cmd), 0);
 }
 
 static void vec(uint32_t seed, float *v) {
@@ -137,7 +126,7 @@ static void stop_load(struct load *l, pthread_t *t) {
 /* Creating and deleting other indexes while four threads query one. */
 static void create_delete_under_queries(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   struct loom_vindexes *ix;
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
@@ -167,7 +156,7 @@ static void create_delete_under_queries(void **state) {
   assert_int_equal(atomic_load(&l.answered), atomic_load(&l.queries));
   assert_null(loom_vindexes_acquire(ix, "other", NULL, NULL));
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -175,7 +164,7 @@ static void create_delete_under_queries(void **state) {
  * queries after it find no index. */
 static void delete_busy_index(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   struct loom_vindexes *ix;
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
@@ -203,7 +192,7 @@ static void delete_busy_index(void **state) {
   assert_int_not_equal(access(sub, F_OK), 0);
   loom_free(sub);
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -227,7 +216,7 @@ static void *delete_thread(void *arg) {
  * indexes are created and deleted without waiting. */
 static void delete_waits_for_its_request_only(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   struct loom_vindexes *ix;
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
@@ -264,7 +253,7 @@ static void delete_waits_for_its_request_only(void **state) {
   assert_int_equal(d.err, LOOM_OK);
   assert_int_equal(loom_vindexes_delete(ix, "held", &e), LOOM_ERR_NOT_FOUND);
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -272,7 +261,7 @@ static void delete_waits_for_its_request_only(void **state) {
  * request sees the new ones, which survive a reopen. */
 static void configure_while_read(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   struct loom_vindexes *ix;
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
@@ -306,7 +295,7 @@ static void configure_while_read(void **state) {
   loom_vindexes_release(ix, s);
   json_decref(seen);
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -314,7 +303,7 @@ static void configure_while_read(void **state) {
  * use: both finish promptly, and so does the write after them. */
 static void namespaces_under_queries(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   struct loom_vindexes *ix;
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
@@ -344,7 +333,7 @@ static void namespaces_under_queries(void **state) {
              READERS, added, dropped, wrote, BOUND_S);
   assert_int_equal(atomic_load(&l.answered), atomic_load(&l.queries));
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -431,7 +420,7 @@ static void make_indexes(const char *dir, const char *const *names, int n) {
  * enough for the next request; a failed or never-loaded index deletes. */
 static void corrupt_index_fails_alone(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   static const char *const names[] = {"good", "bad", "noconf", "idle"};
   make_indexes(dir, names, 4);
   char *snap = loom_asprintf("%s/bad/ns-.snap", dir);
@@ -475,7 +464,7 @@ static void corrupt_index_fails_alone(void **state) {
   loom_vindexes_close(ix);
   free(saved);
   loom_free(snap);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -515,7 +504,7 @@ static void race(struct race *r) {
  * get its error. */
 static void first_acquires_load_once(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   static const char *const names[] = {"big", "bad"};
   make_indexes(dir, names, 2);
   put_file(dir, "bad", "ns-.snap", "garbage");
@@ -541,7 +530,7 @@ static void first_acquires_load_once(void **state) {
   assert_int_equal(loom_vindexes_delete(ix, "bad", &e), LOOM_OK);
   assert_int_equal(loom_vindexes_delete(ix, "big", &e), LOOM_OK);
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -560,7 +549,7 @@ static bool loaded(struct loom_vindexes *ix, const char *name, char *why) {
  * it runs waits for it. */
 static void warm_loads_in_background(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vindexes");
   static const char *const names[] = {"one", "two", "broken"};
   make_indexes(dir, names, 3);
   put_file(dir, "broken", "ns-.snap", "garbage");
@@ -584,7 +573,7 @@ static void warm_loads_in_background(void **state) {
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   loom_vindexes_warm(ix);
   loom_vindexes_close(ix);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 

@@ -20,20 +20,9 @@
 #include <unistd.h>
 
 #include "stores/vector_store.h"
+#include "tmp_dir.h"
 
 enum { DIM = 8 };
-
-static char *tmpdir(void) {
-  char *d = strdup("/tmp/loom-vstore-XXXXXX");
-  assert_non_null(mkdtemp(d));
-  return d;
-}
-
-static void rm_rf(const char *d) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-  assert_int_equal(system(cmd), 0);
-}
 
 /* Deterministic values for an id, so a reader can check them. */
 static void values_for(const char *id, float *v) {
@@ -160,7 +149,7 @@ static void check_everything(struct loom_vstore *s) {
 static void restart_keeps_everything(void **state) {
   (void)state;
   for (int small_wal = 0; small_wal <= 1; small_wal++) {
-    char *dir = tmpdir();
+    char *dir = tmp_dir_new("loom-vstore");
     struct loom_vstore *s = open_store(dir, small_wal ? 4096 : 0);
     write_everything(s);
     check_everything(s);
@@ -171,7 +160,7 @@ static void restart_keeps_everything(void **state) {
     s = open_store(dir, 0); /* from snapshots only */
     check_everything(s);
     loom_vstore_close(s);
-    rm_rf(dir);
+    tmp_dir_remove(dir);
     free(dir);
   }
 }
@@ -181,7 +170,7 @@ static void restart_keeps_everything(void **state) {
  * conflict that says so, and the directory is free again once closed. */
 static void one_owner_at_a_time(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vstore");
   struct loom_vstore *s = open_store(dir, 0), *again = NULL;
   struct loom_error e = {0};
   assert_int_equal(loom_vstore_open(dir, NULL, &again, &e), LOOM_ERR_CONFLICT);
@@ -190,7 +179,7 @@ static void one_owner_at_a_time(void **state) {
   loom_vstore_close(s);
   s = open_store(dir, 0);
   loom_vstore_close(s);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
@@ -200,7 +189,7 @@ static void one_owner_at_a_time(void **state) {
 static void new_stores_walk_int8_old_ones_keep_floats(void **state) {
   (void)state;
   for (int fl = 0; fl <= 1; fl++) {
-    char *dir = tmpdir();
+    char *dir = tmp_dir_new("loom-vstore");
     struct loom_vstore_params p = {.dim = DIM,
                                    .metric = LOOM_METRIC_EUCLIDEAN,
                                    .walk = fl ? LOOM_VSTORE_WALK_FLOAT
@@ -234,14 +223,14 @@ static void new_stores_walk_int8_old_ones_keep_floats(void **state) {
     assert_true(json_is_boolean(json_object_get(config, "quantize")));
     assert_int_equal(json_is_true(json_object_get(config, "quantize")), !fl);
     json_decref(config);
-    rm_rf(dir);
+    tmp_dir_remove(dir);
     free(dir);
   }
 }
 
 static void torn_log_tail_is_ignored(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vstore");
   pid_t pid = fork();
   if (pid == 0) { /* write without a clean close, then vanish */
     struct loom_vstore *s = open_store(dir, 0);
@@ -277,13 +266,13 @@ static void torn_log_tail_is_ignored(void **state) {
   struct loom_vstore *none;
   snprintf(path, sizeof path, "%s/missing", dir);
   assert_int_equal(loom_vstore_open(path, NULL, &none, &e), LOOM_ERR_NOT_FOUND);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
 static void kill9_loses_no_acknowledged_write(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char *dir = tmp_dir_new("loom-vstore");
   int fds[2];
   assert_int_equal(pipe(fds), 0);
   pid_t pid = fork();
@@ -326,7 +315,7 @@ static void kill9_loses_no_acknowledged_write(void **state) {
       check_present(s, i % 2 ? "odd" : "", id);
     }
   loom_vstore_close(s);
-  rm_rf(dir);
+  tmp_dir_remove(dir);
   free(dir);
 }
 
