@@ -80,58 +80,6 @@ static void event_cb(const struct loom_event *ev, void *arg) {
     loom_run_cancel(x->engine);
 }
 
-/* ---- building the engine run from the body ---- */
-
-static const char **string_list(const json_t *v, size_t *n) {
-  *n = json_array_size(v);
-  const char **out = loom_calloc(*n ? *n : 1, sizeof *out);
-  for (size_t i = 0; i < *n; i++)
-    out[i] = json_string_value(json_array_get(v, i));
-  return out;
-}
-
-/* Unset means sync, where LangGraph's server means async: loom's steps
- * are short, so the writer thread that async hands each checkpoint to
- * costs more than it overlaps (measured: a 3-step run on a thread answers
- * 0.5-1 ms sooner with sync), and sync loses nothing in a crash. */
-static enum loom_durability durability(const char *s) {
-  if (s && !strcmp(s, "exit"))
-    return LOOM_DURABILITY_EXIT;
-  if (s && !strcmp(s, "async"))
-    return LOOM_DURABILITY_ASYNC;
-  return LOOM_DURABILITY_SYNC;
-}
-
-/* Also decides how the run starts: from its own last checkpoint when it
- * wrote one before a crash (its status may still read "pending": that
- * write is behind), otherwise from the start, with its input. */
-static void remember_start_checkpoint(struct api_run *r) {
-  struct loom_checkpoint *cp = NULL;
-  const char *by = NULL;
-  if (loom_store_get_checkpoint(app->store, API_TENANT, r->thread_id, "", NULL,
-                                &cp, NULL) == LOOM_OK) {
-    r->start_checkpoint = loom_strdup(cp->id);
-    by = json_string_value(json_object_get(cp->metadata, "run_id"));
-  }
-  r->recovered = by && !strcmp(by, r->id);
-  loom_checkpoint_free(cp);
-}
-
-/* As LangGraph does, checkpoints carry the run's metadata and ids, so
- * history can be filtered by run. */
-static json_t *checkpoint_metadata(const struct api_run *r) {
-  json_t *meta = json_deep_copy(r->metadata ? r->metadata : json_null());
-  if (!json_is_object(meta)) {
-    json_decref(meta);
-    meta = json_object();
-  }
-  json_object_set_new(meta, "run_id", json_string(r->id));
-  json_object_set_new(meta, "assistant_id", json_string(r->assistant_id));
-  json_object_set_new(meta, "graph_id", json_string(r->graph_id));
-  json_object_set_new(meta, "thread_id", json_string(r->thread_id));
-  return meta;
-}
-
 /* Engine stopped (on the run's side): keep what the API reports. */
 static void engine_done_cb(struct loom_run *run, void *arg) {
   struct exec *x = arg;
@@ -189,21 +137,6 @@ static void post_cancel_locked(struct exec *x) {
     (void)!loom_run_post(x->engine, cancel_cb, x);
 }
 
-/* Where the engine run starts: the checkpoint the body names (top-level
- * checkpoint_id first, then checkpoint.checkpoint_id), or the thread's
- * latest. A run recovered after a restart continues where its thread
- * stopped: its input or command was applied before. */
-static const char *start_checkpoint_id(const struct api_run *r) {
-  const json_t *kw = r->kwargs;
-  const json_t *cp =
-      json_object_get(json_object_get(kw, "checkpoint"), "checkpoint_id");
-  const char *checkpoint_id =
-      json_string_value(json_object_get(kw, "checkpoint_id"));
-  return r->recovered    ? NULL
-         : checkpoint_id ? checkpoint_id
-                         : json_string_value(cp);
-}
-
 /* The engine options from the run's body, but for the lists and metadata
  * that run_engine allocates (and frees once the engine run is made). */
 static struct loom_run_opts run_opts(struct exec *x) {
@@ -214,7 +147,7 @@ static struct loom_run_opts run_opts(struct exec *x) {
       .store = x->store,
       .tenant = API_TENANT,
       .thread_id = r->thread_id,
-      .checkpoint_id = start_checkpoint_id(r),
+      .checkpoint_id = api_run_start_checkpoint_id(r),
       .input = r->recovered || json_is_null(json_object_get(kw, "input"))
                    ? NULL
                    : json_object_get(kw, "input"),
@@ -222,9 +155,8 @@ static struct loom_run_opts run_opts(struct exec *x) {
       .recursion_limit =
           (int)json_integer_value(json_object_get(config, "recursion_limit")),
       /* In memory, sync costs nothing and saves the writer hand-off. */
-      .durability = x->own_store ? LOOM_DURABILITY_SYNC
-                                 : durability(json_string_value(
-                                       json_object_get(kw, "durability"))),
+      .durability =
+          x->own_store ? LOOM_DURABILITY_SYNC : api_run_durability(kw),
       .wake_cb = wake_cb,
       .yield_cb = yield_cb,
       .wake_arg = x,
@@ -262,15 +194,16 @@ static void engines_remove_locked(struct exec *x) {
 static bool run_engine(struct exec *x) {
   struct api_run *r = x->run;
   struct loom_run_opts opts = run_opts(x);
-  const char **before = string_list(
+  const char **before = api_string_list(
       json_object_get(r->kwargs, "interrupt_before"), &opts.ninterrupt_before);
-  const char **after = string_list(
+  const char **after = api_string_list(
       json_object_get(r->kwargs, "interrupt_after"), &opts.ninterrupt_after);
   opts.interrupt_before = before;
   opts.interrupt_after = after;
   /* Only checkpoints carry it: none kept, none shown, none needed. */
-  json_t *meta =
-      x->store || !opts.no_checkpoint_events ? checkpoint_metadata(r) : NULL;
+  json_t *meta = x->store || !opts.no_checkpoint_events
+                     ? api_run_checkpoint_metadata(r)
+                     : NULL;
   opts.metadata = meta;
   struct loom_run *engine = NULL;
   loom_err made = loom_run_new(x->graph->graph, &opts, &engine, &x->error);
@@ -375,16 +308,6 @@ static bool mark_running(struct exec *x) {
   return !skip;
 }
 
-/* Whether a run on a new thread reads checkpoints back (replay, command)
- * or has no input: else it keeps none. */
-static bool needs_store(const json_t *kw) {
-  const json_t *input = json_object_get(kw, "input");
-  const json_t *cmd = json_object_get(kw, "command");
-  return !input || json_is_null(input) || (cmd && !json_is_null(cmd)) ||
-         json_object_get(kw, "checkpoint_id") ||
-         json_object_get(kw, "checkpoint");
-}
-
 static void exec_work_cb(void *arg) {
   struct trip *t = arg;
   struct exec *x = t->x;
@@ -398,10 +321,11 @@ static void exec_work_cb(void *arg) {
   x->store = app->store;
   if (r->delete_thread) { /* a new thread: nothing before */
     x->own_store = true;
-    x->store = needs_store(r->kwargs) ? loom_engine_memstore_new() : NULL;
+    x->store =
+        api_run_needs_store(r->kwargs) ? loom_engine_memstore_new() : NULL;
     r->recovered = false; /* after a crash: from the input again */
   } else {
-    remember_start_checkpoint(r);
+    api_run_find_start(r, app->store);
   }
   x->graph = api_graph_get(r->graph_id);
   if (!x->graph) {

@@ -31,6 +31,7 @@
 #include "api/app.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "engine/engine.h"
 #include "io/http.h"
 #include "io/router.h"
 
@@ -336,6 +337,23 @@ struct api_watch *api_thread_watch_add(struct api_thread *t,
                                        void *userdata);
 /* Stops a run or thread watcher; safe while a wake-up is in flight. */
 void api_watch_remove(struct api_watch *w);
+
+/* ---- how a run's engine run starts, from its body (run_start.c) ---- */
+
+/* The strings of JSON array `v` (borrowed; NULL for non-strings), in a
+ * new array of *n (free it, not them). */
+const char **api_string_list(const json_t *v, size_t *n);
+/* The body's `durability` (unset: sync; see why there). */
+enum loom_durability api_run_durability(const json_t *kwargs);
+/* Sets r->start_checkpoint to the thread's latest checkpoint in `store`,
+ * and r->recovered when this very run wrote it (before a crash). */
+void api_run_find_start(struct api_run *r, struct loom_store *store);
+/* The run's metadata plus its ids, for its checkpoints (new). */
+json_t *api_run_checkpoint_metadata(const struct api_run *r);
+/* The checkpoint the body asks to start from, or NULL for the latest. */
+const char *api_run_start_checkpoint_id(const struct api_run *r);
+/* Whether a stateless run reads checkpoints back, so needs a store. */
+bool api_run_needs_store(const json_t *kw);
 
 /* ---- stream events from engine events (run_events.c) ---- */
 
