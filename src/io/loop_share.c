@@ -44,8 +44,9 @@ static void unlink_item(struct loom_loop_share *s,
 
 static void pull_cb(struct loom_loop *loop, void *arg);
 
-/* Under the lock: posts a pull to one loop that has none posted, starting
- * the search after `skip` (NULL: anywhere). False when none could be. */
+/* Under the lock: posts a pull to one loop other than `skip` (may be
+ * NULL) that has none posted, round robin from the last one woken. False
+ * when none could be. */
 static bool wake_one_locked(struct loom_loop_share *s,
                             const struct member *skip) {
   for (unsigned k = 0; k < s->n; k++) {
