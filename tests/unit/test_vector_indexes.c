@@ -123,13 +123,28 @@ static void stop_load(struct load *l, pthread_t *t) {
     pthread_join(t[i], NULL);
 }
 
+/* A table over a fresh directory (*dir); undo with table_done. */
+static struct loom_vindexes *table_new(char **dir) {
+  *dir = tmp_dir_new("loom-vindexes");
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  if (loom_vindexes_open(*dir, &ix, &e) != LOOM_OK)
+    fail_msg("open: %s", e.message);
+  return ix;
+}
+
+static void table_done(struct loom_vindexes *ix, char *dir) {
+  loom_vindexes_close(ix);
+  tmp_dir_remove(dir);
+  free(dir);
+}
+
 /* Creating and deleting other indexes while four threads query one. */
 static void create_delete_under_queries(void **state) {
   (void)state;
-  char *dir = tmp_dir_new("loom-vindexes");
-  struct loom_vindexes *ix;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
   struct loom_error e;
-  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   fill(ix, "busy");
   struct load l = {.ix = ix, .name = "busy"};
   pthread_t t[READERS];
@@ -155,19 +170,16 @@ static void create_delete_under_queries(void **state) {
   assert_true(during > 50 * READERS);
   assert_int_equal(atomic_load(&l.answered), atomic_load(&l.queries));
   assert_null(loom_vindexes_acquire(ix, "other", NULL, NULL));
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 /* Deleting the index the queries use: it finishes promptly, and the
  * queries after it find no index. */
 static void delete_busy_index(void **state) {
   (void)state;
-  char *dir = tmp_dir_new("loom-vindexes");
-  struct loom_vindexes *ix;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
   struct loom_error e;
-  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   fill(ix, "busy");
   struct load l = {.ix = ix, .name = "busy"};
   pthread_t t[READERS];
@@ -191,9 +203,7 @@ static void delete_busy_index(void **state) {
   char *sub = loom_asprintf("%s/busy", dir);
   assert_int_not_equal(access(sub, F_OK), 0);
   loom_free(sub);
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 struct deleter {
@@ -216,10 +226,9 @@ static void *delete_thread(void *arg) {
  * indexes are created and deleted without waiting. */
 static void delete_waits_for_its_request_only(void **state) {
   (void)state;
-  char *dir = tmp_dir_new("loom-vindexes");
-  struct loom_vindexes *ix;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
   struct loom_error e;
-  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   fill(ix, "held");
   struct loom_vstore *s = loom_vindexes_acquire(ix, "held", NULL, NULL);
   assert_non_null(s);
@@ -252,19 +261,16 @@ static void delete_waits_for_its_request_only(void **state) {
   assert_true(now_s() - t0 < BOUND_S);
   assert_int_equal(d.err, LOOM_OK);
   assert_int_equal(loom_vindexes_delete(ix, "held", &e), LOOM_ERR_NOT_FOUND);
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 /* Settings read by a request stay as they were when it started; the next
  * request sees the new ones, which survive a reopen. */
 static void configure_while_read(void **state) {
   (void)state;
-  char *dir = tmp_dir_new("loom-vindexes");
-  struct loom_vindexes *ix;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
   struct loom_error e;
-  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
   json_t *info = json_pack("{s:s}", "deletion_protection", "enabled");
   assert_int_equal(loom_vindexes_create(ix, "cfg", &p, info, &e), LOOM_OK);
@@ -294,19 +300,16 @@ static void configure_while_read(void **state) {
       "search");
   loom_vindexes_release(ix, s);
   json_decref(seen);
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 /* A new namespace and dropping one (deleteAll) in the index the queries
  * use: both finish promptly, and so does the write after them. */
 static void namespaces_under_queries(void **state) {
   (void)state;
-  char *dir = tmp_dir_new("loom-vindexes");
-  struct loom_vindexes *ix;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
   struct loom_error e;
-  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   fill(ix, "busy");
   struct load l = {.ix = ix, .name = "busy"};
   pthread_t t[READERS];
@@ -332,9 +335,7 @@ static void namespaces_under_queries(void **state) {
              "dropping it %.2f s and the next write %.2f s (bound %.1f s)",
              READERS, added, dropped, wrote, BOUND_S);
   assert_int_equal(atomic_load(&l.answered), atomic_load(&l.queries));
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 /* Writes `text` over DIR/NAME/FILE (or with text NULL, removes it). */
@@ -529,9 +530,7 @@ static void first_acquires_load_once(void **state) {
   /* No pin left behind by the failures: the delete does not wait. */
   assert_int_equal(loom_vindexes_delete(ix, "bad", &e), LOOM_OK);
   assert_int_equal(loom_vindexes_delete(ix, "big", &e), LOOM_OK);
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 /* Whether index `name` is loaded, and why its last load failed. */
@@ -572,9 +571,7 @@ static void warm_loads_in_background(void **state) {
   /* Closed at once after starting: joins the warmer, whatever it did. */
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
   loom_vindexes_warm(ix);
-  loom_vindexes_close(ix);
-  tmp_dir_remove(dir);
-  free(dir);
+  table_done(ix, dir);
 }
 
 int main(void) {
