@@ -24,6 +24,20 @@ async function loopAnswersDuring(loom, start) {
   return result;
 }
 
+// Ten steps, each a Lua loop of `n` turns: light or heavy by its input.
+const tenSteps = [
+  "name: work10",
+  "state:",
+  "  n: {type: integer}",
+  "  i: {type: integer, reducer: add, default: 0}",
+  "nodes:",
+  "  work: {lua: 'local s = 0 for k = 1, state.n do s = s + k % 7 end return { i = 1 }'}",
+  "edges:",
+  "  - START -> work",
+  '  - "work -> work: i < 10"',
+  '  - "work -> END: i >= 10"',
+].join("\n");
+
 const wait = (loom, body) => fetch(`${loom.url}/runs/wait`, {
   method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
 });
@@ -44,19 +58,8 @@ test("a long stateless wait leaves its loop free for other requests", async () =
 test("the first run of a heavy Lua graph leaves its loop free too", async () => {
   const loom = await startLoom({ env: { LOOM_THREADS: "1" } });
   try {
-    const heavy = [
-      "name: heavy",
-      "state:",
-      "  i: {type: integer, reducer: add, default: 0}",
-      "nodes:",
-      "  work: {lua: 'local s = 0 for k = 1, 1000000 do s = s + k % 7 end return { i = 1 }'}",
-      "edges:",
-      "  - START -> work",
-      '  - "work -> work: i < 10"',
-      '  - "work -> END: i >= 10"',
-    ].join("\n");
-    assert.equal((await fetch(`${loom.url}/graphs/heavy`, { method: "PUT", body: heavy })).status, 201);
-    const out = await loopAnswersDuring(loom, () => wait(loom, { assistant_id: "heavy", input: {} }));
+    assert.equal((await fetch(`${loom.url}/graphs/work10`, { method: "PUT", body: tenSteps })).status, 201);
+    const out = await loopAnswersDuring(loom, () => wait(loom, { assistant_id: "work10", input: { n: 1000000 } }));
     assert.equal(out.i, 10);
   } finally {
     await loom.stop();
@@ -66,20 +69,8 @@ test("the first run of a heavy Lua graph leaves its loop free too", async () => 
 test("a quick graph's run that its input makes heavy gives its loop back", async () => {
   const loom = await startLoom({ env: { LOOM_THREADS: "1" } });
   try {
-    const adaptive = [
-      "name: adaptive",
-      "state:",
-      "  n: {type: integer}",
-      "  i: {type: integer, reducer: add, default: 0}",
-      "nodes:",
-      "  work: {lua: 'local s = 0 for k = 1, state.n do s = s + k % 7 end return { i = 1 }'}",
-      "edges:",
-      "  - START -> work",
-      '  - "work -> work: i < 10"',
-      '  - "work -> END: i >= 10"',
-    ].join("\n");
-    assert.equal((await fetch(`${loom.url}/graphs/adaptive`, { method: "PUT", body: adaptive })).status, 201);
-    const adaptiveRun = (n) => wait(loom, { assistant_id: "adaptive", input: { n } });
+    assert.equal((await fetch(`${loom.url}/graphs/work10`, { method: "PUT", body: tenSteps })).status, 201);
+    const adaptiveRun = (n) => wait(loom, { assistant_id: "work10", input: { n } });
     // Light runs prove the graph quick: from the fourth on, its waits run
     // on the request's loop.
     for (let k = 0; k < 5; k++) assert.equal((await (await adaptiveRun(10)).json()).i, 10);
