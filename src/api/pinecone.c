@@ -37,6 +37,7 @@ static json_t *fail_body(unsigned status, const char *msg) {
                      : status == 409 ? "ALREADY_EXISTS"
                      : status == 403 ? "FORBIDDEN"
                      : status == 401 ? "UNAUTHENTICATED"
+                     : status == 503 ? "UNAVAILABLE"
                      : status >= 500 ? "INTERNAL"
                                      : "INVALID_ARGUMENT";
   return json_pack("{s:{s:s,s:s},s:i}", "error", "code", code, "message", msg,
@@ -66,6 +67,8 @@ unsigned pc_status(loom_err code) {
     return 413;
   case LOOM_ERR_FORBIDDEN:
     return 403;
+  case LOOM_ERR_UNAVAILABLE: /* an index whose store cannot be opened */
+    return 503;
   default:
     return 500;
   }

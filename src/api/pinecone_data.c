@@ -53,6 +53,7 @@ struct dp_job {
   char *gen_msg;
   char **listed; /* list: the page's ids (+1) copied out, and how many */
   size_t nlisted;
+  unsigned retry_after; /* with a 503: seconds until the index is retried */
 };
 
 static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...)
@@ -64,7 +65,11 @@ static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  int grpc = status == 404 ? 5 : status == 409 ? 6 : status >= 500 ? 13 : 3;
+  int grpc = status == 404   ? 5  /* NOT_FOUND */
+             : status == 409 ? 6  /* ALREADY_EXISTS */
+             : status == 503 ? 14 /* UNAVAILABLE */
+             : status >= 500 ? 13 /* INTERNAL */
+                             : 3; /* INVALID_ARGUMENT */
   if (j->reply)
     json_decref(j->reply);
   j->status = status;
@@ -80,14 +85,24 @@ static void respond(struct dp_job *j, unsigned status, json_t *reply) {
 }
 
 /* The index of the request, pinned (loaded on its first use); answers
- * 404 if absent, 500 saying why if its store cannot be opened. */
+ * 404 if absent, 503 saying why if its store cannot be opened (the index
+ * exists but cannot serve until its files are fixed), with Retry-After
+ * set to the end of loom's backoff window: asking sooner gets the same
+ * answer. */
 static struct loom_vstore *acquire(struct dp_job *j) {
   struct loom_error e;
-  struct loom_vstore *s =
-      loom_vindexes_acquire(pc_indexes(), j->index ? j->index : "", NULL, &e);
-  if (!s)
-    dp_fail(j, pc_status(e.code), "%s", e.message);
-  return s;
+  const char *name = j->index ? j->index : "";
+  struct loom_vstore *s = loom_vindexes_acquire(pc_indexes(), name, NULL, &e);
+  if (s)
+    return s;
+  dp_fail(j, pc_status(e.code), "%s", e.message);
+  struct loom_vindex_desc d;
+  if (e.code == LOOM_ERR_UNAVAILABLE &&
+      loom_vindexes_describe(pc_indexes(), name, &d, NULL) == LOOM_OK) {
+    j->retry_after = (unsigned)((d.retry_in_ms + 999) / 1000);
+    json_decref(d.info);
+  }
+  return NULL;
 }
 
 static void release(struct loom_vstore *s) {
@@ -527,6 +542,11 @@ static void job_work_cb(void *arg) {
 
 static void job_done_cb(struct loom_http_req *req, void *arg) {
   struct dp_job *j = arg;
+  if (req && j->status == 503) {
+    char secs[16];
+    snprintf(secs, sizeof secs, "%u", j->retry_after ? j->retry_after : 1);
+    loom_http_header_add(req, "Retry-After", secs);
+  }
   if (req && j->gen_code)
     loom_http_respond_error(req, j->status, j->gen_code, "%s", j->gen_msg);
   else if (req && j->reply)

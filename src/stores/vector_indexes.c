@@ -12,8 +12,11 @@
  * with only the entry's mutex taken around the state changes (`loading`
  * set, then the result published); requests arriving meanwhile wait on
  * the entry's condition for that load's result. A failed load keeps its
- * message, and the next request (not one that waited for it) tries
- * again. Once loaded the store pointer is read without the mutex. Create
+ * message and starts a backoff window (1 s, doubling per consecutive
+ * failure up to 60 s, on r->now_ns): requests within it get the kept
+ * message at once, without touching the files, and the first request
+ * after it tries again (not one that waited for a load). Once loaded
+ * the store pointer is read without the mutex. Create
  * opens the new store before taking the table; delete marks the entry
  * gone (no new pins), waits for the pins on that index only (a load in
  * progress holds one), then removes it and its files. An entry's info is
@@ -32,6 +35,9 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
+
+#define NS_PER_MS 1000000ull
 
 struct vindex {
   char *name;
@@ -44,7 +50,9 @@ struct vindex {
   bool loading;
   bool has_params;
   struct loom_vstore_params params;
-  char *why; /* why the last load failed, or NULL */
+  char *why;         /* why the last load failed, or NULL */
+  uint64_t retry_at; /* with why: no load before this (r->now_ns) */
+  uint64_t backoff;  /* the window the last failure set; 0 after success */
 };
 
 struct loom_vindexes {
@@ -60,7 +68,8 @@ struct loom_vindexes {
   size_t n, cap;
   pthread_t warmer; /* loom_vindexes_warm's thread, joined by close */
   bool warming;
-  atomic_bool closing; /* the warmer stops between two indexes */
+  atomic_bool closing;      /* the warmer stops between two indexes */
+  uint64_t (*now_ns)(void); /* the backoff's clock (monotonic) */
 };
 
 static bool valid_name(const char *name) {
@@ -166,6 +175,7 @@ loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
   pthread_mutex_init(&r->admin, NULL);
   pthread_mutex_init(&r->pin_mu, NULL);
   pthread_cond_init(&r->pin_cv, NULL);
+  r->now_ns = loom_clock_mono_ns;
   struct dirent *de;
   while ((de = readdir(d)))
     if (valid_name(de->d_name))
@@ -201,6 +211,11 @@ static void *warm_main(void *arg) {
 void loom_vindexes_warm(struct loom_vindexes *r) {
   if (!r->warming)
     r->warming = pthread_create(&r->warmer, NULL, warm_main, r) == 0;
+}
+
+void loom_vindexes_set_clock(struct loom_vindexes *r,
+                             uint64_t (*now_ns)(void)) {
+  r->now_ns = now_ns ? now_ns : loom_clock_mono_ns;
 }
 
 void loom_vindexes_close(struct loom_vindexes *r) {
@@ -353,6 +368,36 @@ static void unpin(struct loom_vindexes *r, struct vindex *v) {
   }
 }
 
+/* Records the outcome of a load of `v` (v->mu held): a failure keeps
+ * `why` and widens the backoff window (LOOM_VINDEX_RETRY_MIN_MS, doubled
+ * per consecutive failure, at most LOOM_VINDEX_RETRY_MAX_MS), so a client
+ * hammering a broken index costs loom one read of its files per window,
+ * not one per request; a success forgets both. */
+static void note_load(struct loom_vindexes *r, struct vindex *v,
+                      const char *why) {
+  loom_free(v->why);
+  v->why = why ? loom_strdup(why) : NULL;
+  if (!why) {
+    v->backoff = v->retry_at = 0;
+    return;
+  }
+  const uint64_t lo = LOOM_VINDEX_RETRY_MIN_MS * NS_PER_MS,
+                 hi = LOOM_VINDEX_RETRY_MAX_MS * NS_PER_MS;
+  v->backoff = v->backoff ? v->backoff * 2 : lo;
+  if (v->backoff > hi)
+    v->backoff = hi;
+  v->retry_at = r->now_ns() + v->backoff;
+}
+
+/* Milliseconds until `v` may be loaded again (v->mu held); 0: now. */
+static uint64_t retry_in_ms(struct loom_vindexes *r, const struct vindex *v) {
+  if (!v->why || !v->retry_at)
+    return 0;
+  uint64_t now = r->now_ns();
+  return v->retry_at > now ? (v->retry_at - now + NS_PER_MS - 1) / NS_PER_MS
+                           : 0;
+}
+
 /* Loads v's store (v is pinned); with v->mu held on entry and exit, not
  * during the load itself. */
 static struct loom_vstore *load_locked(struct loom_vindexes *r,
@@ -365,8 +410,7 @@ static struct loom_vstore *load_locked(struct loom_vindexes *r,
   loom_err err = loom_vstore_open(sub, NULL, &s, &le);
   loom_free(sub);
   pthread_mutex_lock(&v->mu);
-  loom_free(v->why);
-  v->why = err ? loom_strdup(le.message) : NULL;
+  note_load(r, v, err ? le.message : NULL);
   if (!err) {
     v->params = *loom_vstore_params(s);
     v->has_params = true;
@@ -378,7 +422,9 @@ static struct loom_vstore *load_locked(struct loom_vindexes *r,
 }
 
 /* v's store (v is pinned), loaded by this call if nobody else is loading
- * it; a request that finds a load in progress waits for its result. */
+ * it and its backoff window is over; a request that finds a load in
+ * progress waits for its result, one within the window gets the last
+ * failure's reason without a load. */
 static struct loom_vstore *load(struct loom_vindexes *r, struct vindex *v,
                                 struct loom_error *e) {
   struct loom_vstore *s = atomic_load_explicit(&v->store, memory_order_acquire);
@@ -389,12 +435,17 @@ static struct loom_vstore *load(struct loom_vindexes *r, struct vindex *v,
     while (v->loading)
       pthread_cond_wait(&v->loaded_cv, &v->mu);
     s = atomic_load(&v->store);
-  } else if (!(s = atomic_load(&v->store))) {
+  } else if (!(s = atomic_load(&v->store)) && retry_in_ms(r, v) == 0) {
     s = load_locked(r, v);
   }
+  /* Unavailable, not an I/O error: the index exists and may serve once
+   * its files are fixed, which the message says when is looked at. */
   if (!s)
-    loom_error_set(e, LOOM_ERR_IO, "index '%s' could not be opened: %s",
-                   v->name, v->why ? v->why : "unknown error");
+    loom_error_set(e, LOOM_ERR_UNAVAILABLE,
+                   "index '%s' could not be opened: %s (next attempt in "
+                   "%.1f s)",
+                   v->name, v->why ? v->why : "unknown error",
+                   (double)retry_in_ms(r, v) / 1000.0);
   pthread_mutex_unlock(&v->mu);
   return s;
 }
@@ -440,15 +491,18 @@ void loom_vindexes_release(struct loom_vindexes *r, struct loom_vstore *s) {
 }
 
 /* What is known of `v` (info borrowed); the caller holds the table. */
-static void describe(struct vindex *v, struct loom_vindex_desc *d) {
+static void describe(struct loom_vindexes *r, struct vindex *v,
+                     struct loom_vindex_desc *d) {
   pthread_mutex_lock(&v->mu);
   *d = (struct loom_vindex_desc){.name = v->name,
                                  .has_params = v->has_params,
                                  .params = v->params,
                                  .info = v->info,
                                  .loaded = atomic_load(&v->store) != NULL};
-  if (v->why && !d->loaded)
+  if (v->why && !d->loaded) {
     snprintf(d->error, sizeof d->error, "%s", v->why);
+    d->retry_in_ms = retry_in_ms(r, v);
+  }
   pthread_mutex_unlock(&v->mu);
 }
 
@@ -458,7 +512,7 @@ loom_err loom_vindexes_describe(struct loom_vindexes *r, const char *name,
   pthread_rwlock_rdlock(&r->lock);
   struct vindex *v = name ? find(r, name, false) : NULL;
   if (v) {
-    describe(v, d);
+    describe(r, v, d);
     d->name = NULL;
     json_incref(d->info);
   }
@@ -475,7 +529,7 @@ void loom_vindexes_each(struct loom_vindexes *r,
   for (size_t i = 0; i < r->n; i++)
     if (!r->v[i]->gone) {
       struct loom_vindex_desc d;
-      describe(r->v[i], &d);
+      describe(r, r->v[i], &d);
       cb(ud, &d);
     }
   pthread_rwlock_unlock(&r->lock);

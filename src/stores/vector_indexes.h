@@ -8,9 +8,12 @@
  * config.json and info.json only; an index's store is loaded the first
  * time a request acquires it, once (concurrent first requests wait for
  * that one load, not for the table), and a store that cannot be loaded
- * fails the requests for that index alone, each of which tries again
- * (so fixing the files needs no restart). Describing and listing never
- * load anything.
+ * fails the requests for that index alone. After a failed load the
+ * requests within a backoff window (LOOM_VINDEX_RETRY_MIN_MS, doubling
+ * per consecutive failure up to LOOM_VINDEX_RETRY_MAX_MS) fail at once
+ * with the kept reason, without reading the files; the first after it
+ * tries again (so fixing the files needs no restart, only the window's
+ * wait). Describing and listing never load anything.
  *
  * Concurrency: an rwlock over the table, held only to look an index up
  * or change the table. loom_vindexes_acquire pins the index (a count)
@@ -25,6 +28,9 @@
 #include "stores/vector_store.h"
 
 #define LOOM_VINDEX_MAX_NAME 45
+/* The backoff after a failed load: the first window, and its cap. */
+#define LOOM_VINDEX_RETRY_MIN_MS 1000u
+#define LOOM_VINDEX_RETRY_MAX_MS 60000u
 
 struct loom_vindexes;
 
@@ -33,6 +39,11 @@ struct loom_vindexes;
  * directory whose config.json is unreadable is listed, failed. */
 loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
                             struct loom_error *e) LOOM_MUST_USE;
+
+/* Replaces the monotonic nanosecond clock the load backoff reads (NULL:
+ * loom_clock_mono_ns again), so tests can step time; call it before the
+ * first acquire or warm. */
+void loom_vindexes_set_clock(struct loom_vindexes *r, uint64_t (*now_ns)(void));
 
 /* Checkpoints and closes every index (NULL is fine). */
 void loom_vindexes_close(struct loom_vindexes *r);
@@ -71,8 +82,9 @@ void loom_vindexes_warm(struct loom_vindexes *r);
  * The store of index `name`, pinned, loaded first if this is its first
  * use (the table is not held meanwhile: other indexes keep serving).
  * NULL when absent or being deleted (LOOM_ERR_NOT_FOUND in `e`), or when
- * its store cannot be loaded (LOOM_ERR_IO, "index 'NAME' could not be
- * opened: why"; the next acquire tries again). `info` (may be NULL)
+ * its store cannot be loaded (LOOM_ERR_UNAVAILABLE, "index 'NAME' could
+ * not be opened: why (next attempt in N s)": the first acquire after the
+ * backoff window tries again, those within it do not). `info` (may be NULL)
  * receives a new reference to the index's settings object (json_decref
  * it; configure replaces the object, never edits it). `e` may be NULL.
  * Pair every non-NULL result with loom_vindexes_release(r, s).
@@ -88,9 +100,10 @@ struct loom_vindex_desc {
   const char *name;
   bool has_params; /* false: config.json is unreadable (see error) */
   struct loom_vstore_params params;
-  json_t *info;    /* settings: see the function that filled it */
-  bool loaded;     /* its store is in memory */
-  char error[400]; /* "" or why the last load failed */
+  json_t *info;         /* settings: see the function that filled it */
+  bool loaded;          /* its store is in memory */
+  char error[400];      /* "" or why the last load failed */
+  uint64_t retry_in_ms; /* with error: when a request may load it again */
 };
 
 /* Describes index `name` without loading it. d->info is a new reference

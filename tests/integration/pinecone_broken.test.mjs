@@ -1,7 +1,9 @@
 // An index whose files are damaged does not break the control plane for
 // the official clients (6.x, 8.x, 9.x): listIndexes still answers (client 9
 // refuses a whole list holding an index without a dimension), the damaged
-// index is described as not ready, and it can be deleted.
+// index is described as not ready, and it can be deleted. Its data plane
+// answers 503 saying why, loom re-reads its files only once per backoff
+// window, and fixed files are served once the window is over.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -24,6 +26,68 @@ async function withDamagedIndex(damage) {
   damage(`${first.dataDir}/indexes/bad`);
   return startLoom({ dataDir: first.dataDir });
 }
+
+// Data-plane errors as Pinecone sends them: {code, message, details}.
+async function rawQuery(url, name) {
+  const res = await fetch(`${url}/indexes/${name}/query`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ topK: 2, vector: [1, 0, 0, 0] }),
+  });
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() };
+}
+
+// Seconds until loom tries the index again, as its 503 message says.
+function nextAttempt(body) {
+  const m = /\(next attempt in (\d+\.\d) s\)$/.exec(body.message);
+  assert.ok(m, body.message);
+  return Number(m[1]);
+}
+
+test("a corrupt index answers 503 saying why, is not re-read within the backoff, and serves once fixed", async () => {
+  const first = await startLoom();
+  const pc = new Pinecone({ apiKey: "k", controllerHostUrl: first.url });
+  await pc.createIndex({ name: "bad", dimension: 4, metric: "cosine", spec: SPEC, waitUntilReady: true });
+  await pc.index({ name: "bad" }).upsert({ records: [{ id: "a", values: [1, 0, 0, 0] }, { id: "b", values: [0, 1, 0, 0] }] });
+  await first.stop({ keepData: true });
+  const snap = `${first.dataDir}/indexes/bad/ns-.snap`;
+  const saved = readFileSync(snap);
+  writeFileSync(snap, "garbage");
+  const loom = await startLoom({ dataDir: first.dataDir });
+  try {
+    const r = await rawQuery(loom.url, "bad");
+    assert.equal(r.status, 503);
+    assert.equal(r.body.code, 14); // gRPC UNAVAILABLE
+    assert.deepEqual(r.body.details, []);
+    assert.match(r.body.message, /^index 'bad' could not be opened: .*ns-\.snap/);
+    assert.ok(Number(r.retryAfter) >= 1, `Retry-After: ${r.retryAfter}`);
+
+    // Fixed within the window: loom does not read the files again yet.
+    writeFileSync(snap, saved);
+    const early = await rawQuery(loom.url, "bad");
+    if (nextAttempt(r.body) >= 0.3) assert.equal(early.status, 503);
+
+    // What the clients make of the 503: 6.x names it; 8.x and 9.x retry
+    // every 5xx and then say the retries ran out.
+    const pc6 = new Pinecone6({ apiKey: "k", controllerHostUrl: loom.url });
+    await assert.rejects(pc6.index("bad").query({ topK: 1, vector: [1, 0, 0, 0] }), { name: "PineconeUnavailableError" });
+    // (Another API key: 8.x caches an index's host per key, and the one it
+    // saw is the first server's.)
+    const pc8 = new Pinecone({ apiKey: "k2", controllerHostUrl: loom.url, maxRetries: 0 });
+    await assert.rejects(pc8.index({ name: "bad" }).query({ topK: 1, vector: [1, 0, 0, 0] }), { name: "PineconeMaxRetriesExceededError" });
+
+    // Once the window is over, the next request loads the fixed files.
+    const last = await rawQuery(loom.url, "bad");
+    if (last.status === 503) await new Promise((res) => setTimeout(res, nextAttempt(last.body) * 1000 + 100));
+    const q = await pc8.index({ name: "bad" }).query({ topK: 2, vector: [1, 0, 0, 0] });
+    assert.deepEqual(q.matches.map((m) => m.id), ["a", "b"]);
+    const desc = await pc8.describeIndex("bad");
+    assert.equal(desc.status.ready, true);
+    assert.equal(desc.status.state, "Ready");
+  } finally {
+    await loom.stop();
+  }
+});
 
 test("an index whose config.json is lost is listed, not ready, with its shape", async () => {
   const loom = await withDamagedIndex((dir) => writeFileSync(`${dir}/config.json`, "{garbage"));

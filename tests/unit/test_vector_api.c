@@ -350,8 +350,8 @@ static void survives_restart(void **state) {
 
 /* An index whose files are corrupt: the server still starts, lists it
  * as InitializationFailed without loading anything, answers its data
- * plane with a 500 saying it could not be opened and why, serves the
- * other indexes, and deletes it. */
+ * plane with a 503 (gRPC UNAVAILABLE) saying it could not be opened and
+ * why, serves the other indexes, and deletes it. */
 static void corrupt_index(void **state) {
   (void)state;
   stop();
@@ -375,10 +375,13 @@ static void corrupt_index(void **state) {
   long status;
   j = call("POST", "/indexes/broken/query", "{\"topK\":1,\"vector\":[1,0,0]}",
            &status);
-  assert_int_equal(status, 500);
+  assert_int_equal(status, 503);
+  assert_int_equal(json_integer_value(json_object_get(j, "code")), 14);
+  assert_true(json_is_array(json_object_get(j, "details")));
   const char *msg = dumps_at(j, "message");
   assert_non_null(strstr(msg, "index 'broken' could not be opened: "));
   assert_non_null(strstr(msg, "ns-.snap"));
+  assert_non_null(strstr(msg, "(next attempt in "));
   json_decref(j);
   j = ok("GET", "/indexes", NULL, 200);
   json_t *v, *list = json_object_get(j, "indexes");

@@ -9,6 +9,8 @@
  * loaded by its first request, once however many ask at the same time,
  * and one whose files are corrupt fails alone, with a message naming it,
  * until its files are fixed (no reopen needed); it can still be deleted.
+ * A failed load is not retried within its backoff window (1 s, doubling
+ * to 60 s), read on a clock the tests step by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -366,6 +368,14 @@ static char *slurp(const char *path, size_t *len) {
   return b;
 }
 
+/* Writes `len` bytes over `path`. */
+static void put_bytes(const char *path, const char *bytes, size_t len) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(bytes, 1, len, f), len);
+  fclose(f);
+}
+
 static bool dir_exists(const char *dir, const char *name) {
   char *path = loom_asprintf("%s/%s", dir, name);
   bool there = access(path, F_OK) == 0;
@@ -387,13 +397,22 @@ static int query10(struct loom_vindexes *ix, const char *name) {
   return n;
 }
 
+/* The clock of the backoff in the tests that set it: stepped by hand. */
+static _Atomic uint64_t fake_ns = 1000000000000ull;
+
+static uint64_t fake_now(void) { return atomic_load(&fake_ns); }
+
+static void step_ms(uint64_t ms) {
+  atomic_fetch_add(&fake_ns, ms * 1000000ull);
+}
+
 /* Checks that index `name` is listed, failed, and that acquiring it
  * says it could not be opened and why (`why` a part of the message). */
 static void assert_fails(struct loom_vindexes *ix, const char *name,
                          const char *why) {
   struct loom_error e = {0};
   assert_null(loom_vindexes_acquire(ix, name, NULL, &e));
-  assert_int_equal(e.code, LOOM_ERR_IO);
+  assert_int_equal(e.code, LOOM_ERR_UNAVAILABLE);
   char want[64];
   snprintf(want, sizeof want, "index '%s' could not be opened: ", name);
   if (!strstr(e.message, want) || !strstr(e.message, why))
@@ -433,6 +452,7 @@ static void corrupt_index_fails_alone(void **state) {
   struct loom_vindexes *ix;
   struct loom_error e;
   assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  loom_vindexes_set_clock(ix, fake_now);
   struct loom_vindex_desc d;
   for (int i = 0; i < 4; i++) {
     assert_int_equal(loom_vindexes_describe(ix, names[i], &d, &e), LOOM_OK);
@@ -448,11 +468,10 @@ static void corrupt_index_fails_alone(void **state) {
   assert_fails(ix, "noconf", "config.json");
   assert_int_equal(query10(ix, "good"), 10); /* still serving */
 
-  /* Fixed on disk: the next request loads it, no reopen. */
-  FILE *f = fopen(snap, "w");
-  assert_non_null(f);
-  assert_int_equal(fwrite(saved, 1, len, f), len);
-  fclose(f);
+  /* Fixed on disk: the first request after the backoff window loads it,
+   * no reopen. */
+  put_bytes(snap, saved, len);
+  step_ms(LOOM_VINDEX_RETRY_MIN_MS);
   assert_int_equal(query10(ix, "bad"), 10);
 
   /* A failed index and a never-loaded one delete like any other. */
@@ -462,6 +481,63 @@ static void corrupt_index_fails_alone(void **state) {
   assert_false(dir_exists(dir, "idle"));
   assert_int_equal(loom_vindexes_describe(ix, "noconf", &d, &e),
                    LOOM_ERR_NOT_FOUND);
+  loom_vindexes_close(ix);
+  free(saved);
+  loom_free(snap);
+  tmp_dir_remove(dir);
+  free(dir);
+}
+
+/* Milliseconds until index `name` is tried again, as described. */
+static uint64_t retry_in(struct loom_vindexes *ix, const char *name) {
+  struct loom_vindex_desc d;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_describe(ix, name, &d, &e), LOOM_OK);
+  json_decref(d.info);
+  assert_false(d.loaded);
+  return d.retry_in_ms;
+}
+
+/* A client hammering a corrupt index: the failed load is not retried
+ * within its window, which starts at 1 s and doubles per consecutive
+ * failure up to 60 s; the message says when the next attempt is. Files
+ * fixed within a window are not seen until it ends (nothing is read
+ * meanwhile), then the first request loads them. */
+static void failed_load_backs_off(void **state) {
+  (void)state;
+  char *dir = tmp_dir_new("loom-vindexes");
+  static const char *const names[] = {"bad"};
+  make_indexes(dir, names, 1);
+  char *snap = loom_asprintf("%s/bad/ns-.snap", dir);
+  size_t len;
+  char *saved = slurp(snap, &len);
+  put_file(dir, "bad", "ns-.snap", "garbage");
+  struct loom_vindexes *ix;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  loom_vindexes_set_clock(ix, fake_now);
+  assert_int_equal(retry_in(ix, "bad"), 0); /* never tried: the first loads */
+  assert_fails(ix, "bad", "ns-.snap");
+  assert_int_equal(retry_in(ix, "bad"), LOOM_VINDEX_RETRY_MIN_MS);
+  step_ms(400);
+  assert_null(loom_vindexes_acquire(ix, "bad", NULL, &e));
+  assert_non_null(strstr(e.message, "(next attempt in 0.6 s)"));
+  /* Each failure after a window doubles the next one, up to the cap. */
+  static const uint64_t windows[] = {2000,  4000,  8000, 16000,
+                                     32000, 60000, 60000};
+  step_ms(600);
+  for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
+    assert_fails(ix, "bad", "ns-.snap");
+    assert_int_equal(retry_in(ix, "bad"), windows[i]);
+    step_ms(windows[i]);
+  }
+  assert_fails(ix, "bad", "ns-.snap");
+  /* Fixed, but within the window: the kept reason, files not read. */
+  put_bytes(snap, saved, len);
+  step_ms(LOOM_VINDEX_RETRY_MAX_MS - 1);
+  assert_int_equal(query10(ix, "bad"), -1);
+  step_ms(1);
+  assert_int_equal(query10(ix, "bad"), 10);
   loom_vindexes_close(ix);
   free(saved);
   loom_free(snap);
@@ -582,6 +658,7 @@ int main(void) {
       cmocka_unit_test(configure_while_read),
       cmocka_unit_test(namespaces_under_queries),
       cmocka_unit_test(corrupt_index_fails_alone),
+      cmocka_unit_test(failed_load_backs_off),
       cmocka_unit_test(first_acquires_load_once),
       cmocka_unit_test(warm_loads_in_background),
   };
