@@ -78,11 +78,40 @@ struct loom_vindexes *pc_indexes(void) {
   return indexes;
 }
 
+/* The shape of the index described by `d` into model `m`. Once its
+ * config.json is unreadable, the dimension and metric come from info.json
+ * (where loom_vindexes_create keeps them too, and loom_vindexes_open puts
+ * a snapshot's when it lacks them). The metric is always given: the
+ * Python client cannot parse a model without one, so an index whose
+ * metric no file records any more is described with Pinecone's default
+ * for dense indexes, cosine (it is InitializationFailed anyway). An
+ * unknown dimension is left out. */
+static void model_shape(json_t *m, const struct loom_vindex_desc *d) {
+  json_int_t dim =
+      d->has_params ? (json_int_t)d->params.dim
+                    : json_integer_value(json_object_get(d->info, "dimension"));
+  const char *metric =
+      d->has_params ? loom_metric_name(d->params.metric)
+                    : json_string_value(json_object_get(d->info, "metric"));
+  if (!metric || loom_metric_parse(metric) < 0)
+    metric = "cosine";
+  json_object_set_new(m, "metric", json_string(metric));
+  /* Client 9 reads the shape from the schema field alone, and takes an
+   * index without one for one still initializing, whose metric it will
+   * not tell: the field is there even when the dimension is unknown. */
+  json_t *field =
+      json_pack("{s:s,s:s}", "type", "dense_vector", "metric", metric);
+  if (dim >= 1 && dim <= LOOM_HNSW_MAX_DIM) {
+    json_object_set_new(m, "dimension", json_integer(dim));
+    json_object_set_new(field, "dimension", json_integer(dim));
+  }
+  json_object_set_new(m, "schema",
+                      json_pack("{s:{s:o}}", "fields", "_values", field));
+}
+
 /* The index model Pinecone clients 6.x to 9.x read, from what is known
  * without loading the index. One whose store could not be opened is
- * InitializationFailed, not ready; when even its config.json is
- * unreadable, its dimension and metric come from info.json (where
- * loom_vindexes_create keeps them too), or are left out. */
+ * InitializationFailed, not ready. */
 static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
   char *url =
       loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", d->name);
@@ -99,20 +128,7 @@ static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
       !failed, "state", failed ? "InitializationFailed" : "Ready",
       "deletion_protection", dp, "deployment", "deployment_type", "managed",
       "cloud", "aws", "region", "us-east-1");
-  json_int_t dim =
-      d->has_params ? (json_int_t)d->params.dim
-                    : json_integer_value(json_object_get(d->info, "dimension"));
-  const char *metric =
-      d->has_params ? loom_metric_name(d->params.metric)
-                    : json_string_value(json_object_get(d->info, "metric"));
-  if (dim > 0 && metric) {
-    json_object_set_new(m, "dimension", json_integer(dim));
-    json_object_set_new(m, "metric", json_string(metric));
-    json_object_set_new(m, "schema",
-                        json_pack("{s:{s:{s:s,s:I,s:s}}}", "fields", "_values",
-                                  "type", "dense_vector", "dimension", dim,
-                                  "metric", metric));
-  }
+  model_shape(m, d);
   json_t *tags = json_object_get(d->info, "tags");
   if (tags)
     json_object_set(m, "tags", tags);
@@ -248,9 +264,10 @@ struct list_ctx {
 static void list_cb(void *ud, const struct loom_vindex_desc *d) {
   struct list_ctx *c = ud;
   json_t *m = index_model(loom_http_header(c->req, "Host"), d);
-  /* Pinecone client 9 refuses a whole list that holds an index without a
-   * dimension: such a one (its config.json lost, made before info.json
-   * kept the shape) is left out here; describe and delete still find it. */
+  /* Pinecone never lists a dense index without a dimension, and a client
+   * whose index model requires one would refuse the whole list: such an
+   * index (config.json lost, and no other file records its dimension) is
+   * left out here; describe and delete still find it. */
   if (!json_object_get(m, "dimension")) {
     LOOM_WARN("index %s: dimension unknown (%s); left out of the list", d->name,
               d->error);

@@ -187,4 +187,13 @@ loom_err loom_hnsw_save(struct loom_hnsw *h, const char *path, uint64_t lsn,
 loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out, uint64_t *lsn,
                         struct loom_error *e) LOOM_MUST_USE;
 
+/*
+ * Reads only the header of the snapshot at `path` into `p` (dim, metric,
+ * m, ef_construction, quantize; seed 0): the shape it was built with,
+ * for when the store's config.json is lost. LOOM_ERR_NOT_FOUND, LOOM_ERR_IO
+ * or LOOM_ERR_PARSE (not a snapshot header) on failure.
+ */
+loom_err loom_hnsw_peek(const char *path, struct loom_hnsw_params *p,
+                        struct loom_error *e) LOOM_MUST_USE;
+
 #endif

@@ -300,3 +300,27 @@ loom_err loom_hnsw_load(const char *path, struct loom_hnsw **out, uint64_t *lsn,
                           strerror(errno));
   return load_mapped(base, len, out, lsn, e);
 }
+
+loom_err loom_hnsw_peek(const char *path, struct loom_hnsw_params *p,
+                        struct loom_error *e) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return loom_error_set(e, errno == ENOENT ? LOOM_ERR_NOT_FOUND : LOOM_ERR_IO,
+                          "cannot open snapshot %s: %s", path, strerror(errno));
+  struct snap_header hd;
+  ssize_t got = pread(fd, &hd, sizeof hd, 0);
+  close(fd);
+  /* Only the header is read, so a snapshot whose body is damaged still
+   * tells its shape; one whose header is damaged tells nothing. */
+  if (got != (ssize_t)sizeof hd || memcmp(hd.magic, SNAP_MAGIC, 8) != 0 ||
+      hd.dim < 1 || hd.dim > LOOM_HNSW_MAX_DIM ||
+      hd.metric > LOOM_METRIC_EUCLIDEAN)
+    return loom_error_set(e, LOOM_ERR_PARSE, "snapshot %s has no valid header",
+                          path);
+  *p = (struct loom_hnsw_params){.dim = hd.dim,
+                                 .metric = (enum loom_metric)hd.metric,
+                                 .m = hd.m,
+                                 .ef_construction = hd.ef_construction,
+                                 .quantize = hd.quantize != 0};
+  return LOOM_OK;
+}

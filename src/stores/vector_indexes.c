@@ -138,8 +138,40 @@ static loom_err write_info(const char *dir, const json_t *info,
   return result;
 }
 
+/* With config.json unreadable: the dimension or metric `info` lacks (an
+ * index made before info.json kept them, or info.json lost too), from
+ * the header of the first snapshot that has one, as each records the
+ * shape its index was built with. In memory only (a configure writes it
+ * out with the rest); nothing else of the snapshot is read. */
+static void shape_from_snapshots(const char *sub, json_t *info) {
+  if (json_object_get(info, "dimension") && json_object_get(info, "metric"))
+    return;
+  DIR *d = opendir(sub);
+  struct dirent *de;
+  struct loom_hnsw_params p;
+  while (d && (de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+    if (n < 5 || strcmp(de->d_name + n - 5, ".snap") != 0)
+      continue;
+    char *path = loom_asprintf("%s/%s", sub, de->d_name);
+    loom_err err = loom_hnsw_peek(path, &p, NULL);
+    loom_free(path);
+    if (err)
+      continue;
+    if (!json_object_get(info, "dimension"))
+      json_object_set_new(info, "dimension", json_integer(p.dim));
+    if (!json_object_get(info, "metric"))
+      json_object_set_new(info, "metric",
+                          json_string(loom_metric_name(p.metric)));
+    break;
+  }
+  if (d)
+    closedir(d);
+}
+
 /* Adds DIR/name to the table, unloaded, when it holds a store (its
- * config.json exists); an unreadable config.json makes it a failed one. */
+ * config.json exists); an unreadable config.json makes it a failed one,
+ * whose shape info.json or a snapshot may still tell. */
 static void list_one(struct loom_vindexes *r, const char *name) {
   char *sub = loom_asprintf("%s/%s", r->dir, name);
   struct loom_vstore_params p;
@@ -149,8 +181,13 @@ static void list_one(struct loom_vindexes *r, const char *name) {
     char *ip = loom_asprintf("%s/info.json", sub);
     json_t *info = json_load_file(ip, 0, NULL);
     loom_free(ip);
-    add(r, name, NULL, err ? NULL : &p, err ? e.message : NULL,
-        info ? info : json_object());
+    if (!json_is_object(info)) {
+      json_decref(info);
+      info = json_object();
+    }
+    if (err)
+      shape_from_snapshots(sub, info);
+    add(r, name, NULL, err ? NULL : &p, err ? e.message : NULL, info);
   }
   loom_free(sub);
 }

@@ -15,13 +15,15 @@ import { startLoom } from "./harness.mjs";
 const CLIENTS = [["8.x", Pinecone], ["6.x", Pinecone6], ["9.x", Pinecone9]];
 const SPEC = { serverless: { cloud: "aws", region: "us-east-1" } };
 
-// Two indexes made through the API, then the server stopped and `damage`
-// applied to index "bad"'s directory; returns the restarted server.
-async function withDamagedIndex(damage) {
+// Two indexes made through the API ("bad" with `metric`, and `records` in
+// it when given), then the server stopped and `damage` applied to index
+// "bad"'s directory; returns the restarted server.
+async function withDamagedIndex(damage, { metric = "cosine", records } = {}) {
   const first = await startLoom();
   const pc = new Pinecone({ apiKey: "k", controllerHostUrl: first.url });
   for (const name of ["good", "bad"])
-    await pc.createIndex({ name, dimension: 4, metric: "cosine", spec: SPEC, waitUntilReady: true });
+    await pc.createIndex({ name, dimension: 4, metric: name === "bad" ? metric : "cosine", spec: SPEC, waitUntilReady: true });
+  if (records) await pc.index({ name: "bad" }).upsert({ records });
   await first.stop({ keepData: true });
   damage(`${first.dataDir}/indexes/bad`);
   return startLoom({ dataDir: first.dataDir });
@@ -109,22 +111,83 @@ test("an index whose config.json is lost is listed, not ready, with its shape", 
   }
 });
 
-test("an index of unknown shape is left out of the list but can be described and deleted", async () => {
-  const loom = await withDamagedIndex((dir) => {
+// Loses config.json, and `keys` of info.json (as an index made before
+// info.json kept its shape).
+function loseShape(...keys) {
+  return (dir) => {
     writeFileSync(`${dir}/config.json`, "{garbage");
     const info = JSON.parse(readFileSync(`${dir}/info.json`, "utf8"));
-    delete info.dimension; // as an index made before info.json kept its shape
+    for (const k of keys) delete info[k];
     writeFileSync(`${dir}/info.json`, JSON.stringify(info));
-  });
+  };
+}
+
+// GET /indexes/bad as any client sees it, checked for the fields the
+// Python client requires to parse an index model (name, metric, host,
+// spec, status).
+async function describeRaw(url) {
+  const res = await fetch(`${url}/indexes/bad`);
+  assert.equal(res.status, 200);
+  const m = await res.json();
+  for (const k of ["name", "metric", "host", "spec", "status"]) assert.ok(m[k] !== undefined, `${k} in ${JSON.stringify(m)}`);
+  assert.deepEqual(m.status, { ready: false, state: "InitializationFailed" });
+  assert.equal(m.schema.fields._values.metric, m.metric); // what client 9 reads
+  return m;
+}
+
+test("an index of unknown dimension is left out of the list, described with the metric info.json kept, and deleted", async () => {
+  const loom = await withDamagedIndex(loseShape("dimension"), { metric: "dotproduct" });
   try {
     for (const [version, C] of CLIENTS) {
       const pc = new C({ apiKey: "k", controllerHostUrl: loom.url });
       assert.deepEqual((await pc.listIndexes()).indexes.map((i) => i.name), ["good"], version);
     }
+    const m = await describeRaw(loom.url);
+    assert.equal(m.metric, "dotproduct");
+    assert.equal(m.dimension, undefined);
+    for (const [version, C] of CLIENTS) {
+      const d = await new C({ apiKey: "k", controllerHostUrl: loom.url }).describeIndex("bad");
+      assert.equal(d.metric, "dotproduct", version);
+      assert.equal(d.status.state, "InitializationFailed", version);
+    }
     const pc = new Pinecone({ apiKey: "k", controllerHostUrl: loom.url });
-    assert.equal((await pc.describeIndex("bad")).status.state, "InitializationFailed");
     await pc.deleteIndex("bad");
     await assert.rejects(pc.describeIndex("bad"), /404|not found/i);
+  } finally {
+    await loom.stop();
+  }
+});
+
+test("an index whose files no longer record its metric is described with the default, cosine", async () => {
+  const loom = await withDamagedIndex(loseShape("dimension", "metric"), { metric: "euclidean" });
+  try {
+    const m = await describeRaw(loom.url);
+    assert.equal(m.metric, "cosine");
+    assert.equal(m.dimension, undefined);
+    for (const [version, C] of CLIENTS) {
+      const d = await new C({ apiKey: "k", controllerHostUrl: loom.url }).describeIndex("bad");
+      assert.equal(d.metric, "cosine", version);
+      assert.equal(d.dimension, undefined, version);
+    }
+  } finally {
+    await loom.stop();
+  }
+});
+
+test("an index whose config.json and info.json lost its shape gets it back from a snapshot", async () => {
+  const records = [{ id: "a", values: [1, 0, 0, 0] }];
+  const loom = await withDamagedIndex(loseShape("dimension", "metric"), { metric: "euclidean", records });
+  try {
+    for (const [version, C] of CLIENTS) {
+      const pc = new C({ apiKey: "k", controllerHostUrl: loom.url });
+      const bad = (await pc.listIndexes()).indexes.find((i) => i.name === "bad");
+      assert.equal(bad?.dimension, 4, version);
+      assert.equal(bad.metric, "euclidean", version);
+      assert.equal(bad.status.state, "InitializationFailed", version);
+    }
+    const m = await describeRaw(loom.url);
+    assert.equal(m.metric, "euclidean");
+    assert.equal(m.dimension, 4);
   } finally {
     await loom.stop();
   }

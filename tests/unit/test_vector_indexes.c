@@ -545,6 +545,62 @@ static void failed_load_backs_off(void **state) {
   free(dir);
 }
 
+/* The settings key `key` of index `name` as described, as text ("" when
+ * absent); `has_params` receives whether config.json was read. */
+static char *shape_of(struct loom_vindexes *ix, const char *name,
+                      const char *key, bool *has_params) {
+  struct loom_vindex_desc d;
+  struct loom_error e;
+  assert_int_equal(loom_vindexes_describe(ix, name, &d, &e), LOOM_OK);
+  *has_params = d.has_params;
+  json_t *v = json_object_get(d.info, key);
+  char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : strdup("");
+  json_decref(d.info);
+  return text;
+}
+
+/* config.json lost and info.json without a shape (an index made before
+ * info.json kept it): the dimension and metric come from a snapshot's
+ * header, so the index is described with the shape it was built with;
+ * with no valid snapshot either, the shape stays unknown. */
+static void shape_from_snapshot(void **state) {
+  (void)state;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
+  struct loom_error e;
+  struct loom_vstore_params p = {.dim = 5, .metric = LOOM_METRIC_EUCLIDEAN};
+  assert_int_equal(loom_vindexes_create(ix, "old", &p, NULL, &e), LOOM_OK);
+  assert_int_equal(loom_vindexes_create(ix, "empty", &p, NULL, &e), LOOM_OK);
+  struct loom_vstore *s = loom_vindexes_acquire(ix, "old", NULL, &e);
+  assert_non_null(s);
+  float v[5] = {1, 2, 3, 4, 5};
+  struct loom_vrecord r = {"a", v, NULL};
+  assert_int_equal(loom_vstore_upsert(s, "books", &r, 1, &e), LOOM_OK);
+  loom_vindexes_release(ix, s);
+  loom_vindexes_close(ix); /* checkpoints: old gets ns-<books>.snap */
+  for (int i = 0; i < 2; i++) {
+    const char *name = i ? "empty" : "old";
+    put_file(dir, name, "config.json", "{garbage");
+    put_file(dir, name, "info.json", "{\"deletion_protection\": \"disabled\"}");
+  }
+  put_file(dir, "empty", "ns-.snap", "garbage"); /* no header: no shape */
+  assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+  bool has_params;
+  char *dim = shape_of(ix, "old", "dimension", &has_params);
+  char *metric = shape_of(ix, "old", "metric", &has_params);
+  assert_false(has_params);
+  assert_string_equal(dim, "5");
+  assert_string_equal(metric, "\"euclidean\"");
+  free(dim), free(metric);
+  dim = shape_of(ix, "empty", "dimension", &has_params);
+  metric = shape_of(ix, "empty", "metric", &has_params);
+  assert_string_equal(dim, "");
+  assert_string_equal(metric, "");
+  free(dim), free(metric);
+  assert_fails(ix, "old", "config.json");
+  table_done(ix, dir);
+}
+
 enum { RACERS = 8 };
 
 struct race {
@@ -659,6 +715,7 @@ int main(void) {
       cmocka_unit_test(namespaces_under_queries),
       cmocka_unit_test(corrupt_index_fails_alone),
       cmocka_unit_test(failed_load_backs_off),
+      cmocka_unit_test(shape_from_snapshot),
       cmocka_unit_test(first_acquires_load_once),
       cmocka_unit_test(warm_loads_in_background),
   };
