@@ -64,11 +64,6 @@ test("a corrupt index answers 503 saying why, is not re-read within the backoff,
     assert.match(r.body.message, /^index 'bad' could not be opened: .*ns-\.snap/);
     assert.ok(Number(r.retryAfter) >= 1, `Retry-After: ${r.retryAfter}`);
 
-    // Fixed within the window: loom does not read the files again yet.
-    writeFileSync(snap, saved);
-    const early = await rawQuery(loom.url, "bad");
-    if (nextAttempt(r.body) >= 0.3) assert.equal(early.status, 503);
-
     // What the clients make of the 503: 6.x names it; 8.x and 9.x retry
     // every 5xx and then say the retries ran out.
     const pc6 = new Pinecone6({ apiKey: "k", controllerHostUrl: loom.url });
@@ -78,9 +73,16 @@ test("a corrupt index answers 503 saying why, is not re-read within the backoff,
     const pc8 = new Pinecone({ apiKey: "k2", controllerHostUrl: loom.url, maxRetries: 0 });
     await assert.rejects(pc8.index({ name: "bad" }).query({ topK: 1, vector: [1, 0, 0, 0] }), { name: "PineconeMaxRetriesExceededError" });
 
+    // Fixed within the window: loom does not read the files again yet
+    // (checked when the window has time left for the next request).
+    const before = await rawQuery(loom.url, "bad");
+    assert.equal(before.status, 503);
+    writeFileSync(snap, saved);
+    const early = await rawQuery(loom.url, "bad");
+    if (nextAttempt(before.body) >= 0.3) assert.equal(early.status, 503);
+
     // Once the window is over, the next request loads the fixed files.
-    const last = await rawQuery(loom.url, "bad");
-    if (last.status === 503) await new Promise((res) => setTimeout(res, nextAttempt(last.body) * 1000 + 100));
+    if (early.status === 503) await new Promise((res) => setTimeout(res, nextAttempt(early.body) * 1000 + 100));
     const q = await pc8.index({ name: "bad" }).query({ topK: 2, vector: [1, 0, 0, 0] });
     assert.deepEqual(q.matches.map((m) => m.id), ["a", "b"]);
     const desc = await pc8.describeIndex("bad");
