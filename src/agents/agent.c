@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/utf8.h"
 
 #define DEFAULT_MAX_ITERATIONS 10
 #define FINAL_NOTE                                                             \
@@ -113,13 +114,19 @@ static json_t *tool_message(struct loom_agent *a, const struct slot *s,
   return m;
 }
 
-static void tool_done_cb(void *ud, bool is_error, const char *text) {
+static void tool_done_cb(void *ud, bool is_error, const char *result) {
   struct slot *s = ud;
   struct loom_agent *a = s->a;
+  /* A fetched page in Latin-1, a body cut at its byte cap mid-character:
+   * a tool's text need not be UTF-8, and JSON refuses it (the result, and
+   * the model's next request with it, would be lost). */
+  char *text = loom_strdup(result);
+  loom_utf8_scrub(text, strlen(text));
   json_array_set_new(a->results, s->index, tool_message(a, s, is_error, text));
   emit(a, "tool_result",
        json_pack("{s:s, s:s, s:b, s:s}", "id", s->id, "name", s->name,
                  "is_error", is_error, "content", text));
+  loom_free(text);
   if (--a->pending == 0 && !a->launching)
     tools_finished(a);
 }

@@ -27,6 +27,7 @@
 #include "api/pinecone.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "stores/vector_indexes.h"
 
 static struct loom_vindexes *indexes;
@@ -113,8 +114,11 @@ static void model_shape(json_t *m, const struct loom_vindex_desc *d) {
  * without loading the index. One whose store could not be opened is
  * InitializationFailed, not ready. */
 static json_t *index_model(const char *host, const struct loom_vindex_desc *d) {
-  char *url =
-      loom_asprintf("http://%s/indexes/%s", host ? host : "localhost", d->name);
+  /* Host is a request header, checked by nobody: one that is not UTF-8
+   * would make the whole model (a JSON string) fail to build. */
+  if (!host || !loom_utf8_valid(host, strlen(host)))
+    host = "localhost";
+  char *url = loom_asprintf("http://%s/indexes/%s", host, d->name);
   json_t *spec = json_object_get(d->info, "spec");
   json_t *dp = json_object_get(d->info, "deletion_protection");
   spec = spec ? json_incref(spec)

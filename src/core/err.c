@@ -5,6 +5,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "core/utf8.h"
 
 static const char *const names[] = {
 #define NAME(name, code, desc) #name,
@@ -45,6 +48,11 @@ loom_err loom_error_set(struct loom_error *e, loom_err code, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
+  /* Messages quote outside input (a header, a model's tool arguments, a
+   * server's error body) and end up in JSON answers, events and rows,
+   * where one invalid byte loses the whole string; the cap above can also
+   * cut a valid character in half. */
+  loom_utf8_scrub(e->message, strlen(e->message));
   return code;
 }
 

@@ -66,6 +66,7 @@ struct loom_error {
 /*
  * Records `code` and a printf-formatted message in `e` (which may be NULL:
  * then only the code is returned). Returns `code`, so it can end a return.
+ * The message is always valid UTF-8 (see err.c), whatever it quotes.
  */
 loom_err loom_error_set(struct loom_error *e, loom_err code, const char *fmt,
                         ...) LOOM_PRINTF(3, 4);

@@ -50,3 +50,18 @@ bool loom_utf8_valid(const char *s, size_t n) {
   }
   return true;
 }
+
+size_t loom_utf8_scrub(char *s, size_t n) {
+  unsigned char *p = (unsigned char *)s, *end = p + n;
+  size_t replaced = 0;
+  while (p < end) {
+    size_t len = *p < 0x80 ? 1 : loom_utf8_seq_len(p, end);
+    if (!len) {
+      *p = '?';
+      replaced++;
+      len = 1;
+    }
+    p += len;
+  }
+  return replaced;
+}

@@ -16,4 +16,13 @@ size_t loom_utf8_seq_len(const unsigned char *p, const unsigned char *end);
 /* Whether the n bytes at s are valid UTF-8 (a NUL byte is valid). */
 bool loom_utf8_valid(const char *s, size_t n);
 
+/*
+ * Makes the n bytes at s valid UTF-8 in place: every byte that does not
+ * start a valid sequence (a stray byte, or the first part of a sequence
+ * cut short, as a capped copy leaves it) becomes '?'. Returns how many
+ * bytes were replaced. For text from outside on its way into JSON, where
+ * one bad byte would otherwise lose the whole string.
+ */
+size_t loom_utf8_scrub(char *s, size_t n);
+
 #endif

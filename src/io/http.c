@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "io/internal.h"
 
 const char *loom_http_method(const struct loom_http_req *req) {
@@ -157,6 +158,9 @@ void loom_http_respond_error(struct loom_http_req *req, unsigned status,
   va_start(ap, fmt);
   vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
+  /* It may quote a header (not checked for UTF-8) or be cut mid-character
+   * by the cap; json_string refuses either and the message would be lost. */
+  loom_utf8_scrub(message, strlen(message));
   json_t *body = json_object();
   json_object_set_new(body, "error", json_string(code));
   json_object_set_new(body, "message", json_string(message));

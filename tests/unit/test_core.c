@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/json.h"
+#include "core/utf8.h"
 
 static void err_names_and_messages(void **state) {
   (void)state;
@@ -32,6 +33,29 @@ static void err_names_and_messages(void **state) {
                    LOOM_ERR_INVALID);
   assert_string_equal(e.message, "bad x");
   assert_int_equal(loom_error_set(NULL, LOOM_ERR_IO, "ignored"), LOOM_ERR_IO);
+}
+
+/* A message quoting outside bytes still becomes a JSON string: invalid
+ * bytes become '?', and a character the 512-byte cap cuts in half goes
+ * too (json_string refused both, so the message was lost). */
+static void error_messages_are_utf8(void **state) {
+  (void)state;
+  struct loom_error e;
+  loom_error_set(&e, LOOM_ERR_UNSUPPORTED, "got %s", "text/\xff\xc3");
+  assert_string_equal(e.message, "got text/??");
+  char name[700]; /* "é"s: the cap (511 bytes) falls inside one */
+  for (size_t i = 0; i + 2 < sizeof name; i += 2)
+    memcpy(name + i, "\xc3\xa9", 2);
+  name[sizeof name - 2] = '\0';
+  loom_error_set(&e, LOOM_ERR_INVALID, "%s is not allowed", name);
+  assert_int_equal(strlen(e.message), sizeof e.message - 1);
+  assert_true(loom_utf8_valid(e.message, strlen(e.message)));
+  json_t *j = json_string(e.message);
+  assert_non_null(j);
+  json_decref(j);
+  char mixed[] = "ok \xe2\x82\xac \xed\xa0\x80 end";
+  assert_int_equal(loom_utf8_scrub(mixed, strlen(mixed)), 3);
+  assert_string_equal(mixed, "ok \xe2\x82\xac ??? end"); /* a surrogate */
 }
 
 static void buf_grows_until_its_cap(void **state) {
@@ -181,6 +205,7 @@ static void base64_decodes_and_refuses_garbage(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(err_names_and_messages),
+      cmocka_unit_test(error_messages_are_utf8),
       cmocka_unit_test(buf_grows_until_its_cap),
       cmocka_unit_test(json_parse_reports_position),
       cmocka_unit_test(json_getters_name_the_field),

@@ -59,6 +59,7 @@ struct job {
   const char *const *names;
   int max_iterations;
   bool react;
+  bool allow_private; /* http_fetch may reach the scripted server */
   json_t *messages;
   struct outcome *o;
   loom_err start_err;
@@ -72,6 +73,8 @@ static void start_cb(struct loom_loop *loop, void *arg) {
                               .tool_names = j->names,
                               .max_iterations = j->max_iterations,
                               .react = j->react,
+                              .tool_env.allow_private_addresses =
+                                  j->allow_private,
                               .temperature = -1,
                               .on_event = on_event,
                               .on_delta = on_delta,
@@ -256,6 +259,43 @@ static void offline_agent_end_to_end(void **state) {
   loom_provider_free(p);
 }
 
+/* A fetched page cut at max_bytes in the middle of a character is not
+ * UTF-8: the tool's result reaches the model with the cut byte replaced
+ * (it was lost: a JSON string refused it, the next request carried null). */
+static void fetched_text_cut_mid_character(void **state) {
+  (void)state;
+  char script[1024];
+  snprintf(
+      script, sizeof script,
+      "[{\"tool_calls\":[{\"id\":\"f\",\"name\":\"http_fetch\","
+      "\"arguments\":\"{\\\"url\\\":\\\"%s/page\\\",\\\"max_bytes\\\":3}"
+      "\"}]},{\"kind\":\"raw\",\"headers\":{\"content-type\":"
+      "\"text/plain\"},\"body\":\"\\u00e9\\u00e9\"},{\"content\":\"Read.\"}]",
+      srv.base);
+  llm_server_script(&srv, script);
+  struct loom_provider *p = openai();
+  json_t *q = question("Read the page.");
+  static const char *const fetch_only[] = {"http_fetch", NULL};
+  struct outcome o;
+  struct job j = {.p = p,
+                  .names = fetch_only,
+                  .allow_private = true,
+                  .messages = q,
+                  .o = &o};
+  run(&j);
+  assert_int_equal(o.err, LOOM_OK);
+  assert_string_equal(o.answer, "Read.");
+  json_t *body = request_json(2); /* 0: model, 1: the page, 2: model */
+  json_t *msgs = json_object_get(body, "messages");
+  json_t *result = json_array_get(msgs, json_array_size(msgs) - 1);
+  assert_string_equal(json_string_value(json_object_get(result, "content")),
+                      "HTTP 200, text/plain, truncated\n\n\xc3\xa9?");
+  json_decref(body);
+  json_decref(o.messages);
+  json_decref(q);
+  loom_provider_free(p);
+}
+
 static void unknown_tool_name_fails_to_start(void **state) {
   (void)state;
   struct loom_provider *p = openai();
@@ -293,6 +333,7 @@ int main(void) {
       cmocka_unit_test(react_parser),
       cmocka_unit_test(offline_agent_end_to_end),
       cmocka_unit_test(unknown_tool_name_fails_to_start),
+      cmocka_unit_test(fetched_text_cut_mid_character),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

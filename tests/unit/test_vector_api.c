@@ -336,6 +336,58 @@ static void limits_and_errors(void **state) {
   json_decref(j);
 }
 
+/* One request with an extra raw header line; returns the parsed reply. */
+static json_t *call_with(const char *method, const char *path,
+                         const char *header, const char *body, long *status) {
+  char url[512];
+  snprintf(url, sizeof url, "%s%s", H.base, path);
+  CURL *c = curl_easy_init();
+  struct loom_buf got;
+  loom_buf_init(&got, 1u << 20);
+  struct curl_slist *h = curl_slist_append(NULL, header);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (body)
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+  json_t *j = json_loadb(got.data ? got.data : "", got.len, 0, NULL);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  loom_buf_cleanup(&got);
+  return j;
+}
+
+/* Headers are bytes nobody checked: a Host that is not UTF-8 gave a
+ * describe of "null" and an index missing from the list; a Content-Type
+ * that is not gave a 415 without its message. */
+static void headers_not_utf8(void **state) {
+  (void)state;
+  json_decref(
+      ok("POST", "/indexes", "{\"name\":\"hosts\",\"dimension\":2}", 201));
+  long status;
+  json_t *j =
+      call_with("GET", "/indexes/hosts", "Host: \xff\xfe", NULL, &status);
+  assert_int_equal(status, 200);
+  assert_string_equal(dumps_at(j, "host"), "http://localhost/indexes/hosts");
+  json_decref(j);
+  j = call_with("GET", "/indexes", "Host: \xff", NULL, &status);
+  size_t i, listed = 0;
+  json_t *x;
+  json_array_foreach(json_object_get(j, "indexes"), i, x) listed +=
+      !strcmp(dumps_at(x, "name"), "hosts");
+  assert_int_equal(listed, 1);
+  json_decref(j);
+  j = call_with("POST", "/indexes", "Content-Type: text/\xff", "{}", &status);
+  assert_int_equal(status, 415);
+  assert_non_null(strstr(dumps_at(j, "message"), "Content-Type 'text/?'"));
+  json_decref(j);
+  json_decref(ok("DELETE", "/indexes/hosts", NULL, 202));
+}
+
 static void survives_restart(void **state) {
   (void)state;
   stop();
@@ -411,6 +463,7 @@ int main(void) {
       cmocka_unit_test(control_plane),    cmocka_unit_test(data_plane),
       cmocka_unit_test(list_pages),       cmocka_unit_test(limits_and_errors),
       cmocka_unit_test(survives_restart), cmocka_unit_test(corrupt_index),
+      cmocka_unit_test(headers_not_utf8),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   stop();
