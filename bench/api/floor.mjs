@@ -1,12 +1,13 @@
 // The SDK's own floor: a trivial Node HTTP server that answers runs.wait
 // with the chain3 result and runs.stream with the same SSE events loom
-// sends for it (metadata, three values, end), doing no work at all. Driven
-// by bench.mjs like the real servers, it shows what the client side costs.
+// sends for it (metadata, four values: the input state and one per node,
+// end), doing no work at all. Driven by bench.mjs like the real servers,
+// it shows what the client side costs.
 //   node floor.mjs PORT
 import http from "node:http";
 
 const result = JSON.stringify({ log: ["a", "b", "c"] });
-const states = [["a"], ["a", "b"], ["a", "b", "c"]];
+const states = [[], ["a"], ["a", "b"], ["a", "b", "c"]];
 
 http
   .createServer((req, res) => {

@@ -355,15 +355,19 @@ static void resume_work_cb(void *arg) {
     engine_finished(t->x);
 }
 
+/* A thread's interrupts by the id of the task that raised them, as
+ * LangGraph keys them (by node for checkpoints older than task ids). */
 static json_t *thread_interrupts(const json_t *engine_interrupts) {
   json_t *out = json_object();
   size_t i;
   const json_t *it;
   json_array_foreach(engine_interrupts, i, it) {
-    const char *node = json_string_value(json_object_get(it, "node"));
-    json_t *list = json_object_get(out, node ? node : "");
+    const char *key = json_string_value(json_object_get(it, "task_id"));
+    if (!key)
+      key = json_string_value(json_object_get(it, "node"));
+    json_t *list = json_object_get(out, key ? key : "");
     if (!list)
-      json_object_set_new(out, node ? node : "", list = json_array());
+      json_object_set_new(out, key ? key : "", list = json_array());
     json_array_append_new(list, json_pack("{s:O?, s:O?}", "value",
                                           json_object_get(it, "value"), "id",
                                           json_object_get(it, "id")));

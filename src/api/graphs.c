@@ -265,9 +265,12 @@ json_t *api_graph_drawable(const struct loom_graph *g, bool xray) {
                                   "schema", "data", "__start__"));
   for (size_t i = 0; i < g->nnodes; i++) {
     const struct loom_node *n = &g->nodes[i];
-    json_array_append_new(nodes, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
-                                           n->name, "type", "runnable", "data",
-                                           "id", n->name, "name", n->name));
+    /* data.id is a path naming what runs the node, as LangGraph's lc_id
+     * names a runnable's class: here loom's node kind. */
+    json_array_append_new(
+        nodes, json_pack("{s:s, s:s, s:{s:[s, s], s:s}, s:{}}", "id", n->name,
+                         "type", "runnable", "data", "id", "loom",
+                         n->kind->name, "name", n->name, "metadata"));
   }
   json_array_append_new(nodes, json_pack("{s:s, s:s, s:s}", "id", "__end__",
                                          "type", "schema", "data", "__end__"));

@@ -133,12 +133,13 @@ static json_t *checkpoint_event(const struct api_run *r,
                                  "thread_id", r->thread_id, "checkpoint_ns",
                                  ev->ns ? ev->ns : "", "checkpoint_id", parent)
                      : json_null();
-  json_t *out = json_pack("{s:o, s:o, s:O?, s:O?, s:O?, s:[]}", "config", cfg,
-                          "parent_config", pcfg, "metadata",
-                          json_object_get(d, "metadata"), "next",
-                          json_object_get(d, "next"), "values",
-                          json_object_get(d, "values"), "tasks");
-  return out;
+  const json_t *values = json_object_get(d, "values"); /* the run's own */
+  return json_pack("{s:o, s:o, s:O?, s:O?, s:o, s:O?}", "config", cfg,
+                   "parent_config", pcfg, "metadata",
+                   json_object_get(d, "metadata"), "next",
+                   json_object_get(d, "next"), "values",
+                   values ? json_deep_copy(values) : json_object(), "tasks",
+                   json_object_get(d, "tasks"));
 }
 
 /* Model text deltas, which llm and agent nodes send as custom events
@@ -161,22 +162,50 @@ static void add_token(struct evbuf *b, const struct api_run *r,
   loom_free(id);
 }
 
+/* A task starting, as LangGraph's tasks stream shows it: what it reads,
+ * what triggered it (the edge into its node, in LangGraph's channel
+ * naming) and its interrupts (none yet). */
+static json_t *task_start(const json_t *t) {
+  const char *name = json_string_value(json_object_get(t, "name"));
+  char *trigger = loom_asprintf("branch:to:%s", name ? name : "");
+  json_t *out = json_deep_copy(t);
+  json_object_set_new(out, "triggers", json_pack("[s]", trigger));
+  json_object_set_new(out, "interrupts", json_array());
+  loom_free(trigger);
+  return out;
+}
+
+/* A task's end: its result, error or interrupts, the other two empty. */
+static json_t *task_result(const json_t *t) {
+  json_t *out = json_deep_copy(t);
+  const json_t *ints = json_object_get(t, "interrupts");
+  json_object_set_new(out, "interrupts",
+                      ints ? api_interrupt_list(ints) : json_array());
+  if (!json_object_get(out, "error"))
+    json_object_set_new(out, "error", json_null());
+  return out;
+}
+
 static void add_tasks(struct evbuf *b, const struct loom_event *ev,
                       unsigned modes) {
   if (ev->type == LOOM_EVENT_TASK_RESULT) {
+    json_t *t = task_result(ev->data);
     if (modes & MODE_TASKS)
-      add(b, "tasks", ev->ns, json_deep_copy(ev->data));
+      add(b, "tasks", ev->ns, json_incref(t));
     if (modes & MODE_DEBUG)
-      add_debug(b, ev, "task_result", ev->data);
+      add_debug(b, ev, "task_result", t);
+    json_decref(t);
     return;
   }
   size_t i;
-  const json_t *t;
-  json_array_foreach(ev->data, i, t) {
+  const json_t *it;
+  json_array_foreach(ev->data, i, it) {
+    json_t *t = task_start(it);
     if (modes & MODE_TASKS)
-      add(b, "tasks", ev->ns, json_deep_copy(t));
+      add(b, "tasks", ev->ns, json_incref(t));
     if (modes & MODE_DEBUG)
       add_debug(b, ev, "task", t);
+    json_decref(t);
   }
 }
 

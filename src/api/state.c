@@ -51,8 +51,7 @@ static json_t *convert_state(const char *thread_id, const json_t *s) {
         tasks, json_pack("{s:O?, s:O?, s:n, s:o, s:n, s:n}", "id",
                          json_object_get(t, "id"), "name",
                          json_object_get(t, "name"), "error", "interrupts",
-                         ints ? json_deep_copy(ints) : json_array(),
-                         "checkpoint", "state"));
+                         api_interrupt_list(ints), "checkpoint", "state"));
   }
   const json_t *md = json_object_get(s, "metadata");
   const json_t *values = json_object_get(s, "values");
@@ -70,7 +69,7 @@ static json_t *convert_state(const char *thread_id, const json_t *s) {
                                         s, "parent_checkpoint_id"))),
       "metadata", md ? json_deep_copy(md) : json_null(), "created_at",
       created ? json_deep_copy(created) : json_null(), "interrupts",
-      ints ? json_deep_copy(ints) : json_array());
+      api_interrupt_list(ints));
 }
 
 static json_t *empty_state(void) {

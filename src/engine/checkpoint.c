@@ -144,12 +144,18 @@ json_t *loom_engine_written(const json_t *updates) {
   return out;
 }
 
+/* What LangGraph's checkpoints stream shows of a checkpoint: its ids,
+ * metadata, the state (the run's own values: a subscriber copies what it
+ * keeps), the next nodes and the tasks they become. */
 static void checkpoint_event(struct loom_run *r, const char *id, json_t *meta) {
   json_t *ev = json_object();
   json_object_set_new(ev, "checkpoint_id", json_string(id));
   json_object_set_new(ev, "parent_id", json_string(r->parent_id));
   json_object_set(ev, "metadata", meta);
-  json_object_set(ev, "next", r->next);
+  json_object_set(ev, "values", r->values);
+  json_object_set_new(ev, "next", loom_engine_next_names(r->next));
+  json_object_set_new(ev, "tasks",
+                      loom_engine_next_tasks(r->next, r->pending, NULL));
   loom_engine_emit(r, LOOM_EVENT_CHECKPOINT, ev);
   json_decref(ev);
 }

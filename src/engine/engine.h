@@ -202,13 +202,14 @@ struct loom_run_opts {
 };
 
 enum loom_event_type {
-  LOOM_EVENT_VALUES,      /* data: full state after a step */
+  LOOM_EVENT_VALUES,      /* data: full state at the start, after a step */
   LOOM_EVENT_UPDATES,     /* data: {node: writes} of a step */
-  LOOM_EVENT_TASKS,       /* data: [{id, name, input}] starting (debug) */
+  LOOM_EVENT_TASKS,       /* data: [{id, name, cached, input}] starting */
   LOOM_EVENT_TASK_RESULT, /* data: {id, name, result|error|interrupts} */
-  LOOM_EVENT_CHECKPOINT,  /* data: {checkpoint_id, parent_id, metadata, next} */
+  LOOM_EVENT_CHECKPOINT,  /* data: {checkpoint_id, parent_id, metadata,
+                             values, next: [names], tasks} */
   LOOM_EVENT_CUSTOM,      /* data: what a node emitted */
-  LOOM_EVENT_INTERRUPT,   /* data: [{id, value, node}] pending */
+  LOOM_EVENT_INTERRUPT,   /* data: [{id, value, node, task_id}] pending */
   LOOM_EVENT_ERROR,       /* data: {code, message} */
   LOOM_EVENT_END,         /* data: {status, values}; the last event */
 };

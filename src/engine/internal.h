@@ -173,6 +173,13 @@ loom_err loom_engine_writer_push(struct loom_run *r, json_t *rec,
 loom_err loom_engine_writer_drain(struct loom_run *r, struct loom_error *e);
 loom_err loom_engine_put_writes(struct loom_run *r, const char *task_id,
                                 json_t *writes, struct loom_error *e);
+/* state.c: a checkpoint's next tasks as LangGraph shows them: the node
+ * names, and [{id, name, interrupts}] with the ids the scheduler will give
+ * them and the interrupts in `pending` no resume answers (also appended to
+ * `all_interrupts` when it is not NULL). */
+json_t *loom_engine_next_names(const json_t *next);
+json_t *loom_engine_next_tasks(const json_t *next, const json_t *pending,
+                               json_t *all_interrupts);
 /* Deterministic interrupt id from checkpoint, task and ordinal. */
 void loom_engine_interrupt_id(const char *checkpoint_id, const char *task_id,
                               size_t n, char out[33]);

@@ -135,6 +135,9 @@ static void start(struct loom_run *r) {
       r->done_cb(r, r->done_arg);
     return;
   }
+  /* As LangGraph's values stream does: the state the run starts from
+   * (input applied, or the checkpoint it resumes) before any step. */
+  loom_engine_emit(r, LOOM_EVENT_VALUES, r->values);
   loom_engine_drive(r);
 }
 

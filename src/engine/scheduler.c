@@ -182,8 +182,9 @@ static void tasks_event(struct loom_run *r) {
   json_t *list = json_array();
   for (size_t i = 0; i < r->ntasks; i++) {
     struct loom_task *t = &r->tasks[i];
-    json_array_append_new(list, json_pack("{sssssb}", "id", t->id, "name",
-                                          t->node->name, "cached", t->cached));
+    json_array_append_new(list, json_pack("{sssssbsO}", "id", t->id, "name",
+                                          t->node->name, "cached", t->cached,
+                                          "input", t->view));
   }
   loom_engine_emit(r, LOOM_EVENT_TASKS, list);
   json_decref(list);

@@ -12,9 +12,18 @@
 #include "core/clock.h"
 #include "engine/internal.h"
 
-/* Task ids the scheduler will give the checkpoint's next tasks. */
-static json_t *state_tasks(const json_t *next, const json_t *pending,
-                           json_t *all_interrupts) {
+json_t *loom_engine_next_names(const json_t *next) {
+  json_t *names = json_array();
+  size_t i;
+  json_t *t;
+  json_array_foreach(next, i, t) {
+    json_array_append(names, json_object_get(t, "node"));
+  }
+  return names;
+}
+
+json_t *loom_engine_next_tasks(const json_t *next, const json_t *pending,
+                               json_t *all_interrupts) {
   json_t *tasks = json_array();
   size_t i;
   json_t *t;
@@ -47,7 +56,8 @@ static json_t *state_tasks(const json_t *next, const json_t *pending,
       loom_free(answer);
       if (!answered) {
         json_array_append(ints, json_object_get(w, "value"));
-        json_array_append(all_interrupts, json_object_get(w, "value"));
+        if (all_interrupts)
+          json_array_append(all_interrupts, json_object_get(w, "value"));
       }
     }
     json_array_append_new(
@@ -65,14 +75,10 @@ static json_t *snapshot(const struct loom_graph *g,
   if (cp->values)
     json_object_update(values, cp->values);
   json_t *next_spec = json_object_get(cp->checkpoint, "next");
-  json_t *next = json_array();
-  size_t i;
-  json_t *t;
-  json_array_foreach(next_spec, i, t) {
-    json_array_append(next, json_object_get(t, "node"));
-  }
+  json_t *next = loom_engine_next_names(next_spec);
   json_t *interrupts = json_array();
-  json_t *tasks = state_tasks(next_spec, cp->pending_writes, interrupts);
+  json_t *tasks =
+      loom_engine_next_tasks(next_spec, cp->pending_writes, interrupts);
   json_t *out = json_object();
   json_object_set_new(out, "values", values);
   json_object_set_new(out, "next", next);

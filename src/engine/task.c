@@ -111,8 +111,9 @@ void loom_task_interrupt(struct loom_task *t, json_t *value) {
   size_t n = json_array_size(t->resume);
   char id[33];
   loom_engine_interrupt_id(t->run->checkpoint_id, t->id, n, id);
-  t->interrupt = json_pack("{sssOss}", "id", id, "value",
-                           value ? value : json_null(), "node", t->node->name);
+  t->interrupt =
+      json_pack("{sssOssss}", "id", id, "value", value ? value : json_null(),
+                "node", t->node->name, "task_id", t->id);
   json_decref(value);
   t->state = TASK_INTERRUPTED;
   char *tid = loom_asprintf("%s#interrupt:%zu", t->id, n);

@@ -146,6 +146,8 @@ describe("assistants", () => {
   test("graph for drawing and schemas from the state channels", async () => {
     const g = await client.assistants.getGraph("chain");
     assert.deepEqual(g.nodes.map((n) => n.id), ["__start__", "a", "b", "c", "__end__"]);
+    // Node data as LangGraph draws it: data.id a path naming what runs it.
+    assert.deepEqual(g.nodes[1], { id: "a", type: "runnable", data: { id: ["loom", "lua"], name: "a" }, metadata: {} });
     assert.deepEqual(g.edges.map((e) => `${e.source}>${e.target}`), ["__start__>a", "a>b", "b>c", "c>__end__"]);
     const s = await client.assistants.getSchemas("approval");
     assert.equal(s.state_schema.properties.approved.type, "boolean");
@@ -235,11 +237,15 @@ describe("runs", () => {
     assert.equal(first.draft, "Draft about otters");
     assert.equal(first.__interrupt__.length, 1);
     assert.equal(first.__interrupt__[0].value.question, "Approve this draft?");
+    assert.deepEqual(t.interrupts, {});
     const th = await client.threads.get(t.thread_id);
     assert.equal(th.status, "interrupted");
+    // Keyed by the interrupted task's id, as in the task list of its state.
     const state = await client.threads.getState(t.thread_id);
     assert.deepEqual(state.next, ["review"]);
-    assert.equal(state.tasks[0].interrupts.length, 1);
+    assert.deepEqual(Object.keys(th.interrupts), [state.tasks[0].id]);
+    assert.deepEqual(state.tasks[0].interrupts, [{ value: first.__interrupt__[0].value, id: first.__interrupt__[0].id }]);
+    assert.deepEqual(state.interrupts, state.tasks[0].interrupts);
     const done = await client.runs.wait(t.thread_id, "approval", { command: { resume: { approved: true } } });
     assert.deepEqual(done.log, ["write", "publish"]);
     assert.equal(done.__interrupt__, undefined);
@@ -461,15 +467,25 @@ describe("multitask strategies", () => {
 });
 
 describe("streaming", () => {
-  test("values: metadata first, ids on every event, states in order", async () => {
+  test("values: metadata first, ids on every event, the input state, then each step's", async () => {
     const t = await client.threads.create();
-    const parts = await collect(client.runs.stream(t.thread_id, "chain", { input: {}, streamMode: "values" }));
+    const parts = await collect(client.runs.stream(t.thread_id, "chain", { input: { log: ["in"] }, streamMode: "values" }));
     assert.equal(parts[0].event, "metadata");
     assert.ok(parts[0].data.run_id);
     assert.ok(parts.every((p) => p.id !== undefined));
-    const values = parts.filter((p) => p.event === "values").map((p) => p.data.log ?? []);
-    assert.deepEqual(values.at(-1), ["a", "b", "c"]);
+    const values = parts.filter((p) => p.event === "values").map((p) => p.data.log);
+    assert.deepEqual(values, [["in"], ["in", "a"], ["in", "a", "b"], ["in", "a", "b", "c"]]);
     assert.equal(parts.at(-1).event, "end");
+  });
+
+  test("a resumed run's values stream starts from the state it resumes", async () => {
+    const t = await client.threads.create();
+    await client.runs.wait(t.thread_id, "approval", { input: { topic: "otters" } });
+    const parts = await collect(
+      client.runs.stream(t.thread_id, "approval", { command: { resume: { approved: true } }, streamMode: "values" }),
+    );
+    const logs = parts.filter((p) => p.event === "values").map((p) => p.data.log);
+    assert.deepEqual(logs, [["write"], ["write"], ["write", "publish"]]);
   });
 
   test("updates, custom, tasks, checkpoints, debug in one stream", async () => {
@@ -484,9 +500,19 @@ describe("streaming", () => {
     assert.deepEqual(by("updates").map((p) => Object.keys(p.data)[0]), ["a", "b", "c"]);
     assert.deepEqual(by("updates")[0].data.a, { n: 1, log: ["a"] });
     assert.deepEqual(by("custom").map((p) => p.data), [{ at: "c" }]);
-    assert.ok(by("tasks").some((p) => p.data.name === "b"));
-    assert.ok(by("checkpoints").length >= 3);
-    assert.ok(by("checkpoints")[0].data.config.configurable.checkpoint_id);
+    // A task starting shows what it reads and what triggered it; its end,
+    // its result with no error and no interrupts.
+    const bStart = by("tasks").find((p) => p.data.name === "b" && !("result" in p.data));
+    assert.deepEqual(bStart.data.input.log, ["a"]);
+    assert.deepEqual(bStart.data.triggers, ["branch:to:b"]);
+    const bEnd = by("tasks").find((p) => p.data.name === "b" && "result" in p.data);
+    assert.deepEqual(bEnd.data, { id: bStart.data.id, name: "b", result: { n: 1, log: ["b"] }, interrupts: [], error: null });
+    // A checkpoint shows the state it holds and the nodes that run next.
+    const cps = by("checkpoints").map((p) => p.data);
+    assert.ok(cps[0].config.configurable.checkpoint_id);
+    assert.deepEqual(cps.map((c) => c.next), [["a"], ["b"], ["c"], []]);
+    assert.deepEqual(cps.map((c) => c.values.log ?? []), [[], ["a"], ["a", "b"], ["a", "b", "c"]]);
+    assert.deepEqual(cps[1].tasks.map((x) => [x.id, x.name]), [["b:0", "b"]]);
     const types = new Set(by("debug").map((p) => p.data.type));
     for (const ty of ["task", "task_result", "checkpoint"]) assert.ok(types.has(ty), ty);
     assert.equal(by("values").length, 0);

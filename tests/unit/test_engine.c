@@ -213,21 +213,39 @@ static void test_subgraph(void **st) {
 }
 
 static int count_events[LOOM_EVENT_END + 1];
+/* Copies of the first values event and of the first two checkpoints. */
+static json_t *first_values, *checkpoints[2];
 static void count_cb(const struct loom_event *ev, void *arg) {
   (void)arg;
-  count_events[ev->type]++;
+  int n = count_events[ev->type]++;
+  if (ev->type == LOOM_EVENT_VALUES && n == 0)
+    first_values = json_deep_copy(ev->data);
+  if (ev->type == LOOM_EVENT_CHECKPOINT && n < 2)
+    checkpoints[n] = json_deep_copy(ev->data);
 }
 
 static void test_events(void **st) {
   (void)st;
   struct loom_graph *g = load_graph(linear);
-  json_t *in = J("{}");
+  json_t *in = J("{\"log\": [\"in\"]}");
   struct loom_run_opts o = {.input = in};
   struct loom_run *r = new_run(g, &o);
   memset(count_events, 0, sizeof(count_events));
   loom_run_subscribe(r, count_cb, NULL);
   assert_int_equal(loom_run_start(r), LOOM_RUN_SUCCESS);
-  assert_int_equal(count_events[LOOM_EVENT_VALUES], 3);
+  /* The state the run starts from, then one per step. */
+  assert_int_equal(count_events[LOOM_EVENT_VALUES], 4);
+  assert_true(json_is(json_object_get(first_values, "log"), "[\"in\"]"));
+  /* A checkpoint says what state it holds and which nodes run next. */
+  assert_true(json_is(json_object_get(checkpoints[0], "next"), "[\"a\"]"));
+  assert_true(json_is(json_object_get(checkpoints[0], "values"),
+                      "{\"log\": [\"in\"], \"n\": 0}"));
+  assert_true(json_is(json_object_get(checkpoints[1], "next"), "[\"b\"]"));
+  assert_true(json_is(json_object_get(checkpoints[1], "tasks"),
+                      "[{\"id\": \"b:0\", \"name\": \"b\", "
+                      "\"interrupts\": [], \"item\": null}]"));
+  json_decref(first_values), json_decref(checkpoints[0]);
+  json_decref(checkpoints[1]);
   assert_int_equal(count_events[LOOM_EVENT_UPDATES], 3);
   assert_int_equal(count_events[LOOM_EVENT_TASKS], 3);
   assert_int_equal(count_events[LOOM_EVENT_TASK_RESULT], 3);
