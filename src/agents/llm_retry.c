@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/utf8.h"
+
 #define INITIAL_DELAY_S 0.5
 #define MAX_DELAY_S 8.0
 #define MAX_HEADER_DELAY_S 60.0
@@ -39,6 +41,11 @@ void loom_llm_error_parse(const char *body, size_t len,
     snprintf(out->message, sizeof out->message, "%.*s",
              (int)(len < 300 ? len : 300), body);
   json_decref(root);
+  /* The body need not be UTF-8 and the caps above can cut a character;
+   * these become run errors, which are JSON strings. */
+  loom_utf8_scrub(out->type, strlen(out->type));
+  loom_utf8_scrub(out->code, strlen(out->code));
+  loom_utf8_scrub(out->message, strlen(out->message));
 }
 
 bool loom_llm_should_retry(long status, const char *x_should_retry,

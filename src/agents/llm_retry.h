@@ -29,7 +29,8 @@ struct loom_llm_error_info {
 };
 
 /* Reads an error body of any known shape; never fails (unknown shapes
- * give the first bytes of the body as the message). */
+ * give the first bytes of the body as the message). The fields are valid
+ * UTF-8 whatever the body held (bytes that are not become '?'). */
 void loom_llm_error_parse(const char *body, size_t len,
                           struct loom_llm_error_info *out);
 

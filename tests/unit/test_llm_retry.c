@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "agents/llm_retry.h"
+#include "core/utf8.h"
 
 static void statuses_and_header(void **state) {
   (void)state;
@@ -67,6 +68,28 @@ static void error_shapes(void **state) {
   assert_string_equal(info.message, "<html>Bad Gateway</html>");
 }
 
+/* A gateway's page in Latin-1, or a message longer than the field that
+ * the copy cuts mid-character: the fields stay UTF-8 (they become run
+ * errors, JSON strings that refused them). */
+static void error_fields_are_utf8(void **state) {
+  (void)state;
+  struct loom_llm_error_info info;
+  const char page[] = "<html>502 Bad Gateway \xe9</html>";
+  loom_llm_error_parse(page, sizeof page - 1, &info);
+  assert_string_equal(info.message, "<html>502 Bad Gateway ?</html>");
+  char body[1200] = "{\"error\":{\"message\":\"";
+  size_t n = strlen(body);
+  while (n + 10 < sizeof body) { /* "é"s: the cap cuts one */
+    memcpy(body + n, "\xc3\xa9", 2);
+    n += 2;
+  }
+  memcpy(body + n, "\"}}", 4);
+  loom_llm_error_parse(body, strlen(body), &info);
+  assert_int_equal(strlen(info.message), sizeof info.message - 1);
+  assert_true(loom_utf8_valid(info.message, strlen(info.message)));
+  assert_int_equal(info.message[sizeof info.message - 2], '?');
+}
+
 static void delays(void **state) {
   (void)state;
   /* retry-after-ms first, then retry-after seconds, then an HTTP date. */
@@ -92,6 +115,7 @@ int main(void) {
       cmocka_unit_test(statuses_and_header),
       cmocka_unit_test(insufficient_quota_is_final),
       cmocka_unit_test(error_shapes),
+      cmocka_unit_test(error_fields_are_utf8),
       cmocka_unit_test(delays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
