@@ -160,6 +160,15 @@ loom_err loom_calc_eval(const char *expr, double *out,
 struct sockaddr;
 bool loom_tools_address_is_public(const struct sockaddr *sa);
 
+/*
+ * http_fetch's reading of an HTML page for the model (a fetched page is
+ * outside input: fuzz_fetch_page): the text of the n bytes at s (which
+ * need not be NUL-terminated), tags dropped, script and style skipped,
+ * whitespace runs collapsed, appended to `out` until its cap.
+ */
+struct loom_buf;
+void loom_tools_html_text(const char *s, size_t n, struct loom_buf *out);
+
 /* For tests: resolves `host` for http_fetch's guard instead of the system
  * resolver (0 or a negative uv error; *out freed with freeaddrinfo). NULL
  * restores the system resolver. Not thread-safe: set it before fetches. */

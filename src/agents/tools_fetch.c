@@ -63,7 +63,7 @@ static void finish(struct fetch *f, bool is_error, const char *text) {
 
 /* Text of an HTML document: tags dropped, script/style skipped, runs of
  * whitespace collapsed. Good enough for a model to read. */
-static void html_text(const char *s, size_t n, struct loom_buf *out) {
+void loom_tools_html_text(const char *s, size_t n, struct loom_buf *out) {
   bool space = true;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '<') {
@@ -73,8 +73,9 @@ static void html_text(const char *s, size_t n, struct loom_buf *out) {
           skip ? (s[i + 2] == 'c' || s[i + 2] == 'C' ? "</script" : "</style")
                : ">";
       const char *end = NULL;
-      for (size_t j = i + 1; j < n && !end; j++)
-        if (strncasecmp(s + j, close, strlen(close)) == 0)
+      size_t clen = strlen(close);
+      for (size_t j = i + 1; j + clen <= n && !end; j++)
+        if (strncasecmp(s + j, close, clen) == 0)
           end = s + j;
       if (!end)
         break;
@@ -129,7 +130,7 @@ static void http_done_cb(const struct loom_http_client_response *r, void *ud) {
                           loc ? ", Location: " : "", loc ? loc : "",
                           f->truncated ? ", truncated" : "");
   if (type && strcasestr(type, "html"))
-    html_text(body, len, &out);
+    loom_tools_html_text(body, len, &out);
   else
     (void)!loom_buf_append(&out, body, len);
   finish(f, r->status >= 400, out.data ? out.data : "");
