@@ -439,11 +439,16 @@ static json_t *final_result_locked(struct exec *x) {
   case LOOM_RUN_SUCCESS:
     r->status = API_RUN_SUCCESS;
     return values;
-  case LOOM_RUN_INTERRUPTED:
+  case LOOM_RUN_INTERRUPTED: {
     r->status = API_RUN_INTERRUPTED;
-    json_object_set_new(values, "__interrupt__",
+    /* A copy: the values are also the thread's, which hold no
+     * __interrupt__ (its interrupts are a field of their own). */
+    json_t *result = json_copy(values);
+    json_decref(values);
+    json_object_set_new(result, "__interrupt__",
                         api_interrupt_list(x->interrupts));
-    return values;
+    return result;
+  }
   case LOOM_RUN_CANCELLED:
     if (!r->timed_out) {
       r->status = API_RUN_INTERRUPTED;

@@ -240,6 +240,8 @@ describe("runs", () => {
     assert.deepEqual(t.interrupts, {});
     const th = await client.threads.get(t.thread_id);
     assert.equal(th.status, "interrupted");
+    // The thread's values are its state: the interrupts are a field apart.
+    assert.deepEqual(th.values, { topic: "otters", draft: "Draft about otters", approved: false, log: ["write"] });
     // Keyed by the interrupted task's id, as in the task list of its state.
     const state = await client.threads.getState(t.thread_id);
     assert.deepEqual(state.next, ["review"]);
