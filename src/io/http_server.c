@@ -554,6 +554,65 @@ static loom_err resolve(struct loom_http_server *srv, const char *host,
   return LOOM_OK;
 }
 
+/* What a failed bind of `host:port` means to whoever started loom. */
+static loom_err bind_error(const struct loom_http_server *srv, int err,
+                           struct loom_error *e) {
+  const char *host = srv->opt.host;
+  unsigned port = srv->port;
+  if (err == EADDRINUSE)
+    return loom_error_set(
+        e, LOOM_ERR_IO,
+        "cannot listen on %s:%u: the address is already in use (another "
+        "loom serve, or another program, is listening there); stop it, or "
+        "pick another address with --addr HOST:PORT (LOOM_ADDR)",
+        host, port);
+  if (err == EACCES)
+    return loom_error_set(e, LOOM_ERR_IO,
+                          "cannot listen on %s:%u: permission denied (ports "
+                          "below 1024 need root); pick another with --addr "
+                          "HOST:PORT (LOOM_ADDR)",
+                          host, port);
+  if (err == EADDRNOTAVAIL)
+    return loom_error_set(e, LOOM_ERR_IO,
+                          "cannot listen on %s:%u: %s is not an address of "
+                          "this machine; use 127.0.0.1 or 0.0.0.0 in --addr "
+                          "(LOOM_ADDR)",
+                          host, port, host);
+  return loom_error_set(e, LOOM_ERR_IO, "cannot listen on %s:%u: %s", host,
+                        port, strerror(err));
+}
+
+/*
+ * Fails when something already listens on the configured port. The
+ * daemons bind with SO_REUSEPORT (one per loop), which the kernel lets
+ * every socket of the same user share: a second `loom serve` on the port
+ * would start "ready" and silently take half of the first one's
+ * connections. A probe bound without SO_REUSEPORT conflicts with any
+ * listener, and SO_REUSEADDR keeps the TIME_WAIT connections of a server
+ * that just stopped from failing a restart. Closed again before the
+ * daemons bind; port 0 (any free port) needs no probe.
+ */
+static loom_err check_port_free(const struct loom_http_server *srv,
+                                struct loom_error *e) {
+  if (srv->port == 0)
+    return LOOM_OK;
+  struct sockaddr_storage addr = srv->addr;
+  if (addr.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)&addr)->sin6_port = htons(srv->port);
+  else
+    ((struct sockaddr_in *)&addr)->sin_port = htons(srv->port);
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return bind_error(srv, errno, e);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  loom_err err = LOOM_OK;
+  if (bind(fd, (struct sockaddr *)&addr, srv->addr_len) != 0)
+    err = bind_error(srv, errno, e);
+  close(fd);
+  return err;
+}
+
 static void apply_defaults(struct loom_http_server_options *o) {
   if (!o->host[0])
     snprintf(o->host, sizeof o->host, "127.0.0.1");
@@ -586,6 +645,8 @@ loom_err loom_http_server_new(struct loom_loop_group *loops,
   srv->ndaemons = loom_loop_group_size(loops);
   srv->daemons = loom_calloc(srv->ndaemons, sizeof *srv->daemons);
   loom_err err = resolve(srv, srv->opt.host, e);
+  if (!err)
+    err = check_port_free(srv, e);
   if (err)
     goto out;
   raise_nofile();

@@ -746,9 +746,36 @@ static void test_port_taken_is_reported(void **state) {
   assert_int_equal(loom_http_server_new(g, r, &opt, &srv, &e), LOOM_ERR_IO);
   assert_null(srv);
   assert_non_null(strstr(e.message, "cannot listen"));
+  assert_non_null(strstr(e.message, "already in use"));
+  assert_non_null(strstr(e.message, "--addr"));
   loom_loop_group_free(g);
   loom_http_router_free(r);
   close(fd);
+}
+
+/* A second server on the port of a running one is refused, although both
+ * would bind with SO_REUSEPORT (which would have let the second share the
+ * port and take some of the first one's connections). */
+static void test_second_server_on_same_port_refused(void **state) {
+  (void)state;
+  struct loom_loop_group *g;
+  assert_int_equal(loom_loop_group_new(2, &g), LOOM_OK);
+  struct loom_http_router *r = loom_http_router_new();
+  struct loom_http_server_options opt = {.port = 0};
+  struct loom_http_server *first = NULL, *second = NULL;
+  struct loom_error e;
+  loom_error_clear(&e);
+  assert_int_equal(loom_http_server_new(g, r, &opt, &first, &e), LOOM_OK);
+  opt.port = loom_http_server_port(first);
+  assert_int_equal(loom_http_server_new(g, r, &opt, &second, &e), LOOM_ERR_IO);
+  assert_null(second);
+  assert_non_null(strstr(e.message, "already in use"));
+  loom_http_server_free(first);
+  /* Once the first has stopped, the port is free again. */
+  assert_int_equal(loom_http_server_new(g, r, &opt, &second, &e), LOOM_OK);
+  loom_http_server_free(second);
+  loom_loop_group_free(g);
+  loom_http_router_free(r);
 }
 
 int main(void) {
@@ -775,6 +802,7 @@ int main(void) {
       cmocka_unit_test(test_graceful_stop),
       cmocka_unit_test(test_options_from_config),
       cmocka_unit_test(test_port_taken_is_reported),
+      cmocka_unit_test(test_second_server_on_same_port_refused),
   };
   int failed =
       cmocka_run_group_tests_name("http_server", tests, setup, teardown);
