@@ -18,6 +18,7 @@
  * loom_cli_load_config, so every setting flag (--data-dir, ...) works too.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,11 @@ static const char ingest_usage[] =
     "\n"
     "Chunks, embeds (the built-in hash embedder, or MODEL through the\n"
     "provider layer, e.g. openai/text-embedding-3-small) and indexes text,\n"
-    "Markdown and HTML files (a directory is walked). Unchanged files are\n"
-    "skipped; a changed file replaces its chunks. With --pinecone URL (a\n"
+    "Markdown, HTML and PDF files (a directory is walked for .md, .markdown,\n"
+    ".html, .htm, .txt, .text and .pdf; a file named is taken whatever its\n"
+    "extension). Chunks are 1000 bytes with 150 of overlap unless said.\n"
+    "Unchanged files are skipped; a changed file replaces its chunks. The\n"
+    "index is created on first use. With --pinecone URL (a\n"
     "Pinecone control plane such as https://api.pinecone.io, key in\n"
     "PINECONE_API_KEY) the vectors go to the existing Pinecone index NAME.\n"
     "LOOM_EMBED_MODEL and LOOM_PINECONE_URL set the same for every command\n"
@@ -56,7 +60,8 @@ static const char search_usage[] =
     "                   [--embed-model MODEL] [--pinecone URL] [--tenant T]\n"
     "                   [--data-dir DIR]\n"
     "\n"
-    "Searches a collection made by `loom ingest`; prints the hits as JSON.";
+    "Searches a collection made by `loom ingest`; prints the hits as JSON.\n"
+    "Defaults: --top-k 5, --mode hybrid (vector and keyword results fused).";
 
 struct opts {
   const char *index, *tenant, *mode, *filter, *embed_model, *pinecone;
@@ -196,6 +201,22 @@ static void add_file(struct files *f, const char *path) {
   f->v[f->n++] = loom_strdup(path);
 }
 
+/*
+ * `path` as the user typed it, less what does not change the file it
+ * names: leading "./" and trailing '/'. A document's id comes from its
+ * source path, so without this `loom ingest docs/` (sources "docs//a.md")
+ * and then `loom ingest docs` stored every document twice.
+ */
+static char *tidy_path(const char *path) {
+  while (path[0] == '.' && path[1] == '/' && path[2])
+    for (path += 2; *path == '/' && path[1];)
+      path++;
+  char *out = loom_strdup(path);
+  for (size_t n = strlen(out); n > 1 && out[n - 1] == '/';)
+    out[--n] = '\0';
+  return out;
+}
+
 /* Adds `path` (a file, or a directory walked recursively). */
 static void collect(struct files *f, const char *path, bool top) {
   struct stat st;
@@ -215,7 +236,9 @@ static void collect(struct files *f, const char *path, bool top) {
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.')
       continue;
-    char *sub = loom_asprintf("%s/%s", path, de->d_name);
+    /* "/" (the root) already ends in the separator. */
+    char *sub = loom_asprintf(
+        "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
     collect(f, sub, false);
     loom_free(sub);
   }
@@ -338,6 +361,26 @@ static void close_collection(struct collection *col) {
   loom_store_close(col->store);
 }
 
+/* The files under every PATH argument, sorted; a PATH that does not
+ * exist is said on stderr (a typo must not look like "0 files, all
+ * fine"). Returns how many were missing. */
+static size_t collect_paths(struct files *f, const struct opts *o) {
+  size_t missing = 0;
+  for (size_t i = 0; i < o->npaths; i++) {
+    struct stat st;
+    if (stat(o->paths[i], &st) != 0) {
+      fprintf(stderr, "loom ingest: %s: %s\n", o->paths[i], strerror(errno));
+      missing++;
+      continue;
+    }
+    char *path = tidy_path(o->paths[i]);
+    collect(f, path, true);
+    loom_free(path);
+  }
+  qsort(f->v, f->n, sizeof *f->v, by_name);
+  return missing;
+}
+
 /* Ingests every file; returns how many failed. */
 static size_t ingest_all(struct collection *col, const struct opts *o,
                          const struct files *f) {
@@ -389,15 +432,13 @@ int loom_cli_ingest(int argc, char **argv) {
             ingest_usage);
     goto out;
   }
-  for (size_t i = 0; i < o.npaths; i++)
-    collect(&f, o.paths[i], true);
-  qsort(f.v, f.n, sizeof *f.v, by_name);
+  size_t missing = collect_paths(&f, &o);
   struct loom_error e = {0};
   rc = 1;
   if (open_collection(&c, &o, true, &col, &e))
     fprintf(stderr, "loom ingest: %s\n", e.message);
   else
-    rc = ingest_all(&col, &o, &f) ? 1 : 0;
+    rc = ingest_all(&col, &o, &f) || missing ? 1 : 0;
   close_collection(&col);
 out:
   loom_config_cleanup(&c);

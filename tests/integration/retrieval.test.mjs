@@ -51,6 +51,26 @@ test("ingest a directory, then again: the second time nothing changes", () => {
   assert.match(r.out, /3 files: 0 ingested \(0 chunks\), 3 unchanged, 0 failed/);
 });
 
+test("docs/ and ./docs name the same documents as docs; a missing path fails", () => {
+  // Relative paths, as a user types them: the sources must not differ by
+  // the trailing slash or the "./" (they did: "docs//bees.md", stored twice).
+  const rel = (...args) => {
+    const r = spawnSync(bin.startsWith("/") ? bin : path.resolve(bin), args,
+                        { encoding: "utf8", cwd: dir, env: { ...process.env, LOOM_DATA_DIR: data } });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  for (const arg of ["docs", "docs/", "./docs/", ".//docs//"]) {
+    const r = rel("ingest", arg, "--index", "rel", "--data-dir", data);
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.out, /\/\//);
+    if (arg !== "docs") assert.match(r.out, /3 files: 0 ingested \(0 chunks\), 3 unchanged/, arg);
+  }
+  const r = rel("ingest", "docs", "no-such-dir", "--index", "rel", "--data-dir", data);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /no-such-dir: No such file or directory/);
+  assert.match(r.out, /3 files: 0 ingested \(0 chunks\), 3 unchanged/);
+});
+
 test("the right document comes first for keyword, vector and hybrid search", () => {
   assert.match(search("propellant thrust", "keyword")[0].source, /rockets\.html$/);
   assert.match(search("steeping green tea", "vector")[0].source, /tea\.txt$/);
