@@ -23,6 +23,7 @@
 #include "agents/nodes.h"
 #include "io/http_server.h"
 #include "obs/metrics.h"
+#include "stores/cache.h"
 
 static const char usage[] =
     "usage: loom serve [--addr HOST:PORT] [--data-dir DIR] [--graphs DIRS]\n"
@@ -44,10 +45,45 @@ struct serve {
   struct loom_http_server *server;
 };
 
+/*
+ * Settings of the production shape whose backends are not built yet.
+ * Accepting them silently would leave a user believing what is not true:
+ * LOOM_AUTH=apikey served every request unchecked, REDIS_URL and
+ * LOOM_ROLE were ignored. They stop the start, as DATABASE_URL=postgres://
+ * does (loom_store_open), except SENTRY_DSN: without it errors still
+ * reach the log, so a warning says so.
+ */
+static loom_err refuse_unbuilt(const struct loom_config *c,
+                               struct loom_error *e) {
+  if (c->auth && *c->auth && strcmp(c->auth, "none") != 0)
+    return loom_error_set(
+        e, LOOM_ERR_UNSUPPORTED,
+        "LOOM_AUTH=%s: API-key and Clerk authentication are not built yet, "
+        "so loom would answer every request unchecked; unset LOOM_AUTH (or "
+        "set it to none) and keep loom on a loopback or private address",
+        c->auth);
+  if (c->role && *c->role && strcmp(c->role, "all") != 0)
+    return loom_error_set(
+        e, LOOM_ERR_UNSUPPORTED,
+        "LOOM_ROLE=%s: separate api and worker processes are not built yet "
+        "(they need the PostgreSQL run queue); unset LOOM_ROLE to run "
+        "everything in this process",
+        c->role);
+  struct loom_cache *cache = NULL;
+  loom_err err = loom_cache_open(c->redis_url, 0, &cache, e);
+  loom_cache_free(cache);
+  if (!err && c->sentry_dsn && *c->sentry_dsn)
+    LOOM_WARN("SENTRY_DSN is set, but reporting to Sentry is not built yet: "
+              "errors go to this log only");
+  return err;
+}
+
 static loom_err start(struct serve *s, struct loom_error *e) {
   struct loom_config *c = &s->config;
-  struct loom_http_server_options opt;
-  loom_err err = loom_http_server_options_from_config(c, &opt, e);
+  struct loom_http_server_options opt = {0};
+  loom_err err = refuse_unbuilt(c, e);
+  if (!err)
+    err = loom_http_server_options_from_config(c, &opt, e);
   opt.idle_timeout_s = (unsigned)atoi(c->idle_timeout);
   if (!err)
     err = loom_store_open(c->database_url, c->data_dir, &s->app.store, e);

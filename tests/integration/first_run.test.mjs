@@ -1,0 +1,61 @@
+// What a new user meets when a start goes wrong: `loom serve` twice on one
+// port, settings for the production shape that is not built yet. Each must
+// stop the start with a message that says what is wrong and what to do,
+// never start "ready" doing something else than what was asked.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startLoom, loomBin } from "./harness.mjs";
+
+let loom, scratch;
+
+before(async () => {
+  loom = await startLoom();
+  scratch = mkdtempSync(path.join(os.tmpdir(), "loom-first-run-"));
+});
+
+after(async () => {
+  await loom.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+// `loom serve` with `env` on top of a clean environment; it must exit by
+// itself within the timeout (a server that starts is killed: a failure).
+function serve(env, args = []) {
+  const base = { ...process.env };
+  for (const name of ["DATABASE_URL", "REDIS_URL", "LOOM_AUTH", "LOOM_ROLE", "LOOM_CONFIG"]) delete base[name];
+  const r = spawnSync(loomBin, ["serve", ...args], {
+    env: { ...base, LOOM_ADDR: "127.0.0.1:0", LOOM_DATA_DIR: path.join(scratch, "data"), ...env },
+    encoding: "utf8",
+    timeout: 5000,
+  });
+  return { code: r.status, signal: r.signal, err: r.stderr };
+}
+
+test("a second loom serve on a port in use stops and says so; the first goes on", async () => {
+  const r = serve({ LOOM_ADDR: `127.0.0.1:${loom.port}` });
+  assert.equal(r.signal, null, "the second server started instead of stopping");
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${loom.port}: the address is already in use`));
+  assert.match(r.err, /--addr HOST:PORT/);
+  // Every request still reaches the first server (none went to a second).
+  for (let i = 0; i < 20; i++) assert.equal((await fetch(`${loom.url}/healthz`)).status, 200);
+});
+
+test("settings of the production shape that is not built yet stop the start", () => {
+  const cases = [
+    [{ LOOM_AUTH: "apikey" }, /LOOM_AUTH=apikey: .*not built yet.*unchecked.*unset LOOM_AUTH/],
+    [{ LOOM_AUTH: "clerk" }, /LOOM_AUTH=clerk: /],
+    [{ LOOM_ROLE: "worker" }, /LOOM_ROLE=worker: .*not built yet.*unset LOOM_ROLE/],
+    [{ REDIS_URL: "redis://127.0.0.1:1/0" }, /REDIS_URL names Redis.*not built yet.*unset REDIS_URL/],
+  ];
+  for (const [env, message] of cases) {
+    const r = serve(env);
+    assert.equal(r.signal, null, `${JSON.stringify(env)}: the server started`);
+    assert.equal(r.code, 1, JSON.stringify(env));
+    assert.match(r.err, message);
+  }
+});
