@@ -112,12 +112,18 @@ static void emit_all(struct api_run *r, struct evbuf *b) {
   *b = (struct evbuf){0};
 }
 
+/* The step a task event belongs to. The engine stamps an event with the
+ * step of the newest checkpoint; tasks run in the step after it, whose
+ * checkpoint their writes make, and LangGraph numbers them so. */
+static int task_step(const struct loom_event *ev) { return ev->step + 1; }
+
 static void add_debug(struct evbuf *b, const struct loom_event *ev,
                       const char *type, const json_t *payload) {
   json_t *now = api_now();
+  int step = ev->type == LOOM_EVENT_CHECKPOINT ? ev->step : task_step(ev);
   add(b, "debug", ev->ns,
       json_pack("{s:s, s:o, s:i, s:O}", "type", type, "timestamp", now, "step",
-                ev->step, "payload", payload));
+                step, "payload", payload));
 }
 
 static json_t *checkpoint_event(const struct api_run *r,
@@ -153,12 +159,13 @@ static void add_token(struct evbuf *b, const struct api_run *r,
   const char *text = json_string_value(json_object_get(d, "text"));
   if (!node || !text)
     return;
-  char *id = loom_asprintf("run-%s-%s-%d", r->id, node, ev->step);
+  char *id = loom_asprintf("run-%s-%s-%d", r->id, node, task_step(ev));
   add(b, "messages", ev->ns,
       json_pack("[{s:s, s:s, s:s, s:[]}, {s:s, s:i, s:s, s:s, s:s}]", "content",
                 text, "type", "AIMessageChunk", "id", id, "tool_call_chunks",
-                "langgraph_node", node, "langgraph_step", ev->step, "run_id",
-                r->id, "thread_id", r->thread_id, "graph_id", r->graph_id));
+                "langgraph_node", node, "langgraph_step", task_step(ev),
+                "run_id", r->id, "thread_id", r->thread_id, "graph_id",
+                r->graph_id));
   loom_free(id);
 }
 

@@ -517,6 +517,11 @@ describe("streaming", () => {
     assert.deepEqual(cps[1].tasks.map((x) => [x.id, x.name]), [["b:0", "b"]]);
     const types = new Set(by("debug").map((p) => p.data.type));
     for (const ty of ["task", "task_result", "checkpoint"]) assert.ok(types.has(ty), ty);
+    // A task's debug events carry the step of the checkpoint its writes make.
+    const debugStep = (ty, name) => by("debug").find((p) => p.data.type === ty && p.data.payload.name === name)?.data.step;
+    const cpOf = (node) => by("debug").find((p) => p.data.type === "checkpoint" && p.data.payload.metadata.writes?.[node]);
+    assert.equal(debugStep("task", "b"), cpOf("b").data.step);
+    assert.equal(debugStep("task_result", "b"), cpOf("b").data.payload.metadata.step);
     assert.equal(by("values").length, 0);
   });
 
@@ -551,6 +556,9 @@ describe("streaming", () => {
     assert.equal(chunk.type, "AIMessageChunk");
     const history = await client.threads.getHistory(t.thread_id, { metadata: { graph_id: "talk" } });
     assert.ok(history.length >= 1);
+    // The step is the one the node's writes make: the newest checkpoint's.
+    assert.equal(meta.langgraph_step, state.metadata.step);
+    assert.ok(msgs.every((m) => m.data[0].id === chunk.id));
   });
 
   test("an interrupt appears as __interrupt__ in updates", async () => {
