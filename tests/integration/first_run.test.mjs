@@ -59,3 +59,18 @@ test("settings of the production shape that is not built yet stop the start", ()
     assert.match(r.err, message);
   }
 });
+
+test("a LOOM_MODEL that cannot be called stops the start, naming the setting", () => {
+  const cases = [
+    [{ LOOM_MODEL: "gpt4" }, /LOOM_MODEL: model 'gpt4' must be provider\/model, e\.g\. openai\/gpt-4o-mini/],
+    [{ LOOM_MODEL: "opnai/gpt-4o" }, /LOOM_MODEL: model 'opnai\/gpt-4o': unknown provider 'opnai'/],
+    [{ LOOM_MODEL: "openai/gpt-4o-mini", OPENAI_API_KEY: "", OPENAI_BASE_URL: "" },
+     /LOOM_MODEL: model 'openai\/gpt-4o-mini' needs OPENAI_API_KEY to be set/],
+  ];
+  for (const [env, message] of cases) {
+    const r = serve(env);
+    assert.equal(r.signal, null, `${JSON.stringify(env)}: the server started`);
+    assert.equal(r.code, 1, JSON.stringify(env));
+    assert.match(r.err, message);
+  }
+});

@@ -548,6 +548,39 @@ static void model_strings_pick_providers(void **state) {
   char bad[] = "bad-entry";
   cfg.endpoints = bad;
   assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_INVALID);
+  cfg.endpoints = empty;
+}
+
+/* A LOOM_MODEL that cannot be called stops the start, naming the setting
+ * (it used to be accepted, and every model node failed at run time). */
+static void default_model_checked_at_start(void **state) {
+  (void)state;
+  char empty[] = "", url[] = "https://api.openai.com/v1";
+  char aurl[] = "https://api.anthropic.com";
+  struct loom_config cfg = {.openai_api_key = empty,
+                            .anthropic_api_key = empty,
+                            .openai_base_url = url,
+                            .anthropic_base_url = aurl,
+                            .endpoints = empty};
+  struct loom_providers *ps = NULL;
+  struct loom_error e;
+  char shape[] = "gpt4", provider[] = "opnai/gpt-4o", nokey[] = "openai/x";
+  cfg.model = shape;
+  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_INVALID);
+  assert_string_equal(e.message, "LOOM_MODEL: model 'gpt4' must be "
+                                 "provider/model, e.g. openai/gpt-4o-mini");
+  cfg.model = provider;
+  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_NOT_FOUND);
+  assert_non_null(strstr(e.message, "LOOM_MODEL: model 'opnai/gpt-4o': "
+                                    "unknown provider 'opnai'"));
+  cfg.model = nokey;
+  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "needs OPENAI_API_KEY"));
+  char key[] = "sk-test";
+  cfg.openai_api_key = key;
+  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_OK);
+  assert_string_equal(loom_providers_default_model(ps), "openai/x");
+  loom_providers_free(ps);
 }
 
 int main(void) {
@@ -563,6 +596,7 @@ int main(void) {
       cmocka_unit_test(anthropic_stream_named_events),
       cmocka_unit_test(embeddings_float_and_base64),
       cmocka_unit_test(model_strings_pick_providers),
+      cmocka_unit_test(default_model_checked_at_start),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
