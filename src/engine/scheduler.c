@@ -12,6 +12,7 @@
  * States of a run (engine.h): PENDING -> RUNNING <-> WAITING -> one of
  * INTERRUPTED, SUCCESS, ERROR, CANCELLED.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,20 @@ static loom_err apply_step(struct loom_run *r, json_t *updates,
   return rc;
 }
 
+/* Fails the run with `t`'s error, named after its node once: kinds that
+ * name the node in their own message (llm, agent, retrieve) are not
+ * prefixed again ("node 'a': node 'a': ..."). */
+static void fail_task(struct loom_run *r, const struct loom_task *t) {
+  struct loom_error e = {0};
+  char prefix[sizeof e.message];
+  snprintf(prefix, sizeof prefix, "node '%s': ", t->node->name);
+  if (strncmp(t->err.message, prefix, strlen(prefix)) == 0)
+    loom_error_set(&e, t->err.code, "%s", t->err.message);
+  else
+    loom_error_set(&e, t->err.code, "%s%s", prefix, t->err.message);
+  fail(r, &e);
+}
+
 /* Every task finished: fail, interrupt, or apply and checkpoint. */
 static void end_step(struct loom_run *r) {
   struct loom_error e = {0};
@@ -299,9 +314,7 @@ static void end_step(struct loom_run *r) {
     struct loom_task *t = &r->tasks[i];
     if (t->state == TASK_FAILED) {
       json_decref(interrupts);
-      loom_error_set(&e, t->err.code, "node '%s': %s", t->node->name,
-                     t->err.message);
-      fail(r, &e);
+      fail_task(r, t);
       return;
     }
     if (t->state == TASK_INTERRUPTED)

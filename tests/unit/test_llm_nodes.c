@@ -173,6 +173,31 @@ static void config_errors_at_load(void **state) {
   }
 }
 
+/* A model node's run-time error names its node once ("node 'a': node
+ * 'a': ..." before: the kind and the scheduler both named it). */
+static void run_error_names_node_once(void **state) {
+  (void)state;
+  static const char spec[] = "name: once\nstate: {q: {}, out: {}}\nnodes:\n"
+                             "  a:\n    kind: llm\n"
+                             "    model: offline/extractive\n"
+                             "    prompt: \"Answer {q}\"\n    output: out\n"
+                             "edges:\n  - START -> a\n  - a -> END\n";
+  struct loom_graph *g;
+  struct loom_error e = {0};
+  if (loom_graph_load(spec, strlen(spec), "once.yaml", &g, &e))
+    fail_msg("load: %s", e.message);
+  json_t *input = json_object();
+  struct loom_run_opts opts = {.input = input};
+  struct loom_run *run;
+  assert_int_equal(loom_run_new(g, &opts, &run, &e), LOOM_OK);
+  assert_int_equal(run_to_stop(run), LOOM_RUN_ERROR);
+  assert_string_equal(loom_run_error(run)->message,
+                      "node 'a': prompt template: the state has no field 'q'");
+  loom_run_free(run);
+  json_decref(input);
+  loom_graph_free(g);
+}
+
 static int setup(void **state) {
   (void)state;
   return llm_server_start_nodes(&srv) ? 0 : -1;
@@ -189,6 +214,7 @@ int main(void) {
       cmocka_unit_test(graph_with_model_nodes),
       cmocka_unit_test(answer_in_one_piece_without_token_listeners),
       cmocka_unit_test(config_errors_at_load),
+      cmocka_unit_test(run_error_names_node_once),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
