@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/id.h"
@@ -26,8 +27,9 @@ static loom_err make_dirs(const char *dir, struct loom_error *e) {
     *p = '\0';
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
       result = loom_error_set(e, LOOM_ERR_IO,
-                              "cannot create data directory '%s': %s", path,
-                              strerror(errno));
+                              "cannot create data directory '%s': %s; choose "
+                              "another with --data-dir (LOOM_DATA_DIR)",
+                              path, strerror(errno));
       goto out;
     }
     if (end)
@@ -37,6 +39,33 @@ static loom_err make_dirs(const char *dir, struct loom_error *e) {
 out:
   loom_free(path);
   return result;
+}
+
+/*
+ * The data directory and its database must be usable by this user. Said
+ * here, naming the setting, because SQLite's own words for it are
+ * "unable to open database file" (a file where the directory should be)
+ * and "attempt to write a readonly database" (a directory or loom.db made
+ * by another user), neither naming a path.
+ */
+static loom_err check_data_dir(const char *dir, const char *db,
+                               struct loom_error *e) {
+  struct stat st;
+  if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "data directory '%s' is a file, not a directory; "
+                          "choose a directory with --data-dir (LOOM_DATA_DIR)",
+                          dir);
+  const char *bad = access(dir, W_OK | X_OK) != 0                    ? dir
+                    : access(db, F_OK) == 0 && access(db, W_OK) != 0 ? db
+                                                                     : NULL;
+  if (bad)
+    return loom_error_set(e, LOOM_ERR_FORBIDDEN,
+                          "'%s' is not writable by this user (%s); fix its "
+                          "permissions, or choose another data directory "
+                          "with --data-dir (LOOM_DATA_DIR)",
+                          bad, strerror(errno));
+  return LOOM_OK;
 }
 
 static bool has_prefix(const char *s, const char *prefix) {
@@ -57,7 +86,9 @@ loom_err loom_store_open(const char *database_url, const char *data_dir,
     size_t len = strlen(data_dir);
     char *path = loom_asprintf("%s%sloom.db", data_dir,
                                data_dir[len - 1] == '/' ? "" : "/");
-    err = sqlite_store_open(path, out, e);
+    err = check_data_dir(data_dir, path, e);
+    if (!err)
+      err = sqlite_store_open(path, out, e);
     loom_free(path);
     return err;
   }

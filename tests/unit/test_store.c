@@ -87,6 +87,24 @@ static void put_cp(struct loom_store *s, const char *tenant, const char *thread,
 
 /* ---- opening and migrations ---- */
 
+/* A data directory that is a file is refused naming it and the setting
+ * (SQLite's own words were "unable to open database file"). */
+static void test_data_dir_is_a_file(void **state) {
+  struct fixture *f = *state;
+  char *file = loom_asprintf("%s/not-a-dir", f->dir);
+  FILE *fp = fopen(file, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  struct loom_store *s = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_store_open("", file, &s, &e), LOOM_ERR_INVALID);
+  assert_null(s);
+  assert_non_null(strstr(e.message, "is a file, not a directory"));
+  assert_non_null(strstr(e.message, "--data-dir (LOOM_DATA_DIR)"));
+  assert_non_null(strstr(e.message, file));
+  loom_free(file);
+}
+
 static void test_open_urls(void **state) {
   (void)state;
   struct loom_store *s = NULL;
@@ -580,6 +598,7 @@ static void test_concurrent_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_urls),
+      cmocka_unit_test_setup_teardown(test_data_dir_is_a_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrations_fresh_and_rerun, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, setup,
