@@ -30,10 +30,14 @@ int main(int argc, char **argv) {
       {"run", loom_cli_run},       {"resume", loom_cli_resume},
       {"ingest", loom_cli_ingest}, {"search", loom_cli_search},
   };
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-      strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+  if (argc < 2) { /* a usage error: the text goes with errors */
+    fprintf(stderr, "%s\n", usage);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
     puts(usage);
-    return argc < 2 ? 2 : 0;
+    return 0;
   }
   if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
     printf("loom %s\n", LOOM_VERSION);

@@ -38,8 +38,8 @@ static const char run_usage[] =
     "  --input JSON            initial channel values, e.g. "
     "'{\"topic\":\"x\"}'\n"
     "  --thread ID             thread id (default: a new one)\n"
-    "  --db DIR                data directory holding loom.db\n"
-    "                          (default: $LOOM_DATA_DIR or ./data)\n"
+    "  --db DIR                data directory holding loom.db (also\n"
+    "                          --data-dir; default: $LOOM_DATA_DIR or ./data)\n"
     "  --recursion-limit N     most steps this run may take (default 25)\n"
     "  --durability MODE       sync | async | exit (default sync)\n"
     "  --interrupt-before N,.. stop before these nodes\n"
@@ -141,6 +141,8 @@ static const struct option long_opts[] = {
     {"input", required_argument, 0, O_INPUT},
     {"thread", required_argument, 0, O_THREAD},
     {"db", required_argument, 0, O_DB},
+    /* The name every other command (serve, ingest, search) uses. */
+    {"data-dir", required_argument, 0, O_DB},
     {"recursion-limit", required_argument, 0, O_LIMIT},
     {"durability", required_argument, 0, O_DUR},
     {"interrupt-before", required_argument, 0, O_BEFORE},
@@ -377,7 +379,15 @@ out:
 static char *thread_graph(struct loom_store *store, const char *thread,
                           struct loom_error *e) {
   struct loom_checkpoint *cp = NULL;
-  if (store->ops->get_checkpoint(store, "default", thread, "", NULL, &cp, e))
+  loom_err err =
+      store->ops->get_checkpoint(store, "default", thread, "", NULL, &cp, e);
+  if (err == LOOM_ERR_NOT_FOUND)
+    loom_error_set(e, err,
+                   "no thread '%s' here: start one with `loom run FILE "
+                   "--thread %s`, or name the data directory it ran in with "
+                   "--db DIR",
+                   thread, thread);
+  if (err)
     return NULL;
   const char *f =
       json_string_value(json_object_get(cp->metadata, "graph_file"));

@@ -15,28 +15,36 @@
 
 static char dir[] = "/tmp/loom-cli-XXXXXX";
 
-/* Runs fn(argv) with stdout captured; returns the exit code, output in buf. */
-static int capture(int (*fn)(int, char **), char **argv, char *buf,
-                   size_t cap) {
+/* Runs fn(argv) with file descriptor `which` (1: stdout, 2: stderr)
+ * captured; returns the exit code, output in buf. */
+static int capture_fd(int which, int (*fn)(int, char **), char **argv,
+                      char *buf, size_t cap) {
   int argc = 0;
   while (argv[argc])
     argc++;
   char path[128];
   snprintf(path, sizeof(path), "%s/out.txt", dir);
   fflush(stdout);
-  int saved = dup(1);
+  fflush(stderr);
+  int saved = dup(which);
   int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-  dup2(fd, 1);
+  dup2(fd, which);
   close(fd);
   int rc = fn(argc, argv);
   fflush(stdout);
-  dup2(saved, 1);
+  fflush(stderr);
+  dup2(saved, which);
   close(saved);
   FILE *f = fopen(path, "r");
   size_t n = fread(buf, 1, cap - 1, f);
   buf[n] = 0;
   fclose(f);
   return rc;
+}
+
+static int capture(int (*fn)(int, char **), char **argv, char *buf,
+                   size_t cap) {
+  return capture_fd(1, fn, argv, buf, cap);
 }
 
 static void test_run_and_resume(void **st) {
@@ -60,8 +68,9 @@ static void test_run_and_resume(void **st) {
                 NULL};
   assert_int_equal(capture(loom_cli_resume, no, out, sizeof(out)), 0);
   assert_non_null(strstr(out, "(revised: short)"));
-  char *yes[] = {"resume", "cli1", "--value", "{\"approved\":true}",
-                 "--db",   dir,    "--quiet", NULL};
+  /* --data-dir, as serve, ingest and search spell it, works too. */
+  char *yes[] = {"resume",     "cli1", "--value", "{\"approved\":true}",
+                 "--data-dir", dir,    "--quiet", NULL};
   assert_int_equal(capture(loom_cli_resume, yes, out, sizeof(out)), 0);
   assert_non_null(strstr(out, "\"status\": \"success\""));
   assert_non_null(strstr(out, "\"publish\""));
@@ -70,7 +79,12 @@ static void test_run_and_resume(void **st) {
   char *bad[] = {"run", file, "--input", "{nope", "--db", dir, NULL};
   assert_int_equal(capture(loom_cli_run, bad, out, sizeof(out)), 2);
   char *missing[] = {"resume", "nobody", "--db", dir, NULL};
-  assert_int_equal(capture(loom_cli_resume, missing, out, sizeof(out)), 1);
+  assert_int_equal(capture_fd(2, loom_cli_resume, missing, out, sizeof(out)),
+                   1);
+  /* Says how to get such a thread, or where else it may be. */
+  assert_non_null(strstr(out, "no thread 'nobody' here: start one with "
+                              "`loom run FILE --thread nobody`"));
+  assert_non_null(strstr(out, "--db DIR"));
   char *help[] = {"run", "--help", NULL};
   assert_int_equal(capture(loom_cli_run, help, out, sizeof(out)), 0);
   assert_non_null(strstr(out, "usage: loom run FILE --input JSON"));
