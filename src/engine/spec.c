@@ -108,7 +108,10 @@ static loom_err parse_channel(struct ctx *c, const char *name,
   json_object_foreach((json_t *)def, k, v) {
     if (strcmp(k, "type") && strcmp(k, "default") && strcmp(k, "reducer") &&
         strcmp(k, "description"))
-      return bad(c, v, field, "unknown field '%s'", k);
+      return bad(c, v, field,
+                 "unknown field '%s'; a channel has type, default, reducer, "
+                 "description",
+                 k);
   }
   const json_t *type = json_object_get(def, "type");
   if (type) {
@@ -193,6 +196,30 @@ static loom_err compile_node(struct ctx *c, struct loom_node *n,
   return LOOM_OK;
 }
 
+/* A node whose mapping selects no kind. With `kind:` the name given is
+ * unknown; without, the mapping's keys are said, since a misspelt kind
+ * key ("lau:") is the likely cause and "unknown node kind" alone does not
+ * point at it. */
+static loom_err unknown_kind(struct ctx *c, const json_t *def,
+                             const char *field) {
+  const json_t *kind = json_object_get(def, "kind");
+  if (kind)
+    return bad(c, kind, field, "unknown node kind %s; known kinds: %s",
+               json_is_string(kind) ? json_string_value(kind) : "(not a name)",
+               loom_engine_node_kind_names());
+  char keys[256] = "";
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)def, k, v) {
+    size_t len = strlen(keys);
+    snprintf(keys + len, sizeof keys - len, "%s%s", len ? ", " : "", k);
+  }
+  return bad(c, def, field,
+             "no node kind among its keys (%s); a node needs one of %s as a "
+             "key, or kind: NAME",
+             keys[0] ? keys : "none", loom_engine_node_kind_names());
+}
+
 static loom_err parse_node(struct ctx *c, const char *name, const json_t *def,
                            struct loom_node *n) {
   char field[200];
@@ -209,13 +236,8 @@ static loom_err parse_node(struct ctx *c, const char *name, const json_t *def,
   n->config = json_incref((json_t *)def);
   const json_t *at;
   n->kind = pick_kind(def, &at);
-  if (!n->kind) {
-    const json_t *kind = json_object_get(def, "kind");
-    return bad(c, kind ? kind : def, field,
-               "unknown node kind%s%s; known kinds: %s", kind ? " " : "",
-               kind ? json_string_value(kind) : "",
-               loom_engine_node_kind_names());
-  }
+  if (!n->kind)
+    return unknown_kind(c, def, field);
   return compile_node(c, n, at, field);
 }
 
@@ -332,7 +354,10 @@ static loom_err edge_from_object(struct ctx *c, const json_t *item,
     if (strcmp(k, "from") && strcmp(k, "to") && strcmp(k, "when") &&
         strcmp(k, "route") && strcmp(k, "each") && strcmp(k, "as") &&
         strcmp(k, "targets"))
-      return bad(c, v, field, "unknown field '%s'", k);
+      return bad(c, v, field,
+                 "unknown field '%s'; an edge has from, to, when, route, "
+                 "targets, each, as",
+                 k);
     if (strcmp(k, "targets") && !json_is_string(v))
       return bad(c, v, field, "'%s' must be a string", k);
   }
@@ -511,8 +536,10 @@ static loom_err check_top(struct ctx *c, const json_t *root) {
     bool ok = false;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
       ok |= !strcmp(k, known[i]);
-    if (!ok)
-      return bad(c, v, k, "unknown field");
+    if (!ok) /* the known ones, so a misspelling is seen at once */
+      return bad(c, v, k,
+                 "unknown field; a graph has name, description, state, "
+                 "nodes, edges, interrupt_before, interrupt_after, version");
   }
   return LOOM_OK;
 }

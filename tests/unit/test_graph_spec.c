@@ -104,6 +104,14 @@ static void test_unknown_node_kind(void **st) {
                        "edges: ['START -> a', 'a -> b']\n");
   HAS(m, "g.yaml:4: nodes.b: unknown node kind teleport");
   HAS(m, "lua, interrupt, subgraph");
+  /* A misspelt kind key: the keys are named, and what a node needs. */
+  m = load_error("nodes:\n"
+                 "  a:\n"
+                 "    lau: return nil\n"
+                 "edges: ['START -> a']\n");
+  HAS(m, "g.yaml:3: nodes.a: no node kind among its keys (lau); a node needs "
+         "one of lua, interrupt, subgraph");
+  HAS(m, "as a key, or kind: NAME");
 }
 
 static void test_bad_condition_and_lua(void **st) {
@@ -131,7 +139,15 @@ static void test_parse_errors_have_lines(void **st) {
   m = load_error("nodes: {a: {lua: 'return nil'}}\n"
                  "edges: ['START -> a']\n"
                  "colour: blue\n");
-  HAS(m, "g.yaml:3: colour: unknown field");
+  HAS(m, "g.yaml:3: colour: unknown field; a graph has name, description, "
+         "state, nodes, edges");
+  m = load_error("state: {x: {typ: string}}\n"
+                 "nodes: {a: {lua: 'return nil'}}\n"
+                 "edges: ['START -> a']\n");
+  HAS(m, "unknown field 'typ'; a channel has type, default, reducer");
+  m = load_error("nodes: {a: {lua: 'return nil'}}\n"
+                 "edges: [{from: START, too: a}]\n");
+  HAS(m, "unknown field 'too'; an edge has from, to, when");
   m = load_error(
       "nodes: {END: {lua: 'return nil'}}\nedges: ['START -> END']\n");
   HAS(m, "nodes.END");
