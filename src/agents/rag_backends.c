@@ -122,6 +122,24 @@ static loom_err local_indexes(struct loom_rag_backends *b,
   return err;
 }
 
+/*
+ * A local index that is not in the table. A server lists the index
+ * directories once, at start: one that another process (`loom ingest`
+ * beside `loom serve`) made later stays invisible to it until it
+ * restarts, and "no index 'kb'" alone left the user looking for a typo.
+ */
+static loom_err not_found(const struct loom_rag_backends *b, const char *name,
+                          struct loom_error *e) {
+  if (!b->o.indexes) /* our own table, listed just now */
+    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'", name);
+  return loom_error_set(e, LOOM_ERR_NOT_FOUND,
+                        "no index '%s' (an index made by another process "
+                        "after this server started, such as by loom ingest, "
+                        "is seen after a restart: while loom serve runs, "
+                        "ingest through POST /indexes/%s/documents)",
+                        name, name);
+}
+
 static loom_err open_cb(void *ud, const char *name, struct loom_rag *out,
                         struct loom_error *e) {
   struct loom_rag_backends *b = ud;
@@ -146,7 +164,7 @@ static loom_err open_cb(void *ud, const char *name, struct loom_rag *out,
     struct loom_error le;
     out->vectors = loom_vindexes_acquire(ix, name ? name : "", NULL, &le);
     if (!out->vectors && le.code == LOOM_ERR_NOT_FOUND)
-      return loom_error_set(e, le.code, "no index '%s'", name ? name : "");
+      return not_found(b, name ? name : "", e);
     if (!out->vectors) /* its store could not be opened: say why */
       return loom_error_set(e, le.code, "%s", le.message);
     dim = loom_vstore_params(out->vectors)->dim;
@@ -225,6 +243,22 @@ loom_err loom_rag_backends_create(struct loom_rag_backends *b, const char *name,
     return LOOM_OK;
   }
   struct loom_vstore_params p = {.dim = emb->dim, .metric = LOOM_METRIC_COSINE};
-  err = loom_vindexes_create(ix, name, &p, NULL, e);
-  return err == LOOM_ERR_EXISTS ? LOOM_OK : err;
+  struct loom_error ce = {0};
+  err = loom_vindexes_create(ix, name, &p, NULL, &ce);
+  /* Made meanwhile by a concurrent request: fine. Not in the table, yet
+   * its directory exists: made by another process since the table was
+   * listed (see not_found). */
+  if (err == LOOM_ERR_EXISTS && !loom_vindexes_describe(ix, name, &d, NULL)) {
+    json_decref(d.info);
+    return LOOM_OK;
+  }
+  if (err == LOOM_ERR_EXISTS)
+    return loom_error_set(e, LOOM_ERR_CONFLICT,
+                          "index '%s' was made on disk by another process "
+                          "(such as loom ingest) after this one opened the "
+                          "indexes; restart loom serve to load it, and while "
+                          "it runs ingest through its API "
+                          "(POST /indexes/%s/documents)",
+                          name, name);
+  return err ? loom_error_set(e, err, "%s", ce.message) : LOOM_OK;
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startLoom, loomBin } from "./harness.mjs";
@@ -73,4 +73,25 @@ test("a LOOM_MODEL that cannot be called stops the start, naming the setting", (
     assert.equal(r.code, 1, JSON.stringify(env));
     assert.match(r.err, message);
   }
+});
+
+test("loom ingest beside a running server: the server says why it does not see the new index", async () => {
+  const docs = path.join(scratch, "docs");
+  mkdirSync(docs);
+  writeFileSync(path.join(docs, "stop.md"), "# Stopping\n\nSIGTERM stops the server gracefully.\n");
+  const r = spawnSync(loomBin, ["ingest", docs, "--index", "kb"], {
+    env: { ...process.env, LOOM_DATA_DIR: loom.dataDir }, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const search = await fetch(`${loom.url}/indexes/kb/search`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "stop" }) });
+  assert.equal(search.status, 404);
+  assert.match((await search.json()).message, /no index 'kb' \(.*another process.*seen after a restart.*POST \/indexes\/kb\/documents/);
+  const post = await fetch(`${loom.url}/indexes/kb/documents`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source: "x.md", text: "hi" }) });
+  assert.equal(post.status, 409);
+  assert.match((await post.json()).message, /index 'kb' was made on disk by another process.*restart loom serve/);
+  // An index the server makes itself is found at once, as before.
+  const other = await fetch(`${loom.url}/indexes/kb2/documents`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source: "x.md", text: "hi" }) });
+  assert.equal(other.status, 201);
 });
