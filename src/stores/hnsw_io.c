@@ -173,12 +173,13 @@ static bool read_nodes(struct loom_hnsw *h, struct reader *r) {
       return false;
     if (hd[0] & NODE_USED)
       nd->id = loom_strndup(id, idlen);
-    if (metalen) {
+    /* A tombstone has no metadata (delete drops it, so none is written);
+     * one kept from a damaged file would leak when the slot is reused. */
+    if (metalen && !nd->deleted) {
       nd->meta = json_loadb(meta, metalen, 0, NULL);
       if (!nd->meta)
         return false;
-      if (!nd->deleted)
-        loom_vmeta_set(&h->meta_ix, s, nd->meta);
+      loom_vmeta_set(&h->meta_ix, s, nd->meta);
     }
     if (up) {
       h->upper[s] = loom_malloc(up);
@@ -209,6 +210,30 @@ static bool index_nodes(struct loom_hnsw *h) {
   return true;
 }
 
+/*
+ * Whether the graph stays inside itself: every link list holds at most m0
+ * (level 0) or m (above) slots, each below `used` and naming a node that
+ * reaches that level, and the entry point reaches the top level. Searches
+ * follow links unchecked, so a snapshot a bad disk or copy changed is
+ * refused here rather than read out of bounds later. One pass over the
+ * link lists, small beside the vectors the load copies anyway.
+ */
+static bool links_valid(const struct loom_hnsw *h) {
+  if (h->max_level < 0 || h->nodes[h->entry].level < h->max_level)
+    return false;
+  for (uint32_t s = 0; s < h->used; s++) {
+    for (int l = 0; l <= h->nodes[s].level; l++) {
+      const uint32_t *ll = hnsw_links(h, s, l);
+      if (ll[0] > (l ? h->m : h->m0))
+        return false;
+      for (uint32_t j = 1; j <= ll[0]; j++)
+        if (ll[j] >= h->used || h->nodes[ll[j]].level < l)
+          return false;
+    }
+  }
+  return true;
+}
+
 /* Gives h the snapshot's hd->used nodes from the mapping `base` (which h
  * then owns: loom_hnsw_free unmaps it); level 0 is read in place until
  * hnsw_reserve copies it out. False when the nodes do not read back. */
@@ -232,7 +257,7 @@ static bool attach_nodes(struct loom_hnsw *h, char *base, size_t len,
       memcpy(h->exact, src, n);
     ok = src != NULL;
   }
-  return ok && index_nodes(h);
+  return ok && links_valid(h) && index_nodes(h);
 }
 
 static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
@@ -255,6 +280,7 @@ static loom_err load_mapped(char *base, size_t len, struct loom_hnsw **out,
   if (err)
     return err;
   if (h->elem_size != hd.elem_size || hd.level0_off % SNAP_PAGE ||
+      hd.level0_off > len || /* the sum below must not wrap */
       hd.level0_off + (uint64_t)hd.used * hd.elem_size + 8 != len ||
       (hd.used && (hd.entry < 0 || hd.entry >= hd.used))) {
     loom_hnsw_free(h);
