@@ -97,6 +97,16 @@ struct api_graph *api_graph_find_locked(const char *id) {
   return id ? find_locked(id, NULL) : NULL;
 }
 
+void api_graph_ids_locked(char *out, size_t size) {
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < ngraphs && len + 1 < size; i++) {
+    int n =
+        snprintf(out + len, size - len, "%s%s", i ? ", " : "", graphs[i]->id);
+    len += n > 0 ? (size_t)n : 0;
+  }
+}
+
 struct api_graph *api_graph_get(const char *id) {
   api_lock();
   struct api_graph *g = id ? find_locked(id, NULL) : NULL;

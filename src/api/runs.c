@@ -256,11 +256,16 @@ static struct api_graph *run_target_locked(struct create *c, json_t **as) {
   const char *graph_id = json_string_value(json_object_get(*as, "graph_id"));
   struct api_graph *g = api_graph_find_locked(graph_id);
   if (!g) {
+    /* The graph ids, which are assistant ids too: a typo is seen at once. */
+    char ids[256];
+    api_graph_ids_locked(ids, sizeof ids);
     c->status = 404;
     loom_error_set(&c->e, LOOM_ERR_NOT_FOUND,
-                   *as ? "graph '%s' of the assistant is not registered"
-                       : "assistant '%s' not found",
-                   *as && graph_id ? graph_id : aid);
+                   *as ? "graph '%s' of the assistant is not registered; "
+                         "graphs: %s"
+                       : "assistant '%s' not found; a graph id is an "
+                         "assistant id, and the graphs are: %s",
+                   *as && graph_id ? graph_id : aid, ids[0] ? ids : "none");
     return NULL;
   }
   if (check_nodes(json_object_get(c->kw, "interrupt_before"),

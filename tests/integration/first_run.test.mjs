@@ -95,3 +95,14 @@ test("loom ingest beside a running server: the server says why it does not see t
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source: "x.md", text: "hi" }) });
   assert.equal(other.status, 201);
 });
+
+test("a run of a misspelt assistant id names the graphs there are", async () => {
+  const res = await fetch(`${loom.url}/runs/wait`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ assistant_id: "aproval", input: { topic: "otters" } }) });
+  assert.equal(res.status, 404);
+  const body = await res.json();
+  assert.equal(body.error, "not_found");
+  assert.match(body.message, /^assistant 'aproval' not found; a graph id is an assistant id, and the graphs are: .*\bapproval\b/);
+  assert.match(body.message, /\bmap_reduce\b/);
+});
