@@ -135,6 +135,22 @@ static void bump_version(struct loom_run *r, const char *channel) {
   json_object_set_new(r->versions, channel, json_string(v));
 }
 
+/* Who wrote, for messages: "node 'x'", or "the run's input" for the
+ * input's writes (applied as a writer named "input"; "node 'input'"
+ * sent users looking for a node they never declared). */
+struct writer_name {
+  char text[160];
+};
+static struct writer_name writer_name(const struct loom_run *r,
+                                      const char *node) {
+  struct writer_name w;
+  if (!strcmp(node, "input") && !loom_graph_node(r->g, node))
+    snprintf(w.text, sizeof w.text, "the run's input");
+  else
+    snprintf(w.text, sizeof w.text, "node '%s'", node);
+  return w;
+}
+
 static loom_err apply_one(struct loom_run *r, const char *node,
                           const struct loom_channel *ch, const json_t *value,
                           json_t *seen, struct loom_error *e) {
@@ -151,8 +167,8 @@ static loom_err apply_one(struct loom_run *r, const char *node,
   }
   if (!type_ok(ch, value))
     return loom_error_set(e, LOOM_ERR_INVALID,
-                          "node '%s' wrote a %s to channel '%s' of type %s",
-                          node,
+                          "%s wrote a %s to channel '%s' of type %s",
+                          writer_name(r, node).text,
                           json_is_string(value)    ? "string"
                           : json_is_number(value)  ? "number"
                           : json_is_boolean(value) ? "boolean"
@@ -181,9 +197,9 @@ loom_err loom_engine_apply_writes(struct loom_run *r, const char *node,
     const struct loom_channel *ch = loom_graph_channel(r->g, k);
     if (!ch)
       return loom_error_set(e, LOOM_ERR_INVALID,
-                            "node '%s' wrote to unknown channel '%s'; declare "
-                            "it under state:",
-                            node, k);
+                            "%s wrote to unknown channel '%s'; declare it "
+                            "under state: in graph '%s'",
+                            writer_name(r, node).text, k, r->g->name);
     loom_err rc = apply_one(r, node, ch, v, seen, e);
     if (rc)
       return rc;

@@ -55,6 +55,37 @@ static void test_conditions_and_loops(void **st) {
   loom_graph_free(g);
 }
 
+/* Writes to channels the graph does not declare, from the input and from
+ * a node, say who wrote (the input was "node 'input'") and where to
+ * declare it. */
+static void test_undeclared_channel_names_writer(void **st) {
+  (void)st;
+  struct loom_graph *g = load_graph("name: g\n"
+                                    "state: {x: {type: string}}\n"
+                                    "nodes:\n"
+                                    "  a: {lua: 'return {y = 1}'}\n"
+                                    "edges: ['START -> a', 'a -> END']\n");
+  json_t *in = J("{\"z\": 1}");
+  struct loom_run_opts o = {.input = in};
+  struct loom_error e = {0};
+  assert_int_equal(run_graph(g, &o, NULL, NULL, &e), LOOM_RUN_ERROR);
+  assert_string_equal(e.message, "the run's input wrote to unknown channel "
+                                 "'z'; declare it under state: in graph 'g'");
+  json_decref(in);
+  in = J("{\"x\": 5}");
+  o.input = in;
+  assert_int_equal(run_graph(g, &o, NULL, NULL, &e), LOOM_RUN_ERROR);
+  assert_string_equal(e.message, "the run's input wrote a number to channel "
+                                 "'x' of type string");
+  json_decref(in);
+  in = J("{\"x\": \"s\"}");
+  o.input = in;
+  assert_int_equal(run_graph(g, &o, NULL, NULL, &e), LOOM_RUN_ERROR);
+  assert_non_null(strstr(e.message, "node 'a' wrote to unknown channel 'y'"));
+  json_decref(in);
+  loom_graph_free(g);
+}
+
 static void test_concurrent_replace_write_is_an_error(void **st) {
   (void)st;
   struct loom_graph *g =
@@ -304,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_linear_reducers),
       cmocka_unit_test(test_conditions_and_loops),
       cmocka_unit_test(test_concurrent_replace_write_is_an_error),
+      cmocka_unit_test(test_undeclared_channel_names_writer),
       cmocka_unit_test(test_recursion_limit),
       cmocka_unit_test(test_fan_out),
       cmocka_unit_test(test_async_node_parks_the_run),
