@@ -106,3 +106,17 @@ test("a run of a misspelt assistant id names the graphs there are", async () => 
   assert.match(body.message, /^assistant 'aproval' not found; a graph id is an assistant id, and the graphs are: .*\bapproval\b/);
   assert.match(body.message, /\bmap_reduce\b/);
 });
+
+test("a misspelt or borrowed flag says which one was meant", () => {
+  const cases = [
+    [["--port", "9000"], /unknown flag: --port \(did you mean --addr HOST:PORT\?\)/],
+    [["--data-dri", "x"], /unknown flag: --data-dri \(did you mean --data-dir\?\)/],
+    [["--graph", "x"], /did you mean --graphs\?/],
+    [["--no-such-thing", "1"], /unknown flag: --no-such-thing \(see --help\)/],
+  ];
+  for (const [args, message] of cases) {
+    const r = serve({}, args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, message);
+  }
+});
