@@ -4,12 +4,15 @@
  * LangGraph, Pinecone, documents and health surfaces on embedded SQLite,
  * with the example graphs loaded). Whatever the request, the server must
  * answer (no crash, no hang past the timeout) with a status below 500 and,
- * when it says JSON, a body that parses.
+ * when it says JSON, a body that parses (and is not a bare null).
  *
  * Input: the first byte picks the method; the bytes up to the first
- * newline are the path (bytes a URL cannot carry are percent-encoded);
- * the rest is the body, sent as application/json. A GET of a stream
- * (.../stream) is skipped: joining waits for runs that may never come.
+ * newline are the path (bytes a URL cannot carry are percent-encoded),
+ * then, each after a tab, request headers ("Host: ...", "x-api-key: ...",
+ * "Content-Type: ..."; headers are raw bytes nobody checked for UTF-8);
+ * the rest is the body, sent as application/json unless a Content-Type
+ * header came. A GET of a stream (.../stream) is skipped: joining waits
+ * for runs that may never come.
  *
  * The server starts on the first input, in this process (so ASan sees its
  * threads), on a free loopback port, with its data in a temporary
@@ -37,6 +40,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_PATH_BYTES 512
+#define MAX_HEADERS 8
 
 static struct {
   struct loom_config config;
@@ -116,6 +120,27 @@ static void url_of(const uint8_t *p, size_t n, char *out, size_t cap) {
   }
 }
 
+/* The headers after the path's first tab, one per tab (each NUL-free),
+ * then the default Content-Type unless one of them is a Content-Type. */
+static struct curl_slist *headers_of(const uint8_t *p, size_t n) {
+  struct curl_slist *list = NULL;
+  bool typed = false;
+  size_t count = 0;
+  while (n && count++ < MAX_HEADERS) {
+    const uint8_t *tab = memchr(p, '\t', n);
+    size_t len = tab ? (size_t)(tab - p) : n;
+    char *h = loom_strndup((const char *)p, len);
+    typed = typed || !strncasecmp(h, "content-type:", 13);
+    if (*h)
+      list = curl_slist_append(list, h);
+    loom_free(h);
+    p += tab ? len + 1 : len;
+    n -= tab ? len + 1 : len;
+  }
+  return typed ? list
+               : curl_slist_append(list, "Content-Type: application/json");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const methods[] = {"GET", "POST", "PATCH", "PUT",
                                         "DELETE"};
@@ -126,7 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *method = methods[data[0] % 5];
   const uint8_t *path = data + 1;
   const uint8_t *nl = memchr(path, '\n', size - 1);
-  size_t plen = nl ? (size_t)(nl - path) : size - 1;
+  size_t llen = nl ? (size_t)(nl - path) : size - 1;
+  const uint8_t *tab = memchr(path, '\t', llen);
+  size_t plen = tab ? (size_t)(tab - path) : llen;
   if (plen > MAX_PATH_BYTES)
     return 0;
   const uint8_t *body = nl ? nl + 1 : data + size;
@@ -140,7 +167,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   loom_buf_init(&got, 1u << 24);
   bool json = false;
   struct curl_slist *hdr =
-      curl_slist_append(NULL, "Content-Type: application/json");
+      tab ? headers_of(tab + 1, llen - plen - 1)
+          : curl_slist_append(NULL, "Content-Type: application/json");
   CURL *c = S.curl;
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, url);
@@ -171,6 +199,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!v) {
       fprintf(stderr, "fuzz_api: %s %s answered bad JSON: %s\n", method, url,
               err.text);
+      abort();
+    }
+    /* No route answers a bare null: one is a body that failed to build
+     * (json_pack refuses a string that is not UTF-8). */
+    if (json_is_null(v)) {
+      fprintf(stderr, "fuzz_api: %s %s answered null\n", method, url);
       abort();
     }
     json_decref(v);
