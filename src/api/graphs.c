@@ -186,7 +186,8 @@ static bool spec_file(const char *name) {
 static void load_dir(const char *dir, bool id_from_file) {
   DIR *d = opendir(dir);
   if (!d) {
-    LOOM_WARN("graphs: cannot open directory %s", dir);
+    LOOM_WARN("graphs: cannot open directory %s (in LOOM_GRAPHS): %s", dir,
+              strerror(errno));
     return;
   }
   struct dirent *de;

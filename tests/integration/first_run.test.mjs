@@ -120,3 +120,12 @@ test("a misspelt or borrowed flag says which one was meant", () => {
     assert.match(r.err, message);
   }
 });
+
+test("a LOOM_GRAPHS directory that is not there is named in the log with the reason", async () => {
+  const other = await startLoom({ env: { LOOM_GRAPHS: `${path.join(scratch, "no-such-graphs")}` } });
+  try {
+    assert.match(other.output(), /cannot open directory .*no-such-graphs \(in LOOM_GRAPHS\): No such file or directory/);
+  } finally {
+    await other.stop();
+  }
+});
