@@ -9,8 +9,9 @@
  *  - then it answers with the sentences of the context (system prompt,
  *    earlier messages, tool results) that share the most words with the
  *    question (the last user message), at most three, in their original
- *    order, prefixed by a label saying what it is. With a response schema
- *    it answers a JSON object whose string fields hold that text.
+ *    order, prefixed by a label saying what it is; when none shares a
+ *    word, with what the tools returned. With a response schema it
+ *    answers a JSON object whose string fields hold that text.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -162,6 +163,24 @@ static size_t split(const char *text, const struct loom_buf *q,
   return n;
 }
 
+/* When no sentence shares a word with the question, what the tools
+ * returned (failed calls left out) is the best answer there is: a tool's
+ * JSON or a date rarely shares the question's words, and "the context
+ * does not answer this" hid results the agent had just fetched. */
+static void tool_results(const json_t *messages, struct loom_buf *ans) {
+  size_t i;
+  const json_t *m;
+  json_array_foreach(messages, i, m) {
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (!role || strcmp(role, "tool") || !text_of(m) ||
+        json_is_true(json_object_get(m, "is_error")))
+      continue;
+    if (loom_buf_appendf(ans, "%s%s",
+                         ans->len ? "; " : "The tools returned: ", text_of(m)))
+      break; /* capped: what fits is enough */
+  }
+}
+
 static char *extract(const json_t *messages, const char *question) {
   struct loom_buf q, tmp, ans;
   loom_buf_init(&q, 1 << 16);
@@ -191,6 +210,8 @@ static char *extract(const json_t *messages, const char *question) {
     if (keep[j] && loom_buf_appendf(&ans, "%s%.*s", ans.len ? " " : "",
                                     (int)ss[j].n, ss[j].s))
       break; /* the answer is capped; what fits is enough */
+  if (!ans.len)
+    tool_results(messages, &ans);
   if (!ans.len && loom_buf_append_str(&ans, "The given context does not "
                                             "answer this."))
     abort();

@@ -506,6 +506,31 @@ static void exact_request_cache(void **state) {
   loom_cache_free(cache);
 }
 
+/* After tools whose results share no word with the question (a date, a
+ * tool's JSON), the offline answer is those results, failed calls left
+ * out, instead of "The given context does not answer this." */
+static void offline_answers_with_tool_results(void **state) {
+  (void)state;
+  struct loom_provider *p = loom_provider_new(&loom_provider_offline, "offline",
+                                              "extractive", "", "");
+  json_t *msgs = json_pack(
+      "[{s:s, s:s}, {s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s, s:b}]", "role",
+      "system", "content", "You are careful.", "role", "user", "content",
+      "Which weekday?", "role", "tool", "name", "current_time", "content",
+      "2026-11-26T07:43:16Z (Thursday)", "role", "tool", "name", "calculator",
+      "content", "Error: unknown name", "is_error", 1);
+  struct loom_llm_request req = {.messages = msgs, .temperature = -1};
+  struct outcome o;
+  run(p, &req, true, &o);
+  assert_int_equal(o.err, LOOM_OK);
+  assert_string_equal(o.resp.content,
+                      "[offline extractive answer: no model is configured] "
+                      "The tools returned: 2026-11-26T07:43:16Z (Thursday)");
+  outcome_cleanup(&o);
+  json_decref(msgs);
+  loom_provider_free(p);
+}
+
 static void offline_provider_is_labelled(void **state) {
   (void)state;
   struct loom_provider *p = loom_provider_new(&loom_provider_offline, "offline",
@@ -579,6 +604,7 @@ int main(void) {
       cmocka_unit_test(embeddings_both_encodings),
       cmocka_unit_test(exact_request_cache),
       cmocka_unit_test(offline_provider_is_labelled),
+      cmocka_unit_test(offline_answers_with_tool_results),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
