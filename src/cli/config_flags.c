@@ -23,32 +23,9 @@ static void flag_to_field(const char *flag, char *out, size_t size) {
       *p = '_';
 }
 
-/* Edit distance of two short names (insert, delete, substitute). */
-static size_t distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b), row[64];
-  if (la >= 63 || lb >= 63)
-    return 99;
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best)
-        best = up + 1;
-      if (row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      diag = up;
-      row[j] = best;
-    }
-  }
-  return row[lb];
-}
-
 /* The setting (field name) an unknown flag `name` most likely meant:
- * names people bring from other servers, else the nearest within two
- * edits; NULL when none is near. */
+ * names people bring from other servers, else the nearest setting;
+ * NULL when none is near. */
 static const char *meant(const char *name) {
   static const char *const alias[][2] = {
       {"port", "addr"},         {"host", "addr"},    {"listen", "addr"},
@@ -58,19 +35,7 @@ static const char *meant(const char *name) {
   for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
     if (!strcmp(name, alias[i][0]))
       return alias[i][1];
-  static const char *const fields[] = {
-#define LOOM_CONFIG_NAME(field, env, def, desc) #field,
-      LOOM_CONFIG_MAP(LOOM_CONFIG_NAME)
-#undef LOOM_CONFIG_NAME
-  };
-  const char *best = NULL;
-  size_t best_d = 3;
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    size_t d = distance(name, fields[i]);
-    if (d < best_d)
-      best = fields[i], best_d = d;
-  }
-  return best;
+  return loom_config_suggest(name);
 }
 
 static int unknown_flag(const char *arg, const char *name) {

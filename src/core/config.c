@@ -40,6 +40,46 @@ static const struct setting *find(const char *name) {
   return NULL;
 }
 
+/* Edit distance of two short names (insert, delete, substitute). */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), row[64];
+  if (la >= 63 || lb >= 63)
+    return 99;
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best)
+        best = up + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+const char *loom_config_suggest(const char *name) {
+  /* One edit is a typo; two only in a long name (past "LOOM_"): else
+   * LOOM_NOPE would be "meant" as LOOM_ROLE. */
+  size_t core = strlen(name) - (strncmp(name, "LOOM_", 5) ? 0 : 5);
+  const char *best = NULL;
+  size_t best_d = core >= 8 ? 3 : 2;
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    size_t de = distance(name, settings[i].env);
+    size_t df = distance(name, settings[i].field);
+    if (de < best_d)
+      best = settings[i].env, best_d = de;
+    if (df < best_d)
+      best = settings[i].field, best_d = df;
+  }
+  return best;
+}
+
 loom_err loom_config_set(struct loom_config *c, const char *name,
                          const char *value) {
   const struct setting *s = find(name);
@@ -88,9 +128,11 @@ loom_err loom_config_load_file(struct loom_config *c, const char *path,
       value++;
     }
     if (loom_config_set(c, trim(t), value) != LOOM_OK) {
-      result =
-          loom_error_set(e, LOOM_ERR_INVALID, "%s:%d: unknown setting '%s'",
-                         path, lineno, trim(t));
+      const char *m = loom_config_suggest(trim(t));
+      result = loom_error_set(e, LOOM_ERR_INVALID,
+                              "%s:%d: unknown setting '%s'%s%s%s", path, lineno,
+                              trim(t), m ? " (did you mean " : "", m ? m : "",
+                              m ? "?)" : "");
       goto out;
     }
   }

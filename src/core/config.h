@@ -91,6 +91,13 @@ loom_err loom_config_load_file(struct loom_config *c, const char *path,
 loom_err loom_config_set(struct loom_config *c, const char *name,
                          const char *value) LOOM_MUST_USE;
 
+/*
+ * The setting an unknown `name` most likely meant: the environment name
+ * or field name within two edits of it ("LOOM_GRAPH" → "LOOM_GRAPHS",
+ * "data_dri" → "data_dir"), in that form; NULL when none is that near.
+ */
+const char *loom_config_suggest(const char *name);
+
 /* Checks the values that must be numbers or from a fixed set. */
 loom_err loom_config_validate(const struct loom_config *c,
                               struct loom_error *e) LOOM_MUST_USE;

@@ -154,7 +154,18 @@ static void config_layers_defaults_file_env(void **state) {
   fclose(f);
   assert_int_equal(loom_config_load(&c, &e), LOOM_ERR_INVALID);
   assert_non_null(strstr(e.message, ":1: unknown setting 'LOOM_NOPE'"));
+  assert_null(strstr(e.message, "did you mean")); /* nothing near */
   loom_config_cleanup(&c);
+  /* A near miss names the setting meant. */
+  f = fopen(path, "w");
+  fputs("LOOM_GRAPH=examples/graphs\n", f);
+  fclose(f);
+  assert_int_equal(loom_config_load(&c, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, ":1: unknown setting 'LOOM_GRAPH' (did "
+                                    "you mean LOOM_GRAPHS?)"));
+  loom_config_cleanup(&c);
+  assert_string_equal(loom_config_suggest("data_dri"), "data_dir");
+  assert_null(loom_config_suggest("colour"));
   unsetenv("LOOM_CONFIG");
   unlink(path);
 }
