@@ -129,7 +129,9 @@ static loom_err apply_resume(struct loom_run *r, const json_t *resume,
   loom_err rc = LOOM_OK;
   if (!n) {
     rc = loom_error_set(e, LOOM_ERR_CONFLICT,
-                        "thread %s is not waiting on an interrupt",
+                        "thread %s is not waiting on an interrupt, so "
+                        "there is nothing to resume; start a new run on it "
+                        "with input instead",
                         r->thread_id);
   } else if (is_id_map(resume, open)) {
     json_array_foreach(open, i, o) {

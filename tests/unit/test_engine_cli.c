@@ -75,6 +75,11 @@ static void test_run_and_resume(void **st) {
   assert_non_null(strstr(out, "\"status\": \"success\""));
   assert_non_null(strstr(out, "\"publish\""));
   assert_null(strstr(out, "step ")); /* --quiet */
+  /* Once more: the thread finished, nothing waits; say what to do. */
+  assert_int_equal(capture_fd(2, loom_cli_resume, yes, out, sizeof(out)), 1);
+  assert_non_null(strstr(out, "thread cli1 is not waiting on an interrupt, "
+                              "so there is nothing to resume; start a new "
+                              "run on it with input instead"));
   /* Bad input is a usage error, an unknown thread a run error. */
   char *bad[] = {"run", file, "--input", "{nope", "--db", dir, NULL};
   assert_int_equal(capture(loom_cli_run, bad, out, sizeof(out)), 2);
