@@ -21,8 +21,10 @@
   X(data_dir, LOOM_DATA_DIR, "./data",                                         \
     "directory for the database and indexes")                                  \
   X(graphs, LOOM_GRAPHS, "", "colon-separated directories of graph specs")     \
-  X(auth, LOOM_AUTH, "none", "authentication: none, apikey or clerk")          \
-  X(role, LOOM_ROLE, "all", "process role: all, api or worker")                \
+  X(auth, LOOM_AUTH, "none",                                                   \
+    "authentication: none, apikey or clerk (these two not built yet)")         \
+  X(role, LOOM_ROLE, "all",                                                    \
+    "process role: all, api or worker (these two not built yet)")              \
   X(log_level, LOOM_LOG_LEVEL, "info", "debug, info, warn, error or off")      \
   X(max_body, LOOM_MAX_BODY, "10485760", "largest request body in bytes")      \
   X(grace_seconds, LOOM_GRACE_SECONDS, "10", "shutdown grace period")          \
@@ -31,8 +33,10 @@
   X(threads, LOOM_THREADS, "0", "event loops to run (0 = one per core)")       \
   X(run_timeout, LOOM_RUN_TIMEOUT, "0",                                        \
     "seconds a graph run may take before it ends as timeout (0 = no limit)")   \
-  X(database_url, DATABASE_URL, "", "postgres://... (empty: embedded SQLite)") \
-  X(redis_url, REDIS_URL, "", "redis://... (empty: in-process cache)")         \
+  X(database_url, DATABASE_URL, "",                                            \
+    "postgres://... (not built yet; empty: embedded SQLite)")                  \
+  X(redis_url, REDIS_URL, "",                                                  \
+    "redis://... (not built yet; empty: in-process cache)")                    \
   X(openai_api_key, OPENAI_API_KEY, "", "key for OpenAI-compatible servers")   \
   X(openai_base_url, OPENAI_BASE_URL, "https://api.openai.com/v1",             \
     "base URL of the OpenAI-compatible server")                                \
@@ -61,7 +65,7 @@
   X(clerk_jwks_url, CLERK_JWKS_URL, "", "JWKS URL for Clerk tokens")           \
   X(clerk_authorized_parties, CLERK_AUTHORIZED_PARTIES, "",                    \
     "comma-separated allowed azp values")                                      \
-  X(sentry_dsn, SENTRY_DSN, "", "where errors are reported")                   \
+  X(sentry_dsn, SENTRY_DSN, "", "where errors are reported (not built yet)")   \
   X(sentry_traces_sample_rate, SENTRY_TRACES_SAMPLE_RATE, "0.1",               \
     "share of traces sent to Sentry")
 

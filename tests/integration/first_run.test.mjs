@@ -129,3 +129,10 @@ test("a LOOM_GRAPHS directory that is not there is named in the log with the rea
     await other.stop();
   }
 });
+
+test("loom serve --help says which settings are not built yet", () => {
+  const r = spawnSync(loomBin, ["serve", "--help"], { encoding: "utf8" });
+  assert.equal(r.status, 0);
+  for (const name of ["LOOM_AUTH", "LOOM_ROLE", "DATABASE_URL", "REDIS_URL", "SENTRY_DSN"])
+    assert.match(r.stdout, new RegExp(`^  ${name} .*not built yet`, "m"), name);
+});
