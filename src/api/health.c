@@ -3,6 +3,8 @@
  *   GET /healthz  the process is up and serving (no dependencies checked)
  *   GET /readyz   the database answers; 503 otherwise, so a load balancer
  *                 takes the process out of rotation
+ *   GET /ok       {"ok": true}: LangGraph's server's health path, for
+ *                 load balancers and scripts set up for it
  *   GET /info     version, role and the backends in use
  *   GET /metrics  Prometheus text format 0.0.4
  */
@@ -18,6 +20,11 @@
 static void healthz_cb(struct loom_http_req *req, void *userdata) {
   (void)userdata;
   loom_http_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void ok_cb(struct loom_http_req *req, void *userdata) {
+  (void)userdata;
+  loom_http_respond_json(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
 static void readyz_cb(struct loom_http_req *req, void *userdata) {
@@ -74,9 +81,8 @@ void loom_api_record_request(const char *method, const char *route,
 loom_err loom_api_health_routes(struct loom_http_router *router,
                                 struct loom_app *app, struct loom_error *e) {
   static const struct loom_http_route routes[] = {
-      {"GET", "/healthz", healthz_cb},
-      {"GET", "/readyz", readyz_cb},
-      {"GET", "/info", info_cb},
+      {"GET", "/healthz", healthz_cb}, {"GET", "/readyz", readyz_cb},
+      {"GET", "/ok", ok_cb},           {"GET", "/info", info_cb},
       {"GET", "/metrics", metrics_cb},
   };
   return LOOM_HTTP_ROUTES_ADD(router, routes, app, e);

@@ -136,3 +136,9 @@ test("loom serve --help says which settings are not built yet", () => {
   for (const name of ["LOOM_AUTH", "LOOM_ROLE", "DATABASE_URL", "REDIS_URL", "SENTRY_DSN"])
     assert.match(r.stdout, new RegExp(`^  ${name} .*not built yet`, "m"), name);
 });
+
+test("LangGraph's health path /ok answers as LangGraph's server does", async () => {
+  const res = await fetch(`${loom.url}/ok`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { ok: true });
+});
