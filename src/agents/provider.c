@@ -145,13 +145,16 @@ static loom_err parse_endpoint(struct loom_providers *ps, char *entry,
   } else if (strncmp(url, "openai+", 7) == 0) {
     url += 7;
   }
-  char var[128];
-  int n = snprintf(var, sizeof var, "LOOM_ENDPOINT_%s_KEY", entry);
-  for (int i = 14; i < n - 4; i++)
+  /* Sized to the name: a fixed buffer here was overrun by a long one. */
+  char *var = loom_asprintf("LOOM_ENDPOINT_%s_KEY", entry);
+  for (size_t i = 14, n = strlen(var); i + 4 < n; i++)
     var[i] =
         (char)(isalnum((unsigned char)var[i]) ? toupper((unsigned char)var[i])
                                               : '_');
-  return loom_providers_add_endpoint(ps, entry, kind, url, getenv(var), e);
+  loom_err err =
+      loom_providers_add_endpoint(ps, entry, kind, url, getenv(var), e);
+  loom_free(var);
+  return err;
 }
 
 static bool set(const char *s) { return s && *s; }

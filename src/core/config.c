@@ -167,7 +167,9 @@ static bool parse_number(const char *s, double lo, double hi, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (errno || end == s || *end || v < lo || v > hi)
+  /* Written so NaN fails too: "nan" parses, and compares false both ways
+   * (LOOM_MAX_BODY=nan passed, then became a size: undefined behaviour). */
+  if (errno || end == s || *end || !(v >= lo && v <= hi))
     return false;
   *out = v;
   return true;

@@ -149,6 +149,14 @@ static void config_layers_defaults_file_env(void **state) {
   unsetenv("LOOM_AUTH");
   unsetenv("LOOM_MODEL");
 
+  /* Found by fuzz_config: "nan" parses as a number and compared false
+   * against both bounds, so it passed and became a size (UB). */
+  setenv("LOOM_MAX_BODY", "nan", 1);
+  assert_int_equal(loom_config_load(&c, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "LOOM_MAX_BODY must be 1.."));
+  loom_config_cleanup(&c);
+  unsetenv("LOOM_MAX_BODY");
+
   FILE *f = fopen(path, "w");
   fputs("LOOM_NOPE=1\n", f);
   fclose(f);

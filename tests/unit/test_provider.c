@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
+
 #include "agents/provider.h"
 #include "core/alloc.h"
 #include "core/json.h"
@@ -551,6 +553,41 @@ static void model_strings_pick_providers(void **state) {
   cfg.endpoints = empty;
 }
 
+/* Found by fuzz_config: an endpoint name over about 110 characters wrote
+ * its key variable's name past a 128-byte stack buffer. A long name now
+ * works, and its key comes from LOOM_ENDPOINT_<NAME>_KEY like any other. */
+static void long_endpoint_name(void **state) {
+  (void)state;
+  char empty[] = "", url[] = "https://api.openai.com/v1";
+  char aurl[] = "https://api.anthropic.com";
+  char name[201], list[300], var[300];
+  memset(name, 'a', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  name[3] = '-';
+  snprintf(list, sizeof list, "%s=http://gpu:8000/v1", name);
+  snprintf(var, sizeof var, "LOOM_ENDPOINT_%s_KEY", name);
+  for (char *c = var + 14; *c; c++)
+    *c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+  setenv(var, "long-key", 1);
+  struct loom_config cfg = {.openai_api_key = empty,
+                            .anthropic_api_key = empty,
+                            .model = empty,
+                            .openai_base_url = url,
+                            .anthropic_base_url = aurl,
+                            .endpoints = list};
+  struct loom_providers *ps;
+  struct loom_error e;
+  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_OK);
+  char model[300];
+  snprintf(model, sizeof model, "%s/m", name);
+  struct loom_provider *p;
+  assert_int_equal(loom_providers_resolve(ps, model, &p, &e), LOOM_OK);
+  assert_string_equal(p->api_key, "long-key");
+  loom_provider_free(p);
+  loom_providers_free(ps);
+  unsetenv(var);
+}
+
 /* A LOOM_MODEL that cannot be called stops the start, naming the setting
  * (it used to be accepted, and every model node failed at run time). */
 static void default_model_checked_at_start(void **state) {
@@ -596,6 +633,7 @@ int main(void) {
       cmocka_unit_test(anthropic_stream_named_events),
       cmocka_unit_test(embeddings_float_and_base64),
       cmocka_unit_test(model_strings_pick_providers),
+      cmocka_unit_test(long_endpoint_name),
       cmocka_unit_test(default_model_checked_at_start),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
