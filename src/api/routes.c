@@ -14,5 +14,7 @@ loom_err loom_api_routes_add(struct loom_http_router *router,
     err = loom_api_langgraph_routes(router, app, e);
   if (!err)
     err = loom_api_pinecone_routes(router, app, e);
+  if (!err)
+    err = loom_api_unbuilt_routes(router, app, e);
   return err;
 }

@@ -33,6 +33,13 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
                                    struct loom_app *app,
                                    struct loom_error *e) LOOM_MUST_USE;
 
+/* Surfaces clients expect that are not built yet (crews' kickoff API,
+ * LangGraph crons and store): 404 saying so and what to use meanwhile
+ * (src/api/unbuilt.c). */
+loom_err loom_api_unbuilt_routes(struct loom_http_router *router,
+                                 struct loom_app *app,
+                                 struct loom_error *e) LOOM_MUST_USE;
+
 /* Before the HTTP server and the loops stop: runs in progress stop at
  * their next step and stay pending, so the next start continues them. */
 void loom_api_langgraph_stop(void);

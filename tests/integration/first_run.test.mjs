@@ -142,3 +142,24 @@ test("LangGraph's health path /ok answers as LangGraph's server does", async () 
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { ok: true });
 });
+
+test("surfaces not built yet answer 404 not_implemented saying so: crew kickoff, crons, store", async () => {
+  const cases = [
+    ["POST", "/crews/research/kickoff", /crews .* are not built yet; write the crew's steps as a graph/],
+    ["POST", "/runs/crons", /crons \(scheduled runs\) are not built yet/],
+    ["POST", "/store/items/search", /store .* is not built yet/],
+  ];
+  for (const [method, route, message] of cases) {
+    const res = await fetch(`${loom.url}${route}`, {
+      method, headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(res.status, 404, route);
+    const body = await res.json();
+    assert.equal(body.error, "not_implemented");
+    assert.match(body.message, message);
+  }
+  // The LangGraph SDK's crons client shows the reason.
+  const { Client } = await import("@langchain/langgraph-sdk");
+  const client = new Client({ apiUrl: loom.url });
+  await assert.rejects(client.crons.create("approval", { schedule: "* * * * *", input: {} }),
+                       /404|not built yet/);
+});
