@@ -222,8 +222,14 @@ static int parse_args(int argc, char **argv, const char *usage, struct cli *c) {
 static json_t *json_arg(const char *flag, const char *text) {
   struct loom_error e = {0};
   json_t *v = loom_json_parse(text, strlen(text), &e);
+  /* The usual slip is shell-style text (topic=otters, yes): show JSON. */
   if (!v)
-    fprintf(stderr, "loom: %s: %s\n", flag, e.message);
+    fprintf(stderr,
+            "loom: %s: %s; it takes JSON in single quotes, e.g. %s '%s'\n",
+            flag, e.message, flag,
+            strcmp(flag, "--input") == 0   ? "{\"topic\": \"otters\"}"
+            : strcmp(flag, "--value") == 0 ? "{\"approved\": true}' or '\"yes\""
+                                           : "{\"channel\": \"value\"}");
   return v;
 }
 

@@ -81,8 +81,11 @@ static void test_run_and_resume(void **st) {
                               "so there is nothing to resume; start a new "
                               "run on it with input instead"));
   /* Bad input is a usage error, an unknown thread a run error. */
-  char *bad[] = {"run", file, "--input", "{nope", "--db", dir, NULL};
-  assert_int_equal(capture(loom_cli_run, bad, out, sizeof(out)), 2);
+  char *bad[] = {"run", file, "--input", "topic=otters", "--db", dir, NULL};
+  assert_int_equal(capture_fd(2, loom_cli_run, bad, out, sizeof(out)), 2);
+  /* Says it wants JSON, and shows some. */
+  assert_non_null(strstr(out, "--input: invalid JSON"));
+  assert_non_null(strstr(out, "e.g. --input '{\"topic\": \"otters\"}'"));
   char *missing[] = {"resume", "nobody", "--db", dir, NULL};
   assert_int_equal(capture_fd(2, loom_cli_resume, missing, out, sizeof(out)),
                    1);
