@@ -342,12 +342,22 @@ static void list_cb(struct loom_http_req *req, void *userdata) {
   loom_http_respond_json(req, 200, out);
 }
 
+/* 404 for an unknown graph id, naming the graphs there are. */
+static void graph_not_found(struct loom_http_req *req, const char *id) {
+  char ids[256];
+  api_lock();
+  api_graph_ids_locked(ids, sizeof ids);
+  api_unlock();
+  api_fail(req, 404, "not_found", "graph '%s' not found; the graphs are: %s",
+           id ? id : "", ids[0] ? ids : "none");
+}
+
 static void get_cb(struct loom_http_req *req, void *userdata) {
   (void)userdata;
   const char *id = loom_http_param(req, "graph_id");
   struct api_graph *g = api_graph_get(id);
   if (!g) {
-    api_not_found(req, "graph", id);
+    graph_not_found(req, id);
     return;
   }
   json_t *out = graph_summary(g);
@@ -416,7 +426,7 @@ static void delete_cb(struct loom_http_req *req, void *userdata) {
   }
   api_unlock();
   if (!g) {
-    api_not_found(req, "graph", id);
+    graph_not_found(req, id);
     return;
   }
   forget_spec(id);

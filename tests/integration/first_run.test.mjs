@@ -105,6 +105,9 @@ test("a run of a misspelt assistant id names the graphs there are", async () => 
   assert.equal(body.error, "not_found");
   assert.match(body.message, /^assistant 'aproval' not found; a graph id is an assistant id, and the graphs are: .*\bapproval\b/);
   assert.match(body.message, /\bmap_reduce\b/);
+  const graph = await fetch(`${loom.url}/graphs/aproval`);
+  assert.equal(graph.status, 404);
+  assert.match((await graph.json()).message, /^graph 'aproval' not found; the graphs are: .*\bapproval\b/);
 });
 
 test("a misspelt or borrowed flag says which one was meant", () => {
