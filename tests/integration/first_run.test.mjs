@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startLoom, loomBin } from "./harness.mjs";
@@ -165,4 +165,24 @@ test("surfaces not built yet answer 404 not_implemented saying so: crew kickoff,
   const client = new Client({ apiUrl: loom.url });
   await assert.rejects(client.crons.create("approval", { schedule: "* * * * *", input: {} }),
                        /404|not built yet/);
+});
+
+test("a data directory this user cannot write stops the start, naming it and the setting", () => {
+  // As root, run as nobody on a directory root owns; as anyone else, on a
+  // directory made read-only.
+  const dir = path.join(scratch, "readonly-data");
+  chmodSync(scratch, 0o755); // searchable, so the directory itself is judged
+  mkdirSync(dir, { mode: 0o555 });
+  const asRoot = process.getuid?.() === 0;
+  const r = spawnSync(loomBin, ["serve", "--addr", "127.0.0.1:0", "--data-dir", dir], {
+    env: { PATH: process.env.PATH }, encoding: "utf8", timeout: 5000,
+    ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+  assert.equal(r.signal, null, "the server started");
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`'${dir}' is not writable by this user .*--data-dir \\(LOOM_DATA_DIR\\)`));
+  const file = path.join(scratch, "data-file");
+  writeFileSync(file, "");
+  const f = serve({}, ["--data-dir", file]);
+  assert.equal(f.code, 1);
+  assert.match(f.err, /data directory '.*data-file' is a file, not a directory/);
 });
