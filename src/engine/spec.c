@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -595,10 +596,13 @@ static loom_err load_text(const char *text, size_t len, const char *file,
                           struct loom_error *e) {
   struct loom_doc doc;
   struct loom_error pe = {0};
-  if (loom_doc_parse(text, len, &doc, &pe))
-    return loom_error_set(e, pe.code, "%s:%s", file ? file : "<spec>",
-                          pe.message +
-                              (strncmp(pe.message, "line ", 5) ? 0 : 5));
+  if (loom_doc_parse(text, len, &doc, &pe)) {
+    /* "line 3, column 2: x" reads "file:3, column 2: x"; a message with
+     * no position ("the document is empty") gets "file: ". */
+    bool at_line = strncmp(pe.message, "line ", 5) == 0;
+    return loom_error_set(e, pe.code, "%s:%s%s", file ? file : "<spec>",
+                          at_line ? "" : " ", pe.message + (at_line ? 5 : 0));
+  }
   char *copy = loom_strdup(file ? file : ".");
   const char *dir = file ? dirname(copy) : ".";
   loom_err rc = loom_graph_build(&doc, doc.root, file, dir, depth, out, e);
@@ -615,6 +619,12 @@ loom_err loom_graph_load(const char *text, size_t len, const char *file,
 loom_err loom_graph_load_file_depth(const char *path, int depth,
                                     struct loom_graph **out,
                                     struct loom_error *e) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* fopen would take it */
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "%s: is a directory; give a graph file (.yaml, "
+                          ".yml or .json)",
+                          path);
   FILE *f = fopen(path, "rb");
   if (!f)
     return loom_error_set(e, LOOM_ERR_NOT_FOUND, "%s: cannot open: %m", path);

@@ -134,6 +134,15 @@ static void test_parse_errors_have_lines(void **st) {
   (void)st;
   char *m = load_error("nodes:\n  a: {lua: 'x'\nedges: [\n");
   HAS(m, "g.yaml:");
+  m = load_error("");
+  HAS(m, "g.yaml: the document is empty"); /* was "g.yaml:the document" */
+  /* A directory named as the graph file says so (it read as empty). */
+  struct loom_graph *g = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_graph_load_file("/tmp", &g, &e), LOOM_ERR_INVALID);
+  assert_null(g);
+  assert_string_equal(e.message, "/tmp: is a directory; give a graph file "
+                                 "(.yaml, .yml or .json)");
   m = load_error("nodes: &x {a: 1}\nedges: *x\n");
   HAS(m, "aliases");
   m = load_error("nodes: {a: {lua: 'return nil'}}\n"
