@@ -28,12 +28,17 @@
 
 #include "api/internal.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "engine/spec.h"
 
 static struct api_graph **graphs;
 static char *saved_dir; /* <data dir>/graphs */
+/* Why specs in LOOM_GRAPHS did not load ("file:line: problem; ..."),
+ * told with every "not found": the start's warning scrolls away, and
+ * "the graphs are: a, b" alone hid why the edited graph was not there. */
+static struct loom_buf skipped;
 static size_t ngraphs, capgraphs;
 
 static struct api_graph *find_locked(const char *id, size_t *index) {
@@ -105,6 +110,9 @@ void api_graph_ids_locked(char *out, size_t size) {
         snprintf(out + len, size - len, "%s%s", i ? ", " : "", graphs[i]->id);
     len += n > 0 ? (size_t)n : 0;
   }
+  if (skipped.len && len + 1 < size)
+    snprintf(out + len, size - len, "%snot loaded at start: %s",
+             len ? "; " : "none; ", skipped.data);
 }
 
 struct api_graph *api_graph_get(const char *id) {
@@ -171,6 +179,7 @@ void api_graphs_free(void) {
   saved_dir = NULL;
   graphs = NULL;
   ngraphs = capgraphs = 0;
+  loom_buf_cleanup(&skipped);
   api_unlock();
 }
 
@@ -198,7 +207,15 @@ static void load_dir(const char *dir, bool id_from_file) {
     struct loom_graph *lg = NULL;
     struct loom_error e = {0};
     if (loom_graph_load_file(path, &lg, &e) != LOOM_OK) {
-      LOOM_WARN("graphs: skipping %s", e.message[0] ? e.message : path);
+      const char *why = e.message[0] ? e.message : path;
+      LOOM_WARN("graphs: skipping %s", why);
+      api_lock();
+      if (!skipped.max)
+        loom_buf_init(&skipped, 2048);
+      /* Past the cap the first ones are enough to say what is wrong. */
+      if (loom_buf_appendf(&skipped, "%s%s", skipped.len ? "; " : "", why))
+        LOOM_DEBUG("graphs: too many skipped specs to list them all");
+      api_unlock();
     } else {
       char *id =
           !id_from_file && lg->name && *lg->name
@@ -344,7 +361,7 @@ static void list_cb(struct loom_http_req *req, void *userdata) {
 
 /* 404 for an unknown graph id, naming the graphs there are. */
 static void graph_not_found(struct loom_http_req *req, const char *id) {
-  char ids[256];
+  char ids[1024];
   api_lock();
   api_graph_ids_locked(ids, sizeof ids);
   api_unlock();

@@ -257,7 +257,7 @@ static struct api_graph *run_target_locked(struct create *c, json_t **as) {
   struct api_graph *g = api_graph_find_locked(graph_id);
   if (!g) {
     /* The graph ids, which are assistant ids too: a typo is seen at once. */
-    char ids[256];
+    char ids[1024];
     api_graph_ids_locked(ids, sizeof ids);
     c->status = 404;
     loom_error_set(&c->e, LOOM_ERR_NOT_FOUND,

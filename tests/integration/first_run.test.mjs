@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startLoom, loomBin } from "./harness.mjs";
+import { startLoom, loomBin, root } from "./harness.mjs";
 
 let loom, scratch;
 
@@ -185,4 +185,22 @@ test("a data directory this user cannot write stops the start, naming it and the
   const f = serve({}, ["--data-dir", file]);
   assert.equal(f.code, 1);
   assert.match(f.err, /data directory '.*data-file' is a file, not a directory/);
+});
+
+test("a spec in LOOM_GRAPHS that did not load is named, with why, when its graph is asked for", async () => {
+  const dir = path.join(scratch, "graphs-with-typo");
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, "mine.yaml"),
+    "name: mine\nnodes:\n  a: {lua: 'return {}'}\nedges:\n  - START -> b\n");
+  const other = await startLoom({ env: { LOOM_GRAPHS: `${root}/examples/graphs:${dir}` } });
+  try {
+    const res = await fetch(`${other.url}/runs/wait`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ assistant_id: "mine", input: {} }) });
+    assert.equal(res.status, 404);
+    assert.match((await res.json()).message,
+      /assistant 'mine' not found; .*the graphs are: .*approval.*; not loaded at start: .*mine\.yaml:5: edges\[0\]: unknown node 'b'/);
+  } finally {
+    await other.stop();
+  }
 });
