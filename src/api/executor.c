@@ -48,7 +48,6 @@ struct exec {
   struct loom_run *engine;
   enum loom_run_status status;
   json_t *values, *interrupts;
-  json_t *usage; /* model tokens and cost, summed (agents/llm_usage.h) */
   struct loom_error error;
   uv_timer_t timer; /* after_seconds */
   struct loom_loop *loop;
@@ -61,9 +60,9 @@ struct exec {
   bool own_store; /* store is the run's own (or none) */
   bool no_events; /* nobody reads its stream (api_executor_run_here) */
   bool on_loop;   /* runs on its request's loop (api_executor_run_here) */
-  uint64_t cpu_start_ns; /* its thread's CPU clock when it started */
-  uint64_t started_ms;   /* when it started running (LOOM_RUN_TIMEOUT) */
-  unsigned modes;        /* stream modes it makes events for (run_events.c) */
+  uint64_t cpu_start_ns;        /* its thread's CPU clock when it started */
+  uint64_t started_ms;          /* when it started running (LOOM_RUN_TIMEOUT) */
+  struct api_run_events events; /* making its stream events (run_events.c) */
 };
 
 /* One trip of a run through the pool: the first, or a resume. Only the
@@ -76,7 +75,7 @@ struct trip {
 
 static void event_cb(const struct loom_event *ev, void *arg) {
   struct exec *x = arg;
-  if (api_run_engine_event(x->run, x->modes, &x->usage, ev) && x->engine)
+  if (api_run_engine_event(x->run, &x->events, ev) && x->engine)
     loom_run_cancel(x->engine);
 }
 
@@ -160,9 +159,9 @@ static struct loom_run_opts run_opts(struct exec *x) {
       .wake_cb = wake_cb,
       .yield_cb = yield_cb,
       .wake_arg = x,
-      .no_token_events = !api_run_modes_want_tokens(x->modes),
-      .no_checkpoint_events = !api_run_modes_want_checkpoints(x->modes),
-      .no_task_events = !api_run_modes_want_tasks(x->modes),
+      .no_token_events = !api_run_modes_want_tokens(x->events.modes),
+      .no_checkpoint_events = !api_run_modes_want_checkpoints(x->events.modes),
+      .no_task_events = !api_run_modes_want_tasks(x->events.modes),
   };
 }
 
@@ -317,7 +316,7 @@ static void exec_work_cb(void *arg) {
     x->status = LOOM_RUN_CANCELLED;
     return;
   }
-  x->modes = x->no_events ? 0 : api_run_modes(r);
+  x->events.modes = x->no_events ? 0 : api_run_modes(r);
   x->store = app->store;
   if (r->delete_thread) { /* a new thread: nothing before */
     x->own_store = true;
@@ -501,7 +500,7 @@ static void finish_locked(struct exec *x) {
   json_t *values = final_result_locked(x);
   json_decref(r->result);
   r->result = values;
-  loom_llm_usage_attach(&r->metadata, x->usage);
+  loom_llm_usage_attach(&r->metadata, x->events.usage);
   json_decref(r->updated_at);
   r->updated_at = api_now();
   struct api_thread *t = api_thread_find(r->thread_id);
@@ -580,7 +579,7 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
     loom_store_close(x->store);
   json_decref(x->values);
   json_decref(x->interrupts);
-  json_decref(x->usage);
+  api_run_events_cleanup(&x->events);
   loom_free(x);
 }
 

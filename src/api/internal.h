@@ -364,17 +364,29 @@ struct loom_event;
 /* The stream modes `r` makes events for, as bits (every mode for a
  * background run, else those of its stream_mode). */
 unsigned api_run_modes(const struct api_run *r);
-/* Whether `modes` show model tokens as they come (`custom`, `messages`);
- * without, a run's model calls answer in one piece. */
+/* Whether `modes` show model tokens as they come (`custom`, `messages`,
+ * `messages-tuple`, `events`); without, a run's model calls answer in one
+ * piece. */
 bool api_run_modes_want_tokens(unsigned modes);
 /* Whether `modes` show checkpoints (`checkpoints`, `debug`). */
 bool api_run_modes_want_checkpoints(unsigned modes);
-/* Whether `modes` show tasks (`tasks`, `debug`). */
+/* Whether `modes` show tasks (`tasks`, `debug`, `events`). */
 bool api_run_modes_want_tasks(unsigned modes);
-/* Appends the stream events of engine event `ev` to `r` for `modes` (the
- * api lock is taken to append: call without it); model usage in custom
- * events is summed into `*usage`. Returns whether the run is to cancel. */
-bool api_run_engine_event(struct api_run *r, unsigned modes, json_t **usage,
+/* What making a run's stream events remembers from one engine event to
+ * the next; only the thread running the engine run touches it. */
+struct api_run_events {
+  unsigned modes;   /* the stream modes made (api_run_modes) */
+  json_t *usage;    /* model tokens and cost, summed (agents/llm_usage.h) */
+  json_t *partials; /* mode messages: message id -> its text so far */
+  bool graph_begun; /* mode events: on_chain_start of the graph sent */
+};
+/* Frees what `st` holds. */
+void api_run_events_cleanup(struct api_run_events *st);
+/* Appends the stream events of engine event `ev` to `r` for the modes in
+ * `st` (the api lock is taken to append: call without it); model usage in
+ * custom events is summed into st->usage. Returns whether the run is to
+ * cancel. */
+bool api_run_engine_event(struct api_run *r, struct api_run_events *st,
                           const struct loom_event *ev);
 /* Engine interrupts as LangGraph lists them: [{value, id}] (new). */
 json_t *api_interrupt_list(const json_t *engine_interrupts);
@@ -495,6 +507,11 @@ loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
  * ["values"]. */
 loom_err api_stream_modes(const json_t *body, json_t **out,
                           struct loom_error *e);
+/* The stream modes a GET names in its query (?stream_mode=a&stream_mode=b),
+ * checked as api_stream_modes does; *out stays NULL when it names none
+ * (or LangGraph's "run_modes"): the run's own. */
+loom_err api_stream_query_modes(struct loom_http_req *req, json_t **out,
+                                struct loom_error *e);
 
 /* Answers `req` with an SSE stream of run `r` (ref taken), replaying
  * events after `after_seq`, filtered by `modes` (borrowed; NULL = all). On

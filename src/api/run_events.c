@@ -40,22 +40,32 @@ enum mode_bit {
   MODE_CHECKPOINTS = 1u << 3,
   MODE_DEBUG = 1u << 4,
   MODE_CUSTOM = 1u << 5,
-  MODE_MESSAGES = 1u << 6,
-  MODE_ALL = ~0u,
+  MODE_MESSAGES_TUPLE = 1u << 6, /* event `messages`: [chunk, metadata] */
+  MODE_MESSAGES = 1u << 7,       /* messages/metadata, messages/partial */
+  MODE_EVENTS = 1u << 8,         /* LangChain's astream_events */
+  /* What a background run makes for whoever joins, whatever its own
+   * stream_mode: every mode but the two whose events repeat what the
+   * others say (events) or grow with the message (each partial carries
+   * the whole text so far), made only when the run's stream_mode names
+   * them. */
+  MODE_JOINABLE = MODE_VALUES | MODE_UPDATES | MODE_TASKS | MODE_CHECKPOINTS |
+                  MODE_DEBUG | MODE_CUSTOM | MODE_MESSAGES_TUPLE,
 };
 
 unsigned api_run_modes(const struct api_run *r) {
   static const struct {
     const char *name;
     unsigned bit;
-  } names[] = {{"values", MODE_VALUES},     {"updates", MODE_UPDATES},
-               {"tasks", MODE_TASKS},       {"checkpoints", MODE_CHECKPOINTS},
-               {"debug", MODE_DEBUG},       {"custom", MODE_CUSTOM},
-               {"messages", MODE_MESSAGES}, {"messages-tuple", MODE_MESSAGES},
-               {"events", MODE_ALL}};
-  if (r->all_modes)
-    return MODE_ALL;
-  unsigned out = 0;
+  } names[] = {{"values", MODE_VALUES},
+               {"updates", MODE_UPDATES},
+               {"tasks", MODE_TASKS},
+               {"checkpoints", MODE_CHECKPOINTS},
+               {"debug", MODE_DEBUG},
+               {"custom", MODE_CUSTOM},
+               {"messages-tuple", MODE_MESSAGES_TUPLE},
+               {"messages", MODE_MESSAGES},
+               {"events", MODE_EVENTS}};
+  unsigned out = r->all_modes ? MODE_JOINABLE : 0;
   size_t i;
   const json_t *m;
   json_array_foreach(json_object_get(r->kwargs, "stream_mode"), i, m) {
@@ -67,7 +77,8 @@ unsigned api_run_modes(const struct api_run *r) {
 }
 
 bool api_run_modes_want_tokens(unsigned modes) {
-  return modes & (MODE_CUSTOM | MODE_MESSAGES);
+  return modes &
+         (MODE_CUSTOM | MODE_MESSAGES_TUPLE | MODE_MESSAGES | MODE_EVENTS);
 }
 
 bool api_run_modes_want_checkpoints(unsigned modes) {
@@ -75,7 +86,13 @@ bool api_run_modes_want_checkpoints(unsigned modes) {
 }
 
 bool api_run_modes_want_tasks(unsigned modes) {
-  return modes & (MODE_TASKS | MODE_DEBUG);
+  return modes & (MODE_TASKS | MODE_DEBUG | MODE_EVENTS);
+}
+
+void api_run_events_cleanup(struct api_run_events *st) {
+  json_decref(st->usage);
+  json_decref(st->partials);
+  *st = (struct api_run_events){0};
 }
 
 /* Stream events made from one engine event, outside the api lock; they
@@ -89,17 +106,24 @@ struct evbuf {
   } * items;
 };
 
-static void add(struct evbuf *b, const char *mode, const char *ns,
-                json_t *data) {
+/* An event of `mode` named `name` (with its subgraph namespace, if any). */
+static void add_named(struct evbuf *b, const char *mode, const char *name,
+                      const char *ns, json_t *data) {
   if (b->n == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 4;
     b->items = loom_realloc(b->items, b->cap * sizeof *b->items);
   }
   b->items[b->n].mode = mode;
   b->items[b->n].name =
-      ns && *ns ? loom_asprintf("%s|%s", mode, ns) : loom_strdup(mode);
+      ns && *ns ? loom_asprintf("%s|%s", name, ns) : loom_strdup(name);
   b->items[b->n].data = data;
   b->n++;
+}
+
+/* An event named as its mode, as most are. */
+static void add(struct evbuf *b, const char *mode, const char *ns,
+                json_t *data) {
+  add_named(b, mode, mode, ns, data);
 }
 
 /* Appends them (data stolen) and frees the buffer. Lock held. */
@@ -148,24 +172,149 @@ static json_t *checkpoint_event(const struct api_run *r,
                    json_object_get(d, "tasks"));
 }
 
+/* ---- LangChain's astream_events (mode `events`) ---- */
+
+/* One event as LangChain's astream_events (v2) shows it. The graph is
+ * the run ("LangGraph", its run id, no parent); a task is a chain of its
+ * own under it, with an id made of the run's, the step and the task's. */
+static json_t *chain_event(const struct api_run *r, const char *event,
+                           const struct loom_event *ev, const char *node,
+                           const char *task_id, json_t *data) {
+  if (!node) /* the graph */
+    return json_pack("{s:s, s:s, s:s, s:[], s:{s:s, s:s, s:s, s:s}, s:[], "
+                     "s:o}",
+                     "event", event, "name", "LangGraph", "run_id", r->id,
+                     "tags", "metadata", "run_id", r->id, "thread_id",
+                     r->thread_id, "graph_id", r->graph_id, "assistant_id",
+                     r->assistant_id, "parent_ids", "data", data);
+  int step = task_step(ev);
+  char *id = loom_asprintf("%s-%d-%s", r->id, step, task_id ? task_id : node);
+  char *tag = loom_asprintf("graph:step:%d", step);
+  json_t *out = json_pack(
+      "{s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s, s:s, s:i}, s:[s], s:o}",
+      "event", event, "name", node, "run_id", id, "tags", tag, "metadata",
+      "run_id", r->id, "thread_id", r->thread_id, "graph_id", r->graph_id,
+      "assistant_id", r->assistant_id, "langgraph_node", node, "langgraph_step",
+      step, "parent_ids", r->id, "data", data);
+  loom_free(id);
+  loom_free(tag);
+  return out;
+}
+
+/* The graph starts with the state it starts from (the run's first values
+ * event) and ends with its last; its tasks start and end in between. */
+static void add_chain_events(struct evbuf *b, const struct api_run *r,
+                             struct api_run_events *st,
+                             const struct loom_event *ev) {
+  const json_t *d = ev->data;
+  bool root = !ev->ns || !*ev->ns;
+  if (ev->type == LOOM_EVENT_VALUES && root && !st->graph_begun) {
+    st->graph_begun = true;
+    add(b, "events", ev->ns,
+        chain_event(r, "on_chain_start", ev, NULL, NULL,
+                    json_pack("{s:O}", "input", d)));
+  } else if (ev->type == LOOM_EVENT_END && root) {
+    add(b, "events", ev->ns,
+        chain_event(
+            r, "on_chain_end", ev, NULL, NULL,
+            json_pack("{s:O?}", "output", json_object_get(d, "values"))));
+  } else if (ev->type == LOOM_EVENT_TASKS) {
+    size_t i;
+    const json_t *t;
+    json_array_foreach(d, i, t) {
+      add(b, "events", ev->ns,
+          chain_event(
+              r, "on_chain_start", ev,
+              json_string_value(json_object_get(t, "name")),
+              json_string_value(json_object_get(t, "id")),
+              json_pack("{s:O?}", "input", json_object_get(t, "input"))));
+    }
+  } else if (ev->type == LOOM_EVENT_TASK_RESULT) {
+    add(b, "events", ev->ns,
+        chain_event(
+            r, "on_chain_end", ev,
+            json_string_value(json_object_get(d, "name")),
+            json_string_value(json_object_get(d, "id")),
+            json_pack("{s:O?}", "output", json_object_get(d, "result"))));
+  }
+}
+
+/* ---- model text: messages-tuple, messages, on_chat_model_stream ---- */
+
+/* The id LangGraph's messages give a node's streamed model text: one
+ * message per node and step. */
+static char *message_id(const struct api_run *r, const char *node, int step) {
+  return loom_asprintf("run-%s-%s-%d", r->id, node, step);
+}
+
+/* Mode messages: the message's metadata the first time it is seen, then
+ * the whole message so far per delta (messages/metadata,
+ * messages/partial), as LangGraph's server sends a streamed message. */
+static void add_partial(struct evbuf *b, struct api_run_events *st,
+                        const char *id, const char *text, const json_t *meta,
+                        const char *ns) {
+  if (!st->partials)
+    st->partials = json_object();
+  const json_t *sofar = json_object_get(st->partials, id);
+  if (!sofar) {
+    add_named(b, "messages", "messages/metadata", ns,
+              json_pack("{s:{s:O}}", id, "metadata", meta));
+    json_object_set_new(st->partials, id, json_string(text));
+  } else {
+    char *joined = loom_asprintf("%s%s", json_string_value(sofar), text);
+    json_object_set_new(st->partials, id, json_string(joined));
+    loom_free(joined);
+  }
+  add_named(b, "messages", "messages/partial", ns,
+            json_pack("[{s:O, s:s, s:s, s:[], s:[], s:{}, s:{}}]", "content",
+                      json_object_get(st->partials, id), "type", "ai", "id", id,
+                      "tool_calls", "invalid_tool_calls", "additional_kwargs",
+                      "response_metadata"));
+}
+
+/* A task ended: its message, if it streamed one, is complete. */
+static void forget_partial(struct api_run_events *st, const struct api_run *r,
+                           const struct loom_event *ev) {
+  const char *node = json_string_value(json_object_get(ev->data, "name"));
+  if (!st->partials || !node)
+    return;
+  char *id = message_id(r, node, task_step(ev));
+  json_object_del(st->partials, id);
+  loom_free(id);
+}
+
 /* Model text deltas, which llm and agent nodes send as custom events
- * {"event": "token", "node", "text"}, also go out as LangGraph's
- * messages-tuple: [message chunk, metadata]. The run's ids read here never
- * change once it exists. */
+ * {"event": "token", "node", "text"}, go out as LangGraph streams a chat
+ * model's chunks: a [chunk, metadata] tuple per delta (messages-tuple);
+ * the message's metadata once, then the whole message so far per delta
+ * (messages); and LangChain's on_chat_model_stream (events). One message
+ * per node and step. The run's ids read here never change once it
+ * exists. */
 static void add_token(struct evbuf *b, const struct api_run *r,
-                      const struct loom_event *ev) {
+                      struct api_run_events *st, const struct loom_event *ev) {
   const json_t *d = ev->data;
   const char *node = json_string_value(json_object_get(d, "node"));
   const char *text = json_string_value(json_object_get(d, "text"));
   if (!node || !text)
     return;
-  char *id = loom_asprintf("run-%s-%s-%d", r->id, node, task_step(ev));
-  add(b, "messages", ev->ns,
-      json_pack("[{s:s, s:s, s:s, s:[]}, {s:s, s:i, s:s, s:s, s:s}]", "content",
-                text, "type", "AIMessageChunk", "id", id, "tool_call_chunks",
-                "langgraph_node", node, "langgraph_step", task_step(ev),
-                "run_id", r->id, "thread_id", r->thread_id, "graph_id",
-                r->graph_id));
+  int step = task_step(ev);
+  char *id = message_id(r, node, step);
+  json_t *meta = json_pack("{s:s, s:i, s:s, s:s, s:s}", "langgraph_node", node,
+                           "langgraph_step", step, "run_id", r->id, "thread_id",
+                           r->thread_id, "graph_id", r->graph_id);
+  json_t *chunk = json_pack("{s:s, s:s, s:s, s:[]}", "content", text, "type",
+                            "AIMessageChunk", "id", id, "tool_call_chunks");
+  if (st->modes & MODE_MESSAGES_TUPLE)
+    add_named(b, "messages-tuple", "messages", ev->ns,
+              json_pack("[O, O]", chunk, meta));
+  if (st->modes & MODE_MESSAGES)
+    add_partial(b, st, id, text, meta, ev->ns);
+  if (st->modes & MODE_EVENTS)
+    add(b, "events", ev->ns,
+        chain_event(r, "on_chat_model_stream", ev, node, NULL,
+                    json_pack("{s:O}", "chunk", chunk)));
+  json_decref(chunk);
+  json_decref(meta);
   loom_free(id);
 }
 
@@ -217,8 +366,11 @@ static void add_tasks(struct evbuf *b, const struct loom_event *ev,
 }
 
 /* The stream events of one engine event, for the modes the run makes. */
-static void make_events(struct api_run *r, unsigned m, json_t **usage,
+static void make_events(struct api_run *r, struct api_run_events *st,
                         const struct loom_event *ev, struct evbuf *b) {
+  unsigned m = st->modes;
+  if (m & MODE_EVENTS)
+    add_chain_events(b, r, st, ev);
   switch (ev->type) {
   case LOOM_EVENT_VALUES:
     if (m & MODE_VALUES)
@@ -232,8 +384,10 @@ static void make_events(struct api_run *r, unsigned m, json_t **usage,
     add(b, "updates", ev->ns,
         json_pack("{s:o}", "__interrupt__", api_interrupt_list(ev->data)));
     break;
-  case LOOM_EVENT_TASKS:
   case LOOM_EVENT_TASK_RESULT:
+    forget_partial(st, r, ev);
+    /* fall through */
+  case LOOM_EVENT_TASKS:
     add_tasks(b, ev, m);
     break;
   case LOOM_EVENT_CHECKPOINT:
@@ -247,12 +401,12 @@ static void make_events(struct api_run *r, unsigned m, json_t **usage,
     }
     break;
   case LOOM_EVENT_CUSTOM: {
-    loom_llm_usage_add(usage, API_TENANT, ev->data);
+    loom_llm_usage_add(&st->usage, API_TENANT, ev->data);
     if (m & MODE_CUSTOM)
       add(b, "custom", ev->ns, json_deep_copy(ev->data));
     const char *kind = json_string_value(json_object_get(ev->data, "event"));
-    if ((m & MODE_MESSAGES) && kind && !strcmp(kind, "token"))
-      add_token(b, r, ev);
+    if (kind && !strcmp(kind, "token"))
+      add_token(b, r, st, ev);
     break;
   }
   case LOOM_EVENT_ERROR:
@@ -261,10 +415,10 @@ static void make_events(struct api_run *r, unsigned m, json_t **usage,
   }
 }
 
-bool api_run_engine_event(struct api_run *r, unsigned modes, json_t **usage,
+bool api_run_engine_event(struct api_run *r, struct api_run_events *st,
                           const struct loom_event *ev) {
   struct evbuf b = {0};
-  make_events(r, modes, usage, ev, &b);
+  make_events(r, st, ev, &b);
   if (!b.n) /* nothing to append (a wait's run): no lock round trip; the
                flag is only ever set, and a cancel is also posted */
     return __atomic_load_n(&r->cancel, __ATOMIC_RELAXED);

@@ -256,19 +256,14 @@ static void join_stream_cb(struct loom_http_req *req, void *ud) {
     return;
   const char *last = loom_http_header(req, "Last-Event-ID");
   size_t after = last ? (size_t)strtoull(last, NULL, 10) : 0;
-  const char *mode = loom_http_query(req, "stream_mode");
   json_t *modes = NULL;
   struct loom_error e = {0};
-  if (mode && *mode) {
-    json_t *q = json_pack("{s:s}", "stream_mode", mode);
-    loom_err err = api_stream_modes(q, &modes, &e);
-    json_decref(q);
-    if (err) {
-      api_fail_err(req, &e);
-      release(r);
-      return;
-    }
-  } else {
+  if (api_stream_query_modes(req, &modes, &e)) {
+    api_fail_err(req, &e);
+    release(r);
+    return;
+  }
+  if (!modes) {
     api_lock();
     modes = json_incref(json_object_get(r->kwargs, "stream_mode"));
     api_unlock();

@@ -53,6 +53,33 @@ loom_err api_stream_modes(const json_t *body, json_t **out,
   return LOOM_OK;
 }
 
+loom_err api_stream_query_modes(struct loom_http_req *req, json_t **out,
+                                struct loom_error *e) {
+  const char *given[16];
+  size_t n = loom_http_query_values(req, "stream_mode", given, 16);
+  *out = NULL;
+  if (n > 16)
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "stream_mode: at most 16 modes (got %zu)", n);
+  json_t *list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    if (!strcmp(given[i], "run_modes")) { /* LangGraph's name for the */
+      json_decref(list);                  /* run's own modes */
+      return LOOM_OK;
+    }
+    if (*given[i])
+      json_array_append_new(list, json_string(given[i]));
+  }
+  if (!json_array_size(list)) {
+    json_decref(list);
+    return LOOM_OK;
+  }
+  json_t *q = json_pack("{s:o}", "stream_mode", list);
+  loom_err err = api_stream_modes(q, out, e);
+  json_decref(q);
+  return err;
+}
+
 /* ---- SSE ---- */
 
 struct stream {
@@ -84,8 +111,6 @@ bool api_stream_selected(const json_t *modes, bool subgraphs, const char *mode,
   json_array_foreach(modes, i, m) {
     const char *name = json_string_value(m);
     if (!strcmp(name, mode))
-      return true;
-    if (!strcmp(mode, "messages") && !strcmp(name, "messages-tuple"))
       return true;
   }
   return false;

@@ -167,24 +167,11 @@ static void stream_thread(struct loom_http_req *req, const char *thread_id,
 
 void api_thread_stream_cb(struct loom_http_req *req, void *ud) {
   (void)ud;
-  const char *given[16];
-  size_t n = loom_http_query_values(req, "stream_mode", given, 16);
-  json_t *modes = NULL;
-  for (size_t i = 0; i < n && i < 16; i++)
-    if (!strcmp(given[i], "run_modes")) /* LangGraph's name for the default */
-      n = 0;
-  if (n) {
-    json_t *list = json_array();
-    for (size_t i = 0; i < n && i < 16; i++)
-      json_array_append_new(list, json_string(given[i]));
-    json_t *q = json_pack("{s:o}", "stream_mode", list);
-    struct loom_error e = {0};
-    loom_err err = api_stream_modes(q, &modes, &e);
-    json_decref(q);
-    if (err) {
-      api_fail_err(req, &e);
-      return;
-    }
+  json_t *modes = NULL; /* none named: each run's own */
+  struct loom_error e = {0};
+  if (api_stream_query_modes(req, &modes, &e)) {
+    api_fail_err(req, &e);
+    return;
   }
   stream_thread(req, loom_http_param(req, "thread_id"), modes,
                 loom_http_header(req, "Last-Event-ID"));

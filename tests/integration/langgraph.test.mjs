@@ -548,6 +548,7 @@ describe("streaming", () => {
     );
     const msgs = parts.filter((p) => p.event === "messages");
     assert.ok(msgs.length >= 1);
+    assert.equal(parts.filter((p) => p.event.startsWith("messages/")).length, 0);
     const [chunk, meta] = msgs[0].data;
     assert.equal(meta.langgraph_node, "ask");
     const text = msgs.map((m) => m.data[0].content).join("");
@@ -559,6 +560,39 @@ describe("streaming", () => {
     // The step is the one the node's writes make: the newest checkpoint's.
     assert.equal(meta.langgraph_step, state.metadata.step);
     assert.ok(msgs.every((m) => m.data[0].id === chunk.id));
+  });
+
+  test("messages: the message's metadata once, then the whole text so far; events: LangChain's stream events", async () => {
+    const t = await client.threads.create();
+    const parts = await collect(
+      client.runs.stream(t.thread_id, "talk", { input: { question: "What do cats do?" }, streamMode: ["messages", "events"] }),
+    );
+    const answer = (await client.threads.getState(t.thread_id)).values.answer;
+    assert.ok(answer.length > 0);
+    // messages: no [chunk, metadata] tuples (that is messages-tuple).
+    assert.equal(parts.filter((p) => p.event === "messages").length, 0);
+    const meta = parts.filter((p) => p.event === "messages/metadata");
+    assert.equal(meta.length, 1);
+    const [id] = Object.keys(meta[0].data);
+    assert.equal(meta[0].data[id].metadata.langgraph_node, "ask");
+    const partials = parts.filter((p) => p.event === "messages/partial").map((p) => p.data[0]);
+    assert.ok(partials.length >= 1);
+    assert.ok(partials.every((m) => m.id === id && m.type === "ai"));
+    partials.forEach((m, i) => i && assert.ok(m.content.startsWith(partials[i - 1].content)));
+    assert.equal(partials.at(-1).content, answer);
+    // events: the graph around its node, the model's text inside.
+    const evs = parts.filter((p) => p.event === "events").map((p) => p.data);
+    assert.deepEqual(
+      evs.filter((e) => e.event !== "on_chat_model_stream").map((e) => `${e.event} ${e.name}`),
+      ["on_chain_start LangGraph", "on_chain_start ask", "on_chain_end ask", "on_chain_end LangGraph"],
+    );
+    assert.deepEqual(evs[0].data.input, { question: "What do cats do?" });
+    const node = evs.find((e) => e.name === "ask");
+    assert.deepEqual(node.parent_ids, [evs[0].run_id]);
+    assert.deepEqual(node.tags, [`graph:step:${node.metadata.langgraph_step}`]);
+    const streamed = evs.filter((e) => e.event === "on_chat_model_stream").map((e) => e.data.chunk.content);
+    assert.equal(streamed.join(""), answer);
+    assert.equal(evs.at(-1).data.output.answer, answer);
   });
 
   test("an interrupt appears as __interrupt__ in updates", async () => {
@@ -583,6 +617,20 @@ describe("streaming", () => {
     const again = await collect(client.runs.joinStream(t.thread_id, runId, { lastEventId: String(ids[1]) }));
     assert.deepEqual(again.map((p) => Number(p.id)), ids.slice(2));
     assert.deepEqual(again.map((p) => p.event), all.slice(2).map((p) => p.event));
+  });
+
+  test("join stream in several modes gets each of them", async () => {
+    const t = await client.threads.create();
+    const run = await client.runs.create(t.thread_id, "chain", { input: {} });
+    await client.runs.join(t.thread_id, run.run_id);
+    const parts = await collect(
+      client.runs.joinStream(t.thread_id, run.run_id, { streamMode: ["values", "updates"], lastEventId: "0" }),
+    );
+    const count = (e) => parts.filter((p) => p.event === e).length;
+    assert.equal(count("values"), 4); // the starting state, then one per node
+    assert.equal(count("updates"), 3);
+    assert.equal(count("checkpoints"), 0);
+    assert.equal(count("end"), 1);
   });
 
   test("join stream of a run in progress gets the rest live", async () => {
