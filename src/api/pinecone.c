@@ -51,6 +51,7 @@ void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  loom_utf8_scrub(msg, strlen(msg)); /* the cap may cut a character */
   loom_http_respond_json(req, status, fail_body(status, msg));
 }
 
@@ -177,6 +178,7 @@ static void cp_fail(struct cp_job *j, unsigned status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  loom_utf8_scrub(msg, strlen(msg)); /* the cap may cut a character */
   json_decref(j->reply);
   j->status = status;
   j->reply = fail_body(status, msg);

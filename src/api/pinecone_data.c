@@ -27,6 +27,7 @@
 #include "api/internal.h"
 #include "api/pinecone.h"
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "stores/vector_indexes.h"
 
 #define PC_MAX_BODY (2u << 20)
@@ -65,11 +66,12 @@ static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  int grpc = status == 404   ? 5  /* NOT_FOUND */
-             : status == 409 ? 6  /* ALREADY_EXISTS */
-             : status == 503 ? 14 /* UNAVAILABLE */
-             : status >= 500 ? 13 /* INTERNAL */
-                             : 3; /* INVALID_ARGUMENT */
+  loom_utf8_scrub(msg, strlen(msg)); /* the cap may cut a character */
+  int grpc = status == 404   ? 5     /* NOT_FOUND */
+             : status == 409 ? 6     /* ALREADY_EXISTS */
+             : status == 503 ? 14    /* UNAVAILABLE */
+             : status >= 500 ? 13    /* INTERNAL */
+                             : 3;    /* INVALID_ARGUMENT */
   if (j->reply)
     json_decref(j->reply);
   j->status = status;

@@ -12,6 +12,7 @@
 
 #include "api/internal.h"
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "io/loop.h"
@@ -24,6 +25,9 @@ void api_fail(struct loom_http_req *req, unsigned status, const char *code,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* It quotes ids from the path: the cap can cut a character in half, and
+   * json_pack then builds nothing (the answer was a bare null). */
+  loom_utf8_scrub(msg, strlen(msg));
   loom_http_respond_json(req, status,
                          json_pack("{s:s, s:s, s:s}", "error", code, "message",
                                    msg, "detail", msg));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "engine/internal.h"
 
 const struct loom_node *loom_task_node(const struct loom_task *t) {
@@ -96,6 +97,9 @@ void loom_task_fail(struct loom_task *t, loom_err code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(t->err.message, sizeof(t->err.message), fmt, ap);
   va_end(ap);
+  /* It quotes a model server's or a script's words: the cap may cut a
+   * character, and the error event and result must be JSON. */
+  loom_utf8_scrub(t->err.message, strlen(t->err.message));
   json_t *err = json_pack("{ssss}", "code", loom_err_code(t->err.code),
                           "message", t->err.message);
   result_event(t, "error", err);
