@@ -153,8 +153,9 @@ struct api_graph *api_graph_get(const char *id);
 void api_graph_release(struct api_graph *g);
 /* The graph `id` (borrowed: valid while the lock is held), or NULL. */
 struct api_graph *api_graph_find_locked(const char *id);
-/* The registered graph ids, ", "-separated, in `out` (cut to `size`),
- * for messages. Lock held. */
+/* For "not found" messages: the registered graph ids, ", "-separated,
+ * then why specs in LOOM_GRAPHS did not load at start, if any, in `out`
+ * (cut to `size`). Lock held. */
 void api_graph_ids_locked(char *out, size_t size);
 /* A stateless run of `g` that never parked cost `ms` of CPU, on a loop
  * (`on_loop`) or on the pool: counts towards its speed (see speed). */
