@@ -97,6 +97,13 @@ static loom_err remote_index(struct loom_rag_backends *b, const char *url,
       loom_error_set(e, err,
                      "no index '%s' at %s (HTTP 404: create it there first)",
                      name, url);
+    } else if (err == LOOM_ERR_UNAUTHORIZED) {
+      /* The usual cause is the setting, not the server: say which. */
+      loom_error_set(e, err,
+                     "the Pinecone at %s refused the key (HTTP 401): %s", url,
+                     setting(b->o.config->pinecone_api_key)
+                         ? "check PINECONE_API_KEY, a key of that project"
+                         : "PINECONE_API_KEY is not set");
     }
   }
   pthread_mutex_unlock(&b->lock);

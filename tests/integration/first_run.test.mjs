@@ -204,3 +204,32 @@ test("a spec in LOOM_GRAPHS that did not load is named, with why, when its graph
     await other.stop();
   }
 });
+
+test("a Pinecone that refuses the key: loom search says which setting to check", async () => {
+  // A Pinecone stand-in that answers every call 401, as Pinecone does for
+  // a missing or wrong key.
+  const http = await import("node:http");
+  const { execFile } = await import("node:child_process");
+  const server = http.createServer((req, res) => {
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { code: "UNAUTHENTICATED", message: "Invalid API Key" }, status: 401 }));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const search = (env) => new Promise((resolve) => {
+    const base = { ...process.env, LOOM_DATA_DIR: path.join(scratch, "pc-data"), ...env };
+    if (!env.PINECONE_API_KEY) delete base.PINECONE_API_KEY;
+    execFile(loomBin, ["search", "owls", "--index", "kb", "--pinecone", url], { env: base },
+             (err, stdout, stderr) => resolve({ code: err ? err.code : 0, err: stderr }));
+  });
+  try {
+    let r = await search({});
+    assert.equal(r.code, 1);
+    assert.match(r.err, new RegExp(`the Pinecone at ${url} refused the key \\(HTTP 401\\): PINECONE_API_KEY is not set`));
+    r = await search({ PINECONE_API_KEY: "wrong" });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /refused the key \(HTTP 401\): check PINECONE_API_KEY/);
+  } finally {
+    server.close();
+  }
+});
