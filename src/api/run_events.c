@@ -386,7 +386,7 @@ static void make_events(struct api_run *r, struct api_run_events *st,
     break;
   case LOOM_EVENT_TASK_RESULT:
     forget_partial(st, r, ev);
-    /* fall through */
+    __attribute__((fallthrough)); /* clang needs the attribute, not a comment */
   case LOOM_EVENT_TASKS:
     add_tasks(b, ev, m);
     break;
