@@ -29,14 +29,14 @@
 #include "stores/store.h"
 
 static const char run_usage[] =
-    "usage: loom run FILE --input JSON [options]\n"
+    "usage: loom run FILE [--input JSON] [options]\n"
     "\n"
     "Runs the graph in FILE (YAML or JSON) on a thread, with checkpoints in\n"
     "the embedded database, printing each node's result as it happens and\n"
     "the final state.\n"
     "\n"
     "  --input JSON            initial channel values, e.g. "
-    "'{\"topic\":\"x\"}'\n"
+    "'{\"topic\":\"x\"}' (default {})\n"
     "  --thread ID             thread id (default: a new one)\n"
     "  --db DIR                data directory holding loom.db (also\n"
     "                          --data-dir; default: $LOOM_DATA_DIR or ./data)\n"

@@ -95,7 +95,7 @@ static void test_run_and_resume(void **st) {
   assert_non_null(strstr(out, "--db DIR"));
   char *help[] = {"run", "--help", NULL};
   assert_int_equal(capture(loom_cli_run, help, out, sizeof(out)), 0);
-  assert_non_null(strstr(out, "usage: loom run FILE --input JSON"));
+  assert_non_null(strstr(out, "usage: loom run FILE [--input JSON]"));
   char cmd[64];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   assert_int_equal(system(cmd), 0);
