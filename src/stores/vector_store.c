@@ -277,7 +277,9 @@ static loom_err take_ownership(struct loom_vstore *s, struct loom_error *e) {
              ? loom_error_set(e, LOOM_ERR_CONFLICT,
                               "vector store %s is open elsewhere (another "
                               "loom process, such as loom serve, has it); "
-                              "use that one, or stop it first",
+                              "use that one (a server's API: POST "
+                              "/indexes/NAME/search and /documents), or stop "
+                              "it first",
                               s->dir)
              : loom_error_set(e, LOOM_ERR_IO, "cannot lock %s/lock: %s", s->dir,
                               strerror(errno));

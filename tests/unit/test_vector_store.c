@@ -176,6 +176,8 @@ static void one_owner_at_a_time(void **state) {
   assert_int_equal(loom_vstore_open(dir, NULL, &again, &e), LOOM_ERR_CONFLICT);
   assert_null(again);
   assert_non_null(strstr(e.message, "open elsewhere"));
+  /* and what to do instead: a server's API */
+  assert_non_null(strstr(e.message, "POST /indexes/NAME/search"));
   loom_vstore_close(s);
   s = open_store(dir, 0);
   loom_vstore_close(s);
