@@ -111,9 +111,11 @@ static bool is_id_map(const json_t *resume, const json_t *open) {
     size_t i;
     json_t *o;
     json_array_foreach(open, i, o) {
-      found |= !strcmp(json_string_value(json_object_get(
-                           json_object_get(o, "interrupt"), "id")),
-                       k);
+      /* Stored rows are read, not trusted: an interrupt without an id
+       * (a damaged row) matches no key rather than crashing strcmp. */
+      const char *id = json_string_value(
+          json_object_get(json_object_get(o, "interrupt"), "id"));
+      found |= id && !strcmp(id, k);
     }
     if (!found)
       return false;

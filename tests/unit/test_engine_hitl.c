@@ -336,6 +336,38 @@ static void test_interrupt_inside_subgraph(void **st) {
   loom_graph_free(g);
 }
 
+/* Found by fuzz_checkpoint: a stored interrupt without an id (a damaged
+ * row) crashed a resume by id (strcmp of NULL). It is now one no key
+ * names; the real interrupt is resumed and the run goes on. */
+static void test_resume_by_id_past_damaged_interrupt(void **st) {
+  struct fixture *f = *st;
+  struct loom_graph *g = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(loom_graph_load_file(approval_path(), &g, &e), LOOM_OK);
+  json_t *ints = NULL;
+  assert_int_equal(go(f, g, "t9", "{\"topic\":\"otters\"}", NULL, NULL, &ints),
+                   LOOM_RUN_INTERRUPTED);
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "{\"resume\":{\"%s\":{\"approved\":true}}}",
+           json_string_value(json_object_get(json_array_get(ints, 0), "id")));
+  json_decref(ints);
+  struct loom_checkpoint *cp = NULL;
+  assert_int_equal(
+      loom_store_get_checkpoint(f->store, "default", "t9", "", NULL, &cp, &e),
+      LOOM_OK);
+  json_t *bad = J("[{\"channel\":\"__interrupt__\",\"value\":{\"value\":1}}]");
+  assert_int_equal(loom_store_put_writes(f->store, "default", "t9", "", cp->id,
+                                         "ghost:0#interrupt:0", bad, &e),
+                   LOOM_OK);
+  json_decref(bad);
+  loom_checkpoint_free(cp);
+  json_t *v = NULL;
+  assert_int_equal(go(f, g, "t9", NULL, cmd, &v, NULL), LOOM_RUN_SUCCESS);
+  assert_true(json_is(json_object_get(v, "log"), "[\"write\",\"publish\"]"));
+  json_decref(v);
+  loom_graph_free(g);
+}
+
 #define BOTH(fn)                                                               \
   cmocka_unit_test_setup_teardown(fn, setup_mem, teardown),                    \
       cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
@@ -349,6 +381,7 @@ int main(void) {
       BOTH(test_finished_tasks_do_not_run_again),
       BOTH(test_durability_modes),
       BOTH(test_interrupt_inside_subgraph),
+      BOTH(test_resume_by_id_past_damaged_interrupt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
