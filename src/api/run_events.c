@@ -44,12 +44,13 @@ enum mode_bit {
   MODE_MESSAGES = 1u << 7,       /* messages/metadata, messages/partial */
   MODE_EVENTS = 1u << 8,         /* LangChain's astream_events */
   /* What a background run makes for whoever joins, whatever its own
-   * stream_mode: every mode but the two whose events repeat what the
-   * others say (events) or grow with the message (each partial carries
-   * the whole text so far), made only when the run's stream_mode names
-   * them. */
-  MODE_JOINABLE = MODE_VALUES | MODE_UPDATES | MODE_TASKS | MODE_CHECKPOINTS |
-                  MODE_DEBUG | MODE_CUSTOM | MODE_MESSAGES_TUPLE,
+   * stream_mode: the modes that cost little beyond what the run does
+   * anyway. The others repeat the state in every event (checkpoints,
+   * tasks, debug), repeat the others (events) or grow with the message
+   * (each partial carries the whole text so far): a background run makes
+   * them only when its stream_mode names them. */
+  MODE_JOINABLE =
+      MODE_VALUES | MODE_UPDATES | MODE_CUSTOM | MODE_MESSAGES_TUPLE,
 };
 
 unsigned api_run_modes(const struct api_run *r) {
@@ -164,12 +165,14 @@ static json_t *checkpoint_event(const struct api_run *r,
                                  ev->ns ? ev->ns : "", "checkpoint_id", parent)
                      : json_null();
   const json_t *values = json_object_get(d, "values"); /* the run's own */
-  return json_pack("{s:o, s:o, s:O?, s:O?, s:o, s:O?}", "config", cfg,
+  const json_t *tasks = json_object_get(d, "tasks");   /* items: the run's */
+  const json_t *meta = json_object_get(d, "metadata");
+  return json_pack("{s:o, s:o, s:o, s:O?, s:o, s:o}", "config", cfg,
                    "parent_config", pcfg, "metadata",
-                   json_object_get(d, "metadata"), "next",
+                   meta ? json_deep_copy(meta) : json_null(), "next",
                    json_object_get(d, "next"), "values",
                    values ? json_deep_copy(values) : json_object(), "tasks",
-                   json_object_get(d, "tasks"));
+                   tasks ? json_deep_copy(tasks) : json_array());
 }
 
 /* ---- LangChain's astream_events (mode `events`) ---- */
@@ -201,6 +204,12 @@ static json_t *chain_event(const struct api_run *r, const char *event,
   return out;
 }
 
+/* {key: a copy of v}: an engine event's data is the run's own, which the
+ * engine goes on changing, and stream events are read on other threads. */
+static json_t *copied(const char *key, const json_t *v) {
+  return json_pack("{s:o}", key, v ? json_deep_copy(v) : json_null());
+}
+
 /* The graph starts with the state it starts from (the run's first values
  * event) and ends with its last; its tasks start and end in between. */
 static void add_chain_events(struct evbuf *b, const struct api_run *r,
@@ -211,31 +220,27 @@ static void add_chain_events(struct evbuf *b, const struct api_run *r,
   if (ev->type == LOOM_EVENT_VALUES && root && !st->graph_begun) {
     st->graph_begun = true;
     add(b, "events", ev->ns,
-        chain_event(r, "on_chain_start", ev, NULL, NULL,
-                    json_pack("{s:O}", "input", d)));
+        chain_event(r, "on_chain_start", ev, NULL, NULL, copied("input", d)));
   } else if (ev->type == LOOM_EVENT_END && root) {
     add(b, "events", ev->ns,
-        chain_event(
-            r, "on_chain_end", ev, NULL, NULL,
-            json_pack("{s:O?}", "output", json_object_get(d, "values"))));
+        chain_event(r, "on_chain_end", ev, NULL, NULL,
+                    copied("output", json_object_get(d, "values"))));
   } else if (ev->type == LOOM_EVENT_TASKS) {
     size_t i;
     const json_t *t;
     json_array_foreach(d, i, t) {
       add(b, "events", ev->ns,
-          chain_event(
-              r, "on_chain_start", ev,
-              json_string_value(json_object_get(t, "name")),
-              json_string_value(json_object_get(t, "id")),
-              json_pack("{s:O?}", "input", json_object_get(t, "input"))));
+          chain_event(r, "on_chain_start", ev,
+                      json_string_value(json_object_get(t, "name")),
+                      json_string_value(json_object_get(t, "id")),
+                      copied("input", json_object_get(t, "input"))));
     }
   } else if (ev->type == LOOM_EVENT_TASK_RESULT) {
     add(b, "events", ev->ns,
-        chain_event(
-            r, "on_chain_end", ev,
-            json_string_value(json_object_get(d, "name")),
-            json_string_value(json_object_get(d, "id")),
-            json_pack("{s:O?}", "output", json_object_get(d, "result"))));
+        chain_event(r, "on_chain_end", ev,
+                    json_string_value(json_object_get(d, "name")),
+                    json_string_value(json_object_get(d, "id")),
+                    copied("output", json_object_get(d, "result"))));
   }
 }
 
@@ -331,14 +336,24 @@ static json_t *task_start(const json_t *t) {
   return out;
 }
 
-/* A task's end: its result, error or interrupts, the other two empty. */
+/* A task's end: its result, error or interrupts, the other two empty.
+ * As in LangGraph, the error is its message (the engine's {code,
+ * message} names the code too: "timeout: ..."). */
 static json_t *task_result(const json_t *t) {
   json_t *out = json_deep_copy(t);
   const json_t *ints = json_object_get(t, "interrupts");
   json_object_set_new(out, "interrupts",
                       ints ? api_interrupt_list(ints) : json_array());
-  if (!json_object_get(out, "error"))
+  const json_t *err = json_object_get(t, "error");
+  if (err) {
+    char *text = loom_asprintf(
+        "%s: %s", json_string_value(json_object_get(err, "code")) ?: "error",
+        json_string_value(json_object_get(err, "message")) ?: "");
+    json_object_set_new(out, "error", json_string(text));
+    loom_free(text);
+  } else {
     json_object_set_new(out, "error", json_null());
+  }
   return out;
 }
 

@@ -496,7 +496,14 @@ const char *api_event_mode(const char *event, char *buf, size_t size) {
   if (!strcmp(event, "metadata") || !strcmp(event, "end") ||
       !strcmp(event, "error"))
     return "*";
-  snprintf(buf, size, "%.*s", (int)strcspn(event, "|"), event);
+  int len = (int)strcspn(event, "|"); /* the name without its namespace */
+  /* Two modes name their events otherwise (run_events.c): messages-tuple
+   * sends `messages`, and messages `messages/metadata`, `.../partial`. */
+  if (len == 8 && !strncmp(event, "messages", 8))
+    return "messages-tuple";
+  if (!strncmp(event, "messages/", 9))
+    return "messages";
+  snprintf(buf, size, "%.*s", len, event);
   return buf;
 }
 

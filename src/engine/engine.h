@@ -218,7 +218,10 @@ struct loom_event {
   enum loom_event_type type;
   int step;
   const char *ns;
-  const json_t *data; /* borrowed for the callback's duration */
+  /* Borrowed for the callback's duration: the run goes on changing what
+   * it points into (its values), so a subscriber that keeps any part
+   * keeps a deep copy, never a reference. */
+  const json_t *data;
 };
 
 typedef void (*loom_event_cb)(const struct loom_event *ev, void *arg);

@@ -595,6 +595,26 @@ describe("streaming", () => {
     assert.equal(evs.at(-1).data.output.answer, answer);
   });
 
+  test("events: each chain starts with the state as it was then", async () => {
+    const t = await client.threads.create();
+    const parts = await collect(client.runs.stream(t.thread_id, "chain", { input: { log: ["in"] }, streamMode: ["events"] }));
+    const starts = parts.filter((p) => p.event === "events" && p.data.event === "on_chain_start").map((p) => p.data);
+    assert.deepEqual(
+      starts.map((e) => [e.name, e.data.input.log]),
+      [["LangGraph", ["in"]], ["a", ["in"]], ["b", ["in", "a"]], ["c", ["in", "a", "b"]]],
+    );
+    const ends = parts.filter((p) => p.event === "events" && p.data.event === "on_chain_end").map((p) => p.data);
+    assert.deepEqual(ends.at(-1).data.output.log, ["in", "a", "b", "c"]);
+  });
+
+  test("a failed task's end says why in its error", async () => {
+    const t = await client.threads.create();
+    const parts = await collect(client.runs.stream(t.thread_id, "boom", { input: {}, streamMode: ["tasks"] }));
+    const end = parts.find((p) => p.event === "tasks" && p.data.error);
+    assert.equal(typeof end.data.error, "string");
+    assert.match(end.data.error, /boom at the node/);
+  });
+
   test("an interrupt appears as __interrupt__ in updates", async () => {
     const t = await client.threads.create();
     const parts = await collect(client.runs.stream(t.thread_id, "approval", { input: { topic: "x" }, streamMode: "updates" }));

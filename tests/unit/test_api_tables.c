@@ -156,6 +156,25 @@ static void old_runs_keep_ids_and_end_but_drop_data(void **state) {
   api_unlock();
 }
 
+/* A run's events read back from the store are sent to the streams whose
+ * mode made them: the mode comes from the stored event name. */
+static void stored_events_find_their_mode(void **state) {
+  (void)state;
+  char buf[64];
+  assert_string_equal(api_event_mode("values", buf, sizeof buf), "values");
+  assert_string_equal(api_event_mode("updates|sub:1", buf, sizeof buf),
+                      "updates");
+  assert_string_equal(api_event_mode("messages", buf, sizeof buf),
+                      "messages-tuple");
+  assert_string_equal(api_event_mode("messages|sub:1", buf, sizeof buf),
+                      "messages-tuple");
+  assert_string_equal(api_event_mode("messages/partial", buf, sizeof buf),
+                      "messages");
+  assert_string_equal(api_event_mode("messages/metadata", buf, sizeof buf),
+                      "messages");
+  assert_string_equal(api_event_mode("end", buf, sizeof buf), "*");
+}
+
 static void system_assistant_ids_match_langgraph(void **state) {
   (void)state;
   char id[LOOM_ID_LEN + 1];
@@ -231,6 +250,7 @@ int main(void) {
       cmocka_unit_test(threads_keep_order_through_churn),
       cmocka_unit_test(run_events_wake_watchers_on_their_loop),
       cmocka_unit_test(old_runs_keep_ids_and_end_but_drop_data),
+      cmocka_unit_test(stored_events_find_their_mode),
       cmocka_unit_test(system_assistant_ids_match_langgraph),
       cmocka_unit_test(validation_names_the_field),
       cmocka_unit_test(metadata_filters_match_nested_objects),
