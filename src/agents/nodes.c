@@ -372,9 +372,12 @@ static json_t *build_messages(const json_t *c, const json_t *state,
   return m;
 }
 
+/* A token event: the text, and which node and task (one node may run as
+ * several tasks in a step) it comes from. */
 static void emit_text(struct loom_task *t, const char *text) {
-  json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "token", "node",
-                         loom_task_node(t)->name, "text", text);
+  json_t *ev =
+      json_pack("{s:s, s:s, s:s, s:s}", "event", "token", "node",
+                loom_task_node(t)->name, "task", loom_task_id(t), "text", text);
   loom_task_emit(t, ev);
   json_decref(ev);
 }

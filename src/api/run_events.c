@@ -246,10 +246,10 @@ static void add_chain_events(struct evbuf *b, const struct api_run *r,
 
 /* ---- model text: messages-tuple, messages, on_chat_model_stream ---- */
 
-/* The id LangGraph's messages give a node's streamed model text: one
- * message per node and step. */
-static char *message_id(const struct api_run *r, const char *node, int step) {
-  return loom_asprintf("run-%s-%s-%d", r->id, node, step);
+/* The id of a task's streamed model text: one message per task (a node
+ * may run as several tasks in a step, as Send's do) and step. */
+static char *message_id(const struct api_run *r, const char *task, int step) {
+  return loom_asprintf("run-%s-%s-%d", r->id, task, step);
 }
 
 /* Mode messages: the message's metadata the first time it is seen, then
@@ -280,10 +280,10 @@ static void add_partial(struct evbuf *b, struct api_run_events *st,
 /* A task ended: its message, if it streamed one, is complete. */
 static void forget_partial(struct api_run_events *st, const struct api_run *r,
                            const struct loom_event *ev) {
-  const char *node = json_string_value(json_object_get(ev->data, "name"));
-  if (!st->partials || !node)
+  const char *task = json_string_value(json_object_get(ev->data, "id"));
+  if (!st->partials || !task)
     return;
-  char *id = message_id(r, node, task_step(ev));
+  char *id = message_id(r, task, task_step(ev));
   json_object_del(st->partials, id);
   loom_free(id);
 }
@@ -299,11 +299,12 @@ static void add_token(struct evbuf *b, const struct api_run *r,
                       struct api_run_events *st, const struct loom_event *ev) {
   const json_t *d = ev->data;
   const char *node = json_string_value(json_object_get(d, "node"));
+  const char *task = json_string_value(json_object_get(d, "task"));
   const char *text = json_string_value(json_object_get(d, "text"));
   if (!node || !text)
     return;
   int step = task_step(ev);
-  char *id = message_id(r, node, step);
+  char *id = message_id(r, task ? task : node, step);
   json_t *meta = json_pack("{s:s, s:i, s:s, s:s, s:s}", "langgraph_node", node,
                            "langgraph_step", step, "run_id", r->id, "thread_id",
                            r->thread_id, "graph_id", r->graph_id);
