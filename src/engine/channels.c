@@ -135,9 +135,10 @@ static void bump_version(struct loom_run *r, const char *channel) {
   json_object_set_new(r->versions, channel, json_string(v));
 }
 
-/* Who wrote, for messages: "node 'x'", or "the run's input" for the
- * input's writes (applied as a writer named "input"; "node 'input'"
- * sent users looking for a node they never declared). */
+/* Who wrote, for messages: "node 'x'", or "the run's input" and "the
+ * command's update" for the writes applied as writers named "input" and
+ * "command" ("node 'input'" sent users looking for a node they never
+ * declared). */
 struct writer_name {
   char text[160];
 };
@@ -146,6 +147,8 @@ static struct writer_name writer_name(const struct loom_run *r,
   struct writer_name w;
   if (!strcmp(node, "input") && !loom_graph_node(r->g, node))
     snprintf(w.text, sizeof w.text, "the run's input");
+  else if (!strcmp(node, "command") && !loom_graph_node(r->g, node))
+    snprintf(w.text, sizeof w.text, "the command's update");
   else
     snprintf(w.text, sizeof w.text, "node '%s'", node);
   return w;

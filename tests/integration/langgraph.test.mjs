@@ -316,6 +316,15 @@ describe("runs", () => {
     assert.equal(out.n, 103);
   });
 
+  test("a command's update to an undeclared channel says it was the command's", async () => {
+    const t = await client.threads.create();
+    await client.runs.wait(t.thread_id, "approval", { input: { topic: "otters" } });
+    await assert.rejects(
+      client.runs.wait(t.thread_id, "approval", { command: { resume: { approved: true }, update: { zzz: 1 } } }),
+      /the command's update wrote to unknown channel 'zzz'/,
+    );
+  });
+
   test("an error in a node: __error__ from wait, error status", async () => {
     const t = await client.threads.create();
     await assert.rejects(client.runs.wait(t.thread_id, "boom", { input: {} }), /boom at the node/);
