@@ -615,6 +615,11 @@ loom_err loom_agents_nodes_register(const struct loom_config *cfg,
   if (rt.nloops)
     return LOOM_OK;
   loom_err err = loom_providers_new(cfg, &rt.providers, e);
+  if (!err && cfg->model && *cfg->model &&
+      (err = loom_providers_check_default(rt.providers, e))) {
+    loom_providers_free(rt.providers);
+    rt.providers = NULL;
+  }
   if (err)
     return err;
   loom_http_client_global_init();

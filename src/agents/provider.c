@@ -159,12 +159,8 @@ static loom_err parse_endpoint(struct loom_providers *ps, char *entry,
 
 static bool set(const char *s) { return s && *s; }
 
-/* LOOM_MODEL must name a model this configuration can call: checked once
- * at start, so a malformed one (or one whose key is missing) stops the
- * program with the setting's name, instead of `loom serve` starting fine
- * and every model node of every run failing later. */
-static loom_err check_default_model(const struct loom_providers *ps,
-                                    struct loom_error *e) {
+loom_err loom_providers_check_default(const struct loom_providers *ps,
+                                      struct loom_error *e) {
   struct loom_provider *p = NULL;
   struct loom_error sub = {0};
   loom_err err = loom_providers_resolve(ps, ps->default_model, &p, &sub);
@@ -203,8 +199,6 @@ loom_err loom_providers_new(const struct loom_config *cfg,
     ps->default_model = loom_asprintf("%s/default", ps->endpoints[0].name);
   else
     ps->default_model = loom_strdup("offline/extractive");
-  if (!err && set(cfg->model))
-    err = check_default_model(ps, e);
   if (err) {
     loom_providers_free(ps);
     return err;

@@ -126,6 +126,17 @@ void loom_providers_free(struct loom_providers *ps);
 const char *loom_providers_default_model(const struct loom_providers *ps);
 
 /*
+ * LOOM_MODEL must name a model this configuration can call: what runs
+ * graphs checks it once at start, so a malformed one (or one whose key is
+ * missing) stops the program with the setting's name, instead of `loom
+ * serve` starting fine and every model node of every run failing later.
+ * Not part of loom_providers_new: a command that only embeds (ingest,
+ * search) has no use for LOOM_MODEL and must not fail on it.
+ */
+loom_err loom_providers_check_default(const struct loom_providers *ps,
+                                      struct loom_error *e) LOOM_MUST_USE;
+
+/*
  * A provider for `model` ("prefix/model-id"; NULL or "" = the default).
  * LOOM_ERR_NOT_FOUND for an unknown prefix, LOOM_ERR_INVALID when the
  * provider is not configured (say which variable to set). The caller

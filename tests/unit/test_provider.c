@@ -589,7 +589,8 @@ static void long_endpoint_name(void **state) {
 }
 
 /* A LOOM_MODEL that cannot be called stops the start, naming the setting
- * (it used to be accepted, and every model node failed at run time). */
+ * (it used to be accepted, and every model node failed at run time); what
+ * only embeds does not check it. */
 static void default_model_checked_at_start(void **state) {
   (void)state;
   char empty[] = "", url[] = "https://api.openai.com/v1";
@@ -602,20 +603,30 @@ static void default_model_checked_at_start(void **state) {
   struct loom_providers *ps = NULL;
   struct loom_error e;
   char shape[] = "gpt4", provider[] = "opnai/gpt-4o", nokey[] = "openai/x";
-  cfg.model = shape;
-  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_INVALID);
-  assert_string_equal(e.message, "LOOM_MODEL: model 'gpt4' must be "
-                                 "provider/model, e.g. openai/gpt-4o-mini");
-  cfg.model = provider;
-  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_NOT_FOUND);
-  assert_non_null(strstr(e.message, "LOOM_MODEL: model 'opnai/gpt-4o': "
-                                    "unknown provider 'opnai'"));
-  cfg.model = nokey;
-  assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_ERR_INVALID);
-  assert_non_null(strstr(e.message, "needs OPENAI_API_KEY"));
+  const struct {
+    char *model;
+    loom_err err;
+    const char *message;
+  } cases[] = {
+      {shape, LOOM_ERR_INVALID,
+       "LOOM_MODEL: model 'gpt4' must be provider/model, e.g. "
+       "openai/gpt-4o-mini"},
+      {provider, LOOM_ERR_NOT_FOUND,
+       "LOOM_MODEL: model 'opnai/gpt-4o': unknown provider 'opnai'"},
+      {nokey, LOOM_ERR_INVALID, "needs OPENAI_API_KEY"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cfg.model = cases[i].model;
+    /* The providers themselves are made: an embedder can be used. */
+    assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_OK);
+    assert_int_equal(loom_providers_check_default(ps, &e), cases[i].err);
+    assert_non_null(strstr(e.message, cases[i].message));
+    loom_providers_free(ps);
+  }
   char key[] = "sk-test";
   cfg.openai_api_key = key;
   assert_int_equal(loom_providers_new(&cfg, &ps, &e), LOOM_OK);
+  assert_int_equal(loom_providers_check_default(ps, &e), LOOM_OK);
   assert_string_equal(loom_providers_default_model(ps), "openai/x");
   loom_providers_free(ps);
 }
