@@ -253,7 +253,8 @@ loom_err loom_rag_chunk(const char *text, size_t len, enum loom_rag_format f,
     size = LOOM_RAG_DEFAULT_CHUNK_SIZE;
   if (size > LOOM_RAG_MAX_CHUNK_SIZE || size < 16)
     return loom_error_set(e, LOOM_ERR_INVALID,
-                          "chunk size must be between 16 and %d bytes",
+                          "chunk size (chunk_size, --chunk-size) must be "
+                          "between 16 and %d bytes",
                           LOOM_RAG_MAX_CHUNK_SIZE);
   if (overlap * 2 >= size)
     return loom_error_set(e, LOOM_ERR_INVALID,

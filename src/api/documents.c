@@ -137,6 +137,23 @@ static bool read_format(struct doc_job *j, const json_t *b,
   return false;
 }
 
+/* chunk_size and overlap, when given, are integers: a string or a
+ * negative number was read as 0 (the default) or as a huge size. */
+static bool sizes_ok(struct doc_job *j, const json_t *b) {
+  static const char *const names[] = {"chunk_size", "overlap"};
+  for (size_t i = 0; i < 2; i++) {
+    const json_t *v = json_object_get(b, names[i]);
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+      fail(j, 422, "invalid_request",
+           "'%s' must be a number of bytes (chunk_size 16 to 32000, "
+           "overlap under half of it)",
+           names[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
 static bool read_ingest(struct doc_job *j, const json_t *b,
                         struct loom_rag_ingest_opts *o) {
   const char *source = json_string_value(json_object_get(b, "source"));
@@ -157,7 +174,7 @@ static bool read_ingest(struct doc_job *j, const json_t *b,
     fail(j, 422, "invalid_request", "'metadata' must be an object");
     return false;
   }
-  if (!read_format(j, b, &o->format))
+  if (!read_format(j, b, &o->format) || !sizes_ok(j, b))
     return false;
   o->title = json_string_value(json_object_get(b, "title"));
   o->metadata = meta;

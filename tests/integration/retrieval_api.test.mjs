@@ -75,6 +75,16 @@ test("bad requests say what is wrong", async () => {
   assert.equal(res.status, 422);
   res = await post("/indexes/nothing-here/search", { query: "x" });
   assert.equal(res.status, 404);
+  // Sizes of the wrong type were read as the default (or, negative, as huge).
+  res = await post("/indexes/kb/documents", { source: "s.md", text: "x", chunk_size: "big" });
+  assert.equal(res.status, 422);
+  assert.match((await res.json()).message, /^'chunk_size' must be a number of bytes/);
+  res = await post("/indexes/kb/documents", { source: "s.md", text: "x", overlap: -1 });
+  assert.equal(res.status, 422);
+  assert.match((await res.json()).message, /^'overlap' must be a number of bytes/);
+  res = await post("/indexes/kb/documents", { source: "s.md", text: "x", chunk_size: 5 });
+  assert.equal(res.status, 422);
+  assert.match((await res.json()).message, /chunk size \(chunk_size, --chunk-size\) must be between 16/);
 });
 
 test("a graph's retrieve node searches the index during a run", async () => {
