@@ -35,10 +35,13 @@
 
 static struct api_graph **graphs;
 static char *saved_dir; /* <data dir>/graphs */
-/* Why specs in LOOM_GRAPHS did not load ("file:line: problem; ..."),
- * told with every "not found": the start's warning scrolls away, and
- * "the graphs are: a, b" alone hid why the edited graph was not there. */
-static struct loom_buf skipped;
+/* Why specs in LOOM_GRAPHS did not load, by the id their file would
+ * have given ({stem: "file:line: problem"}), told with every "not found":
+ * the start's warning scrolls away, and "the graphs are: a, b" alone hid
+ * why the edited graph was not there. A graph registered later under
+ * that id takes its entry out. */
+static json_t *skipped;
+#define SKIPPED_MAX 32 /* past that the first ones say what is wrong */
 static size_t ngraphs, capgraphs;
 
 static struct api_graph *find_locked(const char *id, size_t *index) {
@@ -95,6 +98,8 @@ static bool register_locked(const char *id, struct loom_graph *lg,
     graphs[ngraphs++] = g;
   }
   api_assistant_ensure_system(id);
+  if (skipped)
+    json_object_del(skipped, id);
   return old != NULL;
 }
 
@@ -110,9 +115,20 @@ void api_graph_ids_locked(char *out, size_t size) {
         snprintf(out + len, size - len, "%s%s", i ? ", " : "", graphs[i]->id);
     len += n > 0 ? (size_t)n : 0;
   }
-  if (skipped.len && len + 1 < size)
-    snprintf(out + len, size - len, "%snot loaded at start: %s",
-             len ? "; " : "none; ", skipped.data);
+  const char *stem;
+  const json_t *why;
+  bool first = true;
+  json_object_foreach(skipped, stem, why) {
+    if (len + 1 >= size)
+      break;
+    int n = snprintf(out + len, size - len, "%s%s",
+                     first ? (len ? "; not loaded at start: "
+                                  : "none; not loaded at start: ")
+                           : "; ",
+                     json_string_value(why));
+    len += n > 0 ? (size_t)n : 0;
+    first = false;
+  }
 }
 
 struct api_graph *api_graph_get(const char *id) {
@@ -179,7 +195,8 @@ void api_graphs_free(void) {
   saved_dir = NULL;
   graphs = NULL;
   ngraphs = capgraphs = 0;
-  loom_buf_cleanup(&skipped);
+  json_decref(skipped);
+  skipped = NULL;
   api_unlock();
 }
 
@@ -210,11 +227,14 @@ static void load_dir(const char *dir, bool id_from_file) {
       const char *why = e.message[0] ? e.message : path;
       LOOM_WARN("graphs: skipping %s", why);
       api_lock();
-      if (!skipped.max)
-        loom_buf_init(&skipped, 2048);
-      /* Past the cap the first ones are enough to say what is wrong. */
-      if (loom_buf_appendf(&skipped, "%s%s", skipped.len ? "; " : "", why))
-        LOOM_DEBUG("graphs: too many skipped specs to list them all");
+      if (!skipped)
+        skipped = json_object();
+      if (json_object_size(skipped) < SKIPPED_MAX) {
+        char *stem = loom_strndup(
+            de->d_name, (size_t)(strrchr(de->d_name, '.') - de->d_name));
+        json_object_set_new(skipped, stem, json_string(why));
+        loom_free(stem);
+      }
       api_unlock();
     } else {
       char *id =

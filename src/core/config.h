@@ -97,8 +97,9 @@ loom_err loom_config_set(struct loom_config *c, const char *name,
 
 /*
  * The setting an unknown `name` most likely meant: the environment name
- * or field name within two edits of it ("LOOM_GRAPH" → "LOOM_GRAPHS",
- * "data_dri" → "data_dir"), in that form; NULL when none is that near.
+ * or field name within one edit of it, two when its name past "LOOM_" is
+ * 8 characters or more ("LOOM_GRAPH" → "LOOM_GRAPHS", "data_dri" →
+ * "data_dir"), in that form; NULL when none is that near.
  */
 const char *loom_config_suggest(const char *name);
 

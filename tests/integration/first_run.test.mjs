@@ -200,6 +200,16 @@ test("a spec in LOOM_GRAPHS that did not load is named, with why, when its graph
     assert.equal(res.status, 404);
     assert.match((await res.json()).message,
       /assistant 'mine' not found; .*the graphs are: .*approval.*; not loaded at start: .*mine\.yaml:5: edges\[0\]: unknown node 'b'/);
+    // Once a graph 'mine' is registered, the old failure is no longer told.
+    const put = await fetch(`${other.url}/graphs/mine`, {
+      method: "PUT", headers: { "content-type": "application/yaml" },
+      body: "name: mine\nnodes:\n  a: {lua: 'return {}'}\nedges:\n  - START -> a\n" });
+    assert.ok(put.ok, await put.text());
+    const gone = await fetch(`${other.url}/graphs/nosuch`);
+    assert.equal(gone.status, 404);
+    const message = (await gone.json()).message;
+    assert.match(message, /mine/);
+    assert.doesNotMatch(message, /not loaded at start/);
   } finally {
     await other.stop();
   }
