@@ -6,7 +6,9 @@
  * the calculator's evaluator, the clock, a Lua tool with a schema that
  * uses most keywords (its body echoes the arguments or raises an error
  * with the model's text), or an unknown name — and, as a ReAct reply,
- * through loom_agent_react_parse. Every call must answer exactly once,
+ * through loom_agent_react_parse, and as a structured answer through
+ * loom_llm_answer_json (JSON, maybe in a ``` fence) and the schema
+ * validation a model node applies. Every call must answer exactly once,
  * synchronously (no env: http_fetch refuses at once), with some text; a
  * calculator success is a number.
  *
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "agents/agent.h"
+#include "agents/llm_node.h"
 #include "agents/tools.h"
 #include "core/alloc.h"
 
@@ -68,6 +71,21 @@ static struct loom_tools *registry(void) {
   return r;
 }
 
+/* A structured answer: its JSON (fenced or not) against a schema that
+ * uses most keywords; a value that passes is an object. */
+static void structured(const char *text) {
+  static json_t *decl; /* kept, so the schema inside it is not a leak */
+  if (!decl)
+    decl = json_loads(LUA_TOOL, 0, NULL);
+  const json_t *schema = json_object_get(decl, "parameters");
+  json_t *v = loom_llm_answer_json(text);
+  struct loom_error e;
+  if (v && loom_json_schema_validate(schema, v, &e) == LOOM_OK &&
+      !json_is_object(v))
+    abort();
+  json_decref(v);
+}
+
 static void react(const char *text) {
   char *tool, *input, *answer;
   if (loom_agent_react_parse(text, &tool, &input, &answer) &&
@@ -102,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort(); /* the calculator answers a number */
   }
   react(text);
+  structured(args);
   loom_free(a.text);
   loom_free(name);
   loom_free(text);
