@@ -101,6 +101,39 @@ static void fetch_is_guarded(void **state) {
   json_decref(reqs);
 }
 
+/* Loopback in the disguises URL and address parsers disagree about
+ * (hex, one number, short forms, octal, IPv4-mapped IPv6, the unspecified
+ * address, a trailing dot, credentials, upper case): each fails (refused,
+ * or not resolved), and not one request reaches the (loopback) scripted
+ * server. */
+static void fetch_refuses_disguised_loopback(void **state) {
+  (void)state;
+  static const char *const hosts[] = {"0x7f000001",
+                                      "2130706433",
+                                      "127.1",
+                                      "0177.0.0.1",
+                                      "[::ffff:127.0.0.1]",
+                                      "[::ffff:7f00:1]",
+                                      "0",
+                                      "[::]",
+                                      "0.0.0.0",
+                                      "127.0.0.1.",
+                                      "u:p@127.0.0.1",
+                                      "LOCALHOST",
+                                      "[0:0:0:0:0:ffff:7f00:1]"};
+  for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+    char args[256];
+    snprintf(args, sizeof args, "{\"url\":\"http://%s:%u/page\"}", hosts[i],
+             srv.port);
+    struct res r = call("http_fetch", args, false);
+    if (!r.is_error) /* refused, or not even resolved */
+      fail_msg("http://%s:%u/ was fetched: %s", hosts[i], srv.port, r.text);
+  }
+  json_t *reqs = llm_server_requests(&srv);
+  assert_int_equal(json_array_size(reqs), 0);
+  json_decref(reqs);
+}
+
 static void fetch_when_allowed(void **state) {
   (void)state;
   llm_server_script(
@@ -202,6 +235,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(calculator_and_clock),
       cmocka_unit_test(fetch_is_guarded),
+      cmocka_unit_test(fetch_refuses_disguised_loopback),
       cmocka_unit_test(fetch_when_allowed),
       cmocka_unit_test(fetch_connects_to_the_checked_address),
   };
