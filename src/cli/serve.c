@@ -117,9 +117,12 @@ static void stop(struct serve *s) {
   loom_api_langgraph_stop(); /* running graph runs pause, resumed at start */
   loom_http_server_free(s->server); /* graceful: waits for in-flight work */
   loom_api_pinecone_shutdown();     /* checkpoints the vector indexes */
+  loom_loop_group_stop(s->app.loops);
+  /* The API's queued writes, before the store closes. Their writer may
+   * still acknowledge to a loop: stopped, not freed, it refuses. */
+  loom_api_langgraph_shutdown();
   loom_loop_group_free(s->app.loops);
-  loom_api_langgraph_shutdown(); /* the API's queued writes, before close */
-  loom_agents_nodes_shutdown();  /* after the runs stopped */
+  loom_agents_nodes_shutdown(); /* after the runs stopped */
   loom_http_router_free(s->router);
   loom_store_close(s->app.store);
   loom_config_cleanup(&s->config);

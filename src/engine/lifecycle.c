@@ -1,6 +1,7 @@
 /*
  * lifecycle — creating, starting, observing and freeing runs.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -24,11 +25,26 @@ static json_t *names(char *const *graph_list, size_t ng,
 
 /* One idle sandbox per thread, kept for the next run of the same graph:
  * making a Lua state and compiling the graph's chunks costs more than a
- * whole step. */
+ * whole step. A thread that ends frees its own (idle_key's destructor). */
 static __thread struct {
   unsigned long serial;
   struct loom_lua *lua;
 } idle;
+static pthread_key_t idle_key;
+static pthread_once_t idle_key_once = PTHREAD_ONCE_INIT;
+
+static void idle_free_cb(void *lua) { loom_lua_free(lua); }
+static void idle_key_make(void) {
+  (void)pthread_key_create(&idle_key, idle_free_cb);
+}
+
+/* Keeps `lua` (or nothing) as this thread's idle sandbox. */
+static void idle_set(struct loom_lua *lua, unsigned long serial) {
+  pthread_once(&idle_key_once, idle_key_make);
+  idle.lua = lua;
+  idle.serial = serial;
+  (void)pthread_setspecific(idle_key, lua);
+}
 
 struct loom_lua *loom_engine_lua(struct loom_run *r) {
   if (r->lua)
@@ -36,7 +52,7 @@ struct loom_lua *loom_engine_lua(struct loom_run *r) {
   if (idle.lua && idle.serial == r->g->serial &&
       loom_lua_reusable(idle.lua, r->lua_memory, r->lua_instructions)) {
     r->lua = idle.lua;
-    idle.lua = NULL;
+    idle_set(NULL, 0);
     return r->lua;
   }
   r->lua = loom_lua_new(r->lua_memory, r->lua_instructions);
@@ -51,8 +67,7 @@ static void release_lua(struct loom_run *r) {
     return;
   }
   loom_lua_free(idle.lua);
-  idle.lua = r->lua;
-  idle.serial = r->g->serial;
+  idle_set(r->lua, r->g->serial);
 }
 
 loom_err loom_run_new(const struct loom_graph *g,

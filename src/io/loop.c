@@ -37,6 +37,7 @@ struct loom_loop {
   pthread_mutex_t lock; /* guards head, tail, stopping */
   struct post *head, *tail;
   bool stopping;
+  bool joined; /* its thread has ended (loom_loop_stop) */
 };
 
 struct loom_loop_group {
@@ -147,8 +148,8 @@ static void stop_cb(struct loom_loop *loop, void *arg) {
   uv_unref((uv_handle_t *)&loop->grace);
 }
 
-void loom_loop_free(struct loom_loop *loop) {
-  if (!loop)
+void loom_loop_stop(struct loom_loop *loop) {
+  if (!loop || loop->joined)
     return;
   struct post *p = LOOM_NEW(struct post);
   p->fn = stop_cb;
@@ -162,6 +163,13 @@ void loom_loop_free(struct loom_loop *loop) {
   pthread_mutex_unlock(&loop->lock);
   uv_async_send(&loop->wake);
   pthread_join(loop->thread, NULL);
+  loop->joined = true;
+}
+
+void loom_loop_free(struct loom_loop *loop) {
+  if (!loop)
+    return;
+  loom_loop_stop(loop);
   if (uv_loop_close(&loop->uv) != 0)
     LOOM_WARN("loop %s: libuv loop still busy at close", loop->name);
   pthread_mutex_destroy(&loop->lock);
@@ -299,6 +307,11 @@ loom_err loom_loop_group_new(unsigned count, struct loom_loop_group **out) {
   g->count = count;
   *out = g;
   return LOOM_OK;
+}
+
+void loom_loop_group_stop(struct loom_loop_group *group) {
+  for (unsigned i = 0; group && i < group->count; i++)
+    loom_loop_stop(group->loops[i]);
 }
 
 void loom_loop_group_free(struct loom_loop_group *group) {

@@ -49,9 +49,15 @@ typedef void (*loom_loop_after_cb)(struct loom_loop *loop, void *arg,
 loom_err loom_loop_new(const char *name, struct loom_loop **out) LOOM_MUST_USE;
 
 /*
- * Stops the loop and joins its thread (see the shutdown note above). Call
- * from any thread except the loop's own. NULL is a no-op.
+ * Stops the loop and joins its thread (see the shutdown note above): what
+ * was posted before runs, later posts are refused (LOOM_ERR_UNAVAILABLE).
+ * The loop itself stays valid until loom_loop_free, so threads that may
+ * still post to it (a writer's acknowledgements) can be stopped after it.
+ * Call from any thread except the loop's own; a second call is a no-op.
  */
+void loom_loop_stop(struct loom_loop *loop);
+
+/* Stops the loop if it runs, then frees it. NULL is a no-op. */
 void loom_loop_free(struct loom_loop *loop);
 
 /*
@@ -97,6 +103,9 @@ unsigned loom_loop_index(const struct loom_loop *loop);
  */
 loom_err loom_loop_group_new(unsigned count,
                              struct loom_loop_group **out) LOOM_MUST_USE;
+
+/* Stops every loop of the group (loom_loop_stop); NULL is a no-op. */
+void loom_loop_group_stop(struct loom_loop_group *group);
 
 /* Stops and frees every loop of the group; NULL is a no-op. */
 void loom_loop_group_free(struct loom_loop_group *group);

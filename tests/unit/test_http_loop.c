@@ -56,6 +56,25 @@ static void test_posts_run_in_order_on_loop(void **state) {
   assert_int_equal(c.order_errors, 0);
 }
 
+/* A stopped loop has run what was posted before and refuses what comes
+ * after, yet is still there to refuse it: a writer thread acknowledging
+ * to a loop during shutdown must not touch freed memory. */
+static void test_stopped_loop_refuses_until_freed(void **state) {
+  (void)state;
+  struct loom_loop_group *group;
+  assert_int_equal(loom_loop_group_new(2, &group), LOOM_OK);
+  struct loom_loop *loop = loom_loop_group_at(group, 1);
+  struct counter c = {.expect = loop};
+  struct item first = {&c, 1}, late = {&c, 2};
+  assert_int_equal(loom_loop_post(loop, post_cb, &first), LOOM_OK);
+  loom_loop_group_stop(group);
+  assert_int_equal(atomic_load(&c.n), 1);
+  assert_int_equal(loom_loop_post(loop, post_cb, &late), LOOM_ERR_UNAVAILABLE);
+  loom_loop_group_stop(group); /* again: nothing */
+  loom_loop_group_free(group);
+  assert_int_equal(atomic_load(&c.n), 1);
+}
+
 struct job {
   pthread_t worker;
   pthread_t after_thread;
@@ -183,6 +202,7 @@ static void test_free_closes_a_forgotten_handle(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_posts_run_in_order_on_loop),
+      cmocka_unit_test(test_stopped_loop_refuses_until_freed),
       cmocka_unit_test(test_work_reports_back_on_loop),
       cmocka_unit_test(test_call_waits_and_round_robin),
       cmocka_unit_test(test_pool_work_reports_back),
