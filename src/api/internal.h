@@ -501,6 +501,9 @@ loom_err api_run_manage_routes(struct loom_http_router *r, struct loom_app *app,
                                struct loom_error *e);
 loom_err api_run_routes(struct loom_http_router *r, struct loom_app *app,
                         struct loom_error *e);
+/* LangGraph's long-term memory store, /store/... (store_items.c). */
+loom_err api_store_routes(struct loom_http_router *r, struct loom_app *app,
+                          struct loom_error *e);
 
 /* ---- streaming (stream.c) ---- */
 

@@ -1,7 +1,7 @@
 /*
  * langgraph — the LangGraph-compatible agent server API: graphs,
- * assistants, threads, state, runs and streaming. Loads the graphs of
- * LOOM_GRAPHS, loads the stored rows, starts the run executor (runs
+ * assistants, threads, state, runs, streaming and the store. Loads the graphs
+ * of LOOM_GRAPHS, loads the stored rows, starts the run executor (runs
  * interrupted by a restart continue) and registers every route of the
  * modules in this folder (docs/api.md lists them).
  */
@@ -23,6 +23,8 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
     err = api_state_routes(router, app, e);
   if (!err)
     err = api_run_routes(router, app, e);
+  if (!err)
+    err = api_store_routes(router, app, e);
   return err;
 }
 

@@ -34,7 +34,7 @@ loom_err loom_api_langgraph_routes(struct loom_http_router *router,
                                    struct loom_error *e) LOOM_MUST_USE;
 
 /* Surfaces clients expect that are not built yet (crews' kickoff API,
- * LangGraph crons and store): 404 saying so and what to use meanwhile
+ * LangGraph crons): 404 saying so and what to use meanwhile
  * (src/api/unbuilt.c). */
 loom_err loom_api_unbuilt_routes(struct loom_http_router *router,
                                  struct loom_app *app,

@@ -1,6 +1,6 @@
 /*
  * unbuilt — the routes of surfaces clients expect that loom does not serve
- * yet: CrewAI's per-crew kickoff API, LangGraph's crons and its store.
+ * yet: CrewAI's per-crew kickoff API and LangGraph's crons.
  * They answer 404 `not_implemented` saying so and what to use meanwhile;
  * the plain "no route for POST /runs/crons" read like a wrong base URL or
  * a typo. 404, not 501: clients retry 5xx answers (the LangGraph SDK
@@ -26,14 +26,6 @@ static void crons_cb(struct loom_http_req *req, void *userdata) {
                           "/threads/{thread_id}/runs");
 }
 
-static void store_cb(struct loom_http_req *req, void *userdata) {
-  (void)userdata;
-  loom_http_respond_error(req, 404, "not_implemented",
-                          "the long-term memory store (/store/...) is not "
-                          "built yet; keep such data in a thread's state "
-                          "channels meanwhile");
-}
-
 loom_err loom_api_unbuilt_routes(struct loom_http_router *router,
                                  struct loom_app *app, struct loom_error *e) {
   static const struct loom_http_route routes[] = {
@@ -47,11 +39,6 @@ loom_err loom_api_unbuilt_routes(struct loom_http_router *router,
       {"PATCH", "/runs/crons/{cron_id}", crons_cb},
       {"DELETE", "/runs/crons/{cron_id}", crons_cb},
       {"POST", "/threads/{thread_id}/runs/crons", crons_cb},
-      {"PUT", "/store/items", store_cb},
-      {"GET", "/store/items", store_cb},
-      {"DELETE", "/store/items", store_cb},
-      {"POST", "/store/items/search", store_cb},
-      {"POST", "/store/namespaces", store_cb},
   };
   return LOOM_HTTP_ROUTES_ADD(router, routes, app, e);
 }

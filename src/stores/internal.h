@@ -386,5 +386,17 @@ loom_err sqlite_list_memories(struct loom_store *s, const char *tenant,
 loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
                                 const char *ns, const char *id, size_t *deleted,
                                 struct loom_error *e);
+loom_err sqlite_search_memories(struct loom_store *s, const char *tenant,
+                                const char *kind, const char *prefix,
+                                bool (*keep)(void *ud, json_t *row), void *ud,
+                                size_t offset, size_t limit, json_t **out,
+                                struct loom_error *e);
+loom_err sqlite_list_memory_namespaces(struct loom_store *s, const char *tenant,
+                                       const char *kind, const char *prefix,
+                                       size_t limit, json_t **out,
+                                       struct loom_error *e);
+loom_err sqlite_touch_memory(struct loom_store *s, const char *tenant,
+                             const char *id, long long ttl_ms,
+                             struct loom_error *e);
 
 #endif

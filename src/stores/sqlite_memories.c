@@ -7,7 +7,9 @@
  * (an entity's facts are updated, not piled up). Expired memories are
  * never listed; they are removed on the next write to their namespace.
  * Ranking for recall happens above the store (agents/rag_memory.c), so
- * this stays plain SQL that PostgreSQL runs unchanged.
+ * this stays plain SQL that PostgreSQL runs unchanged. search and the
+ * namespace listing serve the LangGraph store API (api/store_items.c),
+ * which keeps its items here under a kind of their own.
  */
 #include <string.h>
 
@@ -225,6 +227,142 @@ loom_err sqlite_delete_memories(struct loom_store *s, const char *tenant,
   bind_text(st, 3, id);
   if (!(result = stmt_exec(c, st, "deleting memories", e)) && deleted)
     *deleted = (size_t)sqlite3_changes(c->db);
+out:
+  conn_release(sst, c);
+  return result;
+}
+
+/* `?p` names the prefix: the namespace is it, or lies under it. */
+#define UNDER_PREFIX(p)                                                        \
+  " AND (" p " = '' OR namespace = " p " OR substr(namespace, 1,"              \
+  " length(" p ") + 1) = " p " || '.')"
+
+/* Steps `st` keeping rows as search_memories says. */
+static loom_err collect_kept(struct sqlite_conn *c, sqlite3_stmt *st,
+                             bool (*keep)(void *ud, json_t *row), void *ud,
+                             size_t offset, size_t limit, json_t **out,
+                             struct loom_error *e) {
+  json_t *rows = json_array();
+  int rc = SQLITE_DONE;
+  while (json_array_size(rows) < limit &&
+         (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *row = memory_row_cb(st);
+    if (keep && !keep(ud, row))
+      json_decref(row);
+    else if (offset) {
+      offset--;
+      json_decref(row);
+    } else
+      json_array_append_new(rows, row);
+  }
+  if (json_array_size(rows) == limit)
+    rc = SQLITE_DONE;
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(rows);
+    return db_error(c, rc, "searching memories", e);
+  }
+  *out = rows;
+  return LOOM_OK;
+}
+
+loom_err sqlite_search_memories(struct loom_store *s, const char *tenant,
+                                const char *kind, const char *prefix,
+                                bool (*keep)(void *ud, json_t *row), void *ud,
+                                size_t offset, size_t limit, json_t **out,
+                                struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st = NULL;
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(
+           c,
+           "SELECT " MEM_COLUMNS " FROM memories WHERE tenant_id = ?1"
+           " AND kind = ?2" UNDER_PREFIX(
+               "?3") " AND (expires_at IS NULL OR expires_at > ?4)"
+                     " ORDER BY updated_at DESC, namespace, memory_key",
+           &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, kind);
+  bind_text(st, 3, prefix ? prefix : "");
+  sqlite3_bind_int64(st, 4, now_ms());
+  result = collect_kept(
+      c, st, keep, ud, offset,
+      limit && limit < LOOM_SEARCH_MAX_LIMIT ? limit : LOOM_SEARCH_MAX_LIMIT,
+      out, e);
+out:
+  conn_release(sst, c);
+  return result;
+}
+
+loom_err sqlite_list_memory_namespaces(struct loom_store *s, const char *tenant,
+                                       const char *kind, const char *prefix,
+                                       size_t limit, json_t **out,
+                                       struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st = NULL;
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(
+           c,
+           "SELECT DISTINCT namespace FROM memories WHERE tenant_id = ?1"
+           " AND kind = ?2" UNDER_PREFIX(
+               "?3") " AND (expires_at IS NULL OR expires_at > ?4)"
+                     " ORDER BY namespace LIMIT ?5",
+           &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, kind);
+  bind_text(st, 3, prefix ? prefix : "");
+  sqlite3_bind_int64(st, 4, now_ms());
+  sqlite3_bind_int64(st, 5,
+                     (sqlite3_int64)(limit && limit < LOOM_MEMORY_MAX_NAMESPACES
+                                         ? limit
+                                         : LOOM_MEMORY_MAX_NAMESPACES));
+  json_t *names = json_array();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(names, col_json_string(st, 0));
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(names);
+    result = db_error(c, rc, "listing memory namespaces", e);
+  } else
+    *out = names;
+out:
+  conn_release(sst, c);
+  return result;
+}
+
+loom_err sqlite_touch_memory(struct loom_store *s, const char *tenant,
+                             const char *id, long long ttl_ms,
+                             struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st = NULL;
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(c,
+                              "UPDATE memories SET expires_at = ?3 + ?4"
+                              " WHERE tenant_id = ?1 AND memory_id = ?2"
+                              " AND expires_at IS NOT NULL"
+                              " AND expires_at > ?3",
+                              &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  bind_text(st, 2, id);
+  sqlite3_bind_int64(st, 3, now_ms());
+  sqlite3_bind_int64(st, 4, (sqlite3_int64)ttl_ms);
+  result = stmt_exec(c, st, "refreshing a memory's expiry", e);
 out:
   conn_release(sst, c);
   return result;

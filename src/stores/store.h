@@ -76,6 +76,8 @@ enum loom_if_exists {
 
 #define LOOM_SEARCH_DEFAULT_LIMIT 10
 #define LOOM_SEARCH_MAX_LIMIT 1000
+/* Most distinct namespaces list_memory_namespaces hands out at once. */
+#define LOOM_MEMORY_MAX_NAMESPACES 100000
 
 /*
  * Filters and paging for searches of assistants, threads and runs. Unset
@@ -351,6 +353,30 @@ struct loom_store_ops {
   loom_err (*delete_memories)(struct loom_store *s, const char *tenant,
                               const char *ns, const char *id, size_t *deleted,
                               struct loom_error *e);
+  /* Unexpired memories of `kind` whose namespace is `prefix` or lies
+   * under it (`prefix` "." more; "" is every namespace), most recently
+   * updated first (ties by namespace, then key). Each row goes to `keep`
+   * (NULL keeps all), which may add fields to it; of those kept, the
+   * first `offset` are skipped and at most `limit` (0:
+   * LOOM_SEARCH_MAX_LIMIT) make the array `*out`. */
+  loom_err (*search_memories)(struct loom_store *s, const char *tenant,
+                              const char *kind, const char *prefix,
+                              bool (*keep)(void *ud, json_t *row), void *ud,
+                              size_t offset, size_t limit, json_t **out,
+                              struct loom_error *e);
+  /* The distinct namespaces (strings, bytewise order) of unexpired
+   * memories of `kind` at or under `prefix` (as search_memories), at most
+   * `limit` (0: LOOM_MEMORY_MAX_NAMESPACES). */
+  loom_err (*list_memory_namespaces)(struct loom_store *s, const char *tenant,
+                                     const char *kind, const char *prefix,
+                                     size_t limit, json_t **out,
+                                     struct loom_error *e);
+  /* Moves the expiry of memory `id`, when it has one and has not passed,
+   * to `ttl_ms` from now (updated_at stays). Absent or expired: LOOM_OK,
+   * nothing changes. */
+  loom_err (*touch_memory)(struct loom_store *s, const char *tenant,
+                           const char *id, long long ttl_ms,
+                           struct loom_error *e);
 
   /* Group commit. Between batch_begin and batch_end, every call made by
    * the calling thread joins one transaction (each call still succeeds or
@@ -658,6 +684,25 @@ loom_store_delete_memories(struct loom_store *s, const char *tenant,
                            const char *ns, const char *id, size_t *deleted,
                            struct loom_error *e) {
   return LOOM_STORE_CALL(delete_memories, e, tenant, ns, id, deleted, e);
+}
+static inline loom_err loom_store_search_memories(
+    struct loom_store *s, const char *tenant, const char *kind,
+    const char *prefix, bool (*keep)(void *ud, json_t *row), void *ud,
+    size_t offset, size_t limit, json_t **out, struct loom_error *e) {
+  return LOOM_STORE_CALL(search_memories, e, tenant, kind, prefix, keep, ud,
+                         offset, limit, out, e);
+}
+static inline loom_err loom_store_list_memory_namespaces(
+    struct loom_store *s, const char *tenant, const char *kind,
+    const char *prefix, size_t limit, json_t **out, struct loom_error *e) {
+  return LOOM_STORE_CALL(list_memory_namespaces, e, tenant, kind, prefix, limit,
+                         out, e);
+}
+static inline loom_err loom_store_touch_memory(struct loom_store *s,
+                                               const char *tenant,
+                                               const char *id, long long ttl_ms,
+                                               struct loom_error *e) {
+  return LOOM_STORE_CALL(touch_memory, e, tenant, id, ttl_ms, e);
 }
 #undef LOOM_STORE_CALL
 

@@ -146,11 +146,10 @@ test("LangGraph's health path /ok answers as LangGraph's server does", async () 
   assert.deepEqual(await res.json(), { ok: true });
 });
 
-test("surfaces not built yet answer 404 not_implemented saying so: crew kickoff, crons, store", async () => {
+test("surfaces not built yet answer 404 not_implemented saying so: crew kickoff, crons", async () => {
   const cases = [
     ["POST", "/crews/research/kickoff", /crews .* are not built yet; write the crew's steps as a graph/],
     ["POST", "/runs/crons", /crons \(scheduled runs\) are not built yet/],
-    ["POST", "/store/items/search", /store .* is not built yet/],
   ];
   for (const [method, route, message] of cases) {
     const res = await fetch(`${loom.url}${route}`, {
