@@ -49,9 +49,8 @@ void pc_fail(struct loom_http_req *req, unsigned status, const char *fmt, ...) {
   char msg[600];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  loom_utf8_vformat(msg, sizeof msg, fmt, ap); /* quotes ids, may be cut */
   va_end(ap);
-  loom_utf8_scrub(msg, strlen(msg)); /* the cap may cut a character */
   loom_http_respond_json(req, status, fail_body(status, msg));
 }
 
@@ -176,9 +175,8 @@ static void cp_fail(struct cp_job *j, unsigned status, const char *fmt, ...) {
   char msg[600];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  loom_utf8_vformat(msg, sizeof msg, fmt, ap); /* quotes ids, may be cut */
   va_end(ap);
-  loom_utf8_scrub(msg, strlen(msg)); /* the cap may cut a character */
   json_decref(j->reply);
   j->status = status;
   j->reply = fail_body(status, msg);

@@ -64,14 +64,13 @@ static void dp_fail(struct dp_job *j, unsigned status, const char *fmt, ...) {
   char msg[600];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  loom_utf8_vformat(msg, sizeof msg, fmt, ap); /* quotes ids, may be cut */
   va_end(ap);
-  loom_utf8_scrub(msg, strlen(msg)); /* the cap may cut a character */
-  int grpc = status == 404   ? 5     /* NOT_FOUND */
-             : status == 409 ? 6     /* ALREADY_EXISTS */
-             : status == 503 ? 14    /* UNAVAILABLE */
-             : status >= 500 ? 13    /* INTERNAL */
-                             : 3;    /* INVALID_ARGUMENT */
+  int grpc = status == 404   ? 5  /* NOT_FOUND */
+             : status == 409 ? 6  /* ALREADY_EXISTS */
+             : status == 503 ? 14 /* UNAVAILABLE */
+             : status >= 500 ? 13 /* INTERNAL */
+                             : 3; /* INVALID_ARGUMENT */
   if (j->reply)
     json_decref(j->reply);
   j->status = status;

@@ -23,11 +23,10 @@ void api_fail(struct loom_http_req *req, unsigned status, const char *code,
   char msg[600];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   /* It quotes ids from the path: the cap can cut a character in half, and
    * json_pack then builds nothing (the answer was a bare null). */
-  loom_utf8_scrub(msg, strlen(msg));
+  loom_utf8_vformat(msg, sizeof msg, fmt, ap);
+  va_end(ap);
   loom_http_respond_json(req, status,
                          json_pack("{s:s, s:s, s:s}", "error", code, "message",
                                    msg, "detail", msg));

@@ -46,13 +46,12 @@ loom_err loom_error_set(struct loom_error *e, loom_err code, const char *fmt,
   e->code = code;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(e->message, sizeof e->message, fmt, ap);
-  va_end(ap);
   /* Messages quote outside input (a header, a model's tool arguments, a
    * server's error body) and end up in JSON answers, events and rows,
-   * where one invalid byte loses the whole string; the cap above can also
-   * cut a valid character in half. */
-  loom_utf8_scrub(e->message, strlen(e->message));
+   * where one invalid byte loses the whole string; the cap can also cut a
+   * valid character in half. */
+  loom_utf8_vformat(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
   return code;
 }
 

@@ -6,6 +6,8 @@
 #include "core/utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 size_t loom_utf8_seq_len(const unsigned char *p, const unsigned char *end) {
   unsigned char b = p[0];
@@ -64,4 +66,9 @@ size_t loom_utf8_scrub(char *s, size_t n) {
     p += len;
   }
   return replaced;
+}
+
+void loom_utf8_vformat(char *buf, size_t size, const char *fmt, va_list ap) {
+  vsnprintf(buf, size, fmt, ap);
+  loom_utf8_scrub(buf, strlen(buf));
 }

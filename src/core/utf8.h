@@ -6,6 +6,7 @@
 #ifndef LOOM_CORE_UTF8_H
 #define LOOM_CORE_UTF8_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,5 +25,13 @@ bool loom_utf8_valid(const char *s, size_t n);
  * one bad byte would otherwise lose the whole string.
  */
 size_t loom_utf8_scrub(char *s, size_t n);
+
+/*
+ * vsnprintf into buf (size > 0), then loom_utf8_scrub: a message that
+ * quotes outside input (an id from a path, a header, a server's error
+ * body), or that the cap cuts mid-character, still goes into JSON whole.
+ */
+void loom_utf8_vformat(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -95,11 +95,10 @@ void loom_task_fail(struct loom_task *t, loom_err code, const char *fmt, ...) {
   t->err.code = code ? code : LOOM_ERR_INTERNAL;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(t->err.message, sizeof(t->err.message), fmt, ap);
-  va_end(ap);
   /* It quotes a model server's or a script's words: the cap may cut a
    * character, and the error event and result must be JSON. */
-  loom_utf8_scrub(t->err.message, strlen(t->err.message));
+  loom_utf8_vformat(t->err.message, sizeof(t->err.message), fmt, ap);
+  va_end(ap);
   json_t *err = json_pack("{ssss}", "code", loom_err_code(t->err.code),
                           "message", t->err.message);
   result_event(t, "error", err);

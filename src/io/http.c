@@ -156,11 +156,10 @@ void loom_http_respond_error(struct loom_http_req *req, unsigned status,
   char message[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
-  va_end(ap);
   /* It may quote a header (not checked for UTF-8) or be cut mid-character
    * by the cap; json_string refuses either and the message would be lost. */
-  loom_utf8_scrub(message, strlen(message));
+  loom_utf8_vformat(message, sizeof message, fmt, ap);
+  va_end(ap);
   json_t *body = json_object();
   json_object_set_new(body, "error", json_string(code));
   json_object_set_new(body, "message", json_string(message));
