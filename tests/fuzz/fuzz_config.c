@@ -13,34 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
+
 #include "agents/llm_cost.h"
 #include "agents/provider.h"
 #include "core/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[64], path[96];
-
-static void remove_dir(void) {
-  unlink(path);
-  rmdir(dir);
-}
-
-static void write_file(const uint8_t *data, size_t size) {
-  if (!dir[0]) {
-    snprintf(dir, sizeof dir, "/dev/shm/loom-fuzz-config-XXXXXX");
-    if (!mkdtemp(dir)) {
-      snprintf(dir, sizeof dir, "/tmp/loom-fuzz-config-XXXXXX");
-      if (!mkdtemp(dir))
-        abort();
-    }
-    snprintf(path, sizeof path, "%s/loom.conf", dir);
-    atexit(remove_dir);
-  }
-  FILE *f = fopen(path, "wb");
-  if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
-    abort();
-}
 
 static void resolve_models(const struct loom_config *c) {
   struct loom_providers *ps = NULL;
@@ -79,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     clearenv();
     env_cleared = true;
   }
-  write_file(data, size);
+  const char *path = scratch_write("config", "loom.conf", data, size);
   struct loom_config c;
   struct loom_error e = {0};
   if (loom_config_load(&c, &e) == LOOM_OK &&

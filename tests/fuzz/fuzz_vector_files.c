@@ -16,34 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
+
 #include "core/alloc.h"
 #include "stores/hnsw.h"
 #include "stores/vector_wal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[64], path[96];
-
-static void remove_dir(void) {
-  unlink(path);
-  rmdir(dir);
-}
-
-static void write_file(const uint8_t *data, size_t size) {
-  if (!dir[0]) {
-    /* In memory when it can be: opening a log syncs it. */
-    snprintf(dir, sizeof dir, "/dev/shm/loom-fuzz-vfiles-XXXXXX");
-    if (!mkdtemp(dir))
-      snprintf(dir, sizeof dir, "/tmp/loom-fuzz-vfiles-XXXXXX");
-    if (!dir[0] || (strncmp(dir, "/tmp", 4) == 0 && !mkdtemp(dir)))
-      abort();
-    snprintf(path, sizeof path, "%s/file", dir);
-    atexit(remove_dir);
-  }
-  FILE *f = fopen(path, "wb");
-  if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
-    abort();
-}
 
 /* Reads every byte of an item, so the sanitizers see one that lies. */
 static void item_cb(void *ud, const char *id, float distance,
@@ -85,7 +64,7 @@ static void replay_cb(void *ud, const struct loom_vwal_rec *r) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0)
     return 0;
-  write_file(data + 1, size - 1);
+  const char *path = scratch_write("vfiles", "file", data + 1, size - 1);
   struct loom_error e = {0};
   if (data[0] % 2 == 0) {
     struct loom_hnsw *h = NULL;
