@@ -289,12 +289,13 @@ static void forget_partial(struct api_run_events *st, const struct api_run *r,
 }
 
 /* Model text deltas, which llm and agent nodes send as custom events
- * {"event": "token", "node", "text"}, go out as LangGraph streams a chat
- * model's chunks: a [chunk, metadata] tuple per delta (messages-tuple);
- * the message's metadata once, then the whole message so far per delta
- * (messages); and LangChain's on_chat_model_stream (events). One message
- * per node and step. The run's ids read here never change once it
- * exists. */
+ * {"event": "token", "node", "task", "text"}, go out as LangGraph streams
+ * a chat model's chunks: a [chunk, metadata] tuple per delta
+ * (messages-tuple); the message's metadata once, then the whole message
+ * so far per delta (messages); and LangChain's on_chat_model_stream
+ * (events). One message per task and step; the events share the chunk and
+ * metadata, which nobody changes. The run's ids read here never change
+ * once it exists. */
 static void add_token(struct evbuf *b, const struct api_run *r,
                       struct api_run_events *st, const struct loom_event *ev) {
   const json_t *d = ev->data;
