@@ -48,6 +48,7 @@ struct exec {
   struct loom_run *engine;
   enum loom_run_status status;
   json_t *values, *interrupts;
+  json_t *next_tasks; /* when interrupted: the tasks it stopped at */
   struct loom_error error;
   uv_timer_t timer; /* after_seconds */
   struct loom_loop *loop;
@@ -88,6 +89,8 @@ static void engine_done_cb(struct loom_run *run, void *arg) {
   x->values = json_deep_copy(loom_run_values(run));
   if (x->status == LOOM_RUN_INTERRUPTED && loom_run_interrupts(run))
     x->interrupts = json_deep_copy(loom_run_interrupts(run));
+  if (x->status == LOOM_RUN_INTERRUPTED)
+    x->next_tasks = loom_run_next_tasks(run);
 }
 
 static void resume_work_cb(void *arg);
@@ -355,11 +358,19 @@ static void resume_work_cb(void *arg) {
 }
 
 /* A thread's interrupts by the id of the task that raised them, as
- * LangGraph keys them (by node for checkpoints older than task ids). */
-static json_t *thread_interrupts(const json_t *engine_interrupts) {
+ * LangGraph keys them (by node for checkpoints older than task ids); as
+ * there, every task the run stopped at has its list, empty when it was
+ * stopped by interrupt_before/after rather than an interrupt of its own. */
+static json_t *thread_interrupts(const json_t *engine_interrupts,
+                                 const json_t *next_tasks) {
   json_t *out = json_object();
   size_t i;
   const json_t *it;
+  json_array_foreach(next_tasks, i, it) {
+    const char *id = json_string_value(json_object_get(it, "id"));
+    if (id)
+      json_object_set_new(out, id, json_array());
+  }
   json_array_foreach(engine_interrupts, i, it) {
     const char *key = json_string_value(json_object_get(it, "task_id"));
     if (!key)
@@ -475,7 +486,9 @@ static void thread_after_run_locked(struct api_thread *t, struct exec *x) {
     t->values = json_incref(x->values);
   }
   json_decref(t->interrupts);
-  t->interrupts = x->interrupts ? thread_interrupts(x->interrupts) : NULL;
+  t->interrupts = x->status == LOOM_RUN_INTERRUPTED
+                      ? thread_interrupts(x->interrupts, x->next_tasks)
+                      : NULL;
   loom_free(t->status);
   /* As LangGraph: a run that failed or timed out leaves its thread in
    * "error". */
@@ -579,6 +592,7 @@ static void exec_after_cb(struct loom_loop *loop, void *arg, loom_err st) {
     loom_store_close(x->store);
   json_decref(x->values);
   json_decref(x->interrupts);
+  json_decref(x->next_tasks);
   api_run_events_cleanup(&x->events);
   loom_free(x);
 }

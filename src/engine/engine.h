@@ -292,6 +292,12 @@ const char *loom_run_status_name(enum loom_run_status s);
 const json_t *loom_run_values(const struct loom_run *r);
 /* Pending interrupts [{id, value, node}] when interrupted (borrowed). */
 const json_t *loom_run_interrupts(const struct loom_run *r);
+/* The tasks of the step the run would take next, as a checkpoint lists
+ * them: [{id, name, interrupts: [], item}] (new). When interrupted, the
+ * step an interrupt_before stopped, the one after an interrupt_after, or
+ * the one whose nodes interrupted (its interrupts are in
+ * loom_run_interrupts, keyed by these ids). */
+json_t *loom_run_next_tasks(const struct loom_run *r);
 /* Error when status is ERROR. */
 const struct loom_error *loom_run_error(const struct loom_run *r);
 const char *loom_run_thread_id(const struct loom_run *r);

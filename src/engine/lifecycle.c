@@ -208,6 +208,9 @@ const json_t *loom_run_values(const struct loom_run *r) { return r->values; }
 const json_t *loom_run_interrupts(const struct loom_run *r) {
   return r->interrupts;
 }
+json_t *loom_run_next_tasks(const struct loom_run *r) {
+  return loom_engine_next_tasks(r->next, NULL, NULL);
+}
 const struct loom_error *loom_run_error(const struct loom_run *r) {
   return &r->error;
 }

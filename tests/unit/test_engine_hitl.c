@@ -1,6 +1,7 @@
 /*
  * test_engine_hitl — checkpoints and humans: interrupt and resume, several
- * interrupts by id, Command update/goto, interrupt_before/after, fork,
+ * interrupts by id, Command update/goto, interrupt_before/after (and
+ * the tasks a stopped run names as where it stopped), fork,
  * update_state, history, pending writes reused after a failure, and the
  * durability modes. Every test runs on the in-memory store and on SQLite.
  */
@@ -178,6 +179,72 @@ static void test_interrupt_before_after_and_command(void **st) {
   assert_true(
       json_is(json_object_get(v, "log"), "[\"a\",\"b!\",\"a\",\"c\",\"b!\"]"));
   json_decref(v), json_decref(cmd), json_decref(in);
+  loom_graph_free(g);
+}
+
+/* The ids of the tasks `g` stopped at on `thread` with options `o`, as a
+ * JSON text, after checking it stopped with status `want`. */
+static char *stopped_at(const struct loom_graph *g, struct loom_run_opts *o,
+                        enum loom_run_status want, json_t **interrupts) {
+  struct loom_run *r = new_run(g, o);
+  assert_int_equal(run_to_stop(r), want);
+  json_t *tasks = loom_run_next_tasks(r), *ids = json_array();
+  size_t i;
+  json_t *t;
+  json_array_foreach(tasks, i, t) {
+    json_array_append(ids, json_object_get(t, "id"));
+  }
+  if (interrupts)
+    *interrupts = json_deep_copy(loom_run_interrupts(r));
+  char *text = json_dumps(ids, JSON_COMPACT);
+  json_decref(ids), json_decref(tasks);
+  loom_run_free(r);
+  return text;
+}
+
+/* Where a run stopped is the task ids of its next step, which the API
+ * keys a thread's interrupts by: the step an interrupt_before held back,
+ * the one after an interrupt_after, the one whose node interrupted (its
+ * interrupt naming the same task); none once the graph ended. */
+static void test_next_tasks_say_where_it_stopped(void **st) {
+  struct fixture *f = *st;
+  struct loom_graph *g = load_graph(three);
+  const char *b[] = {"b"}, *a[] = {"a"};
+  json_t *in = J("{}");
+  struct loom_run_opts o = {.store = f->store,
+                            .thread_id = "n1",
+                            .input = in,
+                            .interrupt_before = b,
+                            .ninterrupt_before = 1};
+  char *ids = stopped_at(g, &o, LOOM_RUN_INTERRUPTED, NULL);
+  assert_string_equal(ids, "[\"b:0\"]");
+  free(ids);
+  struct loom_run_opts o2 = {.store = f->store,
+                             .thread_id = "n2",
+                             .input = in,
+                             .interrupt_after = a,
+                             .ninterrupt_after = 1};
+  ids = stopped_at(g, &o2, LOOM_RUN_INTERRUPTED, NULL);
+  assert_string_equal(ids, "[\"b:0\"]");
+  free(ids);
+  struct loom_run_opts o3 = {.store = f->store, .thread_id = "n2"};
+  ids = stopped_at(g, &o3, LOOM_RUN_SUCCESS, NULL);
+  assert_string_equal(ids, "[]");
+  free(ids);
+  loom_graph_free(g);
+  struct loom_error e = {0};
+  g = NULL;
+  assert_int_equal(loom_graph_load_file(approval_path(), &g, &e), LOOM_OK);
+  json_t *topic = J("{\"topic\":\"owls\"}"), *ints = NULL;
+  struct loom_run_opts o4 = {
+      .store = f->store, .thread_id = "n3", .input = topic};
+  ids = stopped_at(g, &o4, LOOM_RUN_INTERRUPTED, &ints);
+  assert_string_equal(ids, "[\"review:0\"]");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(ints, 0), "task_id")),
+      "review:0");
+  free(ids);
+  json_decref(ints), json_decref(topic), json_decref(in);
   loom_graph_free(g);
 }
 
@@ -377,6 +444,7 @@ int main(void) {
       BOTH(test_approval_round_trip),
       BOTH(test_lua_interrupts_resumed_by_id),
       BOTH(test_interrupt_before_after_and_command),
+      BOTH(test_next_tasks_say_where_it_stopped),
       BOTH(test_fork_update_and_history),
       BOTH(test_finished_tasks_do_not_run_again),
       BOTH(test_durability_modes),
