@@ -352,7 +352,21 @@ enum loom_durability api_run_durability(const json_t *kwargs);
 /* Sets r->start_checkpoint to the thread's latest checkpoint in `store`,
  * and r->recovered when this very run wrote it (before a crash). */
 void api_run_find_start(struct api_run *r, struct loom_store *store);
-/* The run's metadata plus its ids, for its checkpoints (new). */
+/* As LangGraph's server makes a run from its assistant: kw.config gets
+ * the assistant's config keys under the body's, and a configurable of the
+ * assistant's (but for identity keys) then the body's; kw.context the
+ * assistant's then the body's ({} at least). Changes kw in place. */
+void api_run_merge_assistant(json_t *kw, const json_t *assistant);
+/* A run's metadata (new): the assistant's, then the thread's, then the
+ * body's (kw.metadata), later keys winning. */
+json_t *api_run_merge_metadata(const json_t *assistant,
+                               const json_t *thread_metadata, const json_t *kw);
+/* Puts the run's ids in r->kwargs.config.configurable, its metadata in
+ * kwargs.config.metadata, and LangGraph's temporary, subgraphs and
+ * resumable flags in kwargs, as the JS server shows a run. */
+void api_run_stamp_kwargs(struct api_run *r);
+/* For the run's checkpoints (new): the scalar keys of its configurable
+ * that are not LangGraph's own, then its metadata, then its ids. */
 json_t *api_run_checkpoint_metadata(const struct api_run *r);
 /* The checkpoint the body asks to start from, or NULL for the latest. */
 const char *api_run_start_checkpoint_id(const struct api_run *r);

@@ -48,14 +48,109 @@ void api_run_find_start(struct api_run *r, struct loom_store *store) {
   loom_checkpoint_free(cp);
 }
 
-/* As LangGraph does, checkpoints carry the run's metadata and ids, so
- * history can be filtered by run. */
-json_t *api_run_checkpoint_metadata(const struct api_run *r) {
-  json_t *meta = json_deep_copy(r->metadata ? r->metadata : json_null());
-  if (!json_is_object(meta)) {
-    json_decref(meta);
-    meta = json_object();
+/* A configurable key a client set on an assistant that is not kept in
+ * a run's: the identity api_auth_configurable writes comes from the
+ * request only. */
+static bool identity_key(const char *k) {
+  return !strncmp(k, "langgraph_auth_", 15);
+}
+
+/* o[key] as an object in o (made when missing or not an object). */
+static json_t *object_at(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_object(v))
+    json_object_set_new(o, key, v = json_object());
+  return v;
+}
+
+void api_run_merge_assistant(json_t *kw, const json_t *assistant) {
+  const json_t *acfg = json_object_get(assistant, "config");
+  json_t *cfg = object_at(kw, "config");
+  json_t *conf = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)acfg, k, v) {
+    if (!strcmp(k, "configurable")) {
+      const char *ck;
+      json_t *cv;
+      json_object_foreach(v, ck, cv) {
+        if (!identity_key(ck))
+          json_object_set_new(conf, ck, json_deep_copy(cv));
+      }
+    } else if (!json_object_get(cfg, k)) {
+      json_object_set_new(cfg, k, json_deep_copy(v));
+    }
   }
+  json_object_update(conf, object_at(cfg, "configurable"));
+  json_object_set_new(cfg, "configurable", conf);
+  json_t *ctx = json_deep_copy(json_object_get(assistant, "context"));
+  if (!json_is_object(ctx)) {
+    json_decref(ctx);
+    ctx = json_object();
+  }
+  json_t *body_ctx = json_object_get(kw, "context");
+  if (json_is_object(body_ctx))
+    json_object_update(ctx, body_ctx);
+  json_object_set_new(kw, "context", ctx);
+}
+
+json_t *api_run_merge_metadata(const json_t *assistant,
+                               const json_t *thread_metadata,
+                               const json_t *kw) {
+  json_t *md = json_object();
+  const json_t *parts[] = {json_object_get(assistant, "metadata"),
+                           thread_metadata, json_object_get(kw, "metadata")};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    if (json_is_object(parts[i]))
+      json_object_update(md, (json_t *)parts[i]);
+  return md;
+}
+
+void api_run_stamp_kwargs(struct api_run *r) {
+  json_t *cfg = object_at(r->kwargs, "config");
+  json_t *conf = object_at(cfg, "configurable");
+  json_object_set_new(conf, "run_id", json_string(r->id));
+  json_object_set_new(conf, "thread_id", json_string(r->thread_id));
+  json_object_set_new(conf, "graph_id", json_string(r->graph_id));
+  json_object_set_new(conf, "assistant_id", json_string(r->assistant_id));
+  /* A copy: the run adds its model usage to its own metadata later. */
+  json_object_set_new(cfg, "metadata", json_deep_copy(r->metadata));
+  json_t *kw = r->kwargs;
+  json_object_set_new(
+      kw, "temporary",
+      json_boolean(json_is_true(json_object_get(kw, "temporary"))));
+  json_object_set_new(
+      kw, "subgraphs",
+      json_boolean(json_is_true(json_object_get(kw, "stream_subgraphs"))));
+  json_object_set_new(
+      kw, "resumable",
+      json_boolean(json_is_true(json_object_get(kw, "stream_resumable"))));
+}
+
+/* Whether configurable key `k` with value `v` goes into checkpoint
+ * metadata, as LangGraph copies them: scalars only, none of its own
+ * (dunder, checkpoint_*) and no identity. */
+static bool metadata_worthy(const char *k, const json_t *v) {
+  return (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) &&
+         strncmp(k, "__", 2) && strncmp(k, "checkpoint_", 11) &&
+         !identity_key(k);
+}
+
+/* As LangGraph does, checkpoints carry the run's configurable scalars, its
+ * merged metadata (assistant, thread, run) and its ids, so history can be
+ * filtered by any of them. */
+json_t *api_run_checkpoint_metadata(const struct api_run *r) {
+  json_t *meta = json_object();
+  const json_t *conf =
+      json_object_get(json_object_get(r->kwargs, "config"), "configurable");
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)conf, k, v) {
+    if (metadata_worthy(k, v))
+      json_object_set(meta, k, v);
+  }
+  if (json_is_object(r->metadata))
+    json_object_update(meta, r->metadata);
   json_object_set_new(meta, "run_id", json_string(r->id));
   json_object_set_new(meta, "assistant_id", json_string(r->assistant_id));
   json_object_set_new(meta, "graph_id", json_string(r->graph_id));

@@ -245,7 +245,7 @@ static struct api_thread *run_thread_locked(struct create *c) {
 }
 
 static void add_run_locked(struct create *c, struct api_thread *t,
-                           const char *graph_id, const char *asid);
+                           const json_t *as, const char *asid);
 
 /* The run's assistant (*as) and graph, its interrupt nodes checked
  * against the graph; NULL with c->status and c->e set when one is not
@@ -287,10 +287,11 @@ static bool create_run(struct create *c) {
   struct api_graph *g = run_target_locked(c, &as);
   if (!g)
     goto out;
-  const char *graph_id = json_string_value(json_object_get(as, "graph_id"));
   char asid[LOOM_ID_LEN + 1] = "";
   snprintf(asid, sizeof asid, "%s",
            json_string_value(json_object_get(as, "assistant_id")));
+  /* Before reading the body's config: the assistant's applies too. */
+  api_run_merge_assistant(c->kw, as);
   /* A run that asks for more steps than the default may take long: it
    * would hold the loop (and every request on it), so it goes to the pool
    * whatever its graph's record. So does one whose thread is kept
@@ -304,7 +305,7 @@ static bool create_run(struct create *c) {
             !(oc && !strcmp(oc, "keep"));
   struct api_thread *t = run_thread_locked(c);
   if (t)
-    add_run_locked(c, t, graph_id, asid);
+    add_run_locked(c, t, as, asid);
   ok = t != NULL;
 out:
   api_unlock();
@@ -313,16 +314,19 @@ out:
 
 /* Makes the run on `t` from the validated body and queues it. Lock held. */
 static void add_run_locked(struct create *c, struct api_thread *t,
-                           const char *graph_id, const char *asid) {
+                           const json_t *as, const char *asid) {
+  const char *graph_id = json_string_value(json_object_get(as, "graph_id"));
   struct api_run *r = api_run_new(NULL);
   snprintf(r->thread_id, sizeof r->thread_id, "%s", t->id);
   api_run_attach(t, r);
   snprintf(r->assistant_id, sizeof r->assistant_id, "%s", asid);
   r->graph_id = loom_strdup(graph_id);
   r->kwargs = json_incref(c->kw);
-  r->metadata = json_deep_copy(json_object_get(c->kw, "metadata"));
-  if (!r->metadata)
-    r->metadata = json_object();
+  /* As LangGraph: the thread names its graph and assistant, and the run's
+   * metadata is the assistant's, the thread's, then its own. */
+  json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
+  json_object_set_new(t->metadata, "assistant_id", json_string(asid));
+  r->metadata = api_run_merge_metadata(as, t->metadata, c->kw);
   const char *ms =
       json_string_value(json_object_get(c->kw, "multitask_strategy"));
   r->multitask_strategy = loom_strdup(ms ? ms : "reject");
@@ -340,10 +344,9 @@ static void add_run_locked(struct create *c, struct api_thread *t,
   t->memory_only = r->memory_only; /* a run's row needs its thread's */
   if (r->delete_thread)
     json_object_set_new(r->kwargs, "temporary", json_true());
+  api_run_stamp_kwargs(r);
   if (!t->graph_id)
     t->graph_id = loom_strdup(graph_id);
-  json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
-  json_object_set_new(t->metadata, "assistant_id", json_string(asid));
   api_run_ref(r);
   c->run = r;
   /* The run starts once its row is in the store (see run_saved_cb). */

@@ -1,8 +1,10 @@
 // More of the LangGraph-compatible API through the official SDK
 // (@langchain/langgraph-sdk 1.x): the x-api-key placeholder, the thread
 // stream (threads.joinStream), patching a thread's state metadata, run
-// timeouts (LOOM_RUN_TIMEOUT), and that a cancel is durable before its
-// answer (it survives a SIGKILL right after).
+// timeouts (LOOM_RUN_TIMEOUT), that a cancel is durable before its
+// answer (it survives a SIGKILL right after), and what LangGraph's server
+// merges into a run and its checkpoints (assistant, thread and run
+// metadata and config) and into an interrupted thread's interrupts.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -226,3 +228,111 @@ describe("thread stream and state patch", () => {
     await assert.rejects(client.threads.patchState(empty.thread_id, { x: 1 }), /404/);
   });
 });
+
+describe("what LangGraph's server merges into runs and checkpoints", () => {
+  test("a run's metadata and kwargs merge its assistant's, its thread's and its own", async () => {
+    const as = await client.assistants.create({
+      graphId: "chain",
+      metadata: { owner: "ann", project: "from-assistant" },
+      config: { configurable: { model: "m1", temperature: 1 } },
+      context: { lang: "en" },
+    });
+    const t = await client.threads.create({ metadata: { project: "p1", team: "blue" } });
+    const run = await client.runs.create(t.thread_id, as.assistant_id, {
+      input: {},
+      metadata: { ticket: "T-1", team: "red" },
+      config: { configurable: { temperature: 0 } },
+    });
+    // Later wins: the assistant's, then the thread's, then the run's own.
+    assert.deepEqual(run.metadata, {
+      owner: "ann", project: "p1", team: "red", ticket: "T-1",
+      graph_id: "chain", assistant_id: as.assistant_id,
+    });
+    const conf = run.kwargs.config.configurable;
+    assert.equal(conf.model, "m1");
+    assert.equal(conf.temperature, 0);
+    assert.equal(conf.run_id, run.run_id);
+    assert.equal(conf.thread_id, t.thread_id);
+    assert.equal(conf.graph_id, "chain");
+    assert.equal(conf.assistant_id, as.assistant_id);
+    assert.deepEqual(run.kwargs.config.metadata, run.metadata);
+    assert.deepEqual(run.kwargs.context, { lang: "en" });
+    assert.equal(run.kwargs.temporary, false);
+    await client.runs.join(t.thread_id, run.run_id);
+    assert.deepEqual((await client.runs.get(t.thread_id, run.run_id)).metadata, run.metadata);
+  });
+
+  test("every checkpoint carries that metadata, the configurable and the ids; history filters on them", async () => {
+    const as = await client.assistants.create({
+      graphId: "chain", metadata: { owner: "bea" }, config: { configurable: { model: "m2" } },
+    });
+    const t = await client.threads.create({ metadata: { project: "p2" } });
+    const events = [];
+    for await (const part of client.runs.stream(t.thread_id, as.assistant_id, {
+      input: {}, metadata: { ticket: "T-2" }, streamMode: ["checkpoints"],
+    })) events.push(part);
+    const runId = events.find((e) => e.event === "metadata").data.run_id;
+    const want = {
+      owner: "bea", project: "p2", ticket: "T-2", model: "m2",
+      graph_id: "chain", assistant_id: as.assistant_id, thread_id: t.thread_id, run_id: runId,
+    };
+    const streamed = events.filter((e) => e.event === "checkpoints");
+    assert.ok(streamed.length >= 3);
+    for (const e of streamed) assert.deepEqual(pick(e.data.metadata, want), want);
+    const history = await client.threads.getHistory(t.thread_id);
+    assert.equal(history.length, streamed.length);
+    for (const h of history) assert.deepEqual(pick(h.metadata, want), want);
+    assert.deepEqual(pick((await client.threads.getState(t.thread_id)).metadata, want), want);
+    // A user finds a thread's checkpoints by their assistant's or thread's metadata.
+    const byOwner = await client.threads.getHistory(t.thread_id, { metadata: { owner: "bea", project: "p2" } });
+    assert.equal(byOwner.length, history.length);
+    assert.equal((await client.threads.getHistory(t.thread_id, { metadata: { owner: "ann" } })).length, 0);
+  });
+
+  test("an assistant's config applies to its runs, but never an identity", async () => {
+    const as = await client.assistants.create({
+      graphId: "chain",
+      config: { recursion_limit: 1, configurable: { langgraph_auth_user_id: "mallory" } },
+    });
+    const t = await client.threads.create();
+    await assert.rejects(client.runs.wait(t.thread_id, as.assistant_id, { input: {} }), /recursion limit of 1/);
+    const [run] = await client.runs.list(t.thread_id);
+    assert.equal(run.kwargs.config.recursion_limit, 1);
+    assert.equal(run.kwargs.config.configurable.langgraph_auth_user_id, undefined);
+    // The run's own config wins over the assistant's.
+    const t2 = await client.threads.create();
+    const ok = await client.runs.wait(t2.thread_id, as.assistant_id, { input: {}, config: { recursion_limit: 5 } });
+    assert.deepEqual(ok.log, ["a", "b"]);
+  });
+
+  test("interrupt_before/after: the thread's interrupts name the task it stopped at", async () => {
+    for (const opts of [{ interruptBefore: ["b"] }, { interruptAfter: ["a"] }]) {
+      const t = await client.threads.create();
+      const out = await client.runs.wait(t.thread_id, "chain", { input: {}, ...opts });
+      assert.deepEqual(out.log, ["a"]);
+      const thread = await client.threads.get(t.thread_id);
+      const state = await client.threads.getState(t.thread_id);
+      assert.equal(thread.status, "interrupted");
+      assert.deepEqual(state.next, ["b"]);
+      assert.deepEqual(thread.interrupts, { [state.tasks[0].id]: [] });
+      await client.runs.wait(t.thread_id, "chain", { input: null });
+      const done = await client.threads.get(t.thread_id);
+      assert.equal(done.status, "idle");
+      assert.deepEqual(done.interrupts, {});
+    }
+    // An interrupt of the node's own is listed under the same task id.
+    const t = await client.threads.create();
+    await client.runs.wait(t.thread_id, "approval", { input: { topic: "otters" } });
+    const thread = await client.threads.get(t.thread_id);
+    const state = await client.threads.getState(t.thread_id);
+    const [id] = Object.keys(thread.interrupts);
+    assert.equal(id, state.tasks[0].id);
+    assert.equal(thread.interrupts[id].length, 1);
+    assert.deepEqual(thread.interrupts[id][0].value, state.tasks[0].interrupts[0].value);
+  });
+});
+
+// The keys of `want` in `obj`.
+function pick(obj, want) {
+  return Object.fromEntries(Object.keys(want).map((k) => [k, obj?.[k]]));
+}

@@ -97,12 +97,13 @@ test("a client cannot mark its thread's run temporary; a refused batch makes no 
   let loom;
   try {
     loom = await startLoom({ dataDir });
-    // `temporary` is the server's word: sent by a client, it is dropped,
-    // and the thread survives a restart with its run.
+    // `temporary` is the server's word: sent by a client, it is dropped
+    // (kwargs say false, as LangGraph's do for a thread's run), and the
+    // thread survives a restart with its run.
     const t = await post(`${loom.url}/threads`, {});
     const run = await post(`${loom.url}/threads/${t.thread_id}/runs`,
                            { assistant_id: "approval", input: { topic: "t" }, temporary: true });
-    assert.equal(run.kwargs.temporary, undefined);
+    assert.equal(run.kwargs.temporary, false);
     await fetch(`${loom.url}/threads/${t.thread_id}/runs/${run.run_id}/join`);
     await loom.stop({ keepData: true });
     loom = await startLoom({ dataDir });

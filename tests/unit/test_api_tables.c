@@ -2,7 +2,9 @@
  * Unit tests for the LangGraph API's building blocks (src/api): the
  * resource tables (insertion order kept across growth and removals), run
  * events reaching a watcher on its loop, system assistant ids equal to
- * LangGraph's, and validation messages that name the field.
+ * LangGraph's, validation messages that name the field, and a run's
+ * config and metadata merged from its assistant and thread as LangGraph's
+ * server merges them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -244,6 +246,72 @@ static void metadata_filters_match_nested_objects(void **state) {
   json_decref(no);
 }
 
+static int json_eq(const json_t *v, const char *text) {
+  json_error_t je;
+  json_t *want = json_loads(text, 0, &je);
+  assert_non_null(want);
+  int eq = json_equal(v, want);
+  if (!eq) {
+    char *got = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    fprintf(stderr, "got %s\nwant %s\n", got, text);
+    free(got);
+  }
+  json_decref(want);
+  return eq;
+}
+
+/* As LangGraph's server makes a run: the assistant's config under the
+ * body's (but no identity from the assistant), its metadata under the
+ * thread's under the body's, and checkpoints carrying the configurable
+ * scalars, that metadata and the run's ids. */
+static void runs_merge_the_assistant_and_thread(void **state) {
+  (void)state;
+  json_t *as = json_loads("{\"metadata\":{\"owner\":\"ann\",\"project\":\"a\"},"
+                          "\"context\":{\"lang\":\"en\",\"tone\":\"dry\"},"
+                          "\"config\":{\"recursion_limit\":7,\"tags\":[\"x\"],"
+                          "\"configurable\":{\"model\":\"m1\",\"temp\":1,"
+                          "\"langgraph_auth_user_id\":\"mallory\"}}}",
+                          0, NULL);
+  json_t *kw =
+      json_loads("{\"metadata\":{\"ticket\":\"t1\",\"project\":\"c\"},"
+                 "\"context\":{\"tone\":\"warm\"},"
+                 "\"config\":{\"tags\":[\"y\"],\"configurable\":{\"temp\":2,"
+                 "\"__secret\":\"s\",\"checkpoint_id\":\"c\",\"obj\":{}}}}",
+                 0, NULL);
+  api_run_merge_assistant(kw, as);
+  assert_true(json_eq(json_object_get(kw, "config"),
+                      "{\"recursion_limit\":7,\"tags\":[\"y\"],"
+                      "\"configurable\":{\"model\":\"m1\",\"temp\":2,"
+                      "\"__secret\":\"s\",\"checkpoint_id\":\"c\","
+                      "\"obj\":{}}}"));
+  assert_true(json_eq(json_object_get(kw, "context"),
+                      "{\"lang\":\"en\",\"tone\":\"warm\"}"));
+  json_t *tmd = json_pack("{s:s, s:s, s:s}", "project", "b", "graph_id", "g",
+                          "assistant_id", "A");
+  struct api_run r = {.id = "R",
+                      .thread_id = "T",
+                      .assistant_id = "A",
+                      .graph_id = "g",
+                      .kwargs = kw};
+  r.metadata = api_run_merge_metadata(as, tmd, kw);
+  assert_true(json_eq(r.metadata, "{\"owner\":\"ann\",\"project\":\"c\","
+                                  "\"ticket\":\"t1\",\"graph_id\":\"g\","
+                                  "\"assistant_id\":\"A\"}"));
+  api_run_stamp_kwargs(&r);
+  json_t *conf = json_object_get(json_object_get(kw, "config"), "configurable");
+  assert_string_equal(json_string_value(json_object_get(conf, "run_id")), "R");
+  assert_true(json_equal(
+      json_object_get(json_object_get(kw, "config"), "metadata"), r.metadata));
+  assert_true(json_is_false(json_object_get(kw, "temporary")));
+  json_t *cm = api_run_checkpoint_metadata(&r);
+  assert_true(json_eq(cm, "{\"owner\":\"ann\",\"project\":\"c\","
+                          "\"ticket\":\"t1\",\"graph_id\":\"g\","
+                          "\"assistant_id\":\"A\",\"model\":\"m1\","
+                          "\"temp\":2,\"run_id\":\"R\",\"thread_id\":\"T\"}"));
+  json_decref(cm), json_decref(r.metadata), json_decref(tmd);
+  json_decref(kw), json_decref(as);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(threads_keep_insertion_order),
@@ -254,6 +322,7 @@ int main(void) {
       cmocka_unit_test(system_assistant_ids_match_langgraph),
       cmocka_unit_test(validation_names_the_field),
       cmocka_unit_test(metadata_filters_match_nested_objects),
+      cmocka_unit_test(runs_merge_the_assistant_and_thread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
