@@ -130,21 +130,22 @@ static loom_err local_indexes(struct loom_rag_backends *b,
 }
 
 /*
- * A local index that is not in the table. A server lists the index
- * directories once, at start: one that another process (`loom ingest`
- * beside `loom serve`) made later stays invisible to it until it
- * restarts, and "no index 'kb'" alone left the user looking for a typo.
+ * A local index that does not exist: say how one is made. The table
+ * looks a name it does not know up on disk, so an index another process
+ * made (loom ingest beside loom serve) is found, not reported here.
  */
 static loom_err not_found(const struct loom_rag_backends *b, const char *name,
                           struct loom_error *e) {
-  if (!b->o.indexes) /* our own table, listed just now */
-    return loom_error_set(e, LOOM_ERR_NOT_FOUND, "no index '%s'", name);
+  if (!b->o.indexes) /* a command: the CLI makes indexes */
+    return loom_error_set(e, LOOM_ERR_NOT_FOUND,
+                          "no index '%s' (make it with loom ingest PATH "
+                          "--index %s)",
+                          name, name);
   return loom_error_set(e, LOOM_ERR_NOT_FOUND,
-                        "no index '%s' (an index made by another process "
-                        "after this server started, such as by loom ingest, "
-                        "is seen after a restart: while loom serve runs, "
-                        "ingest through POST /indexes/%s/documents)",
-                        name, name);
+                        "no index '%s' (make it by adding documents: POST "
+                        "/indexes/%s/documents, or loom ingest PATH --index "
+                        "%s)",
+                        name, name, name);
 }
 
 static loom_err open_cb(void *ud, const char *name, struct loom_rag *out,
@@ -252,20 +253,17 @@ loom_err loom_rag_backends_create(struct loom_rag_backends *b, const char *name,
   struct loom_vstore_params p = {.dim = emb->dim, .metric = LOOM_METRIC_COSINE};
   struct loom_error ce = {0};
   err = loom_vindexes_create(ix, name, &p, NULL, &ce);
-  /* Made meanwhile by a concurrent request: fine. Not in the table, yet
-   * its directory exists: made by another process since the table was
-   * listed (see not_found). */
+  /* Made meanwhile by a concurrent request or another process: fine. */
   if (err == LOOM_ERR_EXISTS && !loom_vindexes_describe(ix, name, &d, NULL)) {
     json_decref(d.info);
     return LOOM_OK;
   }
+  /* Its directory exists but holds no index (no config.json). */
   if (err == LOOM_ERR_EXISTS)
     return loom_error_set(e, LOOM_ERR_CONFLICT,
-                          "index '%s' was made on disk by another process "
-                          "(such as loom ingest) after this one opened the "
-                          "indexes; restart loom serve to load it, and while "
-                          "it runs ingest through its API "
-                          "(POST /indexes/%s/documents)",
-                          name, name);
+                          "the indexes directory holds a '%s' that is not an "
+                          "index (no config.json in it): remove it, or use "
+                          "another index name",
+                          name);
   return err ? loom_error_set(e, err, "%s", ce.message) : LOOM_OK;
 }

@@ -21,7 +21,11 @@
  * gone (no new pins), waits for the pins on that index only (a load in
  * progress holds one), then removes it and its files. An entry's info is
  * replaced whole, never edited, so a pinned request can keep a reference
- * to it.
+ * to it. A name that is not in the table is looked for on disk (another
+ * process may have made it: loom ingest beside loom serve) under the
+ * admin mutex, and listed unloaded when there; a name not there is
+ * remembered for a while in a small ring, so requests for a name that
+ * does not exist are not a stat each.
  */
 #include "stores/vector_indexes.h"
 
@@ -70,6 +74,14 @@ struct loom_vindexes {
   bool warming;
   atomic_bool closing;      /* the warmer stops between two indexes */
   uint64_t (*now_ns)(void); /* the backoff's clock (monotonic) */
+  /* Names looked for on disk and not there (under `admin`): not looked
+   * for again before `until`, so a client asking for a name that does
+   * not exist costs one stat per name per window, not one per request. */
+  struct {
+    char name[LOOM_VINDEX_MAX_NAME + 1];
+    uint64_t until;
+  } misses[LOOM_VINDEX_MISSES];
+  size_t next_miss; /* the slot the next miss takes (round robin) */
 };
 
 static bool valid_name(const char *name) {
@@ -187,9 +199,53 @@ static void list_one(struct loom_vindexes *r, const char *name) {
     }
     if (err)
       shape_from_snapshots(sub, info);
+    pthread_rwlock_wrlock(&r->lock);
     add(r, name, NULL, err ? NULL : &p, err ? e.message : NULL, info);
+    pthread_rwlock_unlock(&r->lock);
   }
   loom_free(sub);
+}
+
+/*
+ * With `admin` held and `name` not in the table: lists DIR/name when
+ * another process (loom ingest beside loom serve) made it since the
+ * table was listed, unloaded, so the request that named it loads it as
+ * any first request does (backoff included). Not while an entry of that
+ * name is being deleted (its files are going), and not for a name
+ * looked for in the last LOOM_VINDEX_RESCAN_MS. True when it is listed
+ * now (by this call or a concurrent one).
+ */
+static bool discover_locked(struct loom_vindexes *r, const char *name) {
+  struct vindex *v = find(r, name, true);
+  if (v)
+    return !atomic_load(&v->gone);
+  if (!valid_name(name))
+    return false;
+  uint64_t now = r->now_ns();
+  for (size_t i = 0; i < LOOM_VINDEX_MISSES; i++)
+    if (strcmp(r->misses[i].name, name) == 0 && now < r->misses[i].until)
+      return false;
+  list_one(r, name);
+  if (find(r, name, false))
+    return true;
+  size_t slot = LOOM_VINDEX_MISSES;
+  for (size_t i = 0; i < LOOM_VINDEX_MISSES && slot == LOOM_VINDEX_MISSES; i++)
+    if (strcmp(r->misses[i].name, name) == 0)
+      slot = i; /* an expired miss of the same name: renewed */
+  if (slot == LOOM_VINDEX_MISSES) {
+    slot = r->next_miss;
+    r->next_miss = (r->next_miss + 1) % LOOM_VINDEX_MISSES;
+  }
+  snprintf(r->misses[slot].name, sizeof r->misses[slot].name, "%s", name);
+  r->misses[slot].until = now + LOOM_VINDEX_RESCAN_MS * NS_PER_MS;
+  return false;
+}
+
+static bool discover(struct loom_vindexes *r, const char *name) {
+  pthread_mutex_lock(&r->admin);
+  bool found = discover_locked(r, name);
+  pthread_mutex_unlock(&r->admin);
+  return found;
 }
 
 loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
@@ -287,6 +343,8 @@ loom_err loom_vindexes_create(struct loom_vindexes *r, const char *name,
   loom_err err = LOOM_OK;
   char *sub = loom_asprintf("%s/%s", r->dir, name);
   if (find(r, name, true) || access(sub, F_OK) == 0) {
+    if (!find(r, name, true))
+      list_one(r, name); /* made by another process: listed from now on */
     err = loom_error_set(e, LOOM_ERR_EXISTS, "index '%s' already exists", name);
     goto out;
   }
@@ -339,7 +397,8 @@ static void wait_unpinned(struct loom_vindexes *r, struct vindex *v) {
 loom_err loom_vindexes_delete(struct loom_vindexes *r, const char *name,
                               struct loom_error *e) {
   pthread_mutex_lock(&r->admin);
-  struct vindex *v = name ? find(r, name, false) : NULL;
+  struct vindex *v =
+      name && discover_locked(r, name) ? find(r, name, false) : NULL;
   if (v) {
     pthread_rwlock_wrlock(&r->lock);
     v->gone = true;
@@ -350,7 +409,14 @@ loom_err loom_vindexes_delete(struct loom_vindexes *r, const char *name,
     return loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
                           name ? name : "");
   wait_unpinned(r, v);
+  char *sub = loom_asprintf("%s/%s", r->dir, v->name);
+  char *cfg = loom_asprintf("%s/config.json", sub);
   pthread_mutex_lock(&r->admin); /* the array changes under both */
+  /* Mark it gone on disk first: a crash mid-way must not leave a half
+   * store. Before the entry leaves the table, so that a lookup of the
+   * name (discover_locked) cannot list it again from its files. The name
+   * stays taken (the directory exists) until removed. */
+  unlink(cfg);
   pthread_rwlock_wrlock(&r->lock);
   size_t i = 0;
   while (r->v[i] != v)
@@ -359,11 +425,6 @@ loom_err loom_vindexes_delete(struct loom_vindexes *r, const char *name,
   r->n--;
   pthread_rwlock_unlock(&r->lock);
   pthread_mutex_unlock(&r->admin);
-  /* Mark it gone on disk first: a crash mid-way must not leave a half
-   * store. The name stays taken (the directory exists) until removed. */
-  char *sub = loom_asprintf("%s/%s", r->dir, v->name);
-  char *cfg = loom_asprintf("%s/config.json", sub);
-  unlink(cfg);
   free_entry(v);
   remove_dir(sub);
   loom_free(cfg);
@@ -374,7 +435,8 @@ loom_err loom_vindexes_delete(struct loom_vindexes *r, const char *name,
 loom_err loom_vindexes_configure(struct loom_vindexes *r, const char *name,
                                  const json_t *info, struct loom_error *e) {
   pthread_mutex_lock(&r->admin);
-  struct vindex *v = name ? find(r, name, false) : NULL;
+  struct vindex *v =
+      name && discover_locked(r, name) ? find(r, name, false) : NULL;
   loom_err err = LOOM_OK;
   if (!v) {
     err = loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
@@ -487,17 +549,27 @@ static struct loom_vstore *load(struct loom_vindexes *r, struct vindex *v,
   return s;
 }
 
+/* Pins index `name` when listed (and not being deleted); *info gets a
+ * new reference to its settings. */
+static struct vindex *pin(struct loom_vindexes *r, const char *name,
+                          json_t **info) {
+  pthread_rwlock_rdlock(&r->lock);
+  struct vindex *v = find(r, name, false);
+  if (v) {
+    atomic_fetch_add(&v->pins, 1);
+    *info = json_incref(v->info);
+  }
+  pthread_rwlock_unlock(&r->lock);
+  return v;
+}
+
 struct loom_vstore *loom_vindexes_acquire(struct loom_vindexes *r,
                                           const char *name, json_t **info,
                                           struct loom_error *e) {
-  pthread_rwlock_rdlock(&r->lock);
-  struct vindex *v = name ? find(r, name, false) : NULL;
   json_t *got = NULL;
-  if (v) {
-    atomic_fetch_add(&v->pins, 1);
-    got = json_incref(v->info);
-  }
-  pthread_rwlock_unlock(&r->lock);
+  struct vindex *v = name ? pin(r, name, &got) : NULL;
+  if (!v && name && discover(r, name))
+    v = pin(r, name, &got);
   if (!v) {
     loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
                    name ? name : "");
@@ -546,17 +618,23 @@ static void describe(struct loom_vindexes *r, struct vindex *v,
 loom_err loom_vindexes_describe(struct loom_vindexes *r, const char *name,
                                 struct loom_vindex_desc *d,
                                 struct loom_error *e) {
-  pthread_rwlock_rdlock(&r->lock);
-  struct vindex *v = name ? find(r, name, false) : NULL;
-  if (v) {
-    describe(r, v, d);
-    d->name = NULL;
-    json_incref(d->info);
+  bool found = false;
+  for (int round = 0; name && !found && round < 2; round++) {
+    if (round == 1 && !discover(r, name))
+      break;
+    pthread_rwlock_rdlock(&r->lock);
+    struct vindex *v = find(r, name, false);
+    if (v) {
+      describe(r, v, d);
+      d->name = NULL;
+      json_incref(d->info);
+      found = true;
+    }
+    pthread_rwlock_unlock(&r->lock);
   }
-  pthread_rwlock_unlock(&r->lock);
-  return v ? LOOM_OK
-           : loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
-                            name ? name : "");
+  return found ? LOOM_OK
+               : loom_error_set(e, LOOM_ERR_NOT_FOUND, "index '%s' not found",
+                                name ? name : "");
 }
 
 void loom_vindexes_each(struct loom_vindexes *r,

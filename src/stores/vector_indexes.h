@@ -15,6 +15,14 @@
  * tries again (so fixing the files needs no restart, only the window's
  * wait). Describing and listing never load anything.
  *
+ * A name that is not in the table is looked for on disk before it is
+ * called absent: an index another process made since the table was
+ * listed (loom ingest beside loom serve) is listed then, unloaded, and
+ * used like any other. A name found absent is not looked for again
+ * within LOOM_VINDEX_RESCAN_MS (up to LOOM_VINDEX_MISSES names are
+ * remembered), so an index made on disk may take that long to be seen
+ * by a table that was just asked for it.
+ *
  * Concurrency: an rwlock over the table, held only to look an index up
  * or change the table. loom_vindexes_acquire pins the index (a count)
  * until loom_vindexes_release, so an index cannot be deleted while a
@@ -31,6 +39,10 @@
 /* The backoff after a failed load: the first window, and its cap. */
 #define LOOM_VINDEX_RETRY_MIN_MS 1000u
 #define LOOM_VINDEX_RETRY_MAX_MS 60000u
+/* How long a name found absent on disk is not looked for again, and how
+ * many such names are remembered. */
+#define LOOM_VINDEX_RESCAN_MS 1000u
+#define LOOM_VINDEX_MISSES 32
 
 struct loom_vindexes;
 

@@ -10,7 +10,9 @@
  * and one whose files are corrupt fails alone, with a message naming it,
  * until its files are fixed (no reopen needed); it can still be deleted.
  * A failed load is not retried within its backoff window (1 s, doubling
- * to 60 s), read on a clock the tests step by hand.
+ * to 60 s), read on a clock the tests step by hand. An index made on disk
+ * after the table was listed (loom ingest beside loom serve) is found by
+ * the first request naming it; a delete is never undone by such lookups.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -706,6 +709,109 @@ static void warm_loads_in_background(void **state) {
   table_done(ix, dir);
 }
 
+/* Whether `ix` finds index `name` (acquire, then release). */
+static bool finds(struct loom_vindexes *ix, const char *name) {
+  struct loom_error e = {0};
+  struct loom_vstore *s = loom_vindexes_acquire(ix, name, NULL, &e);
+  if (s)
+    loom_vindexes_release(ix, s);
+  else
+    assert_int_equal(e.code, LOOM_ERR_NOT_FOUND);
+  return s != NULL;
+}
+
+/* A server's table and an index made on disk after it was listed (by
+ * another table, as loom ingest beside loom serve does): a request that
+ * names it finds it and gets its vectors, with no reopen; describe and
+ * delete find one too. A name just found absent is not looked for again
+ * within LOOM_VINDEX_RESCAN_MS, so repeated requests for a name that does
+ * not exist do not each read the disk. */
+static void index_made_elsewhere_is_found(void **state) {
+  (void)state;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir), *other;
+  loom_vindexes_set_clock(ix, fake_now);
+  struct loom_error e;
+  assert_false(finds(ix, "late"));
+  assert_int_equal(loom_vindexes_open(dir, &other, &e), LOOM_OK);
+  fill(other, "late");
+  fill(other, "later");
+  loom_vindexes_close(other); /* releases the stores' locks */
+  /* Just found absent: not looked for again yet. */
+  assert_false(finds(ix, "late"));
+  step_ms(LOOM_VINDEX_RESCAN_MS);
+  assert_int_equal(query10(ix, "late"), 10);
+  /* Never asked for: found at the first request, described unloaded. */
+  struct loom_vindex_desc d;
+  assert_int_equal(loom_vindexes_describe(ix, "later", &d, &e), LOOM_OK);
+  assert_false(d.loaded);
+  assert_int_equal(d.params.dim, DIM);
+  json_decref(d.info);
+  assert_int_equal(loom_vindexes_delete(ix, "later", &e), LOOM_OK);
+  assert_false(dir_exists(dir, "later"));
+  step_ms(LOOM_VINDEX_RESCAN_MS);
+  assert_false(finds(ix, "later"));
+  assert_false(finds(ix, "never"));
+  /* Not an index (no config.json): not listed; create says it exists. */
+  char *junk = loom_asprintf("%s/junk", dir);
+  assert_int_equal(mkdir(junk, 0755), 0);
+  step_ms(LOOM_VINDEX_RESCAN_MS);
+  assert_false(finds(ix, "junk"));
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  assert_int_equal(loom_vindexes_create(ix, "junk", &p, NULL, &e),
+                   LOOM_ERR_EXISTS);
+  loom_free(junk);
+  table_done(ix, dir);
+}
+
+struct hunt {
+  struct loom_vindexes *ix;
+  atomic_bool stop;
+  atomic_long found;
+};
+
+/* Asks for index "doomed" until told to stop. */
+static void *hunter(void *arg) {
+  struct hunt *h = arg;
+  while (!atomic_load(&h->stop))
+    if (finds(h->ix, "doomed"))
+      atomic_fetch_add(&h->found, 1);
+  return NULL;
+}
+
+/* Deleting an index while other threads keep asking for it: once the
+ * delete returns it is gone for good; the lookups on disk that requests
+ * for the missing name make never list it again from files that were
+ * being removed. */
+static void delete_is_not_undone_by_lookups(void **state) {
+  (void)state;
+  char *dir;
+  struct loom_vindexes *ix = table_new(&dir);
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  for (int round = 0; round < 50; round++) {
+    struct loom_error ce;
+    if (loom_vindexes_create(ix, "doomed", &p, NULL, &ce))
+      fail_msg("%s", ce.message);
+    struct hunt h = {.ix = ix};
+    pthread_t t[READERS];
+    for (int i = 0; i < READERS; i++)
+      assert_int_equal(pthread_create(&t[i], NULL, hunter, &h), 0);
+    while (atomic_load(&h.found) < 10)
+      usleep(100);
+    struct loom_error e;
+    assert_int_equal(loom_vindexes_delete(ix, "doomed", &e), LOOM_OK);
+    usleep(2000); /* the hunters keep asking for the deleted name */
+    atomic_store(&h.stop, true);
+    for (int i = 0; i < READERS; i++)
+      pthread_join(t[i], NULL);
+    assert_false(dir_exists(dir, "doomed"));
+    struct loom_vindex_desc d;
+    assert_int_equal(loom_vindexes_describe(ix, "doomed", &d, &e),
+                     LOOM_ERR_NOT_FOUND);
+  }
+  table_done(ix, dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(create_delete_under_queries),
@@ -718,6 +824,8 @@ int main(void) {
       cmocka_unit_test(shape_from_snapshot),
       cmocka_unit_test(first_acquires_load_once),
       cmocka_unit_test(warm_loads_in_background),
+      cmocka_unit_test(index_made_elsewhere_is_found),
+      cmocka_unit_test(delete_is_not_undone_by_lookups),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
