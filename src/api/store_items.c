@@ -19,23 +19,42 @@
  * top-level keys. `query` is accepted and ignored: there is no embedding
  * index over items, so results are never ranked and score is null.
  * Validation runs on the loop; the store calls go to the pool.
+ *
+ * Expired items: reads, searches and namespace listings never return
+ * them (the store filters by expiry). They are deleted by a sweep that
+ * a request on the pool runs after its own work once the earliest
+ * expiry known has passed (`next_sweep_ms`: lowered by every put with a
+ * ttl, set from the store's next expiry after each sweep), at most once
+ * per SWEEP_MIN_MS (unless the last one left expired items behind) and
+ * SWEEP_BATCH items at a time, so no request pays for a table scan and a
+ * namespace never written again does not keep its dead items. The first request
+ * after a start sweeps what an earlier process left.
  */
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/internal.h"
 #include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "obs/metrics.h"
 #include "stores/filter.h"
 #include "stores/store.h"
 
 #define ITEM_KIND "store_item"
 #define ITEM_MAX_LIMIT 1000
 #define ITEM_MAX_TTL_MIN 1e9 /* minutes; ~1900 years */
+#define SWEEP_MIN_MS 1000    /* between two sweeps of expired items */
+#define SWEEP_BATCH 500      /* expired items one sweep deletes at most */
 
 static struct loom_app *the_app;
+/* Wall-clock ms from which the next request sweeps expired items (0: the
+ * first one does); when the last sweep began, for SWEEP_MIN_MS. */
+static _Atomic long long next_sweep_ms, last_sweep_ms;
 
 enum item_op { OP_PUT, OP_GET, OP_DELETE, OP_SEARCH, OP_NAMESPACES };
 
@@ -210,6 +229,50 @@ static json_t *namespaces_answer(const struct item_job *j, json_t *names) {
 
 /* ---- the store calls, on the pool ---- */
 
+/* Makes the next sweep due at `at` if that is sooner than planned (but
+ * not within SWEEP_MIN_MS of the last one). */
+static void sweep_by(long long at) {
+  long long floor = atomic_load(&last_sweep_ms) + SWEEP_MIN_MS;
+  if (at < floor)
+    at = floor;
+  long long cur = atomic_load(&next_sweep_ms);
+  while (at < cur && !atomic_compare_exchange_weak(&next_sweep_ms, &cur, at))
+    ;
+}
+
+/* Deletes expired items when a sweep is due and no other request is
+ * running one (see the top of the file). */
+static void sweep_expired(void) {
+  long long now = (long long)loom_clock_wall_ms();
+  long long due = atomic_load(&next_sweep_ms);
+  if (now < due ||
+      !atomic_compare_exchange_strong(&next_sweep_ms, &due, now + SWEEP_MIN_MS))
+    return;
+  atomic_store(&last_sweep_ms, now);
+  size_t deleted = 0;
+  long long next = 0;
+  struct loom_error e = {0};
+  long long then = now + SWEEP_MIN_MS; /* on failure: try again then */
+  if (loom_store_purge_memories(the_app->store, API_TENANT, ITEM_KIND,
+                                SWEEP_BATCH, &deleted, &next, &e))
+    LOOM_WARN("store items: deleting expired items failed: %s", e.message);
+  else if (deleted == SWEEP_BATCH) /* more are expired: the next request */
+    then = now;
+  else
+    then = next ? (next > then ? next : then) : LLONG_MAX;
+  if (deleted)
+    loom_metric_inc(loom_metrics_counter("loom_store_items_expired_total",
+                                         "Store items deleted from the "
+                                         "database after their ttl ran out",
+                                         NULL),
+                    NULL, (double)deleted);
+  /* A put may have made it sooner meanwhile: keep that. */
+  long long planned = now + SWEEP_MIN_MS;
+  if (!atomic_compare_exchange_strong(&next_sweep_ms, &planned, then) &&
+      then < planned)
+    sweep_by(then);
+}
+
 /* search_memories' keep: parses the value and applies the filter. */
 static bool keep_cb(void *ud, json_t *row) {
   const struct item_job *j = ud;
@@ -260,6 +323,9 @@ static void work_cb(void *arg) {
   switch (j->op) {
   case OP_PUT:
     j->err = loom_store_put_memory(s, API_TENANT, j->row, NULL, &j->e);
+    if (!j->err && json_object_get(j->row, "ttl_ms"))
+      sweep_by((long long)loom_clock_wall_ms() +
+               json_integer_value(json_object_get(j->row, "ttl_ms")));
     break;
   case OP_GET:
     if (!(j->err = find_item(j, &row)) && row && j->refresh)
@@ -282,6 +348,7 @@ static void work_cb(void *arg) {
     break;
   }
   json_decref(row);
+  sweep_expired();
 }
 
 static void done_cb(struct loom_http_req *req, void *arg) {
@@ -484,5 +551,7 @@ loom_err api_store_routes(struct loom_http_router *r, struct loom_app *app,
       {"POST", "/store/namespaces", namespaces_cb},
   };
   the_app = app;
+  atomic_store(&next_sweep_ms, 0);
+  atomic_store(&last_sweep_ms, 0);
   return LOOM_HTTP_ROUTES_ADD(r, routes, app, e);
 }

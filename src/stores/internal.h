@@ -398,5 +398,8 @@ loom_err sqlite_list_memory_namespaces(struct loom_store *s, const char *tenant,
 loom_err sqlite_touch_memory(struct loom_store *s, const char *tenant,
                              const char *id, long long ttl_ms,
                              struct loom_error *e);
+loom_err sqlite_purge_memories(struct loom_store *s, const char *tenant,
+                               const char *kind, size_t limit, size_t *deleted,
+                               long long *next_ms, struct loom_error *e);
 
 #endif

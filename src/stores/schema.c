@@ -255,9 +255,16 @@ static const char v2_sqlite_ddl[] =
 static const char v2_ddl[] = "CREATE INDEX IF NOT EXISTS chunks_fts ON chunks"
                              " USING GIN (to_tsvector('english', content));";
 
+/* Expired memories are found by their expiry (sqlite_purge_memories),
+ * not by a scan of the table; the many that never expire stay out. */
+static const char v3_ddl[] =
+    "CREATE INDEX IF NOT EXISTS memories_expiry"
+    " ON memories (tenant_id, expires_at) WHERE expires_at IS NOT NULL;";
+
 static const struct schema_migration migrations[] = {
     {1, "initial schema", v1_ddl, NULL},
     {2, "chunk keyword index", v2_ddl, v2_sqlite_ddl},
+    {3, "memory expiry index", v3_ddl, NULL},
 };
 
 const struct schema_migration *schema_migrations(size_t *count) {

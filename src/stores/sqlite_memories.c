@@ -5,7 +5,9 @@
  * A memory with a key is unique per (tenant, namespace, kind, key): storing
  * it again replaces the content in place, keeping its id and created_at
  * (an entity's facts are updated, not piled up). Expired memories are
- * never listed; they are removed on the next write to their namespace.
+ * never listed; they are removed on the next write to their namespace,
+ * or by purge_memories, which finds them by their expiry (an index of
+ * the memories that have one) whatever their namespace.
  * Ranking for recall happens above the store (agents/rag_memory.c), so
  * this stays plain SQL that PostgreSQL runs unchanged. search and the
  * namespace listing serve the LangGraph store API (api/store_items.c),
@@ -363,6 +365,64 @@ loom_err sqlite_touch_memory(struct loom_store *s, const char *tenant,
   sqlite3_bind_int64(st, 3, now_ms());
   sqlite3_bind_int64(st, 4, (sqlite3_int64)ttl_ms);
   result = stmt_exec(c, st, "refreshing a memory's expiry", e);
+out:
+  conn_release(sst, c);
+  return result;
+}
+
+/* The earliest expiry ahead of `now` among memories of `kind` (NULL: any),
+ * or 0. */
+static loom_err next_expiry(struct sqlite_conn *c, const char *tenant,
+                            const char *kind, sqlite3_int64 now,
+                            long long *next_ms, struct loom_error *e) {
+  sqlite3_stmt *st = NULL;
+  loom_err err = conn_stmt_sql(c,
+                               "SELECT min(expires_at) FROM memories"
+                               " WHERE tenant_id = ?1 AND expires_at > ?2"
+                               " AND (?3 IS NULL OR kind = ?3)",
+                               &st, e);
+  if (err)
+    return err;
+  bind_text(st, 1, tenant);
+  sqlite3_bind_int64(st, 2, now);
+  bind_text(st, 3, kind);
+  int rc = sqlite3_step(st);
+  *next_ms = rc == SQLITE_ROW ? (long long)sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? LOOM_OK
+                          : db_error(c, rc, "finding the next expiry", e);
+}
+
+loom_err sqlite_purge_memories(struct loom_store *s, const char *tenant,
+                               const char *kind, size_t limit, size_t *deleted,
+                               long long *next_ms, struct loom_error *e) {
+  loom_err result = store_check_tenant(tenant, e);
+  if (result)
+    return result;
+  struct sqlite_store *sst = sqlite_of(s);
+  struct sqlite_conn *c = NULL;
+  sqlite3_stmt *st = NULL;
+  sqlite3_int64 now = now_ms();
+  *deleted = 0;
+  /* By memories_expiry: the rows that expired, not the table. */
+  if ((result = conn_acquire(sst, &c, e)) ||
+      (result = conn_stmt_sql(
+           c,
+           "DELETE FROM memories WHERE tenant_id = ?1 AND memory_id IN"
+           " (SELECT memory_id FROM memories WHERE tenant_id = ?1"
+           " AND expires_at IS NOT NULL AND expires_at <= ?2"
+           " AND (?3 IS NULL OR kind = ?3) ORDER BY expires_at LIMIT ?4)",
+           &st, e)))
+    goto out;
+  bind_text(st, 1, tenant);
+  sqlite3_bind_int64(st, 2, now);
+  bind_text(st, 3, kind);
+  sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+  if ((result = stmt_exec(c, st, "deleting expired memories", e)))
+    goto out;
+  *deleted = (size_t)sqlite3_changes(c->db);
+  if (next_ms)
+    result = next_expiry(c, tenant, kind, now, next_ms, e);
 out:
   conn_release(sst, c);
   return result;

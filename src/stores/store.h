@@ -377,6 +377,14 @@ struct loom_store_ops {
   loom_err (*touch_memory)(struct loom_store *s, const char *tenant,
                            const char *id, long long ttl_ms,
                            struct loom_error *e);
+  /* Deletes at most `limit` memories of `kind` (NULL: any) whose expiry
+   * has passed, the longest expired first, whatever their namespace;
+   * `*deleted` counts them. `*next_ms` (may be NULL) receives the
+   * earliest expiry still ahead among the rest (ms since the epoch; 0:
+   * none), when the next call has something to do. */
+  loom_err (*purge_memories)(struct loom_store *s, const char *tenant,
+                             const char *kind, size_t limit, size_t *deleted,
+                             long long *next_ms, struct loom_error *e);
 
   /* Group commit. Between batch_begin and batch_end, every call made by
    * the calling thread joins one transaction (each call still succeeds or
@@ -703,6 +711,13 @@ static inline loom_err loom_store_touch_memory(struct loom_store *s,
                                                const char *id, long long ttl_ms,
                                                struct loom_error *e) {
   return LOOM_STORE_CALL(touch_memory, e, tenant, id, ttl_ms, e);
+}
+static inline loom_err
+loom_store_purge_memories(struct loom_store *s, const char *tenant,
+                          const char *kind, size_t limit, size_t *deleted,
+                          long long *next_ms, struct loom_error *e) {
+  return LOOM_STORE_CALL(purge_memories, e, tenant, kind, limit, deleted,
+                         next_ms, e);
 }
 #undef LOOM_STORE_CALL
 

@@ -654,6 +654,7 @@ static const struct loom_store_ops sqlite_ops = {
     .search_memories = sqlite_search_memories,
     .list_memory_namespaces = sqlite_list_memory_namespaces,
     .touch_memory = sqlite_touch_memory,
+    .purge_memories = sqlite_purge_memories,
     .batch_begin = sqlite_batch_begin,
     .batch_end = sqlite_batch_end,
     .close = sqlite_close,

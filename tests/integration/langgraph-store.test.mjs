@@ -1,7 +1,8 @@
 // LangGraph's long-term memory store (/store/...) driven by the official
 // SDK's client.store, unchanged: put/get/update/delete, search with
-// prefix, filter, paging and order, namespace listing, ttl, the 422s for
-// bad input, and items surviving a restart.
+// prefix, filter, paging and order, namespace listing, ttl (expired items
+// never read back, and deleted from the database), the 422s for bad input,
+// and items surviving a restart.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -126,6 +127,39 @@ test("ttl: an item expires after its minutes; refresh_ttl on read pushes the exp
   await sleep(700);
   assert.equal(await client.store.getItem(["ttl"], "kept"), null);
   assert.deepEqual((await client.store.listNamespaces({ prefix: ["ttl"] })).namespaces, []);
+});
+
+// The expired-items counter on /metrics (0 before the first deletion).
+async function expiredDeleted() {
+  const text = await (await fetch(`${loom.url}/metrics`)).text();
+  const m = text.match(/^loom_store_items_expired_total (\S+)$/m);
+  return m ? Number(m[1]) : 0;
+}
+
+test("expired items are never read back, and leave the database without another write to their namespace", async () => {
+  const before = await expiredDeleted();
+  // One item per namespace: nothing is ever written to these again.
+  for (let i = 0; i < 5; i++)
+    await client.store.putItem(["lapsed", `n${i}`], "k", { i, tag: "lapsed" }, { ttl: 0.005 }); // 300 ms
+  await client.store.putItem(["lapsed", "kept"], "k", { tag: "lapsed" });
+  await sleep(400);
+  // Every read path: none shows them.
+  assert.equal(await client.store.getItem(["lapsed", "n0"], "k"), null);
+  assert.equal(await client.store.getItem(["lapsed", "n1"], "k", { refreshTtl: true }), null);
+  const found = await client.store.searchItems(["lapsed"], { filter: { tag: "lapsed" }, limit: 100 });
+  assert.deepEqual(found.items.map((i) => i.namespace), [["lapsed", "kept"]]);
+  const all = await client.store.searchItems([], { limit: 1000 });
+  assert.ok(!all.items.some((i) => /^n\d$/.test(i.namespace[1] ?? "")), JSON.stringify(all.items));
+  assert.deepEqual((await client.store.listNamespaces({ prefix: ["lapsed"] })).namespaces, [["lapsed", "kept"]]);
+  // Deleted from the database by the reads' sweep (at most one a second).
+  let deleted = 0;
+  for (let i = 0; i < 30 && deleted < 5; i++) {
+    await client.store.getItem(["lapsed", "kept"], "k");
+    deleted = (await expiredDeleted()) - before;
+    if (deleted < 5) await sleep(100);
+  }
+  assert.ok(deleted >= 5, `${deleted} expired items deleted`);
+  assert.ok(await client.store.getItem(["lapsed", "kept"], "k"));
 });
 
 test("bad input is a 422 naming the field", async () => {

@@ -122,7 +122,7 @@ static void test_migrations_fresh_and_rerun(void **state) {
   struct fixture *f = *state;
   int version = 0;
   assert_int_equal(loom_store_schema_version(f->store, &version), LOOM_OK);
-  assert_int_equal(version, 2);
+  assert_int_equal(version, 3);
   assert_string_equal(loom_store_backend(f->store), "sqlite");
   static const char *tables[] = {"tenants",
                                  "principals",
@@ -155,9 +155,9 @@ static void test_migrations_fresh_and_rerun(void **state) {
   assert_int_equal(loom_store_open(NULL, dir, &f->store, &e), LOOM_OK);
   loom_free(dir);
   assert_int_equal(loom_store_migrate(f->store, &e), LOOM_OK);
-  assert_int_equal(query_int(f, "SELECT COUNT(*) FROM schema_migrations"), 2);
+  assert_int_equal(query_int(f, "SELECT COUNT(*) FROM schema_migrations"), 3);
   assert_int_equal(query_int(f, "SELECT MAX(version) FROM schema_migrations"),
-                   2);
+                   3);
   assert_int_equal(loom_store_ping(f->store), LOOM_OK);
   char mode[16] = "";
   sqlite3 *db;

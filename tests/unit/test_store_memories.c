@@ -1,7 +1,7 @@
 /*
  * Store tests for the memory searches behind the LangGraph store API
- * (search_memories, list_memory_namespaces, touch_memory) on a real
- * SQLite file in a temporary directory.
+ * (search_memories, list_memory_namespaces, touch_memory, purge_memories)
+ * on a real SQLite file in a temporary directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +169,75 @@ static void test_touch_extends_expiry(void **state) {
   loom_free(forever);
 }
 
+/* Rows in the memories table of the fixture's database file, expired or
+ * not (what the API never shows). */
+static int rows_on_disk(const struct store_fixture *f) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/loom.db", f->dir);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(db, "SELECT count(*) FROM memories", -1, &st, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Expired memories in namespaces nobody writes again leave the database
+ * by purge_memories: of the tenant and kind asked for, at most `limit` a
+ * call, the others kept; it says when the next one expires. */
+static void test_purge_deletes_expired(void **state) {
+  struct store_fixture *f = *state;
+  struct loom_store *s = f->store;
+  put_free(s, "t1", "a", "item", "gone1", 100);
+  put_free(s, "t1", "b.c", "item", "gone2", 100);
+  put_free(s, "t1", "b", "item", "later", 100000);
+  put_free(s, "t1", "b", "item", "forever", 0);
+  put_free(s, "t1", "a", "fact", "other-kind", 100);
+  put_free(s, "t2", "a", "item", "other-tenant", 100);
+  sleep_ms(200);
+  assert_int_equal(rows_on_disk(f), 6);
+  size_t deleted = 99;
+  long long next = 0;
+  struct loom_error e = {0};
+  assert_int_equal(
+      loom_store_purge_memories(s, "t1", "item", 1, &deleted, &next, &e),
+      LOOM_OK);
+  assert_int_equal(deleted, 1);
+  long long now = (long long)time(NULL) * 1000;
+  assert_true(next > now + 90000 && next < now + 110000); /* "later" */
+  assert_int_equal(rows_on_disk(f), 5);
+  assert_int_equal(
+      loom_store_purge_memories(s, "t1", "item", 100, &deleted, NULL, &e),
+      LOOM_OK);
+  assert_int_equal(deleted, 1);
+  assert_int_equal(
+      loom_store_purge_memories(s, "t1", "item", 100, &deleted, NULL, &e),
+      LOOM_OK);
+  assert_int_equal(deleted, 0);
+  assert_int_equal(rows_on_disk(f), 4); /* later, forever, other kind, t2 */
+  json_t *rows = search(s, "t1", "", NULL, 0, 0);
+  assert_keys(rows, "key", "forever,later");
+  json_decref(rows);
+  /* Any kind; nothing left to expire in t2 afterwards. */
+  assert_int_equal(
+      loom_store_purge_memories(s, "t1", NULL, 100, &deleted, NULL, &e),
+      LOOM_OK);
+  assert_int_equal(deleted, 1);
+  next = -1;
+  assert_int_equal(
+      loom_store_purge_memories(s, "t2", NULL, 100, &deleted, &next, &e),
+      LOOM_OK);
+  assert_int_equal(deleted, 1);
+  assert_int_equal(next, 0);
+  assert_int_equal(rows_on_disk(f), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_search_prefix_order_paging,
@@ -175,6 +246,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_namespaces, store_fixture_setup,
                                       store_fixture_teardown),
       cmocka_unit_test_setup_teardown(test_touch_extends_expiry,
+                                      store_fixture_setup,
+                                      store_fixture_teardown),
+      cmocka_unit_test_setup_teardown(test_purge_deletes_expired,
                                       store_fixture_setup,
                                       store_fixture_teardown),
   };
