@@ -20,8 +20,8 @@
  * synchronously in the engine's Lua sandbox.
  *
  * Built-ins: current_time, calculator (a safe arithmetic evaluator, no
- * names beyond a fixed list of functions) and http_fetch (GET with an SSRF
- * guard, size and time caps; see tools_fetch.c).
+ * names beyond a fixed list of functions) and http_fetch (GET with the io
+ * layer's SSRF guard, io/ssrf.h, size and time caps; see tools_fetch.c).
  */
 #ifndef LOOM_AGENTS_TOOLS_H
 #define LOOM_AGENTS_TOOLS_H
@@ -152,15 +152,6 @@ loom_err loom_calc_eval(const char *expr, double *out,
                         struct loom_error *e) LOOM_MUST_USE;
 
 /*
- * http_fetch's address rule: false for loopback, private (RFC 1918, ULA),
- * link-local, carrier-grade NAT, unspecified, multicast and broadcast
- * addresses (IPv4-mapped IPv6 judged as IPv4). `sa` is a sockaddr_in or
- * sockaddr_in6.
- */
-struct sockaddr;
-bool loom_tools_address_is_public(const struct sockaddr *sa);
-
-/*
  * http_fetch's reading of an HTML page for the model (a fetched page is
  * outside input: fuzz_fetch_page): the text of the n bytes at s (which
  * need not be NUL-terminated), tags dropped, script and style skipped,
@@ -168,13 +159,5 @@ bool loom_tools_address_is_public(const struct sockaddr *sa);
  */
 struct loom_buf;
 void loom_tools_html_text(const char *s, size_t n, struct loom_buf *out);
-
-/* For tests: resolves `host` for http_fetch's guard instead of the system
- * resolver (0 or a negative uv error; *out freed with freeaddrinfo). NULL
- * restores the system resolver. Not thread-safe: set it before fetches. */
-struct addrinfo;
-typedef int (*loom_tools_resolve_fn)(const char *host, const char *port,
-                                     struct addrinfo **out);
-void loom_tools_set_resolver(loom_tools_resolve_fn fn);
 
 #endif

@@ -1,32 +1,28 @@
 /*
  * tools_fetch — the http_fetch built-in: GET a URL for the model.
  *
- * Guarded against server-side request forgery: only http and https; the
- * host is resolved on the loop (uv_getaddrinfo, never blocking it) and the
- * fetch is refused when any of its addresses is not public (see
- * tools_guard.c), unless the environment allows private addresses. The
- * connection is then pinned to exactly the addresses checked
- * (CURLOPT_RESOLVE through the io client), so a DNS server that answers
- * differently when curl connects (DNS rebinding) cannot steer the fetch
- * to a private address.
+ * Guarded against server-side request forgery by the io layer's guard
+ * (io/ssrf.h): only http and https; the host is resolved on the loop and
+ * the fetch is refused when any of its addresses is not public, unless
+ * the environment allows private addresses. The connection is then pinned
+ * to exactly the addresses checked (CURLOPT_RESOLVE through the io
+ * client), so a DNS server that answers differently when curl connects
+ * (DNS rebinding) cannot steer the fetch to a private address.
  * Redirects are not followed (the model sees the 3xx and its Location, and
  * a new fetch is guarded again). The body is capped (max_bytes, default
  * 256 KiB: what fits is returned, marked as truncated) and so is the time
  * (env->timeout_s, default 15 s). HTML is reduced to its text.
  */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <uv.h>
 
 #include "agents/tools.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "io/http_client.h"
 #include "io/loop.h"
+#include "io/ssrf.h"
 
 #define DEFAULT_MAX_BYTES (256u << 10)
 #define DEFAULT_TIMEOUT_S 15.0
@@ -39,15 +35,8 @@ struct fetch {
   char *url;
   struct loom_buf body;
   bool truncated;
-  uv_getaddrinfo_t gai;
-  char host[256], port[16]; /* of the URL, host without brackets */
-  char *pin;                /* "host:port:addr,..." once resolved and checked */
-  bool allow_private;
+  char *pin; /* "host:port:addr,..." once resolved and checked, or NULL */
 };
-
-static loom_tools_resolve_fn test_resolver;
-
-void loom_tools_set_resolver(loom_tools_resolve_fn fn) { test_resolver = fn; }
 
 static void fetch_free(struct fetch *f) {
   loom_free(f->url);
@@ -155,92 +144,21 @@ static void send_get(struct fetch *f) {
     finish(f, true, "Error: cannot start the request");
 }
 
-/* Checks scheme and host; fills `host` (without brackets) and `port`. */
-static loom_err parse_url(const char *url, char *host, size_t host_cap,
-                          char *port, size_t port_cap, struct loom_error *e) {
-  CURLU *u = curl_url();
-  char *scheme = NULL, *h = NULL, *p = NULL;
-  loom_err err = LOOM_OK;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-    err = loom_error_set(e, LOOM_ERR_INVALID, "'%s' is not a valid URL", url);
-    goto out;
-  }
-  if (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")) {
-    err = loom_error_set(e, LOOM_ERR_INVALID,
-                         "only http and https URLs can be fetched");
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
-    err = loom_error_set(e, LOOM_ERR_INVALID, "'%s' has no host", url);
-    goto out;
-  }
-  curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT);
-  size_t n = strlen(h);
-  if (n >= 2 && h[0] == '[')
-    snprintf(host, host_cap, "%.*s", (int)(n - 2), h + 1);
-  else
-    snprintf(host, host_cap, "%s", h);
-  snprintf(port, port_cap, "%s", p ? p : "80");
-out:
-  curl_free(scheme);
-  curl_free(h);
-  curl_free(p);
-  curl_url_cleanup(u);
-  return err;
-}
-
-/* "host:port:a1,a2,...", the CURLOPT_RESOLVE form of `res` (IPv6 in
- * brackets); addresses past the cap are left out. */
-static char *pin_of(const char *host, const char *port,
-                    const struct addrinfo *res) {
-  struct loom_buf b;
-  loom_buf_init(&b, 2048);
-  loom_err err = loom_buf_appendf(&b, "%s:%s:", host, port);
-  for (const struct addrinfo *a = res; a && !err; a = a->ai_next) {
-    char ip[INET6_ADDRSTRLEN];
-    bool v6 = a->ai_family == AF_INET6;
-    const void *bin =
-        v6 ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
-           : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
-    if (!inet_ntop(a->ai_family, bin, ip, sizeof ip))
-      continue;
-    err = loom_buf_appendf(&b, "%s%s%s%s", a == res ? "" : ",", v6 ? "[" : "",
-                           ip, v6 ? "]" : "");
-  }
-  return loom_buf_take(&b, NULL);
-}
-
-/* The host's addresses are known: check them, pin them, fetch. */
-static void resolved(struct fetch *f, int status, struct addrinfo *res) {
-  char msg[600];
-  if (status < 0 || !res) {
-    snprintf(msg, sizeof msg, "Error: cannot resolve the host of %s: %s",
-             f->url, status < 0 ? uv_strerror(status) : "no address");
-    uv_freeaddrinfo(res);
+/* The guard's answer: the host's checked addresses, pinned; or a refusal. */
+static void resolved_cb(void *ud, const char *pin,
+                        const struct loom_error *error) {
+  struct fetch *f = ud;
+  if (error) {
+    char msg[700];
+    snprintf(msg, sizeof msg, "Error: %s %s: %s",
+             error->code == LOOM_ERR_FORBIDDEN ? "refused to fetch"
+                                               : "cannot fetch",
+             f->url, error->message);
     finish(f, true, msg);
     return;
   }
-  bool ok = true;
-  for (struct addrinfo *a = res; a && ok; a = a->ai_next)
-    ok = f->allow_private || loom_tools_address_is_public(a->ai_addr);
-  if (ok)
-    f->pin = pin_of(f->host, f->port, res);
-  uv_freeaddrinfo(res);
-  if (!ok) {
-    snprintf(msg, sizeof msg,
-             "Error: refused to fetch %s: the host resolves "
-             "to a private, loopback or link-local address",
-             f->url);
-    finish(f, true, msg);
-    return;
-  }
+  f->pin = pin ? loom_strdup(pin) : NULL;
   send_get(f);
-}
-
-static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  struct fetch *f = req->data;
-  resolved(f, status, res);
 }
 
 static loom_err fetch_start(void *self, const struct loom_tool_env *env,
@@ -252,25 +170,21 @@ static loom_err fetch_start(void *self, const struct loom_tool_env *env,
   if (!env || !env->http || !env->loop)
     return loom_error_set(e, LOOM_ERR_UNAVAILABLE,
                           "http_fetch is not available here");
-  char host[256], port[16];
-  loom_err err = parse_url(url, host, sizeof host, port, sizeof port, e);
+  /* A model may put anything in the URL: credentials are its business,
+   * the address is loom's. */
+  struct loom_ssrf_policy policy = {
+      .allow_private = env->allow_private_addresses,
+      .allow_credentials = true,
+  };
+  struct loom_ssrf_target t;
+  loom_err err = loom_ssrf_check_url(url, &policy, &t, e);
+  if (err == LOOM_ERR_FORBIDDEN) {
+    char why[sizeof e->message];
+    snprintf(why, sizeof why, "%s", e->message);
+    return loom_error_set(e, err, "refused to fetch %s: %s", url, why);
+  }
   if (err)
     return err;
-  struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6};
-  struct sockaddr_in sa4 = {.sin_family = AF_INET};
-  bool literal = false, public_ip = true;
-  if (inet_pton(AF_INET, host, &sa4.sin_addr) == 1) {
-    literal = true;
-    public_ip = loom_tools_address_is_public((struct sockaddr *)&sa4);
-  } else if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
-    literal = true;
-    public_ip = loom_tools_address_is_public((struct sockaddr *)&sa6);
-  }
-  if (!env->allow_private_addresses && !public_ip)
-    return loom_error_set(e, LOOM_ERR_FORBIDDEN,
-                          "refused to fetch %s: private, loopback and "
-                          "link-local addresses are not allowed",
-                          url);
   struct fetch *f = LOOM_NEW(struct fetch);
   f->done = done;
   f->ud = ud;
@@ -279,29 +193,10 @@ static loom_err fetch_start(void *self, const struct loom_tool_env *env,
   f->url = loom_strdup(url);
   loom_buf_init(&f->body, json_is_integer(mb) ? (size_t)json_integer_value(mb)
                                               : DEFAULT_MAX_BYTES);
-  f->allow_private = env->allow_private_addresses;
-  snprintf(f->host, sizeof f->host, "%s", host);
-  snprintf(f->port, sizeof f->port, "%s", port);
-  if (literal) { /* nothing to resolve, nothing to rebind */
-    send_get(f);
-    return LOOM_OK;
-  }
-  if (test_resolver) {
-    struct addrinfo *res = NULL;
-    int status = test_resolver(host, port, &res);
-    resolved(f, status, res);
-    return LOOM_OK;
-  }
-  f->gai.data = f;
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-  int rc = uv_getaddrinfo(loom_loop_uv(env->loop), &f->gai, gai_cb, host, port,
-                          &hints);
-  if (rc < 0) {
+  err = loom_ssrf_resolve(env->loop, &t, &policy, resolved_cb, f, e);
+  if (err)
     fetch_free(f);
-    return loom_error_set(e, LOOM_ERR_IO, "cannot resolve %s: %s", host,
-                          uv_strerror(rc));
-  }
-  return LOOM_OK;
+  return err;
 }
 
 /* Registers http_fetch (called by loom_tools_add_builtins). */
