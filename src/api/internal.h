@@ -499,7 +499,22 @@ void api_persist_event(const struct api_run *r, const char *event,
 void api_thread_supersteps(struct loom_http_req *req, const char *thread_id,
                            struct api_graph *g, const json_t *steps);
 
-/* POSTs `payload` (stolen) to `url` from the calling loop (webhook.c). */
+/* Webhooks (webhook.c) follow the LOOM_WEBHOOK_* settings of `config`
+ * (kept; NULL: the defaults). Call before serving. */
+void api_webhook_init(const struct loom_config *config);
+
+/* Checks a run's `webhook` URL before the run is created, without
+ * resolving anything: LOOM_ERR_INVALID ("webhook: ...", for a 422) when it
+ * is malformed, not http(s), carries credentials, names a host outside
+ * LOOM_WEBHOOK_ALLOWED_DOMAINS or an address that is not public (unless
+ * LOOM_WEBHOOK_ALLOW_PRIVATE); the message names the setting to change. */
+loom_err api_webhook_check(const char *url, struct loom_error *e) LOOM_MUST_USE;
+
+/* POSTs `payload` (stolen: a run, for its run_id in the log) to `url`
+ * from the calling loop, after checking the URL again and resolving its
+ * host to addresses that are all allowed, which the POST is pinned to. A
+ * refusal or failure is logged with the reason; the run is never
+ * changed. */
 void api_webhook_send(const char *url, json_t *payload);
 
 /* ---- routes of each module ---- */

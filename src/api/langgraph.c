@@ -11,6 +11,7 @@
 loom_err loom_api_langgraph_routes(struct loom_http_router *router,
                                    struct loom_app *app, struct loom_error *e) {
   api_executor_init(app);
+  api_webhook_init(app->config);
   api_persist_init(app);
   api_graphs_load_dirs(app, app->config ? app->config->graphs : NULL);
   api_persist_load();

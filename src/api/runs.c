@@ -118,8 +118,8 @@ static loom_err check_flags(const json_t *body, struct loom_error *e) {
     err = api_opt_string(body, "checkpoint_id", &s, e);
   if (!err && (s = NULL, api_opt_string(body, "webhook", &s, e)))
     err = LOOM_ERR_INVALID;
-  if (!err && s && strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
-    err = api_invalid(e, "webhook", "must be an http:// or https:// URL");
+  if (!err && s)
+    err = api_webhook_check(s, e);
   const json_t *after = json_object_get(body, "after_seconds");
   if (!err && after && !json_is_null(after) &&
       (!json_is_number(after) || json_number_value(after) < 0 ||

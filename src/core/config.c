@@ -208,6 +208,7 @@ loom_err loom_config_validate(const struct loom_config *c,
   enum loom_log_level level;
   static const char *const auths[] = {"none", "apikey", "clerk", NULL};
   static const char *const roles[] = {"all", "api", "worker", NULL};
+  static const char *const booleans[] = {"true", "false", "1", "0", NULL};
   for (size_t i = 0; i < sizeof number_rules / sizeof number_rules[0]; i++) {
     const struct number_rule *n = &number_rules[i];
     const char *v = *(char *const *)((const char *)c + n->offset);
@@ -229,6 +230,17 @@ loom_err loom_config_validate(const struct loom_config *c,
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_ROLE must be all, api or worker, got '%s'",
                           c->role);
+  const struct {
+    const char *env, *value;
+  } flags[] = {
+      {"LOOM_WEBHOOK_ALLOW_PRIVATE", c->webhook_allow_private},
+      {"LOOM_WEBHOOK_REQUIRE_HTTPS", c->webhook_require_https},
+  };
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (!one_of(flags[i].value ? flags[i].value : "", booleans))
+      return loom_error_set(e, LOOM_ERR_INVALID,
+                            "%s must be true or false, got '%s'", flags[i].env,
+                            flags[i].value ? flags[i].value : "");
   if (!strchr(c->addr, ':'))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_ADDR must be host:port, got '%s'", c->addr);
@@ -245,6 +257,10 @@ double loom_config_run_timeout(const struct loom_config *c) {
 
 double loom_config_grace_seconds(const struct loom_config *c) {
   return strtod(c->grace_seconds, NULL);
+}
+
+bool loom_config_flag(const char *value) {
+  return value && (!strcmp(value, "true") || !strcmp(value, "1"));
 }
 
 void loom_config_print_help(void) {

@@ -33,6 +33,13 @@
   X(threads, LOOM_THREADS, "0", "event loops to run (0 = one per core)")       \
   X(run_timeout, LOOM_RUN_TIMEOUT, "0",                                        \
     "seconds a graph run may take before it ends as timeout (0 = no limit)")   \
+  X(webhook_allow_private, LOOM_WEBHOOK_ALLOW_PRIVATE, "false",                \
+    "true: run webhooks may go to loopback, private and link-local addresses") \
+  X(webhook_require_https, LOOM_WEBHOOK_REQUIRE_HTTPS, "false",                \
+    "true: run webhooks must be https:// URLs")                                \
+  X(webhook_allowed_domains, LOOM_WEBHOOK_ALLOWED_DOMAINS, "",                 \
+    "comma-separated hosts run webhooks may go to; *.example.com matches its " \
+    "subdomains (empty: any public host)")                                     \
   X(database_url, DATABASE_URL, "",                                            \
     "postgres://... (not built yet; empty: embedded SQLite)")                  \
   X(redis_url, REDIS_URL, "",                                                  \
@@ -103,7 +110,8 @@ loom_err loom_config_set(struct loom_config *c, const char *name,
  */
 const char *loom_config_suggest(const char *name);
 
-/* Checks the values that must be numbers or from a fixed set. */
+/* Checks the values that must be numbers, true/false, or from a fixed
+ * set. */
 loom_err loom_config_validate(const struct loom_config *c,
                               struct loom_error *e) LOOM_MUST_USE;
 
@@ -113,6 +121,9 @@ size_t loom_config_max_body(const struct loom_config *c);
 double loom_config_run_timeout(const struct loom_config *c);
 
 double loom_config_grace_seconds(const struct loom_config *c);
+
+/* A yes/no setting's value (already validated): true for "true" or "1". */
+bool loom_config_flag(const char *value);
 
 /* Prints every setting with its environment name and description. */
 void loom_config_print_help(void);

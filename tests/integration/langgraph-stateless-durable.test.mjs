@@ -50,7 +50,11 @@ test("background stateless runs acknowledged before a SIGKILL run after the rest
   const dir = mkdtempSync(path.join(os.tmpdir(), "loom-stateless-"));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-stateless-data-"));
   writeFileSync(path.join(dir, "ask1.yaml"), ASK1_GRAPH);
-  const env = { LOOM_GRAPHS: dir, LOOM_ENDPOINTS: `scripted=${models.url}/v1` };
+  const env = {
+    LOOM_GRAPHS: dir,
+    LOOM_ENDPOINTS: `scripted=${models.url}/v1`,
+    LOOM_WEBHOOK_ALLOW_PRIVATE: "true", // the receiver is on loopback
+  };
   let loom;
   try {
     // Every model call of the first process hangs: the runs are in flight
@@ -96,7 +100,7 @@ test("a client cannot mark its thread's run temporary; a refused batch makes no 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "loom-stateless-data-"));
   let loom;
   try {
-    loom = await startLoom({ dataDir });
+    loom = await startLoom({ dataDir, env: { LOOM_WEBHOOK_ALLOW_PRIVATE: "true" } });
     // `temporary` is the server's word: sent by a client, it is dropped
     // (kwargs say false, as LangGraph's do for a thread's run), and the
     // thread survives a restart with its run.
@@ -106,7 +110,7 @@ test("a client cannot mark its thread's run temporary; a refused batch makes no 
     assert.equal(run.kwargs.temporary, false);
     await fetch(`${loom.url}/threads/${t.thread_id}/runs/${run.run_id}/join`);
     await loom.stop({ keepData: true });
-    loom = await startLoom({ dataDir });
+    loom = await startLoom({ dataDir, env: { LOOM_WEBHOOK_ALLOW_PRIVATE: "true" } });
     assert.equal((await fetch(`${loom.url}/threads/${t.thread_id}`)).status, 200);
     const runs = await (await fetch(`${loom.url}/threads/${t.thread_id}/runs`)).json();
     assert.deepEqual(runs.map((r) => r.run_id), [run.run_id]);

@@ -19,7 +19,8 @@ test("a webhook in flight at shutdown is answered and the server exits cleanly",
     });
   });
   await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
-  const loom = await startLoom();
+  // The receiver is on loopback: allowed explicitly.
+  const loom = await startLoom({ env: { LOOM_WEBHOOK_ALLOW_PRIVATE: "true" } });
   try {
     const res = await fetch(`${loom.url}/runs/wait`, {
       method: "POST",
