@@ -122,8 +122,10 @@ static loom_err local_indexes(struct loom_rag_backends *b,
   }
   loom_err err = LOOM_OK;
   pthread_mutex_lock(&b->lock);
-  if (!b->own)
-    err = loom_vindexes_open(b->dir, &b->own, e);
+  /* Our own table lives as long as one command (a server passes its
+   * own), which will not try again: its errors must not promise to. */
+  if (!b->own && !(err = loom_vindexes_open(b->dir, &b->own, e)))
+    loom_vindexes_set_one_shot(b->own);
   *out = b->own;
   pthread_mutex_unlock(&b->lock);
   return err;

@@ -32,7 +32,8 @@ struct loom_rag_backends_opts {
   const char *tenant;               /* copied; NULL: "default" */
   /* The local indexes: the caller's (`indexes` returns them; a server
    * shares them with its Pinecone API), or, when `indexes` is NULL,
-   * `<indexes_dir>` opened on first use and owned by the object. */
+   * `<indexes_dir>` opened on first use and owned by the object: a
+   * command's, one-shot (loom_vindexes_set_one_shot). */
   struct loom_vindexes *(*indexes)(void);
   const char *indexes_dir; /* copied */
 };

@@ -74,6 +74,7 @@ struct loom_vindexes {
   bool warming;
   atomic_bool closing;      /* the warmer stops between two indexes */
   uint64_t (*now_ns)(void); /* the backoff's clock (monotonic) */
+  bool one_shot;            /* its process will not retry: say no "when" */
   /* Names looked for on disk and not there (under `admin`): not looked
    * for again before `until`, so a client asking for a name that does
    * not exist costs one stat per name per window, not one per request. */
@@ -311,6 +312,8 @@ void loom_vindexes_set_clock(struct loom_vindexes *r,
   r->now_ns = now_ns ? now_ns : loom_clock_mono_ns;
 }
 
+void loom_vindexes_set_one_shot(struct loom_vindexes *r) { r->one_shot = true; }
+
 void loom_vindexes_close(struct loom_vindexes *r) {
   if (!r)
     return;
@@ -538,8 +541,13 @@ static struct loom_vstore *load(struct loom_vindexes *r, struct vindex *v,
     s = load_locked(r, v);
   }
   /* Unavailable, not an I/O error: the index exists and may serve once
-   * its files are fixed, which the message says when is looked at. */
-  if (!s)
+   * its files are fixed, which the message says when is looked at (to a
+   * process that will look again: a one-shot command will not). */
+  if (!s && r->one_shot)
+    loom_error_set(e, LOOM_ERR_UNAVAILABLE,
+                   "index '%s' could not be opened: %s", v->name,
+                   v->why ? v->why : "unknown error");
+  else if (!s)
     loom_error_set(e, LOOM_ERR_UNAVAILABLE,
                    "index '%s' could not be opened: %s (next attempt in "
                    "%.1f s)",

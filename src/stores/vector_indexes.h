@@ -57,6 +57,11 @@ loom_err loom_vindexes_open(const char *dir, struct loom_vindexes **out,
  * first acquire or warm. */
 void loom_vindexes_set_clock(struct loom_vindexes *r, uint64_t (*now_ns)(void));
 
+/* Marks the table as one command's (loom ingest, loom search, loom run),
+ * which ends rather than retries: a failed load's message then says why,
+ * without the "(next attempt in N s)" meant for a long-running server. */
+void loom_vindexes_set_one_shot(struct loom_vindexes *r);
+
 /* Checkpoints and closes every index (NULL is fine). */
 void loom_vindexes_close(struct loom_vindexes *r);
 
@@ -95,8 +100,9 @@ void loom_vindexes_warm(struct loom_vindexes *r);
  * use (the table is not held meanwhile: other indexes keep serving).
  * NULL when absent or being deleted (LOOM_ERR_NOT_FOUND in `e`), or when
  * its store cannot be loaded (LOOM_ERR_UNAVAILABLE, "index 'NAME' could
- * not be opened: why (next attempt in N s)": the first acquire after the
- * backoff window tries again, those within it do not). `info` (may be NULL)
+ * not be opened: why (next attempt in N s)", without the parenthesis in a
+ * one-shot table: the first acquire after the backoff window tries again,
+ * those within it do not). `info` (may be NULL)
  * receives a new reference to the index's settings object (json_decref
  * it; configure replaces the object, never edits it). `e` may be NULL.
  * Pair every non-NULL result with loom_vindexes_release(r, s).

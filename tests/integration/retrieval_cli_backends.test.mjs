@@ -150,6 +150,8 @@ test("loom search works beside a corrupt index and names the broken one", async 
   r = loom(data, hash, "search", "owls", "--index", "other", "--data-dir", data);
   assert.equal(r.code, 1);
   assert.match(r.err, /index 'other' could not be opened: .*\.snap/);
+  // A command runs once: it does not promise an attempt it will not make.
+  assert.doesNotMatch(r.err, /next attempt/);
 });
 
 // An index has one owner at a time, across processes: while `loom serve`
@@ -171,9 +173,11 @@ test("loom ingest and loom search refuse an index that loom serve holds", async 
     }
     assert.equal(r.code, 1);
     assert.match(r.err, /open elsewhere \(another loom process, such as loom serve, has it\)/);
+    assert.doesNotMatch(r.err, /next attempt/);
     r = loom(data, hash, "ingest", path.join(dir, "bread.txt"), "--index", "kb", "--data-dir", data);
     assert.equal(r.code, 1);
     assert.match(r.err, /open elsewhere/);
+    assert.doesNotMatch(r.err, /next attempt/);
   } finally {
     await server.stop({ keepData: true });
   }

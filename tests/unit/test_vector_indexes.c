@@ -548,6 +548,29 @@ static void failed_load_backs_off(void **state) {
   free(dir);
 }
 
+/* A one-shot table (a command's): the failure says why, and no "next
+ * attempt" its process will not make; a server's table says when. */
+static void one_shot_promises_no_retry(void **state) {
+  (void)state;
+  char *dir = tmp_dir_new("loom-vindexes");
+  static const char *const names[] = {"bad"};
+  make_indexes(dir, names, 1);
+  put_file(dir, "bad", "ns-.snap", "garbage");
+  for (int one_shot = 0; one_shot < 2; one_shot++) {
+    struct loom_vindexes *ix;
+    struct loom_error e;
+    assert_int_equal(loom_vindexes_open(dir, &ix, &e), LOOM_OK);
+    if (one_shot)
+      loom_vindexes_set_one_shot(ix);
+    assert_fails(ix, "bad", "ns-.snap");
+    assert_null(loom_vindexes_acquire(ix, "bad", NULL, &e)); /* kept */
+    assert_int_equal(strstr(e.message, "(next attempt in ") == NULL, one_shot);
+    loom_vindexes_close(ix);
+  }
+  tmp_dir_remove(dir);
+  free(dir);
+}
+
 /* The settings key `key` of index `name` as described, as text ("" when
  * absent); `has_params` receives whether config.json was read. */
 static char *shape_of(struct loom_vindexes *ix, const char *name,
@@ -824,6 +847,7 @@ int main(void) {
       cmocka_unit_test(shape_from_snapshot),
       cmocka_unit_test(first_acquires_load_once),
       cmocka_unit_test(warm_loads_in_background),
+      cmocka_unit_test(one_shot_promises_no_retry),
       cmocka_unit_test(index_made_elsewhere_is_found),
       cmocka_unit_test(delete_is_not_undone_by_lookups),
   };
