@@ -208,9 +208,14 @@ loom_err loom_ssrf_check_url(const char *url, const struct loom_ssrf_policy *p,
   CURLUcode rc =
       url ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_BAD_HANDLE;
   if (rc != CURLUE_OK) {
-    err =
-        loom_error_set(e, LOOM_ERR_INVALID, "'%.200s' is not a valid URL (%s)",
-                       url ? url : "", curl_url_strerror(rc));
+    /* Echoed only when it cannot hold credentials. */
+    if (url && !strchr(url, '@'))
+      err = loom_error_set(e, LOOM_ERR_INVALID,
+                           "'%.200s' is not a valid URL (%s)", url,
+                           curl_url_strerror(rc));
+    else
+      err = loom_error_set(e, LOOM_ERR_INVALID, "the URL is not valid (%s)",
+                           curl_url_strerror(rc));
     goto out;
   }
   err = check_scheme(u, p, e);

@@ -144,6 +144,8 @@ static void urls_are_read_strictly(void **state) {
          "only http and https");
   expect("http://user:secret@example.com/x", &strict, LOOM_ERR_FORBIDDEN,
          "carries credentials");
+  expect("http://user:secret@exa mple.com/x", &strict, LOOM_ERR_INVALID,
+         "the URL is not valid (");
   struct loom_ssrf_target t;
   struct loom_error e;
   assert_int_equal(
