@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/id.h"
 #include "core/json.h"
 #include "core/utf8.h"
 
@@ -43,6 +44,7 @@ struct loom_agent {
   struct loom_llm_usage usage;
   double cost_usd;
   struct loom_llm_call *call;
+  char message_id[LOOM_ID_LEN + 5]; /* of the call in flight: "run-<uuid>" */
   struct slot *slots;
   json_t *results; /* tool messages by call index */
   size_t pending;
@@ -255,8 +257,9 @@ static char *react_prompt(const json_t *decls) {
 static void react_turn(struct loom_agent *a, const char *text, bool last) {
   char *tool, *input, *answer;
   bool parsed = loom_agent_react_parse(text, &tool, &input, &answer);
-  json_array_append_new(a->messages, json_pack("{s:s, s:s}", "role",
-                                               "assistant", "content", text));
+  json_array_append_new(a->messages,
+                        json_pack("{s:s, s:s, s:s}", "role", "assistant",
+                                  "content", text, "id", a->message_id));
   if (!parsed || answer || last) {
     finish(a, LOOM_OK, NULL, answer ? answer : text);
   } else {
@@ -293,6 +296,7 @@ static void llm_done_cb(void *ud, struct loom_llm_result *r) {
     return;
   }
   json_t *m = loom_llm_response_message(&r->response);
+  json_object_set_new(m, "id", json_string(a->message_id));
   if (last) /* tool calls that will never get results would break the
                conversation for any later call */
     json_object_del(m, "tool_calls");
@@ -337,6 +341,10 @@ static loom_err ask_start(struct loom_agent *a, struct loom_error *e) {
                                       a->o.on_delta ? agent_delta_cb : NULL,
                                   .on_done = llm_done_cb,
                                   .ud = a};
+  char uuid[LOOM_ID_LEN + 1];
+  snprintf(a->message_id, sizeof a->message_id, "run-%s", loom_id_new(uuid));
+  if (a->o.on_call)
+    a->o.on_call(a->o.ud, a->message_id);
   loom_err err =
       loom_llm_call_start(&a->env, a->o.provider, &req, &co, &a->call, e);
   json_decref(msgs);

@@ -16,6 +16,13 @@
  *  - tool failures and argument validation errors are results with
  *    is_error, fed back to the model (tools.h), never a failed run.
  *
+ * Each model call is one assistant message with an id of its own
+ * ("run-<uuid>"), made when the call starts: on_call hands it to the
+ * caller before any of the call's text, and the message appended to the
+ * conversation carries it as "id", so text streamed under it can be
+ * matched to the message kept (as LangGraph matches a streamed AIMessage
+ * to the one in state).
+ *
  * ReAct fallback (opts.react) for models without native function calling:
  * the tools are described in the system prompt, the model writes
  * "Action: <tool>" / "Action Input: <json>" or "Final Answer: <text>",
@@ -60,7 +67,11 @@ struct loom_agent_opts {
   double temperature;                   /* < 0: provider default */
   struct loom_tool_env tool_env;        /* loop/http default to the env's */
   loom_llm_delta_cb on_delta;           /* answer text as it streams */
-  loom_agent_event_cb on_event;         /* may be NULL */
+  /* A model call starts: the text on_delta gets from now on is that
+   * call's, and the assistant message it ends in carries `message_id`
+   * (borrowed) as its "id". May be NULL. */
+  void (*on_call)(void *ud, const char *message_id);
+  loom_agent_event_cb on_event;                           /* may be NULL */
   void (*on_done)(void *ud, struct loom_agent_result *r); /* required */
   void *ud;
 };

@@ -11,6 +11,12 @@
  * the task. Both run on the run's side (a worker that may write to the
  * store), never on the model loop.
  *
+ * An agent makes several model calls, each its own message with its own
+ * id (agent.h, on_call): a token event names the message its text is
+ * from. At a call boundary the text queued for the call before is set
+ * aside under that call's id (`segments`), so one token event never
+ * joins the text of two messages.
+ *
  * Cancel (run side) marks the job cancelled under its mutex, so the loop
  * side posts nothing more for the task, and asks the loop to cancel the
  * call. The job is reference-counted: the task, the loop side, and each
@@ -31,6 +37,7 @@
 #include "agents/tools_plugin.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/id.h"
 #include "core/json.h"
 #include "engine/engine.h"
 #include "engine/parked.h"
@@ -78,8 +85,11 @@ struct job {
   void *call; /* llm call, structured call or agent in flight */
   bool model_done;
   /* under parked.mu */
-  struct loom_buf deltas; /* text not yet emitted */
-  bool flush_posted;      /* a continuation will emit them */
+  struct loom_buf deltas; /* text not yet emitted, of the call in flight */
+  char message[LOOM_ID_LEN + 5]; /* that call's message id ("": none) */
+  json_t *segments;  /* text of earlier calls not yet emitted: [{message,
+                        text}] in call order */
+  bool flush_posted; /* a continuation will emit them */
   /* the outcome: written by the loop side before it posts the finish */
   loom_err err;
   char error[600];
@@ -98,6 +108,7 @@ static void job_free_cb(struct loom_parked *p) {
   loom_free(j->tool_names);
   loom_provider_free(j->p);
   loom_buf_cleanup(&j->deltas);
+  json_decref(j->segments);
   loom_free(j);
 }
 
@@ -124,6 +135,23 @@ static void delta_cb(void *ud, const char *text, size_t len) {
         job_unref(j); /* not the last: the loop holds one */
     }
   }
+  pthread_mutex_unlock(&j->parked.mu);
+}
+
+/* Agent: a model call starts; what is queued of the call before is that
+ * call's message (a flush is posted for it already, if it could be). */
+static void call_cb(void *ud, const char *message_id) {
+  struct job *j = ud;
+  pthread_mutex_lock(&j->parked.mu);
+  if (j->deltas.len) {
+    char *text = loom_buf_take(&j->deltas, NULL);
+    if (!j->segments)
+      j->segments = json_array();
+    json_array_append_new(j->segments, json_pack("{s:s, s:s}", "message",
+                                                 j->message, "text", text));
+    loom_free(text);
+  }
+  snprintf(j->message, sizeof j->message, "%s", message_id);
   pthread_mutex_unlock(&j->parked.mu);
 }
 
@@ -196,6 +224,7 @@ static loom_err job_call(struct job *j, struct loom_loop *loop,
                               .react = j->react,
                               .temperature = j->temperature,
                               .on_delta = j->tokens ? delta_cb : NULL,
+                              .on_call = j->tokens ? call_cb : NULL,
                               .on_done = agent_done_cb,
                               .ud = j};
   return loom_agent_start(&env, &o, j->messages, (struct loom_agent **)&j->call,
@@ -372,27 +401,57 @@ static json_t *build_messages(const json_t *c, const json_t *state,
   return m;
 }
 
-/* A token event: the text, and which node and task (one node may run as
- * several tasks in a step) it comes from. */
-static void emit_text(struct loom_task *t, const char *text) {
+/* A token event: the text, which node and task (one node may run as
+ * several tasks in a step) it comes from, and the id of the message (the
+ * model call) it is part of, when the node names one (agents do). */
+static void emit_text(struct loom_task *t, const char *message,
+                      const char *text) {
   json_t *ev =
       json_pack("{s:s, s:s, s:s, s:s}", "event", "token", "node",
                 loom_task_node(t)->name, "task", loom_task_id(t), "text", text);
+  if (message && *message)
+    json_object_set_new(ev, "message", json_string(message));
   loom_task_emit(t, ev);
   json_decref(ev);
 }
 
-/* Run side: the deltas queued so far go out as one token event. */
+/* Text queued so far, taken under the mutex: [{message, text}], the
+ * earlier calls' first (NULL when there is none). */
+static json_t *take_text(struct job *j) {
+  json_t *out = j->segments;
+  j->segments = NULL;
+  if (j->deltas.len) {
+    char *text = loom_buf_take(&j->deltas, NULL);
+    if (!out)
+      out = json_array();
+    json_array_append_new(
+        out, json_pack("{s:s, s:s}", "message", j->message, "text", text));
+    loom_free(text);
+  }
+  return out;
+}
+
+/* Emits what take_text took (one token event per message) and frees it. */
+static void emit_taken(struct loom_task *t, json_t *taken) {
+  size_t i;
+  const json_t *seg;
+  json_array_foreach(taken, i, seg) {
+    emit_text(t, json_string_value(json_object_get(seg, "message")),
+              json_string_value(json_object_get(seg, "text")));
+  }
+  json_decref(taken);
+}
+
+/* Run side: the deltas queued so far go out as token events, one per
+ * message. */
 static void flush_cb(void *arg) {
   struct job *j = arg;
   pthread_mutex_lock(&j->parked.mu);
   j->flush_posted = false;
   struct loom_task *t = j->parked.cancelled ? NULL : j->parked.t;
-  char *text = t && j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
+  json_t *taken = t ? take_text(j) : NULL;
   pthread_mutex_unlock(&j->parked.mu);
-  if (text)
-    emit_text(t, text);
-  loom_free(text);
+  emit_taken(t, taken);
   job_unref(j);
 }
 
@@ -417,13 +476,11 @@ static void finish_cb(void *arg) {
     return;
   }
   pthread_mutex_lock(&j->parked.mu);
-  char *text = j->deltas.len ? loom_buf_take(&j->deltas, NULL) : NULL;
+  json_t *taken = take_text(j);
   pthread_mutex_unlock(&j->parked.mu);
   const struct loom_node *node = loom_task_node(t);
   const json_t *c = node->config;
-  if (text)
-    emit_text(t, text);
-  loom_free(text);
+  emit_taken(t, taken);
   emit_usage(t, j);
   if (j->err) {
     loom_task_fail(t, j->err, "node '%s': %s", node->name, j->error);

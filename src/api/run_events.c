@@ -246,10 +246,15 @@ static void add_chain_events(struct evbuf *b, const struct api_run *r,
 
 /* ---- model text: messages-tuple, messages, on_chat_model_stream ---- */
 
-/* The id of a task's streamed model text: one message per task (a node
- * may run as several tasks in a step, as Send's do) and step. */
-static char *message_id(const struct api_run *r, const char *task, int step) {
-  return loom_asprintf("run-%s-%s-%d", r->id, task, step);
+/* The id of a streamed message: the one its token event names (an
+ * agent's model call, whose message in the state carries it too), else
+ * one message per task (a node may run as several tasks in a step, as
+ * Send's do) and step. */
+static char *message_id(const struct api_run *r, const json_t *token,
+                        const char *task, int step) {
+  const char *named = json_string_value(json_object_get(token, "message"));
+  return named ? loom_strdup(named)
+               : loom_asprintf("run-%s-%s-%d", r->id, task, step);
 }
 
 /* Mode messages: the message's metadata the first time it is seen, then
@@ -277,25 +282,14 @@ static void add_partial(struct evbuf *b, struct api_run_events *st,
                       "response_metadata"));
 }
 
-/* A task ended: its message, if it streamed one, is complete. */
-static void forget_partial(struct api_run_events *st, const struct api_run *r,
-                           const struct loom_event *ev) {
-  const char *task = json_string_value(json_object_get(ev->data, "id"));
-  if (!st->partials || !task)
-    return;
-  char *id = message_id(r, task, task_step(ev));
-  json_object_del(st->partials, id);
-  loom_free(id);
-}
-
 /* Model text deltas, which llm and agent nodes send as custom events
  * {"event": "token", "node", "task", "text"}, go out as LangGraph streams
  * a chat model's chunks: a [chunk, metadata] tuple per delta
  * (messages-tuple); the message's metadata once, then the whole message
  * so far per delta (messages); and LangChain's on_chat_model_stream
- * (events). One message per task and step; the events share the chunk and
- * metadata, which nobody changes. The run's ids read here never change
- * once it exists. */
+ * (events). One message per model call of an agent, per task of an llm
+ * node (message_id); the events share the chunk and metadata, which nobody
+ * changes. The run's ids read here never change once it exists. */
 static void add_token(struct evbuf *b, const struct api_run *r,
                       struct api_run_events *st, const struct loom_event *ev) {
   const json_t *d = ev->data;
@@ -305,7 +299,7 @@ static void add_token(struct evbuf *b, const struct api_run *r,
   if (!node || !text)
     return;
   int step = task_step(ev);
-  char *id = message_id(r, task ? task : node, step);
+  char *id = message_id(r, d, task ? task : node, step);
   json_t *meta = json_pack("{s:s, s:i, s:s, s:s, s:s}", "langgraph_node", node,
                            "langgraph_step", step, "run_id", r->id, "thread_id",
                            r->thread_id, "graph_id", r->graph_id);
@@ -402,8 +396,6 @@ static void make_events(struct api_run *r, struct api_run_events *st,
         json_pack("{s:o}", "__interrupt__", api_interrupt_list(ev->data)));
     break;
   case LOOM_EVENT_TASK_RESULT:
-    forget_partial(st, r, ev);
-    __attribute__((fallthrough)); /* clang needs the attribute, not a comment */
   case LOOM_EVENT_TASKS:
     add_tasks(b, ev, m);
     break;
