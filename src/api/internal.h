@@ -392,11 +392,37 @@ bool api_run_modes_want_tasks(unsigned modes);
 struct api_run_events {
   unsigned modes;   /* the stream modes made (api_run_modes) */
   json_t *usage;    /* model tokens and cost, summed (agents/llm_usage.h) */
-  json_t *partials; /* mode messages: message id -> its text so far */
+  json_t *partials; /* mode messages: the message ids seen (-> true) */
   bool graph_begun; /* mode events: on_chain_start of the graph sent */
 };
 /* Frees what `st` holds. */
 void api_run_events_cleanup(struct api_run_events *st);
+
+/* ---- messages/partial events: kept as deltas, sent whole (partials.c) ---- */
+
+/* The data a messages/partial event is kept with: the message's id and
+ * the text this delta adds (new). */
+json_t *api_partial_delta(const char *id, const char *text);
+/* A message as messages/partial sends it: [{content: text (len bytes),
+ * type: "ai", id, ...}] (new). */
+json_t *api_partial_message(const char *id, const char *text, size_t len);
+/* What a stream keeps to send messages/partial events whole: each
+ * message's text so far. Zeroed to start; one stream, one run. */
+struct api_partials {
+  json_t *slots;          /* message id -> index in texts */
+  struct loom_buf *texts; /* capped at an answer's cap (agents/llm.h) */
+  size_t n, cap;
+};
+void api_partials_cleanup(struct api_partials *p);
+/* Adds event `event`'s delta, if it is a kept delta, to its message: for
+ * the events a stream walks without sending them. */
+void api_partials_feed(struct api_partials *p, const char *event,
+                       const json_t *data);
+/* The data event `event` is sent with (new): a kept delta is added to its
+ * message and becomes the message so far; any other event's data is
+ * `data` itself. */
+json_t *api_partials_wire(struct api_partials *p, const char *event,
+                          const json_t *data);
 /* Appends the stream events of engine event `ev` to `r` for the modes in
  * `st` (the api lock is taken to append: call without it); model usage in
  * custom events is summed into st->usage. Returns whether the run is to

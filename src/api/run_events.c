@@ -46,9 +46,9 @@ enum mode_bit {
   /* What a background run makes for whoever joins, whatever its own
    * stream_mode: the modes that cost little beyond what the run does
    * anyway. The others repeat the state in every event (checkpoints,
-   * tasks, debug), repeat the others (events) or grow with the message
-   * (each partial carries the whole text so far): a background run makes
-   * them only when its stream_mode names them. */
+   * tasks, debug) or repeat the others (events; messages, whose partials
+   * are messages-tuple's deltas summed up): a background run makes them
+   * only when its stream_mode names them. */
   MODE_JOINABLE =
       MODE_VALUES | MODE_UPDATES | MODE_CUSTOM | MODE_MESSAGES_TUPLE,
 };
@@ -259,27 +259,21 @@ static char *message_id(const struct api_run *r, const json_t *token,
 
 /* Mode messages: the message's metadata the first time it is seen, then
  * the whole message so far per delta (messages/metadata,
- * messages/partial), as LangGraph's server sends a streamed message. */
+ * messages/partial), as LangGraph's server sends a streamed message. The
+ * partial is kept as its delta alone, rebuilt whole where it is sent
+ * (partials.c): kept whole, a message would cost the square of its
+ * length. */
 static void add_partial(struct evbuf *b, struct api_run_events *st,
                         const char *id, const char *text, const json_t *meta,
                         const char *ns) {
   if (!st->partials)
     st->partials = json_object();
-  const json_t *sofar = json_object_get(st->partials, id);
-  if (!sofar) {
+  if (!json_object_get(st->partials, id)) {
     add_named(b, "messages", "messages/metadata", ns,
               json_pack("{s:{s:O}}", id, "metadata", meta));
-    json_object_set_new(st->partials, id, json_string(text));
-  } else {
-    char *joined = loom_asprintf("%s%s", json_string_value(sofar), text);
-    json_object_set_new(st->partials, id, json_string(joined));
-    loom_free(joined);
+    json_object_set_new(st->partials, id, json_true());
   }
-  add_named(b, "messages", "messages/partial", ns,
-            json_pack("[{s:O, s:s, s:s, s:[], s:[], s:{}, s:{}}]", "content",
-                      json_object_get(st->partials, id), "type", "ai", "id", id,
-                      "tool_calls", "invalid_tool_calls", "additional_kwargs",
-                      "response_metadata"));
+  add_named(b, "messages", "messages/partial", ns, api_partial_delta(id, text));
 }
 
 /* Model text deltas, which llm and agent nodes send as custom events

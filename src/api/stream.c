@@ -13,6 +13,10 @@
  * on from memory. A wait answers
  * when the run has finished: the final values, with `__interrupt__` or
  * `__error__` as LangGraph's server does.
+ *
+ * `messages/partial` events are kept as deltas and sent whole
+ * (partials.c): a stream that sends them walks the run's events from the
+ * first, Last-Event-ID or not, and sends those after its cursor.
  */
 #include <stdio.h>
 #include <string.h>
@@ -87,7 +91,9 @@ struct stream {
   struct api_watch *watch;
   json_t *modes; /* NULL: every mode */
   bool subgraphs;
-  size_t next; /* index of the next event to send (its id - 1) */
+  size_t next;      /* index of the next event to walk (its id - 1) */
+  size_t send_from; /* the first index sent: Last-Event-ID */
+  struct api_partials partials; /* messages so far, to send partials */
   bool cancel_on_disconnect;
   bool closed;
   bool reading;         /* a store read is on the pool */
@@ -122,6 +128,7 @@ static bool selected(const struct stream *s, const char *mode,
 }
 
 static void stream_free(struct stream *s) {
+  api_partials_cleanup(&s->partials);
   json_decref(s->modes);
   json_decref(s->rows);
   loom_free(s);
@@ -153,20 +160,36 @@ static void read_work_cb(void *arg) {
     LOOM_WARN("replay of run %s: %s", s->run_id, e.message);
 }
 
+/* Sends event number `index` (its id - 1) if the stream selects it and
+ * it is past the cursor. False when the client is gone. Lock held. */
+static bool send_event_locked(struct stream *s, size_t index, const char *mode,
+                              const char *event, const json_t *data) {
+  if (!selected(s, mode, event))
+    return true;
+  if (index < s->send_from) { /* before Last-Event-ID: walked, not sent */
+    api_partials_feed(&s->partials, event, data);
+    return true;
+  }
+  char id[24];
+  snprintf(id, sizeof id, "%zu", index + 1);
+  json_t *wire = api_partials_wire(&s->partials, event, data);
+  loom_err err = loom_sse_send_json(s->sse, event, id, wire);
+  json_decref(wire);
+  return err != LOOM_ERR_CANCELLED;
+}
+
 /* Sends what the store gave; true when the replay is over. Lock held. */
 static bool send_rows_locked(struct stream *s, bool *ended) {
   size_t i, n = json_array_size(s->rows);
   json_t *row;
   json_array_foreach(s->rows, i, row) {
     const char *event = json_string_value(json_object_get(row, "event"));
-    char mode[64], id[24];
+    char mode[64];
     s->next = (size_t)json_integer_value(json_object_get(row, "seq"));
     *ended = !strcmp(event, "end");
-    if (!selected(s, api_event_mode(event, mode, sizeof mode), event))
-      continue;
-    snprintf(id, sizeof id, "%zu", s->next);
-    if (loom_sse_send_json(s->sse, event, id, json_object_get(row, "data")) ==
-        LOOM_ERR_CANCELLED)
+    if (!send_event_locked(s, s->next - 1,
+                           api_event_mode(event, mode, sizeof mode), event,
+                           json_object_get(row, "data")))
       return true;
   }
   return n < LOOM_SEARCH_MAX_LIMIT;
@@ -231,12 +254,7 @@ static void stream_wake_cb(struct api_watch *w) {
   }
   for (; s->next < r->nevents; s->next++) {
     const struct api_event *ev = &r->events[s->next];
-    if (!selected(s, ev->mode, ev->event))
-      continue;
-    char id[24];
-    snprintf(id, sizeof id, "%zu", s->next + 1);
-    if (loom_sse_send_json(s->sse, ev->event, id, ev->data) ==
-        LOOM_ERR_CANCELLED)
+    if (!send_event_locked(s, s->next, ev->mode, ev->event, ev->data))
       break;
   }
   bool done = api_run_finished(r->status) && s->next >= r->nevents && r->ended;
@@ -263,7 +281,9 @@ void api_stream_run(struct loom_http_req *req, struct api_run *r,
   struct stream *s = LOOM_NEW(struct stream);
   s->modes = modes ? json_deep_copy(modes) : NULL;
   s->subgraphs = json_is_true(json_object_get(r->kwargs, "stream_subgraphs"));
-  s->next = after_seq;
+  s->next = s->send_from = after_seq;
+  if (after_seq && selected(s, "messages", "messages/partial"))
+    s->next = 0; /* the deltas before the cursor make its first partials */
   s->cancel_on_disconnect = cancel_on_disconnect;
   struct loom_sse_options opt = {
       .keepalive_s = 15, .on_disconnect = stream_disconnect_cb, .userdata = s};

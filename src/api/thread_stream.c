@@ -12,6 +12,9 @@
  * event's position in its run), so a reconnect with Last-Event-ID goes on
  * in that run right after that event. Events are read from memory: a
  * thread stream is for runs in progress, not a replay of old ones.
+ * `messages/partial` events are kept as deltas and sent whole
+ * (partials.c): each run is walked from its first event, and what is
+ * before the Last-Event-ID is walked without being sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,8 @@ struct tstream {
   struct api_watch *rwatch; /* on the run followed, or NULL */
   json_t *modes;            /* NULL: each run's own stream_mode */
   size_t next;              /* index of the next event of the followed run */
+  size_t send_from;         /* ... and the first one sent (Last-Event-ID) */
+  struct api_partials partials;     /* its messages so far */
   char last_run[LOOM_ID_LEN + 1];   /* the run followed before ("": none) */
   char resume_run[LOOM_ID_LEN + 1]; /* Last-Event-ID's run ("": none) */
   size_t resume_after;              /* ... and its event */
@@ -45,6 +50,7 @@ static void end_locked(struct tstream *s) {
   api_watch_remove(s->twatch);
   loom_sse_close(s->sse);
   json_decref(s->modes);
+  api_partials_cleanup(&s->partials);
   loom_free(s);
 }
 
@@ -81,9 +87,10 @@ static void follow_next_locked(struct tstream *s) {
   struct api_run *r = pick_run(s, t);
   if (!r)
     return;
-  s->next = 0;
+  s->next = s->send_from = 0;
   if (s->resume_run[0] && !strcmp(s->resume_run, r->id))
-    s->next = s->resume_after;
+    s->send_from = s->resume_after;
+  api_partials_cleanup(&s->partials); /* the run before's */
   s->resume_run[0] = '\0';
   s->rwatch = api_watch_add(r, loom_sse_loop(s->sse), false, run_wake_cb, s);
 }
@@ -99,10 +106,16 @@ static void run_wake_cb(struct api_watch *w) {
     const struct api_event *ev = &r->events[s->next];
     if (!api_stream_selected(modes, subgraphs, ev->mode, ev->event))
       continue;
+    if (s->next < s->send_from) {
+      api_partials_feed(&s->partials, ev->event, ev->data);
+      continue;
+    }
     char id[LOOM_ID_LEN + 24];
     snprintf(id, sizeof id, "%s:%zu", r->id, s->next + 1);
-    if (loom_sse_send_json(s->sse, ev->event, id, ev->data) ==
-        LOOM_ERR_CANCELLED)
+    json_t *wire = api_partials_wire(&s->partials, ev->event, ev->data);
+    loom_err err = loom_sse_send_json(s->sse, ev->event, id, wire);
+    json_decref(wire);
+    if (err == LOOM_ERR_CANCELLED)
       break;
   }
   if (!loom_sse_is_open(s->sse)) {
