@@ -56,15 +56,18 @@ after(async () => {
 });
 
 // Two model answers, streamed a few characters at a time with a pause
-// between chunks, so each arrives as several deltas.
-async function script() {
+// between chunks, so each arrives as several deltas. With `burst`, the
+// first comes without pauses: the call ends, its (sync) tool runs and the
+// next call starts on the model loop before the run's side has emitted
+// the first call's text, which must still go out under the first id.
+async function script({ burst = false } = {}) {
   await post(`${models.url}/__reset`, {});
   await post(`${models.url}/__script`, [
     {
       kind: "openai",
       content: FIRST,
       tool_calls: [{ id: "c1", name: "calculator", arguments: JSON.stringify({ expression: "6*7" }) }],
-      chunk_delay_ms: 3,
+      chunk_delay_ms: burst ? 0 : 3,
     },
     { kind: "openai", content: ANSWER, chunk_delay_ms: 3 },
   ]);
@@ -83,7 +86,7 @@ async function stateMessages(threadId) {
 }
 
 test("an agent's two model calls stream as two messages, with the ids of the state's messages", async () => {
-  await script();
+  await script({ burst: true });
   const t = await client.threads.create();
   const parts = await collect(
     client.runs.stream(t.thread_id, "helper", {
@@ -105,7 +108,7 @@ test("an agent's two model calls stream as two messages, with the ids of the sta
   const partials = parts.filter((p) => p.event === "messages/partial").map((p) => p.data[0]);
   for (const [i, id] of ids.entries()) {
     const mine = partials.filter((m) => m.id === id);
-    assert.ok(mine.length >= 2, `several partials of message ${i}`);
+    assert.ok(mine.length >= 1, `partials of message ${i}`);
     mine.forEach((m, k) => k && assert.ok(m.content.startsWith(mine[k - 1].content)));
     assert.equal(mine.at(-1).content, kept[i].content);
   }
