@@ -203,18 +203,54 @@ static void add_file(struct files *f, const char *path) {
 
 /*
  * `path` as the user typed it, less what does not change the file it
- * names: leading "./" and trailing '/'. A document's id comes from its
- * source path, so without this `loom ingest docs/` (sources "docs//a.md")
- * and then `loom ingest docs` stored every document twice.
+ * names: "." components, empty ones (repeated and trailing '/') and a
+ * "dir/.." pair, taken out as text (like Go's filepath.Clean: a ".."
+ * after a symbolic link is not resolved). A document's id comes from its
+ * source path, so without this `loom ingest .` (sources "./a.md") and
+ * `loom ingest a.md`, or `docs/` and `docs`, stored every document twice.
+ * "" and "." are "."; the caller frees the result.
  */
-static char *tidy_path(const char *path) {
-  while (path[0] == '.' && path[1] == '/' && path[2])
-    for (path += 2; *path == '/' && path[1];)
-      path++;
-  char *out = loom_strdup(path);
-  for (size_t n = strlen(out); n > 1 && out[n - 1] == '/';)
-    out[--n] = '\0';
+static char *clean_path(const char *path) {
+  size_t len = strlen(path);
+  bool abs = path[0] == '/';
+  char *out = loom_malloc(len + 2), *w = out;
+  size_t *starts = loom_malloc((len / 2 + 2) * sizeof *starts), depth = 0;
+  if (abs)
+    *w++ = '/';
+  char *base = w; /* components start here */
+  for (const char *p = path; *p;) {
+    const char *end = strchr(p, '/');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    bool dotdot = n == 2 && p[0] == '.' && p[1] == '.';
+    bool up = dotdot && depth > 0 &&
+              !(w - out - starts[depth - 1] == 2 &&
+                !strncmp(out + starts[depth - 1], "..", 2));
+    if (up) { /* drop the last component and its separator */
+      w = out + starts[--depth];
+      if (w > base)
+        w--;
+    } else if (n && !(n == 1 && p[0] == '.') && !(dotdot && abs && !depth)) {
+      if (w > base)
+        *w++ = '/';
+      starts[depth++] = (size_t)(w - out);
+      memcpy(w, p, n);
+      w += n;
+    }
+    p += n + (end != NULL);
+  }
+  if (w == out)
+    *w++ = '.';
+  *w = '\0';
+  loom_free(starts);
   return out;
+}
+
+/* `dir`'s entry `name`: "." adds no "./" (see clean_path). */
+static char *join_path(const char *dir, const char *name) {
+  if (!strcmp(dir, "."))
+    return loom_strdup(name);
+  return loom_asprintf("%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+                       name);
 }
 
 /* Adds `path` (a file, or a directory walked recursively). */
@@ -236,9 +272,7 @@ static void collect(struct files *f, const char *path, bool top) {
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.')
       continue;
-    /* "/" (the root) already ends in the separator. */
-    char *sub = loom_asprintf(
-        "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
+    char *sub = join_path(path, de->d_name);
     collect(f, sub, false);
     loom_free(sub);
   }
@@ -368,12 +402,15 @@ static size_t collect_paths(struct files *f, const struct opts *o) {
   size_t missing = 0;
   for (size_t i = 0; i < o->npaths; i++) {
     struct stat st;
-    if (stat(o->paths[i], &st) != 0) {
+    /* The cleaned path is the one read: it must exist (it may not where
+     * the text's "dir/.." went through a symbolic link). */
+    char *path = clean_path(o->paths[i]);
+    if (stat(path, &st) != 0) {
       fprintf(stderr, "loom ingest: %s: %s\n", o->paths[i], strerror(errno));
       missing++;
+      loom_free(path);
       continue;
     }
-    char *path = tidy_path(o->paths[i]);
     collect(f, path, true);
     loom_free(path);
   }

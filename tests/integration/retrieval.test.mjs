@@ -71,6 +71,39 @@ test("docs/ and ./docs name the same documents as docs; a missing path fails", (
   assert.match(r.out, /3 files: 0 ingested \(0 chunks\), 3 unchanged/);
 });
 
+test("`loom ingest .` and `loom ingest a.md` name a file the same: no ./, no dir/.., no trailing /", () => {
+  const docsDir = path.join(dir, "docs");
+  const at = (cwd, ...args) => {
+    const r = spawnSync(bin.startsWith("/") ? bin : path.resolve(bin), args,
+                        { encoding: "utf8", cwd, env: { ...process.env, LOOM_DATA_DIR: data } });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  let r = at(docsDir, "ingest", ".", "--index", "dot", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^ingested bees\.md /m);
+  assert.match(r.out, /^ingested nested\/rockets\.html /m);
+  assert.match(r.out, /3 files: 3 ingested/);
+  // The same three files named every other way: the same documents.
+  const ways = [["bees.md", "nested/rockets.html", "tea.txt"], ["./bees.md", "./nested/", "tea.txt"],
+                ["nested/../bees.md", ".//nested//rockets.html", "./nested/.././tea.txt"],
+                ["./"], ["nested/.."]];
+  for (const args of ways) {
+    r = at(docsDir, "ingest", ...args, "--index", "dot", "--data-dir", data);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /3 files: 0 ingested \(0 chunks\), 3 unchanged, 0 failed/, args.join(" "));
+  }
+  // From the parent: docs, ./docs/../docs and docs/ are one set of sources.
+  for (const arg of ["./docs/../docs", "docs/", "docs/nested/../"]) {
+    r = at(dir, "ingest", arg, "--index", "up", "--data-dir", data);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^(ingested|unchanged) docs\/nested\/rockets\.html /m, arg);
+    assert.doesNotMatch(r.out, /\.\/|\.\.|\/\//, arg);
+  }
+  r = at(dir, "search", "propellant thrust", "--index", "dot", "--mode", "keyword", "--data-dir", data);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out)[0].source, "nested/rockets.html");
+});
+
 test("the right document comes first for keyword, vector and hybrid search", () => {
   assert.match(search("propellant thrust", "keyword")[0].source, /rockets\.html$/);
   assert.match(search("steeping green tea", "vector")[0].source, /tea\.txt$/);
