@@ -70,9 +70,9 @@ struct loom_http_call {
   struct loom_http_call *prev, *next;
   CURL *easy;
   struct curl_slist *headers;
-  struct curl_slist *resolve;   /* the pinned address, or NULL */
-  struct loom_buf body;         /* response body (non-streamed) */
-  struct loom_buf resp_headers; /* "name\0value\0" pairs, final response */
+  struct curl_slist *resolve;            /* the pinned address, or NULL */
+  struct loom_buf body;                  /* response body (non-streamed) */
+  struct loom_http_headers resp_headers; /* of the final response */
   char error[CURL_ERROR_SIZE];
   loom_http_chunk_cb on_chunk;
   loom_http_response_cb on_done;
@@ -122,7 +122,7 @@ static void call_free(struct loom_http_call *call) {
   curl_slist_free_all(call->headers);
   curl_slist_free_all(call->resolve);
   loom_buf_cleanup(&call->body);
-  loom_buf_cleanup(&call->resp_headers);
+  loom_http_client_headers_cleanup(&call->resp_headers);
   loom_free(call);
 }
 
@@ -299,35 +299,107 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp) {
 
 static size_t header_cb(char *line, size_t size, size_t n, void *userp) {
   struct loom_http_call *call = userp;
-  size_t len = size * n;
-  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-    loom_buf_reset(&call->resp_headers); /* a new (final?) response */
-    return len;
-  }
-  const char *colon = memchr(line, ':', len);
-  if (!colon)
-    return len;
-  size_t name_len = (size_t)(colon - line);
-  const char *v = colon + 1, *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-    end--;
-  /* Over the cap the header is dropped; the transfer goes on. */
-  struct loom_buf *b = &call->resp_headers;
-  size_t before = b->len;
-  if (loom_buf_append(b, line, name_len) != LOOM_OK ||
-      loom_buf_append(b, "", 1) != LOOM_OK ||
-      loom_buf_append(b, v, (size_t)(end - v)) != LOOM_OK ||
-      loom_buf_append(b, "", 1) != LOOM_OK)
-    b->len = before;
-  return len;
+  loom_http_client_header_line(&call->resp_headers, line, size * n);
+  return size * n;
 }
 
 const char *loom_http_client_header(const struct loom_http_call *call,
                                     const char *name) {
-  const char *p = call->resp_headers.data;
-  const char *end = p ? p + call->resp_headers.len : NULL;
+  return loom_http_client_header_find(&call->resp_headers, name);
+}
+
+/* ---- response headers ---- */
+
+void loom_http_client_headers_init(struct loom_http_headers *h, size_t max) {
+  loom_buf_init(&h->pairs, max);
+  h->folding = false;
+}
+
+void loom_http_client_headers_cleanup(struct loom_http_headers *h) {
+  loom_buf_cleanup(&h->pairs);
+  h->folding = false;
+}
+
+/* A character of an RFC 9110 token (a field name). */
+static bool is_tchar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+struct piece {
+  const char *s;
+  size_t len;
+};
+
+/* Writes the pieces from `at` (<= b->len) on, or, when that would pass
+ * the cap, leaves the buffer as it was (and terminated). */
+static bool put_at(struct loom_buf *b, size_t at, const struct piece *p,
+                   size_t n) {
+  size_t before = b->len;
+  char saved = b->data ? b->data[at] : 0;
+  b->len = at;
+  for (size_t i = 0; i < n; i++)
+    if (loom_buf_append(b, p[i].s, p[i].len) != LOOM_OK) {
+      b->len = before;
+      if (b->data) {
+        b->data[at] = saved;
+        b->data[before] = 0;
+      }
+      return false;
+    }
+  return true;
+}
+
+void loom_http_client_header_line(struct loom_http_headers *h, const char *line,
+                                  size_t len) {
+  struct loom_buf *b = &h->pairs;
+  bool continues = h->folding;
+  h->folding = false;
+  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    loom_buf_reset(b); /* a new (final?) response */
+    return;
+  }
+  /* A NUL would split a pair in two (a header the server did not send);
+   * a bare CR or LF is no line at all. */
+  if (!len || memchr(line, '\0', len) || memchr(line, '\r', len) ||
+      memchr(line, '\n', len))
+    return;
+  bool continuation = is_ows(line[0]);
+  const char *colon = continuation ? line : memchr(line, ':', len);
+  if (!colon || (!continuation && colon == line))
+    return;
+  for (const char *c = line; c < colon; c++)
+    if (!is_tchar(*c))
+      return;
+  const char *v = continuation ? line : colon + 1, *end = line + len;
+  while (v < end && is_ows(*v))
+    v++;
+  while (end > v && is_ows(end[-1]))
+    end--;
+  struct piece value = {v, (size_t)(end - v)}, nul = {"", 1};
+  if (continuation) {
+    if (!continues || !value.len) {
+      h->folding = continues;
+      return;
+    }
+    size_t at = b->len - 1; /* the last value's terminator */
+    bool empty = at == 0 || b->data[at - 1] == '\0';
+    struct piece p[] = {{" ", empty ? 0 : 1}, value, nul};
+    h->folding = put_at(b, at, p, 3);
+    return;
+  }
+  struct piece p[] = {{line, (size_t)(colon - line)}, nul, value, nul};
+  h->folding = put_at(b, b->len, p, 4);
+}
+
+const char *loom_http_client_header_find(const struct loom_http_headers *h,
+                                         const char *name) {
+  const char *p = h->pairs.data;
+  const char *end = p ? p + h->pairs.len : NULL;
   while (p && p < end) {
     const char *value = p + strlen(p) + 1;
     if (value >= end)
@@ -535,7 +607,7 @@ loom_err loom_http_client_send(struct loom_http_client *c,
   call->userdata = r->userdata;
   call->start_s = loom_clock_mono_s();
   loom_buf_init(&call->body, r->max_body ? r->max_body : 16u << 20);
-  loom_buf_init(&call->resp_headers, MAX_HEADER_BYTES);
+  loom_http_client_headers_init(&call->resp_headers, MAX_HEADER_BYTES);
   call->origin = origin_of(c, r->url);
   call->easy = make_easy(call, r);
   choose_connection(call, call->easy);

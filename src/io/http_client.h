@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 
 struct loom_loop;
@@ -108,6 +109,39 @@ void loom_http_client_cancel(struct loom_http_call *call);
  * when absent. Valid during on_done. */
 const char *loom_http_client_header(const struct loom_http_call *call,
                                     const char *name);
+
+/*
+ * The response headers of one call, built from the raw lines curl hands
+ * to its header callback (exposed so the parsing can be tested and
+ * fuzzed without a server): "name\0value\0" pairs of the final
+ * response, in a capped buffer. Caller-owned: _init / _cleanup.
+ */
+struct loom_http_headers {
+  struct loom_buf pairs;
+  bool folding; /* the last line stored a header: a continuation extends it */
+};
+
+/* Starts an empty set whose pairs may take `max` bytes. */
+void loom_http_client_headers_init(struct loom_http_headers *h, size_t max);
+void loom_http_client_headers_cleanup(struct loom_http_headers *h);
+
+/*
+ * Takes one raw line (`len` bytes, CRLF or not): a status line ("HTTP/")
+ * starts a new response and forgets the headers so far; a line starting
+ * with a space or tab continues the previous header's value (obsolete
+ * folding: joined with one space); "name: value" adds a pair, the value
+ * trimmed of spaces and tabs. Ignored: a line holding a NUL or a bare CR
+ * or LF inside, a name that is empty or not a token, a line without a
+ * colon. A pair (or continuation) that would pass the cap is dropped
+ * whole, with its continuations; the transfer goes on.
+ */
+void loom_http_client_header_line(struct loom_http_headers *h, const char *line,
+                                  size_t len);
+
+/* The value of header `name` (case-insensitive; the first when repeated)
+ * in `h`, NULL when absent. Valid until the next line or cleanup. */
+const char *loom_http_client_header_find(const struct loom_http_headers *h,
+                                         const char *name);
 
 /* Requests in flight on this client. */
 unsigned loom_http_client_active(const struct loom_http_client *client);

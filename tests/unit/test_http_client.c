@@ -371,6 +371,74 @@ static void test_send_and_cancel_from_inside_a_callback(void **state) {
   assert_string_equal(c.second.body, "hello");
 }
 
+/* ---- response header lines, as curl hands them over ---- */
+
+static void feed(struct loom_http_headers *h, const char *const *lines,
+                 size_t n) {
+  for (size_t i = 0; i < n; i++)
+    loom_http_client_header_line(h, lines[i], strlen(lines[i]));
+}
+
+/* A NUL inside a header line must not split it into a second header the
+ * server never sent (here a Retry-After that would make an LLM call wait
+ * ten minutes). */
+static void test_header_with_nul_adds_no_header(void **state) {
+  (void)state;
+  struct loom_http_headers h;
+  loom_http_client_headers_init(&h, 4096);
+  static const char line[] = "X-Note: a\0retry-after\0 600\r\n";
+  loom_http_client_header_line(&h, line, sizeof line - 1);
+  loom_http_client_header_line(&h, "Content-Type: text/plain\r\n", 26);
+  assert_null(loom_http_client_header_find(&h, "retry-after"));
+  assert_null(loom_http_client_header_find(&h, "x-note"));
+  assert_string_equal(loom_http_client_header_find(&h, "content-type"),
+                      "text/plain");
+  loom_http_client_headers_cleanup(&h);
+}
+
+/* Obsolete line folding: a continuation belongs to the header above it;
+ * values are trimmed of spaces and tabs at both ends; names are tokens. */
+static void test_header_folding_and_trimming(void **state) {
+  (void)state;
+  struct loom_http_headers h;
+  loom_http_client_headers_init(&h, 4096);
+  const char *lines[] = {"HTTP/1.1 200 OK\r\n",
+                         "X-Long: first\r\n",
+                         "   second\t\r\n",
+                         "\tthird\r\n",
+                         "Retry-After:\t 5 \t\r\n",
+                         "Bad Name: x\r\n",
+                         " location: https://evil\r\n",
+                         "\r\n"};
+  feed(&h, lines, sizeof lines / sizeof *lines);
+  assert_string_equal(loom_http_client_header_find(&h, "x-long"),
+                      "first second third");
+  assert_string_equal(loom_http_client_header_find(&h, "RETRY-AFTER"), "5");
+  assert_null(loom_http_client_header_find(&h, "bad name"));
+  assert_null(loom_http_client_header_find(&h, "location"));
+  loom_http_client_headers_cleanup(&h);
+}
+
+/* A header over the cap is dropped whole (with its continuations), the
+ * ones after it that fit are kept, and a new status line starts over. */
+static void test_header_cap_and_new_response(void **state) {
+  (void)state;
+  struct loom_http_headers h;
+  loom_http_client_headers_init(&h, 40);
+  const char *lines[] = {"A: 1\r\n",
+                         "Big: 0123456789012345678901234567890123\r\n",
+                         " more\r\n", "B: 2\r\n"};
+  feed(&h, lines, 4);
+  assert_string_equal(loom_http_client_header_find(&h, "a"), "1");
+  assert_null(loom_http_client_header_find(&h, "big"));
+  assert_string_equal(loom_http_client_header_find(&h, "b"), "2");
+  assert_true(h.pairs.len <= 40);
+  assert_int_equal(h.pairs.data[h.pairs.len], '\0');
+  loom_http_client_header_line(&h, "HTTP/2 200\r\n", 12);
+  assert_null(loom_http_client_header_find(&h, "a"));
+  loom_http_client_headers_cleanup(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_many_concurrent_requests),
@@ -382,6 +450,9 @@ int main(void) {
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_free_cancels_in_flight),
       cmocka_unit_test(test_send_and_cancel_from_inside_a_callback),
+      cmocka_unit_test(test_header_with_nul_adds_no_header),
+      cmocka_unit_test(test_header_folding_and_trimming),
+      cmocka_unit_test(test_header_cap_and_new_response),
   };
   int failed =
       cmocka_run_group_tests_name("http_client", tests, setup, teardown);
