@@ -160,6 +160,30 @@ static void replay_cb(void *ud, const struct loom_vwal_rec *r) {
 /* ---- open / close
  * ------------------------------------------------------------ */
 
+/* Whether an index can have the shape `p` (loom_hnsw_new's rules: it
+ * builds nothing until the first vector). A store opened with a shape it
+ * refuses would log every write and apply none. */
+static loom_err probe_params(const struct loom_vstore_params *p,
+                             struct loom_error *e) {
+  struct loom_hnsw *probe;
+  loom_err err = loom_hnsw_new(
+      &(struct loom_hnsw_params){.dim = p->dim,
+                                 .metric = p->metric,
+                                 .m = p->m,
+                                 .ef_construction = p->ef_construction},
+      &probe, e);
+  loom_hnsw_free(err ? NULL : probe);
+  return err;
+}
+
+/* A non-negative integer member that fits in 32 bits (absent: 0). */
+static bool get_u32(const json_t *j, const char *key, uint32_t *out) {
+  const json_t *v = json_object_get(j, key);
+  json_int_t n = json_integer_value(v);
+  *out = (uint32_t)n;
+  return (!v || json_is_integer(v)) && n >= 0 && n <= UINT32_MAX;
+}
+
 static loom_err read_config(struct loom_vstore_params *p, const char *path,
                             struct loom_error *e) {
   json_error_t je;
@@ -168,18 +192,19 @@ static loom_err read_config(struct loom_vstore_params *p, const char *path,
     return loom_error_set(e, LOOM_ERR_PARSE, "%s: %s", path, je.text);
   const char *metric = json_string_value(json_object_get(j, "metric"));
   int m = loom_metric_parse(metric);
-  p->dim = (uint32_t)json_integer_value(json_object_get(j, "dimension"));
-  p->m = (uint32_t)json_integer_value(json_object_get(j, "m"));
-  p->ef_construction =
-      (uint32_t)json_integer_value(json_object_get(j, "ef_construction"));
+  bool ok = get_u32(j, "dimension", &p->dim) && get_u32(j, "m", &p->m) &&
+            get_u32(j, "ef_construction", &p->ef_construction);
   p->walk = json_is_true(json_object_get(j, "quantize"))
                 ? LOOM_VSTORE_WALK_INT8
                 : LOOM_VSTORE_WALK_FLOAT;
   json_decref(j);
-  if (m < 0 || p->dim == 0)
+  if (m < 0 || !ok || p->dim == 0)
     return loom_error_set(e, LOOM_ERR_PARSE, "%s: bad metric or dimension",
                           path);
   p->metric = (enum loom_metric)m;
+  struct loom_error pe;
+  if (probe_params(p, &pe) != LOOM_OK)
+    return loom_error_set(e, LOOM_ERR_PARSE, "%s: %s", path, pe.message);
   return LOOM_OK;
 }
 
@@ -230,6 +255,23 @@ static bool unhex(const char *hex, size_t n, char *out) {
   return true;
 }
 
+/* A snapshot of another shape than config.json's would be handed vectors
+ * of the store's dimension (and read past them). Frees `h` when refused. */
+static loom_err check_shape(const struct loom_vstore *s, struct loom_hnsw *h,
+                            const char *path, struct loom_error *e) {
+  const struct loom_hnsw_params *hp = loom_hnsw_params(h);
+  if (hp->dim == s->p.dim && hp->metric == s->p.metric)
+    return LOOM_OK;
+  loom_error_set(e, LOOM_ERR_PARSE,
+                 "%s holds %u-dimensional %s vectors, but config.json says "
+                 "%u-dimensional %s: restore the matching config.json or "
+                 "remove the snapshot",
+                 path, hp->dim, loom_metric_name(hp->metric), s->p.dim,
+                 loom_metric_name(s->p.metric));
+  loom_hnsw_free(h);
+  return LOOM_ERR_PARSE;
+}
+
 static loom_err load_snapshots(struct loom_vstore *s, struct loom_error *e) {
   DIR *d = opendir(s->dir);
   if (!d)
@@ -248,6 +290,8 @@ static loom_err load_snapshots(struct loom_vstore *s, struct loom_error *e) {
     struct loom_hnsw *h;
     uint64_t lsn;
     result = loom_hnsw_load(path, &h, &lsn, e);
+    if (!result)
+      result = check_shape(s, h, path, e);
     loom_free(path);
     if (result)
       break;
@@ -314,14 +358,7 @@ loom_err loom_vstore_open(const char *dir,
       s->p.m = 16;
     if (!s->p.ef_construction)
       s->p.ef_construction = 200;
-    struct loom_hnsw *probe; /* validates the parameters */
-    result = loom_hnsw_new(
-        &(struct loom_hnsw_params){.dim = s->p.dim,
-                                   .metric = s->p.metric,
-                                   .m = s->p.m,
-                                   .ef_construction = s->p.ef_construction},
-        &probe, e);
-    loom_hnsw_free(result ? NULL : probe);
+    result = probe_params(&s->p, e);
     if (!result && mkdir(dir, 0755) != 0 && errno != EEXIST)
       result = loom_error_set(e, LOOM_ERR_IO, "cannot create %s: %s", dir,
                               strerror(errno));

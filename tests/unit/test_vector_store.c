@@ -321,6 +321,57 @@ static void kill9_loses_no_acknowledged_write(void **state) {
   free(dir);
 }
 
+static void write_config(const char *dir, const char *text) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A config.json edited (or restored from another index) so that it no
+ * longer matches the snapshots: opening refuses, naming the snapshot,
+ * instead of handing the snapshot's index vectors of the wrong length. */
+static void snapshot_of_another_shape_is_refused(void **state) {
+  (void)state;
+  char *dir = tmp_dir_new("loom-vstore");
+  struct loom_vstore *s = open_store(dir, 0);
+  upsert_one(s, "", "a", NULL);
+  loom_vstore_close(s); /* checkpoint: ns-.snap holds 8-dim vectors */
+  write_config(dir, "{\"dimension\": 4, \"metric\": \"euclidean\"}");
+  struct loom_error e = {0};
+  assert_int_equal(loom_vstore_open(dir, NULL, &s, &e), LOOM_ERR_PARSE);
+  assert_non_null(strstr(e.message, "ns-.snap holds 8-dimensional"));
+  assert_non_null(strstr(e.message, "config.json says 4-dimensional"));
+  tmp_dir_remove(dir);
+  free(dir);
+}
+
+/* A config.json whose shape no index can have (m past 64, a dimension
+ * past 32 bits) is refused when read, not accepted to then log every
+ * write and apply none. */
+static void config_with_an_impossible_shape_is_refused(void **state) {
+  (void)state;
+  static const char *const configs[] = {
+      "{\"dimension\": 8, \"metric\": \"euclidean\", \"m\": 100}",
+      "{\"dimension\": 4294967304, \"metric\": \"euclidean\"}",
+      "{\"dimension\": 8, \"metric\": \"euclidean\", \"ef_construction\": -1}",
+  };
+  for (size_t i = 0; i < sizeof configs / sizeof *configs; i++) {
+    char *dir = tmp_dir_new("loom-vstore");
+    write_config(dir, configs[i]);
+    struct loom_vstore *s = NULL;
+    struct loom_vstore_params p;
+    struct loom_error e = {0};
+    assert_int_equal(loom_vstore_open(dir, NULL, &s, &e), LOOM_ERR_PARSE);
+    assert_non_null(strstr(e.message, "config.json"));
+    assert_int_equal(loom_vstore_read_params(dir, &p, &e), LOOM_ERR_PARSE);
+    tmp_dir_remove(dir);
+    free(dir);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(restart_keeps_everything),
@@ -328,6 +379,8 @@ int main(void) {
       cmocka_unit_test(new_stores_walk_int8_old_ones_keep_floats),
       cmocka_unit_test(torn_log_tail_is_ignored),
       cmocka_unit_test(kill9_loses_no_acknowledged_write),
+      cmocka_unit_test(snapshot_of_another_shape_is_refused),
+      cmocka_unit_test(config_with_an_impossible_shape_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
