@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -68,6 +69,8 @@ static loom_err request(struct loom_pinecone *p, const char *url,
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  /* The data plane URL comes from the server's answer: never file:// etc. */
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)LOOM_PINECONE_TIMEOUT_MS);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
@@ -131,13 +134,22 @@ loom_err loom_pinecone_open(const char *base_url, const char *api_key,
     goto out;
   const char *host = json_string_value(json_object_get(d, "host"));
   json_int_t dim = json_integer_value(json_object_get(d, "dimension"));
-  if (!host || dim <= 0 ||
+  const char *scheme = host ? strstr(host, "://") : NULL;
+  if (!host || dim <= 0 || dim > LOOM_HNSW_MAX_DIM ||
       !parse_metric(json_string_value(json_object_get(d, "metric")),
                     &p->metric)) {
     err = loom_error_set(e, LOOM_ERR_UPSTREAM,
                          "pinecone index '%s': describe gave no host, "
-                         "dimension or known metric",
-                         name);
+                         "dimension (1 to %d) or known metric",
+                         name, LOOM_HNSW_MAX_DIM);
+    goto out;
+  }
+  if (scheme && strncasecmp(host, "http://", 7) != 0 &&
+      strncasecmp(host, "https://", 8) != 0) {
+    err = loom_error_set(e, LOOM_ERR_UPSTREAM,
+                         "pinecone index '%s': describe gave host '%s', "
+                         "not an http(s) address",
+                         name, host);
     goto out;
   }
   p->dim = (uint32_t)dim;
@@ -229,6 +241,29 @@ loom_err loom_pinecone_delete(struct loom_pinecone *p, const char *ns,
   return err;
 }
 
+/* The first `k` well-formed matches of a query answer (a server may send
+ * more than asked, or anything): {"id": string, "score": number or 0,
+ * "metadata": object, when one came}. */
+static json_t *clean_matches(const json_t *in, size_t k) {
+  json_t *out = json_array();
+  size_t i;
+  json_t *m;
+  json_array_foreach(in, i, m) {
+    if (json_array_size(out) == k)
+      break;
+    json_t *id = json_object_get(m, "id");
+    json_t *meta = json_object_get(m, "metadata");
+    if (!json_is_string(id))
+      continue;
+    json_t *c = json_pack("{s:O, s:f}", "id", id, "score",
+                          json_number_value(json_object_get(m, "score")));
+    if (json_is_object(meta))
+      json_object_set(c, "metadata", meta);
+    json_array_append_new(out, c);
+  }
+  return out;
+}
+
 loom_err loom_pinecone_query(struct loom_pinecone *p, const char *ns,
                              const float *vector, size_t k,
                              const json_t *filter, json_t **matches,
@@ -243,8 +278,7 @@ loom_err loom_pinecone_query(struct loom_pinecone *p, const char *ns,
   loom_err err = post(p, "/query", body, &ans, e);
   if (err)
     return err;
-  json_t *m = json_object_get(ans, "matches");
-  *matches = json_is_array(m) ? json_incref(m) : json_array();
+  *matches = clean_matches(json_object_get(ans, "matches"), k);
   json_decref(ans);
   return LOOM_OK;
 }

@@ -53,7 +53,9 @@ loom_err loom_pinecone_delete(struct loom_pinecone *p, const char *ns,
 
 /* Top `k` matches of `vector` with metadata; `filter` (may be NULL) in
  * Pinecone's language. `*matches`: the response's array of {"id",
- * "score", "metadata"}, best first (caller owns). */
+ * "score", "metadata"}, best first (caller owns): at most `k` of them,
+ * each with a string id and a number score; "metadata" only when an
+ * object came (whatever else the server sent is left out). */
 loom_err loom_pinecone_query(struct loom_pinecone *p, const char *ns,
                              const float *vector, size_t k,
                              const json_t *filter, json_t **matches,
