@@ -6,6 +6,9 @@
  */
 #include "agents/llm_cache.h"
 
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +45,12 @@ json_t *loom_llm_cache_pack(const struct loom_llm_response *r) {
                    (json_int_t)r->usage.completion_tokens);
 }
 
+/* A token count as stored: a non-negative integer, else 0. */
+static long count(const json_t *v) {
+  json_int_t n = json_integer_value(v);
+  return n > 0 && n <= LONG_MAX ? (long)n : 0;
+}
+
 static char *dup_or_null(const json_t *v) {
   return json_is_string(v) ? loom_strdup(json_string_value(v)) : NULL;
 }
@@ -71,8 +80,8 @@ bool loom_llm_cache_unpack(const json_t *v, struct loom_llm_response *out) {
   out->model = dup_or_null(json_object_get(v, "model"));
   out->id = dup_or_null(json_object_get(v, "id"));
   const json_t *u = json_object_get(v, "usage");
-  out->usage.prompt_tokens = (long)json_integer_value(json_array_get(u, 0));
-  out->usage.completion_tokens = (long)json_integer_value(json_array_get(u, 1));
+  out->usage.prompt_tokens = count(json_array_get(u, 0));
+  out->usage.completion_tokens = count(json_array_get(u, 1));
   return true;
 }
 
@@ -88,6 +97,18 @@ json_t *loom_llm_cache_pack_embeddings(const struct loom_embeddings *em) {
                    rows, "prompt_tokens", (json_int_t)em->prompt_tokens);
 }
 
+/* A row of `dims` numbers that all fit in a float. */
+static bool row_fits(const json_t *row, size_t dims) {
+  if (json_array_size(row) != dims)
+    return false;
+  for (size_t j = 0; j < dims; j++) {
+    const json_t *x = json_array_get(row, j);
+    if (!json_is_number(x) || !(fabs(json_number_value(x)) <= FLT_MAX))
+      return false;
+  }
+  return true;
+}
+
 bool loom_llm_cache_unpack_embeddings(const json_t *v,
                                       struct loom_embeddings *out) {
   memset(out, 0, sizeof *out);
@@ -96,20 +117,21 @@ bool loom_llm_cache_unpack_embeddings(const json_t *v,
   size_t n = json_array_size(rows);
   if (!n || !dims || dims > (1u << 16))
     return false;
+  /* Every row is checked before n * dims floats are allocated: an entry
+   * of a few kilobytes ("dims": 65536 and many empty rows) must not cost
+   * gigabytes. */
+  for (size_t i = 0; i < n; i++)
+    if (!row_fits(json_array_get(rows, i), dims))
+      return false;
   out->data = loom_calloc(n * dims, sizeof(float));
   for (size_t i = 0; i < n; i++) {
     const json_t *row = json_array_get(rows, i);
-    if (json_array_size(row) != dims) {
-      loom_embeddings_cleanup(out);
-      return false;
-    }
     for (size_t j = 0; j < dims; j++)
       out->data[i * dims + j] =
           (float)json_number_value(json_array_get(row, j));
   }
   out->n = n;
   out->dims = dims;
-  out->prompt_tokens =
-      (long)json_integer_value(json_object_get(v, "prompt_tokens"));
+  out->prompt_tokens = count(json_object_get(v, "prompt_tokens"));
   return true;
 }
