@@ -15,7 +15,6 @@
  * Input: config.json, a NUL, info.json, a NUL, then the snapshot
  * ns-.snap (binary); a missing part is a missing file.
  */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,31 +22,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
+
 #include "core/alloc.h"
 #include "stores/vector_indexes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char base[64], sub[96];
-
-static void remove_all(void) {
-  DIR *d = opendir(sub);
-  struct dirent *de;
-  char path[400];
-  while (d && (de = readdir(d))) {
-    snprintf(path, sizeof path, "%s/%s", sub, de->d_name);
-    if (de->d_name[0] != '.')
-      unlink(path);
-  }
-  if (d)
-    closedir(d);
-  rmdir(sub);
-}
-
-static void remove_base(void) {
-  remove_all();
-  rmdir(base);
-}
+static char sub[96]; /* DIR/kb: the index */
 
 static void put(const char *name, const uint8_t *p, size_t n) {
   char path[160];
@@ -59,16 +41,7 @@ static void put(const char *name, const uint8_t *p, size_t n) {
 
 /* Splits the input into the index's files in a fresh DIR/kb. */
 static void write_files(const uint8_t *data, size_t size) {
-  if (!base[0]) {
-    snprintf(base, sizeof base, "/dev/shm/loom-fuzz-vindex-XXXXXX");
-    if (!mkdtemp(base)) {
-      snprintf(base, sizeof base, "/tmp/loom-fuzz-vindex-XXXXXX");
-      if (!mkdtemp(base))
-        abort();
-    }
-    snprintf(sub, sizeof sub, "%s/kb", base);
-    atexit(remove_base);
-  }
+  snprintf(sub, sizeof sub, "%s/kb", scratch_dir("vindex"));
   if (mkdir(sub, 0755) != 0)
     abort();
   static const char *const names[] = {"config.json", "info.json", "ns-.snap"};
@@ -121,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   write_files(data, size);
   struct loom_vindexes *r = NULL;
   struct loom_error e;
-  if (loom_vindexes_open(base, &r, &e) != LOOM_OK)
+  if (loom_vindexes_open(scratch_dir("vindex"), &r, &e) != LOOM_OK)
     abort();
   loom_vindexes_each(r, desc_cb, NULL);
   struct loom_vindex_desc d;
@@ -138,6 +111,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   (void)loom_vindexes_configure(r, "kb", tags, &e);
   json_decref(tags);
   loom_vindexes_close(r);
-  remove_all();
+  scratch_clear();
   return 0;
 }
