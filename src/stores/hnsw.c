@@ -454,19 +454,34 @@ static void repair_around(struct loom_hnsw *h, uint32_t d) {
 /* ---- public writes --------------------------------------------------------
  */
 
-static loom_err check_vector(const struct loom_hnsw *h, const float *v,
-                             struct loom_error *e) {
+loom_err loom_hnsw_check_vector(const struct loom_hnsw_params *p,
+                                const float *v, struct loom_error *e) {
   double sq = 0;
-  for (uint32_t i = 0; i < h->dim; i++) {
+  for (uint32_t i = 0; i < p->dim; i++) {
     if (!isfinite(v[i]))
       return loom_error_set(e, LOOM_ERR_INVALID,
                             "vector value %u is not a finite number", i);
     sq += (double)v[i] * v[i];
   }
-  if (h->p.metric == LOOM_METRIC_COSINE && sq == 0)
+  if (p->metric != LOOM_METRIC_COSINE)
+    return LOOM_OK;
+  if (sq == 0)
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "a cosine index cannot hold an all-zero vector");
+  /* write_vector divides by the length computed in float: one that
+   * underflows to 0 or overflows would store inf, NaN or zeros. */
+  float f2 = loom_vk_best()->dot(v, v, p->dim);
+  if (!(f2 > 0) || !isfinite(f2))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "the vector's length (%g) is too %s for the "
+                          "cosine metric; scale it first",
+                          sqrt(sq), f2 > 0 ? "large" : "small");
   return LOOM_OK;
+}
+
+static loom_err check_vector(const struct loom_hnsw *h, const float *v,
+                             struct loom_error *e) {
+  return loom_hnsw_check_vector(&h->p, v, e);
 }
 
 /* Stores `v` (normalised for cosine, quantized if asked) in `s`. */

@@ -133,6 +133,16 @@ size_t loom_hnsw_search(struct loom_hnsw *h, const struct loom_hnsw_query *q,
 size_t loom_hnsw_query(struct loom_hnsw *h, const struct loom_hnsw_query *q,
                        loom_hnsw_item_cb cb, void *ud);
 
+/*
+ * Whether an index with parameters `p` can hold vector `v` (p->dim
+ * floats): every value finite and, for cosine, a length that is neither
+ * 0 nor, computed in float as the index stores it, too small or too large
+ * to divide by. LOOM_ERR_INVALID with the reason otherwise.
+ */
+loom_err loom_hnsw_check_vector(const struct loom_hnsw_params *p,
+                                const float *v,
+                                struct loom_error *e) LOOM_MUST_USE;
+
 /* Calls `cb` (distance 0) for `id` if present; returns whether it was. */
 bool loom_hnsw_get(struct loom_hnsw *h, const char *id, loom_hnsw_item_cb cb,
                    void *ud);

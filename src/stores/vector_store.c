@@ -140,9 +140,11 @@ static void apply(struct loom_vstore *s, uint64_t lsn, enum loom_vwal_op op,
 
 static void replay_cb(void *ud, const struct loom_vwal_rec *r) {
   struct loom_vstore *s = ud;
+  /* Records no writer logs are skipped: a namespace past the limit (its
+   * snapshot's file name would be too long, failing every checkpoint). */
   if ((r->op == LOOM_VWAL_UPSERT && r->nvalues != s->p.dim) ||
       (r->op == LOOM_VWAL_UPDATE && r->nvalues && r->nvalues != s->p.dim) ||
-      (r->op != LOOM_VWAL_DROP && !r->id))
+      (r->op != LOOM_VWAL_DROP && !r->id) || strlen(r->ns) > LOOM_VSTORE_MAX_NS)
     return;
   json_t *meta = r->meta ? json_loadb(r->meta, r->metalen, 0, NULL) : NULL;
   /* A DROP older than the namespace's snapshot must not drop it. */
@@ -501,6 +503,14 @@ static loom_err check_record(const struct loom_vstore *s, const char *id,
                           "vector '%s' is all zeros, which has no direction "
                           "under the cosine metric",
                           id);
+  /* What the index itself would refuse when applying it, after the log
+   * had acknowledged it (a cosine length too small or large). */
+  struct loom_error he;
+  if (loom_hnsw_check_vector(
+          &(struct loom_hnsw_params){.dim = s->p.dim, .metric = s->p.metric},
+          values, &he) != LOOM_OK)
+    return loom_error_set(e, LOOM_ERR_INVALID, "vector '%s': %s", id,
+                          he.message);
   return LOOM_OK;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "stores/vector_store.h"
+#include "stores/vector_wal.h"
 #include "tmp_dir.h"
 
 enum { DIM = 8 };
@@ -372,6 +373,68 @@ static void config_with_an_impossible_shape_is_refused(void **state) {
   }
 }
 
+/* A record no writer logs (a namespace past LOOM_VSTORE_MAX_NS) used to
+ * be replayed, and its snapshot's file name, too long to create, failed
+ * every checkpoint from then on: the log only grew. */
+static void replayed_record_with_a_long_namespace_is_skipped(void **state) {
+  (void)state;
+  char *dir = tmp_dir_new("loom-vstore");
+  struct loom_vstore *s = open_store(dir, 0);
+  upsert_one(s, "", "kept", NULL);
+  loom_vstore_close(s);
+  char path[128], ns[200];
+  snprintf(path, sizeof path, "%s/wal", dir);
+  memset(ns, 'n', sizeof ns - 1);
+  ns[sizeof ns - 1] = '\0';
+  float v[DIM];
+  values_for("long", v);
+  struct loom_vwal *w;
+  uint64_t last;
+  assert_int_equal(loom_vwal_open(path, NULL, NULL, &w, &last, NULL), LOOM_OK);
+  loom_vwal_add(w, &(struct loom_vwal_rec){.lsn = 100,
+                                           .op = LOOM_VWAL_UPSERT,
+                                           .ns = ns,
+                                           .id = "long",
+                                           .values = v,
+                                           .nvalues = DIM});
+  assert_int_equal(loom_vwal_commit(w, NULL), LOOM_OK);
+  loom_vwal_close(w);
+  s = open_store(dir, 0);
+  check_present(s, "", "kept");
+  assert_false(loom_vstore_fetch(s, ns, "long", NULL, NULL));
+  struct loom_error e = {0};
+  assert_int_equal(loom_vstore_checkpoint(s, &e), LOOM_OK);
+  loom_vstore_close(s);
+  tmp_dir_remove(dir);
+  free(dir);
+}
+
+/* A cosine vector whose length squared underflows (or overflows) in
+ * float was accepted, then stored divided by 0 (or inf): its values came
+ * back infinite. Now it is refused before anything is logged. */
+static void cosine_vector_too_short_is_refused(void **state) {
+  (void)state;
+  char *dir = tmp_dir_new("loom-vstore");
+  struct loom_vstore_params p = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  struct loom_vstore *s;
+  assert_int_equal(loom_vstore_open(dir, &p, &s, NULL), LOOM_OK);
+  float tiny[DIM] = {1e-30f}, huge[DIM] = {3e38f, 3e38f};
+  struct loom_error e = {0};
+  struct loom_vrecord r = {"tiny", tiny, NULL};
+  assert_int_equal(loom_vstore_upsert(s, "", &r, 1, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "too small for the cosine metric"));
+  r = (struct loom_vrecord){"huge", huge, NULL};
+  assert_int_equal(loom_vstore_upsert(s, "", &r, 1, &e), LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "too large for the cosine metric"));
+  assert_false(loom_vstore_fetch(s, "", "tiny", NULL, NULL));
+  float ok[DIM] = {1e-3f};
+  r = (struct loom_vrecord){"small", ok, NULL};
+  assert_int_equal(loom_vstore_upsert(s, "", &r, 1, &e), LOOM_OK);
+  loom_vstore_close(s);
+  tmp_dir_remove(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(restart_keeps_everything),
@@ -381,6 +444,8 @@ int main(void) {
       cmocka_unit_test(kill9_loses_no_acknowledged_write),
       cmocka_unit_test(snapshot_of_another_shape_is_refused),
       cmocka_unit_test(config_with_an_impossible_shape_is_refused),
+      cmocka_unit_test(replayed_record_with_a_long_namespace_is_skipped),
+      cmocka_unit_test(cosine_vector_too_short_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
