@@ -6,12 +6,20 @@
  *  - while some declared tool has not been called in the conversation, it
  *    calls the next one in declaration order, filling required string
  *    arguments with the question, numbers with 0 and booleans with false;
- *  - then it answers with the sentences of the context (system prompt,
- *    earlier messages, tool results) that share the most words with the
- *    question (the last user message), at most three, in their original
- *    order, prefixed by a label saying what it is; when none shares a
- *    word, with what the tools returned. With a response schema it
- *    answers a JSON object whose string fields hold that text.
+ *  - then it answers with the sentences of the context (earlier user,
+ *    assistant and tool messages, and the material of the last user
+ *    message: what it holds besides the sentences ending in '?', e.g. the
+ *    findings of "Question: {q} Findings: {f}") that share the most words
+ *    with the question (those '?' sentences, or the whole message when it
+ *    asks none), at most three, in their original order, prefixed by a
+ *    label saying what it is (labels of earlier offline answers quoted in
+ *    the context are left out). When none shares a word: the message's
+ *    material as it comes; else the system prompt's sentences that share
+ *    a word (context given as a system prompt); else what the tools
+ *    returned. The system prompt comes last because it is the node's
+ *    instructions: "You write short, plain briefs." is not an answer.
+ *    With a response schema it answers a JSON object whose string fields
+ *    hold that text.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -87,12 +95,10 @@ static bool stopword(const char *w, size_t n) {
   return strstr(STOP, needle) != NULL;
 }
 
-/* Lower-cased words of at least 3 letters or digits, stop words left out,
- * as "|w1|w2|...|". */
-static void words_of(const char *s, size_t n, struct loom_buf *out) {
-  loom_buf_reset(out);
-  if (loom_buf_append(out, "|", 1))
-    return;
+/* Appends the lower-cased words of s[0..n) of at least 3 letters or
+ * digits, stop words left out, each followed by '|', to `out` (which
+ * starts with '|'). */
+static void add_words(const char *s, size_t n, struct loom_buf *out) {
   size_t i = 0;
   while (i < n) {
     while (i < n && !isalnum((unsigned char)s[i]))
@@ -110,6 +116,13 @@ static void words_of(const char *s, size_t n, struct loom_buf *out) {
         return;
     }
   }
+}
+
+/* The words of s[0..n) as "|w1|w2|...|" (see add_words). */
+static void words_of(const char *s, size_t n, struct loom_buf *out) {
+  loom_buf_reset(out);
+  if (!loom_buf_append(out, "|", 1))
+    add_words(s, n, out);
 }
 
 static int overlap(const struct loom_buf *q, const char *s, size_t n,
@@ -136,14 +149,24 @@ static int overlap(const struct loom_buf *q, const char *s, size_t n,
   return score;
 }
 
+/* Where a sentence comes from, which says what it may answer with. */
+enum source {
+  SRC_CONTEXT,  /* user, assistant and tool messages before the question */
+  SRC_MATERIAL, /* the question's message, besides what it asks */
+  SRC_ASK,      /* what the question's message asks (never an answer) */
+  SRC_SYSTEM,   /* the instructions: an answer only when nothing else is */
+};
+
 struct sentence {
   const char *s;
   size_t n;
   int score;
+  enum source src;
 };
 
-/* Splits `text` at . ! ? and newlines, scoring each sentence. */
-static size_t split(const char *text, const struct loom_buf *q,
+/* Splits `text` at . ! ? and newlines into sentences from `src`, scored
+ * against the words `q` (NULL: not yet). */
+static size_t split(const char *text, const struct loom_buf *q, enum source src,
                     struct sentence *out, size_t n, struct loom_buf *tmp) {
   const char *p = text;
   while (*p && n < MAX_SENTENCES) {
@@ -155,12 +178,22 @@ static size_t split(const char *text, const struct loom_buf *q,
     if (*p && *p != '\n')
       p++;
     if (p > start) {
-      out[n] = (struct sentence){start, (size_t)(p - start), 0};
-      out[n].score = overlap(q, start, out[n].n, tmp);
+      out[n] = (struct sentence){start, (size_t)(p - start), 0, src};
+      if (q)
+        out[n].score = overlap(q, start, out[n].n, tmp);
       n++;
     }
   }
   return n;
+}
+
+/* `t` without the label of earlier offline answers (an answer quoted in a
+ * later prompt is context, its label is not); the caller frees it. */
+static char *unlabel(const char *t) {
+  char *out = loom_strdup(t), *hit;
+  while ((hit = strstr(out, LABEL)))
+    memmove(hit, hit + strlen(LABEL), strlen(hit + strlen(LABEL)) + 1);
+  return out;
 }
 
 /* When no sentence shares a word with the question, what the tools
@@ -181,40 +214,101 @@ static void tool_results(const json_t *messages, struct loom_buf *ans) {
   }
 }
 
-static char *extract(const json_t *messages, const char *question) {
-  struct loom_buf q, tmp, ans;
-  loom_buf_init(&q, 1 << 16);
-  loom_buf_init(&tmp, 1 << 20);
-  loom_buf_init(&ans, 1 << 16);
-  words_of(question, strlen(question), &q);
-  struct sentence *ss = loom_calloc(MAX_SENTENCES, sizeof *ss);
-  size_t n = 0, i;
-  const json_t *m;
-  json_array_foreach(messages, i, m) {
-    const char *t = text_of(m);
-    if (t && t != question)
-      n = split(t, &q, ss, n, &tmp);
-  }
-  /* Keep the PICK best (ties: earlier first), shown in original order. */
+/* Appends to `ans` the PICK best sentences whose source is in `srcs` (a
+ * mask of 1 << src) and that share a word with the question (ties:
+ * earlier first), in their original order; with `any`, the first PICK of
+ * them whatever their score. */
+static void pick(const struct sentence *ss, size_t n, unsigned srcs, bool any,
+                 struct loom_buf *ans) {
   bool keep[MAX_SENTENCES] = {0};
   for (int k = 0; k < PICK; k++) {
     long best = -1;
     for (size_t j = 0; j < n; j++)
-      if (!keep[j] && ss[j].score > 0 &&
-          (best < 0 || ss[j].score > ss[best].score))
+      if (!keep[j] && (srcs & (1u << ss[j].src)) &&
+          (any ? best < 0
+               : ss[j].score > 0 && (best < 0 || ss[j].score > ss[best].score)))
         best = (long)j;
     if (best >= 0)
       keep[best] = true;
   }
   for (size_t j = 0; j < n; j++)
-    if (keep[j] && loom_buf_appendf(&ans, "%s%.*s", ans.len ? " " : "",
+    if (keep[j] && loom_buf_appendf(ans, "%s%.*s", ans->len ? " " : "",
                                     (int)ss[j].n, ss[j].s))
       break; /* the answer is capped; what fits is enough */
+}
+
+/*
+ * The question's message as sentences (ss[0..n)): those ending in '?' are
+ * what it asks, the rest its material (a prompt such as "Question: {q}
+ * Findings: {f}" carries both). The words of what it asks go to `q`; with
+ * nothing asked, the whole message is the question, and its material is
+ * only what a message of several sentences holds. Returns n.
+ */
+static size_t read_question(const char *text, struct sentence *ss,
+                            struct loom_buf *q, struct loom_buf *tmp) {
+  size_t n = split(text, NULL, SRC_MATERIAL, ss, 0, tmp), asks = 0;
+  for (size_t j = 0; j < n; j++)
+    if (ss[j].s[ss[j].n - 1] == '?') {
+      ss[j].src = SRC_ASK;
+      asks++;
+    }
+  if (asks == 0 || asks == n) {
+    words_of(text, strlen(text), q);
+    for (size_t j = 0; j < n && n < 2; j++)
+      ss[j].src = SRC_ASK; /* one sentence: the request itself */
+    return n;              /* material unscored: it is the question */
+  }
+  words_of("", 0, q);
+  for (size_t j = 0; j < n; j++)
+    if (ss[j].src == SRC_ASK)
+      add_words(ss[j].s, ss[j].n, q);
+  for (size_t j = 0; j < n; j++)
+    if (ss[j].src == SRC_MATERIAL)
+      ss[j].score = overlap(q, ss[j].s, ss[j].n, tmp);
+  return n;
+}
+
+/*
+ * The answer: the sentences of the context that share the most words
+ * with the question; else the question's own material; else (context
+ * given in a system prompt) the instructions' sentences that share a
+ * word with it; else what the tools returned. Instructions come after
+ * the rest, so a node is not answered with its own system prompt.
+ */
+static char *extract(const json_t *messages, const char *question) {
+  struct loom_buf q, tmp, ans;
+  loom_buf_init(&q, 1 << 16);
+  loom_buf_init(&tmp, 1 << 20);
+  loom_buf_init(&ans, 1 << 16);
+  struct sentence *ss = loom_calloc(MAX_SENTENCES, sizeof *ss);
+  char **texts = loom_calloc(json_array_size(messages) + 1, sizeof *texts);
+  size_t nt = 0, i;
+  texts[nt] = unlabel(question);
+  size_t n = read_question(texts[nt++], ss, &q, &tmp);
+  const json_t *m;
+  json_array_foreach(messages, i, m) {
+    const char *t = text_of(m);
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (!t || t == question)
+      continue;
+    texts[nt] = unlabel(t);
+    n = split(texts[nt++], &q,
+              role && !strcmp(role, "system") ? SRC_SYSTEM : SRC_CONTEXT, ss, n,
+              &tmp);
+  }
+  pick(ss, n, 1u << SRC_CONTEXT | 1u << SRC_MATERIAL, false, &ans);
+  if (!ans.len)
+    pick(ss, n, 1u << SRC_MATERIAL, true, &ans);
+  if (!ans.len)
+    pick(ss, n, 1u << SRC_SYSTEM, false, &ans);
   if (!ans.len)
     tool_results(messages, &ans);
   if (!ans.len && loom_buf_append_str(&ans, "The given context does not "
                                             "answer this."))
     abort();
+  for (i = 0; i < nt; i++)
+    loom_free(texts[i]);
+  loom_free(texts);
   loom_free(ss);
   loom_buf_cleanup(&q);
   loom_buf_cleanup(&tmp);

@@ -22,6 +22,16 @@ test("the research example runs on the offline provider", async () => {
     assert.match(v.analysis, /^\[offline extractive answer/);
     assert.equal(typeof v.brief.title, "string");
     assert.equal(typeof v.brief.summary, "string");
+    // The llm nodes answer from what their prompt gives them (the findings,
+    // the analysis), never with a sentence of their own instructions, and
+    // the label of an answer they quote is not repeated.
+    const systems = v.transcript.filter((m) => m.role === "system").map((m) => m.content);
+    for (const [name, text] of [["analysis", v.analysis], ["brief.title", v.brief.title], ["brief.summary", v.brief.summary]]) {
+      assert.doesNotMatch(text, /You are an analyst|Say what the findings establish|You write short, plain briefs/, name);
+      assert.match(text, /The tools returned: \d{4}-\d{2}-\d{2}T/, name);
+      assert.equal(text.match(/offline extractive answer/g)?.length ?? 0, name === "analysis" ? 1 : 0, name);
+    }
+    assert.equal(systems.length, 1); // the researcher's; its answer came from the tools
     const calls = v.transcript.flatMap((m) => m.tool_calls ?? []).map((c) => c.name);
     assert.deepEqual(calls, ["current_time", "calculator"]);
     const clock = v.transcript.find((m) => m.role === "tool" && m.name === "current_time");

@@ -535,8 +535,11 @@ static void offline_provider_is_labelled(void **state) {
   (void)state;
   struct loom_provider *p = loom_provider_new(&loom_provider_offline, "offline",
                                               "extractive", "", "");
+  /* The instructions share "France" with the question: not an answer. */
   json_t *msgs =
-      json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content",
+      json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "role", "system",
+                "content", "Answer questions about France from the notes.",
+                "role", "user", "content",
                 "Paris is the capital of France. The Loire is a long river. "
                 "Lyon is known for food.",
                 "role", "user", "content", "What is the capital of France?");
@@ -575,6 +578,59 @@ static void offline_provider_is_labelled(void **state) {
   loom_provider_free(p);
 }
 
+/* The offline answer to an llm node's request (system prompt, prompt). */
+static char *offline_answer(const char *system, const char *prompt) {
+  struct loom_provider *p = loom_provider_new(&loom_provider_offline, "offline",
+                                              "extractive", "", "");
+  json_t *msgs =
+      json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content", system,
+                "role", "user", "content", prompt);
+  struct loom_llm_request req = {.messages = msgs, .temperature = -1};
+  struct outcome o;
+  run(p, &req, true, &o);
+  assert_int_equal(o.err, LOOM_OK);
+  char *answer = strdup(o.resp.content);
+  outcome_cleanup(&o);
+  json_decref(msgs);
+  loom_provider_free(p);
+  return answer;
+}
+
+/* An llm node's prompt carries its material ("Question: ... Findings:
+ * ..."): the offline answer is drawn from it, never from the node's
+ * system prompt, even one that shares the question's words (it used to
+ * answer "Say what the findings establish ..." and "You write short,
+ * plain briefs."); an earlier offline answer quoted in the prompt loses
+ * its label. A system prompt is still an answer when it is all the
+ * context there is (context given as a system prompt). */
+static void offline_answers_from_the_prompt_not_instructions(void **state) {
+  (void)state;
+#define OFF "[offline extractive answer: no model is configured] "
+  static const struct {
+    const char *system, *prompt, *want;
+  } cases[] = {
+      {"You are an analyst. Say what the findings establish and what they "
+       "leave open.",
+       "Question: What do the findings establish?\n\nFindings: Owls hunt at "
+       "night. They sleep by day.",
+       OFF "Findings: Owls hunt at night."},
+      {"You write short, plain briefs.",
+       "Write a brief answering: what day is it?\n\nAnalysis: " OFF
+       "The tools returned: 2026-11-26 (Thursday)",
+       OFF "Analysis: The tools returned: 2026-11-26 (Thursday)"},
+      {"Owls hunt at night. They sleep by day.", "When do owls hunt?",
+       OFF "Owls hunt at night."},
+      {"You are careful. Answer briefly.", "When do owls hunt?",
+       OFF "The given context does not answer this."},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *got = offline_answer(cases[i].system, cases[i].prompt);
+    assert_string_equal(got, cases[i].want);
+    free(got);
+  }
+#undef OFF
+}
+
 static int setup(void **state) {
   (void)state;
   if (!llm_server_start(&srv, NULL)) {
@@ -605,6 +661,7 @@ int main(void) {
       cmocka_unit_test(exact_request_cache),
       cmocka_unit_test(offline_provider_is_labelled),
       cmocka_unit_test(offline_answers_with_tool_results),
+      cmocka_unit_test(offline_answers_from_the_prompt_not_instructions),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
