@@ -25,7 +25,8 @@
  * process may have made it: loom ingest beside loom serve) under the
  * admin mutex, and listed unloaded when there; a name not there is
  * remembered for a while in a small ring, so requests for a name that
- * does not exist are not a stat each.
+ * does not exist are not a stat each. A listing looks for new
+ * directories when DIR's modification time moved since the last look.
  */
 #include "stores/vector_indexes.h"
 
@@ -83,6 +84,10 @@ struct loom_vindexes {
     uint64_t until;
   } misses[LOOM_VINDEX_MISSES];
   size_t next_miss; /* the slot the next miss takes (round robin) */
+  /* DIR's modification time when a listing last found every directory
+   * in it complete (under `admin`): until it moves, nothing is new. */
+  bool scanned;
+  struct timespec scanned_mtim;
 };
 
 static bool valid_name(const char *name) {
@@ -645,9 +650,40 @@ loom_err loom_vindexes_describe(struct loom_vindexes *r, const char *name,
                                 name ? name : "");
 }
 
+/* Lists the index directories other processes made since the table last
+ * looked, for a listing (lookups by name use discover). DIR's
+ * modification time moves when a directory is made or removed in it, so
+ * an unchanged one is a stat; a directory without its config.json yet
+ * (being made) makes the next listing look again. */
+static void rescan(struct loom_vindexes *r) {
+  struct stat st;
+  if (stat(r->dir, &st) != 0)
+    return;
+  pthread_mutex_lock(&r->admin);
+  DIR *d = NULL;
+  if (r->scanned && st.st_mtim.tv_sec == r->scanned_mtim.tv_sec &&
+      st.st_mtim.tv_nsec == r->scanned_mtim.tv_nsec)
+    goto out;
+  if (!(d = opendir(r->dir)))
+    goto out;
+  bool complete = true;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (valid_name(de->d_name) && !find(r, de->d_name, true)) {
+      list_one(r, de->d_name);
+      complete = complete && find(r, de->d_name, false);
+    }
+  closedir(d);
+  r->scanned = complete;
+  r->scanned_mtim = st.st_mtim;
+out:
+  pthread_mutex_unlock(&r->admin);
+}
+
 void loom_vindexes_each(struct loom_vindexes *r,
                         void (*cb)(void *ud, const struct loom_vindex_desc *d),
                         void *ud) {
+  rescan(r);
   pthread_rwlock_rdlock(&r->lock);
   for (size_t i = 0; i < r->n; i++)
     if (!r->v[i]->gone) {

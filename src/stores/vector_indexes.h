@@ -21,7 +21,9 @@
  * used like any other. A name found absent is not looked for again
  * within LOOM_VINDEX_RESCAN_MS (up to LOOM_VINDEX_MISSES names are
  * remembered), so an index made on disk may take that long to be seen
- * by a table that was just asked for it.
+ * by a table that was just asked for it. Listing (loom_vindexes_each)
+ * lists the directories made since the last listing first (DIR's
+ * modification time says whether there are any).
  *
  * Concurrency: an rwlock over the table, held only to look an index up
  * or change the table. loom_vindexes_acquire pins the index (a count)
@@ -132,7 +134,8 @@ loom_err loom_vindexes_describe(struct loom_vindexes *r, const char *name,
 
 /* Calls `cb` for each index, in creation order, with the table shared
  * (`cb` must not call into the table: a waiting writer would block it);
- * nothing is loaded. `d` and its info are borrowed for the call. */
+ * nothing is loaded. Indexes other processes made on disk since are
+ * listed first. `d` and its info are borrowed for the call. */
 void loom_vindexes_each(struct loom_vindexes *r,
                         void (*cb)(void *ud, const struct loom_vindex_desc *d),
                         void *ud);

@@ -75,7 +75,7 @@ test("a LOOM_MODEL that cannot be called stops the start, naming the setting", (
   }
 });
 
-test("loom ingest beside a running server: the server finds the new index at once", async () => {
+test("loom ingest beside a running server: the server lists and finds the new index at once", async () => {
   const docs = path.join(scratch, "docs");
   mkdirSync(docs);
   writeFileSync(path.join(docs, "stop.md"), "# Stopping\n\nSIGTERM stops the server gracefully.\n");
@@ -90,6 +90,9 @@ test("loom ingest beside a running server: the server finds the new index at onc
   const r = spawnSync(loomBin, ["ingest", docs, "--index", "kb"], {
     env: { ...process.env, LOOM_DATA_DIR: loom.dataDir }, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
+  // Listed by the Pinecone API before anything asked for it by name.
+  const listed = await (await fetch(`${loom.url}/indexes`)).json();
+  assert.ok(listed.indexes.some((ix) => ix.name === "kb"), JSON.stringify(listed));
   const found = await search("kb");
   assert.equal(found.status, 200);
   assert.match(JSON.stringify(await found.json()), /SIGTERM stops the server gracefully/);

@@ -743,6 +743,12 @@ static bool finds(struct loom_vindexes *ix, const char *name) {
   return s != NULL;
 }
 
+/* each's callback: appends the index's name and ',' to `ud`. */
+static void names_cb(void *ud, const struct loom_vindex_desc *d) {
+  strcat((char *)ud, d->name);
+  strcat((char *)ud, ",");
+}
+
 /* A server's table and an index made on disk after it was listed (by
  * another table, as loom ingest beside loom serve does): a request that
  * names it finds it and gets its vectors, with no reopen; describe and
@@ -775,6 +781,15 @@ static void index_made_elsewhere_is_found(void **state) {
   step_ms(LOOM_VINDEX_RESCAN_MS);
   assert_false(finds(ix, "later"));
   assert_false(finds(ix, "never"));
+  /* Made elsewhere and never asked for: listed, without a lookup. */
+  assert_int_equal(loom_vindexes_open(dir, &other, &e), LOOM_OK);
+  struct loom_vstore_params p0 = {.dim = DIM, .metric = LOOM_METRIC_COSINE};
+  assert_int_equal(loom_vindexes_create(other, "listed", &p0, NULL, &e),
+                   LOOM_OK);
+  loom_vindexes_close(other);
+  char names[256] = "";
+  loom_vindexes_each(ix, names_cb, names);
+  assert_string_equal(names, "late,listed,");
   /* Not an index (no config.json): not listed; create says it exists. */
   char *junk = loom_asprintf("%s/junk", dir);
   assert_int_equal(mkdir(junk, 0755), 0);
