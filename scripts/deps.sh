@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 want=(build-essential cmake pkg-config libmicrohttpd-dev libuv1-dev
   libcurl4-openssl-dev libjansson-dev libsqlite3-dev libpq-dev
-  libhiredis-dev libyaml-dev liblua5.4-dev libssl-dev libpoppler-glib-dev)
+  libhiredis-dev libyaml-dev liblua5.4-dev libssl-dev libpoppler-glib-dev
+  libhttp-parser-dev)
 case "${1:-}" in
   test) want+=(libcmocka-dev clang libclang-rt-14-dev postgresql
     redis-server prometheus nodejs npm) ;;

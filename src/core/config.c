@@ -209,6 +209,7 @@ loom_err loom_config_validate(const struct loom_config *c,
   static const char *const auths[] = {"none", "apikey", "clerk", NULL};
   static const char *const roles[] = {"all", "api", "worker", NULL};
   static const char *const booleans[] = {"true", "false", "1", "0", NULL};
+  static const char *const clients[] = {"auto", "curl", NULL};
   for (size_t i = 0; i < sizeof number_rules / sizeof number_rules[0]; i++) {
     const struct number_rule *n = &number_rules[i];
     const char *v = *(char *const *)((const char *)c + n->offset);
@@ -241,6 +242,10 @@ loom_err loom_config_validate(const struct loom_config *c,
       return loom_error_set(e, LOOM_ERR_INVALID,
                             "%s must be true or false, got '%s'", flags[i].env,
                             flags[i].value ? flags[i].value : "");
+  if (!one_of(c->http_client, clients))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "LOOM_HTTP_CLIENT must be auto or curl, got '%s'",
+                          c->http_client);
   if (!strchr(c->addr, ':'))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "LOOM_ADDR must be host:port, got '%s'", c->addr);

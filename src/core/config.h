@@ -57,6 +57,9 @@
   X(llm_loops, LOOM_LLM_LOOPS, "1", "event loops for model calls (1..16)")     \
   X(llm_max_connections, LOOM_LLM_MAX_CONNECTIONS, "16384",                    \
     "connections per model server host")                                       \
+  X(http_client, LOOM_HTTP_CLIENT, "auto",                                     \
+    "outbound HTTP: auto (loom's own HTTP/1.1 client for plain http://, "      \
+    "libcurl for https and proxies) or curl (libcurl for all)")                \
   X(llm_prices, LOOM_LLM_PRICES, "",                                           \
     "model prices added to the built-in table: JSON, or a file holding it")    \
   X(embed_model, LOOM_EMBED_MODEL, "",                                         \

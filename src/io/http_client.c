@@ -24,7 +24,7 @@
  * calls in flight and the idle keep-alive connections curl should hold
  * (counted as HTTP/1 responses complete): with none idle, a transfer asks
  * for a fresh connection (CURLOPT_FRESH_CONNECT: no walk), and once
- * KEEP_MAX connections are busy or idle, further ones close when done
+ * HTTP_KEEP_MAX connections are busy or idle, further ones close when done
  * (CURLOPT_FORBID_REUSE: not kept, no walk on removal). Below that, and
  * for origins that may multiplex (HTTPS until a response shows HTTP/1),
  * keep-alive works as usual, so TLS and HTTP/2 connections are reused.
@@ -47,11 +47,9 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "io/http_call.h"
 #include "io/loop.h"
 
-#define MAX_HEADER_BYTES (64 * 1024)
-/* Connections per HTTP/1 origin kept for reuse (see the note above). */
-#define KEEP_MAX 256
 /* Ready sockets taken from the epoll set per epoll_wait. */
 #define READY_BATCH 256
 
@@ -62,41 +60,6 @@ struct origin {
   unsigned inflight; /* calls started and not completed */
   bool h1;           /* speaks HTTP/1 only: a busy connection is no use */
   struct origin *next;
-};
-
-struct loom_http_call {
-  struct loom_http_client *client;
-  struct origin *origin;
-  struct loom_http_call *prev, *next;
-  CURL *easy;
-  struct curl_slist *headers;
-  struct curl_slist *resolve;            /* the pinned address, or NULL */
-  struct loom_buf body;                  /* response body (non-streamed) */
-  struct loom_http_headers resp_headers; /* of the final response */
-  char error[CURL_ERROR_SIZE];
-  loom_http_chunk_cb on_chunk;
-  loom_http_response_cb on_done;
-  void *userdata;
-  double start_s;
-  bool added; /* in the multi handle */
-  bool cancelled;
-  bool too_large;
-  bool forbid_reuse; /* its connection closes when done */
-};
-
-struct loom_http_client {
-  struct loom_loop *loop;
-  CURLM *multi;
-  uv_timer_t timer;
-  int epfd;           /* curl's sockets */
-  uv_poll_t epoll_ev; /* epfd readable: some socket is ready */
-  int open_handles;   /* timer and epoll_ev; freed when both closed */
-  struct loom_http_call *calls;
-  struct origin *origins;
-  unsigned max_conns;
-  unsigned active;
-  int in_curl;   /* depth of calls into curl */
-  bool deferred; /* a cancel or add waits for settle() */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -118,12 +81,40 @@ static void call_free(struct loom_http_call *call) {
   if (call->next)
     call->next->prev = call->prev;
   c->active--;
-  curl_easy_cleanup(call->easy);
+  if (call->easy) {
+    if (call->added)
+      curl_multi_remove_handle(c->multi, call->easy);
+    call->origin->inflight--;
+    curl_easy_cleanup(call->easy);
+  } else {
+    loom_http1_release(call);
+  }
   curl_slist_free_all(call->headers);
   curl_slist_free_all(call->resolve);
   loom_buf_cleanup(&call->body);
   loom_http_client_headers_cleanup(&call->resp_headers);
   loom_free(call);
+}
+
+void http_call_finish(struct loom_http_call *call, loom_err err, long status,
+                      const char *error) {
+  struct loom_http_client_response r = {
+      .err = err, .error = error, .status = status, .call = call};
+  char msg[64];
+  if (call->cancelled) {
+    r.err = LOOM_ERR_CANCELLED;
+    r.error = "request cancelled";
+  } else if (call->too_large) {
+    r.err = LOOM_ERR_TOO_LARGE;
+    snprintf(msg, sizeof msg, "response body larger than %zu bytes",
+             call->body.max);
+    r.error = msg;
+  }
+  r.body = call->body.data ? call->body.data : "";
+  r.body_len = call->body.len;
+  r.duration_s = loom_clock_mono_s() - call->start_s;
+  call->on_done(&r, call->userdata);
+  call_free(call);
 }
 
 /* The transfer ended well: over HTTP/1 its connection goes back to curl's
@@ -135,7 +126,7 @@ static void note_connection(struct loom_http_call *call) {
   o->h1 = ver == CURL_HTTP_VERSION_1_0 || ver == CURL_HTTP_VERSION_1_1;
   const char *conn = loom_http_client_header(call, "connection");
   if (o->h1 && ver == CURL_HTTP_VERSION_1_1 && !call->forbid_reuse &&
-      !(conn && strcasestr(conn, "close")) && o->idle < KEEP_MAX)
+      !(conn && strcasestr(conn, "close")) && o->idle < HTTP_KEEP_MAX)
     o->idle++;
 }
 
@@ -145,32 +136,17 @@ static void complete(struct loom_http_call *call, CURLcode rc) {
     curl_multi_remove_handle(c->multi, call->easy);
   if (call->added && rc == CURLE_OK && !call->cancelled)
     note_connection(call);
-  call->origin->inflight--;
   call->added = false;
-  struct loom_http_client_response r = {
-      .err = LOOM_OK, .error = "", .call = call};
-  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &r.status);
-  char msg[CURL_ERROR_SIZE + 64];
-  if (call->cancelled) {
-    r.err = LOOM_ERR_CANCELLED;
-    r.error = "request cancelled";
-  } else if (call->too_large) {
-    r.err = LOOM_ERR_TOO_LARGE;
-    snprintf(msg, sizeof msg, "response body larger than %zu bytes",
-             call->body.max);
-    r.error = msg;
-  } else if (rc != CURLE_OK) {
-    r.err =
-        rc == CURLE_OPERATION_TIMEDOUT ? LOOM_ERR_TIMEOUT : LOOM_ERR_UPSTREAM;
+  long status = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  char msg[CURL_ERROR_SIZE + 64] = "";
+  loom_err err = LOOM_OK;
+  if (rc != CURLE_OK) {
+    err = rc == CURLE_OPERATION_TIMEDOUT ? LOOM_ERR_TIMEOUT : LOOM_ERR_UPSTREAM;
     snprintf(msg, sizeof msg, "%s",
              call->error[0] ? call->error : curl_easy_strerror(rc));
-    r.error = msg;
   }
-  r.body = call->body.data ? call->body.data : "";
-  r.body_len = call->body.len;
-  r.duration_s = loom_clock_mono_s() - call->start_s;
-  call->on_done(&r, call->userdata);
-  call_free(call);
+  http_call_finish(call, err, status, msg);
 }
 
 static void settle(struct loom_http_client *c);
@@ -203,6 +179,8 @@ static void settle(struct loom_http_client *c) {
   c->deferred = false;
   for (struct loom_http_call *call = c->calls, *next; call; call = next) {
     next = call->next;
+    if (!call->easy)
+      continue; /* the own transport defers nothing */
     if (call->cancelled) {
       complete(call, CURLE_ABORTED_BY_CALLBACK);
     } else if (!call->added) {
@@ -276,25 +254,45 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- transfer callbacks ---- */
 
-static size_t write_cb(char *data, size_t size, size_t n, void *userp) {
-  struct loom_http_call *call = userp;
-  size_t len = size * n;
+bool http_call_take_body(struct loom_http_call *call, long status,
+                         const char *data, size_t len) {
   if (call->cancelled)
-    return 0;
-  long status = 0;
-  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    return false;
   if (call->on_chunk && status >= 200 && status < 300) {
-    if (!call->on_chunk(data, len, call->userdata) || call->cancelled) {
+    call->in_callback = true;
+    bool go_on = call->on_chunk(data, len, call->userdata);
+    call->in_callback = false;
+    if (!go_on)
       call->cancelled = true;
-      return 0;
-    }
-    return len;
+    return !call->cancelled;
   }
   if (loom_buf_append(&call->body, data, len) != LOOM_OK) {
     call->too_large = true;
-    return 0;
+    return false;
   }
-  return len;
+  return true;
+}
+
+static size_t write_cb(char *data, size_t size, size_t n, void *userp) {
+  struct loom_http_call *call = userp;
+  long status = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  return http_call_take_body(call, status, data, size * n) ? size * n : 0;
+}
+
+void http_call_add_header(struct loom_http_call *call, const char *name,
+                          size_t name_len, const char *value,
+                          size_t value_len) {
+  /* As one line, so that it passes the checks libcurl's lines pass. */
+  char small[512];
+  size_t len = name_len + 1 + value_len;
+  char *line = len <= sizeof small ? small : loom_malloc(len);
+  memcpy(line, name, name_len);
+  line[name_len] = ':';
+  memcpy(line + name_len + 1, value, value_len);
+  loom_http_client_header_line(&call->resp_headers, line, len);
+  if (line != small)
+    loom_free(line);
 }
 
 static size_t header_cb(char *line, size_t size, size_t n, void *userp) {
@@ -447,6 +445,7 @@ loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                     (long)c->max_conns);
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_conns);
+  c->h1 = loom_http1_new(c, c->max_conns);
   *out = c;
   return LOOM_OK;
 }
@@ -462,8 +461,12 @@ void loom_http_client_free(struct loom_http_client *c) {
     return;
   while (c->calls) {
     c->calls->cancelled = true;
-    complete(c->calls, CURLE_ABORTED_BY_CALLBACK);
+    if (c->calls->easy)
+      complete(c->calls, CURLE_ABORTED_BY_CALLBACK);
+    else
+      http_call_finish(c->calls, LOOM_ERR_CANCELLED, 0, "");
   }
+  loom_http1_free(c->h1);
   curl_multi_cleanup(c->multi);
   uv_close((uv_handle_t *)&c->epoll_ev, client_closed_cb); /* stops it */
   close(c->epfd);
@@ -512,7 +515,7 @@ static struct origin *origin_of(struct loom_http_client *c, const char *url) {
  * origin may multiplex); otherwise a fresh one, without the search. */
 static void choose_connection(struct loom_http_call *call, CURL *e) {
   struct origin *o = call->origin;
-  if (o->h1 && o->inflight + o->idle >= KEEP_MAX) {
+  if (o->h1 && o->inflight + o->idle >= HTTP_KEEP_MAX) {
     call->forbid_reuse = true;
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   }
@@ -607,10 +610,8 @@ loom_err loom_http_client_send(struct loom_http_client *c,
   call->userdata = r->userdata;
   call->start_s = loom_clock_mono_s();
   loom_buf_init(&call->body, r->max_body ? r->max_body : 16u << 20);
-  loom_http_client_headers_init(&call->resp_headers, MAX_HEADER_BYTES);
-  call->origin = origin_of(c, r->url);
-  call->easy = make_easy(call, r);
-  choose_connection(call, call->easy);
+  loom_http_client_headers_init(&call->resp_headers,
+                                HTTP_CALL_MAX_HEADER_BYTES);
   call->next = c->calls;
   if (c->calls)
     c->calls->prev = call;
@@ -618,6 +619,13 @@ loom_err loom_http_client_send(struct loom_http_client *c,
   c->active++;
   if (out)
     *out = call;
+  if (c->h1 && loom_http1_takes(r)) {
+    loom_http1_start(c->h1, call, r);
+    return LOOM_OK;
+  }
+  call->origin = origin_of(c, r->url);
+  call->easy = make_easy(call, r);
+  choose_connection(call, call->easy);
   if (c->in_curl) {
     c->deferred = true; /* added by settle() once curl returns */
     return LOOM_OK;
@@ -626,7 +634,6 @@ loom_err loom_http_client_send(struct loom_http_client *c,
   if (!call->added) {
     if (out)
       *out = NULL;
-    call->origin->inflight--;
     call_free(call);
     return LOOM_ERR_INTERNAL;
   }
@@ -636,6 +643,11 @@ loom_err loom_http_client_send(struct loom_http_client *c,
 void loom_http_client_cancel(struct loom_http_call *call) {
   struct loom_http_client *c = call->client;
   call->cancelled = true;
+  if (!call->easy) { /* own transport: inside on_chunk it stops on return */
+    if (!call->in_callback)
+      http_call_finish(call, LOOM_ERR_CANCELLED, 0, "");
+    return;
+  }
   if (c->in_curl) {
     c->deferred = true;
     return;

@@ -1,7 +1,9 @@
 /*
  * The HTTP client against loom's own server: many requests at once, a
  * streamed response, the total timeout, cancellation, the body cap, a
- * refused connection, response headers.
+ * refused connection, response headers. Every case runs twice: through
+ * loom's own HTTP/1.1 transport (plain http:// by default) and through
+ * libcurl (LOOM_HTTP_CLIENT=curl), which must behave alike.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,12 +13,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "io/http_call.h"
 #include "io/sse.h"
 #include "test_http_harness.h"
 
 static struct harness H;
 static struct loom_loop *client_loop;
 static struct loom_http_client *client;
+static bool own_transport; /* the group running: http1.c or libcurl */
 
 /* ---- server side ---- */
 
@@ -127,6 +131,8 @@ static void send_cb(struct loom_loop *loop, void *arg) {
   (void)loop;
   struct job *j = arg;
   j->err = loom_http_client_send(client, &j->req, &j->call);
+  if (j->err == LOOM_OK)
+    assert_int_equal(j->call->h1 != NULL, own_transport);
 }
 
 static void cancel_cb(struct loom_loop *loop, void *arg) {
@@ -454,8 +460,13 @@ int main(void) {
       cmocka_unit_test(test_header_folding_and_trimming),
       cmocka_unit_test(test_header_cap_and_new_response),
   };
-  int failed =
-      cmocka_run_group_tests_name("http_client", tests, setup, teardown);
+  own_transport = true;
+  int failed = cmocka_run_group_tests_name("http_client, own HTTP/1.1", tests,
+                                           setup, teardown);
+  setenv("LOOM_HTTP_CLIENT", "curl", 1);
+  own_transport = false;
+  failed += cmocka_run_group_tests_name("http_client, libcurl", tests, setup,
+                                        teardown);
   curl_global_cleanup();
   return failed;
 }
