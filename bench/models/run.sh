@@ -2,7 +2,9 @@
 # Model-call concurrency benchmark: N graph runs in flight at once, each a
 # one-node graph whose llm node makes one chat call to an OpenAI-compatible
 # server answering every request after 2 s (bench_model_server, C). loom
-# (engine runs parked on libcurl multi over libuv), streamed with token
+# (engine runs parked on their model calls, which go out through loom's
+# own HTTP/1.1 client over libuv; LOOM_HTTP_CLIENT=curl for libcurl's
+# multi interface instead), streamed with token
 # events and in one piece, and, side by side against the same server, the
 # same workload in LangGraph.js (one-node graph calling ChatOpenAI, in one
 # piece), when its packages can be installed. The ratio compares like with
@@ -40,6 +42,9 @@ json_rows=$(for _ in 1 2 3; do
   "$build/bench_models" "$base" "$runs" "$loops" json
 done)
 while read -r r; do row "loom" "$r"; done <<<"$json_rows"
+# The same through libcurl, for the difference loom's own client makes.
+row "loom (curl)" "$(LOOM_HTTP_CLIENT=curl "$build/bench_models" "$base" \
+  "$runs" "$loops" json | sed 's/json;/json, libcurl;/')"
 loom=$(sort -n -k4,4 <<<"$json_rows" | awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }')
 lg=""
 if (cd bench/models && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then
