@@ -159,6 +159,14 @@ loom_err loom_engine_successors(struct loom_run *r, const char *node,
  * values live in the blobs, so a large write is not stored twice. */
 json_t *loom_engine_written(const json_t *updates);
 loom_err loom_engine_load(struct loom_run *r, struct loom_error *e);
+/* load.c: the task LangGraph's input checkpoint waits on. */
+#define LOOM_START_TASK "__start__"
+/* Whether the run stands at an input checkpoint (its one next task is
+ * __start__): its start step is still to be taken. */
+bool loom_engine_at_start(const struct loom_run *r);
+/* Takes the start step: applies the input kept as the pending writes of
+ * __start__:0, finds the first nodes and saves a "loop" checkpoint. */
+loom_err loom_engine_start_step(struct loom_run *r, struct loom_error *e);
 loom_err loom_engine_save(struct loom_run *r, const char *source,
                           json_t *writes_meta, struct loom_error *e);
 loom_err loom_engine_flush(struct loom_run *r, struct loom_error *e);

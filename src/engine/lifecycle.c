@@ -138,7 +138,8 @@ void loom_run_on_done(struct loom_run *r,
 static void start(struct loom_run *r) {
   r->status = LOOM_RUN_RUNNING;
   struct loom_error e = {0};
-  if (loom_engine_load(r, &e)) {
+  if (loom_engine_load(r, &e) ||
+      (loom_engine_at_start(r) && loom_engine_start_step(r, &e))) {
     r->error = e;
     r->status = LOOM_RUN_ERROR;
     loom_engine_mailbox_close(r);

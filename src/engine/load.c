@@ -2,15 +2,21 @@
  * load — where a run begins: a thread's checkpoint (latest or named),
  * then new input, or a Command (resume / update / goto) on top of it.
  *
- * Resume values and Command updates are stored as pending writes of the
- * checkpoint before any task runs, under task ids the scheduler reads
- * back ("<task>#resume:<n>", "__command__#<id>"), so a crash right after
- * resuming loses nothing.
+ * Resume values, Command updates and new input are stored as pending
+ * writes of the checkpoint before any task runs, under task ids read back
+ * later ("<task>#resume:<n>", "__command__#<id>", "__start__:0"), so a
+ * crash right after resuming or starting loses nothing. Input goes in as
+ * LangGraph's does: an "input" checkpoint of the state before it (next:
+ * __start__), then the start step applies it and writes a "loop"
+ * checkpoint whose next tasks are the graph's first nodes.
  */
 #include <string.h>
 
 #include "core/alloc.h"
 #include "engine/internal.h"
+
+static loom_err add_write(struct loom_run *r, const char *task_id, json_t *list,
+                          struct loom_error *e);
 
 static void restore(struct loom_run *r, const struct loom_checkpoint *cp) {
   const char *k;
@@ -29,22 +35,61 @@ static void restore(struct loom_run *r, const struct loom_checkpoint *cp) {
     json_array_extend(r->pending, cp->pending_writes);
 }
 
+/* Where new input starts, as in LangGraph: an "input" checkpoint of the
+ * state before it, whose one task is __start__ and whose pending writes
+ * (task __start__:0) are the input; the start step (below) applies them.
+ * The input is checked for being an object only: a write it cannot make
+ * fails the start step, as a node's would fail its step. */
 static loom_err start_input(struct loom_run *r, bool had_checkpoint,
                             struct loom_error *e) {
   if (!json_is_object(r->input))
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "input must be an object of channel values");
-  loom_err rc = loom_engine_apply_writes(r, "input", r->input, NULL, e);
-  if (rc)
-    return rc;
   r->step = had_checkpoint ? r->step + 1 : -1;
   json_array_clear(r->next);
-  rc = loom_engine_successors(r, LOOM_GRAPH_START, r->values, r->next, e);
+  json_array_append_new(r->next, json_pack("{ss}", "node", LOOM_START_TASK));
+  json_t *w = json_pack("{sO}", LOOM_START_TASK, r->input);
+  loom_err rc = loom_engine_save(r, "input", loom_engine_written(w), e);
+  json_decref(w);
   if (rc)
     return rc;
-  json_t *w = json_pack("{sO}", "__start__", r->input);
-  rc = loom_engine_save(r, "input", loom_engine_written(w), e);
-  json_decref(w);
+  json_t *list = json_array();
+  const char *k;
+  json_t *v;
+  json_object_foreach(r->input, k, v) {
+    json_array_append_new(list, json_pack("{sssO}", "channel", k, "value", v));
+  }
+  return add_write(r, LOOM_START_TASK ":0", list, e);
+}
+
+bool loom_engine_at_start(const struct loom_run *r) {
+  const char *n =
+      json_string_value(json_object_get(json_array_get(r->next, 0), "node"));
+  return json_array_size(r->next) == 1 && n && !strcmp(n, LOOM_START_TASK);
+}
+
+loom_err loom_engine_start_step(struct loom_run *r, struct loom_error *e) {
+  json_t *input = json_object();
+  size_t i;
+  json_t *w;
+  json_array_foreach(r->pending, i, w) {
+    const char *tid = json_string_value(json_object_get(w, "task_id"));
+    const char *ch = json_string_value(json_object_get(w, "channel"));
+    if (tid && ch && !strcmp(tid, LOOM_START_TASK ":0"))
+      json_object_set(input, ch, json_object_get(w, "value"));
+  }
+  loom_err rc = loom_engine_apply_writes(r, "input", input, NULL, e);
+  json_array_clear(r->next);
+  if (!rc)
+    rc = loom_engine_successors(r, LOOM_GRAPH_START, r->values, r->next, e);
+  if (!rc) {
+    r->step++;
+    r->skip_before = false; /* a step was taken: the next one may stop */
+    json_t *writes = json_pack("{sO}", LOOM_START_TASK, input);
+    rc = loom_engine_save(r, "loop", loom_engine_written(writes), e);
+    json_decref(writes);
+  }
+  json_decref(input);
   return rc;
 }
 

@@ -293,10 +293,26 @@ describe("runs", () => {
     const t = await client.threads.create();
     await client.runs.wait(t.thread_id, "chain", { input: {} });
     const history = await client.threads.getHistory(t.thread_id, { limit: 10 });
-    assert.ok(history.length >= 4);
+    assert.equal(history.length, 5);
     const steps = history.map((h) => h.metadata.step);
     assert.deepEqual(steps, [...steps].sort((x, y) => y - x));
     assert.deepEqual(history[0].values.log, ["a", "b", "c"]);
+    // As LangGraph's: it begins with the input waiting on __start__
+    // (step -1), then step 0 has it applied and a next.
+    assert.deepEqual(history.map((h) => [h.metadata.step, h.metadata.source, h.next]).reverse(), [
+      [-1, "input", ["__start__"]], [0, "loop", ["a"]], [1, "loop", ["b"]], [2, "loop", ["c"]], [3, "loop", []],
+    ]);
+    assert.deepEqual(history.at(-1).tasks.map((x) => x.name), ["__start__"]);
+    // Replaying from the input checkpoint runs the input again.
+    const replay = await client.threads.create();
+    await client.runs.wait(replay.thread_id, "chain", { input: { n: 5 } });
+    const [inputCp] = (await client.threads.getHistory(replay.thread_id)).slice(-1);
+    assert.equal(inputCp.values.n, 0);
+    const again = await client.runs.wait(replay.thread_id, "chain", {
+      input: null, checkpointId: inputCp.checkpoint.checkpoint_id,
+    });
+    assert.equal(again.n, 8);
+    assert.deepEqual(again.log, ["a", "b", "c"]);
     const afterA = history.find((h) => JSON.stringify(h.values.log) === '["a"]');
     assert.deepEqual(afterA.next, ["b"]);
     const at = await client.threads.getState(t.thread_id, afterA.checkpoint.checkpoint_id);
@@ -520,12 +536,17 @@ describe("streaming", () => {
     assert.deepEqual(bStart.data.triggers, ["branch:to:b"]);
     const bEnd = by("tasks").find((p) => p.data.name === "b" && "result" in p.data);
     assert.deepEqual(bEnd.data, { id: bStart.data.id, name: "b", result: { n: 1, log: ["b"] }, interrupts: [], error: null });
-    // A checkpoint shows the state it holds and the nodes that run next.
+    // A checkpoint shows the state it holds and the nodes that run next;
+    // as LangGraph's, the first (step -1, "input") holds the input waiting
+    // on __start__, and step 0 has it applied.
     const cps = by("checkpoints").map((p) => p.data);
     assert.ok(cps[0].config.configurable.checkpoint_id);
-    assert.deepEqual(cps.map((c) => c.next), [["a"], ["b"], ["c"], []]);
-    assert.deepEqual(cps.map((c) => c.values.log ?? []), [[], ["a"], ["a", "b"], ["a", "b", "c"]]);
-    assert.deepEqual(cps[1].tasks.map((x) => [x.id, x.name]), [["b:0", "b"]]);
+    assert.deepEqual(cps.map((c) => c.next), [["__start__"], ["a"], ["b"], ["c"], []]);
+    assert.deepEqual(cps.map((c) => [c.metadata.step, c.metadata.source]),
+                     [[-1, "input"], [0, "loop"], [1, "loop"], [2, "loop"], [3, "loop"]]);
+    assert.deepEqual(cps.map((c) => c.values.log ?? []), [[], [], ["a"], ["a", "b"], ["a", "b", "c"]]);
+    assert.deepEqual(cps[0].tasks.map((x) => x.name), ["__start__"]);
+    assert.deepEqual(cps[2].tasks.map((x) => [x.id, x.name]), [["b:0", "b"]]);
     const types = new Set(by("debug").map((p) => p.data.type));
     for (const ty of ["task", "task_result", "checkpoint"]) assert.ok(types.has(ty), ty);
     // A task's debug events carry the step of the checkpoint its writes make.

@@ -245,13 +245,13 @@ static void test_subgraph(void **st) {
 
 static int count_events[LOOM_EVENT_END + 1];
 /* Copies of the first values event and of the first two checkpoints. */
-static json_t *first_values, *checkpoints[2];
+static json_t *first_values, *checkpoints[3];
 static void count_cb(const struct loom_event *ev, void *arg) {
   (void)arg;
   int n = count_events[ev->type]++;
   if (ev->type == LOOM_EVENT_VALUES && n == 0)
     first_values = json_deep_copy(ev->data);
-  if (ev->type == LOOM_EVENT_CHECKPOINT && n < 2)
+  if (ev->type == LOOM_EVENT_CHECKPOINT && n < 3)
     checkpoints[n] = json_deep_copy(ev->data);
 }
 
@@ -267,20 +267,32 @@ static void test_events(void **st) {
   /* The state the run starts from, then one per step. */
   assert_int_equal(count_events[LOOM_EVENT_VALUES], 4);
   assert_true(json_is(json_object_get(first_values, "log"), "[\"in\"]"));
-  /* A checkpoint says what state it holds and which nodes run next. */
-  assert_true(json_is(json_object_get(checkpoints[0], "next"), "[\"a\"]"));
-  assert_true(json_is(json_object_get(checkpoints[0], "values"),
+  /* A checkpoint says what state it holds and which nodes run next. As
+   * LangGraph's, the first holds the state before the input, which waits
+   * on __start__; the start step (step 0) applies it. */
+  assert_true(
+      json_is(json_object_get(checkpoints[0], "next"), "[\"__start__\"]"));
+  assert_true(json_is(json_object_get(checkpoints[0], "values"), "{\"n\": 0}"));
+  assert_true(json_is(
+      json_object_get(json_object_get(checkpoints[0], "metadata"), "step"),
+      "-1"));
+  assert_true(json_is(json_object_get(checkpoints[1], "next"), "[\"a\"]"));
+  assert_true(json_is(json_object_get(checkpoints[1], "values"),
                       "{\"log\": [\"in\"], \"n\": 0}"));
-  assert_true(json_is(json_object_get(checkpoints[1], "next"), "[\"b\"]"));
-  assert_true(json_is(json_object_get(checkpoints[1], "tasks"),
+  assert_true(json_is(
+      json_object_get(json_object_get(checkpoints[1], "metadata"), "step"),
+      "0"));
+  assert_true(json_is(json_object_get(checkpoints[2], "next"), "[\"b\"]"));
+  assert_true(json_is(json_object_get(checkpoints[2], "tasks"),
                       "[{\"id\": \"b:0\", \"name\": \"b\", "
                       "\"interrupts\": [], \"item\": null}]"));
   json_decref(first_values), json_decref(checkpoints[0]);
-  json_decref(checkpoints[1]);
+  json_decref(checkpoints[1]), json_decref(checkpoints[2]);
   assert_int_equal(count_events[LOOM_EVENT_UPDATES], 3);
   assert_int_equal(count_events[LOOM_EVENT_TASKS], 3);
   assert_int_equal(count_events[LOOM_EVENT_TASK_RESULT], 3);
-  assert_int_equal(count_events[LOOM_EVENT_CHECKPOINT], 4); /* + input */
+  /* + input, + start step */
+  assert_int_equal(count_events[LOOM_EVENT_CHECKPOINT], 5);
   assert_int_equal(count_events[LOOM_EVENT_END], 1);
   loom_run_free(r);
   json_decref(in);

@@ -264,7 +264,8 @@ static void test_fork_update_and_history(void **st) {
   assert_int_equal(go(f, g, "t4", "{}", NULL, &v, NULL), LOOM_RUN_SUCCESS);
   json_decref(v);
   json_t *h = history_of(f, g, "t4");
-  assert_int_equal(json_array_size(h), 4); /* input, a, b, c */
+  /* input, start, a, b, c */
+  assert_int_equal(json_array_size(h), 5);
   /* Newest first; parents chain back. */
   json_t *after_a = json_array_get(h, 2);
   assert_true(json_is(json_object_get(after_a, "next"), "[\"b\"]"));
@@ -339,6 +340,54 @@ static void test_finished_tasks_do_not_run_again(void **st) {
   loom_graph_free(g);
 }
 
+/* As LangGraph's: history begins with the input waiting on __start__ at
+ * step -1 (the state before it), then step 0 has it applied. A run from
+ * that checkpoint (a replay, or a run restarted after a crash right after
+ * it) applies the input kept there; an update there goes in as START's. */
+static void test_input_checkpoint_then_start_step(void **st) {
+  struct fixture *f = *st;
+  struct loom_graph *g = load_graph(three);
+  json_t *v = NULL;
+  assert_int_equal(go(f, g, "t5", "{\"note\": \"!\"}", NULL, &v, NULL),
+                   LOOM_RUN_SUCCESS);
+  json_decref(v);
+  json_t *h = history_of(f, g, "t5");
+  assert_int_equal(json_array_size(h), 5);
+  json_t *input = json_array_get(h, 4), *start = json_array_get(h, 3);
+  assert_true(json_is(json_object_get(input, "next"), "[\"__start__\"]"));
+  assert_null(json_object_get(json_object_get(input, "values"), "note"));
+  assert_true(json_is(
+      json_object_get(json_object_get(input, "metadata"), "step"), "-1"));
+  assert_true(
+      json_is(json_object_get(json_object_get(input, "metadata"), "source"),
+              "\"input\""));
+  assert_true(json_is(json_object_get(start, "next"), "[\"a\"]"));
+  assert_true(json_is(json_object_get(json_object_get(start, "values"), "note"),
+                      "\"!\""));
+  assert_true(json_is(
+      json_object_get(json_object_get(start, "metadata"), "step"), "0"));
+  const char *in_id =
+      json_string_value(json_object_get(input, "checkpoint_id"));
+  struct loom_run_opts o = {
+      .store = f->store, .thread_id = "t5", .checkpoint_id = in_id};
+  assert_int_equal(run_graph(g, &o, &v, NULL, NULL), LOOM_RUN_SUCCESS);
+  assert_true(json_is(json_object_get(v, "log"), "[\"a\",\"b!\",\"c\"]"));
+  json_decref(v);
+  char id[LOOM_ID_LEN + 1];
+  struct loom_error e = {0};
+  json_t *upd = J("{\"note\": \"?\"}"), *state = NULL;
+  assert_int_equal(loom_engine_update_state(f->store, NULL, g, "t5", in_id, upd,
+                                            NULL, id, &e),
+                   LOOM_OK);
+  assert_int_equal(
+      loom_engine_get_state(f->store, NULL, g, "t5", id, &state, &e), LOOM_OK);
+  assert_true(json_is(json_object_get(state, "next"), "[\"a\"]"));
+  assert_true(json_is(
+      json_object_get(json_object_get(state, "metadata"), "step"), "0"));
+  json_decref(state), json_decref(upd), json_decref(h);
+  loom_graph_free(g);
+}
+
 static size_t count_cb_n;
 static bool count_cb(const struct loom_checkpoint *cp, void *arg) {
   (void)cp, (void)arg;
@@ -350,7 +399,7 @@ static void test_durability_modes(void **st) {
   struct fixture *f = *st;
   struct loom_graph *g = load_graph(three);
   const char *threads[] = {"d-sync", "d-async", "d-exit"};
-  size_t want[] = {4, 4, 1};
+  size_t want[] = {5, 5, 1};
   for (int m = 0; m < 3; m++) {
     json_t *in = J("{}"), *v = NULL;
     struct loom_run_opts o = {.store = f->store,
@@ -446,6 +495,7 @@ int main(void) {
       BOTH(test_interrupt_before_after_and_command),
       BOTH(test_next_tasks_say_where_it_stopped),
       BOTH(test_fork_update_and_history),
+      BOTH(test_input_checkpoint_then_start_step),
       BOTH(test_finished_tasks_do_not_run_again),
       BOTH(test_durability_modes),
       BOTH(test_interrupt_inside_subgraph),
