@@ -24,13 +24,12 @@
  * server closed before sending a byte is retried once on a fresh one: the
  * server may close an idle connection at any moment.
  *
- * Timeouts: one uv_timer over all calls, kept sorted by deadline (the
- * connect deadline while connecting, then the total one). Calls start in
- * time order with the same timeouts, so an insert lands at the tail. A
- * failure found while starting a call is reported from the timer too, so
- * on_done never runs inside loom_http_client_send.
+ * Timeouts: one uv_timer over all calls, which sit in a min-heap by
+ * deadline (the connect deadline while connecting, then the total one);
+ * the timer is re-armed only when the earliest changes. A failure found
+ * while starting a call is reported from the timer too, so on_done never
+ * runs inside loom_http_client_send.
  */
-#include <http_parser.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +39,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/utf8.h"
 #include "io/http_call.h"
 #include "io/loop.h"
 
@@ -286,21 +286,6 @@ static void park(struct h1_conn *conn) {
 
 /* ---- finishing a call ---- */
 
-static void fail_now(struct h1_call *hc, loom_err err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail_now(struct h1_call *hc, loom_err err, const char *fmt, ...) {
-  long status = hc->conn ? hc->conn->reader.status : 0;
-  if (hc->conn)
-    conn_close(hc->conn);
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  http_call_finish(hc->call, err, status, msg);
-}
-
 static void unwait(struct h1_call *hc) {
   struct h1_origin *o = hc->origin;
   if (!hc->waiting)
@@ -320,19 +305,42 @@ static void unwait(struct h1_call *hc) {
   hc->waiting = false;
 }
 
+/* Takes `hc` out of the wait queue and off its connection (closed: its
+ * response was under way); the status seen so far, if any. */
+static long detach(struct h1_call *hc) {
+  long status = hc->conn ? hc->conn->reader.status : 0;
+  unwait(hc);
+  if (hc->conn)
+    conn_close(hc->conn);
+  return status;
+}
+
+/* Messages may quote a URL or a server's words: kept valid UTF-8, since
+ * they end up in JSON. */
+static void fail_now(struct h1_call *hc, loom_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_now(struct h1_call *hc, loom_err err, const char *fmt, ...) {
+  long status = detach(hc);
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  loom_utf8_vformat(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  http_call_finish(hc->call, err, status, msg);
+}
+
 /* A failure found where on_done must not run yet (inside
  * loom_http_client_send): reported from the timer, on a later turn. */
 static void fail_later(struct h1_call *hc, loom_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void fail_later(struct h1_call *hc, loom_err err, const char *fmt, ...) {
-  unwait(hc);
-  if (hc->conn)
-    conn_close(hc->conn);
+  detach(hc);
+  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  char msg[512];
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  loom_utf8_vformat(msg, sizeof msg, fmt, ap);
   va_end(ap);
   loom_free(hc->fail_msg);
   hc->fail_msg = loom_strdup(msg);
@@ -665,58 +673,6 @@ static struct h1_origin *origin_for(struct loom_http1 *h1, const char *host,
   return o;
 }
 
-/* Whether the caller's header list names `name` ("Name: value"). */
-static bool names(const char *header, const char *name) {
-  size_t n = strlen(name);
-  return !strncasecmp(header, name, n) && header[n] == ':';
-}
-
-/* Appends to an uncapped buffer, which cannot fail (allocation aborts). */
-static void put(struct loom_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct loom_buf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  loom_err e = loom_buf_vappendf(b, fmt, ap);
-  va_end(ap);
-  (void)e;
-}
-
-/* The request text: request line, the caller's headers (a CR or LF in one
- * would forge others: it is left out; "Name:" with no value only removes
- * a header, as libcurl reads it), Host, Accept and Content-Length when
- * the caller gave none, then the body. */
-static char *build_request(const struct loom_http_client_request *r,
-                           const char *method, const char *target,
-                           size_t target_len, const char *host_header,
-                           size_t *len) {
-  struct loom_buf b;
-  loom_buf_init(&b, SIZE_MAX);
-  bool host = false, accept = false;
-  put(&b, "%s %.*s HTTP/1.1\r\n", method, (int)target_len, target);
-  for (const char *const *h = r->headers; h && *h; h++) {
-    const char *colon = strchr(*h, ':');
-    if (!colon || strpbrk(*h, "\r\n") || names(*h, "content-length"))
-      continue;
-    host |= names(*h, "host");
-    accept |= names(*h, "accept");
-    if (colon[strspn(colon + 1, " \t") + 1] != '\0')
-      put(&b, "%s\r\n", *h);
-  }
-  if (!host)
-    put(&b, "Host: %s\r\n", host_header);
-  if (!accept)
-    put(&b, "Accept: */*\r\n");
-  if (r->body || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
-      !strcmp(method, "PATCH"))
-    put(&b, "Content-Length: %zu\r\n", r->body_len);
-  put(&b, "\r\n");
-  if (r->body && loom_buf_append(&b, r->body, r->body_len) != LOOM_OK)
-    abort(); /* uncapped: cannot happen */
-  return loom_buf_take(&b, len);
-}
-
 void loom_http1_start(struct loom_http1 *h1, struct loom_http_call *call,
                       const struct loom_http_client_request *r) {
   struct h1_call *hc = LOOM_NEW(struct h1_call);
@@ -753,8 +709,8 @@ void loom_http1_start(struct loom_http1 *h1, struct loom_http_call *call,
     target = r->url + u.field_data[first].off - (first == UF_QUERY);
     target_len = end - (size_t)(target - r->url);
   }
-  hc->request = build_request(r, method, target, target_len,
-                              hc->origin->host_header, &hc->request_len);
+  hc->request = h1_request_text(r, method, target, target_len,
+                                hc->origin->host_header, &hc->request_len);
   time_at(hc, hc->total_deadline);
   dispatch(hc);
 }

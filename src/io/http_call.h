@@ -130,6 +130,17 @@ bool h1_reader_keep_alive(const struct h1_reader *r);
 /* What was wrong, after H1_BAD. */
 const char *h1_reader_error(const struct h1_reader *r);
 
+/*
+ * The request text of `r` (http1_request.c): "METHOD target HTTP/1.1",
+ * the caller's headers (one holding a CR or LF would forge others and is
+ * left out; "Name:" with no value only removes a header, as libcurl reads
+ * it; Content-Length is always loom's), Host, Accept and Content-Length
+ * unless given, a blank line, the body. Allocated; its length in *len.
+ */
+char *h1_request_text(const struct loom_http_client_request *r,
+                      const char *method, const char *target, size_t target_len,
+                      const char *host_header, size_t *len);
+
 /* State for plain http:// requests on the client's loop; NULL when a
  * proxy is configured in the environment (libcurl honours it). */
 struct loom_http1 *loom_http1_new(struct loom_http_client *client,
