@@ -92,11 +92,12 @@ struct h1_conn {
   struct h1_reader reader;
   struct loom_http1 *h1;
   struct h1_origin *origin;
-  struct h1_call *call; /* NULL while idle */
-  struct h1_conn *next_idle;
+  struct h1_call *call;                  /* NULL while idle */
+  struct h1_conn *next_idle, *prev_idle; /* while parked */
   unsigned gen; /* counts the calls it carried: writes name theirs */
   bool unsent;  /* part of the request still waits in libuv */
   bool served;  /* carried a whole response before: may be stale */
+  bool parked;  /* in its origin's idle list */
   bool closing;
 };
 
@@ -242,13 +243,17 @@ static void conn_closed_cb(uv_handle_t *h) {
 
 static void unpark(struct h1_conn *conn) {
   struct h1_origin *o = conn->origin;
-  for (struct h1_conn **p = &o->idle; *p; p = &(*p)->next_idle)
-    if (*p == conn) {
-      *p = conn->next_idle;
-      conn->next_idle = NULL;
-      o->nidle--;
-      return;
-    }
+  if (!conn->parked)
+    return;
+  if (conn->prev_idle)
+    conn->prev_idle->next_idle = conn->next_idle;
+  else
+    o->idle = conn->next_idle;
+  if (conn->next_idle)
+    conn->next_idle->prev_idle = conn->prev_idle;
+  conn->next_idle = conn->prev_idle = NULL;
+  conn->parked = false;
+  o->nidle--;
 }
 
 /* Closes `conn` (detaching its call, if any); a waiting call may take the
@@ -278,7 +283,10 @@ static void park(struct h1_conn *conn) {
     return;
   }
   conn->served = true;
+  conn->parked = true;
   conn->next_idle = o->idle;
+  if (o->idle)
+    o->idle->prev_idle = conn;
   o->idle = conn;
   o->nidle++;
   pump(o);
