@@ -47,11 +47,13 @@ static json_t *convert_state(const char *thread_id, const json_t *s) {
   const json_t *t;
   json_array_foreach(json_object_get(s, "tasks"), i, t) {
     json_t *ints = json_object_get(t, "interrupts");
+    json_t *res = json_object_get(t, "result");
     json_array_append_new(
-        tasks, json_pack("{s:O?, s:O?, s:n, s:o, s:n, s:n}", "id",
-                         json_object_get(t, "id"), "name",
-                         json_object_get(t, "name"), "error", "interrupts",
-                         api_interrupt_list(ints), "checkpoint", "state"));
+        tasks,
+        json_pack("{s:O?, s:O?, s:n, s:o, s:n, s:n, s:O}", "id",
+                  json_object_get(t, "id"), "name", json_object_get(t, "name"),
+                  "error", "interrupts", api_interrupt_list(ints), "checkpoint",
+                  "state", "result", res ? res : json_null()));
   }
   const json_t *md = json_object_get(s, "metadata");
   const json_t *values = json_object_get(s, "values");

@@ -69,6 +69,30 @@ json_t *loom_engine_next_tasks(const json_t *next, const json_t *pending,
   return tasks;
 }
 
+/* LangGraph's task result: the writes a task finished with at this
+ * checkpoint (kept as its pending writes: it finished while a sibling
+ * interrupted or failed), {} for one that wrote nothing, null for one not
+ * run yet. */
+static void add_results(json_t *tasks, const json_t *pending) {
+  size_t i, k;
+  json_t *t, *w;
+  json_array_foreach(tasks, i, t) {
+    const char *id = json_string_value(json_object_get(t, "id"));
+    json_t *result = NULL;
+    json_array_foreach(pending, k, w) {
+      const char *tid = json_string_value(json_object_get(w, "task_id"));
+      const char *ch = json_string_value(json_object_get(w, "channel"));
+      if (!id || !tid || !ch || strcmp(tid, id))
+        continue;
+      if (!result)
+        result = json_object();
+      if (strncmp(ch, "__", 2))
+        json_object_set(result, ch, json_object_get(w, "value"));
+    }
+    json_object_set_new(t, "result", result ? result : json_null());
+  }
+}
+
 static json_t *snapshot(const struct loom_graph *g,
                         const struct loom_checkpoint *cp) {
   json_t *values = g ? loom_engine_initial_values(g) : json_object();
@@ -79,6 +103,7 @@ static json_t *snapshot(const struct loom_graph *g,
   json_t *interrupts = json_array();
   json_t *tasks =
       loom_engine_next_tasks(next_spec, cp->pending_writes, interrupts);
+  add_results(tasks, cp->pending_writes);
   json_t *out = json_object();
   json_object_set_new(out, "values", values);
   json_object_set_new(out, "next", next);

@@ -330,6 +330,32 @@ describe("what LangGraph's server merges into runs and checkpoints", () => {
     assert.equal(thread.interrupts[id].length, 1);
     assert.deepEqual(thread.interrupts[id][0].value, state.tasks[0].interrupts[0].value);
   });
+
+  test("a task that finished beside an interrupted one shows its result in the state", async () => {
+    const spec = [
+      "name: beside",
+      "state:",
+      "  log: {type: array, reducer: append}",
+      "  approved: {type: boolean}",
+      "nodes:",
+      "  work: {lua: 'return { log = { \"work\" } }'}",
+      "  ask: {interrupt: {question: 'go on?'}}",
+      "edges:",
+      "  - START -> work",
+      "  - START -> ask",
+      "  - work -> END",
+      "  - ask -> END",
+    ].join("\n");
+    await putGraph(loom, "beside", spec);
+    const t = await client.threads.create();
+    await client.runs.wait(t.thread_id, "beside", { input: {} });
+    const state = await client.threads.getState(t.thread_id);
+    const byName = Object.fromEntries(state.tasks.map((x) => [x.name, x]));
+    assert.deepEqual(byName.work.result, { log: ["work"] });
+    assert.equal(byName.work.interrupts.length, 0);
+    assert.equal(byName.ask.result, null);
+    assert.equal(byName.ask.interrupts.length, 1);
+  });
 });
 
 // The keys of `want` in `obj`.

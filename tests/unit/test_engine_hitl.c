@@ -332,6 +332,22 @@ static void test_finished_tasks_do_not_run_again(void **st) {
   calls_ok = 0, fail_flaky = 1;
   json_t *v = NULL;
   assert_int_equal(go(f, g, "t5", "{}", NULL, NULL, NULL), LOOM_RUN_ERROR);
+  /* The state shows what the finished task wrote as its result, as
+   * LangGraph's does; the failed one has none. */
+  json_t *state = NULL;
+  struct loom_error e = {0};
+  assert_int_equal(
+      loom_engine_get_state(f->store, NULL, g, "t5", NULL, &state, &e),
+      LOOM_OK);
+  json_t *tasks = json_object_get(state, "tasks");
+  assert_int_equal(json_array_size(tasks), 2);
+  for (size_t i = 0; i < 2; i++) {
+    json_t *t = json_array_get(tasks, i);
+    const char *name = json_string_value(json_object_get(t, "name"));
+    assert_true(json_is(json_object_get(t, "result"),
+                        strcmp(name, "ok") ? "null" : "{\"log\": [\"ok\"]}"));
+  }
+  json_decref(state);
   fail_flaky = 0;
   assert_int_equal(go(f, g, "t5", NULL, NULL, &v, NULL), LOOM_RUN_SUCCESS);
   assert_int_equal(calls_ok, 1);
