@@ -105,11 +105,12 @@ void api_offload_to(struct loom_http_req *req, struct loom_pool *pool,
  * `x-api-key`, or NULL; read by any handler, never checked yet. */
 const char *api_request_key(const struct loom_http_req *req);
 /* Passes the caller on to a run as LangGraph does: kw.config.configurable
- * gets langgraph_auth_user {identity, is_authenticated: false,
- * display_name, permissions}, langgraph_auth_user_id and
- * langgraph_auth_permissions, the identity being "api-key:" and a digest
- * of the key (the key itself is never stored). Without a key, those
- * fields are removed (a client cannot claim an identity by writing them). */
+ * gets the request's user-agent and x-* headers (names lowercased; not
+ * x-api-key, x-tenant-id, x-service-key), then langgraph_auth_user {identity,
+ * is_authenticated: false, display_name, permissions}, langgraph_auth_user_id
+ * and langgraph_auth_permissions, the identity being "api-key:" and a digest of
+ * the key (the key itself is never stored). Without a key, those fields are
+ * removed (a client cannot claim an identity by writing them). */
 void api_auth_configurable(const struct loom_http_req *req, json_t *kw);
 
 /* RFC 4122 version 5 UUID of `name` in `ns` (a UUID string). */

@@ -4,11 +4,13 @@
  * fields (every failure names the field), the offload of blocking work to
  * the pool, and UUIDv5 for the system assistants.
  */
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/internal.h"
 #include "core/alloc.h"
@@ -293,6 +295,35 @@ static void key_identity(const char *key, char out[32]) {
            h[2], h[3], h[4], h[5], h[6], h[7]);
 }
 
+/* A header LangGraph's server copies into a run's configurable: x-*
+ * (but the ones that carry secrets or tenancy) and user-agent. */
+static bool copied_header(const char *name) {
+  static const char *const never[] = {"x-api-key", "x-tenant-id",
+                                      "x-service-key"};
+  if (!strcasecmp(name, "user-agent"))
+    return true;
+  if (strncasecmp(name, "x-", 2))
+    return false;
+  for (size_t i = 0; i < sizeof never / sizeof *never; i++)
+    if (!strcasecmp(name, never[i]))
+      return false;
+  return true;
+}
+
+static bool copy_header_cb(const char *name, const char *value, void *arg) {
+  if (!copied_header(name))
+    return true;
+  char *key = loom_strdup(name), *text = loom_strdup(value);
+  for (char *p = key; *p; p++)
+    *p = (char)tolower((unsigned char)*p);
+  loom_utf8_scrub(key, strlen(key)); /* a header need not be UTF-8 */
+  loom_utf8_scrub(text, strlen(text));
+  json_object_set_new(arg, key, json_string(text));
+  loom_free(key);
+  loom_free(text);
+  return true;
+}
+
 void api_auth_configurable(const struct loom_http_req *req, json_t *kw) {
   json_t *config = json_object_get(kw, "config");
   if (!json_is_object(config))
@@ -300,6 +331,7 @@ void api_auth_configurable(const struct loom_http_req *req, json_t *kw) {
   json_t *conf = json_object_get(config, "configurable");
   if (!json_is_object(conf))
     json_object_set_new(config, "configurable", conf = json_object());
+  loom_http_headers_each(req, copy_header_cb, conf);
   /* What a client writes there itself is not an identity. */
   json_object_del(conf, "langgraph_auth_user");
   json_object_del(conf, "langgraph_auth_user_id");

@@ -77,6 +77,26 @@ const char *loom_http_header(const struct loom_http_req *req,
   return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct headers_each {
+  bool (*cb)(const char *name, const char *value, void *arg);
+  void *arg;
+};
+
+static enum MHD_Result header_each_cb(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value) {
+  (void)kind;
+  struct headers_each *h = cls;
+  return h->cb(key, value ? value : "", h->arg) ? MHD_YES : MHD_NO;
+}
+
+void loom_http_headers_each(const struct loom_http_req *req,
+                            bool (*cb)(const char *name, const char *value,
+                                       void *arg),
+                            void *arg) {
+  struct headers_each h = {cb, arg};
+  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_each_cb, &h);
+}
+
 const char *loom_http_body(const struct loom_http_req *req, size_t *len) {
   if (len)
     *len = req->body.len;

@@ -77,6 +77,13 @@ size_t loom_http_query_values(const struct loom_http_req *req, const char *name,
 /* A request header, name case-insensitive; NULL when absent. */
 const char *loom_http_header(const struct loom_http_req *req, const char *name);
 
+/* Calls cb(name, value, arg) for every request header, in the order
+ * received (names as the client spelled them); cb returns false to stop. */
+void loom_http_headers_each(const struct loom_http_req *req,
+                            bool (*cb)(const char *name, const char *value,
+                                       void *arg),
+                            void *arg);
+
 /* The request body (NUL-terminated, so text can be used as a string);
  * never NULL ("" when empty). `len` may be NULL. */
 const char *loom_http_body(const struct loom_http_req *req, size_t *len);

@@ -1,5 +1,6 @@
 // More of the LangGraph-compatible API through the official SDK
-// (@langchain/langgraph-sdk 1.x): the x-api-key placeholder, the thread
+// (@langchain/langgraph-sdk 1.x): the x-api-key placeholder and the
+// headers a run's configurable gets, the thread
 // stream (threads.joinStream), patching a thread's state metadata, run
 // timeouts (LOOM_RUN_TIMEOUT), that a cancel is durable before its
 // answer (it survives a SIGKILL right after), and what LangGraph's server
@@ -78,6 +79,23 @@ describe("x-api-key", () => {
     assert.deepEqual(conf.langgraph_auth_permissions, []);
     // The key itself is stored nowhere a client can read it back.
     assert.ok(!JSON.stringify(got).includes(key));
+  });
+
+  test("user-agent and x-* headers reach the run's configurable and its checkpoints, secrets do not", async () => {
+    const key = "lsv2-header-key";
+    const c = new Client({ apiUrl: loom.url, apiKey: key,
+                           defaultHeaders: { "X-Team": "blue", "x-tenant-id": "t9" } });
+    const t = await c.threads.create();
+    const run = await c.runs.create(t.thread_id, "chain", { input: {} });
+    const conf = run.kwargs.config.configurable;
+    assert.equal(conf["x-team"], "blue");
+    assert.equal(typeof conf["user-agent"], "string");
+    assert.equal(conf["x-api-key"], undefined);
+    assert.equal(conf["x-tenant-id"], undefined);
+    await c.runs.join(t.thread_id, run.run_id);
+    const history = await c.threads.getHistory(t.thread_id, { metadata: { "x-team": "blue" } });
+    assert.equal(history.length, 4); // input, start, a, b
+    assert.ok(!JSON.stringify(history).includes(key));
   });
 
   test("without a key, a client cannot claim an identity", async () => {

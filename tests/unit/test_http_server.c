@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,14 +42,26 @@ static void echo(struct loom_http_req *req, void *ud) {
   loom_http_respond_json(req, 200, body);
 }
 
+/* Collects "name=value" of the x-* headers, as the client spelled them. */
+static bool x_header_cb(const char *name, const char *value, void *arg) {
+  if (!strncasecmp(name, "x-", 2)) {
+    char both[256];
+    snprintf(both, sizeof both, "%s=%s", name, value);
+    json_array_append_new(arg, json_string(both));
+  }
+  return true;
+}
+
 static void run_get(struct loom_http_req *req, void *ud) {
   (void)ud;
   const char *q = loom_http_query(req, "q");
   const char *h = loom_http_header(req, "x-test");
-  json_t *b = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "thread_id",
+  json_t *xs = json_array();
+  loom_http_headers_each(req, x_header_cb, xs);
+  json_t *b = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:o}", "thread_id",
                         loom_http_param(req, "thread_id"), "run_id",
                         loom_http_param(req, "run_id"), "route",
-                        loom_http_route(req), "q", q, "h", h);
+                        loom_http_route(req), "q", q, "h", h, "x", xs);
   loom_http_header_add(req, "X-Extra", "yes");
   loom_http_respond_json(req, 200, b);
 }
@@ -296,6 +310,7 @@ static void test_route_params_query_headers(void **state) {
   struct loom_buf body;
   loom_buf_init(&body, 1 << 16);
   extra = curl_slist_append(NULL, "X-TEST: Shout");
+  extra = curl_slist_append(extra, "x-team: blue");
   curl_easy_setopt(easy, CURLOPT_URL, url("/threads/a/runs/b"));
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, extra);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, reply_write_cb);
@@ -303,6 +318,11 @@ static void test_route_params_query_headers(void **state) {
   assert_int_equal(curl_easy_perform(easy), CURLE_OK);
   j = loom_json_parse(body.data, body.len, NULL);
   assert_string_equal(json_string_value(json_object_get(j, "h")), "Shout");
+  /* Every header can be walked, in the order sent. */
+  json_t *x = json_object_get(j, "x");
+  assert_int_equal(json_array_size(x), 2);
+  assert_string_equal(json_string_value(json_array_get(x, 0)), "X-TEST=Shout");
+  assert_string_equal(json_string_value(json_array_get(x, 1)), "x-team=blue");
   json_decref(j);
   loom_buf_cleanup(&body);
   curl_slist_free_all(extra);
