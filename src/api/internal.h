@@ -255,6 +255,8 @@ struct api_thread {
   json_t *created_at, *updated_at;
   json_t *values;         /* latest values, or NULL */
   json_t *interrupts;     /* {task_id: [...]} when interrupted */
+  json_t *config;         /* its last run's merged config (no identity), or
+                             NULL: LangGraph's thread config */
   char *graph_id;         /* the graph of its runs */
   char *status;           /* "idle" | "busy" | "interrupted" | "error" */
   struct api_run *active; /* the run executing or about to */
@@ -353,11 +355,17 @@ enum loom_durability api_run_durability(const json_t *kwargs);
 /* Sets r->start_checkpoint to the thread's latest checkpoint in `store`,
  * and r->recovered when this very run wrote it (before a crash). */
 void api_run_find_start(struct api_run *r, struct loom_store *store);
-/* As LangGraph's server makes a run from its assistant: kw.config gets
- * the assistant's config keys under the body's, and a configurable of the
- * assistant's (but for identity keys) then the body's; kw.context the
- * assistant's then the body's ({} at least). Changes kw in place. */
-void api_run_merge_assistant(json_t *kw, const json_t *assistant);
+/* As LangGraph's server makes a run from its assistant and thread:
+ * kw.config gets the assistant's config keys, then the thread's (its
+ * config, thread_config, may be NULL), under the body's; configurable
+ * merged key by key in the same order (identity keys only from the body);
+ * kw.context the assistant's then the body's ({} at least). Changes kw in
+ * place. */
+void api_run_merge_config(json_t *kw, const json_t *assistant,
+                          const json_t *thread_config);
+/* The thread's config after a run made from kw (merged as above): kw's
+ * config without its metadata and identity keys (new). */
+json_t *api_run_thread_config(const json_t *kw);
 /* A run's metadata (new): the assistant's, then the thread's, then the
  * body's (kw.metadata), later keys winning. */
 json_t *api_run_merge_metadata(const json_t *assistant,

@@ -544,6 +544,8 @@ static void load_thread(json_t *row) {
   v = json_object_get(row, "interrupts");
   t->interrupts =
       json_is_object(v) && json_object_size(v) ? json_deep_copy(v) : NULL;
+  v = json_object_get(row, "config");
+  t->config = json_is_object(v) ? json_deep_copy(v) : NULL;
   const char *st = json_string_value(json_object_get(row, "status"));
   loom_free(t->status);
   t->status = loom_strdup(st && strcmp(st, "busy") ? st : "idle");

@@ -63,24 +63,35 @@ static json_t *object_at(json_t *o, const char *key) {
   return v;
 }
 
-void api_run_merge_assistant(json_t *kw, const json_t *assistant) {
-  const json_t *acfg = json_object_get(assistant, "config");
-  json_t *cfg = object_at(kw, "config");
-  json_t *conf = json_object();
+/* Adds config `from` under what `top` (its top-level keys) and `conf`
+ * (its configurable, but no identity) already hold: only keys they lack. */
+static void config_under(json_t *top, json_t *conf, const json_t *from) {
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)acfg, k, v) {
+  json_object_foreach((json_t *)from, k, v) {
     if (!strcmp(k, "configurable")) {
       const char *ck;
       json_t *cv;
       json_object_foreach(v, ck, cv) {
-        if (!identity_key(ck))
+        if (!identity_key(ck) && !json_object_get(conf, ck))
           json_object_set_new(conf, ck, json_deep_copy(cv));
       }
-    } else if (!json_object_get(cfg, k)) {
-      json_object_set_new(cfg, k, json_deep_copy(v));
+    } else if (!json_object_get(top, k)) {
+      json_object_set_new(top, k, json_deep_copy(v));
     }
   }
+}
+
+void api_run_merge_config(json_t *kw, const json_t *assistant,
+                          const json_t *thread_config) {
+  json_t *cfg = object_at(kw, "config");
+  json_t *conf = json_object(), *under = json_object();
+  /* The thread's top-level keys win over the assistant's, the body's over
+   * both; configurable alike, key by key. */
+  config_under(under, conf, thread_config);
+  config_under(under, conf, json_object_get(assistant, "config"));
+  json_object_update_missing(cfg, under);
+  json_decref(under);
   json_object_update(conf, object_at(cfg, "configurable"));
   json_object_set_new(cfg, "configurable", conf);
   json_t *ctx = json_deep_copy(json_object_get(assistant, "context"));
@@ -92,6 +103,23 @@ void api_run_merge_assistant(json_t *kw, const json_t *assistant) {
   if (json_is_object(body_ctx))
     json_object_update(ctx, body_ctx);
   json_object_set_new(kw, "context", ctx);
+}
+
+json_t *api_run_thread_config(const json_t *kw) {
+  json_t *cfg = json_deep_copy(json_object_get(kw, "config"));
+  if (!json_is_object(cfg)) {
+    json_decref(cfg);
+    cfg = json_object();
+  }
+  json_t *conf = object_at(cfg, "configurable");
+  const char *k;
+  json_t *v, *tmp;
+  json_object_foreach_safe(conf, tmp, k, v) {
+    if (identity_key(k))
+      json_object_del(conf, k);
+  }
+  json_object_del(cfg, "metadata");
+  return cfg;
 }
 
 json_t *api_run_merge_metadata(const json_t *assistant,

@@ -290,8 +290,12 @@ static bool create_run(struct create *c) {
   char asid[LOOM_ID_LEN + 1] = "";
   snprintf(asid, sizeof asid, "%s",
            json_string_value(json_object_get(as, "assistant_id")));
-  /* Before reading the body's config: the assistant's applies too. */
-  api_run_merge_assistant(c->kw, as);
+  struct api_thread *t = run_thread_locked(c);
+  if (!t)
+    goto out;
+  /* Before reading the body's config: the assistant's and the thread's
+   * apply too. */
+  api_run_merge_config(c->kw, as, t->config);
   /* A run that asks for more steps than the default may take long: it
    * would hold the loop (and every request on it), so it goes to the pool
    * whatever its graph's record. So does one whose thread is kept
@@ -303,10 +307,8 @@ static bool create_run(struct create *c) {
   c->here = c->here_ok && !c->thread_id && g->speed == API_GRAPH_QUICK &&
             limit <= LOOM_ENGINE_DEFAULT_RECURSION_LIMIT &&
             !(oc && !strcmp(oc, "keep"));
-  struct api_thread *t = run_thread_locked(c);
-  if (t)
-    add_run_locked(c, t, as, asid);
-  ok = t != NULL;
+  add_run_locked(c, t, as, asid);
+  ok = true;
 out:
   api_unlock();
   return ok;
@@ -327,6 +329,8 @@ static void add_run_locked(struct create *c, struct api_thread *t,
   json_object_set_new(t->metadata, "graph_id", json_string(graph_id));
   json_object_set_new(t->metadata, "assistant_id", json_string(asid));
   r->metadata = api_run_merge_metadata(as, t->metadata, c->kw);
+  json_decref(t->config);
+  t->config = api_run_thread_config(c->kw);
   const char *ms =
       json_string_value(json_object_get(c->kw, "multitask_strategy"));
   r->multitask_strategy = loom_strdup(ms ? ms : "reject");

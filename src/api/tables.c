@@ -186,6 +186,7 @@ void api_thread_remove(struct api_thread *t) {
   json_decref(t->updated_at);
   json_decref(t->values);
   json_decref(t->interrupts);
+  json_decref(t->config);
   loom_free(t->runs);
   loom_free(t->graph_id);
   loom_free(t->status);
@@ -193,12 +194,13 @@ void api_thread_remove(struct api_thread *t) {
 }
 
 json_t *api_thread_json(const struct api_thread *t) {
-  return json_pack("{s:s, s:O, s:O, s:O, s:s, s:O, s:o, s:o}", "thread_id",
-                   t->id, "created_at", t->created_at, "updated_at",
-                   t->updated_at, "metadata", t->metadata, "status", t->status,
-                   "values", t->values ? t->values : json_null(), "interrupts",
-                   t->interrupts ? json_incref(t->interrupts) : json_object(),
-                   "config", json_pack("{s:{}}", "configurable"));
+  return json_pack(
+      "{s:s, s:O, s:O, s:O, s:s, s:O, s:o, s:o}", "thread_id", t->id,
+      "created_at", t->created_at, "updated_at", t->updated_at, "metadata",
+      t->metadata, "status", t->status, "values",
+      t->values ? t->values : json_null(), "interrupts",
+      t->interrupts ? json_incref(t->interrupts) : json_object(), "config",
+      t->config ? json_incref(t->config) : json_pack("{s:{}}", "configurable"));
 }
 
 void api_threads_each(bool (*each)(struct api_thread *t, void *arg),

@@ -307,6 +307,22 @@ describe("what LangGraph's server merges into runs and checkpoints", () => {
     assert.equal((await client.threads.getHistory(t.thread_id, { metadata: { owner: "ann" } })).length, 0);
   });
 
+  test("a thread keeps its runs' config: the next run inherits it, never an identity", async () => {
+    const as = await client.assistants.create({ graphId: "chain", config: { configurable: { model: "m3" } } });
+    const keyed = new Client({ apiUrl: loom.url, apiKey: "lsv2-thread-key" });
+    const t = await keyed.threads.create();
+    await keyed.runs.wait(t.thread_id, as.assistant_id, { input: {}, config: { configurable: { lang: "fr" } } });
+    const thread = await client.threads.get(t.thread_id);
+    assert.equal(thread.config.configurable.model, "m3");
+    assert.equal(thread.config.configurable.lang, "fr");
+    assert.equal(thread.config.configurable.langgraph_auth_user_id, undefined);
+    // A later run without a key or config reads the thread's, not its caller's identity.
+    const run = await client.runs.create(t.thread_id, "chain", { input: {} });
+    assert.equal(run.kwargs.config.configurable.lang, "fr");
+    assert.equal(run.kwargs.config.configurable.langgraph_auth_user_id, undefined);
+    await client.runs.join(t.thread_id, run.run_id);
+  });
+
   test("an assistant's config applies to its runs, but never an identity", async () => {
     const as = await client.assistants.create({
       graphId: "chain",

@@ -261,9 +261,10 @@ static int json_eq(const json_t *v, const char *text) {
 }
 
 /* As LangGraph's server makes a run: the assistant's config under the
- * body's (but no identity from the assistant), its metadata under the
- * thread's under the body's, and checkpoints carrying the configurable
- * scalars, that metadata and the run's ids. */
+ * thread's under the body's (but no identity from either), its metadata
+ * under the thread's under the body's, the thread keeping the merged
+ * config, and checkpoints carrying the configurable scalars, that
+ * metadata and the run's ids. */
 static void runs_merge_the_assistant_and_thread(void **state) {
   (void)state;
   json_t *as = json_loads("{\"metadata\":{\"owner\":\"ann\",\"project\":\"a\"},"
@@ -278,12 +279,21 @@ static void runs_merge_the_assistant_and_thread(void **state) {
                  "\"config\":{\"tags\":[\"y\"],\"configurable\":{\"temp\":2,"
                  "\"__secret\":\"s\",\"checkpoint_id\":\"c\",\"obj\":{}}}}",
                  0, NULL);
-  api_run_merge_assistant(kw, as);
+  /* The thread's config (its last run's) sits between the two. */
+  json_t *tcfg =
+      json_loads("{\"recursion_limit\":9,\"configurable\":{\"model\":\"m-t\","
+                 "\"tk\":1,\"langgraph_auth_user_id\":\"eve\"}}",
+                 0, NULL);
+  api_run_merge_config(kw, as, tcfg);
+  json_decref(tcfg);
   assert_true(json_eq(json_object_get(kw, "config"),
-                      "{\"recursion_limit\":7,\"tags\":[\"y\"],"
-                      "\"configurable\":{\"model\":\"m1\",\"temp\":2,"
-                      "\"__secret\":\"s\",\"checkpoint_id\":\"c\","
+                      "{\"recursion_limit\":9,\"tags\":[\"y\"],"
+                      "\"configurable\":{\"model\":\"m-t\",\"temp\":2,"
+                      "\"tk\":1,\"__secret\":\"s\",\"checkpoint_id\":\"c\","
                       "\"obj\":{}}}"));
+  json_t *kept = api_run_thread_config(kw);
+  assert_true(json_equal(kept, json_object_get(kw, "config")));
+  json_decref(kept);
   assert_true(json_eq(json_object_get(kw, "context"),
                       "{\"lang\":\"en\",\"tone\":\"warm\"}"));
   json_t *tmd = json_pack("{s:s, s:s, s:s}", "project", "b", "graph_id", "g",
@@ -306,8 +316,9 @@ static void runs_merge_the_assistant_and_thread(void **state) {
   json_t *cm = api_run_checkpoint_metadata(&r);
   assert_true(json_eq(cm, "{\"owner\":\"ann\",\"project\":\"c\","
                           "\"ticket\":\"t1\",\"graph_id\":\"g\","
-                          "\"assistant_id\":\"A\",\"model\":\"m1\","
-                          "\"temp\":2,\"run_id\":\"R\",\"thread_id\":\"T\"}"));
+                          "\"assistant_id\":\"A\",\"model\":\"m-t\","
+                          "\"temp\":2,\"tk\":1,\"run_id\":\"R\","
+                          "\"thread_id\":\"T\"}"));
   json_decref(cm), json_decref(r.metadata), json_decref(tmd);
   json_decref(kw), json_decref(as);
 }
