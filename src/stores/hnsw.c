@@ -463,19 +463,26 @@ loom_err loom_hnsw_check_vector(const struct loom_hnsw_params *p,
                             "vector value %u is not a finite number", i);
     sq += (double)v[i] * v[i];
   }
+  /* Distances and the int8 walk work on squared lengths in float; past
+   * its range they are inf, and then NaN. */
+  float f2 = loom_vk_best()->dot(v, v, p->dim);
+  if (!isfinite(f2))
+    return loom_error_set(e, LOOM_ERR_INVALID,
+                          "the vector's length (%g) is too large; scale it "
+                          "first",
+                          sqrt(sq));
   if (p->metric != LOOM_METRIC_COSINE)
     return LOOM_OK;
   if (sq == 0)
     return loom_error_set(e, LOOM_ERR_INVALID,
                           "a cosine index cannot hold an all-zero vector");
   /* write_vector divides by the length computed in float: one that
-   * underflows to 0 or overflows would store inf, NaN or zeros. */
-  float f2 = loom_vk_best()->dot(v, v, p->dim);
-  if (!(f2 > 0) || !isfinite(f2))
+   * underflows to 0 would store inf or NaN. */
+  if (!(f2 > 0))
     return loom_error_set(e, LOOM_ERR_INVALID,
-                          "the vector's length (%g) is too %s for the "
+                          "the vector's length (%g) is too small for the "
                           "cosine metric; scale it first",
-                          sqrt(sq), f2 > 0 ? "large" : "small");
+                          sqrt(sq));
   return LOOM_OK;
 }
 

@@ -135,9 +135,9 @@ size_t loom_hnsw_query(struct loom_hnsw *h, const struct loom_hnsw_query *q,
 
 /*
  * Whether an index with parameters `p` can hold vector `v` (p->dim
- * floats): every value finite and, for cosine, a length that is neither
- * 0 nor, computed in float as the index stores it, too small or too large
- * to divide by. LOOM_ERR_INVALID with the reason otherwise.
+ * floats): every value finite, a squared length (in float, as distances
+ * use it) within float range and, for cosine, not 0 (nor so small that
+ * it underflows in float). LOOM_ERR_INVALID with the reason otherwise.
  */
 loom_err loom_hnsw_check_vector(const struct loom_hnsw_params *p,
                                 const float *v,

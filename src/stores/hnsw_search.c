@@ -13,6 +13,7 @@
  * only stops once it holds ef results (hnswlib's rule), which is why very
  * selective filters go to the exact scan instead.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -332,9 +333,13 @@ void hnsw_quantize(const struct loom_hnsw *h, const float *v, int8_t *out,
                    struct hnsw_qhdr *hd) {
   float lo, hi;
   h->vk->minmax(v, h->dim, &lo, &hi);
-  float off = 0.5f * (lo + hi), s = (hi - lo) / 254.0f;
-  if (!(s > 0))
-    s = 1.0f;
+  /* In double: in float a range past FLT_MAX made the scale inf, and a
+   * scale below FLT_MIN made its inverse inf, either way turning values
+   * into NaN (then cast to int). A range that small quantizes to zeros at
+   * any scale. */
+  double ds = ((double)hi - lo) / 254.0;
+  float off = (float)(0.5 * ((double)lo + hi));
+  float s = ds >= FLT_MIN ? (float)ds : 1.0f;
   int32_t sum = h->vk->quantize_i8(v, h->dim, off, 1.0f / s, out);
   memset(out + h->dim, 0, h->qdim - h->dim);
   hd->scale = s;

@@ -537,6 +537,31 @@ static void rejects_bad_input(void **state) {
   loom_hnsw_free(h);
 }
 
+/* The int8 walk quantizes every vector (and every query) over its own
+ * range. A scale below FLT_MIN (values like 1e-38) made the scale's
+ * inverse inf and the values NaN, cast to int (UBSan); a squared length
+ * past the float range made distances NaN, so such vectors are refused. */
+static void quantized_walk_takes_tiny_ranges(void **state) {
+  (void)state;
+  struct loom_hnsw_params p = {
+      .dim = 3, .metric = LOOM_METRIC_EUCLIDEAN, .quantize = true};
+  struct loom_hnsw *h;
+  struct loom_error e;
+  assert_int_equal(loom_hnsw_new(&p, &h, NULL), LOOM_OK);
+  float tiny[3] = {0, 1e-38f, 2e-38f}, far[3] = {5, 5, 5};
+  assert_int_equal(loom_hnsw_upsert(h, "tiny", tiny, NULL, &e), LOOM_OK);
+  assert_int_equal(loom_hnsw_upsert(h, "far", far, NULL, &e), LOOM_OK);
+  struct seen s = {0};
+  struct loom_hnsw_query q = {.vector = tiny, .k = 2, .ef = 10};
+  assert_int_equal(loom_hnsw_query(h, &q, seen_cb, &s), 2);
+  float huge[3] = {3e38f, -3e38f, 0};
+  assert_int_equal(loom_hnsw_upsert(h, "huge", huge, NULL, &e),
+                   LOOM_ERR_INVALID);
+  assert_non_null(strstr(e.message, "too large"));
+  assert_int_equal(loom_hnsw_count(h), 2);
+  loom_hnsw_free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(recall_matches_brute_force),
@@ -550,6 +575,7 @@ int main(void) {
       cmocka_unit_test(queries_finish_inside_one_insert),
       cmocka_unit_test(cosine_gives_values_back),
       cmocka_unit_test(rejects_bad_input),
+      cmocka_unit_test(quantized_walk_takes_tiny_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
