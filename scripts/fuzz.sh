@@ -13,9 +13,12 @@ for bin in "$build"/fuzz_*; do
   work=$(mktemp -d)
   [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
   echo "fuzz: $name for ${seconds}s"
-  "$bin" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 "$work" 2>&1 |
-    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || true
-  status=${PIPESTATUS[0]}
-  rm -rf "$work"
-  [ "$status" = 0 ] || { echo "fuzz: $name failed" >&2; exit 1; }
+  # The status is the fuzzer's own (after "|| true", PIPESTATUS would be
+  # true's, and a crash went unnoticed); a crashing input is kept in $build.
+  status=0
+  "$bin" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$build/" "$work" >"$work.log" 2>&1 || status=$?
+  grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "$work.log" || true
+  rm -rf "$work" "$work.log"
+  [ "$status" = 0 ] || { echo "fuzz: $name failed (its input is in $build/)" >&2; exit 1; }
 done
