@@ -103,14 +103,19 @@ void h1_reader_start(struct h1_reader *r, struct loom_http_call *call,
   r->call = call;
   r->head = head;
   r->status = 0;
-  r->complete = r->stopped = r->cut = false;
+  r->complete = r->stopped = r->cut = r->closed_early = false;
   loom_buf_reset(&r->hname);
   loom_buf_reset(&r->hvalue);
 }
 
 enum h1_read h1_reader_feed(struct h1_reader *r, const char *data, size_t n) {
-  if (r->complete || r->stopped)
-    return r->stopped ? H1_STOPPED : H1_DONE_LEFTOVER;
+  /* A verdict given stays: bytes after it are not this response's. */
+  if (r->stopped)
+    return H1_STOPPED;
+  if (r->complete)
+    return H1_DONE_LEFTOVER;
+  if (r->closed_early)
+    return H1_BAD;
   size_t used = http_parser_execute(&r->parser, &settings, data, n);
   if (r->stopped)
     return H1_STOPPED;
@@ -119,7 +124,8 @@ enum h1_read h1_reader_feed(struct h1_reader *r, const char *data, size_t n) {
   enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
   if (e != HPE_OK || r->parser.upgrade) /* nobody asked to switch */
     return H1_BAD;
-  return n == 0 ? H1_BAD : H1_MORE; /* closed before the end */
+  r->closed_early = n == 0;
+  return n == 0 ? H1_BAD : H1_MORE;
 }
 
 bool h1_reader_keep_alive(const struct h1_reader *r) {

@@ -99,10 +99,11 @@ struct h1_reader {
   struct loom_http_call *call;
   struct loom_buf hname, hvalue; /* the header being read */
   long status;
-  bool head;     /* answering a HEAD request: no body */
-  bool complete; /* the final response has ended */
-  bool stopped;  /* the call refused body bytes (stop, cancel, cap) */
-  bool cut;      /* a header name or value was too long and was cut */
+  bool head;         /* answering a HEAD request: no body */
+  bool complete;     /* the final response has ended */
+  bool stopped;      /* the call refused body bytes (stop, cancel, cap) */
+  bool cut;          /* a header name or value was too long and was cut */
+  bool closed_early; /* the peer closed before the response ended */
 };
 
 enum h1_read {
