@@ -296,16 +296,26 @@ static void key_identity(const char *key, char out[32]) {
 }
 
 /* A header LangGraph's server copies into a run's configurable: x-*
- * (but the ones that carry secrets or tenancy) and user-agent. */
+ * and user-agent, but not those that carry secrets or tenancy. What it
+ * copies is kept in checkpoint metadata and shown to anyone reading the
+ * thread, so besides loom's own key and tenant headers, any name that
+ * looks like a credential stays out: proxies in front of loom add
+ * x-forwarded-access-token, x-amzn-oidc-data, x-goog-iap-jwt-assertion. */
 static bool copied_header(const char *name) {
   static const char *const never[] = {"x-api-key", "x-tenant-id",
                                       "x-service-key"};
+  static const char *const secretish[] = {
+      "token", "auth", "key",       "secret",   "cookie",  "assertion",
+      "oidc",  "jwt",  "signature", "password", "session", "credential"};
   if (!strcasecmp(name, "user-agent"))
     return true;
   if (strncasecmp(name, "x-", 2))
     return false;
   for (size_t i = 0; i < sizeof never / sizeof *never; i++)
     if (!strcasecmp(name, never[i]))
+      return false;
+  for (size_t i = 0; i < sizeof secretish / sizeof *secretish; i++)
+    if (strcasestr(name, secretish[i]))
       return false;
   return true;
 }

@@ -56,7 +56,8 @@ struct h1_origin {
   unsigned naddrs;
   double addrs_until; /* monotonic seconds; INFINITY for IP literals */
   bool resolving;
-  struct h1_conn *idle; /* newest first */
+  bool pumping, pump_again; /* pump() is running; asked to look again */
+  struct h1_conn *idle;     /* newest first */
   unsigned nidle;
   unsigned open; /* connections open: connecting, busy or idle */
   struct h1_call *wait_head, *wait_tail;
@@ -121,6 +122,7 @@ struct loom_http1 {
 };
 
 static void timer_cb(uv_timer_t *t);
+static void connect_next(struct h1_call *hc);
 static void dispatch(struct h1_call *hc);
 static void pump(struct h1_origin *o);
 
@@ -374,6 +376,10 @@ static void expire(struct h1_call *hc, double now) {
     hc->fail_msg = NULL;
     fail_now(hc, hc->fail_err, "%s", msg);
     loom_free(msg);
+  } else if (hc->connecting && hc->next_addr < hc->origin->naddrs &&
+             now < hc->total_deadline) {
+    conn_close(hc->conn); /* this address does not answer: the next one */
+    connect_next(hc);
   } else if (hc->connecting) {
     fail_now(hc, LOOM_ERR_TIMEOUT,
              "Connection timed out after %.0f milliseconds",
@@ -463,11 +469,14 @@ static void write_cb(uv_write_t *req, int status) {
   struct h1_write *w = req->data;
   struct h1_conn *conn = w->conn;
   if (conn->gen == w->gen && conn->call && !conn->closing) {
+    struct h1_call *hc = conn->call;
     if (status == 0)
       conn->unsent = false;
+    else if (status != UV_ECANCELED && conn->served && !hc->received &&
+             !hc->retried)
+      retry_fresh(hc); /* the server dropped it while idle */
     else if (status != UV_ECANCELED)
-      fail_now(conn->call, LOOM_ERR_UPSTREAM, "Send failure: %s",
-               uv_strerror(status));
+      fail_now(hc, LOOM_ERR_UPSTREAM, "Send failure: %s", uv_strerror(status));
   }
   loom_free(w);
 }
@@ -492,8 +501,6 @@ static void write_request(struct h1_conn *conn, struct h1_call *hc) {
   }
   conn->unsent = uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) > 0;
 }
-
-static void connect_next(struct h1_call *hc);
 
 static void connect_cb(uv_connect_t *req, int status) {
   struct h1_conn *conn = req->data;
@@ -553,9 +560,13 @@ static bool addrs_fresh(const struct h1_origin *o) {
   return o->naddrs && loom_clock_mono_s() < o->addrs_until;
 }
 
+/* Whether the call at the head of the queue can go now: on an idle
+ * connection (not for a retry), or on a new one under the cap (a retry at
+ * the cap makes room by closing an idle one). */
 static bool can_go(const struct h1_origin *o, const struct h1_call *hc) {
-  return (o->idle && !hc->fresh) ||
-         (o->open < hc->h1->max_per_origin && addrs_fresh(o));
+  if (o->idle && !hc->fresh)
+    return true;
+  return (o->open < hc->h1->max_per_origin || o->idle) && addrs_fresh(o);
 }
 
 struct lookup {
@@ -600,7 +611,10 @@ static void resolve(struct h1_origin *o, struct loom_http1 *h1) {
   lk->req.data = lk;
   char port[8];
   snprintf(port, sizeof port, "%u", o->port);
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  /* AI_ADDRCONFIG: no IPv6 addresses on a host without IPv6 */
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_ADDRCONFIG};
   int rc = uv_getaddrinfo(h1->uv, &lk->req, lookup_cb, o->host, port, &hints);
   if (rc < 0) {
     loom_free(lk);
@@ -622,6 +636,8 @@ static void dispatch(struct h1_call *hc) {
     write_request(conn, hc);
     return;
   }
+  if (addrs_fresh(o) && o->idle && o->open >= hc->h1->max_per_origin)
+    conn_close(o->idle); /* a retry at the cap: an idle one makes room */
   if (o->open < hc->h1->max_per_origin && addrs_fresh(o)) {
     hc->next_addr = 0;
     connect_next(hc);
@@ -637,13 +653,28 @@ static void dispatch(struct h1_call *hc) {
     resolve(o, hc->h1);
 }
 
+/* Starts the waiting calls that can go. Not re-entered: a connection
+ * closed while it runs (a connect refused at once) only asks it to look
+ * again, so a long queue never turns into deep recursion. */
 static void pump(struct h1_origin *o) {
-  while (o->wait_head && !o->wait_head->h1->freeing &&
-         can_go(o, o->wait_head)) {
-    struct h1_call *hc = o->wait_head;
-    unwait(hc);
-    dispatch(hc);
+  if (o->pumping) {
+    o->pump_again = true;
+    return;
   }
+  o->pumping = true;
+  do {
+    o->pump_again = false;
+    while (o->wait_head && !o->wait_head->h1->freeing &&
+           can_go(o, o->wait_head)) {
+      struct h1_call *hc = o->wait_head;
+      unwait(hc);
+      dispatch(hc);
+    }
+    /* the addresses went stale while calls waited for a slot */
+    if (o->wait_head && !o->wait_head->h1->freeing && !addrs_fresh(o))
+      resolve(o, o->wait_head->h1);
+  } while (o->pump_again);
+  o->pumping = false;
 }
 
 static void retry_fresh(struct h1_call *hc) {
@@ -717,8 +748,15 @@ void loom_http1_start(struct loom_http1 *h1, struct loom_http_call *call,
     target = r->url + u.field_data[first].off - (first == UF_QUERY);
     target_len = end - (size_t)(target - r->url);
   }
+  char *with_slash = NULL; /* "http://h?x=1" asks for "/?x=1" */
+  if (first == UF_QUERY) {
+    with_slash = loom_asprintf("/%.*s", (int)target_len, target);
+    target = with_slash;
+    target_len++;
+  }
   hc->request = h1_request_text(r, method, target, target_len,
                                 hc->origin->host_header, &hc->request_len);
+  loom_free(with_slash);
   time_at(hc, hc->total_deadline);
   dispatch(hc);
 }

@@ -21,6 +21,7 @@ static void flush_header(struct h1_reader *r) {
                          r->hvalue.data ? r->hvalue.data : "", r->hvalue.len);
   loom_buf_reset(&r->hname);
   loom_buf_reset(&r->hvalue);
+  r->in_value = false;
 }
 
 /* A response begins (an interim 1xx is followed by the final one): its
@@ -37,8 +38,9 @@ static int on_message_begin(http_parser *p) {
  * rest of a piece is dropped (the append refuses it whole). */
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct h1_reader *r = p->data;
-  if (r->hvalue.len)
+  if (r->in_value) /* even an empty one: "X-Id:" ends a header too */
     flush_header(r);
+  r->in_value = false;
   if (loom_buf_append(&r->hname, at, len) != LOOM_OK)
     r->cut = true;
   return 0;
@@ -46,6 +48,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct h1_reader *r = p->data;
+  r->in_value = true;
   if (loom_buf_append(&r->hvalue, at, len) != LOOM_OK)
     r->cut = true;
   return 0;
@@ -69,6 +72,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 
 static int on_message_complete(http_parser *p) {
   struct h1_reader *r = p->data;
+  flush_header(r); /* a chunked body's last trailer */
   if (p->status_code / 100 == 1)
     return 0;
   r->complete = true;

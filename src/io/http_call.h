@@ -104,6 +104,7 @@ struct h1_reader {
   bool stopped;      /* the call refused body bytes (stop, cancel, cap) */
   bool cut;          /* a header name or value was too long and was cut */
   bool closed_early; /* the peer closed before the response ended */
+  bool in_value;     /* a header's value has begun (it may be empty) */
 };
 
 enum h1_read {

@@ -592,6 +592,8 @@ static CURL *make_easy(struct loom_http_call *call,
     call->resolve = curl_slist_append(NULL, entry);
     loom_free(entry);
     curl_easy_setopt(e, CURLOPT_RESOLVE, call->resolve);
+    /* A proxy would look the name up again itself, past the check. */
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
   }
   return e;
 }

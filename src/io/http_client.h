@@ -64,7 +64,9 @@ struct loom_http_client_request {
   size_t max_body;          /* response cap; 0 = 16 MiB */
   /* "host:port:addr[,addr...]" (IPv6 in brackets): connect to these
    * addresses, without resolving the host again (CURLOPT_RESOLVE; the
-   * entry expires like a cached DNS answer). NULL: resolve as usual. */
+   * entry expires like a cached DNS answer), never through a proxy from
+   * the environment (it would look the name up itself). NULL: resolve as
+   * usual. */
   const char *resolve;
   loom_http_chunk_cb on_chunk;   /* may be NULL */
   loom_http_response_cb on_done; /* required */
@@ -86,7 +88,9 @@ loom_err loom_http_client_new(struct loom_loop *loop, unsigned max_per_host,
 
 /* Cancels every request in flight (their on_done runs with
  * LOOM_ERR_CANCELLED) and frees the client once its handles closed. On the
- * loop thread. NULL is a no-op. */
+ * loop thread, and not from inside one of the client's own callbacks
+ * (on_chunk, on_done): from there, free it on a later turn. NULL is a
+ * no-op. */
 void loom_http_client_free(struct loom_http_client *client);
 
 /*

@@ -84,7 +84,8 @@ describe("x-api-key", () => {
   test("user-agent and x-* headers reach the run's configurable and its checkpoints, secrets do not", async () => {
     const key = "lsv2-header-key";
     const c = new Client({ apiUrl: loom.url, apiKey: key,
-                           defaultHeaders: { "X-Team": "blue", "x-tenant-id": "t9" } });
+                           defaultHeaders: { "X-Team": "blue", "x-tenant-id": "t9",
+                                             "X-Forwarded-Access-Token": "s3cret" } });
     const t = await c.threads.create();
     const run = await c.runs.create(t.thread_id, "chain", { input: {} });
     const conf = run.kwargs.config.configurable;
@@ -92,6 +93,7 @@ describe("x-api-key", () => {
     assert.equal(typeof conf["user-agent"], "string");
     assert.equal(conf["x-api-key"], undefined);
     assert.equal(conf["x-tenant-id"], undefined);
+    assert.equal(conf["x-forwarded-access-token"], undefined);
     await c.runs.join(t.thread_id, run.run_id);
     const history = await c.threads.getHistory(t.thread_id, { metadata: { "x-team": "blue" } });
     assert.equal(history.length, 4); // input, start, a, b

@@ -143,6 +143,14 @@ static bool chunked_in_pieces(int fd, int nth) {
   return true;
 }
 
+/* An empty header value, then the header it must not swallow. */
+static bool empty_value(int fd, int nth) {
+  (void)nth;
+  say(fd, "HTTP/1.1 200 OK\r\nX-Interim:\r\nX-Final: yes\r\n"
+          "Content-Length: 2\r\n\r\nok");
+  return true;
+}
+
 static bool until_close(int fd, int nth) {
   (void)nth;
   say(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it");
@@ -321,6 +329,28 @@ static void reads_chunked_bodies_in_pieces(void **state) {
   assert_string_equal(j.res.trace, "spaced out");
 }
 
+static void keeps_headers_after_an_empty_one(void **state) {
+  (void)state;
+  S.answer = empty_value;
+  struct job j = {.req = {.url = url("/")}};
+  run(&j);
+  assert_int_equal(j.res.err, LOOM_OK);
+  assert_string_equal(j.res.final, "yes");
+  assert_string_equal(j.res.body, "ok");
+}
+
+static void asks_for_the_root_when_a_url_has_only_a_query(void **state) {
+  (void)state;
+  S.answer = ok_keep;
+  char u[64];
+  snprintf(u, sizeof u, "http://127.0.0.1:%d?x=1", S.port);
+  struct job j = {.req = {.url = u}};
+  run(&j);
+  assert_int_equal(j.res.err, LOOM_OK);
+  static const char line[] = "GET /?x=1 HTTP/1.1\r\n";
+  assert_true(!strncmp(S.request, line, sizeof line - 1));
+}
+
 static void reads_a_body_that_runs_until_the_close(void **state) {
   (void)state;
   S.answer = until_close;
@@ -433,6 +463,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(reads_a_body_that_runs_until_the_close,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(keeps_headers_after_an_empty_one, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          asks_for_the_root_when_a_url_has_only_a_query, setup, teardown),
       cmocka_unit_test_setup_teardown(skips_an_interim_response, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(sequential_calls_share_a_connection,
