@@ -32,6 +32,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/utf8.h"
+#include "io/deadlines.h"
 #include "io/http_call.h"
 #include "io/loop.h"
 
@@ -71,17 +73,15 @@ struct h1_call {
   struct h1_call *wnext; /* the origin's wait queue */
   char *request;
   size_t request_len;
-  double deadline; /* of the current phase */
+  struct loom_deadline due; /* of the current phase */
   double total_deadline;
   double connect_timeout_s, timeout_s;
   size_t received; /* response bytes */
   unsigned next_addr;
-  unsigned heap_at; /* where in the deadline heap, when timed */
-  bool timed;       /* in the deadline heap */
-  bool waiting;     /* in the wait queue */
-  bool connecting;  /* the deadline is the connect one */
-  bool head;        /* HEAD: the response has no body */
-  bool fresh;       /* must not take an idle connection (a retry) */
+  bool waiting;    /* in the wait queue */
+  bool connecting; /* the deadline is the connect one */
+  bool head;       /* HEAD: the response has no body */
+  bool fresh;      /* must not take an idle connection (a retry) */
   bool retried;
   loom_err fail_err; /* reported from the timer when set */
   char *fail_msg;
@@ -112,8 +112,7 @@ struct loom_http1 {
   struct loom_http_client *client;
   uv_loop_t *uv;
   uv_timer_t timer;
-  struct h1_call **heap; /* by deadline, earliest first */
-  unsigned nheap, heap_cap;
+  struct loom_deadlines due; /* the calls' deadlines */
   struct h1_origin *origins;
   unsigned max_per_origin;
   int open_handles; /* timer, connections, lookups */
@@ -142,95 +141,47 @@ static void origins_free(struct loom_http1 *h1) {
 static void handle_gone(struct loom_http1 *h1) {
   if (--h1->open_handles == 0 && h1->freeing) {
     origins_free(h1);
-    loom_free(h1->heap);
+    loom_deadlines_cleanup(&h1->due);
     loom_free(h1);
   }
 }
 
 static void timer_closed_cb(uv_handle_t *h) { handle_gone(h->data); }
 
-/* ---- deadlines: a binary min-heap of the calls that have one ---- */
+/* ---- deadlines (io/deadlines.h): the timer follows the earliest ---- */
 
-static bool earlier(const struct loom_http1 *h1, unsigned a, unsigned b) {
-  return h1->heap[a]->deadline < h1->heap[b]->deadline;
-}
-
-static void swap_at(struct loom_http1 *h1, unsigned a, unsigned b) {
-  struct h1_call *t = h1->heap[a];
-  h1->heap[a] = h1->heap[b];
-  h1->heap[b] = t;
-  h1->heap[a]->heap_at = a;
-  h1->heap[b]->heap_at = b;
-}
-
-/* Moves the entry at `i` up or down to where its deadline belongs. */
-static void sift(struct loom_http1 *h1, unsigned i) {
-  while (i > 0 && earlier(h1, i, (i - 1) / 2)) {
-    swap_at(h1, i, (i - 1) / 2);
-    i = (i - 1) / 2;
-  }
-  for (;;) {
-    unsigned l = 2 * i + 1, r = l + 1, m = i;
-    if (l < h1->nheap && earlier(h1, l, m))
-      m = l;
-    if (r < h1->nheap && earlier(h1, r, m))
-      m = r;
-    if (m == i)
-      return;
-    swap_at(h1, i, m);
-    i = m;
-  }
+static struct h1_call *call_of(struct loom_deadline *due) {
+  return (struct h1_call *)((char *)due - offsetof(struct h1_call, due));
 }
 
 static void arm(struct loom_http1 *h1) {
   if (h1->freeing)
     return;
-  if (!h1->nheap) {
+  struct loom_deadline *first = loom_deadlines_first(&h1->due);
+  if (!first) {
     uv_timer_stop(&h1->timer);
     return;
   }
-  double ms = ceil((h1->heap[0]->deadline - loom_clock_mono_s()) * 1e3);
+  double ms = ceil((first->at - loom_clock_mono_s()) * 1e3);
   uv_timer_start(&h1->timer, timer_cb, ms > 0 ? (uint64_t)ms : 0, 0);
 }
 
-/* Out of the heap without re-arming the timer. */
-static void unlink_timed(struct h1_call *hc) {
-  struct loom_http1 *h1 = hc->h1;
-  if (!hc->timed)
-    return;
-  unsigned i = hc->heap_at, last = --h1->nheap;
-  if (i != last) {
-    h1->heap[i] = h1->heap[last];
-    h1->heap[i]->heap_at = i;
-    sift(h1, i);
-  }
-  hc->timed = false;
-}
-
 static void untime(struct h1_call *hc) {
-  bool was_first = hc->timed && hc->heap_at == 0;
-  unlink_timed(hc);
+  bool was_first = loom_deadlines_first(&hc->h1->due) == &hc->due;
+  loom_deadlines_remove(&hc->h1->due, &hc->due);
   if (was_first)
     arm(hc->h1);
 }
 
-/* (Re)places `hc` in the heap under `deadline`; the timer follows the
- * earliest. */
+/* (Re)places `hc` under `deadline`; the timer is re-armed only when the
+ * earliest deadline changes. */
 static void time_at(struct h1_call *hc, double deadline) {
-  struct loom_http1 *h1 = hc->h1;
-  double first = h1->nheap ? h1->heap[0]->deadline : INFINITY;
-  unlink_timed(hc);
-  hc->deadline = deadline;
-  if (h1->nheap == h1->heap_cap) {
-    h1->heap_cap = h1->heap_cap ? 2 * h1->heap_cap : 64;
-    h1->heap = loom_realloc(h1->heap, h1->heap_cap * sizeof *h1->heap);
-  }
-  hc->heap_at = h1->nheap++;
-  h1->heap[hc->heap_at] = hc;
-  hc->timed = true;
-  sift(h1, hc->heap_at);
-  if (h1->heap[0]->deadline != first)
-    arm(h1);
+  struct loom_deadlines *d = &hc->h1->due;
+  struct loom_deadline *first = loom_deadlines_first(d);
+  double was = first ? first->at : INFINITY;
+  loom_deadlines_set(d, &hc->due, deadline);
+  if (loom_deadlines_first(d)->at != was)
+    arm(hc->h1);
 }
 
 /* ---- connections ---- */
@@ -396,9 +347,11 @@ static void timer_cb(uv_timer_t *t) {
   struct loom_http1 *h1 = t->data;
   double now = loom_clock_mono_s();
   /* 1 ms of slack: the timer's resolution */
-  while (!h1->freeing && h1->nheap && h1->heap[0]->deadline <= now + 1e-3) {
-    struct h1_call *hc = h1->heap[0];
-    unlink_timed(hc);
+  struct loom_deadline *first;
+  while (!h1->freeing && (first = loom_deadlines_first(&h1->due)) &&
+         first->at <= now + 1e-3) {
+    struct h1_call *hc = call_of(first);
+    loom_deadlines_remove(&h1->due, first);
     expire(hc, now);
   }
   arm(h1);
