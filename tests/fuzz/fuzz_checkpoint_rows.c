@@ -30,33 +30,10 @@
 
 #include "core/alloc.h"
 #include "engine/engine.h"
+#include "fuzz_approval_graph.h"
 #include "stores/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const char GRAPH[] =
-    "name: approval\n"
-    "state:\n"
-    "  topic: {type: string}\n"
-    "  draft: {type: string}\n"
-    "  approved: {type: boolean, default: false}\n"
-    "  log: {type: array, reducer: append}\n"
-    "nodes:\n"
-    "  write:\n"
-    "    lua: return { draft = 'about ' .. tostring(state.topic), log = "
-    "{'w'} }\n"
-    "  review:\n"
-    "    interrupt: { question: 'Approve?', show: [draft] }\n"
-    "  publish:\n"
-    "    lua: return { log = { 'p' } }\n"
-    "edges:\n"
-    "  - START -> write\n"
-    "  - write -> review\n"
-    "  - review -> publish: approved == true\n"
-    "  - review -> write: approved != true\n"
-    "  - publish -> END\n";
-
-static const char THREAD[] = "0190a0b0-0000-7000-8000-000000000001";
 
 /* The usual value of each column kind 5 stands for. */
 static const char *const USUAL[] = {
